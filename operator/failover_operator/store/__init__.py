@@ -1,0 +1,52 @@
+"""The coordination layer: everything the operators share lives in one DynamoDB table.
+
+Knows nothing of Kubernetes. See DESIGN.md ("The table", "Time") for the records and the rules.
+"""
+
+from .errors import ConflictError, CorruptRecordError, LockHeldError, NotFoundError, PreconditionError, StoreError
+from .operations import OperationsManager, failover_refusal
+from .problems import Problem, ProblemKind
+from .records import (
+    ClusterState,
+    ClusterStatus,
+    FailoverMode,
+    GroupConfig,
+    Health,
+    HistoryRecord,
+    Lease,
+    LockInfo,
+    Outcome,
+    Timeouts,
+    Transition,
+)
+from .service import DynamoDBService
+from .state import GroupState, StateManager
+from .table import ensure_table
+
+__all__ = [
+    "ClusterState",
+    "ClusterStatus",
+    "ConflictError",
+    "CorruptRecordError",
+    "DynamoDBService",
+    "FailoverMode",
+    "GroupConfig",
+    "GroupState",
+    "Health",
+    "HistoryRecord",
+    "Lease",
+    "LockHeldError",
+    "LockInfo",
+    "NotFoundError",
+    "OperationsManager",
+    "Outcome",
+    "PreconditionError",
+    "Problem",
+    "ProblemKind",
+    "StateManager",
+    "StoreError",
+    "Timeouts",
+    "Transition",
+    "ensure_table",
+    "failover_refusal",
+]

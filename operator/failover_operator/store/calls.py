@@ -1,0 +1,130 @@
+"""Every DynamoDB request goes through `Caller`: bounded, jittered retries of transient failures, and
+translation of botocore errors into the store's own exceptions.
+
+Retried: throttling, 5xx, transaction conflicts and dropped connections — failures after which the same
+request may simply succeed. Never retried here: a failed condition, which is an answer, not an accident.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import StoreError
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "LimitExceededException",
+    }
+)
+CONDITION_FAILED = "ConditionalCheckFailedException"
+TRANSACTION_CANCELED = "TransactionCanceledException"
+# Cancellation reasons that mean "try again", not "your condition is false".
+RETRYABLE_CANCELLATION = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter")."""
+
+    attempts: int = 6
+    base_delay: float = 0.05
+    max_delay: float = 2.0
+
+    def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        return rng() * min(self.max_delay, self.base_delay * (2**attempt))
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def cancellation_codes(exc: ClientError) -> list[str]:
+    """Per-action codes of a cancelled transaction ('None' where that action was fine)."""
+    reasons = exc.response.get("CancellationReasons") or []
+    return [str(reason.get("Code", "None")) for reason in reasons]
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        if code in RETRYABLE_CODES:
+            return True
+        if code == TRANSACTION_CANCELED:
+            codes = cancellation_codes(exc)
+            return any(c in RETRYABLE_CANCELLATION for c in codes) and not any(
+                c == "ConditionalCheckFailed" for c in codes
+            )
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return isinstance(status, int) and status >= 500
+    return isinstance(exc, (BotoCoreError, asyncio.TimeoutError, ConnectionError))
+
+
+class Caller:
+    """Calls one method of an aioboto3 DynamoDB client with retries; counts calls for benchmarks.
+
+    Raises botocore's ClientError only for a failed condition or a cancelled transaction (answers about the
+    data, which the caller interprets); every other failure becomes StoreError.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_retry: Callable[[str, BaseException], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.policy = policy or RetryPolicy()
+        self.sleep = sleep
+        self.on_retry = on_retry
+        self.calls = 0
+        self.retries = 0
+
+    async def __call__(self, operation: str, **params: Any) -> dict[str, Any]:
+        method = getattr(self.client, operation)
+        attempt = 0
+        while True:
+            self.calls += 1
+            try:
+                result: dict[str, Any] = await method(**params)
+                return result
+            except ClientError as exc:
+                if not is_retryable(exc):
+                    if error_code(exc) in (CONDITION_FAILED, TRANSACTION_CANCELED):
+                        raise  # an answer about the data: the caller decides what it means
+                    raise unexpected(operation, exc) from exc
+                last: BaseException = exc
+            except (TimeoutError, BotoCoreError, ConnectionError) as exc:
+                last = exc
+            attempt += 1
+            if attempt >= self.policy.attempts:
+                raise StoreError(f"DynamoDB {operation} failed after {attempt} attempts: {last}") from last
+            self.retries += 1
+            if self.on_retry is not None:
+                self.on_retry(operation, last)
+            delay = self.policy.delay(attempt - 1)
+            log.debug("DynamoDB %s failed (%s); retry %d in %.3fs", operation, last, attempt, delay)
+            await self.sleep(delay)
+
+
+def unexpected(operation: str, exc: ClientError) -> StoreError:
+    """A ClientError that no caller handles: wrap it so callers only ever see StoreError."""
+    return StoreError(f"DynamoDB {operation} failed: {error_code(exc) or exc}")

@@ -1,0 +1,68 @@
+"""What the StateManager and OperationsManager share: the table, who we are, clocks and observations."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, TypeVar
+
+from ..clock import Clock
+from . import keys
+from .calls import Caller
+from .errors import CorruptRecordError
+from .observe import ChangeObserver
+
+log = logging.getLogger("failover_operator.store")
+
+E = TypeVar("E", bound=Enum)
+
+
+def coerce(enum: type[E], value: E | str) -> E:
+    """Accept an enum member or its plain string value; refuse anything else with a clear message."""
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise ValueError(f"{value!r} is not a valid {enum.__name__} (expected one of {allowed})") from None
+
+
+@dataclass
+class StoreContext:
+    call: Caller
+    table: str
+    cluster_name: str
+    operator_id: str
+    clock: Clock
+    heartbeats: ChangeObserver
+    locks: ChangeObserver
+    corrupt_seen: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def pk(self, namespace: str, name: str) -> str:
+        return keys.group_pk(self.operator_id, namespace, name)
+
+    def key(self, pk: str, sk: str) -> dict[str, dict[str, str]]:
+        return keys.key(pk, sk)
+
+    def report_corrupt(self, error: CorruptRecordError) -> None:
+        """Log a corrupt record once per distinct problem, not on every tick."""
+        if self.corrupt_seen.get((error.pk, error.sk)) != error.detail:
+            self.corrupt_seen[(error.pk, error.sk)] = error.detail
+            log.error("skipping %s", error)
+
+    async def query_all(self, **params: Any) -> list[dict[str, Any]]:
+        """All pages of a query (use only where the result is bounded)."""
+        items: list[dict[str, Any]] = []
+        while True:
+            page = await self.call("query", TableName=self.table, **params)
+            items.extend(page.get("Items", []))
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return items
+            params["ExclusiveStartKey"] = last
+
+
+def sk_of(item: Mapping[str, Any]) -> str:
+    attr = item.get(keys.SK)
+    return str(attr.get("S", "")) if isinstance(attr, Mapping) else ""

@@ -1,0 +1,542 @@
+"""OperationsManager: the group lock (a lease), failover as one transaction, suspension, problems."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from . import keys
+from .calls import CONDITION_FAILED, TRANSACTION_CANCELED, cancellation_codes, error_code, unexpected
+from .context import StoreContext, coerce
+from .errors import ConflictError, CorruptRecordError, LockHeldError, NotFoundError, PreconditionError
+from .expr import Expr, update_expression
+from .problems import Problem, ProblemKind, find_problems
+from .records import (
+    FailoverMode,
+    GroupConfig,
+    Health,
+    HistoryRecord,
+    Lease,
+    LockInfo,
+    Outcome,
+    b,
+    config_from_item,
+    history_to_item,
+    lease_to_item,
+    lock_from_item,
+    n,
+    s,
+    ts,
+)
+from .state import GroupState, StateManager
+
+log = logging.getLogger("failover_operator.store")
+
+DEFAULT_LEASE_SECONDS = 30.0
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1f0e-3d1b-4c55-9d5e-5b8f0b7c2a10")
+
+
+def failover_refusal(
+    state: GroupState,
+    target: str,
+    stale: set[str],
+    *,
+    check_suspension: bool = True,
+    check_health: bool = True,
+) -> str | None:
+    """Why a failover of `state`'s group to `target` must not happen, or None. Pure."""
+    config = state.config
+    group = f"{config.namespace}/{config.name}"
+    if target == config.owner:
+        return f"{target} already owns {group} (epoch {config.epoch})"
+    if check_suspension and config.suspended:
+        why = f" ({config.suspension_reason})" if config.suspension_reason else ""
+        return f"{group} is suspended{why}: only a forced failover may move it"
+    status = state.clusters.get(target)
+    if status is None:
+        return (
+            f"{target} has never reported status for {group}: is its operator running, "
+            f"and is the FailoverGroup applied there?"
+        )
+    if check_health:
+        if status.health in (Health.ERROR, Health.UNKNOWN):
+            detail = f": {status.message}" if status.message else ""
+            return f"{target} reports health {status.health.value} for {group}{detail}"
+        if target in stale:
+            return (
+                f"{target}'s heartbeat for {group} has not changed for over {config.timeouts.heartbeat:g}s: "
+                f"its operator looks down"
+            )
+    return None
+
+
+class OperationsManager:
+    def __init__(self, ctx: StoreContext, state: StateManager) -> None:
+        self._ctx = ctx
+        self._state = state
+
+    # --- lock -----------------------------------------------------------------------------------------
+
+    async def acquire_lock(
+        self, namespace: str, name: str, reason: str, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> Lease:
+        """Take the group's lock, or raise LockHeldError at once: this never waits.
+
+        Another holder's lease is live until we have seen its record unchanged (same token and renewal
+        count) for longer than the lease it recorded, on our own monotonic clock; then it is taken over
+        with a write conditioned on that very record.
+        """
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        if not lease_seconds > 0:
+            raise ValueError(f"lease_seconds must be positive, got {lease_seconds}")
+        lease = Lease(
+            token=uuid.uuid4().hex,
+            holder=ctx.cluster_name,
+            namespace=namespace,
+            name=name,
+            reason=reason,
+            acquired_at=ctx.clock.now(),
+            lease_seconds=float(lease_seconds),
+        )
+        blocking: dict[str, Any] | None = None  # the record that stopped our last attempt
+        for _ in range(4):
+            e = Expr()
+            if blocking is None:
+                condition = f"attribute_not_exists({e.n(keys.PK)})"
+            else:
+                condition = _unchanged_condition(e, blocking)
+            blocking = await self._put_lock(pk, lease, condition, e)
+            if blocking is None:
+                return lease
+            if not blocking:  # it vanished between our write and our look: simply try to create it
+                blocking = None
+                continue
+            if _raw(blocking, "token", "S") == lease.token:
+                return lease  # a retried write that had in fact succeeded
+            holder, age, live_for = self._judge(pk, blocking)
+            if age <= live_for:
+                raise LockHeldError(
+                    holder,
+                    f"{namespace}/{name} is locked by {holder} "
+                    f"({_raw(blocking, 'reason', 'S') or 'no reason given'}); its lease of {live_for:g}s is live "
+                    f"(unchanged for {age:.1f}s as seen by {ctx.cluster_name})",
+                )
+            log.warning(
+                "taking over the expired lock on %s/%s from %s (unchanged for %.1fs)", namespace, name, holder, age
+            )
+        raise LockHeldError("unknown", f"{namespace}/{name}: the lock kept changing while we tried to take it")
+
+    async def renew_lock(self, namespace: str, name: str, lease: Lease) -> Lease:
+        """Extend our lease (renewal count + 1, same token); LockHeldError/ConflictError if it was lost."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        try:
+            result = await ctx.call(
+                "update_item",
+                TableName=ctx.table,
+                Key=ctx.key(pk, keys.LOCK_SK),
+                UpdateExpression="SET #r = #r + :one",
+                ConditionExpression="#t = :t",
+                ExpressionAttributeNames={"#r": "renewals", "#t": "token"},
+                ExpressionAttributeValues={":one": n(1), ":t": s(lease.token)},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise unexpected("UpdateItem", exc) from exc
+            old = exc.response.get("Item")
+            if not old:
+                raise ConflictError(f"lease on {namespace}/{name} was lost: the lock no longer exists") from None
+            holder = _raw(old, "holder", "S") or "unknown"
+            raise LockHeldError(holder, f"lease on {namespace}/{name} was lost: now held by {holder}") from None
+        renewals = int(result["Attributes"]["renewals"]["N"])
+        return lease.model_copy(update={"renewals": renewals})
+
+    async def release_lock(self, namespace: str, name: str, lease: Lease) -> bool:
+        """Delete the lock if this lease still holds it. Never raises for a lost lease (returns False)."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        try:
+            await ctx.call(
+                "delete_item",
+                TableName=ctx.table,
+                Key=ctx.key(pk, keys.LOCK_SK),
+                ConditionExpression="#t = :t",
+                ExpressionAttributeNames={"#t": "token"},
+                ExpressionAttributeValues={":t": s(lease.token)},
+            )
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise unexpected("DeleteItem", exc) from exc
+            return False
+        ctx.locks.forget(pk)
+        return True
+
+    async def is_locked(self, namespace: str, name: str) -> LockInfo | None:
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        result = await ctx.call("get_item", TableName=ctx.table, Key=ctx.key(pk, keys.LOCK_SK), ConsistentRead=True)
+        item = result.get("Item")
+        if not item:
+            return None
+        self._judge(pk, item)
+        try:
+            return lock_from_item(item)
+        except CorruptRecordError as error:
+            ctx.report_corrupt(error)
+            return _salvaged_lock(item)
+
+    def lock_age(self, namespace: str, name: str) -> float | None:
+        """Seconds we have seen the lock record unchanged (None if never seen)."""
+        return self._ctx.locks.age(self._ctx.pk(namespace, name))
+
+    async def _put_lock(self, pk: str, lease: Lease, condition: str, e: Expr) -> dict[str, Any] | None:
+        """Conditional put of our lock record: None on success, else the record that blocked it ({} if the
+        blocking record was gone by the time we looked)."""
+        ctx = self._ctx
+        try:
+            await ctx.call(
+                "put_item",
+                TableName=ctx.table,
+                Item=lease_to_item(pk, lease),
+                ConditionExpression=condition,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **e.params(),
+            )
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise unexpected("PutItem", exc) from exc
+            old = exc.response.get("Item")
+            if not old:
+                result = await ctx.call(
+                    "get_item", TableName=ctx.table, Key=ctx.key(pk, keys.LOCK_SK), ConsistentRead=True
+                )
+                old = result.get("Item") or {}
+            return dict(old)
+        ctx.locks.forget(pk)
+        return None
+
+    def _judge(self, pk: str, item: dict[str, Any]) -> tuple[str, float, float]:
+        """(holder, seconds seen unchanged, lease length) of a lock record — readable or not."""
+        token = _raw(item, "token", "S")
+        renewals = _raw(item, "renewals", "N")
+        age = self._ctx.locks.observe(pk, (token, renewals))
+        holder = _raw(item, "holder", "S") or "unknown (unreadable lock record)"
+        try:
+            live_for = float(_raw(item, "leaseSeconds", "N") or DEFAULT_LEASE_SECONDS)
+        except ValueError:
+            live_for = DEFAULT_LEASE_SECONDS
+        return holder, age, live_for
+
+    # --- failover -----------------------------------------------------------------------------------
+
+    async def validate_failover_preconditions(
+        self, namespace: str, name: str, target_cluster: str, skip_health_check: bool = False
+    ) -> GroupState:
+        """Raise PreconditionError if a failover to `target_cluster` must not happen; else the state read."""
+        keys.check_part(target_cluster, "target cluster")
+        state = await self._read_for_failover(namespace, name)
+        stale = set(self._state.stale_clusters(namespace, name, state.clusters, state.config.timeouts.heartbeat))
+        refusal = failover_refusal(state, target_cluster, stale, check_health=not skip_health_check)
+        if refusal:
+            raise PreconditionError(refusal)
+        return state
+
+    async def execute_failover(
+        self,
+        namespace: str,
+        name: str,
+        failover_name: str,
+        target_cluster: str,
+        reason: str,
+        force: bool = False,
+        expected_epoch: int | None = None,
+        *,
+        mode: FailoverMode | str = FailoverMode.CONSISTENCY,
+        automatic: bool = False,
+        started_at: Any = None,
+        lease: Lease | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> HistoryRecord:
+        """Move ownership to `target_cluster` in one transaction: config (epoch + 1), history, lock release.
+
+        `expected_epoch` makes it conditional on the epoch still being the one the caller decided on (what
+        automatic failover uses, so racing standbys cannot steal from the winner). `force` skips only the
+        suspension, health and staleness checks. `lease`: a lock the caller already holds (else one is taken).
+        """
+        keys.check_part(target_cluster, "target cluster")
+        if not failover_name:
+            raise ValueError("failover_name must be a non-empty string")
+        mode = coerce(FailoverMode, mode)
+        state = await self._read_for_failover(namespace, name)
+        config = state.config
+        if expected_epoch is not None and config.epoch != expected_epoch:
+            raise ConflictError(
+                f"{namespace}/{name} is at epoch {config.epoch} (owner {config.owner}), not the expected "
+                f"{expected_epoch}: another failover got there first"
+            )
+        stale = set(self._state.stale_clusters(namespace, name, state.clusters, config.timeouts.heartbeat))
+        refusal = failover_refusal(state, target_cluster, stale, check_suspension=not force, check_health=not force)
+        if refusal:
+            raise PreconditionError(refusal)
+        own_lease = lease is None
+        if lease is None:
+            lease = await self.acquire_lock(
+                namespace, name, f"failover {failover_name}: {config.owner} -> {target_cluster}", lease_seconds
+            )
+        try:
+            return await self._transfer(
+                config,
+                lease,
+                failover_name=failover_name,
+                target=target_cluster,
+                reason=reason,
+                force=force,
+                mode=mode,
+                automatic=automatic,
+                started_at=started_at,
+            )
+        except BaseException:
+            if own_lease:
+                await _quietly(self.release_lock(namespace, name, lease))
+            raise
+
+    async def _transfer(
+        self,
+        config: GroupConfig,
+        lease: Lease,
+        *,
+        failover_name: str,
+        target: str,
+        reason: str,
+        force: bool,
+        mode: FailoverMode,
+        automatic: bool,
+        started_at: Any,
+    ) -> HistoryRecord:
+        ctx = self._ctx
+        pk = ctx.pk(config.namespace, config.name)
+        now = ctx.clock.now()
+        if config.last_failover is not None and now <= config.last_failover:
+            now = config.last_failover + timedelta(microseconds=1)  # history order must equal epoch order
+        new_epoch = config.epoch + 1
+        record = HistoryRecord(
+            failover_name=failover_name,
+            source_cluster=config.owner,
+            target_cluster=target,
+            reason=reason,
+            forced=force,
+            automatic=automatic,
+            mode=mode,
+            started_at=started_at or now,
+            finished_at=now,
+            outcome=Outcome.SUCCEEDED,
+            epoch=new_epoch,
+            record_id=keys.history_sk(now, lease.token[:12]),
+        )
+        cfg = Expr()
+        sets = [
+            f"{cfg.n('owner')} = {cfg.v(s(target))}",
+            f"{cfg.n('previousOwner')} = {cfg.v(s(config.owner))}",
+            f"{cfg.n('epoch')} = {cfg.v(n(new_epoch))}",
+            f"{cfg.n('version')} = {cfg.n('version')} + {cfg.v(n(1))}",
+            f"{cfg.n('lastFailover')} = {cfg.v(ts(now))}",
+            f"{cfg.n('updatedAt')} = {cfg.v(ts(now))}",
+        ]
+        condition = f"{cfg.n('owner')} = {cfg.v(s(config.owner))} AND {cfg.n('epoch')} = {cfg.v(n(config.epoch))}"
+        if not force:
+            suspended = cfg.n("suspended")
+            condition += f" AND (attribute_not_exists({suspended}) OR {suspended} = {cfg.v(b(False))})"
+        lock = Expr()
+        items = [
+            {
+                "Update": {
+                    "TableName": ctx.table,
+                    "Key": ctx.key(pk, keys.CONFIG_SK),
+                    "UpdateExpression": update_expression(sets, [cfg.n("transition")]),
+                    "ConditionExpression": condition,
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    **cfg.params(),
+                }
+            },
+            {
+                "Put": {
+                    "TableName": ctx.table,
+                    "Item": history_to_item(pk, record),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": keys.PK},
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": ctx.table,
+                    "Key": ctx.key(pk, keys.LOCK_SK),
+                    "ConditionExpression": f"{lock.n('token')} = {lock.v(s(lease.token))}",
+                    **lock.params(),
+                }
+            },
+        ]
+        token = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{lease.token}:{config.epoch}"))
+        try:
+            await ctx.call("transact_write_items", TransactItems=items, ClientRequestToken=token)
+        except ClientError as exc:
+            if error_code(exc) != TRANSACTION_CANCELED:
+                raise unexpected("TransactWriteItems", exc) from exc
+            raise self._explain_cancellation(exc, config, record) from None
+        ctx.locks.forget(pk)
+        log.info(
+            "failover %s of %s/%s: %s -> %s at epoch %d",
+            failover_name,
+            config.namespace,
+            config.name,
+            config.owner,
+            target,
+            new_epoch,
+        )
+        return record
+
+    def _explain_cancellation(self, exc: ClientError, config: GroupConfig, record: HistoryRecord) -> Exception:
+        group = f"{config.namespace}/{config.name}"
+        codes = cancellation_codes(exc)
+        reasons = exc.response.get("CancellationReasons") or []
+        if codes and codes[0] == "ConditionalCheckFailed":
+            old_item = reasons[0].get("Item") if reasons else None
+            if old_item:
+                try:
+                    now = config_from_item(old_item)
+                except CorruptRecordError as error:
+                    return ConflictError(f"{group} changed during failover and is now unreadable: {error}")
+                if now.owner != config.owner or now.epoch != config.epoch:
+                    return ConflictError(
+                        f"{group} changed during failover: owner {now.owner} at epoch {now.epoch} "
+                        f"(read {config.owner} at epoch {config.epoch})"
+                    )
+                if now.suspended:
+                    return ConflictError(f"{group} was suspended during failover; nothing was written")
+            return ConflictError(f"{group} changed during failover; nothing was written")
+        if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+            return ConflictError(f"lost the lock on {group} before the transfer; nothing was written")
+        return ConflictError(f"failover of {group} was cancelled ({', '.join(codes)}); nothing was written")
+
+    async def execute_failback(
+        self, namespace: str, name: str, reason: str, failover_name: str | None = None
+    ) -> HistoryRecord:
+        """Fail over to the previous owner."""
+        config = await self._state.get_group_config(namespace, name)
+        if config is None:
+            raise PreconditionError(f"group {namespace}/{name} does not exist")
+        if not config.previous_owner:
+            raise PreconditionError(f"{namespace}/{name} has never failed over: there is no previous owner")
+        if failover_name is None:
+            failover_name = f"failback-{self._ctx.clock.now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+        return await self.execute_failover(namespace, name, failover_name, config.previous_owner, reason)
+
+    async def update_suspension(self, namespace: str, name: str, suspended: bool, reason: str | None) -> GroupConfig:
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        e = Expr()
+        sets = [
+            f"{e.n('suspended')} = {e.v(b(bool(suspended)))}",
+            f"{e.n('version')} = {e.n('version')} + {e.v(n(1))}",
+            f"{e.n('updatedAt')} = {e.v(ts(ctx.clock.now()))}",
+        ]
+        removes = []
+        if suspended and reason:
+            sets.append(f"{e.n('suspensionReason')} = {e.v(s(reason))}")
+        else:
+            removes.append(e.n("suspensionReason"))
+        try:
+            result = await ctx.call(
+                "update_item",
+                TableName=ctx.table,
+                Key=ctx.key(pk, keys.CONFIG_SK),
+                UpdateExpression=update_expression(sets, removes),
+                ConditionExpression=f"attribute_exists({e.n(keys.PK)})",
+                ReturnValues="ALL_NEW",
+                **e.params(),
+            )
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise unexpected("UpdateItem", exc) from exc
+            raise NotFoundError(f"group {namespace}/{name} does not exist") from None
+        return config_from_item(result["Attributes"])
+
+    async def detect_and_report_problems(self, namespace: str, name: str) -> list[Problem]:
+        """Everything wrong with the group as this cluster sees it; each problem is also logged."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        try:
+            state = await self._state.get_group_state(namespace, name)
+        except CorruptRecordError as error:
+            problems = [Problem(kind=ProblemKind.CORRUPT_RECORD, cluster=None, message=str(error))]
+        else:
+            stale = self._state.stale_clusters(namespace, name, state.clusters, state.config.timeouts.heartbeat)
+            problems = find_problems(
+                state.config,
+                state.clusters,
+                stale=stale,
+                lock=state.lock,
+                lock_age=ctx.locks.age(pk) if state.lock else None,
+                corrupt=state.corrupt,
+            )
+        for problem in problems:
+            log.warning("%s/%s: %s: %s", namespace, name, problem.kind.value, problem.message)
+        return problems
+
+    async def _read_for_failover(self, namespace: str, name: str) -> GroupState:
+        try:
+            return await self._state.get_group_state(namespace, name)
+        except NotFoundError:
+            raise PreconditionError(f"group {namespace}/{name} does not exist in DynamoDB") from None
+        except CorruptRecordError as error:
+            raise PreconditionError(f"the config record of {namespace}/{name} is unreadable: {error.detail}") from None
+
+
+def _raw(item: dict[str, Any], attribute: str, kind: str) -> Any:
+    value = item.get(attribute)
+    return value.get(kind) if isinstance(value, dict) else None
+
+
+def _unchanged_condition(e: Expr, item: dict[str, Any]) -> str:
+    """Condition: the lock record still is exactly the one we judged expired (its token and renewals)."""
+    parts = []
+    for attribute in ("token", "renewals"):
+        value = item.get(attribute)
+        if value is None:
+            parts.append(f"attribute_not_exists({e.n(attribute)})")
+        else:
+            parts.append(f"{e.n(attribute)} = {e.v(value)}")
+    return f"attribute_exists({e.n(keys.PK)}) AND " + " AND ".join(parts)
+
+
+def _salvaged_lock(item: dict[str, Any]) -> LockInfo:
+    from datetime import UTC, datetime
+
+    try:
+        lease_seconds = float(_raw(item, "leaseSeconds", "N") or DEFAULT_LEASE_SECONDS)
+    except ValueError:
+        lease_seconds = DEFAULT_LEASE_SECONDS
+    return LockInfo(
+        holder=_raw(item, "holder", "S") or "unknown (unreadable lock record)",
+        reason="unreadable lock record",
+        acquired_at=datetime.fromtimestamp(0, UTC),
+        lease_seconds=lease_seconds,
+        token=_raw(item, "token", "S") or "",
+    )
+
+
+async def _quietly(coro: Any) -> None:
+    """Best-effort cleanup that must neither mask the original error nor be cut short by cancellation."""
+    try:
+        await asyncio.shield(coro)
+    except Exception as exc:
+        log.warning("cleanup failed: %s", exc)
+    except asyncio.CancelledError:
+        pass

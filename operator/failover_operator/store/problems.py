@@ -1,0 +1,100 @@
+"""What is wrong with a group, judged from one read of its records. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from .records import ClusterState, ClusterStatus, GroupConfig, Health, LockInfo
+
+
+class ProblemKind(StrEnum):
+    STALE_HEARTBEAT = "STALE_HEARTBEAT"
+    OWNER_UNHEALTHY = "OWNER_UNHEALTHY"
+    OWNER_UNKNOWN = "OWNER_UNKNOWN"
+    SPLIT_BRAIN = "SPLIT_BRAIN"
+    LOCK_STUCK = "LOCK_STUCK"
+    CORRUPT_RECORD = "CORRUPT_RECORD"
+
+
+class Problem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: ProblemKind
+    cluster: str | None
+    message: str
+
+
+def find_problems(
+    config: GroupConfig,
+    clusters: Mapping[str, ClusterStatus],
+    *,
+    stale: Iterable[str] = (),
+    lock: LockInfo | None = None,
+    lock_age: float | None = None,
+    corrupt: Iterable[str] = (),
+) -> list[Problem]:
+    """`stale` are clusters whose heartbeat we have seen unchanged too long; `lock_age` is how long we
+    have seen the lock record unchanged."""
+    group = f"{config.namespace}/{config.name}"
+    problems: list[Problem] = []
+    for cluster in sorted(stale):
+        problems.append(
+            Problem(
+                kind=ProblemKind.STALE_HEARTBEAT,
+                cluster=cluster,
+                message=f"{cluster}'s heartbeat for {group} has not changed for over {config.timeouts.heartbeat:g}s",
+            )
+        )
+    owner = clusters.get(config.owner)
+    if owner is None:
+        problems.append(
+            Problem(
+                kind=ProblemKind.OWNER_UNKNOWN,
+                cluster=config.owner,
+                message=f"owner {config.owner} has never reported status for {group}",
+            )
+        )
+    elif owner.health in (Health.ERROR, Health.UNKNOWN):
+        problems.append(
+            Problem(
+                kind=ProblemKind.OWNER_UNHEALTHY,
+                cluster=config.owner,
+                message=f"owner {config.owner} reports health {owner.health.value} for {group}",
+            )
+        )
+    primaries = sorted(name for name, status in clusters.items() if status.state == ClusterState.PRIMARY)
+    if len(primaries) > 1:
+        problems.append(
+            Problem(
+                kind=ProblemKind.SPLIT_BRAIN,
+                cluster=None,
+                message=f"{len(primaries)} clusters report PRIMARY for {group}: {', '.join(primaries)} "
+                f"(owner is {config.owner} at epoch {config.epoch})",
+            )
+        )
+    for name in primaries:
+        status = clusters[name]
+        if status.observed_epoch is not None and status.observed_epoch < config.epoch:
+            problems.append(
+                Problem(
+                    kind=ProblemKind.SPLIT_BRAIN,
+                    cluster=name,
+                    message=f"{name} reports PRIMARY for {group} at old epoch {status.observed_epoch} "
+                    f"(current epoch {config.epoch}, owner {config.owner})",
+                )
+            )
+    if lock is not None and lock_age is not None and lock_age > lock.lease_seconds:
+        problems.append(
+            Problem(
+                kind=ProblemKind.LOCK_STUCK,
+                cluster=lock.holder,
+                message=f"lock on {group} held by {lock.holder} ({lock.reason or 'no reason given'}) "
+                f"has not been renewed for {lock_age:.0f}s (lease {lock.lease_seconds:g}s)",
+            )
+        )
+    for error in corrupt:
+        problems.append(Problem(kind=ProblemKind.CORRUPT_RECORD, cluster=None, message=error))
+    return problems

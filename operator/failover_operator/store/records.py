@@ -1,0 +1,457 @@
+"""The table's records as pydantic models, with explicit conversions to and from DynamoDB items.
+
+Items use DynamoDB's low-level attribute format so that numbers, booleans and absent values are exact
+(no float/Decimal surprises). Attribute names are camelCase as in DESIGN.md. `from_item` raises
+CorruptRecordError for anything it cannot read, so a bad record is reported and skipped, never crashes a
+caller.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import keys
+from .errors import CorruptRecordError
+
+Item = dict[str, dict[str, Any]]
+
+# Components larger than this are replaced by a summary: a DynamoDB item is capped at 400 KB and a heartbeat
+# must never fail because a group lists many resources.
+MAX_COMPONENTS_BYTES = 64 * 1024
+
+
+class Health(StrEnum):
+    OK = "OK"
+    DEGRADED = "DEGRADED"
+    ERROR = "ERROR"
+    UNKNOWN = "UNKNOWN"
+
+
+class ClusterState(StrEnum):
+    PRIMARY = "PRIMARY"
+    STANDBY = "STANDBY"
+    FAILOVER = "FAILOVER"
+    FAILBACK = "FAILBACK"
+    FENCED = "FENCED"
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class FailoverMode(StrEnum):
+    CONSISTENCY = "CONSISTENCY"
+    UPTIME = "UPTIME"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, use_enum_values=False, extra="forbid")
+
+
+class Timeouts(_Model):
+    """Per-group timeouts, in seconds."""
+
+    heartbeat: float = Field(15.0, gt=0)
+    unhealthy_primary: float = Field(60.0, gt=0)
+    transitory_state: float = Field(300.0, gt=0)
+
+
+class Transition(_Model):
+    """A planned failover in progress: the owner is asked to demote before ownership moves."""
+
+    failover_name: str
+    source_cluster: str
+    target_cluster: str
+    mode: FailoverMode = FailoverMode.CONSISTENCY
+    requested_by: str
+    requested_at: datetime
+    epoch: int
+
+
+class GroupConfig(_Model):
+    namespace: str
+    name: str
+    operator_id: str
+    owner: str
+    previous_owner: str | None = None
+    epoch: int = Field(1, ge=0)
+    version: int = Field(1, ge=1)
+    suspended: bool = False
+    suspension_reason: str | None = None
+    timeouts: Timeouts = Timeouts()
+    last_failover: datetime | None = None
+    updated_at: datetime
+    transition: Transition | None = None
+
+
+class ClusterStatus(_Model):
+    cluster_name: str
+    health: Health = Health.UNKNOWN
+    state: ClusterState = ClusterState.STANDBY
+    heartbeat_seq: int = Field(0, ge=0)
+    last_heartbeat: datetime
+    observed_epoch: int | None = None
+    components: dict[str, Any] = {}
+    message: str | None = None
+
+    @field_validator("components", mode="before")
+    @classmethod
+    def _components_from_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+
+class HistoryRecord(_Model):
+    failover_name: str
+    source_cluster: str
+    target_cluster: str
+    reason: str = ""
+    forced: bool = False
+    automatic: bool = False
+    mode: FailoverMode = FailoverMode.CONSISTENCY
+    started_at: datetime
+    finished_at: datetime
+    outcome: Outcome = Outcome.SUCCEEDED
+    epoch: int
+    downtime_seconds: float | None = None
+    record_id: str = ""
+    """The record's sort key; identifies it for later updates (e.g. measured downtime)."""
+
+
+class LockInfo(_Model):
+    holder: str
+    reason: str = ""
+    acquired_at: datetime
+    lease_seconds: float
+    token: str = ""
+    renewals: int = 0
+
+
+class Lease(_Model):
+    """Proof of holding a group's lock. The token never changes; renewals count up."""
+
+    token: str
+    holder: str
+    namespace: str
+    name: str
+    reason: str = ""
+    acquired_at: datetime
+    lease_seconds: float
+    renewals: int = 0
+
+
+# --- low-level attribute helpers -------------------------------------------------------------------
+
+
+def s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def n(value: int | float) -> dict[str, str]:
+    return {"N": repr(value) if isinstance(value, float) else str(value)}
+
+
+def b(value: bool) -> dict[str, bool]:
+    return {"BOOL": value}
+
+
+def ts(value: datetime) -> dict[str, str]:
+    return {"S": keys.format_timestamp(value)}
+
+
+def _opt(item: Item, name: str, value: dict[str, Any] | None) -> None:
+    if value is not None:
+        item[name] = value
+
+
+class _Reader:
+    """Reads attributes of one item, turning every failure into CorruptRecordError."""
+
+    def __init__(self, item: Mapping[str, Any]) -> None:
+        self.item = item
+        self.pk = _plain(item.get(keys.PK), "S") or "?"
+        self.sk = _plain(item.get(keys.SK), "S") or "?"
+
+    def corrupt(self, detail: str) -> CorruptRecordError:
+        return CorruptRecordError(self.pk, self.sk, detail)
+
+    def get(self, name: str, kind: str, *, required: bool = True) -> Any:
+        attr = self.item.get(name)
+        if attr is None or "NULL" in attr:
+            if required:
+                raise self.corrupt(f"missing attribute {name!r}")
+            return None
+        if kind not in attr:
+            raise self.corrupt(f"attribute {name!r} is not of type {kind}")
+        return attr[kind]
+
+    def text(self, name: str, *, required: bool = True) -> Any:
+        return self.get(name, "S", required=required)
+
+    def number(self, name: str, *, required: bool = True) -> Any:
+        raw = self.get(name, "N", required=required)
+        if raw is None:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            raise self.corrupt(f"attribute {name!r} is not a number: {raw!r}") from None
+        return int(value) if value.is_integer() and "." not in raw and "e" not in raw.lower() else value
+
+    def flag(self, name: str, *, required: bool = True) -> Any:
+        return self.get(name, "BOOL", required=required)
+
+    def stamp(self, name: str, *, required: bool = True) -> datetime | None:
+        raw = self.text(name, required=required)
+        if raw is None:
+            return None
+        try:
+            return keys.parse_timestamp(raw)
+        except ValueError:
+            raise self.corrupt(f"attribute {name!r} is not a timestamp: {raw!r}") from None
+
+
+def _plain(attr: Any, kind: str) -> Any:
+    return attr.get(kind) if isinstance(attr, Mapping) else None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _build(reader: _Reader, factory: Callable[..., M], **fields: Any) -> M:
+    try:
+        return factory(**fields)
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise reader.corrupt(str(exc).replace("\n", "; ")) from None
+
+
+# --- group config -------------------------------------------------------------------------------------
+
+
+def timeouts_to_attr(t: Timeouts) -> dict[str, Any]:
+    return {
+        "M": {
+            "heartbeat": n(t.heartbeat),
+            "unhealthyPrimary": n(t.unhealthy_primary),
+            "transitoryState": n(t.transitory_state),
+        }
+    }
+
+
+def transition_to_attr(t: Transition) -> dict[str, Any]:
+    return {
+        "M": {
+            "failoverName": s(t.failover_name),
+            "sourceCluster": s(t.source_cluster),
+            "targetCluster": s(t.target_cluster),
+            "mode": s(t.mode.value),
+            "requestedBy": s(t.requested_by),
+            "requestedAt": ts(t.requested_at),
+            "epoch": n(t.epoch),
+        }
+    }
+
+
+def config_attrs(config: GroupConfig) -> Item:
+    """The mutable attributes of a config record (no keys)."""
+    item: Item = {
+        "operatorId": s(config.operator_id),
+        "namespace": s(config.namespace),
+        "name": s(config.name),
+        "owner": s(config.owner),
+        "epoch": n(config.epoch),
+        "version": n(config.version),
+        "suspended": b(config.suspended),
+        "timeouts": timeouts_to_attr(config.timeouts),
+        "updatedAt": ts(config.updated_at),
+    }
+    _opt(item, "previousOwner", s(config.previous_owner) if config.previous_owner else None)
+    _opt(item, "suspensionReason", s(config.suspension_reason) if config.suspension_reason else None)
+    _opt(item, "lastFailover", ts(config.last_failover) if config.last_failover else None)
+    _opt(item, "transition", transition_to_attr(config.transition) if config.transition else None)
+    return item
+
+
+def config_to_item(config: GroupConfig) -> Item:
+    pk = keys.group_pk(config.operator_id, config.namespace, config.name)
+    return {
+        **keys.key(pk, keys.CONFIG_SK),
+        keys.GSI1PK: s(keys.operator_gsi1pk(config.operator_id)),
+        keys.GSI1SK: s(keys.group_gsi1sk(config.namespace, config.name)),
+        "recordType": s("CONFIG"),
+        **config_attrs(config),
+    }
+
+
+def config_from_item(item: Mapping[str, Any]) -> GroupConfig:
+    r = _Reader(item)
+    try:
+        operator_id, namespace, name = keys.parse_group_pk(r.pk)
+    except ValueError as exc:
+        raise r.corrupt(str(exc)) from None
+    timeouts_attr = r.get("timeouts", "M", required=False)
+    timeouts = Timeouts()
+    if timeouts_attr is not None:
+        t = _Reader(timeouts_attr)
+        timeouts = _build(
+            r,
+            Timeouts,
+            heartbeat=t.number("heartbeat"),
+            unhealthy_primary=t.number("unhealthyPrimary"),
+            transitory_state=t.number("transitoryState"),
+        )
+    transition = None
+    transition_attr = r.get("transition", "M", required=False)
+    if transition_attr is not None:
+        t = _Reader(transition_attr)
+        transition = _build(
+            r,
+            Transition,
+            failover_name=t.text("failoverName"),
+            source_cluster=t.text("sourceCluster"),
+            target_cluster=t.text("targetCluster"),
+            mode=t.text("mode"),
+            requested_by=t.text("requestedBy"),
+            requested_at=t.stamp("requestedAt"),
+            epoch=t.number("epoch"),
+        )
+    return _build(
+        r,
+        GroupConfig,
+        namespace=namespace,
+        name=name,
+        operator_id=operator_id,
+        owner=r.text("owner"),
+        previous_owner=r.text("previousOwner", required=False),
+        epoch=r.number("epoch"),
+        version=r.number("version"),
+        suspended=bool(r.flag("suspended", required=False)),
+        suspension_reason=r.text("suspensionReason", required=False),
+        timeouts=timeouts,
+        last_failover=r.stamp("lastFailover", required=False),
+        updated_at=r.stamp("updatedAt"),
+        transition=transition,
+    )
+
+
+# --- cluster status -----------------------------------------------------------------------------------
+
+
+def components_json(components: Mapping[str, Any]) -> str:
+    """Components as stored: compact JSON, summarised when too large for a heartbeat item."""
+    text = json.dumps(components, sort_keys=True, separators=(",", ":"), default=str)
+    if len(text.encode()) <= MAX_COMPONENTS_BYTES:
+        return text
+    summary = {"truncated": True, "count": len(components), "bytes": len(text.encode())}
+    return json.dumps(summary, sort_keys=True, separators=(",", ":"))
+
+
+def cluster_status_from_item(item: Mapping[str, Any]) -> ClusterStatus:
+    r = _Reader(item)
+    try:
+        cluster = keys.parse_cluster_sk(r.sk)
+    except ValueError as exc:
+        raise r.corrupt(str(exc)) from None
+    raw_components = r.text("components", required=False) or "{}"
+    try:
+        components = json.loads(raw_components)
+    except json.JSONDecodeError as exc:
+        raise r.corrupt(f"components is not valid JSON: {exc}") from None
+    if not isinstance(components, dict):
+        raise r.corrupt("components is not a JSON object")
+    return _build(
+        r,
+        ClusterStatus,
+        cluster_name=cluster,
+        health=r.text("health"),
+        state=r.text("state"),
+        heartbeat_seq=r.number("heartbeatSeq"),
+        last_heartbeat=r.stamp("lastHeartbeat"),
+        observed_epoch=r.number("observedEpoch", required=False),
+        components=components,
+        message=r.text("message", required=False),
+    )
+
+
+# --- lock ---------------------------------------------------------------------------------------------
+
+
+def lease_to_item(pk: str, lease: Lease) -> Item:
+    return {
+        **keys.key(pk, keys.LOCK_SK),
+        "recordType": s("LOCK"),
+        "holder": s(lease.holder),
+        "reason": s(lease.reason),
+        "token": s(lease.token),
+        "acquiredAt": ts(lease.acquired_at),
+        "leaseSeconds": n(float(lease.lease_seconds)),
+        "renewals": n(lease.renewals),
+    }
+
+
+def lock_from_item(item: Mapping[str, Any]) -> LockInfo:
+    r = _Reader(item)
+    return _build(
+        r,
+        LockInfo,
+        holder=r.text("holder"),
+        reason=r.text("reason", required=False) or "",
+        acquired_at=r.stamp("acquiredAt"),
+        lease_seconds=r.number("leaseSeconds"),
+        token=r.text("token"),
+        renewals=r.number("renewals"),
+    )
+
+
+# --- history ------------------------------------------------------------------------------------------
+
+
+def history_to_item(pk: str, record: HistoryRecord) -> Item:
+    item: Item = {
+        **keys.key(pk, record.record_id),
+        "recordType": s("HISTORY"),
+        "failoverName": s(record.failover_name),
+        "sourceCluster": s(record.source_cluster),
+        "targetCluster": s(record.target_cluster),
+        "reason": s(record.reason),
+        "forced": b(record.forced),
+        "automatic": b(record.automatic),
+        "mode": s(record.mode.value),
+        "startedAt": ts(record.started_at),
+        "finishedAt": ts(record.finished_at),
+        "outcome": s(record.outcome.value),
+        "epoch": n(record.epoch),
+    }
+    _opt(item, "downtimeSeconds", n(record.downtime_seconds) if record.downtime_seconds is not None else None)
+    return item
+
+
+def history_from_item(item: Mapping[str, Any]) -> HistoryRecord:
+    r = _Reader(item)
+    return _build(
+        r,
+        HistoryRecord,
+        failover_name=r.text("failoverName"),
+        source_cluster=r.text("sourceCluster"),
+        target_cluster=r.text("targetCluster"),
+        reason=r.text("reason", required=False) or "",
+        forced=bool(r.flag("forced", required=False)),
+        automatic=bool(r.flag("automatic", required=False)),
+        mode=r.text("mode", required=False) or FailoverMode.CONSISTENCY.value,
+        started_at=r.stamp("startedAt"),
+        finished_at=r.stamp("finishedAt"),
+        outcome=r.text("outcome"),
+        epoch=r.number("epoch"),
+        downtime_seconds=r.number("downtimeSeconds", required=False),
+        record_id=r.sk,
+    )
+
+
+def item_pk_sk(item: Mapping[str, Any]) -> tuple[str, str]:
+    return _plain(item.get(keys.PK), "S") or "", _plain(item.get(keys.SK), "S") or ""

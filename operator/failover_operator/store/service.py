@@ -1,0 +1,51 @@
+"""DynamoDBService: one cluster's handle on the shared table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..clock import Clock, SystemClock
+from . import keys
+from .calls import Caller, RetryPolicy
+from .context import StoreContext
+from .observe import ChangeObserver
+from .operations import OperationsManager
+from .state import StateManager
+
+
+class DynamoDBService:
+    """`state` reads and writes records; `operations` changes ownership. Both share our observations,
+    so a heartbeat read by one counts towards staleness judged by the other."""
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        cluster_name: str,
+        operator_id: str,
+        clock: Clock | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        keys.check_part(cluster_name, "cluster name")
+        keys.check_part(operator_id, "operator ID")
+        if not isinstance(table_name, str) or not table_name:
+            raise ValueError(f"table name must be a non-empty string, got {table_name!r}")
+        clock = clock or SystemClock()
+        self.client = client
+        self.table_name = table_name
+        self.cluster_name = cluster_name
+        self.operator_id = operator_id
+        self.clock = clock
+        self.call = Caller(client, retry)
+        self._ctx = StoreContext(
+            call=self.call,
+            table=table_name,
+            cluster_name=cluster_name,
+            operator_id=operator_id,
+            clock=clock,
+            heartbeats=ChangeObserver(clock),
+            locks=ChangeObserver(clock),
+        )
+        self.state = StateManager(self._ctx)
+        self.operations = OperationsManager(self._ctx, self.state)

@@ -1,0 +1,467 @@
+"""StateManager: group config, per-cluster status (heartbeats) and history reads."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from . import keys
+from .calls import CONDITION_FAILED, error_code, unexpected
+from .context import StoreContext, coerce, sk_of
+from .errors import ConflictError, CorruptRecordError, NotFoundError
+from .expr import Expr, update_expression
+from .records import (
+    ClusterState,
+    ClusterStatus,
+    GroupConfig,
+    Health,
+    HistoryRecord,
+    LockInfo,
+    Timeouts,
+    b,
+    cluster_status_from_item,
+    components_json,
+    config_from_item,
+    config_to_item,
+    history_from_item,
+    lock_from_item,
+    n,
+    s,
+    timeouts_to_attr,
+    transition_to_attr,
+    ts,
+)
+
+STATE_HISTORY_LIMIT = 10
+
+
+class GroupState(BaseModel):
+    """One read of a group: its config, every cluster's status, the lock and the newest history."""
+
+    model_config = ConfigDict(frozen=True)
+
+    config: GroupConfig
+    clusters: dict[str, ClusterStatus]
+    lock: LockInfo | None
+    history: list[HistoryRecord]
+    corrupt: list[str] = []
+    """Descriptions of records that could not be parsed and were skipped."""
+
+
+class StateManager:
+    def __init__(self, ctx: StoreContext) -> None:
+        self._ctx = ctx
+
+    # --- group config -------------------------------------------------------------------------------
+
+    async def register_group(
+        self,
+        namespace: str,
+        name: str,
+        initial_owner: str | None = None,
+        timeouts: Timeouts | Mapping[str, Any] | None = None,
+    ) -> GroupConfig:
+        """Create the group's config if absent. The first registration wins; later ones get it unchanged."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        owner = ctx.cluster_name if initial_owner is None else keys.check_part(initial_owner, "initial owner")
+        config = GroupConfig(
+            namespace=namespace,
+            name=name,
+            operator_id=ctx.operator_id,
+            owner=owner,
+            epoch=1,
+            version=1,
+            timeouts=_timeouts(timeouts),
+            updated_at=ctx.clock.now(),
+        )
+        try:
+            await ctx.call(
+                "put_item",
+                TableName=ctx.table,
+                Item=config_to_item(config),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": keys.PK},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise unexpected("PutItem", exc) from exc
+            existing = exc.response.get("Item") or await self._get_config_item(pk)
+            if existing is None:  # deleted between our put and our read: try once more
+                return await self.register_group(namespace, name, initial_owner, timeouts)
+            return config_from_item(existing)
+        return config
+
+    async def get_group_config(self, namespace: str, name: str) -> GroupConfig | None:
+        """The group's config (strongly consistent), or None if it does not exist or cannot be read."""
+        item = await self._get_config_item(self._ctx.pk(namespace, name))
+        if item is None:
+            return None
+        try:
+            return config_from_item(item)
+        except CorruptRecordError as error:
+            self._ctx.report_corrupt(error)
+            return None
+
+    async def update_group_config(self, config: GroupConfig) -> GroupConfig:
+        """Write the settable parts of `config` if nobody changed the record since `config.version`.
+
+        Owner, previous owner, epoch and last failover are not settable here: only a failover moves them.
+        """
+        ctx = self._ctx
+        if config.operator_id != ctx.operator_id:
+            raise ValueError(f"config belongs to operator ID {config.operator_id!r}, not {ctx.operator_id!r}")
+        pk = ctx.pk(config.namespace, config.name)
+        e = Expr()
+        sets = [
+            f"{e.n('suspended')} = {e.v(b(config.suspended))}",
+            f"{e.n('timeouts')} = {e.v(timeouts_to_attr(config.timeouts))}",
+            f"{e.n('version')} = {e.v(n(config.version + 1))}",
+            f"{e.n('updatedAt')} = {e.v(ts(ctx.clock.now()))}",
+        ]
+        removes = []
+        if config.suspension_reason:
+            sets.append(f"{e.n('suspensionReason')} = {e.v(s(config.suspension_reason))}")
+        else:
+            removes.append(e.n("suspensionReason"))
+        if config.transition is not None:
+            sets.append(f"{e.n('transition')} = {e.v(transition_to_attr(config.transition))}")
+        else:
+            removes.append(e.n("transition"))
+        condition = f"attribute_exists({e.n(keys.PK)}) AND {e.n('version')} = {e.v(n(config.version))}"
+        try:
+            result = await ctx.call(
+                "update_item",
+                TableName=ctx.table,
+                Key=ctx.key(pk, keys.CONFIG_SK),
+                UpdateExpression=update_expression(sets, removes),
+                ConditionExpression=condition,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **e.params(),
+            )
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise unexpected("UpdateItem", exc) from exc
+            old = exc.response.get("Item")
+            if not old:
+                raise NotFoundError(f"group {config.namespace}/{config.name} does not exist") from None
+            stored = old.get("version", {}).get("N", "?")
+            raise ConflictError(
+                f"group {config.namespace}/{config.name} changed: version {config.version} was read, {stored} is stored"
+            ) from None
+        return config_from_item(result["Attributes"])
+
+    async def get_group_state(self, namespace: str, name: str) -> GroupState:
+        """Config, all cluster statuses, the lock and the newest history records, in two concurrent queries.
+
+        Sort keys below HISTORY# (statuses and config) are bounded by the number of clusters; history is
+        unbounded, so it is read newest-first with a limit, together with the LOCK item that sorts after it.
+        The two queries are each strongly consistent but are not one snapshot.
+        """
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        small, recent = await asyncio.gather(
+            ctx.query_all(
+                KeyConditionExpression="#pk = :pk AND #sk < :history",
+                ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
+                ExpressionAttributeValues={":pk": s(pk), ":history": s(keys.HISTORY_PREFIX)},
+                ConsistentRead=True,
+            ),
+            ctx.call(
+                "query",
+                TableName=ctx.table,
+                KeyConditionExpression="#pk = :pk AND #sk > :history",
+                ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
+                ExpressionAttributeValues={":pk": s(pk), ":history": s(keys.HISTORY_PREFIX)},
+                ConsistentRead=True,
+                ScanIndexForward=False,
+                Limit=STATE_HISTORY_LIMIT + 1,
+            ),
+        )
+        corrupt: list[str] = []
+        config_item = next((item for item in small if sk_of(item) == keys.CONFIG_SK), None)
+        if config_item is None:
+            raise NotFoundError(f"group {namespace}/{name} does not exist")
+        config = config_from_item(config_item)  # a corrupt config leaves nothing to decide on: raise
+        clusters = self._parse_statuses(pk, small, corrupt)
+        lock = None
+        history: list[HistoryRecord] = []
+        for item in recent.get("Items", []):
+            try:
+                if sk_of(item) == keys.LOCK_SK:
+                    lock = lock_from_item(item)
+                elif sk_of(item).startswith(keys.HISTORY_PREFIX):
+                    history.append(history_from_item(item))
+            except CorruptRecordError as error:
+                ctx.report_corrupt(error)
+                corrupt.append(str(error))
+        if lock is not None:
+            ctx.locks.observe(pk, (lock.token, lock.renewals))
+        return GroupState(
+            config=config, clusters=clusters, lock=lock, history=history[:STATE_HISTORY_LIMIT], corrupt=corrupt
+        )
+
+    # --- cluster status ------------------------------------------------------------------------------
+
+    async def update_cluster_status(
+        self,
+        namespace: str,
+        name: str,
+        health: Health | str,
+        state: ClusterState | str,
+        components: Mapping[str, Any],
+        observed_epoch: int | None = None,
+        *,
+        message: str | None = None,
+    ) -> ClusterStatus:
+        """This cluster's heartbeat: bump the sequence number atomically and record what we see."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        health = coerce(Health, health)
+        state = coerce(ClusterState, state)
+        if observed_epoch is None:
+            config = await self.get_group_config(namespace, name)
+            if config is None:
+                raise NotFoundError(f"group {namespace}/{name} does not exist")
+            observed_epoch = config.epoch
+        e = Expr()
+        seq = e.n("heartbeatSeq")
+        sets = [
+            f"{seq} = if_not_exists({seq}, {e.v(n(0))}) + {e.v(n(1))}",
+            f"{e.n('lastHeartbeat')} = {e.v(ts(ctx.clock.now()))}",
+            f"{e.n('health')} = {e.v(s(health.value))}",
+            f"{e.n('state')} = {e.v(s(state.value))}",
+            f"{e.n('observedEpoch')} = {e.v(n(observed_epoch))}",
+            f"{e.n('components')} = {e.v(s(components_json(components)))}",
+            f"{e.n(keys.GSI1PK)} = {e.v(s(keys.cluster_gsi1pk(ctx.cluster_name)))}",
+            f"{e.n(keys.GSI1SK)} = {e.v(s(keys.group_gsi1sk(namespace, name)))}",
+            f"{e.n('recordType')} = {e.v(s('CLUSTER'))}",
+        ]
+        removes = []
+        if message:
+            sets.append(f"{e.n('message')} = {e.v(s(message))}")
+        else:
+            removes.append(e.n("message"))
+        result = await ctx.call(
+            "update_item",
+            TableName=ctx.table,
+            Key=ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),
+            UpdateExpression=update_expression(sets, removes),
+            ReturnValues="ALL_NEW",
+            **e.params(),
+        )
+        return cluster_status_from_item(result["Attributes"])
+
+    async def get_cluster_status(
+        self, namespace: str, name: str, cluster_name: str | None = None
+    ) -> ClusterStatus | None:
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        cluster = ctx.cluster_name if cluster_name is None else keys.check_part(cluster_name, "cluster name")
+        result = await ctx.call(
+            "get_item", TableName=ctx.table, Key=ctx.key(pk, keys.cluster_sk(cluster)), ConsistentRead=True
+        )
+        item = result.get("Item")
+        if not item:
+            return None
+        statuses = self._parse_statuses(pk, [item], [])
+        return statuses.get(cluster)
+
+    async def get_all_cluster_statuses(self, namespace: str, name: str) -> dict[str, ClusterStatus]:
+        """Every cluster's status record for this group (unreadable records skipped and logged)."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        items = await ctx.query_all(
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
+            ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
+            ExpressionAttributeValues={":pk": s(pk), ":prefix": s(keys.CLUSTER_PREFIX)},
+            ConsistentRead=True,
+        )
+        return self._parse_statuses(pk, items, [])
+
+    async def detect_stale_heartbeats(self, namespace: str, name: str, timeout_seconds: float) -> list[str]:
+        """Other clusters whose heartbeat sequence we have seen unchanged for longer than the timeout.
+
+        Measured on this service's monotonic clock from the moment the value was first seen; wall-clock
+        timestamps written by other clusters are never compared, so clock skew cannot cause or hide it.
+        """
+        statuses = await self.get_all_cluster_statuses(namespace, name)
+        return self.stale_clusters(namespace, name, statuses, timeout_seconds)
+
+    def stale_clusters(
+        self, namespace: str, name: str, statuses: Mapping[str, ClusterStatus], timeout_seconds: float
+    ) -> list[str]:
+        """Staleness verdicts from observations already made (no I/O)."""
+        pk = self._ctx.pk(namespace, name)
+        stale = []
+        for cluster in sorted(statuses):
+            if cluster == self._ctx.cluster_name:
+                continue
+            age = self._ctx.heartbeats.age((pk, cluster))
+            if age is not None and age > timeout_seconds:
+                stale.append(cluster)
+        return stale
+
+    def heartbeat_age(self, namespace: str, name: str, cluster_name: str) -> float | None:
+        """Seconds this service has seen `cluster_name`'s heartbeat unchanged (None: never seen)."""
+        return self._ctx.heartbeats.age((self._ctx.pk(namespace, name), cluster_name))
+
+    async def delete_cluster_status(self, namespace: str, name: str, cluster_name: str | None = None) -> None:
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        cluster = ctx.cluster_name if cluster_name is None else keys.check_part(cluster_name, "cluster name")
+        await ctx.call("delete_item", TableName=ctx.table, Key=ctx.key(pk, keys.cluster_sk(cluster)))
+        ctx.heartbeats.forget((pk, cluster))
+
+    async def delete_group(self, namespace: str, name: str) -> int:
+        """Remove every record of the group (config, statuses, lock, history); returns how many."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        items = await ctx.query_all(
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
+            ExpressionAttributeValues={":pk": s(pk)},
+            ProjectionExpression="#pk, #sk",
+            ConsistentRead=True,
+        )
+        # Config last: until it goes, the group still exists and nobody re-registers it half-deleted.
+        items.sort(key=lambda item: sk_of(item) == keys.CONFIG_SK)
+        for item in items:
+            await ctx.call("delete_item", TableName=ctx.table, Key=ctx.key(pk, sk_of(item)))
+        return len(items)
+
+    # --- history -------------------------------------------------------------------------------------
+
+    async def get_failover_history(self, namespace: str, name: str, limit: int = 50) -> list[HistoryRecord]:
+        """Newest first, at most `limit` records."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        params: dict[str, Any] = {
+            "TableName": ctx.table,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": keys.PK, "#sk": keys.SK},
+            "ExpressionAttributeValues": {":pk": s(pk), ":prefix": s(keys.HISTORY_PREFIX)},
+            "ConsistentRead": True,
+            "ScanIndexForward": False,
+        }
+        records: list[HistoryRecord] = []
+        while len(records) < limit:
+            page = await ctx.call("query", Limit=limit - len(records), **params)
+            for item in page.get("Items", []):
+                try:
+                    records.append(history_from_item(item))
+                except CorruptRecordError as error:
+                    ctx.report_corrupt(error)
+            if not page.get("LastEvaluatedKey"):
+                break
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return records[:limit]
+
+    async def record_downtime(self, namespace: str, name: str, record_id: str, downtime_seconds: float) -> None:
+        """Add the measured downtime to a history record once the new owner is serving."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        if not record_id.startswith(keys.HISTORY_PREFIX):
+            raise ValueError(f"not a history record id: {record_id!r}")
+        try:
+            await ctx.call(
+                "update_item",
+                TableName=ctx.table,
+                Key=ctx.key(pk, record_id),
+                UpdateExpression="SET #d = :d",
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#d": "downtimeSeconds", "#pk": keys.PK},
+                ExpressionAttributeValues={":d": n(round(float(downtime_seconds), 3))},
+            )
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise unexpected("UpdateItem", exc) from exc
+            raise NotFoundError(f"history record {record_id} of {namespace}/{name} does not exist") from None
+
+    # --- listing (GSI1) ------------------------------------------------------------------------------
+
+    async def list_groups(self) -> list[GroupConfig]:
+        """Every group of this operator ID, from GSI1.
+
+        GSI reads are eventually consistent on real DynamoDB: a group registered a moment ago may be missing.
+        """
+        ctx = self._ctx
+        items = await ctx.query_all(
+            IndexName=keys.GSI1,
+            KeyConditionExpression="#g = :g",
+            ExpressionAttributeNames={"#g": keys.GSI1PK},
+            ExpressionAttributeValues={":g": s(keys.operator_gsi1pk(ctx.operator_id))},
+        )
+        groups = []
+        for item in items:
+            try:
+                groups.append(config_from_item(item))
+            except CorruptRecordError as error:
+                ctx.report_corrupt(error)
+        return sorted(groups, key=lambda g: (g.namespace, g.name))
+
+    async def list_groups_for_cluster(self, cluster_name: str) -> list[tuple[str, str]]:
+        """(namespace, name) of this operator ID's groups where `cluster_name` has a status record.
+
+        From GSI1, so eventually consistent on real DynamoDB. The index partition CLUSTER#{name} is shared by
+        every fleet in the table; other operator IDs' records are filtered out by their partition key.
+        """
+        ctx = self._ctx
+        items = await ctx.query_all(
+            IndexName=keys.GSI1,
+            KeyConditionExpression="#g = :g",
+            FilterExpression="begins_with(#pk, :mine)",
+            ExpressionAttributeNames={"#g": keys.GSI1PK, "#pk": keys.PK},
+            ExpressionAttributeValues={
+                ":g": s(keys.cluster_gsi1pk(cluster_name)),
+                ":mine": s(keys.group_pk_prefix(ctx.operator_id)),
+            },
+        )
+        groups = set()
+        for item in items:
+            try:
+                _, namespace, name = keys.parse_group_pk(item[keys.PK]["S"])
+            except (KeyError, ValueError):
+                continue
+            groups.add((namespace, name))
+        return sorted(groups)
+
+    # --- helpers -------------------------------------------------------------------------------------
+
+    async def _get_config_item(self, pk: str) -> dict[str, Any] | None:
+        ctx = self._ctx
+        result = await ctx.call("get_item", TableName=ctx.table, Key=ctx.key(pk, keys.CONFIG_SK), ConsistentRead=True)
+        return result.get("Item") or None
+
+    def _parse_statuses(self, pk: str, items: list[dict[str, Any]], corrupt: list[str]) -> dict[str, ClusterStatus]:
+        """Parse status items, skipping unreadable ones, and note each heartbeat for staleness."""
+        ctx = self._ctx
+        statuses: dict[str, ClusterStatus] = {}
+        for item in items:
+            if not sk_of(item).startswith(keys.CLUSTER_PREFIX):
+                continue
+            try:
+                status = cluster_status_from_item(item)
+            except CorruptRecordError as error:
+                ctx.report_corrupt(error)
+                corrupt.append(str(error))
+                continue
+            statuses[status.cluster_name] = status
+            ctx.heartbeats.observe((pk, status.cluster_name), status.heartbeat_seq)
+        return statuses
+
+
+def _timeouts(value: Timeouts | Mapping[str, Any] | None) -> Timeouts:
+    if value is None:
+        return Timeouts()
+    if isinstance(value, Timeouts):
+        return value
+    return Timeouts.model_validate(dict(value))

@@ -1,0 +1,148 @@
+"""A fault-injecting HTTP proxy in front of a DynamoDB endpoint.
+
+Real failures travel the real path: botocore parses the error, our retry layer sees what it would see in
+production. Faults: throttling, 5xx, lost responses (the request reaches DynamoDB, the answer never comes
+back), an outage, and hooks that run just before a chosen request is forwarded (to interleave races).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+_ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
+
+
+@dataclass
+class _Fault:
+    operation: str | None
+    remaining: int
+    kind: str  # "throttle" | "server-error" | "lose-response" | "hook"
+    hook: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    predicate: Callable[[dict[str, Any]], bool] | None = None
+
+
+@dataclass
+class RecordedRequest:
+    operation: str
+    body: dict[str, Any]
+
+
+@dataclass
+class FaultProxy:
+    upstream: str
+    faults: list[_Fault] = field(default_factory=list)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    down: bool = False
+    _runner: web.AppRunner | None = None
+    _session: aiohttp.ClientSession | None = None
+    endpoint: str = ""
+
+    async def start(self) -> FaultProxy:
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self._session = aiohttp.ClientSession()
+        return self
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- arming faults ------------------------------------------------------------------------------
+
+    def throttle(self, times: int = 1, operation: str | None = None) -> None:
+        self.faults.append(_Fault(operation, times, "throttle"))
+
+    def server_error(self, times: int = 1, operation: str | None = None) -> None:
+        self.faults.append(_Fault(operation, times, "server-error"))
+
+    def lose_response(self, times: int = 1, operation: str | None = None) -> None:
+        """Forward the request, then answer 500 as if the response had been lost on the way back."""
+        self.faults.append(_Fault(operation, times, "lose-response"))
+
+    def before(
+        self,
+        operation: str,
+        hook: Callable[[dict[str, Any]], Awaitable[None]],
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """Run `hook(body)` once, just before the next matching request is forwarded."""
+        self.faults.append(_Fault(operation, 1, "hook", hook, predicate))
+
+    def count(self, operation: str) -> int:
+        return sum(1 for r in self.requests if r.operation == operation)
+
+    # --- serving ------------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        target = request.headers.get("X-Amz-Target", "")
+        operation = target.rpartition(".")[2]
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = {}
+        self.requests.append(RecordedRequest(operation, body))
+        if self.down:
+            return _error(503, "ServiceUnavailable", "injected outage")
+        fault = self._take(operation, body)
+        if fault is not None:
+            if fault.kind == "throttle":
+                return _error(400, "ThrottlingException", "Rate of requests exceeds the allowed throughput")
+            if fault.kind == "server-error":
+                return _error(500, "InternalServerError", "injected internal server error")
+            if fault.kind == "hook" and fault.hook is not None:
+                await fault.hook(body)
+        assert self._session is not None
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        async with self._session.request(
+            request.method, self.upstream + request.path_qs, data=raw, headers=headers
+        ) as upstream:
+            payload = await upstream.read()
+            if fault is not None and fault.kind == "lose-response":
+                return _error(500, "InternalServerError", "injected: response lost after the request was applied")
+            return web.Response(
+                status=upstream.status,
+                body=payload,
+                headers={"Content-Type": upstream.headers.get("Content-Type", "application/x-amz-json-1.0")},
+            )
+
+    def _take(self, operation: str, body: dict[str, Any]) -> _Fault | None:
+        for fault in self.faults:
+            if fault.operation not in (None, operation):
+                continue
+            if fault.predicate is not None and not fault.predicate(body):
+                continue
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self.faults.remove(fault)
+            return fault
+        return None
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.Response(
+        status=status,
+        text=json.dumps({"__type": _ERROR_PREFIX + code, "message": message}),
+        content_type="application/x-amz-json-1.0",
+    )
+
+
+async def start_proxy(upstream: str) -> FaultProxy:
+    return await FaultProxy(upstream).start()
+
+
+__all__ = ["FaultProxy", "RecordedRequest", "start_proxy"]
