@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -13,6 +14,8 @@ from failover_operator.store import DynamoDBService, ensure_table
 from failover_operator.store.calls import RetryPolicy
 from failover_operator.testing.dynamo import SerializedMotoServer, dynamodb_client
 from failover_operator.testing.faults import FaultProxy, start_proxy
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per moto request drowns real logs
 
 FAST_RETRIES = RetryPolicy(attempts=5, base_delay=0.001, max_delay=0.01)
 
@@ -52,9 +55,7 @@ ServiceFactory = Callable[..., DynamoDBService]
 def make_service(dynamodb: Any, table: str, clock: FakeClock) -> ServiceFactory:
     """make_service("east") -> a DynamoDBService for cluster east (operator ID "fleet", shared fake clock)."""
 
-    def make(
-        cluster: str, operator_id: str = "fleet", *, clock_: Any = None, client: Any = None
-    ) -> DynamoDBService:
+    def make(cluster: str, operator_id: str = "fleet", *, clock_: Any = None, client: Any = None) -> DynamoDBService:
         return DynamoDBService(
             client or dynamodb, table, cluster, operator_id, clock=clock_ or clock, retry=FAST_RETRIES
         )

@@ -389,7 +389,9 @@ class OperationsManager:
         except ClientError as exc:
             if error_code(exc) != TRANSACTION_CANCELED:
                 raise unexpected("TransactWriteItems", exc) from exc
-            raise self._explain_cancellation(exc, config, record) from None
+            if not _already_applied(exc, record):
+                raise self._explain_cancellation(exc, config, record) from None
+            log.info("failover %s: a retried transaction had already been applied", failover_name)
         ctx.locks.forget(pk)
         log.info(
             "failover %s of %s/%s: %s -> %s at epoch %d",
@@ -497,6 +499,28 @@ class OperationsManager:
             raise PreconditionError(f"group {namespace}/{name} does not exist in DynamoDB") from None
         except CorruptRecordError as error:
             raise PreconditionError(f"the config record of {namespace}/{name} is unreadable: {error.detail}") from None
+
+
+def _already_applied(exc: ClientError, record: HistoryRecord) -> bool:
+    """Did a retry of our own transaction fail only because its first attempt had succeeded?
+
+    The config's old image then carries exactly what we wrote: our target, our epoch, our timestamp.
+    Real DynamoDB answers such a retry from its ClientRequestToken cache; this covers the cases where
+    that cache cannot (token expired after 10 minutes, or a store without idempotency, like moto).
+    """
+    reasons = exc.response.get("CancellationReasons") or []
+    item = reasons[0].get("Item") if reasons else None
+    if not item:
+        return False
+    try:
+        now = config_from_item(item)
+    except CorruptRecordError:
+        return False
+    return (
+        now.owner == record.target_cluster
+        and now.epoch == record.epoch
+        and now.last_failover == record.finished_at
+    )
 
 
 def _raw(item: dict[str, Any], attribute: str, kind: str) -> Any:

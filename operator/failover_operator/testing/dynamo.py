@@ -127,7 +127,7 @@ async def dynamodb_client(endpoint: str, *, region: str = REGION, max_pool: int 
     from botocore.config import Config
 
     session = aioboto3.Session(region_name=region, **FAKE_CREDENTIALS)
-    config = Config(max_pool_connections=max_pool, retries={"mode": "standard", "max_attempts": 1})
+    config = Config(max_pool_connections=max_pool, retries={"mode": "standard", "total_max_attempts": 1})
     async with session.client("dynamodb", endpoint_url=endpoint, config=config) as client:
         yield client
 

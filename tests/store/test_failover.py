@@ -1,0 +1,280 @@
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from failover_operator.store import (
+    ConflictError,
+    FailoverMode,
+    LockHeldError,
+    NotFoundError,
+    PreconditionError,
+)
+
+
+async def setup_group(make_service, *clusters, owner="east", health="OK"):
+    services = {c: make_service(c) for c in clusters}
+    await services[owner].state.register_group("shop", "web")
+    for name, svc in services.items():
+        state = "PRIMARY" if name == owner else "STANDBY"
+        await svc.state.update_cluster_status("shop", "web", health if name != owner else "OK", state, {})
+    return services
+
+
+async def history_count(svc):
+    return len(await svc.state.get_failover_history("shop", "web", limit=1000))
+
+
+async def test_failover_moves_ownership_in_one_transaction(make_service, proxied, proxy):
+    s = await setup_group(make_service, "east", "west")
+    west = make_service("west", client=proxied)
+    before = await west.state.get_group_config("shop", "web")
+    record = await west.operations.execute_failover("shop", "web", "fo-1", "west", "drill", mode=FailoverMode.UPTIME)
+    after = await west.state.get_group_config("shop", "web")
+    assert (after.owner, after.previous_owner, after.epoch, after.version) == (
+        "east" if False else "west",
+        "east",
+        2,
+        2,
+    )
+    assert after.last_failover == record.finished_at
+    assert (record.source_cluster, record.target_cluster, record.epoch, record.mode) == (
+        "east",
+        "west",
+        2,
+        FailoverMode.UPTIME,
+    )
+    assert record.outcome.value == "SUCCEEDED" and not record.forced
+    (stored,) = await s["east"].state.get_failover_history("shop", "web")
+    assert stored == record
+    assert await s["east"].operations.is_locked("shop", "web") is None
+    assert before.version == 1
+    # one transaction, carrying an idempotency token; reads, lock, transaction: four requests in all
+    (tx,) = [r.body for r in proxy.requests if r.operation == "TransactWriteItems"]
+    assert len(tx["TransactItems"]) == 3 and len(tx["ClientRequestToken"]) == 36
+    assert [next(iter(i)) for i in tx["TransactItems"]] == ["Update", "Put", "Delete"]
+
+
+async def test_execute_failover_round_trips(make_service, proxied, proxy):
+    await setup_group(make_service, "east", "west")
+    west = make_service("west", client=proxied)
+    await west.operations.execute_failover("shop", "web", "fo", "west", "drill")
+    assert [r.operation for r in proxy.requests] == ["Query", "Query", "PutItem", "TransactWriteItems"]
+
+
+async def test_preconditions_refuse_with_reasons(make_service, clock):
+    s = await setup_group(make_service, "east", "west", "sick")
+    east, west = s["east"], s["west"]
+    await s["sick"].state.update_cluster_status("shop", "web", "ERROR", "STANDBY", {}, message="pods crash-looping")
+    ops = west.operations
+    with pytest.raises(PreconditionError, match="does not exist"):
+        await ops.validate_failover_preconditions("shop", "ghost", "west")
+    with pytest.raises(PreconditionError, match="already owns"):
+        await ops.validate_failover_preconditions("shop", "web", "east")
+    with pytest.raises(PreconditionError, match="never reported"):
+        await ops.validate_failover_preconditions("shop", "web", "north")
+    with pytest.raises(PreconditionError, match="ERROR.*crash-looping"):
+        await ops.validate_failover_preconditions("shop", "web", "sick")
+    await ops.validate_failover_preconditions("shop", "web", "sick", skip_health_check=True)
+    await east.state.get_all_cluster_statuses("shop", "web")  # east sees west's heartbeat...
+    clock.advance(16)  # ...and then nothing new for 16 s: west's operator stopped
+    with pytest.raises(PreconditionError, match="heartbeat") as stale:
+        await east.operations.validate_failover_preconditions("shop", "web", "west")
+    assert stale.value.reason == str(stale.value)
+    await west.operations.update_suspension("shop", "web", True, "db migration")
+    with pytest.raises(PreconditionError, match=r"suspended \(db migration\)"):
+        await ops.validate_failover_preconditions("shop", "web", "west", skip_health_check=True)
+
+
+async def test_force_skips_only_suspension_health_and_staleness(make_service, clock):
+    s = await setup_group(make_service, "east", "west", health="ERROR")
+    west = s["west"]
+    await west.operations.update_suspension("shop", "web", True, "freeze")
+    clock.advance(100)
+    with pytest.raises(PreconditionError):
+        await west.operations.execute_failover("shop", "web", "fo", "west", "drill")
+    assert await history_count(west) == 0
+    for target, match in (("east", "already owns"), ("north", "never reported")):
+        with pytest.raises(PreconditionError, match=match):
+            await west.operations.execute_failover("shop", "web", "fo", target, "r", force=True)
+    with pytest.raises(PreconditionError, match="does not exist"):
+        await west.operations.execute_failover("shop", "ghost", "fo", "west", "r", force=True)
+    record = await west.operations.execute_failover("shop", "web", "fo", "west", "east is gone", force=True)
+    assert record.forced and (await west.state.get_group_config("shop", "web")).owner == "west"
+
+
+async def test_expected_epoch_mismatch_writes_nothing(make_service):
+    s = await setup_group(make_service, "east", "west")
+    with pytest.raises(ConflictError, match="epoch 1"):
+        await s["west"].operations.execute_failover("shop", "web", "fo", "west", "auto", expected_epoch=0)
+    config = await s["west"].state.get_group_config("shop", "web")
+    assert (config.owner, config.epoch, config.version) == ("east", 1, 1)
+    assert await history_count(s["west"]) == 0 and await s["west"].operations.is_locked("shop", "web") is None
+
+
+async def test_lock_held_blocks_failover_without_waiting(make_service):
+    s = await setup_group(make_service, "east", "west")
+    await s["east"].operations.acquire_lock("shop", "web", "maintenance")
+    with pytest.raises(LockHeldError) as held:
+        await s["west"].operations.execute_failover("shop", "web", "fo", "west", "r")
+    assert held.value.holder == "east"
+    assert (await s["west"].state.get_group_config("shop", "web")).epoch == 1
+
+
+@pytest.mark.parametrize("round_", range(8))
+async def test_ten_racing_standbys_exactly_one_wins(make_service, round_):
+    names = [f"c{i}" for i in range(10)]
+    s = await setup_group(make_service, "owner", *names, owner="owner")
+    epoch = (await s["c0"].state.get_group_config("shop", "web")).epoch
+    results = await asyncio.gather(
+        *(
+            s[n].operations.execute_failover("shop", "web", f"auto-{n}", n, "owner stale", expected_epoch=epoch)
+            for n in names
+        ),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, (ConflictError, LockHeldError)) for r in results if isinstance(r, BaseException))
+    config = await s["c0"].state.get_group_config("shop", "web")
+    assert config.epoch == epoch + 1 and config.owner == winners[0].target_cluster
+    history = await s["c0"].state.get_failover_history("shop", "web")
+    assert len(history) == 1 and history[0] == winners[0]
+    assert await s["c0"].operations.is_locked("shop", "web") is None
+
+
+async def test_sequential_racing_rounds_keep_epoch_and_history_in_step(make_service):
+    names = [f"c{i}" for i in range(6)]
+    s = await setup_group(make_service, *names, owner="c0")
+    for round_ in range(10):
+        epoch = (await s["c0"].state.get_group_config("shop", "web")).epoch
+        owner = (await s["c0"].state.get_group_config("shop", "web")).owner
+        contenders = [n for n in names if n != owner]
+        results = await asyncio.gather(
+            *(
+                s[n].operations.execute_failover("shop", "web", f"r{round_}-{n}", n, "race", expected_epoch=epoch)
+                for n in contenders
+            ),
+            return_exceptions=True,
+        )
+        assert sum(not isinstance(r, BaseException) for r in results) == 1
+        assert (await s["c0"].state.get_group_config("shop", "web")).epoch == epoch + 1
+    history = await s["c0"].state.get_failover_history("shop", "web")
+    assert [h.epoch for h in history] == list(range(11, 1, -1))
+
+
+async def test_a_contender_that_finds_the_group_changed_writes_nothing(make_service, proxied, proxy):
+    s = await setup_group(make_service, "east", "west", "north")
+    north_via_proxy = make_service("north", client=proxied)
+
+    async def west_fails_over_first(_body):
+        await s["west"].operations.execute_failover("shop", "web", "fo-west", "west", "first")
+
+    # north has read and validated epoch 1; west completes a failover just before north takes the lock.
+    proxy.before("PutItem", west_fails_over_first)
+    with pytest.raises(ConflictError, match="changed during failover"):
+        await north_via_proxy.operations.execute_failover("shop", "web", "fo-north", "north", "second")
+    config = await s["east"].state.get_group_config("shop", "web")
+    assert (config.owner, config.epoch) == ("west", 2)
+    assert [h.failover_name for h in await s["east"].state.get_failover_history("shop", "web")] == ["fo-west"]
+    assert await s["east"].operations.is_locked("shop", "web") is None  # north released its lock
+
+
+async def test_suspension_during_failover_cancels_it(make_service, proxied, proxy):
+    s = await setup_group(make_service, "east", "west")
+    west = make_service("west", client=proxied)
+
+    async def suspend(_body):
+        await s["east"].operations.update_suspension("shop", "web", True, "freeze now")
+
+    proxy.before("TransactWriteItems", suspend)
+    with pytest.raises(ConflictError, match="suspended"):
+        await west.operations.execute_failover("shop", "web", "fo", "west", "r")
+    assert (await s["east"].state.get_group_config("shop", "web")).owner == "east"
+    assert await history_count(s["east"]) == 0
+
+
+async def test_a_retried_transaction_that_had_succeeded_is_not_reported_as_failed(make_service, proxied, proxy):
+    await setup_group(make_service, "east", "west")
+    west = make_service("west", client=proxied)
+    proxy.lose_response(operation="TransactWriteItems")
+    record = await west.operations.execute_failover("shop", "web", "fo", "west", "flaky")
+    assert proxy.count("TransactWriteItems") == 2
+    tokens = {r.body["ClientRequestToken"] for r in proxy.requests if r.operation == "TransactWriteItems"}
+    assert len(tokens) == 1  # the retry is the same request, idempotent on real DynamoDB
+    config = await west.state.get_group_config("shop", "web")
+    assert (config.owner, config.epoch) == ("west", 2)
+    assert [h.record_id for h in await west.state.get_failover_history("shop", "web")] == [record.record_id]
+
+
+async def test_history_order_equals_epoch_order_even_when_clocks_go_back(make_service, clock):
+    s = await setup_group(make_service, "east", "west")
+    clock.set_wall(datetime(2030, 1, 1, tzinfo=UTC))
+    await s["west"].operations.execute_failover("shop", "web", "fo-1", "west", "r")
+    clock.set_wall(datetime(2020, 1, 1, tzinfo=UTC))  # another cluster's clock is years behind
+    second = await s["east"].operations.execute_failover("shop", "web", "fo-2", "east", "r")
+    third = await s["west"].operations.execute_failover("shop", "web", "fo-3", "west", "r")
+    assert second.finished_at > datetime(2030, 1, 1, tzinfo=UTC)
+    assert third.finished_at > second.finished_at
+    history = await s["east"].state.get_failover_history("shop", "web")
+    assert [h.epoch for h in history] == [4, 3, 2]
+    assert len({h.record_id for h in history}) == 3
+
+
+async def test_failback_goes_to_the_previous_owner(make_service):
+    s = await setup_group(make_service, "east", "west")
+    with pytest.raises(PreconditionError, match="no previous owner"):
+        await s["east"].operations.execute_failback("shop", "web", "undo")
+    await s["west"].operations.execute_failover("shop", "web", "fo", "west", "drill")
+    record = await s["east"].operations.execute_failback("shop", "web", "drill over")
+    assert (record.source_cluster, record.target_cluster, record.epoch) == ("west", "east", 3)
+    assert record.failover_name.startswith("failback-")
+    named = await s["west"].operations.execute_failback("shop", "web", "again", failover_name="fb-2")
+    assert named.failover_name == "fb-2" and named.target_cluster == "west"
+    with pytest.raises(PreconditionError, match="does not exist"):
+        await s["west"].operations.execute_failback("shop", "ghost", "r")
+
+
+async def test_update_suspension(make_service):
+    s = await setup_group(make_service, "east", "west")
+    config = await s["west"].operations.update_suspension("shop", "web", True, "db migration")
+    assert config.suspended and config.suspension_reason == "db migration" and config.version == 2
+    config = await s["west"].operations.update_suspension("shop", "web", False, None)
+    assert not config.suspended and config.suspension_reason is None and config.version == 3
+    with pytest.raises(NotFoundError):
+        await s["west"].operations.update_suspension("shop", "ghost", True, "r")
+    assert await s["west"].state.get_group_config("shop", "ghost") is None  # nothing half-written
+
+
+async def test_problems_owner_unknown_unhealthy_split_brain_stale(make_service, clock):
+    east, west = make_service("east"), make_service("west")
+    await east.state.register_group("shop", "web")
+    await west.state.update_cluster_status("shop", "web", "OK", "STANDBY", {})
+    kinds = lambda ps: [(p.kind.value, p.cluster) for p in ps]  # noqa: E731
+    assert kinds(await west.operations.detect_and_report_problems("shop", "web")) == [("OWNER_UNKNOWN", "east")]
+    await east.state.update_cluster_status("shop", "web", "ERROR", "PRIMARY", {})
+    assert kinds(await west.operations.detect_and_report_problems("shop", "web")) == [("OWNER_UNHEALTHY", "east")]
+    await east.state.update_cluster_status("shop", "web", "OK", "PRIMARY", {})
+    await west.operations.execute_failover("shop", "web", "fo", "west", "r")
+    await west.state.update_cluster_status("shop", "web", "OK", "PRIMARY", {})
+    problems = await west.operations.detect_and_report_problems("shop", "web")
+    assert ("SPLIT_BRAIN", None) in kinds(problems) and ("SPLIT_BRAIN", "east") in kinds(problems)
+    await east.state.update_cluster_status("shop", "web", "OK", "STANDBY", {})
+    assert await west.operations.detect_and_report_problems("shop", "web") == []
+    clock.advance(16)
+    await west.state.update_cluster_status("shop", "web", "OK", "PRIMARY", {})
+    assert kinds(await west.operations.detect_and_report_problems("shop", "web")) == [("STALE_HEARTBEAT", "east")]
+
+
+async def test_failover_name_and_history_fields(make_service):
+    s = await setup_group(make_service, "east", "west")
+    started = datetime.now(UTC) - timedelta(seconds=5)
+    record = await s["west"].operations.execute_failover(
+        "shop", "web", "fo-x", "west", "planned", automatic=True, started_at=started
+    )
+    assert record.automatic and record.started_at == started
+    (stored,) = await s["east"].state.get_failover_history("shop", "web")
+    assert json.loads(stored.model_dump_json())["failover_name"] == "fo-x"
+    with pytest.raises(ValueError):
+        await s["west"].operations.execute_failover("shop", "web", "", "west", "r")

@@ -1,0 +1,82 @@
+from datetime import UTC, datetime
+
+from failover_operator.store import (
+    ClusterState,
+    ClusterStatus,
+    GroupConfig,
+    GroupState,
+    Health,
+    LockInfo,
+    ProblemKind,
+    failover_refusal,
+)
+from failover_operator.store.problems import find_problems
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def config(**kw):
+    base = dict(namespace="shop", name="web", operator_id="o", owner="east", epoch=5, updated_at=T0)
+    return GroupConfig(**{**base, **kw})
+
+
+def status(name, health=Health.OK, state=ClusterState.STANDBY, epoch=5, message=None):
+    return ClusterStatus(
+        cluster_name=name,
+        health=health,
+        state=state,
+        heartbeat_seq=1,
+        last_heartbeat=T0,
+        observed_epoch=epoch,
+        message=message,
+    )
+
+
+def kinds(problems):
+    return sorted(((p.kind.value, p.cluster) for p in problems), key=str)
+
+
+def test_healthy_group_has_no_problems():
+    clusters = {"east": status("east", state=ClusterState.PRIMARY), "west": status("west")}
+    assert find_problems(config(), clusters) == []
+
+
+def test_each_problem_kind():
+    cfg = config()
+    assert kinds(find_problems(cfg, {"west": status("west")})) == [("OWNER_UNKNOWN", "east")]
+    assert kinds(find_problems(cfg, {"east": status("east", Health.ERROR)})) == [("OWNER_UNHEALTHY", "east")]
+    assert kinds(find_problems(cfg, {"east": status("east", Health.UNKNOWN)})) == [("OWNER_UNHEALTHY", "east")]
+    two = {"east": status("east", state=ClusterState.PRIMARY), "west": status("west", state=ClusterState.PRIMARY)}
+    assert kinds(find_problems(cfg, two)) == [("SPLIT_BRAIN", None)]
+    old = {
+        "east": status("east", state=ClusterState.PRIMARY),
+        "west": status("west", state=ClusterState.PRIMARY, epoch=4),
+    }
+    assert ("SPLIT_BRAIN", "west") in kinds(find_problems(cfg, old))
+    healthy = {"east": status("east", state=ClusterState.PRIMARY), "west": status("west")}
+    assert kinds(find_problems(cfg, healthy, stale=["west"])) == [("STALE_HEARTBEAT", "west")]
+    lock = LockInfo(holder="west", reason="failover", acquired_at=T0, lease_seconds=30)
+    assert kinds(find_problems(cfg, healthy, lock=lock, lock_age=31)) == [("LOCK_STUCK", "west")]
+    assert find_problems(cfg, healthy, lock=lock, lock_age=29) == []
+    corrupt = find_problems(cfg, healthy, corrupt=["corrupt record X / Y: bad"])
+    assert corrupt[0].kind is ProblemKind.CORRUPT_RECORD and "bad" in corrupt[0].message
+
+
+def state(cfg, clusters):
+    return GroupState(config=cfg, clusters=clusters, lock=None, history=[])
+
+
+def test_refusals_name_the_reason():
+    healthy = {"east": status("east", state=ClusterState.PRIMARY), "west": status("west")}
+    assert failover_refusal(state(config(), healthy), "west", set()) is None
+    assert "already owns" in failover_refusal(state(config(), healthy), "east", set())
+    suspended = config(suspended=True, suspension_reason="db migration")
+    assert "suspended (db migration)" in failover_refusal(state(suspended, healthy), "west", set())
+    assert failover_refusal(state(suspended, healthy), "west", set(), check_suspension=False) is None
+    assert "never reported" in failover_refusal(state(config(), healthy), "north", set())
+    sick = {**healthy, "west": status("west", Health.ERROR, message="2 of 2 pods crash-looping")}
+    assert "ERROR" in failover_refusal(state(config(), sick), "west", set())
+    assert "crash-looping" in failover_refusal(state(config(), sick), "west", set())
+    assert failover_refusal(state(config(), sick), "west", set(), check_health=False) is None
+    assert "heartbeat" in failover_refusal(state(config(), healthy), "west", {"west"})
+    assert failover_refusal(state(config(), healthy), "west", {"west"}, check_health=False) is None
