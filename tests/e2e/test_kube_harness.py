@@ -62,9 +62,9 @@ async def cluster() -> AsyncIterator[KubeCluster]:
         yield c
 
 
-async def read_events(response: aiohttp.ClientResponse, count: int, timeout: float = 2.0) -> list[dict[str, Any]]:
-    events = []
-    async with asyncio.timeout(timeout):
+async def read_events(response: aiohttp.ClientResponse, count: int) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    async with asyncio.timeout(2):
         while len(events) < count:
             line = await response.content.readline()
             assert line, "the watch stream ended early"
@@ -97,8 +97,9 @@ async def test_deployment_lifecycle(cluster: KubeCluster) -> None:
     assert scaled["metadata"]["generation"] == 2 and scaled["spec"]["replicas"] == 5
     assert scaled["metadata"]["uid"] == meta["uid"]
 
-    labelled = await cluster.patch("apps/v1", "Deployment", "apps", "web",
-                                   {"metadata": {"labels": {"tier": "front"}}}, patch_type="strategic")
+    labelled = await cluster.patch(
+        "apps/v1", "Deployment", "apps", "web", {"metadata": {"labels": {"tier": "front"}}}, patch_type="strategic"
+    )
     assert int(labelled["metadata"]["resourceVersion"]) > int(scaled["metadata"]["resourceVersion"])
     assert labelled["metadata"]["generation"] == 2  # metadata-only: no new generation
     assert labelled["metadata"]["labels"] == {"app": "web", "tier": "front"}
@@ -107,20 +108,33 @@ async def test_deployment_lifecycle(cluster: KubeCluster) -> None:
     assert noop["metadata"]["resourceVersion"] == labelled["metadata"]["resourceVersion"]
 
     # Merge-patch null deletes; JSON patch with a stale `test` is 422 (kopf retries only on 422).
-    unlabelled = await cluster.patch("apps/v1", "Deployment", "apps", "web",
-                                     {"metadata": {"labels": {"tier": None}}})
+    unlabelled = await cluster.patch("apps/v1", "Deployment", "apps", "web", {"metadata": {"labels": {"tier": None}}})
     assert unlabelled["metadata"]["labels"] == {"app": "web"}
     with pytest.raises(KubeApiError) as err:
-        await cluster.patch("apps/v1", "Deployment", "apps", "web", [
-            {"op": "test", "path": "/metadata/resourceVersion", "value": str(rv0)},
-            {"op": "replace", "path": "/spec/replicas", "value": 1},
-        ], patch_type="json")
+        await cluster.patch(
+            "apps/v1",
+            "Deployment",
+            "apps",
+            "web",
+            [
+                {"op": "test", "path": "/metadata/resourceVersion", "value": str(rv0)},
+                {"op": "replace", "path": "/spec/replicas", "value": 1},
+            ],
+            patch_type="json",
+        )
     assert err.value.status == 422
     current_rv = unlabelled["metadata"]["resourceVersion"]
-    jsonpatched = await cluster.patch("apps/v1", "Deployment", "apps", "web", [
-        {"op": "test", "path": "/metadata/resourceVersion", "value": current_rv},
-        {"op": "replace", "path": "/spec/replicas", "value": 1},
-    ], patch_type="json")
+    jsonpatched = await cluster.patch(
+        "apps/v1",
+        "Deployment",
+        "apps",
+        "web",
+        [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": current_rv},
+            {"op": "replace", "path": "/spec/replicas", "value": 1},
+        ],
+        patch_type="json",
+    )
     assert jsonpatched["spec"]["replicas"] == 1
 
     # Optimistic concurrency on PUT; the scale subresource; a status written by "the controller".
@@ -157,9 +171,9 @@ async def test_deployment_lifecycle(cluster: KubeCluster) -> None:
 
 
 async def test_namespaces_and_discovery(cluster: KubeCluster) -> None:
-    async with cluster.session.post(cluster.url + "/api/v1/namespaces",
-                                    json={"apiVersion": "v1", "kind": "Namespace",
-                                          "metadata": {"name": "apps"}}) as response:
+    async with cluster.session.post(
+        cluster.url + "/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}
+    ) as response:
         assert response.status == 201
     namespace = await cluster.request("GET", "/api/v1/namespaces/apps")
     assert namespace["metadata"]["name"] == "apps" and "namespace" not in namespace["metadata"]
@@ -170,9 +184,15 @@ async def test_namespaces_and_discovery(cluster: KubeCluster) -> None:
     assert core["groupVersion"] == "v1"
     assert {"namespaces", "events"} <= {r["name"] for r in core["resources"]}
     groups = await cluster.request("GET", "/apis")
-    assert {"apps", "failover.dev", "networking.istio.io", "helm.toolkit.fluxcd.io",
-            "kustomize.toolkit.fluxcd.io", "events.k8s.io", "apiextensions.k8s.io"} <= \
-           {g["name"] for g in groups["groups"]}
+    assert {
+        "apps",
+        "failover.dev",
+        "networking.istio.io",
+        "helm.toolkit.fluxcd.io",
+        "kustomize.toolkit.fluxcd.io",
+        "events.k8s.io",
+        "apiextensions.k8s.io",
+    } <= {g["name"] for g in groups["groups"]}
     fo = await cluster.request("GET", "/apis/failover.dev/v1alpha1")
     by_name = {r["name"]: r for r in fo["resources"]}
     assert {"failovergroups", "failovergroups/status", "failovers", "failovers/status"} <= set(by_name)
@@ -187,15 +207,22 @@ async def test_namespaces_and_discovery(cluster: KubeCluster) -> None:
     assert err.value.status == 404
 
     # Installing a CRD makes its resource servable and discoverable (as kopf's resource observer expects).
-    await cluster.create({
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": "widgets.example.com"},
-        "spec": {"group": "example.com", "scope": "Namespaced",
-                 "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-                 "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}}}]},
-    })
-    widget = await cluster.create({"apiVersion": "example.com/v1", "kind": "Widget",
-                                   "metadata": {"name": "w", "namespace": "apps"}})
+    await cluster.create(
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}}}],
+            },
+        }
+    )
+    widget = await cluster.create(
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "apps"}}
+    )
     assert widget["metadata"]["generation"] == 1
     discovered = await cluster.request("GET", "/apis/example.com/v1")
     assert {"widgets", "widgets/status"} == {r["name"] for r in discovered["resources"]}
@@ -216,18 +243,31 @@ async def test_failovergroup_status_subresource(cluster: KubeCluster) -> None:
     assert int(after_status["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
 
     # Only .status changes through /status; .status is ignored through the main object.
-    sneaky = await cluster.patch(FG_API, "fg", "apps", "fg1",
-                                 {"spec": {"primary": "west"}, "metadata": {"labels": {"x": "y"}},
-                                  "status": {"phase": "Degraded"}}, subresource="status")
+    sneaky = await cluster.patch(
+        FG_API,
+        "fg",
+        "apps",
+        "fg1",
+        {"spec": {"primary": "west"}, "metadata": {"labels": {"x": "y"}}, "status": {"phase": "Degraded"}},
+        subresource="status",
+    )
     assert sneaky["status"] == {"phase": "Degraded"}
     assert sneaky["spec"]["primary"] == "east" and "labels" not in sneaky["metadata"]
     main = await cluster.patch(FG_API, "fg", "apps", "fg1", {"spec": {"primary": "west"}, "status": {"phase": "X"}})
     assert main["spec"]["primary"] == "west" and main["status"] == {"phase": "Degraded"}
     assert main["metadata"]["generation"] == 2
-    json_status = await cluster.patch(FG_API, "fg", "apps", "fg1", [
-        {"op": "test", "path": "/metadata/resourceVersion", "value": main["metadata"]["resourceVersion"]},
-        {"op": "add", "path": "/status/observedGeneration", "value": 2},
-    ], patch_type="json", subresource="status")
+    json_status = await cluster.patch(
+        FG_API,
+        "fg",
+        "apps",
+        "fg1",
+        [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": main["metadata"]["resourceVersion"]},
+            {"op": "add", "path": "/status/observedGeneration", "value": 2},
+        ],
+        patch_type="json",
+        subresource="status",
+    )
     assert json_status["status"] == {"phase": "Degraded", "observedGeneration": 2}
 
     with pytest.raises(KubeApiError) as err:  # custom resources do not support strategic merge
@@ -261,15 +301,19 @@ async def test_finalizers_and_watch_events(cluster: KubeCluster) -> None:
 
         events = await read_events(response, 3)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "fg1"), ("MODIFIED", "fg1"), ("DELETED", "fg1")]  # not fg0: resumed after its version
+        ("ADDED", "fg1"),
+        ("MODIFIED", "fg1"),
+        ("DELETED", "fg1"),
+    ]  # not fg0: resumed after its version
     assert "deletionTimestamp" in events[1]["object"]["metadata"]
     versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
     assert versions == sorted(versions) and len(set(versions)) == 3
 
     # Without a resourceVersion, a watch starts with the current objects; a compacted history answers 410.
     async with cluster.session.get(cluster.url + path, params={"watch": "true", "timeoutSeconds": "5"}) as response:
-        assert [(e["type"], e["object"]["metadata"]["name"]) for e in await read_events(response, 1)] == \
-               [("ADDED", "fg0")]
+        assert [(e["type"], e["object"]["metadata"]["name"]) for e in await read_events(response, 1)] == [
+            ("ADDED", "fg0")
+        ]
     cluster.emulator.compact_history()
     async with cluster.session.get(cluster.url + path, params={"watch": "true", "resourceVersion": since}) as response:
         [error] = await read_events(response, 1)
@@ -284,8 +328,15 @@ async def test_faults_dry_run_and_generate_name(cluster: KubeCluster) -> None:
     assert await cluster.list("apps/v1", "Deployment") == []  # the fault came before any state change
     dry = await cluster.create(deployment(), dry_run=True)
     assert dry["metadata"]["name"] == "web" and await cluster.list("apps/v1", "Deployment") == []
-    event = await cluster.create({"apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "kopf-event-"},
-                                  "involvedObject": {"name": "x"}}, namespace="apps")
+    event = await cluster.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": "kopf-event-"},
+            "involvedObject": {"name": "x"},
+        },
+        namespace="apps",
+    )
     assert event["metadata"]["name"].startswith("kopf-event-") and event["metadata"]["namespace"] == "apps"
 
 
@@ -298,31 +349,51 @@ async def test_official_kubernetes_client(cluster: KubeCluster) -> None:
     import kubernetes.client
 
     with kubernetes_api_client(cluster.url) as api:
-        apps_api = kubernetes.client.AppsV1Api(api)
-        custom = kubernetes.client.CustomObjectsApi(api)
+        apps_api: Any = kubernetes.client.AppsV1Api(api)  # Any: the typed models are not the point here
+        custom: Any = kubernetes.client.CustomObjectsApi(api)
 
         created = await asyncio.to_thread(apps_api.create_namespaced_deployment, "apps", deployment())
         assert created is not None and created.metadata.uid  # 201 -> a model, not None
         read = await asyncio.to_thread(apps_api.read_namespaced_deployment, "web", "apps")
         assert read.spec.replicas == 2 and read.metadata.resource_version == created.metadata.resource_version
-        patched = await asyncio.to_thread(apps_api.patch_namespaced_deployment, "web", "apps",
-                                          {"spec": {"replicas": 4}})  # sent as a strategic merge patch
+        patched = await asyncio.to_thread(
+            apps_api.patch_namespaced_deployment, "web", "apps", {"spec": {"replicas": 4}}
+        )  # sent as a strategic merge patch
         assert patched.spec.replicas == 4
         assert int(patched.metadata.resource_version) > int(read.metadata.resource_version)
         listed = await asyncio.to_thread(apps_api.list_namespaced_deployment, "apps", label_selector="app=web")
         assert [d.metadata.name for d in listed.items] == ["web"]
 
-        fg = await asyncio.to_thread(custom.create_namespaced_custom_object,
-                                     "failover.dev", "v1alpha1", "apps", "failovergroups", failover_group())
+        fg = await asyncio.to_thread(
+            custom.create_namespaced_custom_object,
+            "failover.dev",
+            "v1alpha1",
+            "apps",
+            "failovergroups",
+            failover_group(),
+        )
         assert fg["metadata"]["resourceVersion"]
-        await asyncio.to_thread(custom.patch_namespaced_custom_object_status,
-                                "failover.dev", "v1alpha1", "apps", "failovergroups", "fg1",
-                                {"status": {"phase": "Active"}})
-        await asyncio.to_thread(custom.patch_namespaced_custom_object,
-                                "failover.dev", "v1alpha1", "apps", "failovergroups", "fg1",
-                                {"spec": {"primary": "west"}})
-        got = await asyncio.to_thread(custom.get_namespaced_custom_object,
-                                      "failover.dev", "v1alpha1", "apps", "failovergroups", "fg1")
+        await asyncio.to_thread(
+            custom.patch_namespaced_custom_object_status,
+            "failover.dev",
+            "v1alpha1",
+            "apps",
+            "failovergroups",
+            "fg1",
+            {"status": {"phase": "Active"}},
+        )
+        await asyncio.to_thread(
+            custom.patch_namespaced_custom_object,
+            "failover.dev",
+            "v1alpha1",
+            "apps",
+            "failovergroups",
+            "fg1",
+            {"spec": {"primary": "west"}},
+        )
+        got = await asyncio.to_thread(
+            custom.get_namespaced_custom_object, "failover.dev", "v1alpha1", "apps", "failovergroups", "fg1"
+        )
         assert got["status"] == {"phase": "Active"} and got["spec"]["primary"] == "west"
         items = await asyncio.to_thread(custom.list_cluster_custom_object, "failover.dev", "v1alpha1", "failovergroups")
         assert [i["metadata"]["name"] for i in items["items"]] == ["fg1"]
@@ -367,8 +438,9 @@ async def test_kopf_operator_against_the_emulator(cluster: KubeCluster) -> None:
         assert operator.ready_flag.is_set() and not operator.task.done()
         await cluster.create(failover_group())
 
-        obj = await cluster.wait_for(FG_API, "FailoverGroup", "apps", "fg1",
-                                     lambda o: o.get("status", {}).get("ticks", 0) >= 2)
+        obj = await cluster.wait_for(
+            FG_API, "FailoverGroup", "apps", "fg1", lambda o: o.get("status", {}).get("ticks", 0) >= 2
+        )
         assert ("create", "fg1") in seen and seen.count(("tick", "fg1")) >= 2
         assert obj["status"]["phase"] == "Created"  # patched by kopf through /status
         assert KOPF_FINALIZER in obj["metadata"]["finalizers"]  # added by kopf with a JSON patch
@@ -383,6 +455,31 @@ async def test_kopf_operator_against_the_emulator(cluster: KubeCluster) -> None:
         assert events[0]["reason"] == "Created" and events[0]["involvedObject"]["name"] == "fg1"
     assert operator.task.done()
     assert not cluster.emulator.internal_errors
+
+
+async def test_kopf_namespaced_mode_and_restart(cluster: KubeCluster) -> None:
+    seen: list[tuple[str, str]] = []
+    registry = failover_registry(seen)
+    # Namespaced kopf watches only namespaces that exist: creating the object created "apps" implicitly.
+    await cluster.create(failover_group("early"))
+    assert await cluster.get_or_none("v1", "Namespace", None, "apps") is not None
+    await cluster.create(failover_group("elsewhere", namespace="other"))
+    async with run_kopf(registry, cluster, namespaces=["apps"]):
+        await cluster.wait_for(FG_API, "fg", "apps", "early", lambda o: o.get("status", {}).get("phase"))
+    assert ("create", "early") in seen and ("create", "elsewhere") not in seen
+    async with run_kopf(registry, cluster, namespaces=["apps"]):  # a restart: already handled, not again
+        await cluster.create(failover_group("late"))
+        await cluster.wait_for(FG_API, "fg", "apps", "late", lambda o: o.get("status", {}).get("phase"))
+    assert seen.count(("create", "early")) == 1
+
+
+async def test_missing_namespaces_can_be_rejected() -> None:
+    async with running_cluster("strict", missing_namespaces="reject") as strict:
+        with pytest.raises(KubeApiError) as err:
+            await strict.create(deployment())
+        assert err.value.status == 404
+        await strict.create_namespace("apps")
+        await strict.create(deployment())
 
 
 # -------------------------------------------------------------------------------------------------------------

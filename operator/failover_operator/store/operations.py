@@ -516,11 +516,7 @@ def _already_applied(exc: ClientError, record: HistoryRecord) -> bool:
         now = config_from_item(item)
     except CorruptRecordError:
         return False
-    return (
-        now.owner == record.target_cluster
-        and now.epoch == record.epoch
-        and now.last_failover == record.finished_at
-    )
+    return now.owner == record.target_cluster and now.epoch == record.epoch and now.last_failover == record.finished_at
 
 
 def _raw(item: dict[str, Any], attribute: str, kind: str) -> Any:

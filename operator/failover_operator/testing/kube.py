@@ -67,7 +67,7 @@ import threading
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Generator, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 import aiohttp
 import aiohttp.web
@@ -111,6 +111,7 @@ Obj = dict[str, Any]
 DEFAULT_VERBS = frozenset({"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"})
 SUBRESOURCE_VERBS = ("get", "patch", "update")
 KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
+_EVENT_LOG_LIMIT = 100_000
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -152,29 +153,53 @@ class ResourceSpec:
 
 
 BUILTIN_RESOURCES: tuple[ResourceSpec, ...] = (
-    ResourceSpec("v1", "namespaces", "Namespace", namespaced=False, shortnames=("ns",),
-                 subresources=("status", "finalize")),
+    ResourceSpec(
+        "v1", "namespaces", "Namespace", namespaced=False, shortnames=("ns",), subresources=("status", "finalize")
+    ),
     ResourceSpec("v1", "events", "Event", shortnames=("ev",), subresources=()),
     ResourceSpec("v1", "configmaps", "ConfigMap", shortnames=("cm",), subresources=()),
     ResourceSpec("v1", "secrets", "Secret", subresources=()),
     ResourceSpec("v1", "services", "Service", shortnames=("svc",), categories=("all",)),
     ResourceSpec("v1", "pods", "Pod", shortnames=("po",), categories=("all",)),
     ResourceSpec("events.k8s.io/v1", "events", "Event", shortnames=("ev",), subresources=()),
-    ResourceSpec("apps/v1", "deployments", "Deployment", shortnames=("deploy",),
-                 subresources=("status", "scale"), categories=("all",)),
-    ResourceSpec("apps/v1", "statefulsets", "StatefulSet", shortnames=("sts",),
-                 subresources=("status", "scale"), categories=("all",)),
+    ResourceSpec(
+        "apps/v1",
+        "deployments",
+        "Deployment",
+        shortnames=("deploy",),
+        subresources=("status", "scale"),
+        categories=("all",),
+    ),
+    ResourceSpec(
+        "apps/v1",
+        "statefulsets",
+        "StatefulSet",
+        shortnames=("sts",),
+        subresources=("status", "scale"),
+        categories=("all",),
+    ),
     ResourceSpec("batch/v1", "cronjobs", "CronJob", shortnames=("cj",), categories=("all",)),
     ResourceSpec("networking.k8s.io/v1", "ingresses", "Ingress", shortnames=("ing",)),
     ResourceSpec("coordination.k8s.io/v1", "leases", "Lease", subresources=()),
-    ResourceSpec("apiextensions.k8s.io/v1", "customresourcedefinitions", "CustomResourceDefinition",
-                 namespaced=False, shortnames=("crd", "crds"), categories=("api-extensions",)),
+    ResourceSpec(
+        "apiextensions.k8s.io/v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        namespaced=False,
+        shortnames=("crd", "crds"),
+        categories=("api-extensions",),
+    ),
     # Third-party CRDs the operator switches over (CRD-backed: no strategic merge, objects on delete).
-    ResourceSpec("networking.istio.io/v1beta1", "virtualservices", "VirtualService", shortnames=("vs",),
-                 categories=("istio-io", "networking-istio-io"), custom=True),
+    ResourceSpec(
+        "networking.istio.io/v1beta1",
+        "virtualservices",
+        "VirtualService",
+        shortnames=("vs",),
+        categories=("istio-io", "networking-istio-io"),
+        custom=True,
+    ),
     ResourceSpec("helm.toolkit.fluxcd.io/v2", "helmreleases", "HelmRelease", shortnames=("hr",), custom=True),
-    ResourceSpec("kustomize.toolkit.fluxcd.io/v1", "kustomizations", "Kustomization", shortnames=("ks",),
-                 custom=True),
+    ResourceSpec("kustomize.toolkit.fluxcd.io/v1", "kustomizations", "Kustomization", shortnames=("ks",), custom=True),
 )
 
 FAILOVER_RESOURCES: tuple[ResourceSpec, ...] = (
@@ -216,20 +241,27 @@ def _now() -> str:
     return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _k8s_error(status: int, reason: str, message: str, details: Mapping[str, Any] | None = None) -> kmock.KubernetesError:
+def _k8s_error(
+    status: int, reason: str, message: str, details: Mapping[str, Any] | None = None
+) -> kmock.KubernetesError:
     return kmock.KubernetesError(status=status, reason=reason, message=message, details=dict(details or {}))
 
 
 def _not_found(resource: kmock.resource, name: str | None) -> kmock.KubernetesError:
     what = f"{resource.plural}.{resource.group}" if resource.group else str(resource.plural)
-    return _k8s_error(404, "NotFound", f'{what} "{name}" not found',
-                      {"name": name, "group": resource.group, "kind": resource.plural})
+    return _k8s_error(
+        404, "NotFound", f'{what} "{name}" not found', {"name": name, "group": resource.group, "kind": resource.plural}
+    )
 
 
 def _conflict(resource: kmock.resource, name: str, message: str) -> kmock.KubernetesError:
     what = f"{resource.plural}.{resource.group}" if resource.group else str(resource.plural)
-    return _k8s_error(409, "Conflict", f'Operation cannot be fulfilled on {what} "{name}": {message}',
-                      {"name": name, "group": resource.group, "kind": resource.plural})
+    return _k8s_error(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {what} "{name}": {message}',
+        {"name": name, "group": resource.group, "kind": resource.plural},
+    )
 
 
 def json_merge_patch(target: Any, patch: Any) -> Any:
@@ -328,8 +360,14 @@ def parse_k8s_path(path: str) -> _ParsedPath:
     namespace: str | None = None
     if rest and rest[0] == "namespaces":
         if len(rest) <= 2 or (len(rest) == 3 and rest[2] in ("status", "finalize")):
-            return _ParsedPath(group, version, "namespaces", None, rest[1] if len(rest) > 1 else None,
-                               rest[2] if len(rest) > 2 else None)
+            return _ParsedPath(
+                group,
+                version,
+                "namespaces",
+                None,
+                rest[1] if len(rest) > 1 else None,
+                rest[2] if len(rest) > 2 else None,
+            )
         namespace, rest = rest[1], rest[2:]
     plural = rest[0] if rest else None
     name = rest[1] if len(rest) > 1 else None
@@ -398,6 +436,9 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
     """
 
     isolate_status: bool = True  # writes to the main object keep .status (resources with a status subresource)
+    # Creating an object in a namespace that does not exist: "create" the Namespace first (default: kopf in
+    # namespaced mode only watches namespaces that exist), "reject" with 404 (as a real server), or "ignore".
+    missing_namespaces: str = "create"
 
     custom_resources: set[kmock.resource] = attrs.field(factory=set, init=False)
     internal_errors: list[BaseException] = attrs.field(factory=list, init=False)
@@ -423,30 +464,31 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
         return self._resource_version
 
     def add_fault(
-            self,
-            *,
-            verb: str | None = None,
-            plural: str | None = None,
-            namespace: str | None = None,
-            name: str | None = None,
-            subresource: str | None = None,
-            status: int = 500,
-            reason: str = "InternalError",
-            message: str = "injected fault",
-            times: int | None = 1,
+        self,
+        *,
+        verb: str | None = None,
+        plural: str | None = None,
+        namespace: str | None = None,
+        name: str | None = None,
+        subresource: str | None = None,
+        status: int = 500,
+        reason: str = "InternalError",
+        message: str = "injected fault",
+        times: int | None = 1,
     ) -> None:
         """Fail the next ``times`` matching requests (``None``: forever) before any state change.
 
         ``verb`` is a Kubernetes verb: get, list, watch, create, update (PUT), patch, delete.
         """
-        self._faults.append(_Fault(verb, plural, namespace, name, subresource,
-                                   _k8s_error(status, reason, message), times))
+        self._faults.append(
+            _Fault(verb, plural, namespace, name, subresource, _k8s_error(status, reason, message), times)
+        )
 
     def clear_faults(self) -> None:
         self._faults.clear()
 
     def compact_history(self) -> None:
-        """Forget the watch history: watches from an older resourceVersion get ``410 Gone`` (as after etcd compaction)."""
+        """Forget the watch history: watches from older resourceVersions get ``410 Gone`` (as after compaction)."""
         self._history_floor = self._resource_version
         self._event_log.clear()
 
@@ -497,8 +539,7 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
         except Exception as e:
             if not isinstance(e, kmock.KubernetesError):
                 self.internal_errors.append(e)
-                logger.error("Kubernetes emulator failed on %s %s", raw_request.method, raw_request.path_qs,
-                             exc_info=e)
+                logger.error("Kubernetes emulator failed on %s %s", raw_request.method, raw_request.path_qs, exc_info=e)
             if self._errors:
                 self._errors[-1].append(e)
             if raw_response is None or not raw_response.prepared:
@@ -516,15 +557,28 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
         except ValueError:
             data = None
         parsed = parse_k8s_path(raw_request.path)
-        resource = None if parsed.group is None else kmock.resource(
-            group=parsed.group, version=parsed.version, plural=parsed.plural)
+        resource = (
+            None
+            if parsed.group is None
+            else kmock.resource(group=parsed.group, version=parsed.version, plural=parsed.plural)
+        )
         query = dict(raw_request.query)
         return kmock.Request(
-            id=id, raw_request=raw_request, url=raw_request.url, method=raw_request.method,
-            params=query, headers=dict(raw_request.headers), cookies=dict(raw_request.cookies),
-            data=data, body=body, text=text,
+            id=id,
+            raw_request=raw_request,
+            url=raw_request.url,
+            method=raw_request.method,
+            params=query,
+            headers=dict(raw_request.headers),
+            cookies=dict(raw_request.cookies),
+            data=data,
+            body=body,
+            text=text,
             action=_guess_action(parsed, raw_request.method.upper(), query),
-            resource=resource, namespace=parsed.namespace, name=parsed.name, subresource=parsed.subresource,
+            resource=resource,
+            namespace=parsed.namespace,
+            name=parsed.name,
+            subresource=parsed.subresource,
         )
 
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
@@ -551,10 +605,19 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
             if " " in reason:  # kmock's own errors ("Endpoint Not Found") -> the real reason names
                 reason = {404: "NotFound", 409: "AlreadyExists"}.get(exc.status, reason.replace(" ", ""))
             details = exc.details if isinstance(exc.details, dict) and "traceback" not in exc.details else {}
-            return aiohttp.web.json_response({
-                "apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
-                "message": exc.message or reason, "reason": reason, "details": details, "code": exc.status,
-            }, status=exc.status)
+            return aiohttp.web.json_response(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Status",
+                    "metadata": {},
+                    "status": "Failure",
+                    "message": exc.message or reason,
+                    "reason": reason,
+                    "details": details,
+                    "code": exc.status,
+                },
+                status=exc.status,
+            )
         return await super()._render_error(exc)
 
     # ---- discovery ---------------------------------------------------------------------------------------------
@@ -573,19 +636,31 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
             info = self.resources[res] if res in self.resources else kmock.ResourceInfo()
             kind = info.kind or str(res.plural).capitalize()
             namespaced = True if info.namespaced is None else info.namespaced
-            entries.append({
-                "name": res.plural, "singularName": info.singular or kind.lower(), "namespaced": namespaced,
-                "kind": kind, "verbs": sorted(info.verbs or DEFAULT_VERBS),
-                "shortNames": sorted(info.shortnames), "categories": sorted(info.categories),
-            })
+            entries.append(
+                {
+                    "name": res.plural,
+                    "singularName": info.singular or kind.lower(),
+                    "namespaced": namespaced,
+                    "kind": kind,
+                    "verbs": sorted(info.verbs or DEFAULT_VERBS),
+                    "shortNames": sorted(info.shortnames),
+                    "categories": sorted(info.categories),
+                }
+            )
             for sub in sorted(info.subresources):
-                entries.append({
-                    "name": f"{res.plural}/{sub}", "singularName": "", "namespaced": namespaced,
-                    "kind": "Scale" if sub == "scale" else kind, "verbs": list(SUBRESOURCE_VERBS),
-                    **({"group": "autoscaling", "version": "v1"} if sub == "scale" else {}),
-                })
+                entries.append(
+                    {
+                        "name": f"{res.plural}/{sub}",
+                        "singularName": "",
+                        "namespaced": namespaced,
+                        "kind": "Scale" if sub == "scale" else kind,
+                        "verbs": list(SUBRESOURCE_VERBS),
+                        **({"group": "autoscaling", "version": "v1"} if sub == "scale" else {}),
+                    }
+                )
         return {
-            "apiVersion": "v1", "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "kind": "APIResourceList",
             "groupVersion": f"{wanted.group}/{wanted.version}" if wanted.group else wanted.version,
             "resources": entries,
         }
@@ -619,6 +694,10 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
     def _emit(self, resource: kmock.resource, event_type: str, obj: Obj) -> None:
         event = {"type": event_type, "object": copy.deepcopy(obj)}
         self._event_log.append((int(obj["metadata"]["resourceVersion"]), resource, event))
+        if len(self._event_log) > _EVENT_LOG_LIMIT:  # "compaction": older watches get 410 Gone
+            dropped = self._event_log[: _EVENT_LOG_LIMIT // 2]
+            del self._event_log[: _EVENT_LOG_LIMIT // 2]
+            self._history_floor = dropped[-1][0]
         for watcher in list(self._watchers):
             if watcher.resource == resource:
                 watcher.queue.put_nowait(event)
@@ -651,6 +730,17 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
 
     @staticmethod
     def _body(request: kmock.Request, *, yaml_ok: bool = False) -> Any:
+        content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type.endswith("yaml"):
+            yaml_ok = True
+        elif content_type and not content_type.endswith("json"):  # e.g. protobuf/cbor from kubectl: 415 -> JSON
+            raise _k8s_error(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format: "
+                f"{content_type}; accepted media types include: "
+                f"application/json, application/yaml",
+            )
         if not request.body:
             raise _k8s_error(400, "BadRequest", "the request body is empty")
         try:
@@ -665,7 +755,9 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
         dry_run = bool(request.params.get("dryRun"))
         if method == "POST":
             if request.name is not None:
-                raise _k8s_error(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+                raise _k8s_error(
+                    405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+                )
             body = self._body(request)
             return 201, self._create(request.resource, info, request.namespace, body, dry_run)
         if request.name is None:
@@ -679,8 +771,9 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
             return self._replace(key, info, request, dry_run)
         return self._patch(key, info, request, dry_run)
 
-    def _create(self, resource: kmock.resource, info: kmock.ResourceInfo, namespace: str | None, body: Any,
-                dry_run: bool) -> Obj:
+    def _create(
+        self, resource: kmock.resource, info: kmock.ResourceInfo, namespace: str | None, body: Any, dry_run: bool
+    ) -> Obj:
         if not isinstance(body, dict) or not isinstance(body.setdefault("metadata", {}), dict):
             raise _k8s_error(400, "BadRequest", "the object must be a JSON object with a metadata object")
         obj: Obj = copy.deepcopy(body)
@@ -689,8 +782,11 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
             if namespace is None:
                 namespace = meta.get("namespace") or "default"
             elif meta.get("namespace") and meta["namespace"] != namespace:
-                raise _k8s_error(400, "BadRequest", "the namespace of the provided object does not match "
-                                                    "the namespace sent on the request")
+                raise _k8s_error(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                )
             meta["namespace"] = namespace
         else:
             if namespace is not None:
@@ -704,16 +800,30 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
         key = (resource, meta.get("namespace"), meta["name"])
         if self._current(key) is not None:
             what = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
-            raise _k8s_error(409, "AlreadyExists", f'{what} "{meta["name"]}" already exists',
-                             {"name": meta["name"], "group": resource.group, "kind": resource.plural})
+            raise _k8s_error(
+                409,
+                "AlreadyExists",
+                f'{what} "{meta["name"]}" already exists',
+                {"name": meta["name"], "group": resource.group, "kind": resource.plural},
+            )
+        namespaces = kmock.resource("", "v1", "namespaces")
+        if key[1] is not None and namespaces in self.resources and self._current((namespaces, None, key[1])) is None:
+            if self.missing_namespaces == "reject":
+                raise _not_found(namespaces, key[1])
+            if self.missing_namespaces == "create" and not dry_run:
+                ns_body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": key[1]}}
+                self._create(namespaces, self.resources[namespaces], None, ns_body, dry_run)
         for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(field, None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = _now()
         meta["generation"] = 1
         meta["resourceVersion"] = self._next_version(dry_run)
-        obj = {"apiVersion": _api_version(resource), "kind": self._kind(resource),
-               **{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}}
+        obj = {
+            "apiVersion": _api_version(resource),
+            "kind": self._kind(resource),
+            **{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")},
+        }
         if self._has_status(resource):
             obj.pop("status", None)
         if resource == kmock.resource("", "v1", "namespaces"):
@@ -727,8 +837,13 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
             self._emit(resource, "ADDED", obj)
         return copy.deepcopy(obj)
 
-    def _patch(self, key: tuple[kmock.resource, str | None, str], info: kmock.ResourceInfo, request: kmock.Request,
-               dry_run: bool) -> tuple[int, Obj]:
+    def _patch(
+        self,
+        key: tuple[kmock.resource, str | None, str],
+        info: kmock.ResourceInfo,
+        request: kmock.Request,
+        dry_run: bool,
+    ) -> tuple[int, Obj]:
         resource = key[0]
         content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         current = self._current(key)
@@ -741,7 +856,8 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
             raise _not_found(resource, key[2])
         base = self._scale_of(current) if request.subresource == "scale" else copy.deepcopy(current)
         if content_type in (MERGE_PATCH, APPLY_PATCH) or (
-                content_type == STRATEGIC_MERGE_PATCH and resource not in self.custom_resources):
+            content_type == STRATEGIC_MERGE_PATCH and resource not in self.custom_resources
+        ):
             patch = self._body(request, yaml_ok=content_type == APPLY_PATCH)
             if not isinstance(patch, dict):
                 raise _k8s_error(400, "BadRequest", "a merge patch must be a JSON object")
@@ -753,17 +869,26 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
             try:
                 candidate = jsonpatch.apply_patch(base, ops, in_place=False)
             except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as e:
-                raise _k8s_error(422, "Invalid", f"the server rejected our request due to an error in our "
-                                                 f"request: {e}") from None
+                raise _k8s_error(
+                    422, "Invalid", f"the server rejected our request due to an error in our request: {e}"
+                ) from None
         else:
-            raise _k8s_error(415, "UnsupportedMediaType",
-                             f"the body of the request was in an unknown format: {content_type or '(none)'}; "
-                             f"accepted media types include: {JSON_PATCH}, {MERGE_PATCH}, {APPLY_PATCH}"
-                             + ("" if resource in self.custom_resources else f", {STRATEGIC_MERGE_PATCH}"))
+            raise _k8s_error(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format: {content_type or '(none)'}; "
+                f"accepted media types include: {JSON_PATCH}, {MERGE_PATCH}, {APPLY_PATCH}"
+                + ("" if resource in self.custom_resources else f", {STRATEGIC_MERGE_PATCH}"),
+            )
         return self._update(key, current, candidate, request.subresource, dry_run)
 
-    def _replace(self, key: tuple[kmock.resource, str | None, str], info: kmock.ResourceInfo,
-                 request: kmock.Request, dry_run: bool) -> tuple[int, Obj]:
+    def _replace(
+        self,
+        key: tuple[kmock.resource, str | None, str],
+        info: kmock.ResourceInfo,
+        request: kmock.Request,
+        dry_run: bool,
+    ) -> tuple[int, Obj]:
         current = self._current(key)
         if current is None:
             raise _not_found(key[0], key[2])
@@ -780,16 +905,25 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
             candidate["metadata"]["resourceVersion"] = rv_source["metadata"]["resourceVersion"]
         return self._update(key, current, candidate, request.subresource, dry_run)
 
-    def _update(self, key: tuple[kmock.resource, str | None, str], current: Obj, candidate: Any,
-                subresource: str | None, dry_run: bool) -> tuple[int, Obj]:
+    def _update(
+        self,
+        key: tuple[kmock.resource, str | None, str],
+        current: Obj,
+        candidate: Any,
+        subresource: str | None,
+        dry_run: bool,
+    ) -> tuple[int, Obj]:
         resource, _, name = key
         if not isinstance(candidate, dict) or not isinstance(candidate.get("metadata", {}), dict):
             raise _k8s_error(422, "Invalid", "the patched object is not a valid object")
         old_meta: Obj = current["metadata"]
         new_rv = candidate.get("metadata", {}).get("resourceVersion")
         if new_rv is not None and str(new_rv) != str(old_meta.get("resourceVersion")):
-            raise _conflict(resource, name, "the object has been modified; please apply your changes "
-                                            "to the latest version and try again")
+            raise _conflict(
+                resource,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )
         if subresource == "scale":
             new = copy.deepcopy(current)
             replicas = (candidate.get("spec") or {}).get("replicas")
@@ -809,8 +943,16 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
                     new.pop("status", None)
         new["apiVersion"], new["kind"] = current["apiVersion"], current["kind"]
         new_meta: Obj = new.setdefault("metadata", {})
-        for field in ("name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion",
-                      "deletionTimestamp", "deletionGracePeriodSeconds"):
+        for field in (
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ):
             if field in old_meta:
                 new_meta[field] = old_meta[field]
             else:
@@ -818,8 +960,12 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
         if old_meta.get("deletionTimestamp"):
             added = set(new_meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
             if added:
-                raise _k8s_error(422, "Invalid", f"metadata.finalizers: Forbidden: no new finalizers can be added "
-                                                 f"if the object is being deleted, found new finalizers {sorted(added)}")
+                raise _k8s_error(
+                    422,
+                    "Invalid",
+                    f"metadata.finalizers: Forbidden: no new finalizers can be added "
+                    f"if the object is being deleted, found new finalizers {sorted(added)}",
+                )
         if new == current:
             return 200, copy.deepcopy(current)  # a no-op: no new version, no event (as a real server)
         if "generation" in old_meta and self._spec_of(new) != self._spec_of(current):
@@ -833,8 +979,9 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
                 self._emit(resource, "MODIFIED", new)
         return 200, (self._scale_of(new) if subresource == "scale" else copy.deepcopy(new))
 
-    def _delete(self, key: tuple[kmock.resource, str | None, str], request: kmock.Request,
-                dry_run: bool) -> tuple[int, Obj]:
+    def _delete(
+        self, key: tuple[kmock.resource, str | None, str], request: kmock.Request, dry_run: bool
+    ) -> tuple[int, Obj]:
         resource, _, name = key
         current = self._current(key)
         if current is None:
@@ -846,8 +993,12 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
         preconditions = (options or {}).get("preconditions") or {} if isinstance(options, dict) else {}
         meta = current["metadata"]
         if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
-            raise _conflict(resource, name, f"Precondition failed: UID in precondition: {preconditions['uid']}, "
-                                            f"UID in object meta: {meta.get('uid')}")
+            raise _conflict(
+                resource,
+                name,
+                f"Precondition failed: UID in precondition: {preconditions['uid']}, "
+                f"UID in object meta: {meta.get('uid')}",
+            )
         if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != meta.get("resourceVersion"):
             raise _conflict(resource, name, "Precondition failed: the object has been modified")
         if meta.get("finalizers"):
@@ -870,7 +1021,10 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
         if resource in self.custom_resources:
             return 200, final
         return 200, {
-            "apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Success",
+            "apiVersion": "v1",
+            "kind": "Status",
+            "metadata": {},
+            "status": "Success",
             "details": {"name": name, "group": resource.group, "kind": resource.plural, "uid": meta.get("uid")},
         }
 
@@ -883,12 +1037,16 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
         meta = obj.get("metadata", {})
         match_labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         return {
-            "apiVersion": "autoscaling/v1", "kind": "Scale",
-            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-                         if k in meta},
+            "apiVersion": "autoscaling/v1",
+            "kind": "Scale",
+            "metadata": {
+                k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta
+            },
             "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
-            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
-                       "selector": ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))},
+            "status": {
+                "replicas": (obj.get("status") or {}).get("replicas", 0),
+                "selector": ",".join(f"{k}={v}" for k, v in sorted(match_labels.items())),
+            },
         }
 
     @staticmethod
@@ -898,11 +1056,16 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
             "acceptedNames": names,
             "conditions": [
                 {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "lastTransitionTime": _now()},
-                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                 "lastTransitionTime": _now()},
+                {
+                    "type": "Established",
+                    "status": "True",
+                    "reason": "InitialNamesAccepted",
+                    "lastTransitionTime": _now(),
+                },
             ],
-            "storedVersions": [v.get("name") for v in (crd.get("spec") or {}).get("versions") or []
-                               if v.get("storage")],
+            "storedVersions": [
+                v.get("name") for v in (crd.get("spec") or {}).get("versions") or [] if v.get("storage")
+            ],
         }
 
     def _register_crd(self, crd: Obj) -> None:
@@ -917,10 +1080,15 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
                 continue
             subresources = version.get("subresources") or {}
             spec_obj = ResourceSpec(
-                f"{group}/{version['name']}", plural, kind, namespaced=spec.get("scope", "Namespaced") == "Namespaced",
-                shortnames=tuple(names.get("shortNames") or ()), categories=tuple(names.get("categories") or ()),
+                f"{group}/{version['name']}",
+                plural,
+                kind,
+                namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                shortnames=tuple(names.get("shortNames") or ()),
+                categories=tuple(names.get("categories") or ()),
                 subresources=tuple(sub for sub in ("status", "scale") if sub in subresources),
-                custom=True, singular=names.get("singular") or kind.lower(),
+                custom=True,
+                singular=names.get("singular") or kind.lower(),
             )
             register_resources(self, [spec_obj])
             registered.append(spec_obj.resource)
@@ -932,13 +1100,13 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
         status, body = self._results[request]
         return kmock.Response(status=status, payload=body)
 
-    async def _serve_create(self, request: kmock.Request) -> kmock.Response:  # type: ignore[override]
+    async def _serve_create(self, request: kmock.Request) -> kmock.Response:
         return self._stashed(request)
 
-    async def _serve_update(self, request: kmock.Request) -> kmock.Response:  # type: ignore[override]
+    async def _serve_update(self, request: kmock.Request) -> kmock.Response:
         return self._stashed(request)
 
-    async def _serve_delete(self, request: kmock.Request) -> kmock.Response:  # type: ignore[override]
+    async def _serve_delete(self, request: kmock.Request) -> kmock.Response:
         return self._stashed(request)
 
     async def _serve_replace(self, request: kmock.Request) -> kmock.Response:
@@ -946,7 +1114,7 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
             raise kmock.KubernetesEndpointNotFoundError()
         return self._stashed(request)
 
-    async def _serve_fetch(self, request: kmock.Request) -> Obj:  # type: ignore[override]
+    async def _serve_fetch(self, request: kmock.Request) -> Obj:
         assert request.resource is not None
         info = self._info(request.resource)
         if request.subresource is not None and request.subresource not in info.subresources:
@@ -968,12 +1136,13 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
     def _objects_of(self, request: kmock.Request) -> list[Obj]:
         assert request.resource is not None
         found = [
-            obj.raw for (res, _, _), obj in self.objects.items()
+            obj.raw
+            for (res, _, _), obj in self.objects.items()
             if res == request.resource and not obj.deleted and self._matching(request, obj.raw)
         ]
         return sorted(found, key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"].get("name") or ""))
 
-    async def _serve_list(self, request: kmock.Request) -> Obj:  # type: ignore[override]
+    async def _serve_list(self, request: kmock.Request) -> Obj:
         assert request.resource is not None
         info = self._info(request.resource)
         if info.namespaced is False and request.namespace is not None:
@@ -1001,22 +1170,43 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
         if since in (None, "", "0") or params.get("sendInitialEvents") == "true":
             initial = [{"type": "ADDED", "object": copy.deepcopy(obj)} for obj in self._objects_of(request)]
             if params.get("sendInitialEvents") == "true":
-                initial.append({"type": "BOOKMARK", "object": {
-                    "apiVersion": _api_version(request.resource), "kind": self._kind(request.resource),
-                    "metadata": {"resourceVersion": str(self._resource_version),
-                                 "annotations": {"k8s.io/initial-events-end": "true"}}}})
+                initial.append(
+                    {
+                        "type": "BOOKMARK",
+                        "object": {
+                            "apiVersion": _api_version(request.resource),
+                            "kind": self._kind(request.resource),
+                            "metadata": {
+                                "resourceVersion": str(self._resource_version),
+                                "annotations": {"k8s.io/initial-events-end": "true"},
+                            },
+                        },
+                    }
+                )
         else:
             try:
                 since_int = int(since)
             except ValueError:
                 since_int = -1
             if since_int < self._history_floor:
-                yield {"type": "ERROR", "object": {
-                    "apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure", "code": 410,
-                    "reason": "Expired", "message": f"too old resource version: {since} ({self._history_floor})"}}
+                yield {
+                    "type": "ERROR",
+                    "object": {
+                        "apiVersion": "v1",
+                        "kind": "Status",
+                        "metadata": {},
+                        "status": "Failure",
+                        "code": 410,
+                        "reason": "Expired",
+                        "message": f"too old resource version: {since} ({self._history_floor})",
+                    },
+                }
                 return
-            initial = [event for rv, res, event in self._event_log
-                       if rv > since_int and res == request.resource and self._matching(request, event["object"])]
+            initial = [
+                event
+                for rv, res, event in self._event_log
+                if rv > since_int and res == request.resource and self._matching(request, event["object"])
+            ]
         if self._closing:
             return
 
@@ -1035,15 +1225,15 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
                 wait = 1.0 if deadline is None else min(1.0, deadline - now)
                 try:
                     async with asyncio.timeout(wait):
-                        event = await watcher.queue.get()
+                        live = await watcher.queue.get()
                 except TimeoutError:
                     if raw is not None and (raw.transport is None or raw.transport.is_closing()):
                         return  # the client has gone
                     continue
-                if event is None:  # the cluster is stopping
+                if live is None:  # the cluster is stopping
                     return
-                if self._matching(request, event["object"]):
-                    yield event
+                if self._matching(request, live["object"]):
+                    yield live
         finally:
             self._watchers.discard(watcher)
 
@@ -1138,16 +1328,23 @@ class KubeCluster:
         finally:
             await self.emulator.__aexit__(None, None, None)
         if check and self.strict and self.emulator.internal_errors:
-            raise AssertionError(f"The Kubernetes emulator of {self.name!r} failed internally: "
-                                 f"{self.emulator.internal_errors!r}")
+            raise AssertionError(
+                f"The Kubernetes emulator of {self.name!r} failed internally: {self.emulator.internal_errors!r}"
+            )
 
     # ---- paths -------------------------------------------------------------------------------------------------
 
     def resource(self, api_version: str, kind: str) -> kmock.resource:
         return self.emulator.find_resource(api_version, kind)
 
-    def path(self, api_version: str, kind: str, namespace: str | None = None, name: str | None = None,
-             subresource: str | None = None) -> str:
+    def path(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        name: str | None = None,
+        subresource: str | None = None,
+    ) -> str:
         res = self.resource(api_version, kind)
         path = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
         if namespace is not None:
@@ -1161,8 +1358,16 @@ class KubeCluster:
 
     # ---- raw requests ------------------------------------------------------------------------------------------
 
-    async def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | str | None = None,
-                      params: Mapping[str, str] | None = None, content_type: str | None = None) -> Any:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: bytes | str | None = None,
+        params: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> Any:
         """One HTTP request; returns the decoded JSON body, raises :class:`KubeApiError` on non-2xx."""
         headers = {"Accept": "application/json"}
         if json_body is not None:
@@ -1194,11 +1399,13 @@ class KubeCluster:
         return result
 
     async def create_namespace(self, name: str, *, labels: Mapping[str, str] | None = None) -> Obj:
-        return await self.create({"apiVersion": "v1", "kind": "Namespace",
-                                  "metadata": {"name": name, "labels": dict(labels or {})}})
+        return await self.create(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": dict(labels or {})}}
+        )
 
-    async def get(self, api_version: str, kind: str, namespace: str | None, name: str, *,
-                  subresource: str | None = None) -> Obj:
+    async def get(
+        self, api_version: str, kind: str, namespace: str | None, name: str, *, subresource: str | None = None
+    ) -> Obj:
         """GET one object; raises :class:`KubeApiError` (``.status == 404``) if absent."""
         result: Obj = await self.request("GET", self.path(api_version, kind, namespace, name, subresource))
         return result
@@ -1211,25 +1418,47 @@ class KubeCluster:
                 return None
             raise
 
-    async def list(self, api_version: str, kind: str, namespace: str | None = None, *,
-                   label_selector: str | None = None, field_selector: str | None = None) -> list[Obj]:
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Obj]:
         """The items of a list (cluster-wide if ``namespace`` is ``None``)."""
         params = {k: v for k, v in {"labelSelector": label_selector, "fieldSelector": field_selector}.items() if v}
         body = await self.request("GET", self.path(api_version, kind, namespace), params=params)
         items: list[Obj] = body["items"]
         return items
 
-    async def patch(self, api_version: str, kind: str, namespace: str | None, name: str, patch: Any, *,
-                    patch_type: str = "merge", subresource: str | None = None) -> Obj:
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        *,
+        patch_type: str = "merge",
+        subresource: str | None = None,
+    ) -> Obj:
         """PATCH; ``patch_type`` is merge | json | strategic | apply (or a full content type)."""
         content_type = PATCH_TYPES.get(patch_type, patch_type)
         params = {"fieldManager": "tests"} if content_type == APPLY_PATCH else None
-        result: Obj = await self.request("PATCH", self.path(api_version, kind, namespace, name, subresource),
-                                         json_body=patch, content_type=content_type, params=params)
+        result: Obj = await self.request(
+            "PATCH",
+            self.path(api_version, kind, namespace, name, subresource),
+            json_body=patch,
+            content_type=content_type,
+            params=params,
+        )
         return result
 
-    async def patch_status(self, api_version: str, kind: str, namespace: str | None, name: str,
-                           status: Mapping[str, Any]) -> Obj:
+    async def patch_status(
+        self, api_version: str, kind: str, namespace: str | None, name: str, status: Mapping[str, Any]
+    ) -> Obj:
         """Merge-patch ``.status`` through the status subresource (e.g. to play a Deployment controller)."""
         return await self.patch(api_version, kind, namespace, name, {"status": dict(status)}, subresource="status")
 
@@ -1238,16 +1467,28 @@ class KubeCluster:
         meta = obj.get("metadata") or {}
         res = self.resource(obj["apiVersion"], obj["kind"])
         namespaced = self.emulator.resources[res].namespaced is not False
-        path = self.path(obj["apiVersion"], obj["kind"], meta.get("namespace") if namespaced else None,
-                         meta["name"], subresource)
+        path = self.path(
+            obj["apiVersion"], obj["kind"], meta.get("namespace") if namespaced else None, meta["name"], subresource
+        )
         result: Obj = await self.request("PUT", path, json_body=obj)
         return result
 
-    async def delete(self, api_version: str, kind: str, namespace: str | None, name: str, *,
-                     missing_ok: bool = False, preconditions: Mapping[str, str] | None = None) -> Obj | None:
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        *,
+        missing_ok: bool = False,
+        preconditions: Mapping[str, str] | None = None,
+    ) -> Obj | None:
         """DELETE; returns the object (with ``deletionTimestamp`` if finalizers hold it) or a ``Status``."""
-        body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": dict(preconditions)} \
-            if preconditions else None
+        body = (
+            {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": dict(preconditions)}
+            if preconditions
+            else None
+        )
         try:
             result: Obj = await self.request("DELETE", self.path(api_version, kind, namespace, name), json_body=body)
             return result
@@ -1256,35 +1497,54 @@ class KubeCluster:
                 return None
             raise
 
-    async def wait_for(self, api_version: str, kind: str, namespace: str | None, name: str,
-                       predicate: Callable[[Obj], Any] = bool, *, timeout: float = 5.0) -> Obj:
+    async def wait_for(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        predicate: Callable[[Obj], Any] = bool,
+        *,
+        within: float = 5.0,
+    ) -> Obj:
         """Poll until the object exists and ``predicate(obj)`` is truthy; returns the object."""
+
         async def check() -> Obj | None:
             obj = await self.get_or_none(api_version, kind, namespace, name)
             return obj if obj is not None and predicate(obj) else None
-        return await eventually(check, timeout=timeout,
-                                message=f"{kind} {namespace}/{name} in {self.name!r} did not match in {timeout}s")
 
-    async def wait_absent(self, api_version: str, kind: str, namespace: str | None, name: str, *,
-                          timeout: float = 5.0) -> None:
+        found = await eventually(
+            check, within=within, message=f"{kind} {namespace}/{name} in {self.name!r} did not match in {within}s"
+        )
+        return cast(Obj, found)
+
+    async def wait_absent(
+        self, api_version: str, kind: str, namespace: str | None, name: str, *, within: float = 5.0
+    ) -> None:
         async def check() -> bool:
             return await self.get_or_none(api_version, kind, namespace, name) is None
-        await eventually(check, timeout=timeout, message=f"{kind} {namespace}/{name} in {self.name!r} still exists")
 
-    async def wait_watched(self, api_version: str, kind: str, *, timeout: float = 5.0) -> None:
+        await eventually(check, within=within, message=f"{kind} {namespace}/{name} in {self.name!r} still exists")
+
+    async def wait_watched(self, api_version: str, kind: str, *, within: float = 5.0) -> None:
         """Wait until somebody (e.g. a kopf operator) has a watch stream open on the resource."""
         res = self.resource(api_version, kind)
-        await eventually(lambda: self.emulator.watchers(res) > 0, timeout=timeout,
-                         message=f"nobody watches {api_version} {kind} in {self.name!r}")
+        await eventually(
+            lambda: self.emulator.watchers(res) > 0,
+            within=within,
+            message=f"nobody watches {api_version} {kind} in {self.name!r}",
+        )
 
 
-async def start_cluster(name: str, *, resources: Iterable[ResourceSpec] = DEFAULT_RESOURCES,
-                        strict: bool = True) -> KubeCluster:
+async def start_cluster(
+    name: str, *, resources: Iterable[ResourceSpec] = DEFAULT_RESOURCES, strict: bool = True, **options: Any
+) -> KubeCluster:
     """Start an emulated cluster on ``http://127.0.0.1:<random port>``. Stop it with ``await cluster.stop()``.
 
     ``strict``: ``stop()`` raises if the emulator failed internally (an HTTP 500 that is a harness bug).
+    ``options`` go to :class:`FixedKubernetesEmulator` (``isolate_status``, ``missing_namespaces``).
     """
-    emulator = FixedKubernetesEmulator()
+    emulator = FixedKubernetesEmulator(**options)
     register_resources(emulator, resources)
     await emulator.__aenter__()
     server = _Server(emulator)
@@ -1299,9 +1559,11 @@ async def start_cluster(name: str, *, resources: Iterable[ResourceSpec] = DEFAUL
 
 
 @contextlib.asynccontextmanager
-async def running_cluster(name: str, *, resources: Iterable[ResourceSpec] = DEFAULT_RESOURCES,
-                          strict: bool = True) -> AsyncIterator[KubeCluster]:
-    cluster = await start_cluster(name, resources=resources, strict=strict)
+async def running_cluster(
+    name: str, *, resources: Iterable[ResourceSpec] = DEFAULT_RESOURCES, strict: bool = True, **options: Any
+) -> AsyncIterator[KubeCluster]:
+    """``async with running_cluster("east") as east:`` -- see :func:`start_cluster`."""
+    cluster = await start_cluster(name, resources=resources, strict=strict, **options)
     ok = False
     try:
         yield cluster
@@ -1311,12 +1573,15 @@ async def running_cluster(name: str, *, resources: Iterable[ResourceSpec] = DEFA
 
 
 @contextlib.asynccontextmanager
-async def running_clusters(*names: str, resources: Iterable[ResourceSpec] = DEFAULT_RESOURCES,
-                           strict: bool = True) -> AsyncIterator[list[KubeCluster]]:
-    """Several clusters at once (stopped in reverse order, although any order works)."""
+async def running_clusters(
+    *names: str, resources: Iterable[ResourceSpec] = DEFAULT_RESOURCES, strict: bool = True, **options: Any
+) -> AsyncIterator[list[KubeCluster]]:
+    """``async with running_clusters("east", "west") as (east, west):`` (stopped in reverse order; any works)."""
     async with contextlib.AsyncExitStack() as stack:
-        clusters = [await stack.enter_async_context(running_cluster(n, resources=resources, strict=strict))
-                    for n in names]
+        clusters = [
+            await stack.enter_async_context(running_cluster(n, resources=resources, strict=strict, **options))
+            for n in names
+        ]
         yield clusters
 
 
@@ -1331,14 +1596,27 @@ def kubernetes_api_client(url: str) -> kubernetes.client.ApiClient:
     return kubernetes.client.ApiClient(configuration)
 
 
-async def eventually(check: Callable[[], Awaitable[T] | T], *, timeout: float = 5.0, interval: float = 0.05,
-                     message: str | None = None) -> T:
-    """Poll ``check()`` (sync or async) until it returns something truthy (returned) or the timeout passes.
+@overload
+async def eventually(
+    check: Callable[[], Awaitable[T]], *, within: float = ..., interval: float = ..., message: str | None = ...
+) -> T: ...
+
+
+@overload
+async def eventually(
+    check: Callable[[], T], *, within: float = ..., interval: float = ..., message: str | None = ...
+) -> T: ...
+
+
+async def eventually(
+    check: Callable[[], Any], *, within: float = 5.0, interval: float = 0.05, message: str | None = None
+) -> Any:
+    """Poll ``check()`` (sync or async) until it returns something truthy (returned) or ``within`` s pass.
 
     An ``AssertionError`` raised by the check counts as "not yet" (and is chained on timeout).
     """
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     last_error: AssertionError | None = None
     while True:
         try:
@@ -1346,11 +1624,11 @@ async def eventually(check: Callable[[], Awaitable[T] | T], *, timeout: float = 
             if isinstance(result, Awaitable):
                 result = await result
             if result:
-                return result  # type: ignore[return-value]
+                return result
         except AssertionError as e:
             last_error = e
         if loop.time() >= deadline:
-            raise AssertionError(message or f"The condition was not met within {timeout}s.") from last_error
+            raise AssertionError(message or f"The condition was not met within {within}s.") from last_error
         await asyncio.sleep(interval)
 
 
@@ -1386,7 +1664,7 @@ def _install_task_tracking(loop: asyncio.AbstractEventLoop) -> None:
 
     factory._kube_harness = True  # type: ignore[attr-defined]
     factory._kube_harness_previous = previous  # type: ignore[attr-defined]
-    loop.set_task_factory(factory)  # type: ignore[arg-type]
+    loop.set_task_factory(factory)
 
 
 def _uninstall_task_tracking(loop: asyncio.AbstractEventLoop) -> None:
@@ -1402,7 +1680,7 @@ class _ForeignTasks(Collection[asyncio.Task[Any]]):
         self._owner = owner
 
     def __contains__(self, task: object) -> bool:
-        return _task_owners.get(task) is not self._owner  # type: ignore[arg-type]
+        return not isinstance(task, asyncio.Future) or _task_owners.get(task) is not self._owner
 
     def __iter__(self) -> Iterator[asyncio.Task[Any]]:
         return iter(())
@@ -1456,15 +1734,15 @@ class KopfOperator:
     def __iter__(self) -> Iterator[Any]:
         return iter((self.task, self.ready_flag))
 
-    async def stop(self, *, timeout: float = 10.0) -> None:
+    async def stop(self, *, grace: float = 10.0, check: bool = True) -> None:
         """Cancel the operator (a stop flag alone would wait ~5 s) and wait for it; idempotent."""
         loop = asyncio.get_running_loop()
         if not self.task.done():
             self.stop_flag.set()  # also tells kopf this is an intended exit
             self.task.cancel()
-            done, _ = await asyncio.wait({self.task}, timeout=timeout)
+            done, _ = await asyncio.wait({self.task}, timeout=grace)
             if not done:
-                logger.warning("The kopf operator for %s did not stop in %s s.", self.url, timeout)
+                logger.warning("The kopf operator for %s did not stop in %s s.", self.url, grace)
         if not getattr(self, "_released", False):
             self._released = True
             _running_operators[loop] = _running_operators.get(loop, 1) - 1
@@ -1474,8 +1752,8 @@ class KopfOperator:
                     for signum in (signal.SIGINT, signal.SIGTERM):  # kopf's handlers would outlive it
                         with contextlib.suppress(Exception):
                             loop.remove_signal_handler(signum)
-        if self.task.done() and not self.task.cancelled() and self.task.exception() is not None:
-            logger.debug("The kopf operator for %s exited with %r", self.url, self.task.exception())
+        if check and self.task.done() and not self.task.cancelled() and self.task.exception() is not None:
+            raise RuntimeError(f"The kopf operator for {self.url} has failed.") from self.task.exception()
 
 
 async def _operator_main(owner: object, url: str, **kwargs: Any) -> None:
@@ -1486,13 +1764,13 @@ async def _operator_main(owner: object, url: str, **kwargs: Any) -> None:
 
 
 async def start_kopf(
-        registry: kopf.OperatorRegistry,
-        url: str | KubeCluster,
-        *,
-        namespaces: Iterable[str] | None = None,
-        settings: kopf.OperatorSettings | None = None,
-        memo: object | None = None,
-        ready_timeout: float = 10.0,
+    registry: kopf.OperatorRegistry,
+    url: str | KubeCluster,
+    *,
+    namespaces: Iterable[str] | None = None,
+    settings: kopf.OperatorSettings | None = None,
+    memo: object | None = None,
+    ready_timeout: float = 10.0,
 ) -> KopfOperator:
     """Start ``kopf`` against the emulator and wait until it is ready (startup handlers done).
 
@@ -1512,12 +1790,21 @@ async def start_kopf(
     ready_flag = asyncio.Event()
     stop_flag = asyncio.Event()
     namespaces = list(namespaces) if namespaces is not None else None
-    task = asyncio.create_task(_operator_main(
-        object(), url,
-        registry=registry, settings=settings, memo=memo, standalone=True,
-        clusterwide=namespaces is None, namespaces=namespaces or (),
-        ready_flag=ready_flag, stop_flag=stop_flag,
-    ), name=f"kopf operator for {url}")
+    task = asyncio.create_task(
+        _operator_main(
+            object(),
+            url,
+            registry=registry,
+            settings=settings,
+            memo=memo,
+            standalone=True,
+            clusterwide=namespaces is None,
+            namespaces=namespaces or (),
+            ready_flag=ready_flag,
+            stop_flag=stop_flag,
+        ),
+        name=f"kopf operator for {url}",
+    )
     operator = KopfOperator(task=task, ready_flag=ready_flag, stop_flag=stop_flag, settings=settings, url=url)
     ready_waiter = asyncio.create_task(ready_flag.wait())
     try:
@@ -1528,14 +1815,14 @@ async def start_kopf(
         if not ready_flag.is_set():
             raise TimeoutError(f"The kopf operator for {url} was not ready in {ready_timeout} s.")
     except BaseException:
-        await operator.stop()
+        await operator.stop(check=False)
         raise
     finally:
         ready_waiter.cancel()
     return operator
 
 
-class run_kopf:  # noqa: N801  -- used like a function: `await run_kopf(...)` or `async with run_kopf(...)`
+class run_kopf:  # used like a function: `await run_kopf(...)` or `async with run_kopf(...)`
     """``operator = await run_kopf(registry, url)`` (stop it yourself) or ``async with run_kopf(...) as operator``.
 
     See :func:`start_kopf` for the arguments.
@@ -1553,6 +1840,6 @@ class run_kopf:  # noqa: N801  -- used like a function: `await run_kopf(...)` or
         self._operator = await start_kopf(*self._args, **self._kwargs)
         return self._operator
 
-    async def __aexit__(self, *_: Any) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: Any) -> None:
         if self._operator is not None:
-            await self._operator.stop()
+            await self._operator.stop(check=exc_type is None)

@@ -1,0 +1,70 @@
+"""`failover-operator`: run the operator, or set up its DynamoDB table."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import Any
+
+from . import __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="failover-operator", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser(
+        "run",
+        help="run the operator in the foreground (settings from the environment; see README)",
+        description="Run the operator against the cluster in KUBECONFIG, or the in-cluster config in a pod.",
+    )
+
+    setup = commands.add_parser("setup-table", help="create the DynamoDB table (idempotent) and wait until ACTIVE")
+    setup.add_argument("--table", required=True, help="table name")
+    setup.add_argument("--endpoint", default=os.environ.get("DYNAMODB_ENDPOINT"), help="custom endpoint URL")
+    setup.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)",
+    )
+
+    args = parser.parse_args(argv)
+    if args.command == "setup-table":
+        return _setup_table(args)
+    if args.command == "run":
+        from .runner import run
+
+        return run()
+    return 2  # pragma: no cover - argparse enforces a command
+
+
+def _setup_table(args: Any) -> int:
+    from .store import StoreError, ensure_table
+
+    if not args.region:
+        print("failover-operator: --region (or AWS_REGION) is required", file=sys.stderr)
+        return 2
+
+    async def go() -> dict[str, Any]:
+        from .store.connect import open_client
+
+        async with open_client(args.region, args.endpoint) as client:
+            return await ensure_table(client, args.table)
+
+    try:
+        description = asyncio.run(go())
+    except StoreError as exc:
+        print(f"failover-operator: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        print(f"failover-operator: cannot set up table {args.table}: {exc}", file=sys.stderr)
+        return 1
+    print(f"table {description['TableName']} is {description['TableStatus']} ({description.get('TableArn', '')})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

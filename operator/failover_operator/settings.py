@@ -1,0 +1,119 @@
+"""Every environment variable the operator reads, with its default. Nothing else reads the environment.
+
+Names are exactly as documented (no prefix). AWS credentials are not settings: they come from the standard
+AWS chain (environment, web identity / IRSA, container or instance profile).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _check_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if "#" in value or any(c.isspace() for c in value):
+        raise ValueError(f"must not contain '#' or whitespace, got {value!r}")
+    if len(value) > 63:
+        raise ValueError(f"must be at most 63 characters, got {len(value)}")
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    cluster_name: str = Field(
+        description="Name of this cluster, as the other clusters know it (e.g. `east`). Required.",
+    )
+    operator_id: str = Field(
+        description="Name shared by the operators of all clusters that cooperate on the same groups; part of "
+        "every DynamoDB key, so several fleets can share one table. Required.",
+    )
+    dynamodb_table: str = Field("failover-operator", description="DynamoDB table shared by all clusters.")
+    aws_region: str | None = Field(
+        None, description="AWS region of the table. Falls back to AWS_DEFAULT_REGION; one of them is required."
+    )
+    dynamodb_endpoint: str | None = Field(
+        None, description="Custom DynamoDB endpoint URL (local DynamoDB, VPC endpoint). Unset: AWS's endpoint."
+    )
+    watch_namespace: str | None = Field(
+        None, description="Comma-separated namespaces to watch. Unset: all namespaces (cluster-wide)."
+    )
+    health_port: int = Field(8080, ge=1, le=65535, description="Port of the liveness endpoint `/healthz`.")
+    metrics_port: int = Field(9090, ge=0, le=65535, description="Port of Prometheus `/metrics` (0 disables it).")
+    log_format: Literal["text", "json"] = Field("text", description="`text` for people, `json` for log pipelines.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    lock_lease_seconds: float = Field(
+        30.0, gt=0, description="Lease of the group lock taken for a failover; renewed while it is held."
+    )
+    self_fence_fraction: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="An owner that has not written a heartbeat for this fraction of `timeouts.heartbeat` "
+        "demotes itself, so it is down before any standby may take over.",
+    )
+    dynamodb_timeout_seconds: float = Field(5.0, gt=0, description="Connect and read timeout of one DynamoDB request.")
+
+    @field_validator("cluster_name")
+    @classmethod
+    def _cluster_name(cls, value: str) -> str:
+        return _check_name(value)
+
+    @field_validator("operator_id")
+    @classmethod
+    def _operator_id(cls, value: str) -> str:
+        return _check_name(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _region(self) -> Settings:
+        if not self.aws_region:
+            fallback = os.environ.get("AWS_DEFAULT_REGION")
+            if not fallback:
+                raise ValueError("AWS_REGION (or AWS_DEFAULT_REGION) must be set to the table's region")
+            object.__setattr__(self, "aws_region", fallback)
+        if self.metrics_port and self.metrics_port == self.health_port:
+            raise ValueError("HEALTH_PORT and METRICS_PORT must differ")
+        return self
+
+    @property
+    def namespaces(self) -> list[str]:
+        """Namespaces to watch; empty means all."""
+        if not self.watch_namespace:
+            return []
+        return [ns.strip() for ns in self.watch_namespace.split(",") if ns.strip()]
+
+
+def explain(error: ValidationError) -> str:
+    """One line a person can act on, naming the environment variables that are wrong."""
+    parts = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"]).upper()
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "missing":
+            message = "is required"
+        parts.append(f"{where} {message}" if where else message)
+    return "invalid settings: " + "; ".join(parts)
+
+
+def load() -> Settings:
+    return Settings()  # type: ignore[call-arg]  # values come from the environment
+
+
+def reference() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for the docs."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = "required" if field.is_required() else ("unset" if field.default is None else str(field.default))
+        rows.append((name.upper(), default, field.description or ""))
+    return rows

@@ -1,0 +1,27 @@
+"""Opening the aioboto3 DynamoDB client the operator uses."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+
+@contextlib.asynccontextmanager
+async def open_client(
+    region: str, endpoint: str | None = None, *, timeout: float = 5.0, max_pool: int = 50
+) -> AsyncIterator[Any]:
+    """An entered client. botocore makes one attempt per call: the store's own retry layer (calls.py) does
+    the retrying, with its own bounds, so retries never multiply. Credentials: the standard AWS chain."""
+    import aioboto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        max_pool_connections=max_pool,
+        retries={"mode": "standard", "total_max_attempts": 1},
+    )
+    session = aioboto3.Session(region_name=region)
+    async with session.client("dynamodb", endpoint_url=endpoint or None, config=config) as client:
+        yield client
