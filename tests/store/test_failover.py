@@ -74,7 +74,7 @@ async def test_preconditions_refuse_with_reasons(make_service, clock):
         await ops.validate_failover_preconditions("shop", "web", "east")
     with pytest.raises(PreconditionError, match="never reported"):
         await ops.validate_failover_preconditions("shop", "web", "north")
-    with pytest.raises(PreconditionError, match="ERROR.*crash-looping"):
+    with pytest.raises(PreconditionError, match=r"ERROR.*crash-looping"):
         await ops.validate_failover_preconditions("shop", "web", "sick")
     await ops.validate_failover_preconditions("shop", "web", "sick", skip_health_check=True)
     await east.state.get_all_cluster_statuses("shop", "web")  # east sees west's heartbeat...

@@ -9,7 +9,7 @@ from typing import Any
 
 @contextlib.asynccontextmanager
 async def open_client(
-    region: str, endpoint: str | None = None, *, timeout: float = 5.0, max_pool: int = 50
+    region: str, endpoint: str | None = None, *, request_timeout: float = 5.0, max_pool: int = 50
 ) -> AsyncIterator[Any]:
     """An entered client. botocore makes one attempt per call: the store's own retry layer (calls.py) does
     the retrying, with its own bounds, so retries never multiply. Credentials: the standard AWS chain."""
@@ -17,8 +17,8 @@ async def open_client(
     from botocore.config import Config
 
     config = Config(
-        connect_timeout=timeout,
-        read_timeout=timeout,
+        connect_timeout=request_timeout,
+        read_timeout=request_timeout,
         max_pool_connections=max_pool,
         retries={"mode": "standard", "total_max_attempts": 1},
     )

@@ -38,7 +38,8 @@ Not emulated (tests must not rely on them): controllers (no ReplicaSets/Pods, no
 schema validation/defaulting/pruning (validate CRs with ``jsonschema`` against the CRD instead), admission,
 field managers/server-side-apply semantics, strategic-merge list merging and ``$patch`` directives (lists are
 replaced), list pagination (``limit``/``continue`` are ignored: everything is returned), BOOKMARK events other
-than the initial-events-end one, auth (everything is allowed).
+than the initial-events-end one, auth (everything is allowed), protobuf/CBOR bodies (415: kubectl's typed
+generators such as ``kubectl create namespace`` send protobuf; ``kubectl apply -f --validate=false`` works).
 
 Typical use::
 
@@ -86,6 +87,7 @@ __all__ = [
     "BUILTIN_RESOURCES",
     "DEFAULT_RESOURCES",
     "FAILOVER_RESOURCES",
+    "KOPF_FINALIZER",
     "FixedKubernetesEmulator",
     "KopfOperator",
     "KubeApiError",
@@ -664,6 +666,11 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
             "groupVersion": f"{wanted.group}/{wanted.version}" if wanted.group else wanted.version,
             "resources": entries,
         }
+
+    def _get_resources(self) -> list[kmock.resource]:
+        # Only what is registered (kmock also adds the resources of stored objects and of DSL filters): discovery
+        # must agree with what the object endpoints serve.
+        return [res for res in self.resources if isinstance(res, kmock.resource)]
 
     def _info(self, resource: kmock.resource) -> kmock.ResourceInfo:
         if resource not in self.resources:
