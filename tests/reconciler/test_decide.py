@@ -205,7 +205,7 @@ CASES = [
     ),
     (
         "stale owner: first standby takes over",
-        sit("west", S, stale=frozenset({"east"})),
+        sit("north", S, stale=frozenset({"east"})),
         Action.TAKE_OVER,
         P,
         ClusterState.PRIMARY,
@@ -237,7 +237,7 @@ CASES = [
     ),
     (
         "unhealthy owner past the limit",
-        sit("west", S, clusters={**EVERYONE, "east": st("east", health=Health.ERROR)}, owner_error_for=61),
+        sit("north", S, clusters={**EVERYONE, "east": st("east", health=Health.ERROR)}, owner_error_for=61),
         Action.TAKE_OVER,
         P,
         ClusterState.PRIMARY,
