@@ -50,5 +50,8 @@ run: install
 setup-table: install
 	$(BIN)/failover-operator setup-table --table $${DYNAMODB_TABLE:-failover-operator}
 
+crds: install
+	$(BIN)/python -m failover_operator.crdgen --write crds
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -107,7 +107,7 @@ def explain(error: ValidationError) -> str:
 
 
 def load() -> Settings:
-    return Settings()  # type: ignore[call-arg]  # values come from the environment
+    return Settings()  # values come from the environment
 
 
 def reference() -> list[tuple[str, str, str]]:

@@ -278,3 +278,49 @@ async def test_failover_name_and_history_fields(make_service):
     assert json.loads(stored.model_dump_json())["failover_name"] == "fo-x"
     with pytest.raises(ValueError):
         await s["west"].operations.execute_failover("shop", "web", "", "west", "r")
+
+
+async def test_a_takeover_is_cancelled_when_the_owner_reports_again(make_service, proxied, proxy):
+    s = await setup_group(make_service, "east", "west")
+    seen = (await s["west"].state.get_cluster_status("shop", "web", "east")).heartbeat_seq
+    west = make_service("west", client=proxied)
+
+    async def east_comes_back(_body):
+        await s["east"].state.update_cluster_status("shop", "web", "OK", "PRIMARY", {})
+
+    proxy.before("TransactWriteItems", east_comes_back)
+    with pytest.raises(ConflictError, match="east reported again"):
+        await west.operations.execute_failover(
+            "shop", "web", "auto", "west", "east stale", expected_epoch=1, owner_heartbeat_seq=seen
+        )
+    config = await west.state.get_group_config("shop", "web")
+    assert (config.owner, config.epoch) == ("east", 1) and await history_count(west) == 0
+    # Unchanged owner record: the takeover goes through.
+    seen = (await west.state.get_cluster_status("shop", "web", "east")).heartbeat_seq
+    record = await west.operations.execute_failover(
+        "shop", "web", "auto", "west", "east stale", expected_epoch=1, owner_heartbeat_seq=seen
+    )
+    assert record.epoch == 2
+
+
+async def test_a_takeover_of_an_unhealthy_owner_requires_it_still_unhealthy(make_service):
+    s = await setup_group(make_service, "east", "west")
+    with pytest.raises(ConflictError, match="reported again"):
+        await s["west"].operations.execute_failover(
+            "shop", "web", "auto", "west", "east sick", expected_epoch=1, owner_health="ERROR"
+        )
+    await s["east"].state.update_cluster_status("shop", "web", "ERROR", "PRIMARY", {})
+    record = await s["west"].operations.execute_failover(
+        "shop", "web", "auto", "west", "east sick", expected_epoch=1, owner_health="ERROR"
+    )
+    assert record.epoch == 2
+
+
+async def test_a_takeover_of_an_owner_that_never_reported(make_service):
+    east, west = make_service("east"), make_service("west")
+    await east.state.register_group("shop", "web", initial_owner="ghost")
+    await west.state.update_cluster_status("shop", "web", "OK", "STANDBY", {})
+    record = await west.operations.execute_failover(
+        "shop", "web", "auto", "west", "ghost never came", expected_epoch=1, owner_heartbeat_seq=0
+    )
+    assert record.source_cluster == "ghost" and record.epoch == 2

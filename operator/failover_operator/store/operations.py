@@ -264,17 +264,25 @@ class OperationsManager:
         started_at: Any = None,
         lease: Lease | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        owner_heartbeat_seq: int | None = None,
+        owner_health: Health | str | None = None,
     ) -> HistoryRecord:
         """Move ownership to `target_cluster` in one transaction: config (epoch + 1), history, lock release.
 
         `expected_epoch` makes it conditional on the epoch still being the one the caller decided on (what
         automatic failover uses, so racing standbys cannot steal from the winner). `force` skips only the
         suspension, health and staleness checks. `lease`: a lock the caller already holds (else one is taken).
+
+        `owner_heartbeat_seq` / `owner_health` make an automatic takeover a fencing-safe one: the transaction
+        also requires the owner's status record still to carry the heartbeat sequence number (0: no record)
+        or the health the taker judged it by. An owner that wrote a heartbeat in between — and so may still
+        be serving — cancels the takeover, and an owner that wrote one afterwards reads the new config.
         """
         keys.check_part(target_cluster, "target cluster")
         if not failover_name:
             raise ValueError("failover_name must be a non-empty string")
         mode = coerce(FailoverMode, mode)
+        owner_check = _OwnerCheck(owner_heartbeat_seq, coerce(Health, owner_health) if owner_health else None)
         state = await self._read_for_failover(namespace, name)
         config = state.config
         if expected_epoch is not None and config.epoch != expected_epoch:
@@ -302,6 +310,7 @@ class OperationsManager:
                 mode=mode,
                 automatic=automatic,
                 started_at=started_at,
+                owner_check=owner_check,
             )
         except BaseException:
             if own_lease:
@@ -320,6 +329,7 @@ class OperationsManager:
         mode: FailoverMode,
         automatic: bool,
         started_at: Any,
+        owner_check: _OwnerCheck,
     ) -> HistoryRecord:
         ctx = self._ctx
         pk = ctx.pk(config.namespace, config.name)
@@ -383,6 +393,9 @@ class OperationsManager:
                 }
             },
         ]
+        check = owner_check.item(ctx.table, ctx.key(pk, keys.cluster_sk(config.owner)))
+        if check is not None:
+            items.append(check)
         token = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{lease.token}:{config.epoch}"))
         try:
             await ctx.call("transact_write_items", TransactItems=items, ClientRequestToken=token)
@@ -425,6 +438,10 @@ class OperationsManager:
             return ConflictError(f"{group} changed during failover; nothing was written")
         if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
             return ConflictError(f"lost the lock on {group} before the transfer; nothing was written")
+        if len(codes) > 3 and codes[3] == "ConditionalCheckFailed":
+            return ConflictError(
+                f"{config.owner} reported again while {group} was being taken over; nothing was written"
+            )
         return ConflictError(f"failover of {group} was cancelled ({', '.join(codes)}); nothing was written")
 
     async def execute_failback(
@@ -499,6 +516,29 @@ class OperationsManager:
             raise PreconditionError(f"group {namespace}/{name} does not exist in DynamoDB") from None
         except CorruptRecordError as error:
             raise PreconditionError(f"the config record of {namespace}/{name} is unreadable: {error.detail}") from None
+
+
+class _OwnerCheck:
+    """The optional fourth action of a takeover: the owner's status is still what the taker judged."""
+
+    def __init__(self, heartbeat_seq: int | None, health: Health | None) -> None:
+        self.heartbeat_seq = heartbeat_seq
+        self.health = health
+
+    def item(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        if self.heartbeat_seq is None and self.health is None:
+            return None
+        e = Expr()
+        parts = []
+        if self.heartbeat_seq == 0:
+            parts.append(f"attribute_not_exists({e.n(keys.PK)})")
+        elif self.heartbeat_seq is not None:
+            parts.append(f"{e.n('heartbeatSeq')} = {e.v(n(self.heartbeat_seq))}")
+        if self.health is not None:
+            parts.append(f"{e.n('health')} = {e.v(s(self.health.value))}")
+        return {
+            "ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": " AND ".join(parts), **e.params()}
+        }
 
 
 def _already_applied(exc: ClientError, record: HistoryRecord) -> bool:

@@ -1,0 +1,282 @@
+"""Generate the CustomResourceDefinitions in `crds/` from the pydantic models in `api.py`.
+
+    python -m failover_operator.crdgen --write crds/    # what `make crds` runs
+    python -m failover_operator.crdgen --check crds/    # exit 1 when the checked-in files are stale
+    python -m failover_operator.crdgen                  # print both to stdout
+
+Kubernetes wants a *structural* OpenAPI v3 schema: every node has a type, no $ref, no anyOf/oneOf/allOf
+for types, no additionalProperties beside properties. Pydantic emits JSON Schema 2020-12, so `structural()`
+inlines references, turns Optional[X] into X (optional fields are simply not required), drops titles, and
+keeps only the keywords Kubernetes understands. It refuses anything else rather than emit a schema the API
+server would reject.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from . import api
+
+HEADER = "# generated from operator/failover_operator/api.py by `make crds`; do not edit\n"
+
+# Keywords copied as they are, in this order (a stable, readable key order for the YAML).
+_SCALAR_KEYWORDS = (
+    "description",
+    "format",
+    "enum",
+    "default",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+)
+_FORMATS = {"date-time", "date", "int32", "int64", "float", "double", "byte", "uuid"}
+_ORDER = ("type", *_SCALAR_KEYWORDS, "nullable", "properties", "required", "items", "additionalProperties")
+_DROPPED = {"title"}
+
+
+class SchemaError(ValueError):
+    """The model uses something a Kubernetes structural schema cannot express."""
+
+
+def structural(model: type[BaseModel]) -> dict[str, Any]:
+    """The structural openAPIV3Schema of a pydantic model (camelCase names, as on the wire)."""
+    schema = model.model_json_schema(by_alias=True, mode="validation")
+    defs = schema.pop("$defs", {})
+    return _convert(schema, defs, path=model.__name__)
+
+
+def _resolve(node: Mapping[str, Any], defs: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """`node` with $ref, single-item allOf and Optional's anyOf folded in; the outer node's keys win."""
+    node = dict(node)
+    if "$ref" in node:
+        name = node.pop("$ref").removeprefix("#/$defs/")
+        node = {**defs[name], **node}
+    for combinator in ("allOf", "anyOf", "oneOf"):
+        if combinator not in node:
+            continue
+        branches = [b for b in node.pop(combinator) if b != {"type": "null"}]
+        if len(branches) != 1:
+            raise SchemaError(f"{path}: {combinator} of {len(branches)} types is not structural")
+        inner = _resolve(branches[0], defs, path)
+        node = {**inner, **node}
+        if node.get("default", ...) is None:  # Optional[X] = None: absent, not a null default
+            del node["default"]
+    return node
+
+
+def _convert(raw: Mapping[str, Any], defs: Mapping[str, Any], path: str) -> dict[str, Any]:
+    node = _resolve(raw, defs, path)
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    if "enum" in node and "type" not in node:
+        if not all(isinstance(v, str) for v in node["enum"]):
+            raise SchemaError(f"{path}: only string enums are supported")
+        node["type"] = "string"
+    if node.get("type") not in ("object", "array", "string", "integer", "number", "boolean"):
+        raise SchemaError(f"{path}: every node needs one type, got {node.get('type')!r}")
+    if node.get("format") not in _FORMATS:
+        node.pop("format", None)
+
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROPPED:
+            continue
+        if key == "properties":
+            out[key] = {name: _convert(sub, defs, f"{path}.{name}") for name, sub in value.items()}
+        elif key == "items":
+            out[key] = _convert(value, defs, f"{path}[]")
+        elif key == "additionalProperties":
+            if value is False:
+                continue  # extra="forbid": the API server prunes unknown fields anyway
+            if "properties" in node:
+                raise SchemaError(f"{path}: additionalProperties beside properties is not structural")
+            out[key] = _convert(value, defs, f"{path}{{}}") if isinstance(value, Mapping) else value
+        elif key == "x-kubernetes-validations":  # pydantic sorts keys; rule first reads better
+            out[key] = [{"rule": rule["rule"], **rule} for rule in value]
+        elif key in _ORDER or key.startswith("x-kubernetes-"):
+            out[key] = value
+        else:
+            raise SchemaError(f"{path}: JSON Schema keyword {key!r} has no Kubernetes equivalent")
+    return _ordered(out)
+
+
+def _ordered(node: dict[str, Any]) -> dict[str, Any]:
+    """Known keywords in _ORDER, then x-kubernetes-* keys sorted: the YAML never reorders by itself."""
+    known = [k for k in _ORDER if k in node]
+    return {k: node[k] for k in [*known, *sorted(k for k in node if k not in _ORDER)]}
+
+
+def _column(name: str, type_: str, path: str, description: str, priority: int = 0) -> dict[str, Any]:
+    column: dict[str, Any] = {"name": name, "type": type_, "jsonPath": path, "description": description}
+    if priority:
+        column["priority"] = priority
+    return column
+
+
+_AGE = _column("Age", "date", ".metadata.creationTimestamp", "Time since the object was created.")
+
+PRINTER_COLUMNS: dict[str, list[dict[str, Any]]] = {
+    api.FAILOVER_GROUP.kind: [
+        _column("Owner", "string", ".status.owner", "The cluster that is primary."),
+        _column("Role", "string", ".status.role", "The role of this cluster."),
+        _column("Health", "string", ".status.health", "Health of this cluster's resources."),
+        _column("Suspended", "boolean", ".status.suspended", "Whether automatic failover is suspended."),
+        _column("Epoch", "integer", ".status.epoch", "Ownership epoch."),
+        _AGE,
+        _column("Decision", "string", ".status.decision", "The operator's last decision.", priority=1),
+    ],
+    api.FAILOVER.kind: [
+        _column("Phase", "string", ".status.phase", "Step the Failover has reached."),
+        _column("Target", "string", ".spec.targetCluster", "The cluster that becomes primary."),
+        _column("Mode", "string", ".spec.mode", "CONSISTENCY or UPTIME."),
+        _column("Duration", "number", ".status.durationSeconds", "Seconds from start to completion."),
+        _AGE,
+        _column("Executed-By", "string", ".status.executedBy", "The cluster that ran the Failover.", priority=1),
+        _column("Message", "string", ".status.message", "Outcome, or why the Failover failed.", priority=1),
+    ],
+}
+
+_MODELS: dict[str, tuple[type[BaseModel], type[BaseModel], str]] = {
+    api.FAILOVER_GROUP.kind: (
+        api.FailoverGroupSpec,
+        api.FailoverGroupStatus,
+        "A set of workloads, network and Flux resources that fail over between clusters together. Apply the "
+        "same FailoverGroup in every participating cluster.",
+    ),
+    api.FAILOVER.kind: (
+        api.FailoverSpec,
+        api.FailoverStatus,
+        "A request to move FailoverGroups to another cluster. Immutable; its status records progress, timings "
+        "and the outcome.",
+    ),
+}
+
+
+def crd(resource: api.ResourceKind) -> dict[str, Any]:
+    """The CustomResourceDefinition (apiextensions.k8s.io/v1) of one kind."""
+    spec_model, status_model, description = _MODELS[resource.kind]
+    schema = {
+        "type": "object",
+        "description": description,
+        "properties": {
+            "apiVersion": {"type": "string", "description": "APIVersion of this object: failover.dev/v1alpha1."},
+            "kind": {"type": "string", "description": f"Kind of this object: {resource.kind}."},
+            "metadata": {"type": "object"},
+            "spec": structural(spec_model),
+            "status": structural(status_model),
+        },
+        "required": ["spec"],
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": resource.crd_name},
+        "spec": {
+            "group": api.GROUP,
+            "names": {
+                "kind": resource.kind,
+                "listKind": f"{resource.kind}List",
+                "plural": resource.plural,
+                "singular": resource.singular,
+                "shortNames": list(resource.short_names),
+                "categories": list(resource.categories),
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": api.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": PRINTER_COLUMNS[resource.kind],
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes shared sub-objects out in full: kubectl and people read the file, not YAML anchors."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def render(manifest: Mapping[str, Any]) -> str:
+    """The YAML file: header, then the manifest with keys in generation order."""
+    body = yaml.dump(
+        dict(manifest), Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True
+    )
+    return HEADER + body
+
+
+def generated() -> dict[str, str]:
+    """File name -> content of every CRD file."""
+    return {f"{r.crd_name}.yaml": render(crd(r)) for r in (api.FAILOVER_GROUP, api.FAILOVER)}
+
+
+def write(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in generated().items():
+        path = directory / name
+        if not path.exists() or path.read_text() != content:
+            path.write_text(content)
+            written.append(path)
+    return written
+
+
+def check(directory: Path) -> list[str]:
+    """One diff per file that is missing or differs from what the models generate (empty: up to date)."""
+    problems = []
+    for name, content in generated().items():
+        path = directory / name
+        current = path.read_text() if path.exists() else ""
+        if current != content:
+            diff = difflib.unified_diff(
+                current.splitlines(keepends=True),
+                content.splitlines(keepends=True),
+                fromfile=f"{path} (checked in)",
+                tofile=f"{path} (generated)",
+            )
+            problems.append(f"{path} is {'out of date' if path.exists() else 'missing'}:\n{''.join(diff)}")
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m failover_operator.crdgen", description=__doc__.split("\n")[0])
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--write", metavar="DIR", type=Path, help="write the CRD files into DIR")
+    action.add_argument("--check", metavar="DIR", type=Path, help="exit 1 if the CRD files in DIR are stale")
+    args = parser.parse_args(argv)
+    if args.write:
+        for path in write(args.write):
+            print(f"wrote {path}")
+        return 0
+    if args.check:
+        problems = check(args.check)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            print("CRDs differ from operator/failover_operator/api.py: run `make crds`", file=sys.stderr)
+            return 1
+        return 0
+    sys.stdout.write("---\n".join(generated().values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

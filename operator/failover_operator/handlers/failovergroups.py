@@ -1,0 +1,186 @@
+"""FailoverGroup: register on create/resume, tick in a daemon, sync suspension and timeouts on update,
+hand over and clean up on delete."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from ..api import (
+    ConditionType,
+    FailoverGroupSpec,
+    make_condition,
+    validation_message,
+)
+from ..reconciler.context import OperatorContext
+from ..reconciler.group import GroupRunner
+from ..reconciler.plan import GroupPlan
+from ..reconciler.retire import retire_group
+from ..store import NotFoundError, StoreError
+from ..workloads.converge import ResourceRef
+from ..workloads.kube import KubeClient
+from .reporting import KopfReporter
+
+log = logging.getLogger("failover_operator.handlers")
+
+
+def plan_of(body: kopf.Body | dict[str, Any]) -> GroupPlan:
+    """The reconciler's view of a FailoverGroup. Raises ValidationError for an invalid spec.
+
+    Defaults are applied here too (not only by the CRD schema): objects can predate a schema change.
+    """
+    spec = FailoverGroupSpec.model_validate(dict(body.get("spec") or {}))
+    d = spec.durations()
+    resources = [
+        *(ResourceRef(kind=str(w.kind), name=w.name) for w in spec.workloads),
+        *(ResourceRef(kind=str(r.kind), name=r.name) for r in spec.network_resources),
+        *(
+            ResourceRef(kind=str(f.kind), name=f.name, trigger_reconcile=f.trigger_reconcile)
+            for f in spec.flux_resources
+        ),
+    ]
+    return GroupPlan(
+        heartbeat_interval=d.heartbeat_interval,
+        timeouts=spec.store_timeouts(),
+        auto_failover=spec.auto_failover,
+        priority=tuple(spec.cluster_priority or ()),
+        initial_primary=spec.initial_primary,
+        suspended=spec.suspended,
+        suspension_reason=spec.suspension_reason,
+        resources=tuple(resources),
+        generation=(body.get("metadata") or {}).get("generation"),
+    )
+
+
+class GroupHandlers:
+    def __init__(self, ctx: OperatorContext, kube: KubeClient) -> None:
+        self.ctx = ctx
+        self.kube = kube
+        self._invalid: dict[tuple[str, str], str] = {}
+
+    def runner(self, namespace: str, name: str) -> GroupRunner:
+        key = (namespace, name)
+        if key not in self.ctx.runners:
+            self.ctx.runners[key] = GroupRunner(self.ctx, namespace, name)
+        return self.ctx.runners[key]
+
+    async def valid_plan(self, body: kopf.Body) -> GroupPlan | None:
+        """The plan, or None after reporting (once per distinct problem) why the spec is invalid."""
+        key = _key(body)
+        try:
+            plan = plan_of(body)
+        except ValidationError as exc:
+            message = validation_message(exc)
+            if self._invalid.get(key) != message:
+                self._invalid[key] = message
+                reporter = KopfReporter(body, self.kube, "FailoverGroup")
+                reporter.event("InvalidSpec", message, warning=True)
+                now = self.ctx.clock.now()
+                generation = body.metadata.get("generation")
+                condition = make_condition(
+                    ConditionType.SPEC_VALID, False, "InvalidSpec", message, now=now, observed_generation=generation
+                )
+                ready = make_condition(
+                    ConditionType.READY, False, "InvalidSpec", message, now=now, observed_generation=generation
+                )
+                await reporter.patch_status(
+                    {
+                        "conditions": [c.model_dump(mode="json", by_alias=True) for c in (ready, condition)],
+                        "message": message,
+                        "decision": f"no action: the spec is invalid: {message}",
+                        "observedGeneration": generation,
+                    }
+                )
+                log.warning("%s/%s: invalid spec: %s", *key, message)
+            return None
+        if key in self._invalid:
+            del self._invalid[key]
+        return plan
+
+    async def on_create(self, body: kopf.Body, **_: Any) -> None:
+        """Register the group (the first cluster becomes owner unless initialPrimary says otherwise)."""
+        namespace, name = _key(body)
+        plan = await self.valid_plan(body)
+        if plan is None:
+            return
+        store = self.ctx.store
+        try:
+            config = await store.state.register_group(
+                namespace, name, initial_owner=plan.initial_primary, timeouts=plan.timeouts
+            )
+            if plan.suspended and not config.suspended:
+                await store.operations.update_suspension(
+                    namespace, name, True, plan.suspension_reason or "suspended in the FailoverGroup spec"
+                )
+        except StoreError as exc:
+            raise kopf.TemporaryError(f"cannot register {namespace}/{name} in DynamoDB: {exc}", delay=10) from exc
+
+    async def on_update(self, body: kopf.Body, diff: kopf.Diff, **_: Any) -> None:
+        """Changes made in this cluster's spec go to DynamoDB once, when they are made (never every tick:
+        clusters whose copies differ would otherwise undo each other forever)."""
+        namespace, name = _key(body)
+        plan = await self.valid_plan(body)
+        if plan is None:
+            return
+        fields = {tuple(d[1]) for d in diff}
+        store = self.ctx.store
+        runner = self.runner(namespace, name)
+        try:
+            if {("spec", "suspended"), ("spec", "suspensionReason"), ("spec",)} & fields:
+                config = await store.operations.update_suspension(
+                    namespace, name, plan.suspended, plan.suspension_reason if plan.suspended else None
+                )
+                KopfReporter(body, self.kube, "FailoverGroup").event(
+                    "Suspended" if config.suspended else "Resumed",
+                    f"automatic failover of {namespace}/{name} is "
+                    + (f"suspended: {config.suspension_reason}" if config.suspended else "enabled again"),
+                )
+            if any(f[:2] == ("spec", "timeouts") or f == ("spec",) for f in fields):
+                current = await store.state.get_group_config(namespace, name)
+                if current is not None and current.timeouts != plan.timeouts:
+                    await store.state.update_group_config(current.model_copy(update={"timeouts": plan.timeouts}))
+        except NotFoundError:
+            pass  # not registered yet: the first tick registers it with the current spec
+        except StoreError as exc:
+            raise kopf.TemporaryError(f"cannot update {namespace}/{name} in DynamoDB: {exc}", delay=10) from exc
+        runner.wake()
+
+    async def daemon(self, body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
+        namespace, name = _key(body)
+        runner = self.runner(namespace, name)
+        reporter = KopfReporter(body, self.kube, "FailoverGroup")
+        stop = asyncio.Event()
+        bridge = asyncio.create_task(_bridge(stopped, stop))
+        try:
+            await runner.run(lambda: self.valid_plan(body), reporter, stop)
+        finally:
+            bridge.cancel()
+
+    async def on_delete(self, body: kopf.Body, **_: Any) -> None:
+        namespace, name = _key(body)
+        try:
+            plan = plan_of(body)
+        except ValidationError:
+            plan = None
+        reporter = KopfReporter(body, self.kube, "FailoverGroup")
+        try:
+            await retire_group(self.ctx, namespace, name, plan, reporter)
+        except StoreError as exc:
+            raise kopf.TemporaryError(
+                f"cannot hand over or clean up {namespace}/{name} in DynamoDB: {exc}", delay=10
+            ) from exc
+        self.ctx.runners.pop((namespace, name), None)
+        self.ctx.metrics.forget_group(namespace, name)
+
+
+def _key(body: kopf.Body) -> tuple[str, str]:
+    return body.metadata.namespace or "", body.metadata.name or ""
+
+
+async def _bridge(stopped: kopf.DaemonStopped, stop: asyncio.Event) -> None:
+    await stopped.wait()
+    stop.set()

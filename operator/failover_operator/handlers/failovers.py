@@ -1,0 +1,69 @@
+"""Failover: executed by a daemon that returns once the Failover is Succeeded or Failed.
+
+A daemon, not a create handler: it is stopped (and the half-done failover undone) when the Failover is
+deleted, and restarted with the operator, resuming from DynamoDB where the records say the failover is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from ..api import FailoverSpec, FailoverStatus, Phase, validation_message
+from ..reconciler.context import OperatorContext
+from ..reconciler.failover import FailoverExecutor
+from ..workloads.kube import KubeClient
+from .reporting import KopfReporter
+
+log = logging.getLogger("failover_operator.handlers")
+
+
+class FailoverHandlers:
+    def __init__(self, ctx: OperatorContext, kube: KubeClient) -> None:
+        self.ctx = ctx
+        self.kube = kube
+        self.executor = FailoverExecutor(ctx)
+
+    async def daemon(self, body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
+        namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+        reporter = KopfReporter(body, self.kube, "Failover")
+        status = _status(body)
+        if status is not None and status.phase is not None and status.phase.terminal:
+            return
+        generation = body.metadata.get("generation")
+        try:
+            spec = FailoverSpec.model_validate(dict(body.get("spec") or {}))
+        except ValidationError as exc:
+            message = f"invalid Failover: {validation_message(exc)}"
+            reporter.event("InvalidSpec", message, warning=True)
+            failed = FailoverStatus(
+                phase=Phase.FAILED, message=message, executed_by=self.ctx.cluster, observed_generation=generation
+            )
+            await reporter.patch_status(failed.to_merge_patch())
+            return
+        stop = asyncio.Event()
+        bridge = asyncio.create_task(_bridge(stopped, stop))
+        try:
+            await self.executor.run(namespace, name, spec, status, reporter, stop, generation)
+        finally:
+            bridge.cancel()
+
+
+def _status(body: kopf.Body) -> FailoverStatus | None:
+    raw = body.get("status")
+    if not raw:
+        return None
+    try:
+        return FailoverStatus.model_validate(dict(raw))
+    except ValidationError:
+        log.warning("ignoring an unreadable status of Failover %s/%s", body.metadata.namespace, body.metadata.name)
+        return None
+
+
+async def _bridge(stopped: kopf.DaemonStopped, stop: asyncio.Event) -> None:
+    await stopped.wait()
+    stop.set()

@@ -1,0 +1,89 @@
+"""Prometheus metrics. One `Metrics` per operator instance, on its own registry (tests run two operators
+in one process), served on METRICS_PORT at /metrics."""
+
+from __future__ import annotations
+
+import contextlib
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+GROUP = ("namespace", "name")
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.is_primary = Gauge(
+            "failover_group_primary", "1 if this cluster is PRIMARY for the group, else 0", GROUP, registry=r
+        )
+        self.fenced = Gauge(
+            "failover_group_fenced", "1 if this cluster has fenced itself for the group", GROUP, registry=r
+        )
+        self.epoch = Gauge("failover_group_epoch", "Epoch of the group's config as last read", GROUP, registry=r)
+        self.health = Gauge(
+            "failover_group_health",
+            "This cluster's health for the group (1 for the current value of the health label)",
+            (*GROUP, "health"),
+            registry=r,
+        )
+        self.heartbeat_age = Gauge(
+            "failover_cluster_heartbeat_age_seconds",
+            "How long this operator has seen each cluster's heartbeat unchanged",
+            (*GROUP, "cluster"),
+            registry=r,
+        )
+        self.heartbeats = Counter("failover_heartbeats", "Heartbeats written", GROUP, registry=r)
+        self.heartbeat_failures = Counter(
+            "failover_heartbeat_failures", "Heartbeats that could not be written", GROUP, registry=r
+        )
+        self.ticks = Histogram(
+            "failover_tick_duration_seconds",
+            "Duration of one reconcile tick of a group",
+            GROUP,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.decisions = Counter("failover_decisions", "Decisions taken, by action", (*GROUP, "action"), registry=r)
+        self.failovers = Counter(
+            "failover_failovers",
+            "Failovers this operator executed or observed to completion, by outcome",
+            (*GROUP, "mode", "automatic", "outcome"),
+            registry=r,
+        )
+        self.failover_duration = Histogram(
+            "failover_failover_duration_seconds",
+            "Wall time of a Failover from start to completion",
+            buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
+            registry=r,
+        )
+        self.downtime = Histogram(
+            "failover_downtime_seconds",
+            "Measured downtime of a failover: old owner down until new owner ready",
+            buckets=(0, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
+            registry=r,
+        )
+        self.problems = Gauge(
+            "failover_group_problems", "Problems detected in the group's records, by kind", (*GROUP, "kind"), registry=r
+        )
+        self.store_requests = Gauge(
+            "failover_dynamodb_requests", "DynamoDB requests made since start (including retries)", registry=r
+        )
+        self.store_retries = Gauge("failover_dynamodb_retries", "DynamoDB requests retried since start", registry=r)
+
+    def set_health(self, namespace: str, name: str, health: str) -> None:
+        for value in ("OK", "DEGRADED", "ERROR", "UNKNOWN"):
+            self.health.labels(namespace, name, value).set(1 if value == health else 0)
+
+    def forget_group(self, namespace: str, name: str) -> None:
+        """Drop a deleted group's series so dashboards don't show ghosts."""
+        for metric in (self.is_primary, self.fenced, self.epoch, self.heartbeats, self.heartbeat_failures):
+            with contextlib.suppress(KeyError):
+                metric.remove(namespace, name)
+        for value in ("OK", "DEGRADED", "ERROR", "UNKNOWN"):
+            with contextlib.suppress(KeyError):
+                self.health.remove(namespace, name, value)
+
+    def serve(self, port: int, address: str = "0.0.0.0") -> None:
+        if port:
+            start_http_server(port, addr=address, registry=self.registry)

@@ -1,0 +1,43 @@
+"""What every runner and executor of one operator shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..clock import Clock
+from ..metrics import Metrics
+from ..settings import Settings
+from ..store import DynamoDBService
+
+if TYPE_CHECKING:
+    from .group import GroupRunner
+
+
+class Reporter(Protocol):
+    """Carries results back to Kubernetes (implemented in handlers/, the only place that knows kopf)."""
+
+    def event(self, reason: str, message: str, *, warning: bool = False) -> None: ...
+
+    async def patch_status(self, status: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class OperatorContext:
+    settings: Settings
+    store: DynamoDBService
+    workloads: Any  # workloads.converge.Workloads
+    metrics: Metrics
+    clock: Clock
+    runners: dict[tuple[str, str], GroupRunner] = field(default_factory=dict)
+    failover_poll_seconds: float = 0.5
+
+    @property
+    def cluster(self) -> str:
+        return self.settings.cluster_name
+
+    def wake(self, namespace: str, name: str) -> None:
+        """Ask the group's runner in this cluster (if any) to tick now rather than at its next interval."""
+        runner = self.runners.get((namespace, name))
+        if runner is not None:
+            runner.wake()

@@ -1,0 +1,135 @@
+"""What `kubectl get/describe failovergroup` shows, computed from one tick. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ..api import (
+    ClusterReport,
+    ConditionType,
+    FailoverGroupStatus,
+    LastFailover,
+    Role,
+    format_duration,
+    make_condition,
+    merge_conditions,
+)
+from ..store import GroupConfig, GroupState
+from ..store.records import Health
+from .decide import Decision, LocalRole
+
+
+def heartbeat_age_text(age: float | None, interval: float) -> str | None:
+    """A heartbeat age that changes only when it means something.
+
+    A healthy cluster's heartbeat, seen every tick, is always younger than two intervals; reporting its exact
+    age would rewrite every group's status on every tick. Older ages are shown in whole intervals.
+    """
+    if age is None:
+        return None
+    fresh = 2 * interval
+    if age < fresh:
+        return format_duration(0)
+    return format_duration(int(age // interval) * interval)
+
+
+def group_status(
+    *,
+    me: str,
+    config: GroupConfig | None,
+    state: GroupState | None,
+    local_role: LocalRole | None,
+    observation: Any,
+    decision: Decision,
+    heartbeat_age: Callable[[str], float | None],
+    heartbeat_interval: float,
+    generation: int | None,
+    store_error: str | None,
+    previous: FailoverGroupStatus | None,
+    now: datetime,
+) -> FailoverGroupStatus:
+    health = Health(str(observation.health)) if observation is not None else Health.UNKNOWN
+    role = Role(local_role.value) if local_role is not None else None
+    clusters = []
+    if state is not None:
+        for name in sorted(state.clusters):
+            c = state.clusters[name]
+            clusters.append(
+                ClusterReport(
+                    name=name,
+                    role=c.state,
+                    health=c.health,
+                    heartbeat_age=heartbeat_age_text(0.0 if name == me else heartbeat_age(name), heartbeat_interval),
+                    last_heartbeat=c.last_heartbeat.replace(microsecond=0),
+                    observed_epoch=c.observed_epoch,
+                    message=c.message,
+                )
+            )
+    elif previous is not None:
+        clusters = list(previous.clusters)
+    last = state.history[0] if state is not None and state.history else None
+    message = store_error and f"cannot reach DynamoDB: {store_error}"
+    if message is None and observation is not None and health != Health.OK:
+        message = observation.message or None
+    ready = local_role in (LocalRole.PRIMARY, LocalRole.STANDBY) and health == Health.OK and store_error is None
+    if local_role is None:
+        ready_reason, ready_message = "NotReconciled", "the group's config has not been read yet"
+    elif store_error is not None:
+        ready_reason, ready_message = "DynamoDBUnreachable", store_error
+    elif health != Health.OK:
+        ready_reason, ready_message = "ResourcesNotHealthy", message or health.value
+    else:
+        ready_reason = "Primary" if local_role == LocalRole.PRIMARY else "Standby"
+        ready_message = decision.reason
+    suspended = bool(config and config.suspended)
+    conditions = merge_conditions(
+        previous.conditions if previous is not None else [],
+        [
+            make_condition(
+                ConditionType.READY, ready, ready_reason, ready_message, now=now, observed_generation=generation
+            ),
+            make_condition(
+                ConditionType.DEGRADED,
+                health != Health.OK,
+                "ResourcesDegraded" if health != Health.OK else "ResourcesHealthy",
+                (observation.message if observation is not None else "") or health.value,
+                now=now,
+                observed_generation=generation,
+            ),
+            make_condition(
+                ConditionType.SUSPENDED,
+                suspended,
+                "Suspended" if suspended else "NotSuspended",
+                (config.suspension_reason or "") if config and suspended else "automatic failover is enabled",
+                now=now,
+                observed_generation=generation,
+            ),
+            make_condition(
+                ConditionType.FENCED,
+                local_role == LocalRole.FENCED,
+                "Fenced" if local_role == LocalRole.FENCED else "NotFenced",
+                decision.reason if local_role == LocalRole.FENCED else "",
+                now=now,
+                observed_generation=generation,
+            ),
+            make_condition(ConditionType.SPEC_VALID, True, "Valid", "", now=now, observed_generation=generation),
+        ],
+    )
+    return FailoverGroupStatus(
+        owner=config.owner if config else None,
+        role=role,
+        epoch=config.epoch if config else None,
+        health=health,
+        suspended=suspended if config else None,
+        suspension_reason=config.suspension_reason if config and config.suspended else None,
+        clusters=clusters,
+        last_failover=LastFailover.from_history(last)
+        if last is not None
+        else (previous.last_failover if previous else None),
+        decision=decision.reason,
+        message=message,
+        conditions=conditions,
+        observed_generation=generation,
+    )

@@ -1,0 +1,229 @@
+"""Converge the resources a FailoverGroup lists to this cluster's role, and observe their health (the I/O).
+
+The decisions are pure and live elsewhere (:func:`.roles.role_patch`, :func:`.health.assess`); this module
+reads each listed object, patches what differs, and grades what it reads. One resource failing (missing,
+an API error, even a bug) is recorded and never stops the others.
+
+Order matters when a cluster changes role, so resources are converged in phases (each phase in parallel,
+with bounded concurrency): a demotion first withdraws DNS, then suspends Flux (so that it cannot scale the
+workloads up again behind our back), then CronJobs, then scales Deployments/StatefulSets down; a promotion
+does the reverse (workloads up first, DNS last).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from .health import Component, Health, all_down, all_ready, assess, summarize
+from .kinds import Kind, UnknownKindError, managed_kind
+from .kube import KubeClient, KubeError
+from .roles import Role, describe_patch, role_patch
+
+logger = logging.getLogger(__name__)
+
+
+class RefLike(Protocol):
+    """Anything with ``.kind`` and ``.name`` (and optionally ``.trigger_reconcile``), e.g. the CR's own model."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """One resource a FailoverGroup lists, in the group's namespace."""
+
+    kind: str
+    name: str
+    trigger_reconcile: bool = False  # Flux: request a reconcile when promoted
+
+
+@dataclass
+class ConvergeResult:
+    changed: list[str] = field(default_factory=list)  # "Kind/name" of every resource patched
+    errors: list[str] = field(default_factory=list)  # one line each: "reading Deployment shop/web: 500 ..."
+    actions: list[str] = field(default_factory=list)  # one line per change: "scaled Deployment shop/web 3 -> 0 (...)"
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class Observation:
+    health: Health
+    message: str  # "Deployment/web: 1 of 3 ready; ..." (worst first)
+    components: dict[str, dict[str, Any]]  # "Kind/name" -> detail + "health" + "message" (JSON-friendly)
+    all_down: bool  # no pod of any listed Deployment/StatefulSet runs
+    all_ready: bool  # everything listed is in its PRIMARY shape and serving
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# A demotion withdraws traffic and GitOps first; a promotion brings workloads up first.
+_STANDBY_PHASES = ("network", "flux", "cronjob", "scalable")
+_PRIMARY_PHASES = tuple(reversed(_STANDBY_PHASES))
+
+
+def _phase(kind: Kind) -> str:
+    if kind.scalable:
+        return "scalable"
+    return "cronjob" if kind.kind == "CronJob" else kind.category
+
+
+class Workloads:
+    """``await workloads.converge("shop", refs, Role.STANDBY, group="shop/web", epoch=7)``."""
+
+    def __init__(
+        self,
+        kube: KubeClient,
+        now: Callable[[], datetime] = utc_now,
+        *,
+        concurrency: int = 8,
+        conflict_retries: int = 3,
+    ) -> None:
+        self.kube = kube
+        self.now = now
+        self.concurrency = concurrency
+        self.conflict_retries = conflict_retries
+
+    async def converge(
+        self, namespace: str, refs: Iterable[RefLike], role: Role | str, *, group: str, epoch: int
+    ) -> ConvergeResult:
+        """Patch every listed resource that is not yet in ``role``; errors are collected, not raised."""
+        role = Role(role)
+        result = ConvergeResult()
+        now = self.now()
+        limit = asyncio.Semaphore(self.concurrency)
+        phases: dict[str, list[tuple[Kind, RefLike]]] = {}
+        for ref in _unique(refs):
+            try:
+                kind = managed_kind(ref.kind)
+            except UnknownKindError as e:
+                result.errors.append(f"{ref.kind}/{ref.name}: {e}")
+                continue
+            phases.setdefault(_phase(kind), []).append((kind, ref))
+        order = _STANDBY_PHASES if role == Role.STANDBY else _PRIMARY_PHASES
+        for phase in order:
+            members = phases.get(phase, [])
+            await asyncio.gather(
+                *(
+                    self._converge_one(namespace, kind, ref, role, group, epoch, now, limit, result)
+                    for kind, ref in members
+                )
+            )
+        for error in result.errors:
+            logger.warning("Could not converge %s to %s: %s", group, role.value, error)
+        return result
+
+    async def observe(self, namespace: str, refs: Iterable[RefLike], role: Role | str) -> Observation:
+        """Read and grade every listed resource; a failed read is an ERROR component, not an exception."""
+        components = await self.assess(namespace, refs, role)
+        health, message = summarize(components)
+        return Observation(
+            health=health,
+            message=message,
+            components={key: c.to_dict() for key, c in components.items()},
+            all_down=all_down(components),
+            all_ready=all_ready(components),
+        )
+
+    async def assess(self, namespace: str, refs: Iterable[RefLike], role: Role | str) -> dict[str, Component]:
+        """Like :meth:`observe`, but the graded :class:`~.health.Component` objects, keyed "Kind/name"."""
+        role = Role(role)
+        limit = asyncio.Semaphore(self.concurrency)
+        unique = _unique(refs)
+        graded = await asyncio.gather(*(self._assess_one(namespace, ref, role, limit) for ref in unique))
+        return dict(graded)
+
+    async def _assess_one(
+        self, namespace: str, ref: RefLike, role: Role, limit: asyncio.Semaphore
+    ) -> tuple[str, Component]:
+        try:
+            kind = managed_kind(ref.kind)
+        except UnknownKindError:
+            return f"{ref.kind}/{ref.name}", assess(ref.kind, None, role)
+        key = f"{kind.kind}/{ref.name}"
+        try:
+            obj = await _limited(limit, self.kube.get(kind, namespace, ref.name))
+        except KubeError as e:
+            return key, assess(kind, None, role, error=str(e))
+        except Exception as e:  # a bug must not hide the other resources' health
+            logger.exception("Could not observe %s %s/%s", kind.kind, namespace, ref.name)
+            return key, assess(kind, None, role, error=f"{type(e).__name__}: {e}")
+        return key, assess(kind, obj, role)
+
+    async def _converge_one(
+        self,
+        namespace: str,
+        kind: Kind,
+        ref: RefLike,
+        role: Role,
+        group: str,
+        epoch: int,
+        now: datetime,
+        limit: asyncio.Semaphore,
+        result: ConvergeResult,
+    ) -> None:
+        trigger = bool(getattr(ref, "trigger_reconcile", False))
+        try:
+            for attempt in range(1, self.conflict_retries + 1):
+                obj = await _limited(limit, self.kube.get(kind, namespace, ref.name))
+                if obj is None:
+                    result.errors.append(f"{kind.kind} {namespace}/{ref.name} not found")
+                    return
+                patch = role_patch(kind, obj, role, group=group, epoch=epoch, now=now, trigger_reconcile=trigger)
+                if patch is None:
+                    return
+                try:
+                    await _limited(limit, self.kube.patch(kind, namespace, ref.name, _guarded(patch, obj)))
+                except KubeError as e:
+                    if e.conflict and attempt < self.conflict_retries:
+                        continue  # changed since we read it (GitOps, a controller): read again, decide again
+                    raise
+                action = describe_patch(kind, obj, patch, role, epoch)
+                logger.info("%s", action)
+                result.changed.append(f"{kind.kind}/{ref.name}")
+                result.actions.append(action)
+                return
+        except KubeError as e:
+            result.errors.append(str(e))
+        except Exception as e:  # a bug in one resource must not stop the others
+            logger.exception("Could not converge %s %s/%s", kind.kind, namespace, ref.name)
+            result.errors.append(f"{kind.kind} {namespace}/{ref.name}: {type(e).__name__}: {e}")
+
+
+def _guarded(patch: Mapping[str, Any], obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The patch, conditioned on the version we read (409 if the object changed since)."""
+    version = (obj.get("metadata") or {}).get("resourceVersion")
+    if not version:
+        return dict(patch)
+    metadata = {**patch.get("metadata", {}), "resourceVersion": version}
+    return {**patch, "metadata": metadata}
+
+
+async def _limited(limit: asyncio.Semaphore, call: Awaitable[Any]) -> Any:
+    async with limit:
+        return await call
+
+
+def _unique(refs: Iterable[RefLike]) -> list[RefLike]:
+    """Each (kind, name) once, in the order listed."""
+    seen: set[tuple[str, str]] = set()
+    unique: list[RefLike] = []
+    for ref in refs:
+        key = (ref.kind.casefold(), ref.name)
+        if key not in seen:
+            seen.add(key)
+            unique.append(ref)
+    return unique
