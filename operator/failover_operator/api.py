@@ -24,6 +24,7 @@ from typing import Annotated, Any, NamedTuple, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -226,7 +227,21 @@ NamespaceName = Annotated[
 ]
 
 Text = Annotated[str, Field(max_length=1024)]
-LongText = Annotated[str, Field(max_length=32768)]
+
+
+def _truncate(limit: int) -> BeforeValidator:
+    def cut(value: Any) -> Any:
+        return value[: limit - 1] + "…" if isinstance(value, str) and len(value) > limit else value
+
+    return BeforeValidator(cut)
+
+
+# Status fields echo what other clusters wrote to DynamoDB, or error texts of any length. Writing the status
+# must never fail on them, so long texts are cut instead of rejected, and reported cluster names are taken
+# as the store has them (the store allows any name without '#' or whitespace).
+StatusText = Annotated[str, Field(max_length=1024), _truncate(1024)]
+StatusLongText = Annotated[str, Field(max_length=32768), _truncate(32768)]
+StatusClusterName = Annotated[str, Field(max_length=63)]
 
 
 class _Model(BaseModel):
@@ -478,7 +493,7 @@ class Condition(_Model):
     reason: Annotated[str, Field(min_length=1, max_length=1024, pattern=CONDITION_REASON_PATTERN)] = Field(
         description="Machine-readable reason for the last transition, in CamelCase."
     )
-    message: LongText = Field("", description="Human-readable details of the last transition.")
+    message: StatusLongText = Field("", description="Human-readable details of the last transition.")
     last_transition_time: datetime = Field(description="When the status last changed.")
     observed_generation: int | None = Field(
         None, ge=0, description="metadata.generation of the object when the condition was set."
@@ -574,7 +589,7 @@ class Role(StrEnum):
 class ClusterReport(_Model):
     """One participating cluster as its latest heartbeat in DynamoDB describes it."""
 
-    name: ClusterName = Field(description="Name of the cluster.")
+    name: StatusClusterName = Field(description="Name of the cluster.")
     role: ClusterState | None = Field(
         None, description="State the cluster reports: PRIMARY, STANDBY, FAILOVER, FAILBACK or FENCED."
     )
@@ -586,15 +601,15 @@ class ClusterReport(_Model):
         None, description="Wall-clock time the cluster wrote with its last heartbeat (for people; clocks differ)."
     )
     observed_epoch: int | None = Field(None, ge=0, description="The last epoch the cluster has acted on.")
-    message: Text | None = Field(None, description="What the cluster says about itself.")
+    message: StatusText | None = Field(None, description="What the cluster says about itself.")
 
 
 class LastFailover(_Model):
     """The latest change of owner, planned or automatic."""
 
-    name: Text | None = Field(None, description="Name of the Failover, or of the automatic failover.")
-    source_cluster: ClusterName | None = Field(None, description="The previous owner.")
-    target_cluster: ClusterName = Field(description="The new owner.")
+    name: StatusText | None = Field(None, description="Name of the Failover, or of the automatic failover.")
+    source_cluster: StatusClusterName | None = Field(None, description="The previous owner.")
+    target_cluster: StatusClusterName = Field(description="The new owner.")
     epoch: int = Field(ge=0, description="The epoch the new owner took the group at.")
     time: datetime | None = Field(None, description="When ownership moved.")
     automatic: bool = Field(False, description="True when an operator took over without a Failover.")
@@ -616,22 +631,22 @@ class LastFailover(_Model):
 class FailoverGroupStatus(_Status):
     """The group as this cluster's operator last saw it (written by the operator only)."""
 
-    owner: ClusterName | None = Field(None, description="The cluster that is primary, from DynamoDB.")
+    owner: StatusClusterName | None = Field(None, description="The cluster that is primary, from DynamoDB.")
     role: Role | None = Field(None, description="The role of this cluster: PRIMARY, STANDBY or FENCED.")
     epoch: int | None = Field(None, ge=0, description="Ownership epoch: incremented by every change of owner.")
     health: Health | None = Field(None, description="Health of this cluster's resources: OK, DEGRADED, ERROR, UNKNOWN.")
     suspended: bool | None = Field(None, description="Whether automatic failover is suspended, from DynamoDB.")
-    suspension_reason: Text | None = Field(None, description="Why the group is suspended.")
+    suspension_reason: StatusText | None = Field(None, description="Why the group is suspended.")
     clusters: list[ClusterReport] = Field(
         default_factory=list,
         description="Every cluster that has registered the group, with its health and heartbeat age.",
         json_schema_extra=_map_list("name"),
     )
     last_failover: LastFailover | None = Field(None, description="The latest change of owner.")
-    decision: Text | None = Field(
+    decision: StatusText | None = Field(
         None, description="The operator's last decision and its reason, e.g. 'no action: I am east, PRIMARY ...'."
     )
-    message: LongText | None = Field(None, description="Details of the last problem, if any.")
+    message: StatusLongText | None = Field(None, description="Details of the last problem, if any.")
     conditions: list[Condition] = Field(
         default_factory=list,
         description="Ready, Degraded, Suspended, Fenced and SpecValid.",
@@ -730,8 +745,8 @@ class GroupProgress(_Model):
     namespace: NamespaceName = Field(description="Namespace of the FailoverGroup.")
     name: ResourceName = Field(description="Name of the FailoverGroup.")
     phase: Phase = Field(Phase.PENDING, description="Step the group has reached.")
-    source_cluster: ClusterName | None = Field(None, description="The owner before the failover.")
-    target_cluster: ClusterName | None = Field(None, description="The owner after the failover.")
+    source_cluster: StatusClusterName | None = Field(None, description="The owner before the failover.")
+    target_cluster: StatusClusterName | None = Field(None, description="The owner after the failover.")
     epoch: int | None = Field(None, ge=0, description="The epoch after the change of owner.")
     start_time: datetime | None = Field(None, description="When work on the group started.")
     demoted_time: datetime | None = Field(None, description="When the old primary reported it had stopped.")
@@ -741,7 +756,7 @@ class GroupProgress(_Model):
     downtime_seconds: float | None = Field(
         None, ge=0, description="Seconds during which neither cluster served the group."
     )
-    message: Text | None = Field(None, description="What happened, or why the group failed.")
+    message: StatusText | None = Field(None, description="What happened, or why the group failed.")
 
 
 class FailoverStatus(_Status):
@@ -759,8 +774,8 @@ class FailoverStatus(_Status):
     measured_downtime_seconds: float | None = Field(
         None, ge=0, description="Longest downtime of any group, in seconds."
     )
-    message: LongText | None = Field(None, description="Outcome, or why the Failover failed.")
-    executed_by: ClusterName | None = Field(None, description="The cluster whose operator ran the Failover.")
+    message: StatusLongText | None = Field(None, description="Outcome, or why the Failover failed.")
+    executed_by: StatusClusterName | None = Field(None, description="The cluster whose operator ran the Failover.")
     conditions: list[Condition] = Field(
         default_factory=list, description="Standard conditions.", json_schema_extra=_CONDITIONS_SCHEMA
     )

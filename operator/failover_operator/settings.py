@@ -7,20 +7,24 @@ AWS chain (environment, web identity / IRSA, container or instance profile).
 from __future__ import annotations
 
 import os
+import re
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .api import CLUSTER_NAME_PATTERN
+
 
 def _check_name(value: str) -> str:
+    """The same rule as cluster names in the CRDs: it is what targetCluster and clusterPriority can name."""
     value = value.strip()
     if not value:
         raise ValueError("must not be empty")
-    if "#" in value or any(c.isspace() for c in value):
-        raise ValueError(f"must not contain '#' or whitespace, got {value!r}")
-    if len(value) > 63:
-        raise ValueError(f"must be at most 63 characters, got {len(value)}")
+    if len(value) > 63 or not re.fullmatch(CLUSTER_NAME_PATTERN, value):
+        raise ValueError(
+            f"must be at most 63 letters, digits, '-', '_' or '.', alphanumeric at both ends; got {value!r}"
+        )
     return value
 
 

@@ -460,3 +460,13 @@ def test_failover_status_round_trip() -> None:
     }
     assert FailoverStatus.model_validate(data) == status
     assert status.to_merge_patch()["completionTime"] is None
+
+
+def test_status_texts_are_cut_not_rejected() -> None:
+    """Status echoes other clusters' messages and error texts: writing it must never fail on their length."""
+    report = ClusterReport(name="east/1", message="x" * 5000)
+    assert report.message is not None and len(report.message) == 1024 and report.message.endswith("…")
+    status = FailoverStatus(message="y" * 40000)
+    assert status.message is not None and len(status.message) == 32768
+    with pytest.raises(ValidationError):
+        FailoverSpec.model_validate({"targetCluster": "west", "failoverGroups": [{"name": "a"}], "reason": "z" * 1025})

@@ -367,7 +367,7 @@ class GroupRunner:
 
     def _io_budget(self, plan: GroupPlan) -> float:
         """Store calls of one tick may not outlast the interval, nor run past an owner's fencing deadline."""
-        budget = max(plan.heartbeat_interval, 0.5)
+        budget = max(plan.heartbeat_interval, 2.0)
         if self.local_role == LocalRole.PRIMARY and self.last_write is not None:
             remaining = self.last_write + self._fence_after(plan) - self.ctx.clock.monotonic()
             budget = min(budget, max(remaining, 0.2))

@@ -1,0 +1,112 @@
+"""`failover-operator run`: wire settings, DynamoDB, Kubernetes and kopf together, in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+import kopf
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from . import __version__, logs
+from .clock import EventLoopClock
+from .handlers import build_registry
+from .metrics import Metrics
+from .reconciler.context import OperatorContext
+from .settings import Settings, explain, load
+from .store import DynamoDBService
+from .store.connect import open_client
+from .workloads.converge import Workloads
+from .workloads.kube import KubeClient, api_client_from_environment
+
+log = logging.getLogger("failover_operator")
+
+
+class StartupError(Exception):
+    """The operator cannot start; the message says what to fix."""
+
+
+def run() -> int:
+    try:
+        settings = load()
+    except ValidationError as exc:
+        print(f"failover-operator: {explain(exc)}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_format, settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    except StartupError as exc:
+        print(f"failover-operator: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def check_table(client: Any, settings: Settings) -> None:
+    try:
+        await client.describe_table(TableName=settings.dynamodb_table)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise StartupError(
+                f"DynamoDB table {settings.dynamodb_table} does not exist in {settings.aws_region}; create it with "
+                f"`failover-operator setup-table --table {settings.dynamodb_table}`"
+            ) from None
+        raise StartupError(f"cannot use DynamoDB table {settings.dynamodb_table}: {exc}") from None
+    except BotoCoreError as exc:
+        raise StartupError(f"cannot reach DynamoDB ({settings.aws_region}): {exc}") from None
+
+
+async def serve(
+    settings: Settings,
+    *,
+    api_client: Any = None,
+    login: bool = True,
+    ready_flag: asyncio.Event | None = None,
+    stop_flag: asyncio.Event | None = None,
+) -> None:
+    """Run until stopped (SIGTERM/SIGINT, or `stop_flag`)."""
+    metrics = Metrics()
+    try:
+        metrics.serve(settings.metrics_port)
+    except OSError as exc:
+        raise StartupError(f"cannot serve metrics on port {settings.metrics_port}: {exc}") from None
+    if api_client is None:
+        try:
+            api_client = api_client_from_environment()
+        except Exception as exc:  # the kubernetes client raises several unrelated types here
+            raise StartupError(f"no Kubernetes configuration (in-cluster or KUBECONFIG): {exc}") from None
+    async with open_client(
+        settings.aws_region or "", settings.dynamodb_endpoint, request_timeout=settings.dynamodb_timeout_seconds
+    ) as client:
+        await check_table(client, settings)
+        clock = EventLoopClock()
+        store = DynamoDBService(client, settings.dynamodb_table, settings.cluster_name, settings.operator_id, clock)
+        kube = KubeClient(api_client)
+        ctx = OperatorContext(settings=settings, store=store, workloads=Workloads(kube), metrics=metrics, clock=clock)
+        registry = build_registry(ctx, kube, login=login)
+        namespaces = settings.namespaces
+        log.info(
+            "failover-operator %s: cluster %s, operator ID %s, table %s (%s), watching %s",
+            __version__,
+            settings.cluster_name,
+            settings.operator_id,
+            settings.dynamodb_table,
+            settings.aws_region,
+            ", ".join(namespaces) if namespaces else "all namespaces",
+        )
+        try:
+            await kopf.operator(
+                registry=registry,
+                standalone=True,
+                clusterwide=not namespaces,
+                namespaces=namespaces,
+                liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
+                ready_flag=ready_flag,
+                stop_flag=stop_flag,
+            )
+        finally:
+            kube.close()

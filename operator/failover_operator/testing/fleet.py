@@ -1,0 +1,151 @@
+"""Several emulated clusters, each with the real operator (in-process), sharing one local DynamoDB.
+
+Used by the end-to-end tests: `async with running_fleet(endpoint, table, "east", "west") as fleet:`.
+Each member is a real kopf operator with the project's own registry, store and workloads layer; only the
+API servers (kmock) and DynamoDB (moto) are stand-ins.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..api import API_VERSION
+from ..clock import EventLoopClock
+from ..handlers.registry import FINALIZER, build_registry
+from ..metrics import Metrics
+from ..reconciler.context import OperatorContext
+from ..settings import Settings
+from ..store import DynamoDBService
+from ..store.calls import RetryPolicy
+from ..workloads.converge import Workloads
+from ..workloads.kube import KubeClient, api_client_for_url
+from .controllers import running_controller
+from .dynamo import dynamodb_client
+from .kube import KopfOperator, KubeCluster, fast_kopf_settings, running_cluster, start_kopf
+
+
+@dataclass
+class Member:
+    """One cluster of the fleet: its API server, its operator and that operator's context."""
+
+    name: str
+    cluster: KubeCluster
+    ctx: OperatorContext
+    kube: KubeClient
+    operator: KopfOperator | None = None
+
+    @property
+    def store(self) -> DynamoDBService:
+        return self.ctx.store
+
+    async def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return await self.cluster.create(copy.deepcopy(obj))
+
+    async def group(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self.cluster.get(API_VERSION, "failovergroups", namespace, name)
+
+    async def failover(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self.cluster.get(API_VERSION, "failovers", namespace, name)
+
+    async def deployment(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self.cluster.get("apps/v1", "deployments", namespace, name)
+
+    async def replicas(self, namespace: str, name: str) -> int:
+        return int((await self.deployment(namespace, name)).get("spec", {}).get("replicas", 1))
+
+    async def stop(self) -> None:
+        if self.operator is not None:
+            await self.operator.stop()
+            self.operator = None
+
+
+def operator_settings(cluster: str, table: str, endpoint: str, operator_id: str = "fleet", **extra: Any) -> Settings:
+    return Settings(
+        cluster_name=cluster,
+        operator_id=operator_id,
+        dynamodb_table=table,
+        dynamodb_endpoint=endpoint,
+        aws_region="us-east-1",
+        metrics_port=0,
+        **extra,
+    )
+
+
+async def start_member(member: Member, *, settings: Any = None) -> KopfOperator:
+    """(Re)start the member's operator with a fresh registry (as a restarted process would have)."""
+    registry = build_registry(member.ctx, member.kube, login=False, tune=False)
+    kopf_settings = settings or fast_kopf_settings()
+    kopf_settings.persistence.finalizer = FINALIZER
+    member.operator = await start_kopf(registry, member.cluster, settings=kopf_settings)
+    return member.operator
+
+
+@dataclass
+class Fleet:
+    members: dict[str, Member]
+
+    def __getitem__(self, name: str) -> Member:
+        return self.members[name]
+
+    def __iter__(self) -> Any:
+        return iter(self.members.values())
+
+    async def apply_everywhere(self, obj: dict[str, Any]) -> None:
+        for member in self:
+            await member.apply(obj)
+
+
+@contextlib.asynccontextmanager
+async def running_fleet(
+    endpoint: str,
+    table: str,
+    *names: str,
+    startup_seconds: float = 0.0,
+    retry: RetryPolicy | None = None,
+    failover_poll_seconds: float = 0.05,
+    start_operators: bool = True,
+    dynamodb_endpoints: dict[str, str] | None = None,
+) -> AsyncIterator[Fleet]:
+    """Clusters `names` with controllers and operators. `dynamodb_endpoints` lets a member reach DynamoDB
+    through another endpoint (e.g. a fault proxy)."""
+    async with contextlib.AsyncExitStack() as stack:
+        members: dict[str, Member] = {}
+        for name in names:
+            cluster = await stack.enter_async_context(running_cluster(name))
+            await stack.enter_async_context(running_controller(cluster, startup_seconds=startup_seconds))
+            member_endpoint = (dynamodb_endpoints or {}).get(name, endpoint)
+            client = await stack.enter_async_context(dynamodb_client(member_endpoint))
+            clock = EventLoopClock()
+            settings = operator_settings(name, table, member_endpoint)
+            store = DynamoDBService(
+                client,
+                table,
+                name,
+                "fleet",
+                clock,
+                retry=retry or RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05),
+            )
+            kube = KubeClient(api_client_for_url(cluster.url))
+            stack.callback(kube.close)
+            ctx = OperatorContext(
+                settings=settings,
+                store=store,
+                workloads=Workloads(kube),
+                metrics=Metrics(),
+                clock=clock,
+                failover_poll_seconds=failover_poll_seconds,
+            )
+            members[name] = Member(name=name, cluster=cluster, ctx=ctx, kube=kube)
+        fleet = Fleet(members)
+        try:
+            if start_operators:
+                for member in fleet:
+                    await start_member(member)
+            yield fleet
+        finally:
+            for member in reversed(list(fleet)):
+                await member.stop()

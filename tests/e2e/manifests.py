@@ -1,0 +1,41 @@
+"""Manifests for the end-to-end tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+FAST_TIMING = {
+    "heartbeatInterval": "200ms",
+    "timeouts": {"heartbeat": "1500ms", "unhealthyPrimary": "3s", "transitoryState": "8s"},
+}
+
+
+def deployment(name: str = "web", namespace: str = "shop", replicas: int = 3) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name, "image": "nginx"}]}},
+        },
+    }
+
+
+def group(name: str = "web", namespace: str = "shop", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "failover.dev/v1alpha1",
+        "kind": "FailoverGroup",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {**FAST_TIMING, "workloads": [{"kind": "Deployment", "name": name}], **spec},
+    }
+
+
+def failover(name: str, target: str, groups: list[dict[str, Any]], namespace: str = "shop", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "failover.dev/v1alpha1",
+        "kind": "Failover",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"targetCluster": target, "failoverGroups": groups, **spec},
+    }
