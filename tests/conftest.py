@@ -12,7 +12,7 @@ import pytest
 from failover_operator.clock import FakeClock
 from failover_operator.store import DynamoDBService, ensure_table
 from failover_operator.store.calls import RetryPolicy
-from failover_operator.testing.dynamo import SerializedMotoServer, dynamodb_client
+from failover_operator.testing.dynamo import dynamodb_client, moto_process
 from failover_operator.testing.faults import FaultProxy, start_proxy
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per moto request drowns real logs
@@ -22,12 +22,10 @@ FAST_RETRIES = RetryPolicy(attempts=5, base_delay=0.001, max_delay=0.01)
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    server = SerializedMotoServer()
-    server.start()
-    try:
-        yield server.endpoint
-    finally:
-        server.stop()
+    """One local DynamoDB for the session, in its own process (it would otherwise compete for our GIL with
+    the operators under test), its requests serialized like real DynamoDB's (see testing/dynamo.py)."""
+    with moto_process() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from typing import Any
 
 FAST_TIMING = {
     "heartbeatInterval": "200ms",
-    "timeouts": {"heartbeat": "1500ms", "unhealthyPrimary": "3s", "transitoryState": "8s"},
+    "timeouts": {"heartbeat": "2s", "unhealthyPrimary": "3s", "transitoryState": "8s"},
 }
 
 
@@ -18,7 +18,10 @@ def deployment(name: str = "web", namespace: str = "shop", replicas: int = 3) ->
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name, "image": "nginx"}]}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": name, "image": "nginx"}]},
+            },
         },
     }
 
@@ -32,7 +35,9 @@ def group(name: str = "web", namespace: str = "shop", **spec: Any) -> dict[str, 
     }
 
 
-def failover(name: str, target: str, groups: list[dict[str, Any]], namespace: str = "shop", **spec: Any) -> dict[str, Any]:
+def failover(
+    name: str, target: str, groups: list[dict[str, Any]], namespace: str = "shop", **spec: Any
+) -> dict[str, Any]:
     return {
         "apiVersion": "failover.dev/v1alpha1",
         "kind": "Failover",

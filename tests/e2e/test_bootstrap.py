@@ -10,7 +10,6 @@ from failover_operator.testing.kube import eventually
 from .manifests import deployment, group
 
 
-
 async def test_bootstrap_owner_agreement_and_roles(moto_endpoint, table):
     async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from failover_operator.testing.kube import KubeCluster
+from failover_operator.testing.kube import KubeCluster, kubernetes_api_client
 from failover_operator.workloads import KubeClient, ResourceRef, Role, Workloads
 from failover_operator.workloads import annotations as ann
 
@@ -47,7 +47,12 @@ def objects() -> list[dict[str, Any]]:
             "apiVersion": "apps/v1",
             "kind": "StatefulSet",
             "metadata": meta("db"),
-            "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "x"}}, "template": template},
+            "spec": {
+                "replicas": 2,
+                "serviceName": "db",
+                "selector": {"matchLabels": {"app": "x"}},
+                "template": template,
+            },
         },
         {
             "apiVersion": "batch/v1",
@@ -114,8 +119,8 @@ def workloads(kube: KubeClient) -> Workloads:
     return Workloads(kube, now=lambda: NOW)
 
 
-def managed(role: str, epoch: int, **extra: str) -> dict[str, str]:
-    return {"team": "shop", ann.GROUP: GROUP, ann.EPOCH: str(epoch), ann.ROLE: role, **extra}
+def managed(role: str, epoch: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {"team": "shop", ann.GROUP: GROUP, ann.EPOCH: str(epoch), ann.ROLE: role, **(extra or {})}
 
 
 async def test_standby_primary_standby_round_trip(
@@ -133,14 +138,14 @@ async def test_standby_primary_standby_round_trip(
 
     web = await read(shop, "Deployment", "web")
     assert web["spec"]["replicas"] == 0
-    assert web["metadata"]["annotations"] == managed("STANDBY", 7, **{ann.REPLICAS: "3"})
+    assert web["metadata"]["annotations"] == managed("STANDBY", 7, {ann.REPLICAS: "3"})
     db = await read(shop, "StatefulSet", "db")
     assert (db["spec"]["replicas"], db["metadata"]["annotations"][ann.REPLICAS]) == (0, "2")
     cron = await read(shop, "CronJob", "report")
     assert cron["spec"]["suspend"] is True and cron["metadata"]["annotations"][ann.SUSPEND] == "false"
     ingress = await read(shop, "Ingress", "web")
     assert ingress["metadata"]["annotations"] == managed(
-        "STANDBY", 7, **{ann.DNS: "disabled", ann.STASHED_HOSTNAME: HOST}
+        "STANDBY", 7, {ann.DNS: "disabled", ann.STASHED_HOSTNAME: HOST}
     )
     hr = await read(shop, "HelmRelease", "app")
     assert hr["spec"]["suspend"] is True and ann.FLUX_RECONCILE_REQUESTED_AT not in hr["metadata"]["annotations"]
@@ -182,7 +187,7 @@ async def test_standby_primary_standby_round_trip(
     assert cron["spec"]["suspend"] is False and ann.SUSPEND not in cron["metadata"]["annotations"]
     ingress = await read(shop, "Ingress", "web")
     assert ingress["metadata"]["annotations"] == managed(
-        "PRIMARY", 8, **{ann.DNS: "enabled", ann.EXTERNAL_DNS_HOSTNAME: HOST}
+        "PRIMARY", 8, {ann.DNS: "enabled", ann.EXTERNAL_DNS_HOSTNAME: HOST}
     )
     hr = await read(shop, "HelmRelease", "app")
     assert hr["spec"]["suspend"] is False
@@ -250,7 +255,7 @@ async def test_gitops_scaling_a_standby_back_up(shop: KubeCluster, workloads: Wo
 
 
 async def test_missing_resource_is_reported_and_the_others_converge(shop: KubeCluster, workloads: Workloads) -> None:
-    refs = [ResourceRef("Deployment", "ghost"), *REFS, SimpleNamespace(kind="Pod", name="p")]
+    refs: list[Any] = [ResourceRef("Deployment", "ghost"), *REFS, SimpleNamespace(kind="Pod", name="p")]
     result = await workloads.converge(NS, refs, Role.STANDBY, group=GROUP, epoch=2)
     assert result.errors[0].startswith("Pod/p: unknown kind 'Pod'")
     assert "Deployment shop/ghost not found" in result.errors and len(result.errors) == 2
@@ -302,7 +307,7 @@ async def test_conflicts_are_retried_with_a_fresh_read(shop: KubeCluster, worklo
     shop.emulator.clear_faults()
 
 
-async def test_a_patch_is_conditioned_on_the_version_read(shop: KubeCluster, kube: KubeClient) -> None:
+async def test_a_patch_is_conditioned_on_the_version_read(shop: KubeCluster) -> None:
     """If the object changes between our read and our patch, the patch is refused and decided again."""
 
     class RacingKube(KubeClient):
@@ -314,14 +319,17 @@ async def test_a_patch_is_conditioned_on_the_version_read(shop: KubeCluster, kub
                 await shop.patch("apps/v1", "Deployment", NS, "web", {"spec": {"replicas": 6}})
             return await super().patch(kind, namespace, name, patch)
 
-    racing = RacingKube(kube.api_client)
-    result = await Workloads(racing).converge(NS, [ResourceRef("Deployment", "web")], Role.STANDBY, group=GROUP, epoch=1)
+    racing = RacingKube(kubernetes_api_client(shop.url))
+    result = await Workloads(racing).converge(
+        NS, [ResourceRef("Deployment", "web")], Role.STANDBY, group=GROUP, epoch=1
+    )
+    racing.close()
     assert result.errors == []
     web = await read(shop, "Deployment", "web")
     assert web["spec"]["replicas"] == 0 and web["metadata"]["annotations"][ann.REPLICAS] == "6"  # not a stale "3"
 
 
-async def test_bounded_parallelism(cluster: KubeCluster, kube: KubeClient) -> None:
+async def test_bounded_parallelism(cluster: KubeCluster) -> None:
     names = [f"w{i}" for i in range(12)]
     for name in names:
         await cluster.create(
@@ -340,10 +348,11 @@ async def test_bounded_parallelism(cluster: KubeCluster, kube: KubeClient) -> No
             finally:
                 CountingKube.in_flight -= 1
 
-    counting = CountingKube(kube.api_client, workers=8)
+    counting = CountingKube(kubernetes_api_client(cluster.url), workers=8)
     refs = [ResourceRef("Deployment", n) for n in names]
     result = await Workloads(counting, concurrency=3).converge(NS, refs, Role.STANDBY, group=GROUP, epoch=1)
     assert sorted(result.changed) == sorted(f"Deployment/{n}" for n in names) and result.errors == []
     assert CountingKube.most == 3  # in parallel, but never more than `concurrency` requests at once
     seen = await Workloads(counting, concurrency=3).observe(NS, refs, Role.STANDBY)
+    counting.close()
     assert len(seen.components) == 12

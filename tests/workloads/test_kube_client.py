@@ -14,9 +14,8 @@ import kubernetes.client
 import pytest
 import yaml
 
-from failover_operator.testing.kube import KubeCluster
+from failover_operator.testing.kube import KubeCluster, running_cluster
 from failover_operator.testing.kube import ResourceSpec as HarnessResource
-from failover_operator.testing.kube import running_cluster
 from failover_operator.workloads import (
     KINDS,
     KubeClient,
@@ -164,9 +163,10 @@ async def test_an_unserved_resource_type_is_an_error_not_a_missing_object() -> N
 
     without_istio: list[HarnessResource] = [r for r in DEFAULT_RESOURCES if r.kind != "VirtualService"]
     async with running_cluster("no-istio", resources=without_istio) as cluster:
-        async with KubeClient(api_client_for_url(cluster.url)) as kube:
-            with pytest.raises(KubeError) as err:
-                await kube.get("VirtualService", "shop", "web")
+        kube = KubeClient(api_client_for_url(cluster.url))
+        with pytest.raises(KubeError) as err:
+            await kube.get("VirtualService", "shop", "web")
+        kube.close()
     assert err.value.status == 404 and "is the resource type installed" in str(err.value)
 
 
@@ -221,9 +221,17 @@ async def test_wire_format(recorder: tuple[Recorder, str]) -> None:
         await kube.patch_status("Deployment", "shop", "web", {"replicas": 0})
         await kube.get("Ingress", "shop", "web")
     (m1, p1, h1, b1), (m2, p2, h2, b2), (m3, p3, h3, b3) = rec.requests
-    assert (m1, p1, b1) == ("PATCH", "/apis/helm.toolkit.fluxcd.io/v2/namespaces/shop/helmreleases/app", {"spec": {"suspend": True}})
+    assert (m1, p1, b1) == (
+        "PATCH",
+        "/apis/helm.toolkit.fluxcd.io/v2/namespaces/shop/helmreleases/app",
+        {"spec": {"suspend": True}},
+    )
     assert h1["Content-Type"] == "application/merge-patch+json" and h1["Accept"] == "application/json"
-    assert (m2, p2, b2) == ("PATCH", "/apis/apps/v1/namespaces/shop/deployments/web/status", {"status": {"replicas": 0}})
+    assert (m2, p2, b2) == (
+        "PATCH",
+        "/apis/apps/v1/namespaces/shop/deployments/web/status",
+        {"status": {"replicas": 0}},
+    )
     assert h2["Content-Type"] == "application/merge-patch+json"
     assert (m3, p3, b3) == ("GET", "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/web", None)
     assert "Authorization" not in h3

@@ -43,9 +43,9 @@ def make(kind: str, spec: dict[str, Any] | None = None, annotations: dict[str, s
     return {"kind": kind, "metadata": metadata, "spec": dict(spec or {})}
 
 
-def managed(role: Role, epoch: int = EPOCH, **extra: str) -> dict[str, str]:
-    """The annotations every managed object carries, plus ``extra`` (keys given as the annotations constants)."""
-    return {ann.GROUP: GROUP, ann.EPOCH: str(epoch), ann.ROLE: role.value, **extra}
+def managed(role: Role, extra: dict[str, str] | None = None, *, epoch: int = EPOCH) -> dict[str, str]:
+    """The annotations every managed object carries, plus ``extra``."""
+    return {ann.GROUP: GROUP, ann.EPOCH: str(epoch), ann.ROLE: role.value, **(extra or {})}
 
 
 def converge(
@@ -78,17 +78,17 @@ def converge(
     ("case", "spec", "annotations", "role", "want_spec", "want_annotations"),
     [
         ("standby scales down and records", {"replicas": 3}, None, Role.STANDBY, {"replicas": 0},
-         managed(Role.STANDBY, **{ann.REPLICAS: "3"})),
+         managed(Role.STANDBY, {ann.REPLICAS: "3"})),
         ("absent replicas means 1", {}, None, Role.STANDBY, {"replicas": 0},
-         managed(Role.STANDBY, **{ann.REPLICAS: "1"})),
+         managed(Role.STANDBY, {ann.REPLICAS: "1"})),
         ("standby at 0 keeps its record", {"replicas": 0}, {ann.REPLICAS: "3"}, Role.STANDBY, {"replicas": 0},
-         managed(Role.STANDBY, **{ann.REPLICAS: "3"})),
+         managed(Role.STANDBY, {ann.REPLICAS: "3"})),
         ("standby at 0 without a record invents none", {"replicas": 0}, None, Role.STANDBY, {"replicas": 0},
          managed(Role.STANDBY)),
         ("GitOps scaled a standby up: down again, new count recorded", {"replicas": 5},
-         managed(Role.STANDBY, **{ann.REPLICAS: "3"}), Role.STANDBY, {"replicas": 0},
-         managed(Role.STANDBY, **{ann.REPLICAS: "5"})),
-        ("primary restores the record and drops it", {"replicas": 0}, managed(Role.STANDBY, **{ann.REPLICAS: "3"}),
+         managed(Role.STANDBY, {ann.REPLICAS: "3"}), Role.STANDBY, {"replicas": 0},
+         managed(Role.STANDBY, {ann.REPLICAS: "5"})),
+        ("primary restores the record and drops it", {"replicas": 0}, managed(Role.STANDBY, {ann.REPLICAS: "3"}),
          Role.PRIMARY, {"replicas": 3}, managed(Role.PRIMARY)),
         ("primary restores a recorded 0", {"replicas": 0}, {ann.REPLICAS: "0"}, Role.PRIMARY, {"replicas": 0},
          managed(Role.PRIMARY)),
@@ -99,15 +99,15 @@ def converge(
         ("primary leaves a running count alone", {"replicas": 2}, None, Role.PRIMARY, {"replicas": 2},
          managed(Role.PRIMARY)),
         ("malformed record: replicas and record left alone", {"replicas": 0}, {ann.REPLICAS: "three"},
-         Role.PRIMARY, {"replicas": 0}, managed(Role.PRIMARY, **{ann.REPLICAS: "three"})),
+         Role.PRIMARY, {"replicas": 0}, managed(Role.PRIMARY, {ann.REPLICAS: "three"})),
         ("negative record is malformed", {"replicas": 0}, {ann.REPLICAS: "-2"}, Role.PRIMARY, {"replicas": 0},
-         managed(Role.PRIMARY, **{ann.REPLICAS: "-2"})),
+         managed(Role.PRIMARY, {ann.REPLICAS: "-2"})),
         ("empty record is malformed", {"replicas": 1}, {ann.REPLICAS: ""}, Role.PRIMARY, {"replicas": 1},
-         managed(Role.PRIMARY, **{ann.REPLICAS: ""})),
+         managed(Role.PRIMARY, {ann.REPLICAS: ""})),
         ("a standby overwrites a malformed record when it scales down", {"replicas": 2}, {ann.REPLICAS: "x"},
-         Role.STANDBY, {"replicas": 0}, managed(Role.STANDBY, **{ann.REPLICAS: "2"})),
+         Role.STANDBY, {"replicas": 0}, managed(Role.STANDBY, {ann.REPLICAS: "2"})),
         ("foreign annotations are kept", {"replicas": 1}, {"team": "shop"}, Role.STANDBY, {"replicas": 0},
-         {"team": "shop", **managed(Role.STANDBY, **{ann.REPLICAS: "1"})}),
+         {"team": "shop", **managed(Role.STANDBY, {ann.REPLICAS: "1"})}),
     ],
 )  # fmt: skip
 def test_scalable(
@@ -130,7 +130,7 @@ def test_scalable_round_trip_and_patch_shape(kind: str) -> None:
     standby, patch = converge(kind, original, Role.STANDBY)
     assert patch == {
         "spec": {"replicas": 0},
-        "metadata": {"annotations": managed(Role.STANDBY, **{ann.REPLICAS: "3"})},
+        "metadata": {"annotations": managed(Role.STANDBY, {ann.REPLICAS: "3"})},
     }
     primary, patch = converge(kind, standby, Role.PRIMARY, epoch=8)
     assert patch == {
@@ -157,20 +157,20 @@ def test_only_the_epoch_changed() -> None:
     ("case", "spec", "annotations", "role", "want_spec", "want_annotations"),
     [
         ("standby suspends and records it ran", {}, None, Role.STANDBY, {"suspend": True},
-         managed(Role.STANDBY, **{ann.SUSPEND: "false"})),
+         managed(Role.STANDBY, {ann.SUSPEND: "false"})),
         ("explicit false is recorded too", {"suspend": False}, None, Role.STANDBY, {"suspend": True},
-         managed(Role.STANDBY, **{ann.SUSPEND: "false"})),
+         managed(Role.STANDBY, {ann.SUSPEND: "false"})),
         ("suspended by its owner: recorded, left suspended", {"suspend": True}, None, Role.STANDBY,
-         {"suspend": True}, managed(Role.STANDBY, **{ann.SUSPEND: "true"})),
+         {"suspend": True}, managed(Role.STANDBY, {ann.SUSPEND: "true"})),
         ("resumed on a standby (GitOps): suspended again, new prior recorded", {"suspend": False},
-         managed(Role.STANDBY, **{ann.SUSPEND: "true"}), Role.STANDBY, {"suspend": True},
-         managed(Role.STANDBY, **{ann.SUSPEND: "false"})),
-        ("standby keeps an existing record", {"suspend": True}, managed(Role.STANDBY, **{ann.SUSPEND: "false"}),
-         Role.STANDBY, {"suspend": True}, managed(Role.STANDBY, **{ann.SUSPEND: "false"})),
-        ("primary restores false", {"suspend": True}, managed(Role.STANDBY, **{ann.SUSPEND: "false"}),
+         managed(Role.STANDBY, {ann.SUSPEND: "true"}), Role.STANDBY, {"suspend": True},
+         managed(Role.STANDBY, {ann.SUSPEND: "false"})),
+        ("standby keeps an existing record", {"suspend": True}, managed(Role.STANDBY, {ann.SUSPEND: "false"}),
+         Role.STANDBY, {"suspend": True}, managed(Role.STANDBY, {ann.SUSPEND: "false"})),
+        ("primary restores false", {"suspend": True}, managed(Role.STANDBY, {ann.SUSPEND: "false"}),
          Role.PRIMARY, {"suspend": False}, managed(Role.PRIMARY)),
         ("primary restores true (the owner's suspension)", {"suspend": True},
-         managed(Role.STANDBY, **{ann.SUSPEND: "true"}), Role.PRIMARY, {"suspend": True}, managed(Role.PRIMARY)),
+         managed(Role.STANDBY, {ann.SUSPEND: "true"}), Role.PRIMARY, {"suspend": True}, managed(Role.PRIMARY)),
         ("a malformed record restores false", {"suspend": True}, {ann.SUSPEND: "maybe"}, Role.PRIMARY,
          {"suspend": False}, managed(Role.PRIMARY)),
         ("primary without a record leaves suspend alone", {"suspend": True}, None, Role.PRIMARY,
@@ -212,12 +212,12 @@ def test_flux_reconcile_is_requested_on_the_transition_only(kind: str) -> None:
 @pytest.mark.parametrize(
     ("case", "spec", "annotations", "trigger", "requested"),
     [
-        ("resumed by us", {"suspend": True}, managed(Role.STANDBY, **{ann.SUSPEND: "false"}), True, True),
-        ("not asked for", {"suspend": True}, managed(Role.STANDBY, **{ann.SUSPEND: "false"}), False, False),
+        ("resumed by us", {"suspend": True}, managed(Role.STANDBY, {ann.SUSPEND: "false"}), True, True),
+        ("not asked for", {"suspend": True}, managed(Role.STANDBY, {ann.SUSPEND: "false"}), False, False),
         ("first adoption as primary", {}, None, True, True),
         ("role was STANDBY, record lost", {}, managed(Role.STANDBY), True, True),
         ("already primary", {}, managed(Role.PRIMARY), True, False),
-        ("stays suspended (owner's choice)", {"suspend": True}, managed(Role.STANDBY, **{ann.SUSPEND: "true"}),
+        ("stays suspended (owner's choice)", {"suspend": True}, managed(Role.STANDBY, {ann.SUSPEND: "true"}),
          True, False),
         ("owner-suspended, never ours", {"suspend": True}, None, True, False),
     ],
@@ -230,7 +230,7 @@ def test_flux_reconcile_cases(
 
 
 def test_cron_job_ignores_trigger_reconcile() -> None:
-    obj = make("CronJob", {"suspend": True}, managed(Role.STANDBY, **{ann.SUSPEND: "false"}))
+    obj = make("CronJob", {"suspend": True}, managed(Role.STANDBY, {ann.SUSPEND: "false"}))
     result, _ = converge("CronJob", obj, Role.PRIMARY, trigger=True)
     assert ann.FLUX_RECONCILE_REQUESTED_AT not in result["metadata"]["annotations"]
 
@@ -247,17 +247,17 @@ HOST = "web.example.com"
     ("case", "annotations", "role", "want"),
     [
         ("standby stashes the hostname", {ann.EXTERNAL_DNS_HOSTNAME: HOST}, Role.STANDBY,
-         managed(Role.STANDBY, **{ann.DNS: "disabled", ann.STASHED_HOSTNAME: HOST})),
-        ("standby without a hostname", None, Role.STANDBY, managed(Role.STANDBY, **{ann.DNS: "disabled"})),
+         managed(Role.STANDBY, {ann.DNS: "disabled", ann.STASHED_HOSTNAME: HOST})),
+        ("standby without a hostname", None, Role.STANDBY, managed(Role.STANDBY, {ann.DNS: "disabled"})),
         ("hostname re-added on a standby: the newest is stashed",
          {ann.EXTERNAL_DNS_HOSTNAME: "new.example.com", ann.STASHED_HOSTNAME: HOST}, Role.STANDBY,
-         managed(Role.STANDBY, **{ann.DNS: "disabled", ann.STASHED_HOSTNAME: "new.example.com"})),
-        ("primary restores the hostname", managed(Role.STANDBY, **{ann.DNS: "disabled", ann.STASHED_HOSTNAME: HOST}),
-         Role.PRIMARY, managed(Role.PRIMARY, **{ann.DNS: "enabled", ann.EXTERNAL_DNS_HOSTNAME: HOST})),
+         managed(Role.STANDBY, {ann.DNS: "disabled", ann.STASHED_HOSTNAME: "new.example.com"})),
+        ("primary restores the hostname", managed(Role.STANDBY, {ann.DNS: "disabled", ann.STASHED_HOSTNAME: HOST}),
+         Role.PRIMARY, managed(Role.PRIMARY, {ann.DNS: "enabled", ann.EXTERNAL_DNS_HOSTNAME: HOST})),
         ("primary keeps a newer hostname and drops the stash",
          {ann.EXTERNAL_DNS_HOSTNAME: "new.example.com", ann.STASHED_HOSTNAME: HOST}, Role.PRIMARY,
-         managed(Role.PRIMARY, **{ann.DNS: "enabled", ann.EXTERNAL_DNS_HOSTNAME: "new.example.com"})),
-        ("primary without a hostname", None, Role.PRIMARY, managed(Role.PRIMARY, **{ann.DNS: "enabled"})),
+         managed(Role.PRIMARY, {ann.DNS: "enabled", ann.EXTERNAL_DNS_HOSTNAME: "new.example.com"})),
+        ("primary without a hostname", None, Role.PRIMARY, managed(Role.PRIMARY, {ann.DNS: "enabled"})),
     ],
 )  # fmt: skip
 def test_dns(kind: str, case: str, annotations: dict[str, str] | None, role: Role, want: dict[str, str]) -> None:
@@ -329,7 +329,7 @@ def test_kind_and_role_spellings() -> None:
     obj = make("Deployment", {"replicas": 2})
     canonical = role_patch("Deployment", obj, Role.STANDBY, group=GROUP, epoch=1, now=NOW)
     assert role_patch("deployment", obj, "STANDBY", group=GROUP, epoch=1, now=NOW) == canonical
-    with pytest.raises(UnknownKindError, match="unknown kind 'Pod'.*Deployment"):
+    with pytest.raises(UnknownKindError, match=r"unknown kind 'Pod'.*Deployment"):
         role_patch("Pod", obj, Role.STANDBY, group=GROUP, epoch=1, now=NOW)
     with pytest.raises(ValueError):
         role_patch("Deployment", obj, "FENCED", group=GROUP, epoch=1, now=NOW)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..store.records import ClusterState, ClusterStatus, GroupConfig, Health
+from ..store.records import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health
 
 
 class LocalRole(StrEnum):
@@ -45,6 +45,8 @@ class Decision:
     """For TAKE_OVER: the epoch the takeover is conditioned on."""
     takeover_cause: str | None = None
     """For TAKE_OVER: "stale" or "unhealthy" (what the transaction re-checks on the owner's record)."""
+    clear_transition: bool = False
+    """The config's transition is done with (an expired demotion, a completed hand-off): remove it."""
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,9 @@ def decide(s: Situation) -> Decision:
     where = f"{s.group} at epoch {config.epoch}"
 
     # 2. I own the group.
+    t = config.transition
     if config.owner == s.me:
-        t = config.transition
-        if t is not None and t.source_cluster == s.me and t.epoch == config.epoch:
+        if t is not None and draining(config):
             limit = config.timeouts.transitory_state
             if s.transition_age is not None and s.transition_age > limit:
                 return Decision(
@@ -109,6 +111,7 @@ def decide(s: Situation) -> Decision:
                     ClusterState.PRIMARY,
                     f"resuming: failover {t.failover_name} to {t.target_cluster} did not transfer within "
                     f"{limit:g}s; {s.me} stays PRIMARY of {where}",
+                    clear_transition=True,
                 )
             return Decision(
                 Action.DEMOTE_FOR_TRANSITION,
@@ -129,7 +132,33 @@ def decide(s: Situation) -> Decision:
             f"promoting: {why}{s.me} owns {where}",
         )
 
-    # 3. Someone else owns it: be a standby; a primary copy here must come down first.
+    # 3. Someone else owns it: be a standby; a primary copy here must come down first — except during an
+    #    UPTIME hand-off, where the old owner serves until the new one says it is ready.
+    if t is not None and s.local_role == LocalRole.PRIMARY and handing_off(config) and t.source_cluster == s.me:
+        new = clusters.get(config.owner)
+        limit = config.timeouts.transitory_state
+        if _ready(new, config.epoch):
+            return Decision(
+                Action.DEMOTE,
+                LocalRole.STANDBY,
+                ClusterState.STANDBY,
+                f"demoting: {config.owner} is ready as the owner of {where} (UPTIME hand-off complete)",
+                clear_transition=True,
+            )
+        if s.transition_age is not None and s.transition_age > limit:
+            return Decision(
+                Action.DEMOTE,
+                LocalRole.STANDBY,
+                ClusterState.STANDBY,
+                f"demoting: {config.owner} owns {where} but has not reported ready within {limit:g}s",
+                clear_transition=True,
+            )
+        return Decision(
+            Action.NONE,
+            LocalRole.PRIMARY,
+            ClusterState.PRIMARY,
+            f"handing over: {config.owner} owns {where} and promotes first (UPTIME); {s.me} serves until it is ready",
+        )
     if s.local_role in (LocalRole.PRIMARY, LocalRole.FENCED, None):
         verb = "demoting" if s.local_role == LocalRole.PRIMARY else "standing by"
         return Decision(
@@ -149,8 +178,8 @@ def decide(s: Situation) -> Decision:
         return _standby(f"no action: {cause}, but {s.group} is suspended{why}: no automatic failover")
     if not s.auto_failover:
         return _standby(f"no action: {cause}, but autoFailover is off for {s.group}")
-    if config.transition is not None:
-        return _standby(f"no action: {cause}, but failover {config.transition.failover_name} is in progress")
+    if t is not None and (draining(config) or handing_off(config)):
+        return _standby(f"no action: {cause}, but failover {t.failover_name} is in progress")
     if s.my_health != Health.OK:
         return _standby(f"no action: {cause}, but {s.me} is {s.my_health.value} itself and cannot take over")
     order = takeover_order(_eligible(s, config, clusters), s.priority)
@@ -171,6 +200,34 @@ def decide(s: Situation) -> Decision:
         f"taking over: {cause}; {s.me} claims {s.group} at epoch {config.epoch + 1}",
         takeover_epoch=config.epoch,
         takeover_cause=cause_kind,
+    )
+
+
+def draining(config: GroupConfig) -> bool:
+    """A CONSISTENCY failover has asked the current owner to stop serving."""
+    t = config.transition
+    return (
+        t is not None
+        and t.mode == FailoverMode.CONSISTENCY
+        and t.source_cluster == config.owner
+        and t.epoch == config.epoch
+    )
+
+
+def handing_off(config: GroupConfig) -> bool:
+    """An UPTIME failover moved ownership; the old owner serves until the new one is ready."""
+    t = config.transition
+    return (
+        t is not None and t.mode == FailoverMode.UPTIME and t.target_cluster == config.owner and t.epoch == config.epoch
+    )
+
+
+def _ready(status: ClusterStatus | None, epoch: int) -> bool:
+    return (
+        status is not None
+        and status.state == ClusterState.PRIMARY
+        and status.health == Health.OK
+        and status.observed_epoch == epoch
     )
 
 

@@ -61,6 +61,7 @@ class GroupRunner:
         self.config: GroupConfig | None = None
         self.last_write: float | None = None
         self.decision: Decision | None = None
+        self.observation: Any = None  # workloads.converge.Observation of the last tick
         self._event_key: tuple[Any, ...] | None = None
         self._status: FailoverGroupStatus | None = None
         self._seen = ChangeObserver(ctx.clock)
@@ -109,7 +110,7 @@ class GroupRunner:
         budget = self._io_budget(plan)
 
         if not first:
-            await self._heartbeat(plan, self.reported or ClusterState.STANDBY, budget)
+            await self._heartbeat(plan, self.reported or ClusterState.STANDBY, budget, self.observation)
 
         state: GroupState | None = None
         store_error: str | None = None
@@ -122,13 +123,14 @@ class GroupRunner:
         if state is not None:
             self.config = state.config
 
-        before = await self.ctx.workloads.observe(self.namespace, plan.resources, _converge_role(self.local_role))
-        decision = decide(self._situation(plan, state, Health(before.health)))
+        # Our own health as of the end of the last tick: one read of the resources per tick is enough.
+        my_health = Health(str(self.observation.health)) if self.observation is not None else Health.UNKNOWN
+        decision = decide(self._situation(plan, state, my_health))
 
         if decision.action == Action.TAKE_OVER and state is not None:
             decision = await self._take_over(decision, state, reporter)
-        elif decision.action == Action.RESUME_AFTER_TRANSITION and state is not None:
-            await self._abandon_transition(state.config)
+        if decision.clear_transition and state is not None:
+            await self._clear_transition(state.config)
 
         if decision.role is not None:
             epoch = self.config.epoch if self.config else 0
@@ -140,6 +142,7 @@ class GroupRunner:
             self.local_role = decision.role
 
         after = await self.ctx.workloads.observe(self.namespace, plan.resources, _converge_role(self.local_role))
+        self.observation = after
         reported = self._reported_state(decision, after)
         if (first or reported != self.reported) and self.local_role is not None:
             await self._heartbeat(plan, reported, budget, observation=after)
@@ -167,7 +170,7 @@ class GroupRunner:
                 )
             return await store.state.get_group_state(self.namespace, self.name)
 
-    async def _heartbeat(self, plan: GroupPlan, reported: ClusterState, budget: float, observation: Any = None) -> bool:
+    async def _heartbeat(self, plan: GroupPlan, reported: ClusterState, budget: float, observation: Any) -> bool:
         store = self.ctx.store
         metrics = self.ctx.metrics
         if observation is None:
@@ -284,11 +287,12 @@ class GroupRunner:
         )
         return decision
 
-    async def _abandon_transition(self, config: GroupConfig) -> None:
+    async def _clear_transition(self, config: GroupConfig) -> None:
+        """Best effort: a transition nobody needs any more is harmless, only untidy."""
         try:
             self.config = await self.ctx.store.state.update_group_config(config.model_copy(update={"transition": None}))
         except (ConflictError, NotFoundError, StoreError) as exc:
-            log.info("%s: could not clear the expired transition: %s", self.group, exc)
+            log.info("%s: could not clear the finished transition: %s", self.group, exc)
 
     def _reported_state(self, decision: Decision, observation: Any) -> ClusterState:
         """Demotion for a planned failover is reported only once our workloads are really down."""

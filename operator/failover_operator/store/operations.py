@@ -24,6 +24,7 @@ from .records import (
     Lease,
     LockInfo,
     Outcome,
+    Transition,
     b,
     config_from_item,
     history_to_item,
@@ -31,6 +32,7 @@ from .records import (
     lock_from_item,
     n,
     s,
+    transition_to_attr,
     ts,
 )
 from .state import GroupState, StateManager
@@ -360,6 +362,20 @@ class OperationsManager:
             f"{cfg.n('lastFailover')} = {cfg.v(ts(now))}",
             f"{cfg.n('updatedAt')} = {cfg.v(ts(now))}",
         ]
+        removes = [cfg.n("transition")]
+        if mode == FailoverMode.UPTIME:
+            # The old owner keeps serving until the new one reports ready: record the hand-off it waits for.
+            handoff = Transition(
+                failover_name=failover_name,
+                source_cluster=config.owner,
+                target_cluster=target,
+                mode=FailoverMode.UPTIME,
+                requested_by=ctx.cluster_name,
+                requested_at=now,
+                epoch=new_epoch,
+            )
+            sets.append(f"{cfg.n('transition')} = {cfg.v(transition_to_attr(handoff))}")
+            removes = []
         condition = f"{cfg.n('owner')} = {cfg.v(s(config.owner))} AND {cfg.n('epoch')} = {cfg.v(n(config.epoch))}"
         if not force:
             suspended = cfg.n("suspended")
@@ -370,7 +386,7 @@ class OperationsManager:
                 "Update": {
                     "TableName": ctx.table,
                     "Key": ctx.key(pk, keys.CONFIG_SK),
-                    "UpdateExpression": update_expression(sets, [cfg.n("transition")]),
+                    "UpdateExpression": update_expression(sets, removes),
                     "ConditionExpression": condition,
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     **cfg.params(),

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from .records import ClusterState, ClusterStatus, GroupConfig, Health, LockInfo
+from .records import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health, LockInfo
 
 
 class ProblemKind(StrEnum):
@@ -65,7 +65,18 @@ def find_problems(
                 message=f"owner {config.owner} reports health {owner.health.value} for {group}",
             )
         )
-    primaries = sorted(name for name, status in clusters.items() if status.state == ClusterState.PRIMARY)
+    t = config.transition
+    handing_off = (
+        t.source_cluster
+        if t is not None
+        and t.mode == FailoverMode.UPTIME
+        and t.target_cluster == config.owner
+        and t.epoch == config.epoch
+        else None
+    )  # an UPTIME hand-off: the old owner serves until the new one is ready, by design
+    primaries = sorted(
+        name for name, status in clusters.items() if status.state == ClusterState.PRIMARY and name != handing_off
+    )
     if len(primaries) > 1:
         problems.append(
             Problem(

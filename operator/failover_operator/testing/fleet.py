@@ -106,7 +106,7 @@ async def running_fleet(
     *names: str,
     startup_seconds: float = 0.0,
     retry: RetryPolicy | None = None,
-    failover_poll_seconds: float = 0.05,
+    failover_poll_seconds: float = 0.1,
     start_operators: bool = True,
     dynamodb_endpoints: dict[str, str] | None = None,
 ) -> AsyncIterator[Fleet]:

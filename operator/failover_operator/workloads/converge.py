@@ -122,8 +122,8 @@ class Workloads:
                     for kind, ref in members
                 )
             )
-        for error in result.errors:
-            logger.warning("Could not converge %s to %s: %s", group, role.value, error)
+        for error in result.errors:  # the caller reports them (it knows the tick's context); here only for debugging
+            logger.debug("Could not converge %s to %s: %s", group, role.value, error)
         return result
 
     async def observe(self, namespace: str, refs: Iterable[RefLike], role: Role | str) -> Observation:

@@ -1,0 +1,74 @@
+"""Polling helpers for the end-to-end tests (conditions, not sleeps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from failover_operator.testing.fleet import Fleet, Member
+from failover_operator.testing.kube import eventually
+
+from .manifests import deployment, group
+
+
+async def status_of(member: Member, namespace: str = "shop", name: str = "web") -> dict[str, Any]:
+    return (await member.group(namespace, name)).get("status") or {}
+
+
+async def failover_status(member: Member, name: str, namespace: str = "shop") -> dict[str, Any]:
+    return (await member.failover(namespace, name)).get("status") or {}
+
+
+async def settle(
+    fleet: Fleet,
+    owner: str,
+    *,
+    namespace: str = "shop",
+    name: str = "web",
+    replicas: int = 3,
+    epoch: int | None = None,
+    within: float = 10,
+) -> None:
+    """Every cluster reports `owner`; the owner runs `replicas`, everyone else none; all healthy."""
+
+    async def check() -> bool:
+        for m in fleet:
+            s = await status_of(m, namespace, name)
+            assert s.get("owner") == owner, (m.name, s.get("owner"), s.get("decision"))
+            assert s.get("role") == ("PRIMARY" if m.name == owner else "STANDBY"), (m.name, s.get("decision"))
+            assert s.get("health") == "OK", (m.name, s.get("message"))
+            if epoch is not None:
+                assert s.get("epoch") == epoch, (m.name, s.get("epoch"))
+            assert await m.replicas(namespace, name) == (replicas if m.name == owner else 0), m.name
+        return True
+
+    await eventually(check, within=within)
+
+
+async def setup_group(fleet: Fleet, owner: str = "east", replicas: int = 3, **spec: Any) -> None:
+    for m in fleet:
+        await m.apply(deployment(replicas=replicas))
+    for m in fleet:
+        await m.apply(group(initialPrimary=owner, **spec))
+    await settle(fleet, owner, replicas=replicas, epoch=1)
+
+
+async def events(member: Member, namespace: str = "shop") -> list[dict[str, Any]]:
+    return await member.cluster.list("v1", "events", namespace)
+
+
+async def reasons(member: Member, kind: str, name: str, namespace: str = "shop") -> list[str]:
+    return [
+        e.get("reason", "")
+        for e in await events(member, namespace)
+        if e.get("involvedObject", {}).get("kind") == kind and e.get("involvedObject", {}).get("name") == name
+    ]
+
+
+async def posted(member: Member, kind: str, name: str, reason: str, namespace: str = "shop") -> None:
+    """Wait for an event (kopf posts events from a queue, after the status patch that prompted them)."""
+
+    async def check() -> bool:
+        assert reason in await reasons(member, kind, name, namespace), await reasons(member, kind, name, namespace)
+        return True
+
+    await eventually(check, within=5)

@@ -1,0 +1,157 @@
+"""Failover CRs executed by the real operators: modes, force, suspension, duplicates across clusters."""
+
+from __future__ import annotations
+
+import pytest
+
+from failover_operator.testing.fleet import running_fleet
+from failover_operator.testing.kube import eventually
+
+from .helpers import failover_status, posted, settle, setup_group, status_of
+from .manifests import failover
+
+
+async def wait_phase(member, name, phases=("Succeeded", "Failed"), within=15):
+    async def check():
+        s = await failover_status(member, name)
+        assert s.get("phase") in phases, s
+        return s
+
+    return await eventually(check, within=within)
+
+
+@pytest.mark.parametrize("mode", ["CONSISTENCY", "UPTIME"])
+async def test_planned_failover_moves_ownership_replicas_and_epoch(moto_endpoint, table, mode):
+    async with running_fleet(moto_endpoint, table, "east", "west", startup_seconds=0.3) as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east")
+        seen_phases = set()
+
+        await west.apply(failover("to-west", "west", [{"name": "web"}], mode=mode, reason="drill"))
+
+        async def done():
+            s = await failover_status(west, "to-west")
+            seen_phases.add(s.get("phase"))
+            assert s.get("phase") in ("Succeeded", "Failed"), s
+            return s
+
+        status = await eventually(done, within=20)
+        assert status["phase"] == "Succeeded", status.get("message")
+        await settle(fleet, "west", epoch=2)
+        (g,) = status["groups"]
+        assert (g["sourceCluster"], g["targetCluster"], g["epoch"], g["phase"]) == ("east", "west", 2, "Succeeded")
+        assert status["executedBy"] == "west" and status["durationSeconds"] > 0
+        assert g["transferredTime"] and g["promotedTime"] and status["startTime"] and status["completionTime"]
+        if mode == "CONSISTENCY":
+            assert g["demotedTime"]
+            assert "Demoting" in seen_phases or g["demotedTime"]
+            # the new pods took 0.3 s to start after the old ones were gone: downtime is measured, not zero
+            assert 0.25 <= status["measuredDowntimeSeconds"] < 5
+        else:
+            assert status["measuredDowntimeSeconds"] < 1
+        (record,) = await east.store.state.get_failover_history("shop", "web")
+        assert (record.failover_name, record.source_cluster, record.target_cluster, record.epoch) == (
+            "to-west",
+            "east",
+            "west",
+            2,
+        )
+        assert record.mode.value == mode and record.reason == "drill"
+        assert record.downtime_seconds == g["downtimeSeconds"]
+        await posted(west, "Failover", "to-west", "FailoverSucceeded")
+        demoted = "DemotingForFailover" if mode == "CONSISTENCY" else "Demoted"
+        await posted(east, "FailoverGroup", "web", demoted)
+        await posted(west, "FailoverGroup", "web", "Promoted")
+        # failback: a Failover to the previous owner
+        await east.apply(failover("back", "east", [{"name": "web"}], mode=mode))
+        assert (await wait_phase(east, "back"))["phase"] == "Succeeded"
+        await settle(fleet, "east", epoch=3)
+
+
+async def test_forced_failover_with_a_silent_owner(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east", autoFailover=False)
+        await east.stop()  # east's operator is gone: nobody answers for east
+
+        await west.apply(failover("refused", "west", [{"name": "web"}]))
+        refused = await wait_phase(west, "refused", within=20)
+        assert refused["phase"] == "Failed"
+        assert "east did not confirm" in refused["message"] and "force" in refused["message"]
+        assert (await status_of(west)).get("owner") == "east"
+
+        await west.apply(failover("forced", "west", [{"name": "web"}], force=True, reason="east is down"))
+        forced = await wait_phase(west, "forced")
+        assert forced["phase"] == "Succeeded", forced.get("message")
+        (g,) = forced["groups"]
+        assert g["epoch"] == 2
+        assert await west.replicas("shop", "web") == 3
+        (record,) = await west.store.state.get_failover_history("shop", "web")
+        assert record.forced and record.failover_name == "forced"
+
+
+async def test_suspension_blocks_a_planned_failover_but_not_a_forced_one(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east")
+        await east.cluster.patch(
+            "failover.dev/v1alpha1",
+            "failovergroups",
+            "shop",
+            "web",
+            {"spec": {"suspended": True, "suspensionReason": "database migration"}},
+        )
+
+        async def suspended_everywhere():
+            for m in fleet:
+                s = await status_of(m)
+                assert s.get("suspended") is True and s.get("suspensionReason") == "database migration", m.name
+                assert any(c["type"] == "Suspended" and c["status"] == "True" for c in s.get("conditions", []))
+            return True
+
+        await eventually(suspended_everywhere, within=10)
+        config = await west.store.state.get_group_config("shop", "web")
+        assert config.suspended and config.suspension_reason == "database migration"
+
+        await west.apply(failover("blocked", "west", [{"name": "web"}]))
+        blocked = await wait_phase(west, "blocked")
+        assert blocked["phase"] == "Failed"
+        assert "suspended (database migration)" in blocked["message"]
+        await posted(west, "Failover", "blocked", "FailoverFailed")
+        assert (await status_of(east)).get("owner") == "east"
+
+        await west.apply(failover("override", "west", [{"name": "web"}], force=True))
+        assert (await wait_phase(west, "override"))["phase"] == "Succeeded"
+        await settle(fleet, "west", epoch=2)
+
+
+async def test_a_failover_applied_in_every_cluster_runs_once(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east", "west", "north") as fleet:
+        await setup_group(fleet, "east")
+        manifest = failover("everywhere", "west", [{"name": "web", "namespace": "shop"}])
+        await fleet.apply_everywhere(manifest)
+        for m in fleet:
+            s = await wait_phase(m, "everywhere")
+            assert s["phase"] == "Succeeded", (m.name, s.get("message"))
+            assert s["groups"][0]["epoch"] == 2
+        history = await fleet["north"].store.state.get_failover_history("shop", "web")
+        assert [h.failover_name for h in history] == ["everywhere"]
+        config = await fleet["north"].store.state.get_group_config("shop", "web")
+        assert (config.owner, config.epoch) == ("west", 2)
+        await settle(fleet, "west", epoch=2)
+
+
+async def test_a_failover_that_cannot_proceed_says_why(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east")
+        await west.apply(failover("nowhere", "north", [{"name": "web"}]))
+        s = await wait_phase(west, "nowhere")
+        assert s["phase"] == "Failed" and "north has never reported status" in s["message"]
+        await west.apply(failover("ghost", "west", [{"name": "nothing"}]))
+        s = await wait_phase(west, "ghost")
+        assert s["phase"] == "Failed" and "not registered" in s["message"]
+        await west.apply(failover("noop", "east", [{"name": "web"}]))
+        s = await wait_phase(west, "noop")
+        assert s["phase"] == "Succeeded" and "already owns" in s["groups"][0]["message"]
+        assert await east.store.state.get_failover_history("shop", "web") == []
