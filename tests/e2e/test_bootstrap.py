@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from failover_operator.testing.fleet import running_fleet
 from failover_operator.testing.kube import eventually
 

@@ -1,0 +1,129 @@
+"""Automatic failover and self-fencing, with the real operators: a silent owner, an unreachable DynamoDB."""
+
+from __future__ import annotations
+
+from failover_operator.testing.faults import start_proxy
+from failover_operator.testing.fleet import running_fleet, start_member
+from failover_operator.testing.kube import eventually
+
+from .helpers import posted, settle, setup_group, status_of
+
+
+async def test_a_standby_takes_over_from_a_silent_owner_and_the_owner_demotes_when_back(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east")
+        await east.stop()  # east's operator dies; its workloads keep running, its heartbeat stops
+
+        async def took_over():
+            config = await west.store.state.get_group_config("shop", "web")
+            assert (config.owner, config.epoch) == ("west", 2)
+            assert await west.replicas("shop", "web") == 3
+            return True
+
+        await eventually(took_over, within=15)
+        (record,) = await west.store.state.get_failover_history("shop", "web")
+        assert record.automatic and record.source_cluster == "east" and record.target_cluster == "west"
+        assert "heartbeat has not changed" in record.reason
+        await posted(west, "FailoverGroup", "web", "AutomaticFailover")
+
+        await start_member(east)  # east comes back: it reads the config and stands down
+        await settle(fleet, "west", epoch=2)
+        assert (await status_of(east)).get("decision", "").startswith("no action: I am east, STANDBY")
+
+
+async def test_an_owner_that_cannot_reach_dynamodb_fences_itself_before_anyone_takes_over(moto_endpoint, table):
+    proxy = await start_proxy(moto_endpoint)
+    try:
+        async with running_fleet(
+            moto_endpoint, table, "east", "west", dynamodb_endpoints={"east": proxy.endpoint}
+        ) as fleet:
+            east, west = fleet["east"], fleet["west"]
+            await setup_group(fleet, "east")
+            timeline: list[str] = []
+
+            async def watch():
+                fenced = await east.replicas("shop", "web") == 0
+                config = await west.store.state.get_group_config("shop", "web")
+                if fenced and "fenced" not in timeline:
+                    timeline.append("fenced")
+                if config.owner == "west" and "taken" not in timeline:
+                    timeline.append("taken")
+                assert "fenced" in timeline and "taken" in timeline and await west.replicas("shop", "web") == 3
+                return True
+
+            proxy.down = True  # east is cut off from DynamoDB (but not from its own cluster)
+            await eventually(watch, interval=0.02, within=15)
+            assert timeline == ["fenced", "taken"]  # east was down before west took over
+            s = await status_of(east)
+            assert s["role"] == "FENCED"
+            assert any(c["type"] == "Fenced" and c["status"] == "True" for c in s["conditions"])
+            await posted(east, "FailoverGroup", "web", "Fenced")
+
+            proxy.down = False  # back: east learns it lost the group and stays down as a standby
+            await settle(fleet, "west", epoch=2)
+    finally:
+        await proxy.stop()
+
+
+async def test_a_fenced_owner_that_still_owns_the_group_resumes(moto_endpoint, table):
+    proxy = await start_proxy(moto_endpoint)
+    try:
+        async with running_fleet(
+            moto_endpoint, table, "east", "west", dynamodb_endpoints={"east": proxy.endpoint}
+        ) as fleet:
+            east = fleet["east"]
+            await setup_group(fleet, "east", autoFailover=False)  # nobody will take over meanwhile
+            proxy.down = True
+
+            async def fenced():
+                assert await east.replicas("shop", "web") == 0
+                return True
+
+            await eventually(fenced, within=10)
+            proxy.down = False
+            await settle(fleet, "east", epoch=1)
+            assert (await status_of(east)).get("role") == "PRIMARY"
+    finally:
+        await proxy.stop()
+
+
+async def test_a_suspended_group_is_never_failed_over_automatically(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east", suspended=True, suspensionReason="freeze")
+        await east.stop()
+
+        async def noticed():
+            s = await status_of(west)
+            assert "suspended (freeze): no automatic failover" in s.get("decision", ""), s.get("decision")
+            return True
+
+        await eventually(noticed, within=10)
+        config = await west.store.state.get_group_config("shop", "web")
+        assert (config.owner, config.epoch) == ("east", 1)
+        assert await west.replicas("shop", "web") == 0
+
+
+async def test_three_standbys_one_takeover(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east", "west", "north", "south") as fleet:
+        await setup_group(fleet, "east", clusterPriority=["south", "north", "west"])
+        await fleet["east"].stop()
+
+        async def took_over():
+            config = await fleet["west"].store.state.get_group_config("shop", "web")
+            assert config.owner != "east"
+            return config
+
+        config = await eventually(took_over, within=15)
+        assert (config.owner, config.epoch) == ("south", 2)  # the priority list decides who goes first
+        history = await fleet["west"].store.state.get_failover_history("shop", "web")
+        assert len(history) == 1
+
+        async def others_stand_by():
+            for name in ("west", "north"):
+                assert await fleet[name].replicas("shop", "web") == 0
+            assert await fleet["south"].replicas("shop", "web") == 3
+            return True
+
+        await eventually(others_stand_by, within=5)
