@@ -1,0 +1,101 @@
+"""Invalid specs, deletion and hand-over, restarts: what people do to the objects, and what they see."""
+
+from __future__ import annotations
+
+from failover_operator.testing.fleet import running_fleet, start_member
+from failover_operator.testing.kube import eventually
+
+from .helpers import posted, settle, setup_group, status_of
+from .manifests import deployment, failover, group
+
+
+async def test_an_invalid_group_is_reported_and_touches_nothing(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east") as fleet:
+        east = fleet["east"]
+        await east.apply(deployment(replicas=2))
+        await east.apply(group(heartbeatInterval="20s", timeouts={"heartbeat": "15s"}))
+
+        async def reported():
+            s = await status_of(east)
+            cond = {c["type"]: c for c in s.get("conditions", [])}
+            assert cond.get("SpecValid", {}).get("status") == "False", s
+            assert "heartbeatInterval (20s) must be shorter than timeouts.heartbeat (15s)" in cond["SpecValid"]["message"]
+            return True
+
+        await eventually(reported, within=5)
+        await posted(east, "FailoverGroup", "web", "InvalidSpec")
+        assert await east.store.state.get_group_config("shop", "web") is None  # nothing registered
+        assert await east.replicas("shop", "web") == 2  # nothing touched
+
+        # fixing the spec makes it work
+        await east.cluster.patch(
+            "failover.dev/v1alpha1", "failovergroups", "shop", "web", {"spec": {"heartbeatInterval": "200ms"}}
+        )
+        await settle(fleet, "east", replicas=2, epoch=1)
+        s = await status_of(east)
+        assert {c["type"]: c["status"] for c in s["conditions"]}["SpecValid"] == "True"
+
+
+async def test_an_invalid_failover_fails_with_the_reason(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east") as fleet:
+        east = fleet["east"]
+        await east.apply(failover("bad", "we#st", [], mode="FAST"))
+
+        async def failed():
+            s = (await east.failover("shop", "bad")).get("status") or {}
+            assert s.get("phase") == "Failed", s
+            return s
+
+        s = await eventually(failed, within=5)
+        for words in ("targetCluster", "failoverGroups", "mode"):
+            assert words in s["message"]
+        await posted(east, "Failover", "bad", "InvalidSpec")
+
+
+async def test_deleting_the_owners_group_hands_ownership_over_first(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east")
+        await east.cluster.delete("failover.dev/v1alpha1", "failovergroups", "shop", "web")
+        await east.cluster.wait_absent("failover.dev/v1alpha1", "failovergroups", "shop", "web", within=10)
+        config = await west.store.state.get_group_config("shop", "web")
+        assert (config.owner, config.epoch) == ("west", 2)
+        (record,) = await west.store.state.get_failover_history("shop", "web")
+        assert record.source_cluster == "east" and "deleted in east" in record.reason
+        assert await east.replicas("shop", "web") == 0  # handed over: east's copy is down
+        assert sorted(await west.store.state.get_all_cluster_statuses("shop", "web")) == ["west"]
+
+        async def west_serves():
+            s = await status_of(west)
+            assert (s.get("owner"), s.get("role")) == ("west", "PRIMARY")
+            assert await west.replicas("shop", "web") == 3
+            return True
+
+        await eventually(west_serves, within=10)
+        # the last cluster to leave removes the group's records
+        await west.cluster.delete("failover.dev/v1alpha1", "failovergroups", "shop", "web")
+        await west.cluster.wait_absent("failover.dev/v1alpha1", "failovergroups", "shop", "web", within=10)
+        assert await west.store.state.get_group_config("shop", "web") is None
+        assert await west.store.state.get_failover_history("shop", "web") == []
+        assert await west.replicas("shop", "web") == 3  # the last one leaves its resources as they are
+
+
+async def test_a_restarted_operator_picks_up_where_it_was(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east")
+        await west.apply(failover("to-west", "west", [{"name": "web"}]))
+
+        async def done():
+            s = (await west.failover("shop", "to-west")).get("status") or {}
+            assert s.get("phase") == "Succeeded", s
+            return s
+
+        first = await eventually(done, within=15)
+        for m in (east, west):
+            await m.stop()
+            await start_member(m)
+        await settle(fleet, "west", epoch=2)
+        again = await eventually(done, within=5)
+        assert again["completionTime"] == first["completionTime"]  # a finished Failover is not run again
+        assert len(await west.store.state.get_failover_history("shop", "web")) == 1
