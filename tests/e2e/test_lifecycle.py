@@ -19,7 +19,9 @@ async def test_an_invalid_group_is_reported_and_touches_nothing(moto_endpoint, t
             s = await status_of(east)
             cond = {c["type"]: c for c in s.get("conditions", [])}
             assert cond.get("SpecValid", {}).get("status") == "False", s
-            assert "heartbeatInterval (20s) must be shorter than timeouts.heartbeat (15s)" in cond["SpecValid"]["message"]
+            assert (
+                "heartbeatInterval (20s) must be shorter than timeouts.heartbeat (15s)" in cond["SpecValid"]["message"]
+            )
             return True
 
         await eventually(reported, within=5)
