@@ -44,6 +44,9 @@ typecheck: lint
 bench: install
 	$(BIN)/python bench/store_bench.py
 
+demo: install
+	$(BIN)/python -m failover_operator.demo
+
 run: install
 	$(BIN)/failover-operator run
 

@@ -62,6 +62,7 @@ class GroupRunner:
         self.last_write: float | None = None
         self.decision: Decision | None = None
         self.observation: Any = None  # workloads.converge.Observation of the last tick
+        self._settling_since: float | None = None  # when resources started moving to a new role
         self._event_key: tuple[Any, ...] | None = None
         self._status: FailoverGroupStatus | None = None
         self._seen = ChangeObserver(ctx.clock)
@@ -87,14 +88,18 @@ class GroupRunner:
             await self._sleep(self._next_delay(interval, plan), stop)
 
     def _next_delay(self, interval: float, plan: GroupPlan | None) -> float:
-        """Until the next tick — or sooner, if an owner would reach its fencing deadline first."""
+        """Until the next tick — sooner while resources are still moving to a new role (so that a failover
+        waits for facts, not for ticks), and never past an owner's fencing deadline."""
+        settling_for = None if self._settling_since is None else self.ctx.clock.monotonic() - self._settling_since
+        if settling_for is not None and plan is not None and settling_for < plan.timeouts.transitory_state:
+            interval = max(0.1, interval / 4)
         if self.local_role != LocalRole.PRIMARY or self.last_write is None or plan is None:
             return interval
         deadline = self.last_write + self._fence_after(plan) - self.ctx.clock.monotonic()
         return max(0.05, min(interval, deadline + 0.01))
 
     async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
-        self._wake.clear()
+        """Sleep until the next tick, or until woken (a wake-up that came during the tick counts too)."""
         waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
         try:
             await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
@@ -106,6 +111,7 @@ class GroupRunner:
 
     async def tick(self, plan: GroupPlan, reporter: Reporter) -> Decision:
         started = time.perf_counter()
+        self._wake.clear()  # whatever woke us is handled by this tick; a wake-up from now on means another
         first = self.local_role is None
         budget = self._io_budget(plan)
 
@@ -139,12 +145,19 @@ class GroupRunner:
             )
             for problem in result.errors:
                 log.warning("%s: %s", self.group, problem)
+            if decision.role != self.local_role:
+                self._settling_since = self.ctx.clock.monotonic()
             self.local_role = decision.role
 
         after = await self.ctx.workloads.observe(self.namespace, plan.resources, _converge_role(self.local_role))
+        changed_health = self.observation is None or after.health != self.observation.health
         self.observation = after
+        settled = after.all_ready if self.local_role == LocalRole.PRIMARY else after.all_down
+        if settled:
+            self._settling_since = None
         reported = self._reported_state(decision, after)
-        if (first or reported != self.reported) and self.local_role is not None:
+        # Report a change of state or health at once: a failover in progress is waiting for exactly that.
+        if (first or reported != self.reported or changed_health) and self.local_role is not None:
             await self._heartbeat(plan, reported, budget, observation=after)
         self.decision = decision
         self._report(decision, state, after, plan, reporter, store_error)
