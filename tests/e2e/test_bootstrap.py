@@ -31,3 +31,33 @@ async def test_bootstrap_owner_agreement_and_roles(moto_endpoint, table):
         annotations = standby["metadata"]["annotations"]
         assert annotations["failover.dev/replicas"] == "3"
         assert annotations["failover.dev/group"] == "shop/web" and annotations["failover.dev/epoch"] == "1"
+
+
+async def test_concurrent_bootstrap_never_scales_the_owner_down(moto_endpoint, table):
+    import asyncio
+
+    from .helpers import settle
+
+    async with running_fleet(moto_endpoint, table, "east", "west", "north") as fleet:
+        for m in fleet:
+            await m.apply(deployment(replicas=3))
+        await asyncio.gather(*(m.apply(group()) for m in fleet))  # no initialPrimary: first to register owns it
+        config = None
+
+        async def registered():
+            nonlocal config
+            config = await fleet["east"].store.state.get_group_config("shop", "web")
+            assert config is not None
+            return True
+
+        await eventually(registered, within=5)
+        owner = config.owner
+        await settle(fleet, owner, epoch=1)
+        member = fleet[owner]
+        res = member.cluster.emulator.find_resource("apps/v1", "deployments")
+        versions = list(member.cluster.emulator.objects[res, "shop", "web"].history)
+        assert len(versions) > 1  # it was annotated, status updated ...
+        assert all(v["spec"]["replicas"] == 3 for v in versions), [v["spec"]["replicas"] for v in versions]
+        for m in fleet:
+            if m.name != owner:
+                assert await m.replicas("shop", "web") == 0

@@ -101,3 +101,48 @@ async def test_a_restarted_operator_picks_up_where_it_was(moto_endpoint, table):
         again = await eventually(done, within=5)
         assert again["completionTime"] == first["completionTime"]  # a finished Failover is not run again
         assert len(await west.store.state.get_failover_history("shop", "web")) == 1
+
+
+async def test_a_listed_resource_that_does_not_exist_is_reported_not_fatal(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east") as fleet:
+        east = fleet["east"]
+        await east.apply(deployment(replicas=2))
+        await east.apply(
+            group(workloads=[{"kind": "Deployment", "name": "web"}, {"kind": "CronJob", "name": "nightly"}])
+        )
+
+        async def reported():
+            s = await status_of(east)
+            assert s.get("owner") == "east" and s.get("health") == "DEGRADED", s
+            assert "CronJob/nightly" in s.get("message", "")
+            cond = {c["type"]: c["status"] for c in s.get("conditions", [])}
+            assert cond.get("Degraded") == "True" and cond.get("Ready") == "False"
+            return True
+
+        await eventually(reported, within=10)
+        status = await east.store.state.get_cluster_status("shop", "web")
+        assert status.health.value == "DEGRADED"
+        assert status.components["CronJob/nightly"]["missing"] is True
+        assert await east.replicas("shop", "web") == 2  # the rest is still managed
+
+
+async def test_deleting_a_failover_in_flight_undoes_it(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east", autoFailover=False)
+        await east.stop()  # nobody will confirm the demotion: the Failover waits in Demoting
+        await west.apply(failover("stuck", "west", [{"name": "web"}]))
+
+        async def demoting():
+            s = (await west.failover("shop", "stuck")).get("status") or {}
+            assert s.get("phase") == "Demoting", s
+            config = await west.store.state.get_group_config("shop", "web")
+            assert config.transition is not None and config.transition.failover_name == "stuck"
+            return True
+
+        await eventually(demoting, within=10)
+        await west.cluster.delete("failover.dev/v1alpha1", "failovers", "shop", "stuck")
+        await west.cluster.wait_absent("failover.dev/v1alpha1", "failovers", "shop", "stuck", within=10)
+        config = await west.store.state.get_group_config("shop", "web")
+        assert config.transition is None and (config.owner, config.epoch) == ("east", 1)
+        assert await west.store.operations.is_locked("shop", "web") is None

@@ -211,7 +211,8 @@ class FailoverExecutor:
                 state, down_at = await self._demote(run, board, key, lease)
                 record = await self._transfer(run, board, key, state, lease=lease)
             except BaseException:
-                await self._abandon(ns, group, run.name, lease)
+                # Shielded: when kopf gives up waiting and cancels us, the undo still completes.
+                await asyncio.shield(self._abandon(ns, group, run.name, lease))
                 raise
             await self._promote(run, board, key, record, state, down_at=down_at)
 

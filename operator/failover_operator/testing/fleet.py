@@ -15,7 +15,7 @@ from typing import Any
 
 from ..api import API_VERSION
 from ..clock import EventLoopClock
-from ..handlers.registry import FINALIZER, build_registry
+from ..handlers.registry import FINALIZER, apply_daemon_settings, build_registry
 from ..metrics import Metrics
 from ..reconciler.context import OperatorContext
 from ..settings import Settings
@@ -80,6 +80,7 @@ async def start_member(member: Member, *, settings: Any = None) -> KopfOperator:
     registry = build_registry(member.ctx, member.kube, login=False, tune=False)
     kopf_settings = settings or fast_kopf_settings()
     kopf_settings.persistence.finalizer = FINALIZER
+    apply_daemon_settings(kopf_settings)
     member.operator = await start_kopf(registry, member.cluster, settings=kopf_settings)
     return member.operator
 
