@@ -327,6 +327,26 @@ def test_stale_or_out_of_date_standbys_do_not_hold_up_the_others():
     )
 
 
+def test_an_abandoned_planned_failover_does_not_block_automatic_failover_forever():
+    abandoned = sit("north", S, cfg(transition=TRANSITION), stale=frozenset({"east"}), transition_age=301)
+    assert decide(abandoned).action == Action.TAKE_OVER
+
+
+def test_uptime_hand_off_keeps_the_old_owner_serving_until_the_new_one_is_ready():
+    handoff = TRANSITION.model_copy(update={"mode": FailoverMode.UPTIME, "epoch": 8})
+    config = cfg(owner="west", epoch=8, transition=handoff)
+    not_ready = {**EVERYONE, "west": st("west", ClusterState.PRIMARY, Health.DEGRADED, epoch=8)}
+    waiting = decide(sit("east", P, config, clusters=not_ready))
+    assert (waiting.action, waiting.role) == (Action.NONE, P) and "promotes first (UPTIME)" in waiting.reason
+    ready = {**EVERYONE, "west": st("west", ClusterState.PRIMARY, Health.OK, epoch=8)}
+    done = decide(sit("east", P, config, clusters=ready))
+    assert (done.action, done.role, done.clear_transition) == (Action.DEMOTE, S, True)
+    late = decide(sit("east", P, config, clusters=not_ready, transition_age=301))
+    assert (late.action, late.role) == (Action.DEMOTE, S) and "has not reported ready within 300s" in late.reason
+    # the new owner is not confused by the hand-off record
+    assert decide(sit("west", P, config, clusters=ready)).action == Action.NONE
+
+
 def test_takeover_order():
     assert takeover_order({"c", "a", "b"}, ()) == ["a", "b", "c"]
     assert takeover_order({"c", "a", "b"}, ("c", "zzz", "b")) == ["c", "b", "a"]

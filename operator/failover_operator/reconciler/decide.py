@@ -178,7 +178,8 @@ def decide(s: Situation) -> Decision:
         return _standby(f"no action: {cause}, but {s.group} is suspended{why}: no automatic failover")
     if not s.auto_failover:
         return _standby(f"no action: {cause}, but autoFailover is off for {s.group}")
-    if t is not None and (draining(config) or handing_off(config)):
+    fresh = s.transition_age is None or s.transition_age <= config.timeouts.transitory_state
+    if t is not None and (draining(config) or handing_off(config)) and fresh:
         return _standby(f"no action: {cause}, but failover {t.failover_name} is in progress")
     if s.my_health != Health.OK:
         return _standby(f"no action: {cause}, but {s.me} is {s.my_health.value} itself and cannot take over")

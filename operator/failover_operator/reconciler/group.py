@@ -30,6 +30,7 @@ from ..store import (
 )
 from ..store.observe import ChangeObserver
 from ..store.records import ClusterState, Health
+from ..workloads.kube import KubeError
 from ..workloads.roles import Role
 from .context import OperatorContext, Reporter
 from .decide import Action, Decision, LocalRole, Situation, decide
@@ -373,7 +374,11 @@ class GroupRunner:
             now=self.ctx.clock.now(),
         )
         if status != self._status:
-            await reporter.patch_status(status.to_merge_patch())
+            try:
+                await reporter.patch_status(status.to_merge_patch())
+            except KubeError as exc:  # the API server is the one thing we cannot report this to
+                log.warning("%s: cannot update the FailoverGroup's status: %s", self.group, exc)
+                return
             self._status = status
 
     # --- helpers ------------------------------------------------------------------------------------

