@@ -71,13 +71,15 @@ async def test_planned_failover_moves_ownership_replicas_and_epoch(moto_endpoint
 async def test_forced_failover_with_a_silent_owner(moto_endpoint, table):
     async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]
-        await setup_group(fleet, "east", autoFailover=False)
+        quick = {"heartbeat": "2s", "unhealthyPrimary": "3s", "transitoryState": "3s"}
+        await setup_group(fleet, "east", autoFailover=False, timeouts=quick)
         await east.stop()  # east's operator is gone: nobody answers for east
 
         await west.apply(failover("refused", "west", [{"name": "web"}]))
         refused = await wait_phase(west, "refused", within=20)
         assert refused["phase"] == "Failed"
-        assert "east did not confirm" in refused["message"] and "force" in refused["message"]
+        assert "east did not confirm it had stopped serving shop/web within 3s" in refused["message"]
+        assert "force: true" in refused["message"]
         assert (await status_of(west)).get("owner") == "east"
 
         await west.apply(failover("forced", "west", [{"name": "web"}], force=True, reason="east is down"))

@@ -1,0 +1,89 @@
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+from failover_operator.reconciler.decide import Action, Decision, LocalRole
+from failover_operator.reconciler.status import group_status, heartbeat_age_text
+from failover_operator.store import GroupConfig, GroupState
+from failover_operator.store.records import ClusterState, ClusterStatus, Health
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_heartbeat_age_changes_only_when_it_means_something():
+    assert heartbeat_age_text(None, 5) is None
+    assert {heartbeat_age_text(a, 5) for a in (0, 3, 7, 9.9)} == {"0s"}
+    assert heartbeat_age_text(10, 5) == "10s"
+    assert heartbeat_age_text(14.9, 5) == "10s"
+    assert heartbeat_age_text(95, 5) == "1m35s"
+
+
+def build(previous=None, now=T0, health=Health.OK, role=LocalRole.PRIMARY, suspended=False):
+    config = GroupConfig(
+        namespace="shop",
+        name="web",
+        operator_id="o",
+        owner="east",
+        epoch=3,
+        updated_at=T0,
+        suspended=suspended,
+        suspension_reason="freeze" if suspended else None,
+    )
+    clusters = {
+        c: ClusterStatus(
+            cluster_name=c, health=Health.OK, state=s, heartbeat_seq=4, last_heartbeat=T0, observed_epoch=3
+        )
+        for c, s in (("east", ClusterState.PRIMARY), ("west", ClusterState.STANDBY))
+    }
+    state = GroupState(config=config, clusters=clusters, lock=None, history=[])
+    observation = SimpleNamespace(health=health, message="" if health == Health.OK else "Deployment/web: 1 of 3 ready")
+    decision = Decision(Action.NONE, role, ClusterState.PRIMARY, "no action: I am east, PRIMARY of shop/web at epoch 3")
+    return group_status(
+        me="east",
+        config=config,
+        state=state,
+        local_role=role,
+        observation=observation,
+        decision=decision,
+        heartbeat_age=lambda c: 30.0,
+        heartbeat_interval=5,
+        generation=2,
+        store_error=None,
+        previous=previous,
+        now=now,
+    )
+
+
+def test_group_status_fields_and_conditions():
+    s = build()
+    assert (s.owner, s.role.value, s.epoch, s.health.value, s.suspended) == ("east", "PRIMARY", 3, "OK", False)
+    assert [(c.name, c.role.value, c.heartbeat_age) for c in s.clusters] == [
+        ("east", "PRIMARY", "0s"),
+        ("west", "STANDBY", "30s"),
+    ]
+    conditions = {c.type: c.status.value for c in s.conditions}
+    assert conditions == {
+        "Ready": "True",
+        "Degraded": "False",
+        "Suspended": "False",
+        "Fenced": "False",
+        "SpecValid": "True",
+    }
+    assert s.decision.startswith("no action") and s.observed_generation == 2
+    patch = s.to_merge_patch()
+    assert patch["owner"] == "east" and patch["clusters"][1]["heartbeatAge"] == "30s"
+
+
+def test_an_unchanged_tick_yields_an_identical_status_so_nothing_is_patched():
+    first = build()
+    assert build(previous=first, now=T0 + timedelta(minutes=5)) == first
+
+
+def test_transitions_keep_their_time_until_the_status_changes():
+    first = build()
+    degraded = build(previous=first, now=T0 + timedelta(minutes=1), health=Health.DEGRADED)
+    ready = {c.type: c for c in degraded.conditions}["Ready"]
+    assert ready.status.value == "False" and ready.last_transition_time == T0 + timedelta(minutes=1)
+    assert degraded.message == "Deployment/web: 1 of 3 ready"
+    suspended = build(previous=degraded, now=T0 + timedelta(minutes=2), health=Health.DEGRADED, suspended=True)
+    assert {c.type: c for c in suspended.conditions}["Ready"].last_transition_time == T0 + timedelta(minutes=1)
+    assert suspended.suspension_reason == "freeze"
