@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
 
+from botocore.exceptions import ClientError
+
 from ..clock import Clock
 from . import keys
-from .calls import Caller
+from .calls import CONDITION_FAILED, Caller, error_code, unexpected
 from .errors import CorruptRecordError
 from .observe import ChangeObserver
 
@@ -50,6 +52,20 @@ class StoreContext:
         if self.corrupt_seen.get((error.pk, error.sk)) != error.detail:
             self.corrupt_seen[(error.pk, error.sk)] = error.detail
             log.error("skipping %s", error)
+
+    async def write_if(self, operation: str, **params: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """A conditional write: `(response, None)` if it happened, `(None, old item)` if its condition failed.
+
+        The old item comes from ReturnValuesOnConditionCheckFailure=ALL_OLD ({} if there was none), so the
+        caller can say *why* without another read.
+        """
+        params.setdefault("ReturnValuesOnConditionCheckFailure", "ALL_OLD")
+        try:
+            return await self.call(operation, TableName=self.table, **params), None
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise unexpected(operation, exc) from exc
+            return None, dict(exc.response.get("Item") or {})
 
     async def query_all(self, **params: Any) -> list[dict[str, Any]]:
         """All pages of a query (use only where the result is bounded)."""

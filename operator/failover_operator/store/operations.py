@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import keys
-from .calls import CONDITION_FAILED, TRANSACTION_CANCELED, cancellation_codes, error_code, unexpected
+from .calls import TRANSACTION_CANCELED, cancellation_codes, error_code, unexpected
 from .context import StoreContext, coerce
 from .errors import ConflictError, CorruptRecordError, LockHeldError, NotFoundError, PreconditionError
 from .expr import Expr, update_expression
@@ -138,26 +138,20 @@ class OperationsManager:
         """Extend our lease (renewal count + 1, same token); LockHeldError/ConflictError if it was lost."""
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
-        try:
-            result = await ctx.call(
-                "update_item",
-                TableName=ctx.table,
-                Key=ctx.key(pk, keys.LOCK_SK),
-                UpdateExpression="SET #r = #r + :one",
-                ConditionExpression="#t = :t",
-                ExpressionAttributeNames={"#r": "renewals", "#t": "token"},
-                ExpressionAttributeValues={":one": n(1), ":t": s(lease.token)},
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise unexpected("UpdateItem", exc) from exc
-            old = exc.response.get("Item")
+        result, old = await ctx.write_if(
+            "update_item",
+            Key=ctx.key(pk, keys.LOCK_SK),
+            UpdateExpression="SET #r = #r + :one",
+            ConditionExpression="#t = :t",
+            ExpressionAttributeNames={"#r": "renewals", "#t": "token"},
+            ExpressionAttributeValues={":one": n(1), ":t": s(lease.token)},
+            ReturnValues="ALL_NEW",
+        )
+        if result is None:
             if not old:
-                raise ConflictError(f"lease on {namespace}/{name} was lost: the lock no longer exists") from None
+                raise ConflictError(f"lease on {namespace}/{name} was lost: the lock no longer exists")
             holder = _raw(old, "holder", "S") or "unknown"
-            raise LockHeldError(holder, f"lease on {namespace}/{name} was lost: now held by {holder}") from None
+            raise LockHeldError(holder, f"lease on {namespace}/{name} was lost: now held by {holder}")
         renewals = int(result["Attributes"]["renewals"]["N"])
         return lease.model_copy(update={"renewals": renewals})
 
@@ -165,18 +159,15 @@ class OperationsManager:
         """Delete the lock if this lease still holds it. Never raises for a lost lease (returns False)."""
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
-        try:
-            await ctx.call(
-                "delete_item",
-                TableName=ctx.table,
-                Key=ctx.key(pk, keys.LOCK_SK),
-                ConditionExpression="#t = :t",
-                ExpressionAttributeNames={"#t": "token"},
-                ExpressionAttributeValues={":t": s(lease.token)},
-            )
-        except ClientError as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise unexpected("DeleteItem", exc) from exc
+        result, _ = await ctx.write_if(
+            "delete_item",
+            Key=ctx.key(pk, keys.LOCK_SK),
+            ConditionExpression="#t = :t",
+            ExpressionAttributeNames={"#t": "token"},
+            ExpressionAttributeValues={":t": s(lease.token)},
+            ReturnValuesOnConditionCheckFailure="NONE",
+        )
+        if result is None:
             return False
         ctx.locks.forget(pk)
         return True
@@ -203,25 +194,16 @@ class OperationsManager:
         """Conditional put of our lock record: None on success, else the record that blocked it ({} if the
         blocking record was gone by the time we looked)."""
         ctx = self._ctx
-        try:
-            await ctx.call(
-                "put_item",
-                TableName=ctx.table,
-                Item=lease_to_item(pk, lease),
-                ConditionExpression=condition,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                **e.params(),
-            )
-        except ClientError as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise unexpected("PutItem", exc) from exc
-            old = exc.response.get("Item")
-            if not old:
-                result = await ctx.call(
+        result, old = await ctx.write_if(
+            "put_item", Item=lease_to_item(pk, lease), ConditionExpression=condition, **e.params()
+        )
+        if result is None:
+            if not old:  # no old item returned: it was deleted in between (or the service did not say). Look.
+                got = await ctx.call(
                     "get_item", TableName=ctx.table, Key=ctx.key(pk, keys.LOCK_SK), ConsistentRead=True
                 )
-                old = result.get("Item") or {}
-            return dict(old)
+                old = dict(got.get("Item") or {})
+            return old
         ctx.locks.forget(pk)
         return None
 
@@ -487,20 +469,17 @@ class OperationsManager:
             sets.append(f"{e.n('suspensionReason')} = {e.v(s(reason))}")
         else:
             removes.append(e.n("suspensionReason"))
-        try:
-            result = await ctx.call(
-                "update_item",
-                TableName=ctx.table,
-                Key=ctx.key(pk, keys.CONFIG_SK),
-                UpdateExpression=update_expression(sets, removes),
-                ConditionExpression=f"attribute_exists({e.n(keys.PK)})",
-                ReturnValues="ALL_NEW",
-                **e.params(),
-            )
-        except ClientError as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise unexpected("UpdateItem", exc) from exc
-            raise NotFoundError(f"group {namespace}/{name} does not exist") from None
+        result, _ = await ctx.write_if(
+            "update_item",
+            Key=ctx.key(pk, keys.CONFIG_SK),
+            UpdateExpression=update_expression(sets, removes),
+            ConditionExpression=f"attribute_exists({e.n(keys.PK)})",
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="NONE",
+            **e.params(),
+        )
+        if result is None:
+            raise NotFoundError(f"group {namespace}/{name} does not exist")
         return config_from_item(result["Attributes"])
 
     async def detect_and_report_problems(self, namespace: str, name: str) -> list[Problem]:

@@ -6,11 +6,9 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from . import keys
-from .calls import CONDITION_FAILED, error_code, unexpected
 from .context import StoreContext, coerce, sk_of
 from .errors import ConflictError, CorruptRecordError, NotFoundError
 from .expr import Expr, update_expression
@@ -79,23 +77,18 @@ class StateManager:
             timeouts=_timeouts(timeouts),
             updated_at=ctx.clock.now(),
         )
-        try:
-            await ctx.call(
-                "put_item",
-                TableName=ctx.table,
-                Item=config_to_item(config),
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": keys.PK},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise unexpected("PutItem", exc) from exc
-            existing = exc.response.get("Item") or await self._get_config_item(pk)
-            if existing is None:  # deleted between our put and our read: try once more
-                return await self.register_group(namespace, name, initial_owner, timeouts)
-            return config_from_item(existing)
-        return config
+        _, old = await ctx.write_if(
+            "put_item",
+            Item=config_to_item(config),
+            ConditionExpression="attribute_not_exists(#pk)",
+            ExpressionAttributeNames={"#pk": keys.PK},
+        )
+        if old is None:
+            return config
+        existing = old or await self._get_config_item(pk)
+        if existing is None:  # deleted between our put and our read: try once more
+            return await self.register_group(namespace, name, initial_owner, timeouts)
+        return config_from_item(existing)
 
     async def get_group_config(self, namespace: str, name: str) -> GroupConfig | None:
         """The group's config (strongly consistent), or None if it does not exist or cannot be read."""
@@ -134,27 +127,21 @@ class StateManager:
         else:
             removes.append(e.n("transition"))
         condition = f"attribute_exists({e.n(keys.PK)}) AND {e.n('version')} = {e.v(n(config.version))}"
-        try:
-            result = await ctx.call(
-                "update_item",
-                TableName=ctx.table,
-                Key=ctx.key(pk, keys.CONFIG_SK),
-                UpdateExpression=update_expression(sets, removes),
-                ConditionExpression=condition,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                **e.params(),
-            )
-        except ClientError as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise unexpected("UpdateItem", exc) from exc
-            old = exc.response.get("Item")
+        result, old = await ctx.write_if(
+            "update_item",
+            Key=ctx.key(pk, keys.CONFIG_SK),
+            UpdateExpression=update_expression(sets, removes),
+            ConditionExpression=condition,
+            ReturnValues="ALL_NEW",
+            **e.params(),
+        )
+        if result is None:
             if not old:
-                raise NotFoundError(f"group {config.namespace}/{config.name} does not exist") from None
+                raise NotFoundError(f"group {config.namespace}/{config.name} does not exist")
             stored = old.get("version", {}).get("N", "?")
             raise ConflictError(
                 f"group {config.namespace}/{config.name} changed: version {config.version} was read, {stored} is stored"
-            ) from None
+            )
         return config_from_item(result["Attributes"])
 
     async def get_group_state(self, namespace: str, name: str) -> GroupState:
@@ -371,20 +358,16 @@ class StateManager:
         pk = ctx.pk(namespace, name)
         if not record_id.startswith(keys.HISTORY_PREFIX):
             raise ValueError(f"not a history record id: {record_id!r}")
-        try:
-            await ctx.call(
-                "update_item",
-                TableName=ctx.table,
-                Key=ctx.key(pk, record_id),
-                UpdateExpression="SET #d = :d",
-                ConditionExpression="attribute_exists(#pk)",
-                ExpressionAttributeNames={"#d": "downtimeSeconds", "#pk": keys.PK},
-                ExpressionAttributeValues={":d": n(round(float(downtime_seconds), 3))},
-            )
-        except ClientError as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise unexpected("UpdateItem", exc) from exc
-            raise NotFoundError(f"history record {record_id} of {namespace}/{name} does not exist") from None
+        result, _ = await ctx.write_if(
+            "update_item",
+            Key=ctx.key(pk, record_id),
+            UpdateExpression="SET #d = :d",
+            ConditionExpression="attribute_exists(#pk)",
+            ExpressionAttributeNames={"#d": "downtimeSeconds", "#pk": keys.PK},
+            ExpressionAttributeValues={":d": n(round(float(downtime_seconds), 3))},
+        )
+        if result is None:
+            raise NotFoundError(f"history record {record_id} of {namespace}/{name} does not exist")
 
     # --- listing (GSI1) ------------------------------------------------------------------------------
 
