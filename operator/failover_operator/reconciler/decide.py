@@ -137,7 +137,7 @@ def decide(s: Situation) -> Decision:
     if t is not None and s.local_role == LocalRole.PRIMARY and handing_off(config) and t.source_cluster == s.me:
         new = clusters.get(config.owner)
         limit = config.timeouts.transitory_state
-        if _ready(new, config.epoch):
+        if serving(new, config.epoch):
             return Decision(
                 Action.DEMOTE,
                 LocalRole.STANDBY,
@@ -223,7 +223,8 @@ def handing_off(config: GroupConfig) -> bool:
     )
 
 
-def _ready(status: ClusterStatus | None, epoch: int) -> bool:
+def serving(status: ClusterStatus | None, epoch: int) -> bool:
+    """The cluster reports itself PRIMARY, healthy and up to date with `epoch`: it serves the group."""
     return (
         status is not None
         and status.state == ClusterState.PRIMARY

@@ -29,8 +29,9 @@ from ..store import (
     Transition,
     failover_refusal,
 )
-from ..store.records import ClusterState, ClusterStatus, FailoverMode, Health
+from ..store.records import ClusterState, FailoverMode
 from .context import OperatorContext, Reporter
+from .decide import serving
 
 log = logging.getLogger("failover_operator.failover")
 
@@ -384,7 +385,7 @@ class FailoverExecutor:
                 if old is None or old.state != ClusterState.PRIMARY or source in self._stale(current):
                     down_at = clock.monotonic()
             new = current.clusters.get(target)
-            if ready_at is None and _ready(new, record.epoch):
+            if ready_at is None and serving(new, record.epoch):
                 ready_at = clock.monotonic()
                 await board.update(key, promoted_time=_second(clock.now()))
                 run.reporter.event("Promoted", f"{ns}/{group}: {target} reports ready at epoch {record.epoch}")
@@ -546,15 +547,6 @@ class _Board:
     async def update(self, key: tuple[str, str], **changes: object) -> None:
         self.progress[key] = self.progress[key].model_copy(update=changes)
         await self.publish()
-
-
-def _ready(status: ClusterStatus | None, epoch: int) -> bool:
-    return (
-        status is not None
-        and status.state == ClusterState.PRIMARY
-        and status.observed_epoch == epoch
-        and status.health == Health.OK
-    )
 
 
 def _second(moment: datetime) -> datetime:
