@@ -38,6 +38,36 @@ async def test_an_invalid_group_is_reported_and_touches_nothing(moto_endpoint, t
         assert {c["type"]: c["status"] for c in s["conditions"]}["SpecValid"] == "True"
 
 
+async def test_a_bad_edit_of_a_running_group_keeps_it_running_on_the_last_valid_spec(moto_endpoint, table):
+    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east")
+        # an edit the CRD schema would refuse, but that an object written before a schema change can carry
+        await east.cluster.patch(
+            "failover.dev/v1alpha1", "failovergroups", "shop", "web", {"spec": {"heartbeatInterval": "1h"}}
+        )
+
+        async def flagged():
+            s = await status_of(east)
+            cond = {c["type"]: c for c in s.get("conditions", [])}
+            assert cond.get("SpecValid", {}).get("status") == "False", s
+            assert "heartbeatInterval (1h)" in cond["SpecValid"]["message"]
+            assert s.get("role") == "PRIMARY"
+            return True
+
+        await eventually(flagged, within=5)
+        before = (await west.store.state.get_cluster_status("shop", "web", "east")).heartbeat_seq
+
+        async def still_beating():
+            now = (await west.store.state.get_cluster_status("shop", "web", "east")).heartbeat_seq
+            assert now >= before + 3
+            return True
+
+        await eventually(still_beating, within=5)
+        await posted(east, "FailoverGroup", "web", "InvalidSpec")
+        assert (await west.store.state.get_group_config("shop", "web")).owner == "east"  # nobody took over
+
+
 async def test_an_invalid_failover_fails_with_the_reason(moto_endpoint, table):
     async with running_fleet(moto_endpoint, table, "east") as fleet:
         east = fleet["east"]

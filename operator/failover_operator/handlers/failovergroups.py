@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 import kopf
@@ -61,6 +62,7 @@ class GroupHandlers:
         self.ctx = ctx
         self.kube = kube
         self._invalid: dict[tuple[str, str], str] = {}
+        self._valid: dict[tuple[str, str], GroupPlan] = {}
 
     def runner(self, namespace: str, name: str) -> GroupRunner:
         key = (namespace, name)
@@ -69,12 +71,23 @@ class GroupHandlers:
         return self.ctx.runners[key]
 
     async def valid_plan(self, body: kopf.Body) -> GroupPlan | None:
-        """The plan, or None after reporting (once per distinct problem) why the spec is invalid."""
+        """The plan; for an invalid spec, the last valid plan marked with the error (a bad edit must not stop
+        the heartbeat of a running group — its peers would take it for dead), or None if there never was one.
+        Each distinct problem is reported once, as an event and in the status."""
         key = _key(body)
         try:
             plan = plan_of(body)
         except ValidationError as exc:
             message = validation_message(exc)
+            last = self._valid.get(key)
+            if last is not None:
+                if self._invalid.get(key) != message:
+                    self._invalid[key] = message
+                    KopfReporter(body, self.kube, "FailoverGroup").event(
+                        "InvalidSpec", f"{message} (still running with the last valid spec)", warning=True
+                    )
+                    log.warning("%s/%s: invalid spec, keeping the last valid one: %s", *key, message)
+                return replace(last, spec_error=message)
             if self._invalid.get(key) != message:
                 self._invalid[key] = message
                 reporter = KopfReporter(body, self.kube, "FailoverGroup")
@@ -97,8 +110,8 @@ class GroupHandlers:
                 )
                 log.warning("%s/%s: invalid spec: %s", *key, message)
             return None
-        if key in self._invalid:
-            del self._invalid[key]
+        self._invalid.pop(key, None)
+        self._valid[key] = plan
         return plan
 
     async def on_create(self, body: kopf.Body, **_: Any) -> None:
@@ -174,6 +187,8 @@ class GroupHandlers:
                 f"cannot hand over or clean up {namespace}/{name} in DynamoDB: {exc}", delay=10
             ) from exc
         self.ctx.runners.pop((namespace, name), None)
+        self._valid.pop((namespace, name), None)
+        self._invalid.pop((namespace, name), None)
         self.ctx.metrics.forget_group(namespace, name)
 
 

@@ -372,6 +372,7 @@ class GroupRunner:
             store_error=store_error,
             previous=self._status,
             now=self.ctx.clock.now(),
+            spec_error=plan.spec_error,
         )
         if status != self._status:
             try:

@@ -19,3 +19,4 @@ class GroupPlan:
     suspension_reason: str | None = None
     resources: tuple[Any, ...] = ()  # items with .kind, .name and optionally .trigger_reconcile
     generation: int | None = None
+    spec_error: str | None = None  # the current spec is invalid; this plan is the last valid one

@@ -49,6 +49,7 @@ def group_status(
     store_error: str | None,
     previous: FailoverGroupStatus | None,
     now: datetime,
+    spec_error: str | None = None,
 ) -> FailoverGroupStatus:
     health = Health(str(observation.health)) if observation is not None else Health.UNKNOWN
     role = Role(local_role.value) if local_role is not None else None
@@ -71,6 +72,8 @@ def group_status(
         clusters = list(previous.clusters)
     last = state.history[0] if state is not None and state.history else None
     message = store_error and f"cannot reach DynamoDB: {store_error}"
+    if message is None and spec_error is not None:
+        message = f"invalid spec (running with the last valid one): {spec_error}"
     if message is None and observation is not None and health != Health.OK:
         message = observation.message or None
     ready = local_role in (LocalRole.PRIMARY, LocalRole.STANDBY) and health == Health.OK and store_error is None
@@ -114,7 +117,14 @@ def group_status(
                 now=now,
                 observed_generation=generation,
             ),
-            make_condition(ConditionType.SPEC_VALID, True, "Valid", "", now=now, observed_generation=generation),
+            make_condition(
+                ConditionType.SPEC_VALID,
+                spec_error is None,
+                "Valid" if spec_error is None else "InvalidSpec",
+                spec_error or "",
+                now=now,
+                observed_generation=generation,
+            ),
         ],
     )
     return FailoverGroupStatus(
