@@ -127,3 +127,33 @@ async def test_three_standbys_one_takeover(moto_endpoint, table):
             return True
 
         await eventually(others_stand_by, within=5)
+
+
+async def test_an_owner_restarted_during_a_dynamodb_outage_fences_instead_of_serving_blind(moto_endpoint, table):
+    proxy = await start_proxy(moto_endpoint)
+    try:
+        async with running_fleet(
+            moto_endpoint, table, "east", "west", dynamodb_endpoints={"east": proxy.endpoint}
+        ) as fleet:
+            east, west = fleet["east"], fleet["west"]
+            await setup_group(fleet, "east")
+            await east.stop()
+            proxy.down = True
+            await start_member(east)  # a fresh process: it remembers nothing but what its resources say
+
+            async def fenced():
+                assert await east.replicas("shop", "web") == 0
+                assert (await status_of(east)).get("role") == "FENCED"
+                return True
+
+            await eventually(fenced, within=10)
+
+            async def taken():
+                assert (await west.store.state.get_group_config("shop", "web")).owner == "west"
+                return True
+
+            await eventually(taken, within=15)
+            proxy.down = False
+            await settle(fleet, "west", epoch=2)
+    finally:
+        await proxy.stop()

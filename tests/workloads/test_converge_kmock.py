@@ -169,6 +169,7 @@ async def test_standby_primary_standby_round_trip(
         "replicas": 0,
         "updated": 0,
         "recordedReplicas": 3,
+        "managedRole": "STANDBY",
         "health": "OK",
         "message": "scaled down",
     }
@@ -224,6 +225,7 @@ async def test_observe_primary_health_from_status_fields(shop: KubeCluster, work
         "ready": 1,
         "replicas": 3,
         "updated": 3,
+        "managedRole": "PRIMARY",
         "health": "DEGRADED",
         "message": "1 of 3 ready",
     }

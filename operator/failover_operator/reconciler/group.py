@@ -130,6 +130,8 @@ class GroupRunner:
         if state is not None:
             self.config = state.config
 
+        if state is None and first:
+            await self._recall_role(plan)
         # Our own health as of the end of the last tick: one read of the resources per tick is enough.
         my_health = Health(str(self.observation.health)) if self.observation is not None else Health.UNKNOWN
         decision = decide(self._situation(plan, state, my_health))
@@ -266,6 +268,21 @@ class GroupRunner:
             takeover_ready_for=takeover_ready_for,
             **common,  # type: ignore[arg-type]
         )
+
+    async def _recall_role(self, plan: GroupPlan) -> None:
+        """Started without being able to read DynamoDB: were we serving the group before the restart?
+
+        Our resources carry the role we last converged them to. If that was PRIMARY, we may have been the
+        owner — and standbys may be taking over right now, since our heartbeat stopped while we restarted. So
+        we count as a PRIMARY that cannot prove ownership, and fence. A group we never touched (no such
+        annotation) is left alone: nothing changes before the config has been read.
+        """
+        observation = await self.ctx.workloads.observe(self.namespace, plan.resources, Role.PRIMARY)
+        roles = {c.get("managedRole") for c in observation.components.values()}
+        if "PRIMARY" in roles:
+            log.warning("%s: cannot read DynamoDB after a restart, and our resources were PRIMARY", self.group)
+            self.local_role = LocalRole.PRIMARY
+        self.observation = observation
 
     async def _take_over(self, decision: Decision, state: GroupState, reporter: Reporter) -> Decision:
         config = state.config

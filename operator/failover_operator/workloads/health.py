@@ -61,12 +61,19 @@ def assess(kind: str | Kind, obj: Mapping[str, Any] | None, role: Role | str, *,
     if obj is None:
         return Component(Health.DEGRADED, {"missing": True}, "not found", down=True if pods else None)
     if pods:
-        return _workload(obj, role)
-    if k.kind == "CronJob":
-        return _cron_job(obj, role)
-    if k.category == "flux":
-        return _flux(obj, role)
-    return _dns(obj, role)
+        component = _workload(obj, role)
+    elif k.kind == "CronJob":
+        component = _cron_job(obj, role)
+    elif k.category == "flux":
+        component = _flux(obj, role)
+    else:
+        component = _dns(obj, role)
+    managed = ann.annotations_of(obj).get(ann.ROLE)
+    if managed is not None:
+        # The role this operator last converged the object to: all a restarted operator knows of its past
+        # when it cannot read DynamoDB (see reconciler.group: fencing after a restart).
+        component.detail["managedRole"] = managed
+    return component
 
 
 def summarize(components: Mapping[str, Component], *, limit: int = 5) -> tuple[Health, str]:
