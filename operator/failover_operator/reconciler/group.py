@@ -64,6 +64,7 @@ class GroupRunner:
         self.decision: Decision | None = None
         self.observation: Any = None  # workloads.converge.Observation of the last tick
         self._settling_since: float | None = None  # when resources started moving to a new role
+        self._converge_errors: tuple[str, ...] = ()
         self._event_key: tuple[Any, ...] | None = None
         self._status: FailoverGroupStatus | None = None
         self._seen = ChangeObserver(ctx.clock)
@@ -148,6 +149,14 @@ class GroupRunner:
             )
             for problem in result.errors:
                 log.warning("%s: %s", self.group, problem)
+            errors = tuple(result.errors)
+            if errors and errors != self._converge_errors:
+                reporter.event(
+                    "ConvergeFailed",
+                    f"could not make every resource {_converge_role(decision.role).value}: {'; '.join(errors)}",
+                    warning=True,
+                )
+            self._converge_errors = errors
             if decision.role != self.local_role:
                 self._settling_since = self.ctx.clock.monotonic()
             self.local_role = decision.role
