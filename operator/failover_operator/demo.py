@@ -146,8 +146,8 @@ async def demo(workdir: Path) -> int:
     with moto_process() as endpoint:
         async with (
             dynamodb_client(endpoint) as client,
-            running_cluster("east") as east,
-            running_cluster("west") as west,
+            running_cluster("east", forget_requests=True) as east,
+            running_cluster("west", forget_requests=True) as west,
             running_controller(east, startup_seconds=1.5),
             running_controller(west, startup_seconds=1.5),
         ):

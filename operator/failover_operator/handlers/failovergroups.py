@@ -21,7 +21,7 @@ from ..reconciler.context import OperatorContext
 from ..reconciler.group import GroupRunner
 from ..reconciler.plan import GroupPlan
 from ..reconciler.retire import retire_group
-from ..store import NotFoundError, StoreError
+from ..store import ConflictError, NotFoundError, StoreError
 from ..workloads.converge import ResourceRef
 from ..workloads.kube import KubeClient
 from .reporting import KopfReporter
@@ -153,9 +153,7 @@ class GroupHandlers:
                     + (f"suspended: {config.suspension_reason}" if config.suspended else "enabled again"),
                 )
             if any(f[:2] == ("spec", "timeouts") or f == ("spec",) for f in fields):
-                current = await store.state.get_group_config(namespace, name)
-                if current is not None and current.timeouts != plan.timeouts:
-                    await store.state.update_group_config(current.model_copy(update={"timeouts": plan.timeouts}))
+                await _set_timeouts(store, namespace, name, plan)
         except NotFoundError:
             pass  # not registered yet: the first tick registers it with the current spec
         except StoreError as exc:
@@ -190,6 +188,21 @@ class GroupHandlers:
         self._valid.pop((namespace, name), None)
         self._invalid.pop((namespace, name), None)
         self.ctx.metrics.forget_group(namespace, name)
+
+
+async def _set_timeouts(store: Any, namespace: str, name: str, plan: GroupPlan, attempts: int = 5) -> None:
+    """Write the spec's timeouts to the group config; a concurrent writer (another cluster applying the same
+    edit) only means reading again, not an error."""
+    for _ in range(attempts):
+        current = await store.state.get_group_config(namespace, name)
+        if current is None or current.timeouts == plan.timeouts:
+            return
+        try:
+            await store.state.update_group_config(current.model_copy(update={"timeouts": plan.timeouts}))
+            return
+        except ConflictError:
+            continue
+    raise ConflictError(f"{namespace}/{name} kept changing while its timeouts were being updated")
 
 
 def _key(body: kopf.Body) -> tuple[str, str]:

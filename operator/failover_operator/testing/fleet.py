@@ -116,7 +116,7 @@ async def running_fleet(
     async with contextlib.AsyncExitStack() as stack:
         members: dict[str, Member] = {}
         for name in names:
-            cluster = await stack.enter_async_context(running_cluster(name))
+            cluster = await stack.enter_async_context(running_cluster(name, forget_requests=True))
             await stack.enter_async_context(running_controller(cluster, startup_seconds=startup_seconds))
             member_endpoint = (dynamodb_endpoints or {}).get(name, endpoint)
             client = await stack.enter_async_context(dynamodb_client(member_endpoint))

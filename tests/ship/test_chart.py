@@ -1,0 +1,273 @@
+"""The Helm chart: lint, render, validate every built-in object, and check what the Deployment promises.
+
+helm comes from `make tools` (tests/ship/tools.py); without it these tests skip, unless REQUIRE_HELM=1.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from failover_operator import api
+from failover_operator.settings import Settings
+
+from .manifests import CHART, CUSTOM, MINIMAL, NAMESPACED, RELEASE, VALUE_SETS, HelmError, objects, run_helm, template
+from .tools import ROOT
+
+# The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) that kubernetes-validate knows, and the newest.
+K8S_VERSIONS = ["1.25.0", kubernetes_validate.utils.latest_version()]
+NOT_BUILT_IN = {("monitoring.coreos.com/v1", "ServiceMonitor")}  # prometheus-operator's CRD: checked by hand
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+
+
+def render(helm: Path, values: dict[str, Any]) -> list[dict[str, Any]]:
+    return objects(template(helm, "--include-crds", values=values).stdout)
+
+
+def one(objs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    (found,) = [o for o in objs if o["kind"] == kind]
+    return found
+
+
+def env_of(deployment: dict[str, Any]) -> dict[str, Any]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+# --- static: no helm needed -------------------------------------------------------------------------------------
+
+
+def test_app_version_is_the_package_version() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert chart["appVersion"] == project["version"], "Chart.yaml appVersion must follow pyproject.toml's version"
+    assert chart["name"] == "failover-operator" and chart["apiVersion"] == "v2"
+
+
+def test_chart_crds_are_the_top_level_crds() -> None:
+    top = {p.name: p.read_bytes() for p in (ROOT / "crds").glob("*.yaml")}
+    chart = {p.name: p.read_bytes() for p in (CHART / "crds").glob("*.yaml")}
+    assert sorted(chart) == sorted(top), "charts/failover-operator/crds/ must hold exactly the files of crds/"
+    for name, content in top.items():
+        assert chart[name] == content, f"charts/failover-operator/crds/{name} differs from crds/{name}: run `make crds`"
+
+
+def test_schema_requires_the_names_with_the_operators_own_rules() -> None:
+    assert SCHEMA["required"] == ["clusterName", "operatorId"]
+    for key in ("clusterName", "operatorId"):
+        prop = SCHEMA["properties"][key]
+        assert prop["pattern"] == api.CLUSTER_NAME_PATTERN, f"{key}: the pattern of CLUSTER_NAME (api.py)"
+        assert prop["maxLength"] == 63 and prop["minLength"] == 1
+    literal = typing.get_args(Settings.model_fields["log_format"].annotation)
+    assert set(SCHEMA["properties"]["logFormat"]["enum"]) == set(literal)
+    literal = typing.get_args(Settings.model_fields["log_level"].annotation)
+    assert set(SCHEMA["properties"]["logLevel"]["enum"]) == set(literal)
+
+
+def test_values_yaml_and_the_value_sets_meet_the_schema() -> None:
+    validator = jsonschema.Draft7Validator(SCHEMA)
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    missing = sorted(e.message for e in validator.iter_errors(defaults))
+    assert missing == ["'clusterName' is a required property", "'operatorId' is a required property"]
+    for name, values in VALUE_SETS.items():
+        merged = _merge(defaults, values)
+        assert not list(validator.iter_errors(merged)), name
+    for bad in ("we#st", "-east", "east-", "x" * 64, ""):
+        assert list(validator.iter_errors({**defaults, **MINIMAL, "clusterName": bad})), bad
+    assert list(validator.iter_errors({**defaults, **MINIMAL, "rbac": {"namespaced": True}}))
+
+
+def test_chart_defaults_match_the_operators_defaults() -> None:
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    fields = Settings.model_fields
+    assert defaults["table"] == fields["dynamodb_table"].default
+    assert defaults["healthPort"] == fields["health_port"].default
+    assert defaults["metrics"]["port"] == fields["metrics_port"].default
+    assert defaults["logFormat"] == fields["log_format"].default
+    assert defaults["logLevel"] == fields["log_level"].default
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = _merge(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+# --- helm lint, helm template -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_helm_lint_strict(helm: Path, name: str, tmp_path: Path) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump(VALUE_SETS[name]))
+    result = run_helm(helm, "lint", "--strict", str(CHART), "--values", str(values), check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 chart(s) failed" in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_every_rendered_built_in_object_is_valid(helm: Path, name: str) -> None:
+    rendered = render(helm, VALUE_SETS[name])
+    kinds = {(o["apiVersion"], o["kind"]) for o in rendered}
+    assert ("apps/v1", "Deployment") in kinds and ("v1", "ServiceAccount") in kinds
+    assert ("apiextensions.k8s.io/v1", "CustomResourceDefinition") in kinds
+    for obj in rendered:
+        if (obj["apiVersion"], obj["kind"]) in NOT_BUILT_IN:
+            continue
+        for version in K8S_VERSIONS:
+            try:
+                kubernetes_validate.validate(obj, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                pytest.fail(f"{obj['kind']} {obj['metadata'].get('name')} (Kubernetes {version}): {exc.message}")
+
+
+def test_the_deployment_is_locked_down(helm: Path) -> None:
+    deployment = one(render(helm, MINIMAL), "Deployment")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    pod_sc, sc = pod["securityContext"], container["securityContext"]
+    assert pod_sc["runAsNonRoot"] is True and pod_sc["runAsUser"] > 0 and pod_sc["runAsGroup"] > 0
+    assert pod_sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["privileged"] is False and sc["capabilities"] == {"drop": ["ALL"]}
+    resources = container["resources"]
+    assert set(resources["requests"]) == {"cpu", "memory"} and set(resources["limits"]) == {"cpu", "memory"}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    defaults = Settings.model_fields
+    assert ports == {"health": defaults["health_port"].default, "metrics": defaults["metrics_port"].default}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["args"] == ["run"] and "command" not in container  # the image's entrypoint runs
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]], "a writable /tmp on the read-only root filesystem"
+    env = env_of(deployment)
+    assert env["CLUSTER_NAME"] == "east" and env["OPERATOR_ID"] == "shop-fleet"
+    assert env["HEALTH_PORT"] == "8080" and env["METRICS_PORT"] == "9090"
+    assert "AWS_REGION" not in env and "WATCH_NAMESPACE" not in env  # unset values stay unset
+
+
+def test_every_variable_the_chart_sets_is_a_setting_or_aws(helm: Path) -> None:
+    settings = {name.upper() for name in Settings.model_fields}
+    for values in VALUE_SETS.values():
+        deployment = one(render(helm, values), "Deployment")
+        extra = {e["name"] for e in values.get("extraEnv", [])}
+        for name in env_of(deployment):
+            assert name in settings or name.startswith("AWS_") or name in extra, name
+
+
+def test_custom_values_reach_the_objects(helm: Path) -> None:
+    objs = render(helm, CUSTOM)
+    deployment = one(objs, "Deployment")
+    env = env_of(deployment)
+    assert env["CLUSTER_NAME"] == "west" and env["DYNAMODB_TABLE"] == "failover-prod"
+    assert env["AWS_REGION"] == "eu-west-1" and env["DYNAMODB_ENDPOINT"] == CUSTOM["endpoint"]
+    assert env["WATCH_NAMESPACE"] == "shop,payments" and env["LOG_FORMAT"] == "json" and env["LOG_LEVEL"] == "DEBUG"
+    assert env["HEALTH_PORT"] == "8081" and env["METRICS_PORT"] == "9091" and env["LOCK_LEASE_SECONDS"] == "60"
+    for name, key in [("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"), ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")]:
+        assert env[name] == {"secretKeyRef": {"name": "aws-keys", "key": key}}
+    assert env["AWS_SESSION_TOKEN"] == {"secretKeyRef": {"name": "aws-keys", "key": "AWS_SESSION_TOKEN"}}
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "failover"
+    assert pod["containers"][0]["image"] == "registry.example.com/platform/failover-operator:0.1.0-rc1"
+    assert pod["priorityClassName"] == "system-cluster-critical" and pod["imagePullSecrets"] == [{"name": "registry"}]
+    account = one(objs, "ServiceAccount")
+    assert account["metadata"]["name"] == "failover"
+    assert account["metadata"]["annotations"] == CUSTOM["serviceAccount"]["annotations"]  # the IRSA slot
+    binding = one(objs, "ClusterRoleBinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "failover", "namespace": "failover-operator"}]
+    service = one(objs, "Service")
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9091, "targetPort": "metrics", "protocol": "TCP"}]
+    monitor = one(objs, "ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert (
+        monitor["spec"]["endpoints"][0]["port"] == "metrics" and monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    )
+    assert monitor["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+
+
+def test_metrics_can_be_turned_off(helm: Path) -> None:
+    objs = render(helm, {**MINIMAL, "metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}})
+    assert not [o for o in objs if o["kind"] in ("Service", "ServiceMonitor")]
+    deployment = one(objs, "Deployment")
+    assert env_of(deployment)["METRICS_PORT"] == "0"
+    assert [p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]] == ["health"]
+
+
+def test_namespaced_mode_has_roles_and_no_cluster_role(helm: Path) -> None:
+    objs = render(helm, NAMESPACED)
+    assert not [o for o in objs if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    roles = {o["metadata"]["namespace"]: o for o in objs if o["kind"] == "Role"}
+    bindings = {o["metadata"]["namespace"]: o for o in objs if o["kind"] == "RoleBinding"}
+    assert sorted(roles) == sorted(bindings) == ["payments", "shop"]
+    for namespace, binding in bindings.items():
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": RELEASE}
+        assert binding["subjects"][0]["namespace"] == "failover-operator", namespace
+    assert env_of(one(objs, "Deployment"))["WATCH_NAMESPACE"] == "shop,payments"
+
+
+def test_rbac_and_service_account_can_be_brought_along(helm: Path) -> None:
+    values = {**MINIMAL, "rbac": {"create": False}, "serviceAccount": {"create": False, "name": "mine"}}
+    objs = render(helm, values)
+    assert {o["kind"] for o in objs} == {"CustomResourceDefinition", "Deployment", "Service"}
+    assert one(objs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "mine"
+
+
+# --- clear failures, and what the person sees -------------------------------------------------------------------
+
+
+def test_helm_install_without_cluster_name_fails_naming_it(helm: Path) -> None:
+    result = run_helm(
+        helm, "install", RELEASE, str(CHART), "--dry-run=client", "--set", "operatorId=shop-fleet", check=False
+    )
+    assert result.returncode != 0
+    assert "missing property 'clusterName'" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"operatorId": "shop-fleet"}, "clusterName"),
+        ({"clusterName": "east"}, "operatorId"),
+        ({**MINIMAL, "clusterName": "we#st"}, "/clusterName"),
+        ({**MINIMAL, "operatorId": "fleet one"}, "/operatorId"),
+        ({**MINIMAL, "logFormat": "xml"}, "/logFormat"),
+        ({**MINIMAL, "rbac": {"namespaced": True}}, "/watchNamespaces"),
+        ({**MINIMAL, "clustername": "east"}, "clustername"),  # a typo is an error, not silently ignored
+        ({**MINIMAL, "healthPort": 9090}, "metrics.port and healthPort must differ"),
+    ],
+)
+def test_bad_values_fail_naming_the_value(helm: Path, values: dict[str, Any], named: str) -> None:
+    with pytest.raises(HelmError) as failed:
+        template(helm, values=values)
+    assert named in failed.value.stderr, failed.value.stderr
+
+
+def test_notes_say_what_to_run_next(helm: Path) -> None:
+    result = run_helm(
+        helm, "install", RELEASE, str(CHART), "--dry-run=client", "--namespace", "failover-operator",
+        "--set", "clusterName=east", "--set", "operatorId=shop-fleet", "--set", "region=eu-west-1",
+    )  # fmt: skip
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert 'cluster "east"' in notes and "region eu-west-1" in notes
+    assert "failover-operator setup-table --table failover-operator --region eu-west-1" in notes
+    assert "kubectl -n failover-operator rollout status deployment/failover-operator" in notes
+    assert "kubectl get failovergroups -A" in notes and "deploy/iam-policy.json" in notes
+    assert "WARNING" not in notes
+    warned = run_helm(helm, "install", RELEASE, str(CHART), "--dry-run=client", "--set", "clusterName=east",
+                      "--set", "operatorId=shop-fleet").stdout  # fmt: skip
+    assert re.search(r"WARNING: region is empty", warned)
