@@ -176,3 +176,35 @@ async def test_deleting_a_failover_in_flight_undoes_it(moto_endpoint, table):
         config = await west.store.state.get_group_config("shop", "web")
         assert config.transition is None and (config.owner, config.epoch) == ("east", 1)
         assert await west.store.operations.is_locked("shop", "web") is None
+
+
+async def test_a_failover_recreated_under_an_old_name_is_a_new_request(moto_endpoint, table, dynamodb):
+    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east")
+
+        async def phase(member, name):
+            s = (await member.failover("shop", name)).get("status") or {}
+            assert s.get("phase") in ("Succeeded", "Failed"), s
+            return s
+
+        await west.apply(failover("to-west", "west", [{"name": "web"}]))
+        assert (await eventually(lambda: phase(west, "to-west"), within=15))["phase"] == "Succeeded"
+        await east.apply(failover("back", "east", [{"name": "web"}]))
+        assert (await eventually(lambda: phase(east, "back"), within=15))["phase"] == "Succeeded"
+        # a day passes: the first record is old news
+        (record,) = [
+            h for h in await west.store.state.get_failover_history("shop", "web") if h.failover_name == "to-west"
+        ]
+        await dynamodb.update_item(
+            TableName=table,
+            Key={"PK": {"S": "GROUP#fleet#shop#web"}, "SK": {"S": record.record_id}},
+            UpdateExpression="SET finishedAt = :t",
+            ExpressionAttributeValues={":t": {"S": "2020-01-01T00:00:00.000000Z"}},
+        )
+        await west.cluster.delete("failover.dev/v1alpha1", "failovers", "shop", "to-west")
+        await west.cluster.wait_absent("failover.dev/v1alpha1", "failovers", "shop", "to-west", within=10)
+        await west.apply(failover("to-west", "west", [{"name": "web"}]))
+        again = await eventually(lambda: phase(west, "to-west"), within=15)
+        assert again["phase"] == "Succeeded" and again["groups"][0]["epoch"] == 4  # moved again, not "already done"
+        await settle(fleet, "west", epoch=4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
 import kopf
@@ -48,7 +49,7 @@ class FailoverHandlers:
         stop = asyncio.Event()
         bridge = asyncio.create_task(_bridge(stopped, stop))
         try:
-            await self.executor.run(namespace, name, spec, status, reporter, stop, generation)
+            await self.executor.run(namespace, name, spec, status, reporter, stop, generation, _created(body))
         finally:
             bridge.cancel()
 
@@ -61,6 +62,14 @@ def _status(body: kopf.Body) -> FailoverStatus | None:
         return FailoverStatus.model_validate(dict(raw))
     except ValidationError:
         log.warning("ignoring an unreadable status of Failover %s/%s", body.metadata.namespace, body.metadata.name)
+        return None
+
+
+def _created(body: kopf.Body) -> datetime | None:
+    stamp = body.metadata.get("creationTimestamp")
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) if stamp else None
+    except ValueError:
         return None
 
 

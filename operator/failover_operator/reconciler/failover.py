@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..api import FailoverSpec, FailoverStatus, GroupProgress, Phase, make_condition, merge_conditions
 from ..store import (
@@ -54,6 +54,13 @@ class _Run:
     reporter: Reporter
     stop: asyncio.Event
     generation: int | None
+    created: datetime | None = None
+
+
+# A history record named like this Failover proves it ran only if it is not much older than the Failover
+# object: the same manifest applied in several clusters (minutes apart, clocks a little apart) is one failover,
+# but a Failover re-created under an old name days later is a new request.
+SAME_REQUEST_WINDOW = timedelta(minutes=15)
 
 
 class FailoverExecutor:
@@ -69,6 +76,7 @@ class FailoverExecutor:
         reporter: Reporter,
         stop: asyncio.Event,
         generation: int | None = None,
+        created: datetime | None = None,
     ) -> FailoverStatus:
         """Drive the Failover to Succeeded or Failed (or until `stop`); returns the last status."""
         if status is not None and status.phase is not None and status.phase.terminal:
@@ -76,7 +84,7 @@ class FailoverExecutor:
         clock = self.ctx.clock
         start = (status.start_time if status and status.start_time else None) or _second(clock.now())
         started_mono = clock.monotonic()
-        run = _Run(namespace, name, spec, reporter, stop, generation)
+        run = _Run(namespace, name, spec, reporter, stop, generation, created)
         try:
             keys = spec.group_keys(namespace)
         except ValueError as exc:
@@ -171,7 +179,7 @@ class FailoverExecutor:
         target = spec.target_cluster
         now = self.ctx.clock.now
         await board.update(key, phase=Phase.VALIDATING, start_time=_second(now()))
-        done = await self._in_history(ns, group, run.name)
+        done = await self._in_history(ns, group, run)
         if done is not None:
             await self._record_done(board, key, done, observed=True)
             return
@@ -236,7 +244,7 @@ class FailoverExecutor:
                     raise _Failed(f"{ns}/{group} stayed locked: {exc}") from None
                 await board.update(key, message=f"waiting for the lock: {exc}")
                 await self._pause(run)
-        done = await self._in_history(ns, group, run.name)
+        done = await self._in_history(ns, group, run)
         if done is not None:
             await ops.release_lock(ns, group, lease)
             await self._record_done(board, key, done, observed=True)
@@ -333,7 +341,7 @@ class FailoverExecutor:
                     raise _Failed(f"{ns}/{group} is locked: {exc}") from None
                 await self._pause(run)
             except (ConflictError, PreconditionError) as exc:
-                done = await self._in_history(ns, group, run.name)
+                done = await self._in_history(ns, group, run)
                 if done is not None:
                     await self._record_done(board, key, done, observed=True)
                     raise _Done() from None
@@ -428,7 +436,7 @@ class FailoverExecutor:
         while True:
             # State first, history second: a failover that completes between the two reads is in the history.
             state = await self._state(ns, group)
-            done = await self._in_history(ns, group, run.name)
+            done = await self._in_history(ns, group, run)
             if done is not None:
                 await self._record_done(board, key, done, observed=True)
                 return
@@ -463,12 +471,17 @@ class FailoverExecutor:
             + (" (executed by another cluster)" if observed else ""),
         )
 
-    async def _in_history(self, ns: str, group: str, failover_name: str) -> HistoryRecord | None:
+    async def _in_history(self, ns: str, group: str, run: _Run) -> HistoryRecord | None:
+        """The history record of this very Failover, if any cluster has executed it already."""
         try:
             history = await self.ctx.store.state.get_failover_history(ns, group, limit=50)
         except NotFoundError:
             return None
-        return next((h for h in history if h.failover_name == failover_name), None)
+        oldest = run.created - SAME_REQUEST_WINDOW if run.created is not None else None
+        return next(
+            (h for h in history if h.failover_name == run.name and (oldest is None or h.finished_at >= oldest)),
+            None,
+        )
 
     async def _state(self, ns: str, group: str) -> GroupState:
         try:
