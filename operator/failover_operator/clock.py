@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 
@@ -60,8 +60,6 @@ class FakeClock:
         return self._monotonic
 
     def advance(self, seconds: float) -> None:
-        from datetime import timedelta
-
         self._monotonic += seconds
         self._now += timedelta(seconds=seconds)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from failover_operator.testing.faults import start_proxy
 from failover_operator.testing.fleet import running_fleet, start_member
 from failover_operator.testing.kube import eventually
 
@@ -32,60 +31,52 @@ async def test_a_standby_takes_over_from_a_silent_owner_and_the_owner_demotes_wh
         assert (await status_of(east)).get("decision", "").startswith("no action: I am east, STANDBY")
 
 
-async def test_an_owner_that_cannot_reach_dynamodb_fences_itself_before_anyone_takes_over(moto_endpoint, table):
-    proxy = await start_proxy(moto_endpoint)
-    try:
-        async with running_fleet(
-            moto_endpoint, table, "east", "west", dynamodb_endpoints={"east": proxy.endpoint}
-        ) as fleet:
-            east, west = fleet["east"], fleet["west"]
-            await setup_group(fleet, "east")
-            timeline: list[str] = []
+async def test_an_owner_that_cannot_reach_dynamodb_fences_itself_before_anyone_takes_over(moto_endpoint, table, proxy):
+    async with running_fleet(
+        moto_endpoint, table, "east", "west", dynamodb_endpoints={"east": proxy.endpoint}
+    ) as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east")
+        timeline: list[str] = []
 
-            async def watch():
-                fenced = await east.replicas("shop", "web") == 0
-                config = await west.store.state.get_group_config("shop", "web")
-                if fenced and "fenced" not in timeline:
-                    timeline.append("fenced")
-                if config.owner == "west" and "taken" not in timeline:
-                    timeline.append("taken")
-                assert "fenced" in timeline and "taken" in timeline and await west.replicas("shop", "web") == 3
-                return True
+        async def watch():
+            fenced = await east.replicas("shop", "web") == 0
+            config = await west.store.state.get_group_config("shop", "web")
+            if fenced and "fenced" not in timeline:
+                timeline.append("fenced")
+            if config.owner == "west" and "taken" not in timeline:
+                timeline.append("taken")
+            assert "fenced" in timeline and "taken" in timeline and await west.replicas("shop", "web") == 3
+            return True
 
-            proxy.down = True  # east is cut off from DynamoDB (but not from its own cluster)
-            await eventually(watch, interval=0.02, within=15)
-            assert timeline == ["fenced", "taken"]  # east was down before west took over
-            s = await status_of(east)
-            assert s["role"] == "FENCED"
-            assert any(c["type"] == "Fenced" and c["status"] == "True" for c in s["conditions"])
-            await posted(east, "FailoverGroup", "web", "Fenced")
+        proxy.down = True  # east is cut off from DynamoDB (but not from its own cluster)
+        await eventually(watch, interval=0.02, within=15)
+        assert timeline == ["fenced", "taken"]  # east was down before west took over
+        s = await status_of(east)
+        assert s["role"] == "FENCED"
+        assert any(c["type"] == "Fenced" and c["status"] == "True" for c in s["conditions"])
+        await posted(east, "FailoverGroup", "web", "Fenced")
 
-            proxy.down = False  # back: east learns it lost the group and stays down as a standby
-            await settle(fleet, "west", epoch=2)
-    finally:
-        await proxy.stop()
+        proxy.down = False  # back: east learns it lost the group and stays down as a standby
+        await settle(fleet, "west", epoch=2)
 
 
-async def test_a_fenced_owner_that_still_owns_the_group_resumes(moto_endpoint, table):
-    proxy = await start_proxy(moto_endpoint)
-    try:
-        async with running_fleet(
-            moto_endpoint, table, "east", "west", dynamodb_endpoints={"east": proxy.endpoint}
-        ) as fleet:
-            east = fleet["east"]
-            await setup_group(fleet, "east", autoFailover=False)  # nobody will take over meanwhile
-            proxy.down = True
+async def test_a_fenced_owner_that_still_owns_the_group_resumes(moto_endpoint, table, proxy):
+    async with running_fleet(
+        moto_endpoint, table, "east", "west", dynamodb_endpoints={"east": proxy.endpoint}
+    ) as fleet:
+        east = fleet["east"]
+        await setup_group(fleet, "east", autoFailover=False)  # nobody will take over meanwhile
+        proxy.down = True
 
-            async def fenced():
-                assert await east.replicas("shop", "web") == 0
-                return True
+        async def fenced():
+            assert await east.replicas("shop", "web") == 0
+            return True
 
-            await eventually(fenced, within=10)
-            proxy.down = False
-            await settle(fleet, "east", epoch=1)
-            assert (await status_of(east)).get("role") == "PRIMARY"
-    finally:
-        await proxy.stop()
+        await eventually(fenced, within=10)
+        proxy.down = False
+        await settle(fleet, "east", epoch=1)
+        assert (await status_of(east)).get("role") == "PRIMARY"
 
 
 async def test_a_suspended_group_is_never_failed_over_automatically(moto_endpoint, table):
@@ -129,31 +120,27 @@ async def test_three_standbys_one_takeover(moto_endpoint, table):
         await eventually(others_stand_by, within=5)
 
 
-async def test_an_owner_restarted_during_a_dynamodb_outage_fences_instead_of_serving_blind(moto_endpoint, table):
-    proxy = await start_proxy(moto_endpoint)
-    try:
-        async with running_fleet(
-            moto_endpoint, table, "east", "west", dynamodb_endpoints={"east": proxy.endpoint}
-        ) as fleet:
-            east, west = fleet["east"], fleet["west"]
-            await setup_group(fleet, "east")
-            await east.stop()
-            proxy.down = True
-            await start_member(east)  # a fresh process: it remembers nothing but what its resources say
+async def test_an_owner_restarted_during_a_dynamodb_outage_fences_instead_of_serving_blind(moto_endpoint, table, proxy):
+    async with running_fleet(
+        moto_endpoint, table, "east", "west", dynamodb_endpoints={"east": proxy.endpoint}
+    ) as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east")
+        await east.stop()
+        proxy.down = True
+        await start_member(east)  # a fresh process: it remembers nothing but what its resources say
 
-            async def fenced():
-                assert await east.replicas("shop", "web") == 0
-                assert (await status_of(east)).get("role") == "FENCED"
-                return True
+        async def fenced():
+            assert await east.replicas("shop", "web") == 0
+            assert (await status_of(east)).get("role") == "FENCED"
+            return True
 
-            await eventually(fenced, within=10)
+        await eventually(fenced, within=10)
 
-            async def taken():
-                assert (await west.store.state.get_group_config("shop", "web")).owner == "west"
-                return True
+        async def taken():
+            assert (await west.store.state.get_group_config("shop", "web")).owner == "west"
+            return True
 
-            await eventually(taken, within=15)
-            proxy.down = False
-            await settle(fleet, "west", epoch=2)
-    finally:
-        await proxy.stop()
+        await eventually(taken, within=15)
+        proxy.down = False
+        await settle(fleet, "west", epoch=2)

@@ -3,7 +3,6 @@ hand over and clean up on delete."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import replace
 from typing import Any
@@ -24,7 +23,7 @@ from ..reconciler.retire import retire_group
 from ..store import ConflictError, NotFoundError, StoreError
 from ..workloads.converge import ResourceRef
 from ..workloads.kube import KubeClient
-from .reporting import KopfReporter
+from .reporting import KopfReporter, stop_event
 
 log = logging.getLogger("failover_operator.handlers")
 
@@ -164,12 +163,8 @@ class GroupHandlers:
         namespace, name = _key(body)
         runner = self.runner(namespace, name)
         reporter = KopfReporter(body, self.kube, "FailoverGroup")
-        stop = asyncio.Event()
-        bridge = asyncio.create_task(_bridge(stopped, stop))
-        try:
+        async with stop_event(stopped) as stop:
             await runner.run(lambda: self.valid_plan(body), reporter, stop)
-        finally:
-            bridge.cancel()
 
     async def on_delete(self, body: kopf.Body, **_: Any) -> None:
         namespace, name = _key(body)
@@ -207,8 +202,3 @@ async def _set_timeouts(store: Any, namespace: str, name: str, plan: GroupPlan, 
 
 def _key(body: kopf.Body) -> tuple[str, str]:
     return body.metadata.namespace or "", body.metadata.name or ""
-
-
-async def _bridge(stopped: kopf.DaemonStopped, stop: asyncio.Event) -> None:
-    await stopped.wait()
-    stop.set()

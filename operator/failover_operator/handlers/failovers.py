@@ -6,7 +6,6 @@ deleted, and restarted with the operator, resuming from DynamoDB where the recor
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,7 @@ from ..api import FailoverSpec, FailoverStatus, Phase, validation_message
 from ..reconciler.context import OperatorContext
 from ..reconciler.failover import FailoverExecutor
 from ..workloads.kube import KubeClient
-from .reporting import KopfReporter
+from .reporting import KopfReporter, stop_event
 
 log = logging.getLogger("failover_operator.handlers")
 
@@ -46,12 +45,8 @@ class FailoverHandlers:
             )
             await reporter.patch_status(failed.to_merge_patch())
             return
-        stop = asyncio.Event()
-        bridge = asyncio.create_task(_bridge(stopped, stop))
-        try:
+        async with stop_event(stopped) as stop:
             await self.executor.run(namespace, name, spec, status, reporter, stop, generation, _created(body))
-        finally:
-            bridge.cancel()
 
 
 def _status(body: kopf.Body) -> FailoverStatus | None:
@@ -71,8 +66,3 @@ def _created(body: kopf.Body) -> datetime | None:
         return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) if stamp else None
     except ValueError:
         return None
-
-
-async def _bridge(stopped: kopf.DaemonStopped, stop: asyncio.Event) -> None:
-    await stopped.wait()
-    stop.set()

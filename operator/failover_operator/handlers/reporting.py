@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import kopf
@@ -30,3 +33,19 @@ class KopfReporter:
             if exc.not_found:
                 return  # deleted meanwhile: nothing left to describe
             raise
+
+
+@contextlib.asynccontextmanager
+async def stop_event(stopped: kopf.DaemonStopped) -> AsyncIterator[asyncio.Event]:
+    """kopf's daemon stop flag as an asyncio.Event, which the reconciler (no kopf imports) can wait on."""
+    stop = asyncio.Event()
+
+    async def bridge() -> None:
+        await stopped.wait()
+        stop.set()
+
+    task = asyncio.create_task(bridge())
+    try:
+        yield stop
+    finally:
+        task.cancel()

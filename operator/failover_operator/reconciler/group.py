@@ -61,7 +61,6 @@ class GroupRunner:
         self.reported: ClusterState | None = None
         self.config: GroupConfig | None = None
         self.last_write: float | None = None
-        self.decision: Decision | None = None
         self.observation: Any = None  # workloads.converge.Observation of the last tick
         self._settling_since: float | None = None  # when resources started moving to a new role
         self._converge_errors: tuple[str, ...] = ()
@@ -118,7 +117,7 @@ class GroupRunner:
         budget = self._io_budget(plan)
 
         if not first:
-            await self._heartbeat(plan, self.reported or ClusterState.STANDBY, budget, self.observation)
+            await self._heartbeat(self.reported or ClusterState.STANDBY, budget, self.observation)
 
         state: GroupState | None = None
         store_error: str | None = None
@@ -170,9 +169,8 @@ class GroupRunner:
         reported = self._reported_state(decision, after)
         # Report a change of state or health at once: a failover in progress is waiting for exactly that.
         if (first or reported != self.reported or changed_health) and self.local_role is not None:
-            await self._heartbeat(plan, reported, budget, observation=after)
-        self.decision = decision
-        self._report(decision, state, after, plan, reporter, store_error)
+            await self._heartbeat(reported, budget, after)
+        self._report(decision, after, reporter, store_error)
         await self._patch_status(plan, state, after, decision, reporter, store_error)
         self.ctx.metrics.ticks.labels(self.namespace, self.name).observe(time.perf_counter() - started)
         return decision
@@ -195,13 +193,10 @@ class GroupRunner:
                 )
             return await store.state.get_group_state(self.namespace, self.name)
 
-    async def _heartbeat(self, plan: GroupPlan, reported: ClusterState, budget: float, observation: Any) -> bool:
+    async def _heartbeat(self, reported: ClusterState, budget: float, observation: Any) -> bool:
+        """Write our heartbeat; the return value says whether it was written (fencing counts from the last)."""
         store = self.ctx.store
         metrics = self.ctx.metrics
-        if observation is None:
-            observation = await self.ctx.workloads.observe(
-                self.namespace, plan.resources, _converge_role(self.local_role)
-            )
         epoch = self.config.epoch if self.config else None
         try:
             async with asyncio.timeout(budget):
@@ -340,15 +335,8 @@ class GroupRunner:
             return ClusterState.PRIMARY
         return decision.state
 
-    def _report(
-        self,
-        decision: Decision,
-        state: GroupState | None,
-        observation: Any,
-        plan: GroupPlan,
-        reporter: Reporter,
-        store_error: str | None,
-    ) -> None:
+    def _report(self, decision: Decision, observation: Any, reporter: Reporter, store_error: str | None) -> None:
+        """Log the decision every tick (at INFO when it acts or changes), post an event when it changes."""
         metrics = self.ctx.metrics
         config = self.config
         key = (
@@ -358,15 +346,15 @@ class GroupRunner:
             config.epoch if config else None,
             store_error is None,
         )
-        level = logging.INFO if decision.action != Action.NONE else logging.DEBUG
+        changed = key != self._event_key
+        level = logging.INFO if changed or decision.action != Action.NONE else logging.DEBUG
         log.log(level, "%s: %s", self.group, decision.reason)
-        if key != self._event_key:
+        if changed:
             self._event_key = key
             reason, warning = _EVENTS[decision.action]
             if store_error is not None and decision.action == Action.NONE:
                 reason, warning = "DynamoDBUnreachable", True
             reporter.event(reason, decision.reason, warning=warning)
-            log.info("%s: %s", self.group, decision.reason)
         metrics.decisions.labels(self.namespace, self.name, decision.action.value).inc()
         metrics.is_primary.labels(self.namespace, self.name).set(1 if self.local_role == LocalRole.PRIMARY else 0)
         metrics.fenced.labels(self.namespace, self.name).set(1 if self.local_role == LocalRole.FENCED else 0)

@@ -15,6 +15,7 @@ from . import keys
 from .calls import CONDITION_FAILED, Caller, error_code, unexpected
 from .errors import CorruptRecordError
 from .observe import ChangeObserver
+from .records import raw
 
 log = logging.getLogger("failover_operator.store")
 
@@ -80,5 +81,4 @@ class StoreContext:
 
 
 def sk_of(item: Mapping[str, Any]) -> str:
-    attr = item.get(keys.SK)
-    return str(attr.get("S", "")) if isinstance(attr, Mapping) else ""
+    return str(raw(item, keys.SK, "S") or "")

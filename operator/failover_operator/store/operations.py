@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -31,6 +31,7 @@ from .records import (
     lease_to_item,
     lock_from_item,
     n,
+    raw,
     s,
     transition_to_attr,
     ts,
@@ -119,14 +120,14 @@ class OperationsManager:
             if not blocking:  # it vanished between our write and our look: simply try to create it
                 blocking = None
                 continue
-            if _raw(blocking, "token", "S") == lease.token:
+            if raw(blocking, "token", "S") == lease.token:
                 return lease  # a retried write that had in fact succeeded
             holder, age, live_for = self._judge(pk, blocking)
             if age <= live_for:
                 raise LockHeldError(
                     holder,
                     f"{namespace}/{name} is locked by {holder} "
-                    f"({_raw(blocking, 'reason', 'S') or 'no reason given'}); its lease of {live_for:g}s is live "
+                    f"({raw(blocking, 'reason', 'S') or 'no reason given'}); its lease of {live_for:g}s is live "
                     f"(unchanged for {age:.1f}s as seen by {ctx.cluster_name})",
                 )
             log.warning(
@@ -150,7 +151,7 @@ class OperationsManager:
         if result is None:
             if not old:
                 raise ConflictError(f"lease on {namespace}/{name} was lost: the lock no longer exists")
-            holder = _raw(old, "holder", "S") or "unknown"
+            holder = raw(old, "holder", "S") or "unknown"
             raise LockHeldError(holder, f"lease on {namespace}/{name} was lost: now held by {holder}")
         renewals = int(result["Attributes"]["renewals"]["N"])
         return lease.model_copy(update={"renewals": renewals})
@@ -209,15 +210,10 @@ class OperationsManager:
 
     def _judge(self, pk: str, item: dict[str, Any]) -> tuple[str, float, float]:
         """(holder, seconds seen unchanged, lease length) of a lock record — readable or not."""
-        token = _raw(item, "token", "S")
-        renewals = _raw(item, "renewals", "N")
+        token = raw(item, "token", "S")
+        renewals = raw(item, "renewals", "N")
         age = self._ctx.locks.observe(pk, (token, renewals))
-        holder = _raw(item, "holder", "S") or "unknown (unreadable lock record)"
-        try:
-            live_for = float(_raw(item, "leaseSeconds", "N") or DEFAULT_LEASE_SECONDS)
-        except ValueError:
-            live_for = DEFAULT_LEASE_SECONDS
-        return holder, age, live_for
+        return _lock_holder(item), age, _lease_seconds(item)
 
     # --- failover -----------------------------------------------------------------------------------
 
@@ -554,11 +550,6 @@ def _already_applied(exc: ClientError, record: HistoryRecord) -> bool:
     return now.owner == record.target_cluster and now.epoch == record.epoch and now.last_failover == record.finished_at
 
 
-def _raw(item: dict[str, Any], attribute: str, kind: str) -> Any:
-    value = item.get(attribute)
-    return value.get(kind) if isinstance(value, dict) else None
-
-
 def _unchanged_condition(e: Expr, item: dict[str, Any]) -> str:
     """Condition: the lock record still is exactly the one we judged expired (its token and renewals)."""
     parts = []
@@ -571,19 +562,25 @@ def _unchanged_condition(e: Expr, item: dict[str, Any]) -> str:
     return f"attribute_exists({e.n(keys.PK)}) AND " + " AND ".join(parts)
 
 
-def _salvaged_lock(item: dict[str, Any]) -> LockInfo:
-    from datetime import UTC, datetime
+def _lock_holder(item: dict[str, Any]) -> str:
+    return raw(item, "holder", "S") or "unknown (unreadable lock record)"
 
+
+def _lease_seconds(item: dict[str, Any]) -> float:
+    """The lease a lock record asks for, readable or not (a default when it cannot be read)."""
     try:
-        lease_seconds = float(_raw(item, "leaseSeconds", "N") or DEFAULT_LEASE_SECONDS)
+        return float(raw(item, "leaseSeconds", "N") or DEFAULT_LEASE_SECONDS)
     except ValueError:
-        lease_seconds = DEFAULT_LEASE_SECONDS
+        return DEFAULT_LEASE_SECONDS
+
+
+def _salvaged_lock(item: dict[str, Any]) -> LockInfo:
     return LockInfo(
-        holder=_raw(item, "holder", "S") or "unknown (unreadable lock record)",
+        holder=_lock_holder(item),
         reason="unreadable lock record",
         acquired_at=datetime.fromtimestamp(0, UTC),
-        lease_seconds=lease_seconds,
-        token=_raw(item, "token", "S") or "",
+        lease_seconds=_lease_seconds(item),
+        token=raw(item, "token", "S") or "",
     )
 
 

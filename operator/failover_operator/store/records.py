@@ -175,8 +175,8 @@ class _Reader:
 
     def __init__(self, item: Mapping[str, Any]) -> None:
         self.item = item
-        self.pk = _plain(item.get(keys.PK), "S") or "?"
-        self.sk = _plain(item.get(keys.SK), "S") or "?"
+        self.pk = raw(item, keys.PK, "S") or "?"
+        self.sk = raw(item, keys.SK, "S") or "?"
 
     def corrupt(self, detail: str) -> CorruptRecordError:
         return CorruptRecordError(self.pk, self.sk, detail)
@@ -217,8 +217,10 @@ class _Reader:
             raise self.corrupt(f"attribute {name!r} is not a timestamp: {raw!r}") from None
 
 
-def _plain(attr: Any, kind: str) -> Any:
-    return attr.get(kind) if isinstance(attr, Mapping) else None
+def raw(item: Mapping[str, Any], attribute: str, kind: str) -> Any:
+    """The plain value of one low-level attribute (`kind` "S", "N", ...), or None if absent or of another type."""
+    value = item.get(attribute)
+    return value.get(kind) if isinstance(value, Mapping) else None
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -451,7 +453,3 @@ def history_from_item(item: Mapping[str, Any]) -> HistoryRecord:
         downtime_seconds=r.number("downtimeSeconds", required=False),
         record_id=r.sk,
     )
-
-
-def item_pk_sk(item: Mapping[str, Any]) -> tuple[str, str]:
-    return _plain(item.get(keys.PK), "S") or "", _plain(item.get(keys.SK), "S") or ""

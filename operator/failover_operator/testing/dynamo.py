@@ -70,16 +70,6 @@ class SerializedMotoServer(ThreadedMotoServer):
         host, port = self.get_host_and_port()
         return f"http://{host}:{port}"
 
-    def reset(self) -> None:
-        reset(self.endpoint)
-
-
-def reset(endpoint: str) -> None:
-    """Forget every table and item (moto's reset API)."""
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
-
 
 @contextlib.contextmanager
 def moto_process(port: int = 0) -> Iterator[str]:

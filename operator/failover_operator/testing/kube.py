@@ -1560,14 +1560,20 @@ class KubeCluster:
 
 
 async def start_cluster(
-    name: str, *, resources: Iterable[ResourceSpec] = DEFAULT_RESOURCES, strict: bool = True, **options: Any
+    name: str,
+    *,
+    resources: Iterable[ResourceSpec] = DEFAULT_RESOURCES,
+    strict: bool = True,
+    emulator_class: type[FixedKubernetesEmulator] = FixedKubernetesEmulator,
+    **options: Any,
 ) -> KubeCluster:
     """Start an emulated cluster on ``http://127.0.0.1:<random port>``. Stop it with ``await cluster.stop()``.
 
     ``strict``: ``stop()`` raises if the emulator failed internally (an HTTP 500 that is a harness bug).
-    ``options`` go to :class:`FixedKubernetesEmulator` (``isolate_status``, ``missing_namespaces``).
+    ``options`` go to the emulator (``isolate_status``, ``missing_namespaces``, ``forget_requests``);
+    ``emulator_class`` picks a subclass (e.g. ``requests_log.RecordingEmulator``).
     """
-    emulator = FixedKubernetesEmulator(**options)
+    emulator = emulator_class(**options)
     register_resources(emulator, resources)
     await emulator.__aenter__()
     server = _Server(emulator)
@@ -1582,11 +1588,9 @@ async def start_cluster(
 
 
 @contextlib.asynccontextmanager
-async def running_cluster(
-    name: str, *, resources: Iterable[ResourceSpec] = DEFAULT_RESOURCES, strict: bool = True, **options: Any
-) -> AsyncIterator[KubeCluster]:
+async def running_cluster(name: str, **options: Any) -> AsyncIterator[KubeCluster]:
     """``async with running_cluster("east") as east:`` -- see :func:`start_cluster`."""
-    cluster = await start_cluster(name, resources=resources, strict=strict, **options)
+    cluster = await start_cluster(name, **options)
     ok = False
     try:
         yield cluster

@@ -32,21 +32,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import aiohttp.web
 import attrs
 
-from .kube import (
-    DEFAULT_RESOURCES,
-    FixedKubernetesEmulator,
-    KubeCluster,
-    ResourceSpec,
-    parse_k8s_path,
-    register_resources,
-)
-from .kube import _Server as _KubeServer
+from .kube import FixedKubernetesEmulator, KubeCluster, parse_k8s_path, running_cluster
 
 Client = Literal["operator", "harness", "unknown"]
 
@@ -141,47 +133,17 @@ class RecordingEmulator(FixedKubernetesEmulator):
     (in order of arrival) and drops it from kmock's history once it is answered."""
 
     served: list[ApiRequest] = attrs.field(factory=list, init=False)
+    forget_requests: bool = True  # `served` is the record; kmock's history would only slow every request down
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         self.served.append(_of_raw(raw_request))
-        try:
-            return await super().__call__(raw_request)
-        finally:
-            # Only requests in flight stay (kmock needs a request in its history while it answers it).
-            for index, request in enumerate(self._requests):
-                if request._raw_request is raw_request:
-                    del self._requests[index]
-                    break
+        return await super().__call__(raw_request)
 
 
-async def start_recording_cluster(
-    name: str, *, resources: Iterable[ResourceSpec] = DEFAULT_RESOURCES, strict: bool = True, **options: Any
-) -> KubeCluster:
-    """Like :func:`~.kube.start_cluster`, with a :class:`RecordingEmulator`."""
-    emulator = RecordingEmulator(**options)
-    register_resources(emulator, resources)
-    await emulator.__aenter__()
-    server = _KubeServer(emulator)
-    try:
-        await server.__aenter__()
-    except BaseException:
-        await emulator.__aexit__(None, None, None)
-        raise
-    return KubeCluster(name, emulator, server, strict=strict)
-
-
-@contextlib.asynccontextmanager
-async def recording_cluster(
-    name: str, *, resources: Iterable[ResourceSpec] = DEFAULT_RESOURCES, strict: bool = True, **options: Any
-) -> AsyncIterator[KubeCluster]:
-    """``async with recording_cluster("east") as east:`` -- see :func:`start_recording_cluster`."""
-    cluster = await start_recording_cluster(name, resources=resources, strict=strict, **options)
-    ok = False
-    try:
-        yield cluster
-        ok = True
-    finally:
-        await cluster.stop(check=ok)
+def recording_cluster(name: str, **options: Any) -> contextlib.AbstractAsyncContextManager[KubeCluster]:
+    """``async with recording_cluster("east") as east:`` -- :func:`~.kube.running_cluster` with a
+    :class:`RecordingEmulator`."""
+    return running_cluster(name, emulator_class=RecordingEmulator, **options)
 
 
 def api_requests(cluster: KubeCluster, *, since: int = 0) -> list[ApiRequest]:
@@ -283,5 +245,4 @@ __all__ = [
     "rbac_verb",
     "recording_cluster",
     "rule_allows",
-    "start_recording_cluster",
 ]
