@@ -217,11 +217,19 @@ CASES = [
         Action.WAIT,
         S,
         ClusterState.STANDBY,
-        "north has priority, west contends in 5.0s",
+        "north has priority, west contends in 15.0s",
+    ),
+    (
+        "stale owner: second standby still waits just before its grace",
+        sit("west", S, stale=frozenset({"east"}), priority=("north",), takeover_ready_for=14.9),
+        Action.WAIT,
+        S,
+        ClusterState.STANDBY,
+        "west contends in 0.1s",
     ),
     (
         "stale owner: second standby contends after its grace",
-        sit("west", S, stale=frozenset({"east"}), priority=("north",), takeover_ready_for=5.0),
+        sit("west", S, stale=frozenset({"east"}), priority=("north",), takeover_ready_for=15.0),
         Action.TAKE_OVER,
         P,
         ClusterState.PRIMARY,
@@ -356,3 +364,40 @@ def test_every_decision_reason_is_one_line():
     for case in CASES:
         assert "\n" not in decide(case[1]).reason
     assert "\n" not in decide(replace(CASES[0][1], group="x/y")).reason
+
+
+def _takeover_time(me: str, phase: float, interval: float, timeout: float, last_write: float) -> float:
+    """When `me`, ticking every `interval` from `phase`, would claim the group: decide() on each tick, with the
+    staleness clock started at the first tick that saw the owner's last heartbeat, as GroupRunner keeps it."""
+    tick = phase
+    while tick < last_write:
+        tick += interval
+    first_seen = tick
+    stale_since = None
+    while True:
+        tick += interval
+        if tick - first_seen <= timeout:
+            continue
+        stale_since = tick if stale_since is None else stale_since
+        s = sit(
+            me,
+            S,
+            stale=frozenset({"east"}),
+            priority=("north", "west"),
+            heartbeat_interval=interval,
+            takeover_ready_for=tick - stale_since,
+        )
+        if decide(s).action == Action.TAKE_OVER:
+            return tick
+
+
+@pytest.mark.parametrize("interval", [0.2, 1.0, 5.0])
+def test_the_preferred_standby_wins_whatever_the_tick_phases(interval):
+    """Standbys see the owner go stale up to two intervals apart; the grace must cover that and a slow tick."""
+    steps = 20
+    phases = [interval * k / steps for k in range(steps)]
+    slow_tick = 0.9 * max(interval, 1.0)  # the first standby's claim may take this long to land
+    for last_write in (0.0, interval / 3):
+        first = max(_takeover_time("north", p, interval, 15, last_write) for p in phases) + slow_tick
+        second = min(_takeover_time("west", p, interval, 15, last_write) for p in phases)
+        assert first < second, (interval, first, second)

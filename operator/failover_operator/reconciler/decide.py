@@ -185,7 +185,7 @@ def decide(s: Situation) -> Decision:
         return _standby(f"no action: {cause}, but {s.me} is {s.my_health.value} itself and cannot take over")
     order = takeover_order(_eligible(s, config, clusters), s.priority)
     rank = order.index(s.me)
-    grace = rank * s.heartbeat_interval
+    grace = takeover_grace(rank, s.heartbeat_interval)
     waited = s.takeover_ready_for or 0.0
     if waited < grace:
         return Decision(
@@ -231,6 +231,21 @@ def serving(status: ClusterStatus | None, epoch: int) -> bool:
         and status.health == Health.OK
         and status.observed_epoch == epoch
     )
+
+
+PRIORITY_MARGIN_SECONDS = 1.0
+
+
+def takeover_grace(rank: int, heartbeat_interval: float) -> float:
+    """How long the standby at `rank` waits, after it judges the owner gone, before it contends.
+
+    Each standby starts its staleness clock when it first sees the owner's last heartbeat, which is up to one
+    interval after the write, and notices the timeout at its next tick, up to one more interval later; so two
+    standbys judge the same owner stale up to two intervals apart. Each rank therefore yields two intervals,
+    plus a margin for the tick itself (a DynamoDB round trip, a busy event loop): then the preferred standby
+    wins whenever it is working, and a later one still steps in when it is not.
+    """
+    return rank * (2 * heartbeat_interval + max(heartbeat_interval, PRIORITY_MARGIN_SECONDS))
 
 
 def takeover_order(candidates: Iterable[str], priority: Iterable[str]) -> list[str]:
