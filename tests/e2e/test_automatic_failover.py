@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from failover_operator.testing.fleet import running_fleet, start_member
 from failover_operator.testing.kube import eventually
 
 from .helpers import posted, settle, setup_group, status_of
+from .manifests import FAST_TIMING
 
 
 async def test_a_standby_takes_over_from_a_silent_owner_and_the_owner_demotes_when_back(moto_endpoint, table):
@@ -59,6 +62,38 @@ async def test_an_owner_that_cannot_reach_dynamodb_fences_itself_before_anyone_t
 
         proxy.down = False  # back: east learns it lost the group and stays down as a standby
         await settle(fleet, "west", epoch=2)
+
+
+async def test_an_owner_counts_its_fencing_deadline_from_when_its_last_heartbeat_was_sent(moto_endpoint, table, proxy):
+    """Standbys count from when the owner's last heartbeat landed, which may be long before its answer came
+    back. An owner that counted from the answer would still be serving when a standby takes over."""
+    async with running_fleet(
+        moto_endpoint,
+        table,
+        "east",
+        "west",
+        dynamodb_endpoints={"east": proxy.endpoint},
+        member_settings={"east": {"self_fence_fraction": 0.9}},  # east fences after 3.6s of the 4s timeout
+    ) as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east", timeouts={**FAST_TIMING["timeouts"], "heartbeat": "4s"})
+        timeline: list[str] = []
+
+        async def answer_late_then_cut_off(_body):
+            await asyncio.sleep(1.5)  # the heartbeat has landed; its answer takes 1.5s to come back
+            proxy.down = True
+
+        async def watch():
+            if await east.replicas("shop", "web") == 0 and "fenced" not in timeline:
+                timeline.append("fenced")
+            if (await west.store.state.get_group_config("shop", "web")).owner == "west" and "taken" not in timeline:
+                timeline.append("taken")
+            assert "fenced" in timeline and "taken" in timeline
+            return True
+
+        proxy.after("UpdateItem", answer_late_then_cut_off)
+        await eventually(watch, interval=0.02, within=15)
+        assert timeline == ["fenced", "taken"]  # east was down before west took over
 
 
 async def test_a_fenced_owner_that_still_owns_the_group_resumes(moto_endpoint, table, proxy):

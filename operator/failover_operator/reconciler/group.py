@@ -194,10 +194,16 @@ class GroupRunner:
             return await store.state.get_group_state(self.namespace, self.name)
 
     async def _heartbeat(self, reported: ClusterState, budget: float, observation: Any) -> bool:
-        """Write our heartbeat; the return value says whether it was written (fencing counts from the last)."""
+        """Write our heartbeat; the return value says whether it was written.
+
+        Fencing counts from when the last written heartbeat was *sent*: it may have landed any moment before
+        its answer came back, and the standbys' clocks start when it landed (the lease rule of the
+        amazon-dynamodb-lock-client). Counting from the answer would let a slow answer stretch our deadline
+        past the moment a standby may take over."""
         store = self.ctx.store
         metrics = self.ctx.metrics
         epoch = self.config.epoch if self.config else None
+        sent = self.ctx.clock.monotonic()
         try:
             async with asyncio.timeout(budget):
                 await store.state.update_cluster_status(
@@ -213,7 +219,7 @@ class GroupRunner:
             metrics.heartbeat_failures.labels(self.namespace, self.name).inc()
             log.warning("%s: heartbeat not written: %s", self.group, str(exc) or "timed out")
             return False
-        self.last_write = self.ctx.clock.monotonic()
+        self.last_write = sent
         self.reported = reported
         metrics.heartbeats.labels(self.namespace, self.name).inc()
         return True

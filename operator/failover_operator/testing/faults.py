@@ -2,7 +2,8 @@
 
 Real failures travel the real path: botocore parses the error, our retry layer sees what it would see in
 production. Faults: throttling, 5xx, lost responses (the request reaches DynamoDB, the answer never comes
-back), an outage, and hooks that run just before a chosen request is forwarded (to interleave races).
+back), an outage, and hooks that run just before a chosen request is forwarded (to interleave races) or
+just after it was applied (to hold its answer back).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
 class _Fault:
     operation: str | None
     remaining: int
-    kind: str  # "throttle" | "server-error" | "lose-response" | "hook"
+    kind: str  # "throttle" | "server-error" | "lose-response" | "hook" | "after"
     hook: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     predicate: Callable[[dict[str, Any]], bool] | None = None
 
@@ -82,6 +83,16 @@ class FaultProxy:
         """Run `hook(body)` once, just before the next matching request is forwarded."""
         self.faults.append(_Fault(operation, 1, "hook", hook, predicate))
 
+    def after(
+        self,
+        operation: str,
+        hook: Callable[[dict[str, Any]], Awaitable[None]],
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """Run `hook(body)` once, after the next matching request was applied and before its answer is sent
+        back: a slow answer to a write that has already landed."""
+        self.faults.append(_Fault(operation, 1, "after", hook, predicate))
+
     def count(self, operation: str) -> int:
         return sum(1 for r in self.requests if r.operation == operation)
 
@@ -112,6 +123,8 @@ class FaultProxy:
             request.method, self.upstream + request.path_qs, data=raw, headers=headers
         ) as upstream:
             payload = await upstream.read()
+            if fault is not None and fault.kind == "after" and fault.hook is not None:
+                await fault.hook(body)
             if fault is not None and fault.kind == "lose-response":
                 return _error(500, "InternalServerError", "injected: response lost after the request was applied")
             return web.Response(

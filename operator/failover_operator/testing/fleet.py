@@ -110,9 +110,10 @@ async def running_fleet(
     failover_poll_seconds: float = 0.1,
     start_operators: bool = True,
     dynamodb_endpoints: dict[str, str] | None = None,
+    member_settings: dict[str, dict[str, Any]] | None = None,
 ) -> AsyncIterator[Fleet]:
     """Clusters `names` with controllers and operators. `dynamodb_endpoints` lets a member reach DynamoDB
-    through another endpoint (e.g. a fault proxy)."""
+    through another endpoint (e.g. a fault proxy); `member_settings` overrides a member's operator settings."""
     async with contextlib.AsyncExitStack() as stack:
         members: dict[str, Member] = {}
         for name in names:
@@ -121,7 +122,7 @@ async def running_fleet(
             member_endpoint = (dynamodb_endpoints or {}).get(name, endpoint)
             client = await stack.enter_async_context(dynamodb_client(member_endpoint))
             clock = EventLoopClock()
-            settings = operator_settings(name, table, member_endpoint)
+            settings = operator_settings(name, table, member_endpoint, **(member_settings or {}).get(name, {}))
             store = DynamoDBService(
                 client,
                 table,
