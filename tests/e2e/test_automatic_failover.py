@@ -31,7 +31,13 @@ async def test_a_standby_takes_over_from_a_silent_owner_and_the_owner_demotes_wh
 
         await start_member(east)  # east comes back: it reads the config and stands down
         await settle(fleet, "west", epoch=2)
-        assert (await status_of(east)).get("decision", "").startswith("no action: I am east, STANDBY")
+
+        async def steady():  # the tick after the demotion reports the steady state
+            decision = (await status_of(east)).get("decision", "")
+            assert decision.startswith("no action: I am east, STANDBY"), decision
+            return True
+
+        await eventually(steady, within=5)
 
 
 async def test_an_owner_that_cannot_reach_dynamodb_fences_itself_before_anyone_takes_over(moto_endpoint, table, proxy):
