@@ -79,14 +79,14 @@ async def test_an_owner_counts_its_fencing_deadline_from_when_its_last_heartbeat
         "east",
         "west",
         dynamodb_endpoints={"east": proxy.endpoint},
-        member_settings={"east": {"self_fence_fraction": 0.9}},  # east fences after 3.6s of the 4s timeout
+        member_settings={"east": {"self_fence_fraction": 0.8}},  # east fences after 4s of the 5s timeout
     ) as fleet:
         east, west = fleet["east"], fleet["west"]
-        await setup_group(fleet, "east", timeouts={**FAST_TIMING["timeouts"], "heartbeat": "4s"})
+        await setup_group(fleet, "east", timeouts={**FAST_TIMING["timeouts"], "heartbeat": "5s"})
         timeline: list[str] = []
 
         async def answer_late_then_cut_off(_body):
-            await asyncio.sleep(1.5)  # the heartbeat has landed; its answer takes 1.5s to come back
+            await asyncio.sleep(1.7)  # the heartbeat has landed; its answer takes 1.7s to come back
             proxy.down = True
 
         async def watch():
