@@ -374,7 +374,7 @@ def _takeover_time(me: str, phase: float, interval: float, timeout: float, last_
         tick += interval
     first_seen = tick
     stale_since = None
-    while True:
+    for _ in range(1000):
         tick += interval
         if tick - first_seen <= timeout:
             continue
@@ -389,6 +389,7 @@ def _takeover_time(me: str, phase: float, interval: float, timeout: float, last_
         )
         if decide(s).action == Action.TAKE_OVER:
             return tick
+    raise AssertionError(f"{me} never took over")
 
 
 @pytest.mark.parametrize("interval", [0.2, 1.0, 5.0])
