@@ -14,6 +14,25 @@ async def status_of(member: Member, namespace: str = "shop", name: str = "web") 
     return (await member.group(namespace, name)).get("status") or {}
 
 
+async def fencing_then_takeover(owner: Member, standby: Member, replicas: int = 3) -> list[str]:
+    """Watch closely until `owner` has fenced and `standby` took over and serves; return the order in which
+    the two were first seen ("fenced", "taken"), which is what fencing must get right."""
+    timeline: list[str] = []
+
+    async def watch() -> bool:
+        if await owner.replicas("shop", "web") == 0 and "fenced" not in timeline:
+            timeline.append("fenced")
+        config = await standby.store.state.get_group_config("shop", "web")
+        if config is not None and config.owner == standby.name and "taken" not in timeline:
+            timeline.append("taken")
+        assert "fenced" in timeline and "taken" in timeline, timeline
+        assert await standby.replicas("shop", "web") == replicas
+        return True
+
+    await eventually(watch, interval=0.02, within=15)
+    return timeline
+
+
 async def failover_status(member: Member, name: str, namespace: str = "shop") -> dict[str, Any]:
     return (await member.failover(namespace, name)).get("status") or {}
 

@@ -7,7 +7,7 @@ import asyncio
 from failover_operator.testing.fleet import running_fleet, start_member
 from failover_operator.testing.kube import eventually
 
-from .helpers import posted, settle, setup_group, status_of
+from .helpers import fencing_then_takeover, posted, settle, setup_group, status_of
 from .manifests import FAST_TIMING
 
 
@@ -46,21 +46,8 @@ async def test_an_owner_that_cannot_reach_dynamodb_fences_itself_before_anyone_t
     ) as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east")
-        timeline: list[str] = []
-
-        async def watch():
-            fenced = await east.replicas("shop", "web") == 0
-            config = await west.store.state.get_group_config("shop", "web")
-            if fenced and "fenced" not in timeline:
-                timeline.append("fenced")
-            if config.owner == "west" and "taken" not in timeline:
-                timeline.append("taken")
-            assert "fenced" in timeline and "taken" in timeline and await west.replicas("shop", "web") == 3
-            return True
-
         proxy.down = True  # east is cut off from DynamoDB (but not from its own cluster)
-        await eventually(watch, interval=0.02, within=15)
-        assert timeline == ["fenced", "taken"]  # east was down before west took over
+        assert await fencing_then_takeover(east, west) == ["fenced", "taken"]  # east was down before west took over
         s = await status_of(east)
         assert s["role"] == "FENCED"
         assert any(c["type"] == "Fenced" and c["status"] == "True" for c in s["conditions"])
@@ -83,23 +70,13 @@ async def test_an_owner_counts_its_fencing_deadline_from_when_its_last_heartbeat
     ) as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east", timeouts={**FAST_TIMING["timeouts"], "heartbeat": "5s"})
-        timeline: list[str] = []
 
         async def answer_late_then_cut_off(_body):
             await asyncio.sleep(1.7)  # the heartbeat has landed; its answer takes 1.7s to come back
             proxy.down = True
 
-        async def watch():
-            if await east.replicas("shop", "web") == 0 and "fenced" not in timeline:
-                timeline.append("fenced")
-            if (await west.store.state.get_group_config("shop", "web")).owner == "west" and "taken" not in timeline:
-                timeline.append("taken")
-            assert "fenced" in timeline and "taken" in timeline
-            return True
-
         proxy.after("UpdateItem", answer_late_then_cut_off)
-        await eventually(watch, interval=0.02, within=15)
-        assert timeline == ["fenced", "taken"]  # east was down before west took over
+        assert await fencing_then_takeover(east, west) == ["fenced", "taken"]  # east was down before west took over
 
 
 async def test_a_fenced_owner_that_still_owns_the_group_resumes(moto_endpoint, table, proxy):
