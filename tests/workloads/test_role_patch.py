@@ -68,6 +68,21 @@ def converge(
     return result, patch
 
 
+def assert_converges(
+    kind: str,
+    case: str,
+    spec: dict[str, Any],
+    annotations: dict[str, str] | None,
+    role: Role,
+    want_spec: dict[str, Any],
+    want_annotations: dict[str, str],
+) -> None:
+    """One row of a role table: the object as it is, the role asked for, the spec and annotations it ends with."""
+    result, _ = converge(kind, make(kind, spec, annotations), role)
+    assert result["spec"] == want_spec, case
+    assert result["metadata"]["annotations"] == want_annotations, case
+
+
 # -------------------------------------------------------------------------------------------------------------
 # Deployment / StatefulSet
 # -------------------------------------------------------------------------------------------------------------
@@ -119,9 +134,7 @@ def test_scalable(
     want_spec: dict[str, Any],
     want_annotations: dict[str, str],
 ) -> None:
-    result, _ = converge(kind, make(kind, spec, annotations), role)
-    assert result["spec"] == want_spec, case
-    assert result["metadata"]["annotations"] == want_annotations, case
+    assert_converges(kind, case, spec, annotations, role, want_spec, want_annotations)
 
 
 @pytest.mark.parametrize("kind", SCALABLE)
@@ -188,9 +201,7 @@ def test_suspendable(
     want_spec: dict[str, Any],
     want_annotations: dict[str, str],
 ) -> None:
-    result, _ = converge(kind, make(kind, spec, annotations), role)
-    assert result["spec"] == want_spec, case
-    assert result["metadata"]["annotations"] == want_annotations, case
+    assert_converges(kind, case, spec, annotations, role, want_spec, want_annotations)
 
 
 @pytest.mark.parametrize("kind", FLUX)
