@@ -127,14 +127,20 @@ async def test_cluster_status_reads(make_service):
     assert everyone["west"].health is Health.OK  # the api group's ERROR does not leak in
 
 
-async def test_group_state_in_two_round_trips_with_newest_ten_history(make_service):
+async def ping_pong(make_service, failovers: int):
+    """east and west in shop/web, the group moved back and forth `failovers` times (epoch 1 + failovers); east."""
     east, west = make_service("east"), make_service("west")
     await east.state.register_group("shop", "web")
     for svc in (east, west):
         await svc.state.update_cluster_status("shop", "web", "OK", "STANDBY", {})
-    for i in range(12):
+    for i in range(failovers):
         target = west if i % 2 == 0 else east
         await target.operations.execute_failover("shop", "web", f"fo-{i}", target.cluster_name, "drill")
+    return east
+
+
+async def test_group_state_in_two_round_trips_with_newest_ten_history(make_service):
+    east = await ping_pong(make_service, failovers=12)
     lease = await east.operations.acquire_lock("shop", "web", "inspection")
     before = east.call.calls
     state = await east.state.get_group_state("shop", "web")
@@ -149,13 +155,7 @@ async def test_group_state_in_two_round_trips_with_newest_ten_history(make_servi
 
 
 async def test_history_newest_first_with_limit_and_paging(make_service):
-    east, west = make_service("east"), make_service("west")
-    await east.state.register_group("shop", "web")
-    for svc in (east, west):
-        await svc.state.update_cluster_status("shop", "web", "OK", "STANDBY", {})
-    for i in range(6):
-        target = west if i % 2 == 0 else east
-        await target.operations.execute_failover("shop", "web", f"fo-{i}", target.cluster_name, "drill")
+    east = await ping_pong(make_service, failovers=6)
     history = await east.state.get_failover_history("shop", "web")
     assert [h.epoch for h in history] == [7, 6, 5, 4, 3, 2]
     assert [h.failover_name for h in await east.state.get_failover_history("shop", "web", limit=2)] == ["fo-5", "fo-4"]
