@@ -22,6 +22,7 @@ from .testing.controllers import running_controller
 from .testing.dynamo import FAKE_CREDENTIALS, dynamodb_client, free_port, moto_process
 from .testing.kube import KubeCluster, running_cluster
 from .testing.kubeconfig import write_kubeconfig
+from .testing.manifests import deployment
 
 TABLE = "failover-demo"
 OPERATOR_ID = "demo"
@@ -39,22 +40,6 @@ def say(text: str = "") -> None:
 
 def step(text: str) -> None:
     say(f"\n{BOLD}==> {text}{RESET}")
-
-
-def deployment() -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": "shop"},
-        "spec": {
-            "replicas": 3,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "nginx"}]},
-            },
-        },
-    }
 
 
 def table(rows: list[list[str]]) -> str:

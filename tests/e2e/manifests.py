@@ -4,26 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from failover_operator.testing.manifests import deployment
+
+__all__ = ["FAST_TIMING", "deployment", "failover", "group"]
+
 FAST_TIMING = {
     "heartbeatInterval": "200ms",
     "timeouts": {"heartbeat": "2s", "unhealthyPrimary": "3s", "transitoryState": "8s"},
 }
-
-
-def deployment(name: str = "web", namespace: str = "shop", replicas: int = 3) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": name, "image": "nginx"}]},
-            },
-        },
-    }
 
 
 def group(name: str = "web", namespace: str = "shop", **spec: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import kopf
 import pytest
 import pytest_asyncio
 
+from failover_operator.testing import manifests
 from failover_operator.testing.kube import (
     KOPF_FINALIZER,
     KubeApiError,
@@ -31,20 +32,8 @@ pytestmark = pytest.mark.asyncio
 FG_API = "failover.dev/v1alpha1"
 
 
-def deployment(name: str = "web", namespace: str = "apps", replicas: int = 2) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
-            },
-        },
-    }
+def deployment() -> dict[str, Any]:
+    return manifests.deployment(namespace="apps", replicas=2)
 
 
 def failover_group(name: str = "fg1", namespace: str = "apps") -> dict[str, Any]:
