@@ -1,4 +1,6 @@
-"""Shared fixtures: one serialized moto server per test session, a fresh table per test."""
+"""Shared fixtures: one serialized moto server per test session, a fresh table per test; real API servers
+(etcd + one kube-apiserver per cluster name, started on first use and shared by the session), emptied before
+each test that asks for them."""
 
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ import pytest
 from failover_operator.clock import FakeClock
 from failover_operator.store import DynamoDBService, ensure_table
 from failover_operator.store.calls import RetryPolicy
-from failover_operator.testing.dynamo import dynamodb_client, moto_process
-from failover_operator.testing.faults import FaultProxy, start_proxy
+from harness import apiserver
+from harness.apiserver import ControlPlane, RealCluster
+from harness.dynamo import dynamodb_client, moto_process
+from harness.faults import FaultProxy, start_proxy
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per moto request drowns real logs
 
@@ -75,3 +79,59 @@ async def proxied(proxy: FaultProxy) -> AsyncIterator[Any]:
     """A DynamoDB client that goes through the fault proxy."""
     async with dynamodb_client(proxy.endpoint) as client:
         yield client
+
+
+# Everything tests create in namespaces, emptied between tests on the shared real API servers.
+TEST_KINDS = (
+    ("failover.dev/v1alpha1", "failovers"),
+    ("failover.dev/v1alpha1", "failovergroups"),
+    ("apps/v1", "deployments"),
+    ("apps/v1", "statefulsets"),
+    ("batch/v1", "cronjobs"),
+    ("networking.k8s.io/v1", "ingresses"),
+    ("networking.istio.io/v1beta1", "virtualservices"),
+    ("helm.toolkit.fluxcd.io/v2", "helmreleases"),
+    ("kustomize.toolkit.fluxcd.io/v1", "kustomizations"),
+    ("coordination.k8s.io/v1", "leases"),
+    ("v1", "serviceaccounts"),
+    ("rbac.authorization.k8s.io/v1", "rolebindings"),
+    ("rbac.authorization.k8s.io/v1", "roles"),
+    ("v1", "events"),
+)
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    """etcd and real kube-apiservers (envtest binaries). Skips with one line where there are none, unless
+    REQUIRE_ENVTEST=1 (`make test` on the project's own machines) makes that a failure."""
+    assets = apiserver.assets_dir()
+    if assets is None:
+        if apiserver.required():
+            pytest.fail(apiserver.missing_reason(), pytrace=False)
+        pytest.skip(apiserver.missing_reason())
+    with apiserver.running_control_plane(assets) as plane:
+        yield plane
+
+
+RealClusters = Callable[..., dict[str, RealCluster]]
+
+
+@pytest.fixture
+async def apiservers(control_plane: ControlPlane) -> AsyncIterator[RealClusters]:
+    """apiservers("east", "west") -> real API servers by name, emptied of what earlier tests left, their audit
+    logs marked (entries from now on only), namespace `shop` present."""
+    handed: dict[str, RealCluster] = {}
+
+    def get(*names: str) -> dict[str, RealCluster]:
+        clusters = control_plane.ensure(*names)
+        for name, cluster in clusters.items():
+            if name not in handed:
+                cluster.reset(TEST_KINDS)
+                cluster.ensure_namespace_sync("shop")
+                cluster.mark_audit()
+                handed[name] = cluster
+        return clusters
+
+    yield get
+    for cluster in handed.values():
+        await cluster.close()

@@ -704,8 +704,19 @@ class FailoverSpec(_Model):
         min_length=1,
         max_length=128,
         description="The FailoverGroups to move (each one in every cluster that has it).",
-        # Exact duplicates only: `namespace` is optional, so it cannot be a list-map key.
-        json_schema_extra={"x-kubernetes-list-type": "set"},
+        # Not a list-map (`namespace` is optional, so it cannot be a key) and not a set (a set of objects makes
+        # the API server fail every CEL rule on the object, the spec's immutability included, and server-side
+        # apply refuse it): atomic, with the uniqueness of (namespace, name) as a rule of its own.
+        json_schema_extra={
+            "x-kubernetes-list-type": "atomic",
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.all(g, self.exists_one(h, h.name == g.name && "
+                    "(has(h.__namespace__) ? h.__namespace__ : '') == (has(g.__namespace__) ? g.__namespace__ : '')))",
+                    "message": "must not list a group twice",
+                }
+            ],
+        },
     )
     mode: FailoverMode = Field(
         FailoverMode.CONSISTENCY,

@@ -1,8 +1,11 @@
-"""A local Kubernetes API for tests: a fixed kmock emulator, discovery, HTTP helpers and an in-process kopf.
+"""An emulated Kubernetes API server (kmock) for what a real one cannot be made to do in a test.
 
-There is no API server on the development and CI machines. kmock (from kopf's author) serves a stateful
-fake API on loopback, but kmock 0.8 breaks kopf and kubectl in several ways; :class:`FixedKubernetesEmulator`
-replaces its object-handling core with one that behaves like a real API server where tests can notice:
+The suite's end-to-end behaviour runs against a real kube-apiserver (:mod:`harness.apiserver`). The emulator
+stays for what a real server cannot be made to do on demand: refuse a request (:meth:`add_fault`), go away
+mid-test, answer slowly, compact its watch history; and for the demo on machines without API server binaries.
+kmock (from kopf's author) serves a stateful fake API on loopback, but kmock 0.8 breaks kopf and kubectl in
+several ways; :class:`FixedKubernetesEmulator` replaces its object-handling core with one that behaves like a
+real API server where tests can notice:
 
 * create: 201; ``uid``, ``creationTimestamp``, ``resourceVersion``, ``generation``, ``apiVersion``/``kind``
   and the namespace are filled in; ``generateName`` works; 409 ``AlreadyExists``; 404 for unknown resources;
@@ -41,34 +44,26 @@ replaced), list pagination (``limit``/``continue`` are ignored: everything is re
 than the initial-events-end one, auth (everything is allowed), protobuf/CBOR bodies (415: kubectl's typed
 generators such as ``kubectl create namespace`` send protobuf; ``kubectl apply -f --validate=false`` works).
 
-Typical use::
+Typical use (``run_kopf`` is in :mod:`harness.kopf_runner`)::
 
     async with running_cluster("east") as east, run_kopf(registry, east.url) as operator:
         await east.create(failover_group)
         await east.wait_for("failover.dev/v1alpha1", "FailoverGroup", "ns", "fg1", lambda o: o.get("status"))
-
-Several clusters and several kopf operators can run in one event loop at once, and be stopped in any order
-(see :func:`run_kopf` for why that needs care with kopf).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import copy
-import dataclasses
 import datetime
 import json
 import logging
 import random
 import re
-import signal
-import threading
 import uuid
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Generator, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
 
 import aiohttp
 import aiohttp.web
@@ -76,50 +71,26 @@ import attrs
 import jsonpatch
 import jsonpointer
 import kmock
-import kopf
 import yaml
 from kmock._internal import rendering as _kmock_rendering  # StreamingError: no public alias in kmock 0.8
 
-if TYPE_CHECKING:
-    import kubernetes.client
+from .cluster import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, Cluster, Obj, eventually
+from .resources import DEFAULT_RESOURCES, ResourceSpec
 
 __all__ = [
-    "BUILTIN_RESOURCES",
-    "DEFAULT_RESOURCES",
-    "FAILOVER_RESOURCES",
-    "KOPF_FINALIZER",
+    "EmulatedCluster",
     "FixedKubernetesEmulator",
-    "KopfOperator",
-    "KubeApiError",
-    "KubeCluster",
-    "ResourceSpec",
-    "eventually",
-    "fast_kopf_settings",
-    "kubernetes_api_client",
     "register_resources",
-    "run_kopf",
     "running_cluster",
     "running_clusters",
     "start_cluster",
-    "start_kopf",
 ]
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-Obj = dict[str, Any]
-
 DEFAULT_VERBS = frozenset({"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"})
 SUBRESOURCE_VERBS = ("get", "patch", "update")
-KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 _EVENT_LOG_LIMIT = 100_000
-
-MERGE_PATCH = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
-STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
-APPLY_PATCH = "application/apply-patch+yaml"
-PATCH_TYPES = {"merge": MERGE_PATCH, "json": JSON_PATCH, "strategic": STRATEGIC_MERGE_PATCH, "apply": APPLY_PATCH}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -127,95 +98,13 @@ PATCH_TYPES = {"merge": MERGE_PATCH, "json": JSON_PATCH, "strategic": STRATEGIC_
 # --------------------------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class ResourceSpec:
-    """One resource as served in discovery. ``custom`` marks CRD-backed resources (no strategic merge)."""
-
-    api_version: str  # "v1", "apps/v1", "failover.dev/v1alpha1"
-    plural: str
-    kind: str
-    namespaced: bool = True
-    shortnames: tuple[str, ...] = ()
-    subresources: tuple[str, ...] = ("status",)
-    categories: tuple[str, ...] = ()
-    custom: bool = False
-    singular: str | None = None
-
-    @property
-    def group(self) -> str:
-        return self.api_version.rpartition("/")[0]
-
-    @property
-    def version(self) -> str:
-        return self.api_version.rpartition("/")[2]
-
-    @property
-    def resource(self) -> kmock.resource:
-        return kmock.resource(self.group, self.version, self.plural)
-
-
-BUILTIN_RESOURCES: tuple[ResourceSpec, ...] = (
-    ResourceSpec(
-        "v1", "namespaces", "Namespace", namespaced=False, shortnames=("ns",), subresources=("status", "finalize")
-    ),
-    ResourceSpec("v1", "events", "Event", shortnames=("ev",), subresources=()),
-    ResourceSpec("v1", "configmaps", "ConfigMap", shortnames=("cm",), subresources=()),
-    ResourceSpec("v1", "secrets", "Secret", subresources=()),
-    ResourceSpec("v1", "services", "Service", shortnames=("svc",), categories=("all",)),
-    ResourceSpec("v1", "pods", "Pod", shortnames=("po",), categories=("all",)),
-    ResourceSpec("events.k8s.io/v1", "events", "Event", shortnames=("ev",), subresources=()),
-    ResourceSpec(
-        "apps/v1",
-        "deployments",
-        "Deployment",
-        shortnames=("deploy",),
-        subresources=("status", "scale"),
-        categories=("all",),
-    ),
-    ResourceSpec(
-        "apps/v1",
-        "statefulsets",
-        "StatefulSet",
-        shortnames=("sts",),
-        subresources=("status", "scale"),
-        categories=("all",),
-    ),
-    ResourceSpec("batch/v1", "cronjobs", "CronJob", shortnames=("cj",), categories=("all",)),
-    ResourceSpec("networking.k8s.io/v1", "ingresses", "Ingress", shortnames=("ing",)),
-    ResourceSpec("coordination.k8s.io/v1", "leases", "Lease", subresources=()),
-    ResourceSpec(
-        "apiextensions.k8s.io/v1",
-        "customresourcedefinitions",
-        "CustomResourceDefinition",
-        namespaced=False,
-        shortnames=("crd", "crds"),
-        categories=("api-extensions",),
-    ),
-    # Third-party CRDs the operator switches over (CRD-backed: no strategic merge, objects on delete).
-    ResourceSpec(
-        "networking.istio.io/v1beta1",
-        "virtualservices",
-        "VirtualService",
-        shortnames=("vs",),
-        categories=("istio-io", "networking-istio-io"),
-        custom=True,
-    ),
-    ResourceSpec("helm.toolkit.fluxcd.io/v2", "helmreleases", "HelmRelease", shortnames=("hr",), custom=True),
-    ResourceSpec("kustomize.toolkit.fluxcd.io/v1", "kustomizations", "Kustomization", shortnames=("ks",), custom=True),
-)
-
-FAILOVER_RESOURCES: tuple[ResourceSpec, ...] = (
-    ResourceSpec("failover.dev/v1alpha1", "failovergroups", "FailoverGroup", shortnames=("fg",), custom=True),
-    ResourceSpec("failover.dev/v1alpha1", "failovers", "Failover", shortnames=("fo",), custom=True),
-)
-
-DEFAULT_RESOURCES: tuple[ResourceSpec, ...] = BUILTIN_RESOURCES + FAILOVER_RESOURCES
 
 
 def register_resources(emulator: FixedKubernetesEmulator, specs: Iterable[ResourceSpec] = DEFAULT_RESOURCES) -> None:
     """Make the resources discoverable (kopf silently ignores undiscoverable ones) and servable."""
     for spec in specs:
-        emulator.resources[spec.resource] = kmock.ResourceInfo(
+        resource = kmock.resource(spec.group, spec.version, spec.plural)
+        emulator.resources[resource] = kmock.ResourceInfo(
             kind=spec.kind,
             singular=spec.singular or spec.kind.lower(),
             namespaced=spec.namespaced,
@@ -225,9 +114,9 @@ def register_resources(emulator: FixedKubernetesEmulator, specs: Iterable[Resour
             subresources=set(spec.subresources),
         )
         if spec.custom:
-            emulator.custom_resources.add(spec.resource)
+            emulator.custom_resources.add(resource)
         else:
-            emulator.custom_resources.discard(spec.resource)
+            emulator.custom_resources.discard(resource)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1262,7 +1151,7 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The server & the cluster handle
+# The server & the emulated cluster
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -1296,43 +1185,18 @@ class _Server(kmock.Server):
         self._managed_server = None
 
 
-class KubeApiError(Exception):
-    """A non-2xx answer from the API, with the decoded ``Status`` body."""
-
-    def __init__(self, status: int, body: Any, method: str, url: str) -> None:
-        self.status = status
-        self.body = body
-        self.method = method
-        self.url = url
-        message = body.get("message") if isinstance(body, dict) else body
-        super().__init__(f"{method} {url} -> {status}: {message}")
-
-    @property
-    def reason(self) -> str | None:
-        return self.body.get("reason") if isinstance(self.body, dict) else None
-
-
-class KubeCluster:
-    """A running emulated cluster. All helpers are real HTTP calls, so they behave exactly as any client would.
-
-    ``kind`` arguments accept the kind, plural, singular or a short name: ``("apps/v1", "Deployment")``,
-    ``("apps/v1", "deployments")``, ``("failover.dev/v1alpha1", "fg")``. ``namespace`` is ``None`` for
-    cluster-scoped resources (and for cluster-wide lists).
-    """
+class EmulatedCluster(Cluster):
+    """A running emulated cluster: the :class:`~harness.cluster.Cluster` handle plus its emulator, for faults
+    and for looking inside (``cluster.emulator.objects``, ``.add_fault``, ``.watchers``)."""
 
     def __init__(self, name: str, emulator: FixedKubernetesEmulator, server: kmock.Server, *, strict: bool = True):
-        self.name = name
+        super().__init__(name, str(server.url))
         self.emulator = emulator
         self.server = server
         self.strict = strict
-        self.url: str = str(server.url).rstrip("/")
-        self.session = aiohttp.ClientSession()
         self._stopped = False
 
-    def __repr__(self) -> str:
-        return f"<KubeCluster {self.name!r} at {self.url}>"
-
-    async def __aenter__(self) -> KubeCluster:
+    async def __aenter__(self) -> EmulatedCluster:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: Any) -> None:
@@ -1346,7 +1210,7 @@ class KubeCluster:
         self.emulator.close_watches()
         await asyncio.sleep(0)  # let the watch handlers see the end of their streams
         try:
-            await self.session.close()
+            await self.close()
             await self.server.__aexit__(None, None, None)
         finally:
             await self.emulator.__aexit__(None, None, None)
@@ -1355,203 +1219,20 @@ class KubeCluster:
                 f"The Kubernetes emulator of {self.name!r} failed internally: {self.emulator.internal_errors!r}"
             )
 
-    # ---- paths -------------------------------------------------------------------------------------------------
-
-    def resource(self, api_version: str, kind: str) -> kmock.resource:
-        return self.emulator.find_resource(api_version, kind)
-
-    def path(
-        self,
-        api_version: str,
-        kind: str,
-        namespace: str | None = None,
-        name: str | None = None,
-        subresource: str | None = None,
-    ) -> str:
-        res = self.resource(api_version, kind)
-        path = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
-        if namespace is not None:
-            path += f"/namespaces/{namespace}"
-        path += f"/{res.plural}"
-        if name is not None:
-            path += f"/{name}"
-        if subresource is not None:
-            path += f"/{subresource}"
-        return path
-
-    # ---- raw requests ------------------------------------------------------------------------------------------
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        data: bytes | str | None = None,
-        params: Mapping[str, str] | None = None,
-        content_type: str | None = None,
-    ) -> Any:
-        """One HTTP request; returns the decoded JSON body, raises :class:`KubeApiError` on non-2xx."""
-        headers = {"Accept": "application/json"}
-        if json_body is not None:
-            data = json.dumps(json_body)
-            content_type = content_type or "application/json"
-        if content_type:
-            headers["Content-Type"] = content_type
-        url = self.url + path
-        async with self.session.request(method, url, data=data, params=params, headers=headers) as response:
-            text = await response.text()
-            try:
-                body: Any = json.loads(text) if text else None
-            except ValueError:
-                body = text
-            if response.status >= 400:
-                raise KubeApiError(response.status, body, method, url)
-            return body
-
-    # ---- object helpers ----------------------------------------------------------------------------------------
-
-    async def create(self, obj: Mapping[str, Any], *, namespace: str | None = None, dry_run: bool = False) -> Obj:
-        """POST the object (apiVersion/kind are taken from it); returns the created object."""
-        namespace = namespace or (obj.get("metadata") or {}).get("namespace")
-        res = self.resource(obj["apiVersion"], obj["kind"])
-        namespaced = self.emulator.resources[res].namespaced is not False
-        params = {"dryRun": "All"} if dry_run else None
-        path = self.path(obj["apiVersion"], obj["kind"], namespace if namespaced else None)
-        result: Obj = await self.request("POST", path, json_body=obj, params=params)
-        return result
-
-    async def create_namespace(self, name: str, *, labels: Mapping[str, str] | None = None) -> Obj:
-        return await self.create(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": dict(labels or {})}}
+    def resource(self, api_version: str, kind: str) -> ResourceSpec:
+        """From the emulator's own registry, so that resources of CRDs created during the test resolve too."""
+        res = self.emulator.find_resource(api_version, kind)
+        info = self.emulator.resources[res]
+        return ResourceSpec(
+            api_version=f"{res.group}/{res.version}" if res.group else str(res.version),
+            plural=str(res.plural),
+            kind=str(info.kind),
+            namespaced=info.namespaced is not False,
         )
-
-    async def get(
-        self, api_version: str, kind: str, namespace: str | None, name: str, *, subresource: str | None = None
-    ) -> Obj:
-        """GET one object; raises :class:`KubeApiError` (``.status == 404``) if absent."""
-        result: Obj = await self.request("GET", self.path(api_version, kind, namespace, name, subresource))
-        return result
-
-    async def get_or_none(self, api_version: str, kind: str, namespace: str | None, name: str) -> Obj | None:
-        try:
-            return await self.get(api_version, kind, namespace, name)
-        except KubeApiError as e:
-            if e.status == 404:
-                return None
-            raise
-
-    async def list(
-        self,
-        api_version: str,
-        kind: str,
-        namespace: str | None = None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-    ) -> list[Obj]:
-        """The items of a list (cluster-wide if ``namespace`` is ``None``)."""
-        params = {k: v for k, v in {"labelSelector": label_selector, "fieldSelector": field_selector}.items() if v}
-        body = await self.request("GET", self.path(api_version, kind, namespace), params=params)
-        items: list[Obj] = body["items"]
-        return items
-
-    async def patch(
-        self,
-        api_version: str,
-        kind: str,
-        namespace: str | None,
-        name: str,
-        patch: Any,
-        *,
-        patch_type: str = "merge",
-        subresource: str | None = None,
-    ) -> Obj:
-        """PATCH; ``patch_type`` is merge | json | strategic | apply (or a full content type)."""
-        content_type = PATCH_TYPES.get(patch_type, patch_type)
-        params = {"fieldManager": "tests"} if content_type == APPLY_PATCH else None
-        result: Obj = await self.request(
-            "PATCH",
-            self.path(api_version, kind, namespace, name, subresource),
-            json_body=patch,
-            content_type=content_type,
-            params=params,
-        )
-        return result
-
-    async def patch_status(
-        self, api_version: str, kind: str, namespace: str | None, name: str, status: Mapping[str, Any]
-    ) -> Obj:
-        """Merge-patch ``.status`` through the status subresource (e.g. to play a Deployment controller)."""
-        return await self.patch(api_version, kind, namespace, name, {"status": dict(status)}, subresource="status")
-
-    async def replace(self, obj: Mapping[str, Any], *, subresource: str | None = None) -> Obj:
-        """PUT the whole object (optimistic concurrency if it carries ``metadata.resourceVersion``)."""
-        meta = obj.get("metadata") or {}
-        res = self.resource(obj["apiVersion"], obj["kind"])
-        namespaced = self.emulator.resources[res].namespaced is not False
-        path = self.path(
-            obj["apiVersion"], obj["kind"], meta.get("namespace") if namespaced else None, meta["name"], subresource
-        )
-        result: Obj = await self.request("PUT", path, json_body=obj)
-        return result
-
-    async def delete(
-        self,
-        api_version: str,
-        kind: str,
-        namespace: str | None,
-        name: str,
-        *,
-        missing_ok: bool = False,
-        preconditions: Mapping[str, str] | None = None,
-    ) -> Obj | None:
-        """DELETE; returns the object (with ``deletionTimestamp`` if finalizers hold it) or a ``Status``."""
-        body = (
-            {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": dict(preconditions)}
-            if preconditions
-            else None
-        )
-        try:
-            result: Obj = await self.request("DELETE", self.path(api_version, kind, namespace, name), json_body=body)
-            return result
-        except KubeApiError as e:
-            if missing_ok and e.status == 404:
-                return None
-            raise
-
-    async def wait_for(
-        self,
-        api_version: str,
-        kind: str,
-        namespace: str | None,
-        name: str,
-        predicate: Callable[[Obj], Any] = bool,
-        *,
-        within: float = 5.0,
-    ) -> Obj:
-        """Poll until the object exists and ``predicate(obj)`` is truthy; returns the object."""
-
-        async def check() -> Obj | None:
-            obj = await self.get_or_none(api_version, kind, namespace, name)
-            return obj if obj is not None and predicate(obj) else None
-
-        found = await eventually(
-            check, within=within, message=f"{kind} {namespace}/{name} in {self.name!r} did not match in {within}s"
-        )
-        return cast(Obj, found)
-
-    async def wait_absent(
-        self, api_version: str, kind: str, namespace: str | None, name: str, *, within: float = 5.0
-    ) -> None:
-        async def check() -> bool:
-            return await self.get_or_none(api_version, kind, namespace, name) is None
-
-        await eventually(check, within=within, message=f"{kind} {namespace}/{name} in {self.name!r} still exists")
 
     async def wait_watched(self, api_version: str, kind: str, *, within: float = 5.0) -> None:
         """Wait until somebody (e.g. a kopf operator) has a watch stream open on the resource."""
-        res = self.resource(api_version, kind)
+        res = self.emulator.find_resource(api_version, kind)
         await eventually(
             lambda: self.emulator.watchers(res) > 0,
             within=within,
@@ -1566,7 +1247,7 @@ async def start_cluster(
     strict: bool = True,
     emulator_class: type[FixedKubernetesEmulator] = FixedKubernetesEmulator,
     **options: Any,
-) -> KubeCluster:
+) -> EmulatedCluster:
     """Start an emulated cluster on ``http://127.0.0.1:<random port>``. Stop it with ``await cluster.stop()``.
 
     ``strict``: ``stop()`` raises if the emulator failed internally (an HTTP 500 that is a harness bug).
@@ -1582,13 +1263,13 @@ async def start_cluster(
     except BaseException:
         await emulator.__aexit__(None, None, None)
         raise
-    cluster = KubeCluster(name, emulator, server, strict=strict)
+    cluster = EmulatedCluster(name, emulator, server, strict=strict)
     logger.debug("Started the emulated cluster %r at %s", name, cluster.url)
     return cluster
 
 
 @contextlib.asynccontextmanager
-async def running_cluster(name: str, **options: Any) -> AsyncIterator[KubeCluster]:
+async def running_cluster(name: str, **options: Any) -> AsyncIterator[EmulatedCluster]:
     """``async with running_cluster("east") as east:`` -- see :func:`start_cluster`."""
     cluster = await start_cluster(name, **options)
     ok = False
@@ -1602,7 +1283,7 @@ async def running_cluster(name: str, **options: Any) -> AsyncIterator[KubeCluste
 @contextlib.asynccontextmanager
 async def running_clusters(
     *names: str, resources: Iterable[ResourceSpec] = DEFAULT_RESOURCES, strict: bool = True, **options: Any
-) -> AsyncIterator[list[KubeCluster]]:
+) -> AsyncIterator[list[EmulatedCluster]]:
     """``async with running_clusters("east", "west") as (east, west):`` (stopped in reverse order; any works)."""
     async with contextlib.AsyncExitStack() as stack:
         clusters = [
@@ -1610,263 +1291,3 @@ async def running_clusters(
             for n in names
         ]
         yield clusters
-
-
-def kubernetes_api_client(url: str) -> kubernetes.client.ApiClient:
-    """An official-client ``ApiClient`` for the emulator (no auth, no kubeconfig). Its calls are blocking:
-    run them via ``asyncio.to_thread``; close it with ``api.close()`` or ``with kubernetes_api_client(url) as api``.
-    """
-    import kubernetes.client
-
-    configuration = kubernetes.client.Configuration(host=url)
-    configuration.verify_ssl = False
-    return kubernetes.client.ApiClient(configuration)
-
-
-@overload
-async def eventually(
-    check: Callable[[], Awaitable[T]], *, within: float = ..., interval: float = ..., message: str | None = ...
-) -> T: ...
-
-
-@overload
-async def eventually(
-    check: Callable[[], T], *, within: float = ..., interval: float = ..., message: str | None = ...
-) -> T: ...
-
-
-async def eventually(
-    check: Callable[[], Any], *, within: float = 5.0, interval: float = 0.05, message: str | None = None
-) -> Any:
-    """Poll ``check()`` (sync or async) until it returns something truthy (returned) or ``within`` s pass.
-
-    An ``AssertionError`` raised by the check counts as "not yet" (and is chained on timeout).
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    last_error: AssertionError | None = None
-    while True:
-        try:
-            result = check()
-            if isinstance(result, Awaitable):
-                result = await result
-            if result:
-                return result
-        except AssertionError as e:
-            last_error = e
-        if loop.time() >= deadline:
-            raise AssertionError(message or f"The condition was not met within {within}s.") from last_error
-        await asyncio.sleep(interval)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# kopf in-process
-# --------------------------------------------------------------------------------------------------------------
-
-# kopf's run_tasks(), when cancelled, cancels every task created in the loop after the operator started ("hung
-# tasks"): a second operator, server connections, the test's own tasks. We record which operator created which
-# task (through a context variable inherited by tasks, and a task factory) and let kopf cancel only its own.
-_TASK_OWNER: contextvars.ContextVar[object | None] = contextvars.ContextVar("kube_harness_task_owner", default=None)
-_LOGIN_SERVER: contextvars.ContextVar[str | None] = contextvars.ContextVar("kube_harness_server", default=None)
-_task_owners: weakref.WeakKeyDictionary[asyncio.Future[Any], object] = weakref.WeakKeyDictionary()
-_running_operators: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()
-_LOGIN_MARK = "_kube_harness_login_registered"
-
-
-def _install_task_tracking(loop: asyncio.AbstractEventLoop) -> None:
-    previous = loop.get_task_factory()
-    if getattr(previous, "_kube_harness", False):
-        return
-
-    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future[Any]:
-        context = kwargs.get("context")
-        owner = context.get(_TASK_OWNER) if context is not None else _TASK_OWNER.get()
-        if previous is None:
-            task: asyncio.Future[Any] = asyncio.Task(coro, loop=loop, **kwargs)
-        else:
-            task = previous(loop, coro, **kwargs)
-        if owner is not None:
-            _task_owners[task] = owner
-        return task
-
-    factory._kube_harness = True  # type: ignore[attr-defined]
-    factory._kube_harness_previous = previous  # type: ignore[attr-defined]
-    loop.set_task_factory(factory)
-
-
-def _uninstall_task_tracking(loop: asyncio.AbstractEventLoop) -> None:
-    factory = loop.get_task_factory()
-    if getattr(factory, "_kube_harness", False):
-        loop.set_task_factory(getattr(factory, "_kube_harness_previous", None))
-
-
-class _ForeignTasks(Collection[asyncio.Task[Any]]):
-    """For kopf's ``run_tasks(ignored=...)``: every task not created by this operator."""
-
-    def __init__(self, owner: object) -> None:
-        self._owner = owner
-
-    def __contains__(self, task: object) -> bool:
-        return not isinstance(task, asyncio.Future) or _task_owners.get(task) is not self._owner
-
-    def __iter__(self) -> Iterator[asyncio.Task[Any]]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
-def _ensure_login_handler(registry: kopf.OperatorRegistry) -> None:
-    # One handler per registry; the server comes from a context variable of the operator's task, so the same
-    # registry can run against several clusters at once.
-    if getattr(registry, _LOGIN_MARK, False):
-        return
-
-    @kopf.on.login(registry=registry, id="kube-harness-login")
-    async def _kube_harness_login(**_: Any) -> kopf.ConnectionInfo | None:
-        server = _LOGIN_SERVER.get()
-        return kopf.ConnectionInfo(server=server, priority=1_000_000) if server else None
-
-    setattr(registry, _LOGIN_MARK, True)
-
-
-def fast_kopf_settings() -> kopf.OperatorSettings:
-    """kopf settings for tests: standalone, quick retries and reconnects, no SIGKILL on exit, events posted."""
-    settings = kopf.OperatorSettings()
-    settings.peering.standalone = True
-    settings.posting.enabled = True
-    settings.process.ultimate_exiting_timeout = None  # kopf would SIGKILL the test process 10 min after a cancel
-    settings.watching.server_timeout = 30
-    settings.watching.client_timeout = 40
-    settings.watching.connect_timeout = 2
-    settings.watching.reconnect_backoff = 0.1
-    settings.networking.request_timeout = 10
-    settings.networking.connect_timeout = 2
-    settings.networking.error_backoffs = [0.1, 0.2, 0.5, 1.0]
-    settings.queueing.exit_timeout = 0.5
-    settings.background.cancellation_polling = 0.5
-    return settings
-
-
-@dataclasses.dataclass
-class KopfOperator:
-    """A kopf operator running in a task of the current loop. ``task, ready_flag = operator`` also works."""
-
-    task: asyncio.Task[None]
-    ready_flag: asyncio.Event
-    stop_flag: asyncio.Event
-    settings: kopf.OperatorSettings
-    url: str
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.task, self.ready_flag))
-
-    async def stop(self, *, grace: float = 10.0, check: bool = True) -> None:
-        """Cancel the operator (a stop flag alone would wait ~5 s) and wait for it; idempotent."""
-        loop = asyncio.get_running_loop()
-        if not self.task.done():
-            self.stop_flag.set()  # also tells kopf this is an intended exit
-            self.task.cancel()
-            done, _ = await asyncio.wait({self.task}, timeout=grace)
-            if not done:
-                logger.warning("The kopf operator for %s did not stop in %s s.", self.url, grace)
-        if not getattr(self, "_released", False):
-            self._released = True
-            _running_operators[loop] = _running_operators.get(loop, 1) - 1
-            if _running_operators[loop] <= 0:
-                _uninstall_task_tracking(loop)
-                if threading.current_thread() is threading.main_thread():
-                    for signum in (signal.SIGINT, signal.SIGTERM):  # kopf's handlers would outlive it
-                        with contextlib.suppress(Exception):
-                            loop.remove_signal_handler(signum)
-        if check and self.task.done() and not self.task.cancelled() and self.task.exception() is not None:
-            raise RuntimeError(f"The kopf operator for {self.url} has failed.") from self.task.exception()
-
-
-async def _operator_main(owner: object, url: str, **kwargs: Any) -> None:
-    _TASK_OWNER.set(owner)
-    _LOGIN_SERVER.set(url)
-    tasks = await kopf.spawn_tasks(**kwargs)
-    await kopf.run_tasks(tasks, ignored=_ForeignTasks(owner))
-
-
-async def start_kopf(
-    registry: kopf.OperatorRegistry,
-    url: str | KubeCluster,
-    *,
-    namespaces: Iterable[str] | None = None,
-    settings: kopf.OperatorSettings | None = None,
-    memo: object | None = None,
-    ready_timeout: float = 10.0,
-) -> KopfOperator:
-    """Start ``kopf`` against the emulator and wait until it is ready (startup handlers done).
-
-    Cluster-wide unless ``namespaces`` is given. A ``@kopf.on.login`` handler is added to the registry once
-    (it answers the URL of the operator that runs it). ``settings`` default to :func:`fast_kopf_settings`
-    (a new object per operator: kopf mutates it). Stop with ``await operator.stop()`` -- always, or use
-    ``async with run_kopf(...)``.
-    """
-    if isinstance(url, KubeCluster):
-        url = url.url
-    loop = asyncio.get_running_loop()
-    _install_task_tracking(loop)
-    _running_operators[loop] = _running_operators.get(loop, 0) + 1
-    _ensure_login_handler(registry)
-    settings = settings if settings is not None else fast_kopf_settings()
-    settings.process.ultimate_exiting_timeout = None
-    ready_flag = asyncio.Event()
-    stop_flag = asyncio.Event()
-    namespaces = list(namespaces) if namespaces is not None else None
-    task = asyncio.create_task(
-        _operator_main(
-            object(),
-            url,
-            registry=registry,
-            settings=settings,
-            memo=memo,
-            standalone=True,
-            clusterwide=namespaces is None,
-            namespaces=namespaces or (),
-            ready_flag=ready_flag,
-            stop_flag=stop_flag,
-        ),
-        name=f"kopf operator for {url}",
-    )
-    operator = KopfOperator(task=task, ready_flag=ready_flag, stop_flag=stop_flag, settings=settings, url=url)
-    ready_waiter = asyncio.create_task(ready_flag.wait())
-    try:
-        await asyncio.wait({task, ready_waiter}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            exc = None if task.cancelled() else task.exception()
-            raise RuntimeError(f"The kopf operator for {url} exited before it was ready.") from exc
-        if not ready_flag.is_set():
-            raise TimeoutError(f"The kopf operator for {url} was not ready in {ready_timeout} s.")
-    except BaseException:
-        await operator.stop(check=False)
-        raise
-    finally:
-        ready_waiter.cancel()
-    return operator
-
-
-class run_kopf:  # used like a function: `await run_kopf(...)` or `async with run_kopf(...)`
-    """``operator = await run_kopf(registry, url)`` (stop it yourself) or ``async with run_kopf(...) as operator``.
-
-    See :func:`start_kopf` for the arguments.
-    """
-
-    def __init__(self, registry: kopf.OperatorRegistry, url: str | KubeCluster, **kwargs: Any) -> None:
-        self._args = (registry, url)
-        self._kwargs = kwargs
-        self._operator: KopfOperator | None = None
-
-    def __await__(self) -> Generator[Any, None, KopfOperator]:
-        return start_kopf(*self._args, **self._kwargs).__await__()
-
-    async def __aenter__(self) -> KopfOperator:
-        self._operator = await start_kopf(*self._args, **self._kwargs)
-        return self._operator
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, *_: Any) -> None:
-        if self._operator is not None:
-            await self._operator.stop(check=exc_type is None)

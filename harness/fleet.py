@@ -13,16 +13,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import API_VERSION
-from ..clock import EventLoopClock
-from ..handlers.registry import FINALIZER, apply_daemon_settings, build_registry
-from ..metrics import Metrics
-from ..reconciler.context import OperatorContext
-from ..settings import Settings
-from ..store import DynamoDBService
-from ..store.calls import RetryPolicy
-from ..workloads.converge import Workloads
-from ..workloads.kube import KubeClient, api_client_for_url
+from failover_operator.api import API_VERSION
+from failover_operator.clock import EventLoopClock
+from failover_operator.handlers.registry import FINALIZER, apply_daemon_settings, build_registry
+from failover_operator.metrics import Metrics
+from failover_operator.reconciler.context import OperatorContext
+from failover_operator.settings import Settings
+from failover_operator.store import DynamoDBService
+from failover_operator.store.calls import RetryPolicy
+from failover_operator.workloads.converge import Workloads
+from failover_operator.workloads.kube import KubeClient, api_client_for_url
 from .controllers import running_controller
 from .dynamo import dynamodb_client
 from .kube import KopfOperator, KubeCluster, fast_kopf_settings, running_cluster, start_kopf

@@ -5,7 +5,7 @@ can undo a concurrent write and two conditional transactions can both "win". Rea
 request; holding one lock around each request models that, so races in tests exercise our code, not moto's.
 
 Run standalone (a separate process is about twice as fast under concurrent load):
-    python -m failover_operator.testing.dynamo --port 8000
+    python -m harness.dynamo --port 8000
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 from moto.moto_server.threaded_moto_server import (
@@ -34,6 +35,7 @@ from werkzeug.serving import make_server
 # moto accepts any credentials; setting dummy ones keeps botocore from searching the real chain.
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 REGION = "us-east-1"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -76,7 +78,8 @@ def moto_process(port: int = 0) -> Iterator[str]:
     """Run the serialized server in its own process (for benchmarks and the demo); yields its endpoint."""
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "failover_operator.testing.dynamo", "--port", str(port)],
+        [sys.executable, "-m", "harness.dynamo", "--port", str(port)],
+        cwd=ROOT,  # the harness is not installed: it is importable from the repository's top level
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

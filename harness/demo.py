@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .api import API_VERSION
-from .store import DynamoDBService, ensure_table
-from .testing.controllers import running_controller
-from .testing.dynamo import FAKE_CREDENTIALS, dynamodb_client, free_port, moto_process
-from .testing.kube import KubeCluster, running_cluster
-from .testing.kubeconfig import write_kubeconfig
-from .testing.manifests import deployment
+from failover_operator.api import API_VERSION
+from failover_operator.store import DynamoDBService, ensure_table
+from .controllers import running_controller
+from .dynamo import FAKE_CREDENTIALS, dynamodb_client, free_port, moto_process
+from .kube import KubeCluster, running_cluster
+from .kubeconfig import write_kubeconfig
+from .manifests import deployment
 
 TABLE = "failover-demo"
 OPERATOR_ID = "demo"
