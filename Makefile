@@ -12,18 +12,26 @@ TOOLS   := .tools
 HELM    := $(CURDIR)/$(TOOLS)/helm
 KUBECTL := $(CURDIR)/$(TOOLS)/kubectl
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+# Real kube-apiserver and etcd for the tests (harness/apiserver.py finds them through KUBEBUILDER_ASSETS, else in
+# .tools/envtest). Where ENVTEST_SOURCE exists (the project's own machines and CI), `make envtest` unpacks them
+# from there (checksums verified) and `make test` requires them; elsewhere the tests that need them skip.
+ENVTEST_SOURCE ?= ../shared/tools/envtest
+ENVTEST := $(TOOLS)/envtest
+REQUIRE_ENVTEST := $(if $(wildcard $(ENVTEST_SOURCE)/SHA256SUMS),1,0)
+export PYTHONPATH := $(CURDIR)
 IMAGE   ?= failover-operator:$(VERSION)
 
-.PHONY: help venv install test lint typecheck bench demo run crds setup-table clean tools ship deploy-manifests image
+.PHONY: help venv install test lint typecheck bench demo run crds setup-table clean tools envtest ship deploy-manifests image
 
 help:
-	@echo "make demo   - two fake clusters, one local DynamoDB, a real failover (no cloud, no cluster)"
+	@echo "make demo   - two local API servers, one local DynamoDB, a real failover (no cloud, no cluster)"
 	@echo "make test   - lint and the whole test suite"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks (JSON lines)"
 	@echo "make crds   - regenerate crds/ from operator/failover_operator/api.py"
 	@echo "make run    - the operator against the cluster in KUBECONFIG (settings from the environment)"
 	@echo "make tools  - fetch helm and kubectl into $(TOOLS)/ (pinned; used by the chart checks)"
+	@echo "make envtest - unpack kube-apiserver and etcd from $(ENVTEST_SOURCE) into $(ENVTEST)/ (if it exists)"
 	@echo "make ship   - only the shipping checks: chart, manifests, RBAC, IAM, Dockerfile (tests/ship)"
 	@echo "make deploy-manifests - render deploy/failover-operator.yaml from charts/failover-operator"
 	@echo "make image  - docker build -t $(IMAGE) . (needs a Docker engine)"
@@ -40,10 +48,10 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) install -c constraints.txt -e '.[test]'
 	@touch $@
 
-test: install tools
+test: install tools envtest
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	HELM=$(HELM) KUBECTL=$(KUBECTL) REQUIRE_HELM=1 $(BIN)/python -m pytest
+	HELM=$(HELM) KUBECTL=$(KUBECTL) REQUIRE_HELM=1 REQUIRE_ENVTEST=$(REQUIRE_ENVTEST) $(BIN)/python -m pytest
 
 tools: $(HELM) $(KUBECTL)
 
@@ -52,8 +60,15 @@ $(HELM) $(KUBECTL) &: tests/ship/tools.py | $(STAMP)
 	$(BIN)/python -m tests.ship.tools $(TOOLS)
 	@touch $(HELM) $(KUBECTL)
 
-ship: install tools
-	HELM=$(HELM) KUBECTL=$(KUBECTL) REQUIRE_HELM=1 $(BIN)/python -m pytest tests/ship
+envtest: | $(STAMP)
+ifeq ($(REQUIRE_ENVTEST),1)
+	@$(BIN)/python -m harness.envtest_assets $(ENVTEST_SOURCE) $(ENVTEST)
+else
+	@echo "envtest: no $(ENVTEST_SOURCE); the real-API-server tests use KUBEBUILDER_ASSETS or skip"
+endif
+
+ship: install tools envtest
+	HELM=$(HELM) KUBECTL=$(KUBECTL) REQUIRE_HELM=1 REQUIRE_ENVTEST=$(REQUIRE_ENVTEST) $(BIN)/python -m pytest tests/ship
 
 deploy-manifests: install tools
 	HELM=$(HELM) $(BIN)/python -m tests.ship.manifests --write
@@ -69,10 +84,10 @@ lint: install
 typecheck: lint
 
 bench: install
-	$(BIN)/python bench/store_bench.py
+	$(BIN)/python -m bench.store_bench
 
-demo: install
-	$(BIN)/python -m failover_operator.demo
+demo: install envtest
+	$(BIN)/python -m harness.demo
 
 run: install
 	$(BIN)/failover-operator run

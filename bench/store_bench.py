@@ -14,7 +14,7 @@ import time
 import uuid
 
 from failover_operator.store import DynamoDBService, LockHeldError, ensure_table
-from failover_operator.testing.dynamo import dynamodb_client, moto_process
+from harness.dynamo import dynamodb_client, moto_process
 
 
 def emit(figure: str, value: float, unit: str) -> None:

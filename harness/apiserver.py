@@ -17,6 +17,7 @@ Terminating), and nothing is garbage-collected: :meth:`RealCluster.reset` emptie
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import json
 import os
@@ -42,8 +43,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from .cluster import Cluster, KubeApiError, Obj
+from .cluster import Cluster, KubeApiError, Obj, eventually
 from .dynamo import free_port
+from .resources import DEFAULT_RESOURCES
 
 __all__ = [
     "ASSETS_ENV",
@@ -52,7 +54,10 @@ __all__ = [
     "RealCluster",
     "assets_dir",
     "missing_reason",
+    "our_crds",
     "required",
+    "running_control_plane",
+    "third_party_crds",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +69,23 @@ CRDS = ROOT / "crds"
 ADMIN = "admin"
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 START_TIMEOUT = 60.0
+# Everything tests create in namespaces: emptied between tests (finalizers first, so CRs go at once).
+RESET_KINDS = (
+    ("failover.dev/v1alpha1", "failovers"),
+    ("failover.dev/v1alpha1", "failovergroups"),
+    ("apps/v1", "deployments"),
+    ("apps/v1", "statefulsets"),
+    ("batch/v1", "cronjobs"),
+    ("networking.k8s.io/v1", "ingresses"),
+    ("networking.istio.io/v1beta1", "virtualservices"),
+    ("helm.toolkit.fluxcd.io/v2", "helmreleases"),
+    ("kustomize.toolkit.fluxcd.io/v1", "kustomizations"),
+    ("coordination.k8s.io/v1", "leases"),
+    ("v1", "serviceaccounts"),
+    ("rbac.authorization.k8s.io/v1", "rolebindings"),
+    ("rbac.authorization.k8s.io/v1", "roles"),
+    ("v1", "events"),
+)
 
 
 # --- finding the binaries -------------------------------------------------------------------------------------
@@ -95,6 +117,49 @@ def missing_reason(environ: Mapping[str, str] = os.environ) -> str:
     )
 
 
+def our_crds() -> list[dict[str, Any]]:
+    """The CRDs of this repository (crds/), as manifests."""
+    return [yaml.safe_load(path.read_text()) for path in sorted(CRDS.glob("*.yaml"))]
+
+
+def third_party_crds() -> list[dict[str, Any]]:
+    """CRDs for the Istio and Flux kinds a FailoverGroup can list (schemaless, with a status subresource):
+    enough for the operator's get and patch, which is all it does with them."""
+    crds = []
+    for spec in DEFAULT_RESOURCES:
+        if not spec.custom or spec.group == "failover.dev":
+            continue
+        crds.append(
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"{spec.plural}.{spec.group}"},
+                "spec": {
+                    "group": spec.group,
+                    "names": {
+                        "kind": spec.kind,
+                        "plural": spec.plural,
+                        "singular": spec.kind.lower(),
+                        "shortNames": list(spec.shortnames),
+                    },
+                    "scope": "Namespaced",
+                    "versions": [
+                        {
+                            "name": spec.version,
+                            "served": True,
+                            "storage": True,
+                            "subresources": {"status": {}},
+                            "schema": {
+                                "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                            },
+                        }
+                    ],
+                },
+            }
+        )
+    return crds
+
+
 # --- certificates ---------------------------------------------------------------------------------------------
 
 
@@ -103,7 +168,9 @@ def _key() -> rsa.RSAPrivateKey:
 
 
 def _pem_key(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _certificate(
@@ -175,7 +242,9 @@ class Pki:
         paths.key.write_bytes(_pem_key(server_key))
         paths.sa_key.write_bytes(_pem_key(sa_key))
         paths.sa_pub.write_bytes(
-            sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            sa_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
         )
         return paths
 
@@ -209,8 +278,15 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, *, token: str | None = None,
-               context: ssl.SSLContext | None = None, within: float = START_TIMEOUT) -> None:
+def _wait_http(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    *,
+    token: str | None = None,
+    context: ssl.SSLContext | None = None,
+    within: float = START_TIMEOUT,
+) -> None:
     deadline = time.monotonic() + within
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     while True:
@@ -241,19 +317,26 @@ class Etcd:
             process = subprocess.Popen(
                 [
                     str(binary),
-                    "--data-dir", str(workdir / "etcd-data"),
-                    "--listen-client-urls", url,
-                    "--advertise-client-urls", url,
-                    "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-                    "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-                    "--initial-cluster", f"default=http://127.0.0.1:{peer}",
+                    "--data-dir",
+                    str(workdir / "etcd-data"),
+                    "--listen-client-urls",
+                    url,
+                    "--advertise-client-urls",
+                    url,
+                    "--listen-peer-urls",
+                    f"http://127.0.0.1:{peer}",
+                    "--initial-advertise-peer-urls",
+                    f"http://127.0.0.1:{peer}",
+                    "--initial-cluster",
+                    f"default=http://127.0.0.1:{peer}",
                     "--unsafe-no-fsync",  # test data: durability is not what is under test
-                    "--log-level", "warn",
+                    "--log-level",
+                    "warn",
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         etcd = cls(process, url)
         try:
             _wait_http(f"{url}/health", process, log)
@@ -270,8 +353,9 @@ class RealCluster(Cluster):
     """A running kube-apiserver: the :class:`~harness.cluster.Cluster` handle as the admin, plus its process,
     its audit log, tokens for ServiceAccounts, and a kubeconfig for kubectl and operator processes."""
 
-    def __init__(self, name: str, url: str, *, token: str, ca_file: Path, workdir: Path,
-                 process: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self, name: str, url: str, *, token: str, ca_file: Path, workdir: Path, process: subprocess.Popen[bytes]
+    ) -> None:
         super().__init__(name, url, token=token, ca_file=ca_file)
         self.workdir = workdir
         self.process = process
@@ -282,8 +366,16 @@ class RealCluster(Cluster):
 
     # ---- synchronous admin calls (fixtures, set-up; no event loop needed) ---------------------------------------
 
-    def call(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
-             params: str = "", token: str | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        params: str = "",
+        token: str | None = None,
+    ) -> Any:
         """One request as the admin (or ``token``), blocking; raises :class:`KubeApiError` on non-2xx."""
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         request = urllib.request.Request(
@@ -314,14 +406,19 @@ class RealCluster(Cluster):
         meta = obj.get("metadata") or {}
         path = self.path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
         result: Obj = self.call(
-            "PATCH", path, obj, content_type="application/apply-patch+yaml",
+            "PATCH",
+            path,
+            obj,
+            content_type="application/apply-patch+yaml",
             params=f"fieldManager={field_manager}&force=true",
-        )  # fmt: skip
+        )
         return result
 
     def ensure_namespace_sync(self, name: str) -> None:
         with contextlib.suppress(KubeApiError):
-            self.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+            self.call(
+                "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+            )
 
     def install_crds(self, manifests: Iterable[Mapping[str, Any]]) -> None:
         """Apply CRDs and wait until each is Established and its resource answers a list (not 429)."""
@@ -351,6 +448,21 @@ class RealCluster(Cluster):
                         raise
                     time.sleep(0.05)
 
+    @contextlib.contextmanager
+    def schema_loosened(self, plural: str) -> Iterator[None]:
+        """Our CRD of ``plural`` without its spec schema for a while: objects created meanwhile may hold any spec,
+        as objects written before a stricter schema do. The real CRD is back afterwards (objects stay)."""
+        original = next(crd for crd in our_crds() if crd["spec"]["names"]["plural"] == plural)
+        loose = copy.deepcopy(original)
+        for version in loose["spec"]["versions"]:
+            schema = version["schema"]["openAPIV3Schema"]
+            schema["properties"]["spec"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        self.install_crds([loose])
+        try:
+            yield
+        finally:
+            self.install_crds([original])
+
     def crd_names(self) -> set[str]:
         listing = self.call("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
         return {item["metadata"]["name"] for item in listing["items"]}
@@ -366,7 +478,11 @@ class RealCluster(Cluster):
 
     def service_account_token(self, namespace: str, name: str, *, seconds: int = 3600) -> str:
         """A token of the ServiceAccount (TokenRequest, as `kubectl create token` does)."""
-        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": seconds}}
+        request = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": seconds},
+        }
         answer = self.call("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", request)
         token: str = answer["status"]["token"]
         return token
@@ -394,9 +510,28 @@ class RealCluster(Cluster):
                 events.append(event)
         return events
 
+    async def wait_watched(self, api_version: str, kind: str, *, within: float = 10.0) -> None:
+        """Until the audit log shows somebody (e.g. an operator) watching the resource."""
+        spec = self.resource(api_version, kind)
+
+        def watched() -> bool:
+            return any(
+                e.get("verb") == "watch" and (e.get("objectRef") or {}).get("resource") == spec.plural
+                for e in self.audit()
+            )
+
+        await eventually(watched, within=within, message=f"nobody watches {spec.plural} in {self.name!r}")
+
     # ---- between tests ---------------------------------------------------------------------------------------
 
-    def reset(self, kinds: Iterable[tuple[str, str]]) -> None:
+    def fresh(self, namespaces: Iterable[str] = ("shop",)) -> None:
+        """Ready for the next test: emptied (:meth:`reset`), ``namespaces`` present, the audit log marked."""
+        self.reset()
+        for namespace in namespaces:
+            self.ensure_namespace_sync(namespace)
+        self.mark_audit()
+
+    def reset(self, kinds: Iterable[tuple[str, str]] = RESET_KINDS) -> None:
         """Empty every non-system namespace of ``kinds`` (api_version, plural), finalizers stripped first, and
         delete what tests bound cluster-wide (labelled ``harness=rbac``). Namespaces stay (nothing finalizes
         them here), so tests reuse them."""
@@ -405,11 +540,8 @@ class RealCluster(Cluster):
             for item in self.call("GET", "/api/v1/namespaces")["items"]
             if item["metadata"]["name"] not in SYSTEM_NAMESPACES and not item["metadata"].get("deletionTimestamp")
         ]
-        served = self.crd_names()
         for api_version, plural in kinds:
             spec = self.resource(api_version, plural)
-            if "." in spec.group and f"{spec.plural}.{spec.group}" not in served and not spec.group.endswith("k8s.io"):
-                continue
             for namespace in namespaces:
                 path = spec.path(namespace)
                 try:
@@ -423,9 +555,11 @@ class RealCluster(Cluster):
                     if item["metadata"].get("finalizers"):
                         with contextlib.suppress(KubeApiError):
                             self.call(
-                                "PATCH", spec.path(namespace, name), {"metadata": {"finalizers": None}},
+                                "PATCH",
+                                spec.path(namespace, name),
+                                {"metadata": {"finalizers": None}},
                                 content_type="application/merge-patch+json",
-                            )  # fmt: skip
+                            )
                     with contextlib.suppress(KubeApiError):
                         self.call("DELETE", spec.path(namespace, name))
         for plural in ("clusterrolebindings", "clusterroles"):
@@ -486,33 +620,54 @@ class ControlPlane:
             process = subprocess.Popen(
                 [
                     str(self.assets / "kube-apiserver"),
-                    "--etcd-servers", self.etcd.url,
-                    "--etcd-prefix", f"/{name}",
-                    "--bind-address", "127.0.0.1",
-                    "--advertise-address", "127.0.0.1",
-                    "--secure-port", str(port),
-                    "--cert-dir", str(workdir / "certs"),
-                    "--tls-cert-file", str(self.pki.cert),
-                    "--tls-private-key-file", str(self.pki.key),
-                    "--client-ca-file", str(self.pki.ca),
-                    "--token-auth-file", str(tokens),
+                    "--etcd-servers",
+                    self.etcd.url,
+                    "--etcd-prefix",
+                    f"/{name}",
+                    "--bind-address",
+                    "127.0.0.1",
+                    "--advertise-address",
+                    "127.0.0.1",
+                    "--secure-port",
+                    str(port),
+                    "--cert-dir",
+                    str(workdir / "certs"),
+                    "--tls-cert-file",
+                    str(self.pki.cert),
+                    "--tls-private-key-file",
+                    str(self.pki.key),
+                    "--client-ca-file",
+                    str(self.pki.ca),
+                    "--token-auth-file",
+                    str(tokens),
                     "--anonymous-auth=false",
-                    "--authorization-mode", "RBAC",
-                    "--service-account-key-file", str(self.pki.sa_pub),
-                    "--service-account-signing-key-file", str(self.pki.sa_key),
-                    "--service-account-issuer", f"https://{name}.failover.test",
-                    "--service-cluster-ip-range", "10.0.0.0/24",
-                    "--audit-policy-file", str(self.workdir / "audit-policy.yaml"),
-                    "--audit-log-path", str(workdir / "audit.log"),
-                    "--audit-log-format", "json",
-                    "--audit-log-mode", "blocking",
-                    "--disable-admission-plugins", "ServiceAccount",
-                    "--v", "0",
+                    "--authorization-mode",
+                    "RBAC",
+                    "--service-account-key-file",
+                    str(self.pki.sa_pub),
+                    "--service-account-signing-key-file",
+                    str(self.pki.sa_key),
+                    "--service-account-issuer",
+                    f"https://{name}.failover.test",
+                    "--service-cluster-ip-range",
+                    "10.0.0.0/24",
+                    "--audit-policy-file",
+                    str(self.workdir / "audit-policy.yaml"),
+                    "--audit-log-path",
+                    str(workdir / "audit.log"),
+                    "--audit-log-format",
+                    "json",
+                    "--audit-log-mode",
+                    "blocking",
+                    "--disable-admission-plugins",
+                    "ServiceAccount",
+                    "--v",
+                    "0",
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         url = f"https://127.0.0.1:{port}"
         try:
             context = ssl.create_default_context(cafile=str(self.pki.ca))
@@ -521,7 +676,7 @@ class ControlPlane:
             _stop(process)
             raise
         cluster = RealCluster(name, url, token=token, ca_file=self.pki.ca, workdir=workdir, process=process)
-        cluster.install_crds(yaml.safe_load(p.read_text()) for p in sorted(CRDS.glob("*.yaml")))
+        cluster.install_crds(our_crds())
         return cluster
 
     def stop(self, *, keep: bool = False) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, cast, overload
 
@@ -268,6 +268,31 @@ class Cluster:
             if missing_ok and e.status == 404:
                 return None
             raise
+
+    async def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        name: str | None = None,
+        resource_version: str | None = None,
+        timeout_seconds: int = 600,
+    ) -> AsyncIterator[Obj]:
+        """The watch events (``{"type", "object"}``) of a kind, of one object if ``name``: every change after
+        ``resource_version``, in order, as any controller sees them."""
+        params = {"watch": "true", "timeoutSeconds": str(timeout_seconds), "allowWatchBookmarks": "false"}
+        if name is not None:
+            params["fieldSelector"] = f"metadata.name={name}"
+        if resource_version is not None:
+            params["resourceVersion"] = resource_version
+        url = self.url + self.path(api_version, kind, namespace)
+        async with self.session.get(url, params=params, timeout=aiohttp.ClientTimeout(total=None)) as response:
+            if response.status >= 400:
+                raise KubeApiError(response.status, await response.text(), "GET", url)
+            async for line in response.content:
+                if line.strip():
+                    yield json.loads(line)
 
     async def wait_for(
         self,

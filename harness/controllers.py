@@ -1,6 +1,6 @@
-"""A stand-in for kube-controller-manager's Deployment and StatefulSet controllers, for emulated clusters.
+"""A stand-in for kube-controller-manager's Deployment and StatefulSet controllers.
 
-The emulated API server runs no controllers, so nothing would ever report pods ready or gone. This loop
+The test API servers (real or emulated) run no controllers, so nothing would ever report pods ready or gone. This loop
 makes `status` follow `spec.replicas`: scaling down is immediate, scaling up takes `startup_seconds` (pods
 starting), so that failover downtime can be measured against something that behaves like a cluster.
 """
@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .kube import KubeCluster
+from .cluster import Cluster
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ KINDS = (("apps/v1", "deployments"), ("apps/v1", "statefulsets"))
 
 
 class WorkloadController:
-    def __init__(self, cluster: KubeCluster, *, startup_seconds: float = 0.0, interval: float = 0.05) -> None:
+    def __init__(self, cluster: Cluster, *, startup_seconds: float = 0.0, interval: float = 0.05) -> None:
         self.cluster = cluster
         self.startup_seconds = startup_seconds
         self.interval = interval
@@ -78,7 +78,7 @@ def _int(value: Any, default: int) -> int:
 
 
 @contextlib.asynccontextmanager
-async def running_controller(cluster: KubeCluster, **options: Any) -> AsyncIterator[WorkloadController]:
+async def running_controller(cluster: Cluster, **options: Any) -> AsyncIterator[WorkloadController]:
     controller = WorkloadController(cluster, **options)
     task = asyncio.create_task(controller.run())
     try:

@@ -98,12 +98,14 @@ _EVENT_LOG_LIMIT = 100_000
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _kmock_resource(spec: ResourceSpec) -> kmock.resource:
+    return kmock.resource(spec.group, spec.version, spec.plural)
 
 
 def register_resources(emulator: FixedKubernetesEmulator, specs: Iterable[ResourceSpec] = DEFAULT_RESOURCES) -> None:
     """Make the resources discoverable (kopf silently ignores undiscoverable ones) and servable."""
     for spec in specs:
-        resource = kmock.resource(spec.group, spec.version, spec.plural)
+        resource = _kmock_resource(spec)
         emulator.resources[resource] = kmock.ResourceInfo(
             kind=spec.kind,
             singular=spec.singular or spec.kind.lower(),
@@ -1003,7 +1005,7 @@ class FixedKubernetesEmulator(kmock.KubernetesEmulator):
                 singular=names.get("singular") or kind.lower(),
             )
             register_resources(self, [spec_obj])
-            registered.append(spec_obj.resource)
+            registered.append(_kmock_resource(spec_obj))
         self._crd_resources[crd["metadata"]["name"]] = registered
 
     # ---- fallbacks: the default responses (after user-defined kmock reactions) ---------------------------------

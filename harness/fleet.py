@@ -1,15 +1,16 @@
-"""Several emulated clusters, each with the real operator (in-process), sharing one local DynamoDB.
+"""Several clusters, each with the real operator (in-process), sharing one local DynamoDB.
 
-Used by the end-to-end tests: `async with running_fleet(endpoint, table, "east", "west") as fleet:`.
-Each member is a real kopf operator with the project's own registry, store and workloads layer; only the
-API servers (kmock) and DynamoDB (moto) are stand-ins.
+Used by the end-to-end tests: `async with running_fleet(endpoint, table, "east", "west", clusters=...) as fleet:`.
+Each member is a real kopf operator with the project's own registry, store and workloads layer, on a real
+kube-apiserver (``clusters``: handles from :mod:`harness.apiserver`) or, without ``clusters``, an emulated one
+(for faults a real server cannot be made to produce). DynamoDB is moto.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +23,13 @@ from failover_operator.settings import Settings
 from failover_operator.store import DynamoDBService
 from failover_operator.store.calls import RetryPolicy
 from failover_operator.workloads.converge import Workloads
-from failover_operator.workloads.kube import KubeClient, api_client_for_url
+from failover_operator.workloads.kube import KubeClient
+
+from .cluster import Cluster
 from .controllers import running_controller
 from .dynamo import dynamodb_client
-from .kube import KopfOperator, KubeCluster, fast_kopf_settings, running_cluster, start_kopf
+from .emulator import running_cluster
+from .kopf_runner import KopfOperator, fast_kopf_settings, start_kopf
 
 
 @dataclass
@@ -33,7 +37,7 @@ class Member:
     """One cluster of the fleet: its API server, its operator and that operator's context."""
 
     name: str
-    cluster: KubeCluster
+    cluster: Cluster
     ctx: OperatorContext
     kube: KubeClient
     operator: KopfOperator | None = None
@@ -111,13 +115,18 @@ async def running_fleet(
     start_operators: bool = True,
     dynamodb_endpoints: dict[str, str] | None = None,
     member_settings: dict[str, dict[str, Any]] | None = None,
+    clusters: Mapping[str, Cluster] | None = None,
 ) -> AsyncIterator[Fleet]:
-    """Clusters `names` with controllers and operators. `dynamodb_endpoints` lets a member reach DynamoDB
-    through another endpoint (e.g. a fault proxy); `member_settings` overrides a member's operator settings."""
+    """Clusters `names` with controllers and operators: the API servers in `clusters` (real ones), else new
+    emulated ones. `dynamodb_endpoints` lets a member reach DynamoDB through another endpoint (e.g. a fault
+    proxy); `member_settings` overrides a member's operator settings."""
     async with contextlib.AsyncExitStack() as stack:
         members: dict[str, Member] = {}
         for name in names:
-            cluster = await stack.enter_async_context(running_cluster(name, forget_requests=True))
+            if clusters is not None:
+                cluster = clusters[name]
+            else:
+                cluster = await stack.enter_async_context(running_cluster(name, forget_requests=True))
             await stack.enter_async_context(running_controller(cluster, startup_seconds=startup_seconds))
             member_endpoint = (dynamodb_endpoints or {}).get(name, endpoint)
             client = await stack.enter_async_context(dynamodb_client(member_endpoint))
@@ -131,7 +140,7 @@ async def running_fleet(
                 clock,
                 retry=retry or RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05),
             )
-            kube = KubeClient(api_client_for_url(cluster.url))
+            kube = KubeClient(cluster.api_client())
             stack.callback(kube.close)
             ctx = OperatorContext(
                 settings=settings,

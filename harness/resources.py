@@ -35,9 +35,7 @@ class ResourceSpec:
         """Every name a client may use for it: kind, plural, singular and short names, lower-cased."""
         return {n.lower() for n in (self.kind, self.plural, self.singular or self.kind, *self.shortnames)}
 
-    def path(
-        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
-    ) -> str:
+    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
         """The request path: ``/apis/apps/v1/namespaces/shop/deployments/web/status``."""
         path = f"/apis/{self.api_version}" if self.group else f"/api/{self.version}"
         if namespace is not None and self.namespaced:

@@ -27,7 +27,7 @@ FAST_RETRIES = RetryPolicy(attempts=5, base_delay=0.001, max_delay=0.01)
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """One local DynamoDB for the session, in its own process (it would otherwise compete for our GIL with
-    the operators under test), its requests serialized like real DynamoDB's (see testing/dynamo.py)."""
+    the operators under test), its requests serialized like real DynamoDB's (see harness/dynamo.py)."""
     with moto_process() as endpoint:
         yield endpoint
 
@@ -81,25 +81,6 @@ async def proxied(proxy: FaultProxy) -> AsyncIterator[Any]:
         yield client
 
 
-# Everything tests create in namespaces, emptied between tests on the shared real API servers.
-TEST_KINDS = (
-    ("failover.dev/v1alpha1", "failovers"),
-    ("failover.dev/v1alpha1", "failovergroups"),
-    ("apps/v1", "deployments"),
-    ("apps/v1", "statefulsets"),
-    ("batch/v1", "cronjobs"),
-    ("networking.k8s.io/v1", "ingresses"),
-    ("networking.istio.io/v1beta1", "virtualservices"),
-    ("helm.toolkit.fluxcd.io/v2", "helmreleases"),
-    ("kustomize.toolkit.fluxcd.io/v1", "kustomizations"),
-    ("coordination.k8s.io/v1", "leases"),
-    ("v1", "serviceaccounts"),
-    ("rbac.authorization.k8s.io/v1", "rolebindings"),
-    ("rbac.authorization.k8s.io/v1", "roles"),
-    ("v1", "events"),
-)
-
-
 @pytest.fixture(scope="session")
 def control_plane() -> Iterator[ControlPlane]:
     """etcd and real kube-apiservers (envtest binaries). Skips with one line where there are none, unless
@@ -126,9 +107,7 @@ async def apiservers(control_plane: ControlPlane) -> AsyncIterator[RealClusters]
         clusters = control_plane.ensure(*names)
         for name, cluster in clusters.items():
             if name not in handed:
-                cluster.reset(TEST_KINDS)
-                cluster.ensure_namespace_sync("shop")
-                cluster.mark_audit()
+                cluster.fresh()
                 handed[name] = cluster
         return clusters
 

@@ -20,7 +20,9 @@ def kubectl_binary() -> Path:
     return require_tool("kubectl")
 
 
-def run_kubectl(binary: Path, cluster: RealCluster, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_kubectl(
+    binary: Path, cluster: RealCluster, *args: str, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """kubectl as the cluster's admin; the answer as printed (stdout, stderr, return code)."""
     return subprocess.run(
         [str(binary), "--kubeconfig", str(cluster.kubeconfig), *args],

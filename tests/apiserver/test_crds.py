@@ -51,8 +51,13 @@ def test_every_crd_applies_with_kubectl_client_and_server_side(kubectl: Kubectl)
         for path in files:
             name = yaml.safe_load(path.read_text())["metadata"]["name"]
             assert f"customresourcedefinition.apiextensions.k8s.io/{name}" in done.stdout, done.stdout
-    done = kubectl("wait", "--for=condition=Established", "--timeout=30s", "crd/failovergroups.failover.dev",
-                   "crd/failovers.failover.dev")  # fmt: skip
+    done = kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=30s",
+        "crd/failovergroups.failover.dev",
+        "crd/failovers.failover.dev",
+    )
     assert done.returncode == 0, done.stderr
     names = kubectl("api-resources", "--api-group=failover.dev", "-o", "name").stdout.split()
     assert sorted(names) == ["failovergroups.failover.dev", "failovers.failover.dev"]
@@ -74,40 +79,63 @@ def test_a_failover_can_be_updated_by_the_operator(east: RealCluster, kubectl: K
     obj = json.loads(kubectl("-n", "shop", "get", "failover/to-west", "-o", "json").stdout)
     assert obj["metadata"]["finalizers"] == ["failover.dev/finalizer"]
     assert obj["status"]["phase"] == "Validating"
-    assert kubectl("-n", "shop", "patch", "failover/to-west", "--type=merge", "-p",
-                   '{"metadata": {"finalizers": null}}').returncode == 0  # fmt: skip
+    assert (
+        kubectl(
+            "-n", "shop", "patch", "failover/to-west", "--type=merge", "-p", '{"metadata": {"finalizers": null}}'
+        ).returncode
+        == 0
+    )
 
 
 # (object, the server's message people see) -- and the operator's own models must refuse the same object.
 REFUSED_GROUPS = [
-    (group(heartbeatInterval="5"), "spec.heartbeatInterval: Invalid value: \"5\": spec.heartbeatInterval in body "
-     "should match"),
-    (group(heartbeatInterval="20s", timeouts={"heartbeat": "15s"}),
-     "spec: Invalid value: heartbeatInterval must be shorter than timeouts.heartbeat"),
-    (group(timeouts={"heartbeat": "0s"}), "spec.timeouts.heartbeat: Invalid value: \"0s\": must be a duration "
-     "greater than zero"),
-    (group(workloads=[{"kind": "Pod", "name": "web"}]),
-     "spec.workloads[0].kind: Unsupported value: \"Pod\": supported values: \"Deployment\", \"StatefulSet\", "
-     "\"CronJob\""),
-    (group(workloads=[{"kind": "Deployment", "name": "web"}, {"kind": "Deployment", "name": "web"}]),
-     "spec.workloads[1]: Duplicate value: {\"kind\":\"Deployment\",\"name\":\"web\"}"),
-    (group(clusterPriority=["east", "west", "east"]), "spec.clusterPriority: Invalid value: must not list a "
-     "cluster twice"),
-    (group(initialPrimary="east#1"), "spec.initialPrimary: Invalid value: \"east#1\": spec.initialPrimary in body "
-     "should match"),
-    (group(suspended="yes"), "spec.suspended: Invalid value: \"string\": spec.suspended in body must be of type "
-     "boolean: \"string\""),
-]  # fmt: skip
+    (
+        group(heartbeatInterval="5"),
+        'spec.heartbeatInterval: Invalid value: "5": spec.heartbeatInterval in body should match',
+    ),
+    (
+        group(heartbeatInterval="20s", timeouts={"heartbeat": "15s"}),
+        "spec: Invalid value: heartbeatInterval must be shorter than timeouts.heartbeat",
+    ),
+    (
+        group(timeouts={"heartbeat": "0s"}),
+        'spec.timeouts.heartbeat: Invalid value: "0s": must be a duration greater than zero',
+    ),
+    (
+        group(workloads=[{"kind": "Pod", "name": "web"}]),
+        'spec.workloads[0].kind: Unsupported value: "Pod": supported values: "Deployment", "StatefulSet", "CronJob"',
+    ),
+    (
+        group(workloads=[{"kind": "Deployment", "name": "web"}, {"kind": "Deployment", "name": "web"}]),
+        'spec.workloads[1]: Duplicate value: {"kind":"Deployment","name":"web"}',
+    ),
+    (
+        group(clusterPriority=["east", "west", "east"]),
+        "spec.clusterPriority: Invalid value: must not list a cluster twice",
+    ),
+    (
+        group(initialPrimary="east#1"),
+        'spec.initialPrimary: Invalid value: "east#1": spec.initialPrimary in body should match',
+    ),
+    (
+        group(suspended="yes"),
+        'spec.suspended: Invalid value: "string": spec.suspended in body must be of type boolean: "string"',
+    ),
+]
 
 REFUSED_FAILOVERS = [
     (failover(targetCluster=None), "spec.targetCluster: Required value"),
-    (failover(failoverGroups=[]), "spec.failoverGroups: Invalid value: 0: spec.failoverGroups in body should have "
-     "at least 1 items"),
-    (failover(failoverGroups=[{"name": "web"}, {"name": "db"}, {"name": "web"}]),
-     "spec.failoverGroups: Invalid value: must not list a group twice"),
-    (failover(mode="FAST"), "spec.mode: Unsupported value: \"FAST\": supported values: \"CONSISTENCY\", \"UPTIME\""),
-    (failover(failoverGroups=[{"name": "Web"}]), "spec.failoverGroups[0].name: Invalid value: \"Web\""),
-]  # fmt: skip
+    (
+        failover(failoverGroups=[]),
+        "spec.failoverGroups: Invalid value: 0: spec.failoverGroups in body should have at least 1 items",
+    ),
+    (
+        failover(failoverGroups=[{"name": "web"}, {"name": "db"}, {"name": "web"}]),
+        "spec.failoverGroups: Invalid value: must not list a group twice",
+    ),
+    (failover(mode="FAST"), 'spec.mode: Unsupported value: "FAST": supported values: "CONSISTENCY", "UPTIME"'),
+    (failover(failoverGroups=[{"name": "Web"}]), 'spec.failoverGroups[0].name: Invalid value: "Web"'),
+]
 
 
 def _without_nulls(spec: dict[str, Any]) -> dict[str, Any]:
@@ -154,13 +182,18 @@ def test_server_side_apply_works_for_both_kinds_and_merges_managers(kubectl: Kub
     assert apply(kubectl, group(), "--server-side", "--field-manager=flux")[0] == 0
     ingress_only = {
         **group(),
-        "spec": {"networkResources": [{"kind": "Ingress", "name": "web"}], "workloads": [{"kind": "CronJob",
-                                                                                           "name": "reports"}]},
-    }  # fmt: skip
+        "spec": {
+            "networkResources": [{"kind": "Ingress", "name": "web"}],
+            "workloads": [{"kind": "CronJob", "name": "reports"}],
+        },
+    }
     code, out = apply(kubectl, ingress_only, "--server-side", "--field-manager=person")
     assert code == 0, out
     stored = json.loads(kubectl("-n", "shop", "get", "fg/web", "-o", "json", "--show-managed-fields").stdout)
-    assert stored["spec"]["workloads"] == [{"kind": "Deployment", "name": "web"}, {"kind": "CronJob", "name": "reports"}]
+    assert stored["spec"]["workloads"] == [
+        {"kind": "Deployment", "name": "web"},
+        {"kind": "CronJob", "name": "reports"},
+    ]
     assert stored["spec"]["networkResources"] == [{"kind": "Ingress", "name": "web"}]
     managers = {m["manager"] for m in stored["metadata"]["managedFields"]}
     assert {"flux", "person"} <= managers
@@ -171,5 +204,16 @@ def test_server_side_apply_works_for_both_kinds_and_merges_managers(kubectl: Kub
     assert code == 0 and "serverside-applied" in out, out
     code, out = apply(kubectl, failover(reason="again"), "--server-side", "--field-manager=flux")
     assert code != 0 and "spec is immutable" in out, out
-    assert kubectl("-n", "shop", "patch", "failover/to-west", "--type=merge", "--subresource=status", "-p",
-                   '{"status": {"phase": "Pending"}}').returncode == 0  # fmt: skip
+    assert (
+        kubectl(
+            "-n",
+            "shop",
+            "patch",
+            "failover/to-west",
+            "--type=merge",
+            "--subresource=status",
+            "-p",
+            '{"status": {"phase": "Pending"}}',
+        ).returncode
+        == 0
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from failover_operator.testing.fleet import Fleet, Member
-from failover_operator.testing.kube import eventually
+from harness.cluster import eventually
+from harness.fleet import Fleet, Member
 
 from .manifests import deployment, group
 

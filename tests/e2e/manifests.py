@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from failover_operator.testing.manifests import deployment
+from harness.manifests import deployment
 
 __all__ = ["FAST_TIMING", "deployment", "failover", "group"]
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from failover_operator.testing.fleet import running_fleet, start_member
-from failover_operator.testing.kube import eventually
+from harness.cluster import eventually
+from harness.fleet import start_member
 
 from .helpers import fencing_then_takeover, posted, settle, setup_group, status_of
 from .manifests import FAST_TIMING
 
 
-async def test_a_standby_takes_over_from_a_silent_owner_and_the_owner_demotes_when_back(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+async def test_a_standby_takes_over_from_a_silent_owner_and_the_owner_demotes_when_back(fleet_of):
+    async with fleet_of("east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east")
         await east.stop()  # east's operator dies; its workloads keep running, its heartbeat stops
@@ -40,10 +40,8 @@ async def test_a_standby_takes_over_from_a_silent_owner_and_the_owner_demotes_wh
         await eventually(steady, within=5)
 
 
-async def test_an_owner_that_cannot_reach_dynamodb_fences_itself_before_anyone_takes_over(moto_endpoint, table, proxy):
-    async with running_fleet(
-        moto_endpoint, table, "east", "west", dynamodb_endpoints={"east": proxy.endpoint}
-    ) as fleet:
+async def test_an_owner_that_cannot_reach_dynamodb_fences_itself_before_anyone_takes_over(fleet_of, proxy):
+    async with fleet_of("east", "west", dynamodb_endpoints={"east": proxy.endpoint}) as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east")
         proxy.down = True  # east is cut off from DynamoDB (but not from its own cluster)
@@ -57,12 +55,10 @@ async def test_an_owner_that_cannot_reach_dynamodb_fences_itself_before_anyone_t
         await settle(fleet, "west", epoch=2)
 
 
-async def test_an_owner_counts_its_fencing_deadline_from_when_its_last_heartbeat_was_sent(moto_endpoint, table, proxy):
+async def test_an_owner_counts_its_fencing_deadline_from_when_its_last_heartbeat_was_sent(fleet_of, proxy):
     """Standbys count from when the owner's last heartbeat landed, which may be long before its answer came
     back. An owner that counted from the answer would still be serving when a standby takes over."""
-    async with running_fleet(
-        moto_endpoint,
-        table,
+    async with fleet_of(
         "east",
         "west",
         dynamodb_endpoints={"east": proxy.endpoint},
@@ -79,10 +75,8 @@ async def test_an_owner_counts_its_fencing_deadline_from_when_its_last_heartbeat
         assert await fencing_then_takeover(east, west) == ["fenced", "taken"]  # east was down before west took over
 
 
-async def test_a_fenced_owner_that_still_owns_the_group_resumes(moto_endpoint, table, proxy):
-    async with running_fleet(
-        moto_endpoint, table, "east", "west", dynamodb_endpoints={"east": proxy.endpoint}
-    ) as fleet:
+async def test_a_fenced_owner_that_still_owns_the_group_resumes(fleet_of, proxy):
+    async with fleet_of("east", "west", dynamodb_endpoints={"east": proxy.endpoint}) as fleet:
         east = fleet["east"]
         await setup_group(fleet, "east", autoFailover=False)  # nobody will take over meanwhile
         proxy.down = True
@@ -97,8 +91,8 @@ async def test_a_fenced_owner_that_still_owns_the_group_resumes(moto_endpoint, t
         assert (await status_of(east)).get("role") == "PRIMARY"
 
 
-async def test_a_suspended_group_is_never_failed_over_automatically(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+async def test_a_suspended_group_is_never_failed_over_automatically(fleet_of):
+    async with fleet_of("east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east", suspended=True, suspensionReason="freeze")
         await east.stop()
@@ -114,8 +108,8 @@ async def test_a_suspended_group_is_never_failed_over_automatically(moto_endpoin
         assert await west.replicas("shop", "web") == 0
 
 
-async def test_three_standbys_one_takeover(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east", "west", "north", "south") as fleet:
+async def test_three_standbys_one_takeover(fleet_of):
+    async with fleet_of("east", "west", "north", "south") as fleet:
         await setup_group(fleet, "east", clusterPriority=["south", "north", "west"])
         await fleet["east"].stop()
 
@@ -138,10 +132,8 @@ async def test_three_standbys_one_takeover(moto_endpoint, table):
         await eventually(others_stand_by, within=5)
 
 
-async def test_an_owner_restarted_during_a_dynamodb_outage_fences_instead_of_serving_blind(moto_endpoint, table, proxy):
-    async with running_fleet(
-        moto_endpoint, table, "east", "west", dynamodb_endpoints={"east": proxy.endpoint}
-    ) as fleet:
+async def test_an_owner_restarted_during_a_dynamodb_outage_fences_instead_of_serving_blind(fleet_of, proxy):
+    async with fleet_of("east", "west", dynamodb_endpoints={"east": proxy.endpoint}) as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east")
         await east.stop()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from failover_operator.testing.fleet import running_fleet
-from failover_operator.testing.kube import eventually
+import asyncio
 
+from harness.cluster import eventually
+
+from .helpers import settle
 from .manifests import deployment, group
 
 
-async def test_bootstrap_owner_agreement_and_roles(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+async def test_bootstrap_owner_agreement_and_roles(fleet_of):
+    async with fleet_of("east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]
         for m in fleet:
             await m.apply(deployment(replicas=3))
@@ -33,31 +35,40 @@ async def test_bootstrap_owner_agreement_and_roles(moto_endpoint, table):
         assert annotations["failover.dev/group"] == "shop/web" and annotations["failover.dev/epoch"] == "1"
 
 
-async def test_concurrent_bootstrap_never_scales_the_owner_down(moto_endpoint, table):
-    import asyncio
+async def test_concurrent_bootstrap_never_scales_the_owner_down(fleet_of):
+    async with fleet_of("east", "west", "north") as fleet:
+        seen: dict[str, list[int]] = {m.name: [] for m in fleet}
 
-    from .helpers import settle
+        async def record(member, since):
+            """Every version of the Deployment the API server stores, through a watch, as a controller sees it."""
+            async for event in member.cluster.watch(
+                "apps/v1", "deployments", "shop", name="web", resource_version=since
+            ):
+                seen[member.name].append(event["object"]["spec"]["replicas"])
 
-    async with running_fleet(moto_endpoint, table, "east", "west", "north") as fleet:
+        recorders = []
         for m in fleet:
-            await m.apply(deployment(replicas=3))
-        await asyncio.gather(*(m.apply(group()) for m in fleet))  # no initialPrimary: first to register owns it
-        config = None
+            created = await m.apply(deployment(replicas=3))
+            recorders.append(asyncio.create_task(record(m, created["metadata"]["resourceVersion"])))
+        try:
+            await asyncio.gather(*(m.apply(group()) for m in fleet))  # no initialPrimary: first to register owns it
+            config = None
 
-        async def registered():
-            nonlocal config
-            config = await fleet["east"].store.state.get_group_config("shop", "web")
-            assert config is not None
-            return True
+            async def registered():
+                nonlocal config
+                config = await fleet["east"].store.state.get_group_config("shop", "web")
+                assert config is not None
+                return True
 
-        await eventually(registered, within=5)
-        owner = config.owner
-        await settle(fleet, owner, epoch=1)
-        member = fleet[owner]
-        res = member.cluster.emulator.find_resource("apps/v1", "deployments")
-        versions = list(member.cluster.emulator.objects[res, "shop", "web"].history)
-        assert len(versions) > 1  # it was annotated, status updated ...
-        assert all(v["spec"]["replicas"] == 3 for v in versions), [v["spec"]["replicas"] for v in versions]
+            await eventually(registered, within=5)
+            owner = config.owner
+            await settle(fleet, owner, epoch=1)
+        finally:
+            for task in recorders:
+                task.cancel()
+            await asyncio.gather(*recorders, return_exceptions=True)
+        assert len(seen[owner]) > 1  # it was annotated, status updated ...
+        assert all(replicas == 3 for replicas in seen[owner]), seen[owner]
         for m in fleet:
             if m.name != owner:
-                assert await m.replicas("shop", "web") == 0
+                assert seen[m.name][-1] == 0 and await m.replicas("shop", "web") == 0

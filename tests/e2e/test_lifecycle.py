@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from failover_operator.testing.fleet import running_fleet, start_member
-from failover_operator.testing.kube import eventually
+from harness.cluster import eventually
+from harness.fleet import start_member
 
 from .helpers import posted, settle, setup_group, status_of
 from .manifests import deployment, failover, group
 
 
-async def test_an_invalid_group_is_reported_and_touches_nothing(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east") as fleet:
+async def test_an_invalid_group_is_reported_and_touches_nothing(fleet_of):
+    async with fleet_of("east") as fleet:
         east = fleet["east"]
         await east.apply(deployment(replicas=2))
-        await east.apply(group(heartbeatInterval="20s", timeouts={"heartbeat": "15s"}))
+        with east.cluster.schema_loosened("failovergroups"):  # as if written before the schema had this rule
+            await east.apply(group(heartbeatInterval="20s", timeouts={"heartbeat": "15s"}))
 
         async def reported():
             s = await status_of(east)
@@ -38,14 +39,15 @@ async def test_an_invalid_group_is_reported_and_touches_nothing(moto_endpoint, t
         assert {c["type"]: c["status"] for c in s["conditions"]}["SpecValid"] == "True"
 
 
-async def test_a_bad_edit_of_a_running_group_keeps_it_running_on_the_last_valid_spec(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+async def test_a_bad_edit_of_a_running_group_keeps_it_running_on_the_last_valid_spec(fleet_of):
+    async with fleet_of("east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east")
         # an edit the CRD schema would refuse, but that an object written before a schema change can carry
-        await east.cluster.patch(
-            "failover.dev/v1alpha1", "failovergroups", "shop", "web", {"spec": {"heartbeatInterval": "1h"}}
-        )
+        with east.cluster.schema_loosened("failovergroups"):
+            await east.cluster.patch(
+                "failover.dev/v1alpha1", "failovergroups", "shop", "web", {"spec": {"heartbeatInterval": "1h"}}
+            )
 
         async def flagged():
             s = await status_of(east)
@@ -68,10 +70,11 @@ async def test_a_bad_edit_of_a_running_group_keeps_it_running_on_the_last_valid_
         assert (await west.store.state.get_group_config("shop", "web")).owner == "east"  # nobody took over
 
 
-async def test_an_invalid_failover_fails_with_the_reason(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east") as fleet:
+async def test_an_invalid_failover_fails_with_the_reason(fleet_of):
+    async with fleet_of("east") as fleet:
         east = fleet["east"]
-        await east.apply(failover("bad", "we#st", [], mode="FAST"))
+        with east.cluster.schema_loosened("failovers"):  # as if written before the schema refused it
+            await east.apply(failover("bad", "we#st", [], mode="FAST"))
 
         async def failed():
             s = (await east.failover("shop", "bad")).get("status") or {}
@@ -84,8 +87,8 @@ async def test_an_invalid_failover_fails_with_the_reason(moto_endpoint, table):
         await posted(east, "Failover", "bad", "InvalidSpec")
 
 
-async def test_deleting_the_owners_group_hands_ownership_over_first(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+async def test_deleting_the_owners_group_hands_ownership_over_first(fleet_of):
+    async with fleet_of("east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east")
         await east.cluster.delete("failover.dev/v1alpha1", "failovergroups", "shop", "web")
@@ -112,8 +115,8 @@ async def test_deleting_the_owners_group_hands_ownership_over_first(moto_endpoin
         assert await west.replicas("shop", "web") == 3  # the last one leaves its resources as they are
 
 
-async def test_a_restarted_operator_picks_up_where_it_was(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+async def test_a_restarted_operator_picks_up_where_it_was(fleet_of):
+    async with fleet_of("east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east")
         await west.apply(failover("to-west", "west", [{"name": "web"}]))
@@ -133,8 +136,8 @@ async def test_a_restarted_operator_picks_up_where_it_was(moto_endpoint, table):
         assert len(await west.store.state.get_failover_history("shop", "web")) == 1
 
 
-async def test_a_listed_resource_that_does_not_exist_is_reported_not_fatal(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east") as fleet:
+async def test_a_listed_resource_that_does_not_exist_is_reported_not_fatal(fleet_of):
+    async with fleet_of("east") as fleet:
         east = fleet["east"]
         await east.apply(deployment(replicas=2))
         await east.apply(
@@ -156,8 +159,8 @@ async def test_a_listed_resource_that_does_not_exist_is_reported_not_fatal(moto_
         assert await east.replicas("shop", "web") == 2  # the rest is still managed
 
 
-async def test_deleting_a_failover_in_flight_undoes_it(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+async def test_deleting_a_failover_in_flight_undoes_it(fleet_of):
+    async with fleet_of("east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east", autoFailover=False)
         await east.stop()  # nobody will confirm the demotion: the Failover waits in Demoting
@@ -178,8 +181,8 @@ async def test_deleting_a_failover_in_flight_undoes_it(moto_endpoint, table):
         assert await west.store.operations.is_locked("shop", "web") is None
 
 
-async def test_a_failover_recreated_under_an_old_name_is_a_new_request(moto_endpoint, table, dynamodb):
-    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+async def test_a_failover_recreated_under_an_old_name_is_a_new_request(fleet_of, dynamodb, table):
+    async with fleet_of("east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east")
 

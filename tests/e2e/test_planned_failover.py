@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from failover_operator.testing.fleet import running_fleet
-from failover_operator.testing.kube import eventually
+from harness.cluster import eventually
 
 from .helpers import failover_status, posted, settle, setup_group, status_of
 from .manifests import failover
@@ -21,8 +20,8 @@ async def wait_phase(member, name, phases=("Succeeded", "Failed"), within=15):
 
 
 @pytest.mark.parametrize("mode", ["CONSISTENCY", "UPTIME"])
-async def test_planned_failover_moves_ownership_replicas_and_epoch(moto_endpoint, table, mode):
-    async with running_fleet(moto_endpoint, table, "east", "west", startup_seconds=0.3) as fleet:
+async def test_planned_failover_moves_ownership_replicas_and_epoch(fleet_of, mode):
+    async with fleet_of("east", "west", startup_seconds=0.3) as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east")
         seen_phases = set()
@@ -68,8 +67,8 @@ async def test_planned_failover_moves_ownership_replicas_and_epoch(moto_endpoint
         await settle(fleet, "east", epoch=3)
 
 
-async def test_forced_failover_with_a_silent_owner(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+async def test_forced_failover_with_a_silent_owner(fleet_of):
+    async with fleet_of("east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]
         quick = {"heartbeat": "2s", "unhealthyPrimary": "3s", "transitoryState": "3s"}
         await setup_group(fleet, "east", autoFailover=False, timeouts=quick)
@@ -92,8 +91,8 @@ async def test_forced_failover_with_a_silent_owner(moto_endpoint, table):
         assert record.forced and record.failover_name == "forced"
 
 
-async def test_suspension_blocks_a_planned_failover_but_not_a_forced_one(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+async def test_suspension_blocks_a_planned_failover_but_not_a_forced_one(fleet_of):
+    async with fleet_of("east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east")
         await east.cluster.patch(
@@ -127,8 +126,8 @@ async def test_suspension_blocks_a_planned_failover_but_not_a_forced_one(moto_en
         await settle(fleet, "west", epoch=2)
 
 
-async def test_a_failover_applied_in_every_cluster_runs_once(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east", "west", "north") as fleet:
+async def test_a_failover_applied_in_every_cluster_runs_once(fleet_of):
+    async with fleet_of("east", "west", "north") as fleet:
         await setup_group(fleet, "east")
         manifest = failover("everywhere", "west", [{"name": "web", "namespace": "shop"}])
         await fleet.apply_everywhere(manifest)
@@ -143,8 +142,8 @@ async def test_a_failover_applied_in_every_cluster_runs_once(moto_endpoint, tabl
         await settle(fleet, "west", epoch=2)
 
 
-async def test_a_failover_that_cannot_proceed_says_why(moto_endpoint, table):
-    async with running_fleet(moto_endpoint, table, "east", "west") as fleet:
+async def test_a_failover_that_cannot_proceed_says_why(fleet_of):
+    async with fleet_of("east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east")
         await west.apply(failover("nowhere", "north", [{"name": "web"}]))

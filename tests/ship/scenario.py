@@ -1,21 +1,26 @@
-"""A representative life of a FailoverGroup, run by the real operator with its production kopf settings, with
-every Kubernetes request (per cluster) and every DynamoDB request recorded: what RBAC and IAM must allow.
+"""A representative life of a FailoverGroup, lived by real `failover-operator run` processes on real API servers
+with RBAC enforced, each process authenticated as the chart's ServiceAccount: what RBAC and IAM must allow, and
+what people see.
 
-Two emulated clusters (east, west) and one local DynamoDB, reached through the fault proxy (which records each
-request's X-Amz-Target and body). The group lists one resource of every kind the operator manages. The story:
+Two real kube-apiservers (east, west) and one local DynamoDB reached through the fault proxy (which records
+each request's X-Amz-Target and body). In each cluster the RBAC objects `helm template` renders (the ClusterRole
+by default, Roles in `rbac.namespaced` mode) are applied as they are, and the operator runs with a token of the
+chart's ServiceAccount: every request it makes is authorized by the real API server and written to its audit
+log. The group lists one resource of every kind the operator manages. The story (`full`: every step):
 
-1. start-up: the DescribeTable check `failover-operator run` makes (runner.check_table), kopf starting;
+1. start-up: `failover-operator run` in both clusters (the DescribeTable check, kopf starting);
 2. bootstrap: east becomes owner, west standby (scale down, suspend CronJob and Flux, DNS off); then a person
-   edits the group's timeouts (kopf's update handler reads and rewrites the group's config);
-3. a planned failover (Failover CR) to west: demote east, transfer, promote west (Flux reconcile requested);
-4. an automatic failover: west's operator stops, east takes over (the fencing-safe takeover transaction);
-   west's operator restarts and demotes its copy (kopf resumes);
-5. the Failover is deleted (kopf's finalizer comes off); the group is deleted in the owner (east hands ownership
-   to west first), then in west (the last cluster removes the group's records).
+   edits the group's timeouts in both clusters (kopf's update handler rewrites the group's config);
+3. a planned failover to west, CONSISTENCY: demote east, transfer, promote west (Flux reconcile requested);
+4. back to east in UPTIME mode; then the group is suspended: a Failover to west is refused, a forced one
+   moves it; the group is resumed;                                                                         [full]
+5. the owner's operator is killed (SIGKILL): the other cluster takes over automatically; the killed one is
+   restarted and demotes its copy;
+6. the Failovers are deleted (kopf's finalizer comes off); the group is deleted in the owner (hand-over to
+   the other cluster first), then in the other (the last cluster removes the group's records);
+7. both operators stop on SIGTERM.
 
-The operators run with `build_registry(..., tune=True)`: the same kopf configuration as `failover-operator run`
-(scanning disabled, standalone, annotation storage, the finalizer) — only the API URL comes from the test.
-`namespaces` runs them namespaced (WATCH_NAMESPACE), as the chart's `rbac.namespaced` mode does.
+The story waits for what each step needs and notes what it saw (`Recording.facts`); the tests judge it.
 """
 
 from __future__ import annotations
@@ -23,25 +28,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
-from failover_operator.clock import EventLoopClock
-from failover_operator.handlers.registry import build_registry
-from failover_operator.metrics import Metrics
-from failover_operator.reconciler.context import OperatorContext
-from failover_operator.runner import check_table
 from failover_operator.store import DynamoDBService, ensure_table
-from failover_operator.testing.controllers import running_controller
-from failover_operator.testing.dynamo import dynamodb_client
-from failover_operator.testing.faults import FaultProxy, RecordedRequest, start_proxy
-from failover_operator.testing.fleet import Fleet, Member, operator_settings
-from failover_operator.testing.kube import KubeCluster, eventually, start_kopf
-from failover_operator.testing.requests_log import ApiRequest, RequestLog, recording_cluster
 from failover_operator.workloads import annotations as ann
-from failover_operator.workloads.converge import Workloads
-from failover_operator.workloads.kube import KubeClient, api_client_for_url
+from harness.apiserver import ControlPlane, RealCluster, third_party_crds
+from harness.cluster import Cluster, eventually
+from harness.controllers import running_controller
+from harness.dynamo import dynamodb_client
+from harness.faults import FaultProxy, RecordedRequest, start_proxy
+from harness.processes import OperatorProcess
+
+from .manifests import NAMESPACE, objects, template
 
 NS = "shop"
 CLUSTERS = ("east", "west")
@@ -54,22 +56,25 @@ TIMING = {
 }
 FLUX = (("helm.toolkit.fluxcd.io/v2", "helmreleases"), ("kustomize.toolkit.fluxcd.io/v1", "kustomizations"))
 CONTROLLER_INTERVAL = 0.1  # how often the controller stand-ins look
+RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 
 
 @dataclasses.dataclass
 class Recording:
-    kube: dict[str, list[ApiRequest]]  # per cluster, every request (operator's and harness's), in order
+    audit: dict[str, list[dict[str, Any]]]  # per cluster, the operator's requests as the API server logged them
     dynamodb: list[RecordedRequest]
     namespaces: list[str] | None
     table: str
+    user: str  # the operator's identity: the chart's ServiceAccount
+    facts: dict[str, Any]  # what the story saw on the way (statuses, printed kubectl output, exit codes)
 
-    def operator_requests(self) -> list[ApiRequest]:
-        return [r for requests in self.kube.values() for r in requests if r.client == "operator"]
+    def operator_requests(self) -> list[dict[str, Any]]:
+        return [event for events in self.audit.values() for event in events]
 
 
 def resources() -> list[dict[str, Any]]:
     """One resource of every kind a FailoverGroup can list (kinds.KINDS)."""
-    template = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}
+    template_ = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}
     host = "web.example.com"
 
     def meta(name: str, **annotations: str) -> dict[str, Any]:
@@ -81,7 +86,7 @@ def resources() -> list[dict[str, Any]]:
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": meta("web"),
-            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": template},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": template_},
         },
         {
             "apiVersion": "apps/v1",
@@ -91,14 +96,19 @@ def resources() -> list[dict[str, Any]]:
                 "replicas": 1,
                 "serviceName": "db",
                 "selector": {"matchLabels": {"app": "web"}},
-                "template": template,
+                "template": template_,
             },
         },
         {
             "apiVersion": "batch/v1",
             "kind": "CronJob",
             "metadata": meta("reports"),
-            "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": template}}},
+            "spec": {
+                "schedule": "*/5 * * * *",
+                "jobTemplate": {
+                    "spec": {"template": {**template_, "spec": {**template_["spec"], "restartPolicy": "OnFailure"}}}
+                },
+            },
         },
         {
             "apiVersion": "networking.k8s.io/v1",
@@ -149,24 +159,24 @@ def group() -> dict[str, Any]:
     }
 
 
-def failover(name: str, target: str) -> dict[str, Any]:
+def failover(name: str, target: str, **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": FO[0],
         "kind": "Failover",
         "metadata": {"name": name, "namespace": NS},
-        "spec": {"targetCluster": target, "failoverGroups": [{"name": "web"}], "reason": "RBAC/IAM recording"},
+        "spec": {"targetCluster": target, "failoverGroups": [{"name": "web"}], "reason": "RBAC/IAM recording", **spec},
     }
 
 
-# --- stand-ins and waits --------------------------------------------------------------------------------------
+# --- stand-ins, set-up and waits ------------------------------------------------------------------------------
 
 
-async def _flux_controller(cluster: KubeCluster) -> None:
+async def _flux_controller(cluster: Cluster) -> None:
     """Flux's controllers, played: every HelmRelease/Kustomization is Ready at its current generation."""
     while True:
         with contextlib.suppress(Exception):
             for api_version, plural in FLUX:
-                for obj in await cluster.list(api_version, plural):
+                for obj in await cluster.list(api_version, plural, NS):
                     meta = obj["metadata"]
                     status = obj.get("status") or {}
                     if status.get("observedGeneration") != meta.get("generation"):
@@ -182,7 +192,7 @@ async def _flux_controller(cluster: KubeCluster) -> None:
 
 
 @contextlib.asynccontextmanager
-async def flux_controller(cluster: KubeCluster) -> AsyncIterator[None]:
+async def flux_controller(cluster: Cluster) -> AsyncIterator[None]:
     task = asyncio.create_task(_flux_controller(cluster))
     try:
         yield
@@ -191,37 +201,34 @@ async def flux_controller(cluster: KubeCluster) -> AsyncIterator[None]:
         await asyncio.gather(task, return_exceptions=True)
 
 
-@contextlib.asynccontextmanager
-async def recording_fleet(endpoint: str, table: str) -> AsyncIterator[Fleet]:
-    """Like testing.fleet.running_fleet (clusters, controller stand-ins, one store per member reaching DynamoDB
-    at `endpoint`), but with recording clusters, Flux's controllers played too, and the store's production
-    retry policy."""
-    async with contextlib.AsyncExitStack() as stack:
-        members: dict[str, Member] = {}
-        for name in CLUSTERS:
-            cluster = await stack.enter_async_context(recording_cluster(name))
-            await stack.enter_async_context(running_controller(cluster, interval=CONTROLLER_INTERVAL))
-            await stack.enter_async_context(flux_controller(cluster))
-            client = await stack.enter_async_context(dynamodb_client(endpoint))
-            clock = EventLoopClock()
-            store = DynamoDBService(client, table, name, OPERATOR_ID, clock)
-            kube = KubeClient(api_client_for_url(cluster.url))
-            stack.callback(kube.close)
-            ctx = OperatorContext(
-                settings=operator_settings(name, table, endpoint, OPERATOR_ID),
-                store=store,
-                workloads=Workloads(kube),
-                metrics=Metrics(),
-                clock=clock,
-                failover_poll_seconds=0.1,
-            )
-            members[name] = Member(name=name, cluster=cluster, ctx=ctx, kube=kube)
-        fleet = Fleet(members)
-        try:
-            yield fleet
-        finally:
-            for member in fleet:
-                await member.stop()
+def install_chart_rbac(cluster: RealCluster, rendered: list[dict[str, Any]]) -> str:
+    """Apply the chart's ServiceAccount and RBAC objects as `helm template` rendered them; the account's token.
+
+    Cluster-wide objects get the label the harness cleans up by (harness=rbac)."""
+    cluster.ensure_namespace_sync(NAMESPACE)
+    for obj in (o for o in rendered if o["kind"] in RBAC_KINDS):
+        obj = {
+            **obj,
+            "metadata": {**obj["metadata"], "labels": {**obj["metadata"].get("labels", {}), "harness": "rbac"}},
+        }
+        if obj["kind"] in ("ServiceAccount", "Role", "RoleBinding"):
+            obj["metadata"].setdefault("namespace", NAMESPACE)
+            cluster.ensure_namespace_sync(obj["metadata"]["namespace"])
+        cluster.apply_sync(obj)
+    account = next(o for o in rendered if o["kind"] == "ServiceAccount")["metadata"]["name"]
+    return cluster.service_account_token(NAMESPACE, account)
+
+
+def service_account_user(rendered: list[dict[str, Any]]) -> str:
+    account = next(o for o in rendered if o["kind"] == "ServiceAccount")["metadata"]["name"]
+    return f"system:serviceaccount:{NAMESPACE}:{account}"
+
+
+@dataclasses.dataclass
+class Member:
+    name: str
+    cluster: RealCluster
+    operator: OperatorProcess
 
 
 async def status(member: Member) -> dict[str, Any]:
@@ -229,8 +236,8 @@ async def status(member: Member) -> dict[str, Any]:
     return (obj or {}).get("status") or {}
 
 
-async def settled(members: list[Member], owner: str, epoch: int, within: float = 15) -> None:
-    """Every member's operator reports `owner` at `epoch`, its own role, health OK."""
+async def settled(members: list[Member], owner: str, epoch: int, within: float = 20) -> None:
+    """Every member's operator reports `owner` at `epoch`, its own role, health OK; replicas follow."""
 
     async def check() -> bool:
         for m in members:
@@ -238,12 +245,14 @@ async def settled(members: list[Member], owner: str, epoch: int, within: float =
             assert (s.get("owner"), s.get("epoch")) == (owner, epoch), (m.name, s.get("decision"))
             assert s.get("role") == ("PRIMARY" if m.name == owner else "STANDBY"), (m.name, s.get("decision"))
             assert s.get("health") == "OK", (m.name, s.get("message"))
+            deployment = await m.cluster.get("apps/v1", "deployments", NS, "web")
+            assert deployment["spec"]["replicas"] == (2 if m.name == owner else 0), m.name
         return True
 
     await eventually(check, within=within, interval=0.1)
 
 
-async def failover_done(member: Member, name: str, within: float = 20) -> dict[str, Any]:
+async def failover_done(member: Member, name: str, within: float = 30) -> dict[str, Any]:
     async def check() -> dict[str, Any]:
         obj = await member.cluster.get(*FO, NS, name)
         s = obj.get("status") or {}
@@ -254,77 +263,197 @@ async def failover_done(member: Member, name: str, within: float = 20) -> dict[s
     return result
 
 
-async def start_operator(member: Member, namespaces: list[str] | None) -> None:
-    """The member's operator with the production kopf configuration (the `tune` startup handler)."""
-    registry = build_registry(member.ctx, member.kube, login=False, tune=True)
-    member.operator = await start_kopf(registry, member.cluster, namespaces=namespaces)
-
-
 # --- the scenario ---------------------------------------------------------------------------------------------
 
 
-async def record(moto_endpoint: str, *, namespaces: list[str] | None = None) -> Recording:
+async def record(
+    plane: ControlPlane,
+    moto_endpoint: str,
+    helm: Path,
+    kubectl: Path,
+    workdir: Path,
+    *,
+    values: dict[str, Any],
+    namespaces: list[str] | None = None,
+    full: bool = True,
+) -> Recording:
+    """Run the story; ``values`` render the chart's RBAC (ClusterRole, or Roles with ``rbac.namespaced``)."""
     table = f"ship-{uuid.uuid4().hex[:12]}"
+    rendered = objects(template(helm, values=values).stdout)
+    user = service_account_user(rendered)
+    clusters = plane.ensure(*CLUSTERS)
+    tokens = {}
+    for cluster in clusters.values():
+        cluster.fresh([NS, *(namespaces or [])])
+        cluster.install_crds(third_party_crds())
+        tokens[cluster.name] = install_chart_rbac(cluster, rendered)
+        cluster.mark_audit()
+    facts: dict[str, Any] = {}
     async with dynamodb_client(moto_endpoint) as admin:
         await ensure_table(admin, table)
         # The test's own reads go straight to DynamoDB, so the proxy records the operators' requests only.
         observer = DynamoDBService(admin, table, "observer", OPERATOR_ID)
         proxy: FaultProxy = await start_proxy(moto_endpoint)
+        env = {"WATCH_NAMESPACE": ",".join(namespaces)} if namespaces else {}
+        members = {
+            name: Member(
+                name,
+                cluster,
+                OperatorProcess(
+                    cluster,
+                    endpoint=proxy.endpoint,
+                    table=table,
+                    workdir=workdir,
+                    operator_id=OPERATOR_ID,
+                    token=tokens[name],
+                    env=env,
+                ),
+            )
+            for name, cluster in clusters.items()
+        }
+
+        def printed(where: str, *args: str) -> str:
+            """What kubectl prints in cluster `where` (as its admin)."""
+            done = subprocess.run(
+                [str(kubectl), "--kubeconfig", str(clusters[where].kubeconfig), *args],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            return done.stdout + done.stderr
+
         try:
-            async with recording_fleet(proxy.endpoint, table) as fleet:
-                logs = {m.name: RequestLog(m.cluster) for m in fleet}
-                await _story(fleet, proxy, observer, namespaces)
-                for m in fleet:
-                    await m.stop()
-                kube = {name: log.requests() for name, log in logs.items()}
-            return Recording(kube=kube, dynamodb=list(proxy.requests), namespaces=namespaces, table=table)
+            async with contextlib.AsyncExitStack() as stack:
+                for m in members.values():
+                    await stack.enter_async_context(running_controller(m.cluster, interval=CONTROLLER_INTERVAL))
+                    await stack.enter_async_context(flux_controller(m.cluster))
+                try:
+                    await _story(members, observer, facts, printed, full=full)
+                except BaseException as exc:
+                    logs = "\n".join(
+                        f"--- {m.operator.log.name} ---\n{m.operator.output(60)}" for m in members.values()
+                    )
+                    raise AssertionError(f"the story stopped at {facts.get('step')!r}: {exc!r}\n{logs}") from exc
+                finally:
+                    for m in members.values():
+                        facts.setdefault("exit codes", {})[m.name] = await m.operator.stop()
         finally:
             await proxy.stop()
+            for cluster in clusters.values():
+                await cluster.close()
+    audit = {name: cluster.audit(user) for name, cluster in clusters.items()}
+    return Recording(
+        audit=audit, dynamodb=list(proxy.requests), namespaces=namespaces, table=table, user=user, facts=facts
+    )
 
 
-async def _story(fleet: Fleet, proxy: FaultProxy, observer: DynamoDBService, namespaces: list[str] | None) -> None:
-    east, west = fleet["east"], fleet["west"]
+async def _story(
+    members: dict[str, Member],
+    observer: DynamoDBService,
+    facts: dict[str, Any],
+    printed: Callable[..., str],
+    *,
+    full: bool,
+) -> None:
+    east, west = members["east"], members["west"]
+    both = [east, west]
 
-    # 1. start-up: the table check of `failover-operator run`, then the operators.
-    async with dynamodb_client(proxy.endpoint) as client:
-        await check_table(client, east.ctx.settings)
-    for m in fleet:
-        await start_operator(m, namespaces)
+    def step(name: str) -> None:
+        facts["step"] = name
 
-    # 2. bootstrap; then a person edits the group's timeouts (kopf's update handler rewrites the config)
-    for m in fleet:
-        for obj in resources():
-            await m.apply(obj)
-    for m in fleet:
-        await m.apply(group())
-    await settled([east, west], "east", 1)
-    for m in fleet:
-        await m.cluster.patch(*FG, NS, "web", {"spec": {"timeouts": {"unhealthyPrimary": "4s"}}})
+    async def in_history(name: str) -> Any:
+        async def check() -> Any:
+            found = [h for h in await observer.state.get_failover_history(NS, "web") if h.failover_name == name]
+            assert found, name
+            return found[0]
 
-    async def timeouts_updated() -> bool:
-        config = await observer.state.get_group_config(NS, "web")
-        assert config is not None and config.timeouts.unhealthy_primary == 4, config
+        return await eventually(check, within=10, interval=0.1)
+
+    async def config_says(predicate: Callable[[Any], bool], what: str) -> None:
+        async def check() -> bool:
+            config = await observer.state.get_group_config(NS, "web")
+            assert config is not None and predicate(config), (what, config)
+            return True
+
+        await eventually(check, within=15, interval=0.1)
+
+    async def everywhere(action: Callable[[Member], Awaitable[Any]]) -> None:
+        for m in both:
+            await action(m)
+
+    step("1. start-up")
+    for m in both:
+        await m.operator.start()
+    for m in both:
+        await m.operator.wait_healthy()
+
+    step("2. bootstrap")
+    for obj in resources():
+        await everywhere(lambda m, obj=obj: m.cluster.create(obj))
+    await everywhere(lambda m: m.cluster.create(group()))
+    await settled(both, "east", 1)
+
+    async def both_reported() -> bool:
+        assert len((await status(east)).get("clusters", [])) == 2
         return True
 
-    await eventually(timeouts_updated, within=10, interval=0.1)
+    await eventually(both_reported, within=10, interval=0.1)
+    for m in both:
+        facts[f"kubectl get fg ({m.name})"] = printed(m.name, "get", "failovergroups", "-n", NS)
+    facts["kubectl get fg -o wide"] = printed("east", "get", "fg", "-n", NS, "-o", "wide")
+    facts["kubectl describe fg"] = printed("east", "describe", "failovergroup", "web", "-n", NS)
+    standby_web = await west.cluster.get("apps/v1", "deployments", NS, "web")
+    facts["standby annotations"] = standby_web["metadata"].get("annotations", {})
+    patch = {"spec": {"timeouts": {"unhealthyPrimary": "4s"}}}
+    await everywhere(lambda m: m.cluster.patch(*FG, NS, "web", patch))
+    await config_says(lambda c: c.timeouts.unhealthy_primary == 4, "timeouts edited")
 
-    # 3. a planned failover to west
-    await west.apply(failover("to-west", "west"))
-    result = await failover_done(west, "to-west")
-    assert result["phase"] == "Succeeded", result.get("message")
-    await settled([east, west], "west", 2)
+    step("3. planned failover to west (CONSISTENCY)")
+    await west.cluster.create(failover("to-west", "west"))
+    facts["to-west"] = await failover_done(west, "to-west")
+    epoch = 2
+    await settled(both, "west", epoch)
+    facts["kubectl get fo"] = printed("west", "get", "failovers", "-n", NS)
+    if full:
+        step("4. back to east (UPTIME), then suspended: refused, forced")
+        await east.cluster.create(failover("back", "east", mode="UPTIME"))
+        facts["back"] = await failover_done(east, "back")
+        epoch += 1
+        await settled(both, "east", epoch)
+        suspend = {"spec": {"suspended": True, "suspensionReason": "database migration"}}
+        await everywhere(lambda m: m.cluster.patch(*FG, NS, "web", suspend))
+        await config_says(lambda c: c.suspended, "suspended")
+        await west.cluster.create(failover("refused", "west"))
+        facts["refused"] = await failover_done(west, "refused")
+        await west.cluster.create(failover("forced", "west", force=True))
+        facts["forced"] = await failover_done(west, "forced")
+        epoch += 1
+        await settled(both, "west", epoch)
+        await everywhere(lambda m: m.cluster.patch(*FG, NS, "web", {"spec": {"suspended": False}}))
+        await config_says(lambda c: not c.suspended, "resumed")
 
-    # 4. west's operator goes away: east takes over automatically; west comes back and steps down
-    await west.stop()
-    await settled([east], "east", 3)
-    await start_operator(west, namespaces)
-    await settled([east, west], "east", 3)
+    step("5. the owner's operator is killed; the other takes over; the killed one comes back")
+    owner, other = west, east
+    await owner.operator.kill()
+    await settled([other], other.name, epoch + 1)
+    epoch += 1
+    facts["takeover"] = await in_history(f"auto-{other.name}-epoch-{epoch}")
+    await owner.operator.start()
+    await owner.operator.wait_healthy()
+    await settled(both, other.name, epoch)
 
-    # 5. deletions: the Failover; the group in the owner (hand-over to west), then in west (the last one)
-    await west.cluster.delete(*FO, NS, "to-west")
-    await west.cluster.wait_absent(*FO, NS, "to-west", within=10)
-    await east.cluster.delete(*FG, NS, "web")
-    await east.cluster.wait_absent(*FG, NS, "web", within=15)
-    await west.cluster.delete(*FG, NS, "web")
-    await west.cluster.wait_absent(*FG, NS, "web", within=15)
-    assert await observer.state.get_group_config(NS, "web") is None  # the last cluster removed the records
+    step("6. deletions")
+    for name in ("to-west", "back", "refused", "forced"):
+        for m in both:
+            if await m.cluster.get_or_none(*FO, NS, name) is not None:
+                await m.cluster.delete(*FO, NS, name)
+                await m.cluster.wait_absent(*FO, NS, name, within=15)
+    await other.cluster.delete(*FG, NS, "web")
+    await other.cluster.wait_absent(*FG, NS, "web", within=20)
+    await config_says(lambda c: c.owner == owner.name, "handed over")
+    facts["after hand-over"] = (await other.cluster.get("apps/v1", "deployments", NS, "web"))["spec"]["replicas"]
+    await owner.cluster.delete(*FG, NS, "web")
+    await owner.cluster.wait_absent(*FG, NS, "web", within=20)
+    facts["records left"] = await observer.state.get_group_config(NS, "web")
+
+    step("7. SIGTERM")

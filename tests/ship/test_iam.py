@@ -23,7 +23,7 @@ import pytest
 from botocore import xform_name
 
 from failover_operator.store import keys
-from failover_operator.testing.faults import RecordedRequest
+from harness.faults import RecordedRequest
 
 from . import scenario
 from .manifests import DEPLOY
@@ -169,7 +169,7 @@ def operator_modules() -> list[str]:
     out = []
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE).as_posix()
-        if not relative.startswith("testing/") and relative not in ("demo.py", *SETUP_MODULES):
+        if relative not in SETUP_MODULES:
             out.append(relative)
     return out
 

@@ -1,5 +1,5 @@
 """The README's install section does what it says: its values files install, its IAM recipe yields a policy for
-the fleet, and its finalizer recipe clears stuck objects (with the real kubectl, against an emulated cluster)."""
+the fleet, and its finalizer recipe clears stuck objects (with the real kubectl, against a real API server)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ import pytest
 import yaml
 
 from failover_operator.handlers.registry import FINALIZER
-from failover_operator.testing.kube import running_cluster
-from failover_operator.testing.kubeconfig import write_kubeconfig
 
 from .manifests import CHART, objects, run_helm
 from .tools import ROOT
@@ -72,34 +70,25 @@ def test_the_iam_recipe_yields_a_policy_for_the_fleet(tmp_path: Path) -> None:
     assert "GROUP#shop-fleet#*" in text and "arn:aws:dynamodb:eu-west-1:123456789012:table/failover-operator" in text
 
 
-def test_the_finalizer_recipe_clears_stuck_objects(kubectl: Path, tmp_path: Path) -> None:
+async def test_the_finalizer_recipe_clears_stuck_objects(kubectl: Path, apiservers, tmp_path: Path) -> None:
     script = block_after("**Finalizers.**", "sh")
-
-    async def scenario() -> None:
-        async with running_cluster("east") as cluster:
-            stuck = [
-                ("FailoverGroup", "failovergroups", {"workloads": [{"kind": "Deployment", "name": "web"}]}),
-                ("Failover", "failovers", {"targetCluster": "west", "failoverGroups": [{"name": "web"}]}),
-            ]
-            for kind, plural, spec in stuck:
-                meta = {"name": "web", "namespace": "shop", "finalizers": [FINALIZER]}
-                await cluster.create(
-                    {"apiVersion": "failover.dev/v1alpha1", "kind": kind, "metadata": meta, "spec": spec}
-                )
-                await cluster.delete("failover.dev/v1alpha1", plural, "shop", "web")  # no operator: it stays
-                assert (await cluster.get("failover.dev/v1alpha1", plural, "shop", "web"))["metadata"][
-                    "deletionTimestamp"
-                ]
-            kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", cluster.url)
-            env = {"PATH": f"{kubectl.parent}:{os.environ.get('PATH', '')}", "KUBECONFIG": str(kubeconfig)}
-            process = await asyncio.create_subprocess_exec(
-                "bash", "-euo", "pipefail", "-c", script, env={**env, "HOME": str(tmp_path)},
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-            assert process.returncode == 0, err.decode()
-            assert out.decode().count("patched") == 2, out.decode()
-            for _, plural, _ in stuck:
-                await cluster.wait_absent("failover.dev/v1alpha1", plural, "shop", "web")
-
-    asyncio.run(scenario())
+    cluster = apiservers("east")["east"]
+    stuck = [
+        ("FailoverGroup", "failovergroups", {"workloads": [{"kind": "Deployment", "name": "web"}]}),
+        ("Failover", "failovers", {"targetCluster": "west", "failoverGroups": [{"name": "web"}]}),
+    ]
+    for kind, plural, spec in stuck:
+        meta = {"name": "web", "namespace": "shop", "finalizers": [FINALIZER]}
+        await cluster.create({"apiVersion": "failover.dev/v1alpha1", "kind": kind, "metadata": meta, "spec": spec})
+        await cluster.delete("failover.dev/v1alpha1", plural, "shop", "web")  # no operator: it stays
+        assert (await cluster.get("failover.dev/v1alpha1", plural, "shop", "web"))["metadata"]["deletionTimestamp"]
+    env = {"PATH": f"{kubectl.parent}:{os.environ.get('PATH', '')}", "KUBECONFIG": str(cluster.kubeconfig)}
+    process = await asyncio.create_subprocess_exec(
+        "bash", "-euo", "pipefail", "-c", script, env={**env, "HOME": str(tmp_path)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().count("patched") == 2, out.decode()
+    for _, plural, _ in stuck:
+        await cluster.wait_absent("failover.dev/v1alpha1", plural, "shop", "web")

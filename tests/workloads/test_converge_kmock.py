@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from failover_operator.testing.kube import KubeCluster, kubernetes_api_client
 from failover_operator.workloads import KubeClient, ResourceRef, Role, Workloads
 from failover_operator.workloads import annotations as ann
+from harness.cluster import kubernetes_api_client
+from harness.emulator import EmulatedCluster
 
 NS = "shop"
 GROUP = "shop/web"
@@ -79,11 +80,11 @@ API = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "CronJob": "batch/v1"}
 API |= {"Ingress": "networking.k8s.io/v1", "HelmRelease": "helm.toolkit.fluxcd.io/v2"}
 
 
-async def read(cluster: KubeCluster, kind: str, name: str) -> dict[str, Any]:
+async def read(cluster: EmulatedCluster, kind: str, name: str) -> dict[str, Any]:
     return await cluster.get(API[kind], kind, NS, name)
 
 
-async def play_controllers(cluster: KubeCluster, *, ready: bool = True) -> None:
+async def play_controllers(cluster: EmulatedCluster, *, ready: bool = True) -> None:
     """What the controllers would write: pods match spec.replicas (all ready, or none), Flux Ready."""
     for kind, name in (("Deployment", "web"), ("StatefulSet", "db")):
         obj = await read(cluster, kind, name)
@@ -107,7 +108,7 @@ async def play_controllers(cluster: KubeCluster, *, ready: bool = True) -> None:
 
 
 @pytest.fixture
-async def shop(cluster: KubeCluster) -> KubeCluster:
+async def shop(cluster: EmulatedCluster) -> EmulatedCluster:
     for obj in objects():
         await cluster.create(obj)
     await play_controllers(cluster)
@@ -124,7 +125,7 @@ def managed(role: str, epoch: int, extra: dict[str, str] | None = None) -> dict[
 
 
 async def test_standby_primary_standby_round_trip(
-    shop: KubeCluster, workloads: Workloads, caplog: pytest.LogCaptureFixture
+    shop: EmulatedCluster, workloads: Workloads, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="failover_operator.workloads")
 
@@ -214,7 +215,7 @@ async def test_standby_primary_standby_round_trip(
     assert (await read(shop, "HelmRelease", "app"))["spec"]["suspend"] is True
 
 
-async def test_observe_primary_health_from_status_fields(shop: KubeCluster, workloads: Workloads) -> None:
+async def test_observe_primary_health_from_status_fields(shop: EmulatedCluster, workloads: Workloads) -> None:
     await workloads.converge(NS, REFS, Role.PRIMARY, group=GROUP, epoch=1)
     await play_controllers(shop)
     await shop.patch_status("apps/v1", "Deployment", NS, "web", {"readyReplicas": 1})
@@ -241,7 +242,7 @@ async def test_observe_primary_health_from_status_fields(shop: KubeCluster, work
     )
 
 
-async def test_gitops_scaling_a_standby_back_up(shop: KubeCluster, workloads: Workloads) -> None:
+async def test_gitops_scaling_a_standby_back_up(shop: EmulatedCluster, workloads: Workloads) -> None:
     await workloads.converge(NS, REFS, Role.STANDBY, group=GROUP, epoch=3)
     await shop.patch("apps/v1", "Deployment", NS, "web", {"spec": {"replicas": 5}})  # a GitOps sync
     seen = await workloads.observe(NS, REFS, Role.STANDBY)
@@ -256,7 +257,9 @@ async def test_gitops_scaling_a_standby_back_up(shop: KubeCluster, workloads: Wo
     assert (await read(shop, "Deployment", "web"))["spec"]["replicas"] == 5
 
 
-async def test_missing_resource_is_reported_and_the_others_converge(shop: KubeCluster, workloads: Workloads) -> None:
+async def test_missing_resource_is_reported_and_the_others_converge(
+    shop: EmulatedCluster, workloads: Workloads
+) -> None:
     refs: list[Any] = [ResourceRef("Deployment", "ghost"), *REFS, SimpleNamespace(kind="Pod", name="p")]
     result = await workloads.converge(NS, refs, Role.STANDBY, group=GROUP, epoch=2)
     assert result.errors[0].startswith("Pod/p: unknown kind 'Pod'")
@@ -276,7 +279,7 @@ async def test_missing_resource_is_reported_and_the_others_converge(shop: KubeCl
     assert (seen.health, seen.message) == ("DEGRADED", "Deployment/ghost: not found")
 
 
-async def test_api_faults_are_errors_not_exceptions(shop: KubeCluster, workloads: Workloads) -> None:
+async def test_api_faults_are_errors_not_exceptions(shop: EmulatedCluster, workloads: Workloads) -> None:
     shop.emulator.add_fault(verb="patch", plural="deployments", name="web")  # once: 500 InternalError
     result = await workloads.converge(NS, REFS, Role.STANDBY, group=GROUP, epoch=5)
     assert result.errors == ["patching Deployment shop/web: 500 InternalError: injected fault"]
@@ -298,7 +301,7 @@ async def test_api_faults_are_errors_not_exceptions(shop: KubeCluster, workloads
     shop.emulator.clear_faults()
 
 
-async def test_conflicts_are_retried_with_a_fresh_read(shop: KubeCluster, workloads: Workloads) -> None:
+async def test_conflicts_are_retried_with_a_fresh_read(shop: EmulatedCluster, workloads: Workloads) -> None:
     shop.emulator.add_fault(verb="patch", name="web", plural="deployments", status=409, reason="Conflict", times=2)
     result = await workloads.converge(NS, [ResourceRef("Deployment", "web")], Role.STANDBY, group=GROUP, epoch=1)
     assert (result.changed, result.errors) == (["Deployment/web"], [])
@@ -309,7 +312,7 @@ async def test_conflicts_are_retried_with_a_fresh_read(shop: KubeCluster, worklo
     shop.emulator.clear_faults()
 
 
-async def test_a_patch_is_conditioned_on_the_version_read(shop: KubeCluster) -> None:
+async def test_a_patch_is_conditioned_on_the_version_read(shop: EmulatedCluster) -> None:
     """If the object changes between our read and our patch, the patch is refused and decided again."""
 
     class RacingKube(KubeClient):
@@ -331,7 +334,7 @@ async def test_a_patch_is_conditioned_on_the_version_read(shop: KubeCluster) -> 
     assert web["spec"]["replicas"] == 0 and web["metadata"]["annotations"][ann.REPLICAS] == "6"  # not a stale "3"
 
 
-async def test_bounded_parallelism(cluster: KubeCluster) -> None:
+async def test_bounded_parallelism(cluster: EmulatedCluster) -> None:
     names = [f"w{i}" for i in range(12)]
     for name in names:
         await cluster.create(

@@ -14,17 +14,17 @@ import kubernetes.client
 import pytest
 import yaml
 
-from failover_operator.testing.kube import KubeCluster, running_cluster
-from failover_operator.testing.kube import ResourceSpec as HarnessResource
 from failover_operator.workloads import (
     KINDS,
     KubeClient,
     KubeError,
     UnknownKindError,
-    api_client_for_url,
     api_client_from_environment,
 )
 from failover_operator.workloads.kinds import FAILOVER_GROUP, any_kind, managed_kind
+from harness.cluster import kubernetes_api_client
+from harness.emulator import EmulatedCluster, running_cluster
+from harness.resources import DEFAULT_RESOURCES, ResourceSpec
 
 
 def deployment(name: str = "web", namespace: str = "shop", replicas: int = 3) -> dict[str, Any]:
@@ -80,10 +80,10 @@ def test_kinds_and_paths() -> None:
         deploy.path("shop", None, "status")
 
 
-async def test_kinds_match_the_harness_discovery(cluster: KubeCluster) -> None:
+async def test_kinds_match_the_harness_discovery(cluster: EmulatedCluster) -> None:
     """Our coordinates agree with what the emulated API serves (its resource list mirrors the real ones)."""
     for kind in [*KINDS.values(), FAILOVER_GROUP]:
-        resource = cluster.resource(kind.api_version, kind.kind)
+        resource = cluster.emulator.find_resource(kind.api_version, kind.kind)
         assert (resource.group, resource.version, resource.plural) == (kind.group, kind.version, kind.plural)
 
 
@@ -92,7 +92,7 @@ async def test_kinds_match_the_harness_discovery(cluster: KubeCluster) -> None:
 # -------------------------------------------------------------------------------------------------------------
 
 
-async def test_get_patch_and_status(cluster: KubeCluster, kube: KubeClient) -> None:
+async def test_get_patch_and_status(cluster: EmulatedCluster, kube: KubeClient) -> None:
     assert await kube.get("Deployment", "shop", "web") is None
     created = await cluster.create(deployment())
     got = await kube.get("Deployment", "shop", "web")
@@ -111,7 +111,7 @@ async def test_get_patch_and_status(cluster: KubeCluster, kube: KubeClient) -> N
     assert (await cluster.get("apps/v1", "Deployment", "shop", "web"))["status"] == {"replicas": 3}
 
 
-async def test_custom_resources_take_the_same_merge_patch(cluster: KubeCluster, kube: KubeClient) -> None:
+async def test_custom_resources_take_the_same_merge_patch(cluster: EmulatedCluster, kube: KubeClient) -> None:
     """Custom resources refuse strategic merge (415): a merge patch works for them and built-ins alike."""
     await cluster.create(virtual_service())
     patched = await kube.patch("VirtualService", "shop", "web", {"metadata": {"annotations": {"a": "b"}}})
@@ -129,7 +129,7 @@ async def test_custom_resources_take_the_same_merge_patch(cluster: KubeCluster, 
     assert (await kube.get(FAILOVER_GROUP, "shop", "web"))["status"]["health"] == "OK"  # type: ignore[index]
 
 
-async def test_resource_version_is_a_precondition(cluster: KubeCluster, kube: KubeClient) -> None:
+async def test_resource_version_is_a_precondition(cluster: EmulatedCluster, kube: KubeClient) -> None:
     created = await cluster.create(deployment())
     await cluster.patch("apps/v1", "Deployment", "shop", "web", {"spec": {"replicas": 5}})
     stale = {"metadata": {"resourceVersion": created["metadata"]["resourceVersion"]}, "spec": {"replicas": 0}}
@@ -139,7 +139,7 @@ async def test_resource_version_is_a_precondition(cluster: KubeCluster, kube: Ku
     assert (await cluster.get("apps/v1", "Deployment", "shop", "web"))["spec"]["replicas"] == 5
 
 
-async def test_api_errors_are_kube_errors(cluster: KubeCluster, kube: KubeClient) -> None:
+async def test_api_errors_are_kube_errors(cluster: EmulatedCluster, kube: KubeClient) -> None:
     await cluster.create(deployment())
     cluster.emulator.add_fault(verb="get", plural="deployments", status=503, reason="ServiceUnavailable")
     with pytest.raises(KubeError) as err:
@@ -159,11 +159,9 @@ async def test_api_errors_are_kube_errors(cluster: KubeCluster, kube: KubeClient
 
 async def test_an_unserved_resource_type_is_an_error_not_a_missing_object() -> None:
     """A 404 for the type (the CRD is not installed) must not read as "this object does not exist"."""
-    from failover_operator.testing.kube import DEFAULT_RESOURCES
-
-    without_istio: list[HarnessResource] = [r for r in DEFAULT_RESOURCES if r.kind != "VirtualService"]
+    without_istio: list[ResourceSpec] = [r for r in DEFAULT_RESOURCES if r.kind != "VirtualService"]
     async with running_cluster("no-istio", resources=without_istio) as cluster:
-        kube = KubeClient(api_client_for_url(cluster.url))
+        kube = KubeClient(kubernetes_api_client(cluster.url))
         with pytest.raises(KubeError) as err:
             await kube.get("VirtualService", "shop", "web")
         kube.close()
@@ -171,7 +169,7 @@ async def test_an_unserved_resource_type_is_an_error_not_a_missing_object() -> N
 
 
 async def test_unreachable_api_server_is_status_0() -> None:
-    async with KubeClient(api_client_for_url("http://127.0.0.1:9"), timeout=1) as kube:
+    async with KubeClient(kubernetes_api_client("http://127.0.0.1:9"), timeout=1) as kube:
         with pytest.raises(KubeError) as err:
             await kube.get("Deployment", "shop", "web")
     assert err.value.status == 0 and err.value.reason == "Unreachable"
@@ -216,7 +214,7 @@ async def recorder() -> AsyncIterator[tuple[Recorder, str]]:
 
 async def test_wire_format(recorder: tuple[Recorder, str]) -> None:
     rec, url = recorder
-    async with KubeClient(api_client_for_url(url)) as kube:
+    async with KubeClient(kubernetes_api_client(url)) as kube:
         await kube.patch("HelmRelease", "shop", "app", {"spec": {"suspend": True}})
         await kube.patch_status("Deployment", "shop", "web", {"replicas": 0})
         await kube.get("Ingress", "shop", "web")
@@ -251,7 +249,7 @@ async def test_requests_run_off_the_event_loop_and_time_out(recorder: tuple[Reco
     task = asyncio.create_task(ticker())
     started = time.monotonic()
     try:
-        async with KubeClient(api_client_for_url(url), timeout=0.1) as kube:
+        async with KubeClient(kubernetes_api_client(url), timeout=0.1) as kube:
             with pytest.raises(KubeError) as err:
                 await kube.get("Deployment", "shop", "web")
     finally:
@@ -283,7 +281,7 @@ def kubeconfig(path: Path, servers: dict[str, str], current: str) -> Path:
     return path
 
 
-async def test_from_kubeconfig(cluster: KubeCluster, tmp_path: Path) -> None:
+async def test_from_kubeconfig(cluster: EmulatedCluster, tmp_path: Path) -> None:
     before = kubernetes.client.Configuration._default
     path = kubeconfig(tmp_path / "config", {"east": cluster.url, "west": "http://127.0.0.1:9"}, "west")
 

@@ -7,7 +7,7 @@ I/O (:mod:`.kube`, :mod:`.converge`); every annotation key is in :mod:`.annotati
 from .converge import ConvergeResult, Observation, RefLike, ResourceRef, Workloads
 from .health import Component, Health, all_down, all_ready, assess, summarize
 from .kinds import ALL_KINDS, FAILOVER, FAILOVER_GROUP, KINDS, Kind, UnknownKindError, any_kind, managed_kind
-from .kube import KubeClient, KubeError, api_client_for_url, api_client_from_environment
+from .kube import KubeClient, KubeError, api_client_from_environment
 from .roles import Role, describe_patch, role_patch
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "all_down",
     "all_ready",
     "any_kind",
-    "api_client_for_url",
     "api_client_from_environment",
     "assess",
     "describe_patch",

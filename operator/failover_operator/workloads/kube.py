@@ -197,13 +197,6 @@ def api_client_from_environment(
     return _api_client(configuration, max_connections)
 
 
-def api_client_for_url(url: str, *, max_connections: int = 8) -> kubernetes.client.ApiClient:
-    """An ApiClient for an API server at ``url`` with no authentication (tests, the demo's emulated clusters)."""
-    configuration = kubernetes.client.Configuration(host=url.rstrip("/"))
-    configuration.verify_ssl = False
-    return _api_client(configuration, max_connections)
-
-
 def _api_client(configuration: kubernetes.client.Configuration, max_connections: int) -> kubernetes.client.ApiClient:
     current = configuration.connection_pool_maxsize or 0
     configuration.connection_pool_maxsize = max(current, max_connections)

@@ -1,4 +1,4 @@
-"""The Kubernetes test harness (failover_operator.testing.kube) behaves like a real API server where it matters."""
+"""The emulated API server (harness.emulator) behaves like a real one where tests can notice, and kopf runs on it."""
 
 from __future__ import annotations
 
@@ -14,18 +14,10 @@ import kopf
 import pytest
 import pytest_asyncio
 
-from failover_operator.testing import manifests
-from failover_operator.testing.kube import (
-    KOPF_FINALIZER,
-    KubeApiError,
-    KubeCluster,
-    eventually,
-    kubernetes_api_client,
-    run_kopf,
-    running_cluster,
-    running_clusters,
-    start_cluster,
-)
+from harness import manifests
+from harness.cluster import KubeApiError, eventually, kubernetes_api_client
+from harness.emulator import EmulatedCluster, running_cluster, running_clusters, start_cluster
+from harness.kopf_runner import KOPF_FINALIZER, run_kopf
 
 pytestmark = pytest.mark.asyncio
 
@@ -46,7 +38,7 @@ def failover_group(name: str = "fg1", namespace: str = "apps") -> dict[str, Any]
 
 
 @pytest_asyncio.fixture
-async def cluster() -> AsyncIterator[KubeCluster]:
+async def cluster() -> AsyncIterator[EmulatedCluster]:
     async with running_cluster("test") as c:
         yield c
 
@@ -67,7 +59,7 @@ async def read_events(response: aiohttp.ClientResponse, count: int) -> list[dict
 # -------------------------------------------------------------------------------------------------------------
 
 
-async def test_deployment_lifecycle(cluster: KubeCluster) -> None:
+async def test_deployment_lifecycle(cluster: EmulatedCluster) -> None:
     url = cluster.url + cluster.path("apps/v1", "Deployment", "apps")
     async with cluster.session.post(url, json=deployment()) as response:
         assert response.status == 201
@@ -159,7 +151,7 @@ async def test_deployment_lifecycle(cluster: KubeCluster) -> None:
     assert not cluster.emulator.internal_errors
 
 
-async def test_namespaces_and_discovery(cluster: KubeCluster) -> None:
+async def test_namespaces_and_discovery(cluster: EmulatedCluster) -> None:
     async with cluster.session.post(
         cluster.url + "/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}
     ) as response:
@@ -222,7 +214,7 @@ async def test_namespaces_and_discovery(cluster: KubeCluster) -> None:
 # -------------------------------------------------------------------------------------------------------------
 
 
-async def test_failovergroup_status_subresource(cluster: KubeCluster) -> None:
+async def test_failovergroup_status_subresource(cluster: EmulatedCluster) -> None:
     created = await cluster.create({**failover_group(), "status": {"phase": "Ignored"}})
     assert "status" not in created  # dropped on create, as with a real status subresource
 
@@ -265,7 +257,7 @@ async def test_failovergroup_status_subresource(cluster: KubeCluster) -> None:
     assert (await cluster.get(FG_API, "fg", "apps", "fg1", subresource="status"))["status"]["phase"] == "Degraded"
 
 
-async def test_finalizers_and_watch_events(cluster: KubeCluster) -> None:
+async def test_finalizers_and_watch_events(cluster: EmulatedCluster) -> None:
     path = cluster.path(FG_API, "FailoverGroup", "apps")
     first = await cluster.create({**failover_group("fg0")})
     since = first["metadata"]["resourceVersion"]
@@ -309,7 +301,7 @@ async def test_finalizers_and_watch_events(cluster: KubeCluster) -> None:
     assert error["type"] == "ERROR" and error["object"]["code"] == 410
 
 
-async def test_faults_dry_run_and_generate_name(cluster: KubeCluster) -> None:
+async def test_faults_dry_run_and_generate_name(cluster: EmulatedCluster) -> None:
     cluster.emulator.add_fault(verb="create", plural="deployments", status=503, reason="ServiceUnavailable")
     with pytest.raises(KubeApiError) as err:
         await cluster.create(deployment())
@@ -334,7 +326,7 @@ async def test_faults_dry_run_and_generate_name(cluster: KubeCluster) -> None:
 # -------------------------------------------------------------------------------------------------------------
 
 
-async def test_official_kubernetes_client(cluster: KubeCluster) -> None:
+async def test_official_kubernetes_client(cluster: EmulatedCluster) -> None:
     import kubernetes.client
 
     with kubernetes_api_client(cluster.url) as api:
@@ -421,7 +413,7 @@ def failover_registry(seen: list[tuple[str, str]], cluster_name: str = "") -> ko
     return registry
 
 
-async def test_kopf_operator_against_the_emulator(cluster: KubeCluster) -> None:
+async def test_kopf_operator_against_the_emulator(cluster: EmulatedCluster) -> None:
     seen: list[tuple[str, str]] = []
     async with run_kopf(failover_registry(seen), cluster.url) as operator:
         assert operator.ready_flag.is_set() and not operator.task.done()
@@ -437,7 +429,7 @@ async def test_kopf_operator_against_the_emulator(cluster: KubeCluster) -> None:
         await cluster.delete(FG_API, "FailoverGroup", "apps", "fg1")
         await cluster.wait_absent(FG_API, "FailoverGroup", "apps", "fg1")
         assert ("delete", "fg1") in seen
-        assert cluster.emulator.objects[cluster.resource(FG_API, "fg"), "apps", "fg1"].deleted
+        assert cluster.emulator.objects[cluster.emulator.find_resource(FG_API, "fg"), "apps", "fg1"].deleted
 
         # kopf posts k8s events (kopf.info() etc.; log messages only with settings.posting.loggers=True).
         events = await eventually(lambda: cluster.list("v1", "Event", "apps"))
@@ -446,7 +438,7 @@ async def test_kopf_operator_against_the_emulator(cluster: KubeCluster) -> None:
     assert not cluster.emulator.internal_errors
 
 
-async def test_kopf_namespaced_mode_and_restart(cluster: KubeCluster) -> None:
+async def test_kopf_namespaced_mode_and_restart(cluster: EmulatedCluster) -> None:
     seen: list[tuple[str, str]] = []
     registry = failover_registry(seen)
     # Namespaced kopf watches only namespaces that exist: creating the object created "apps" implicitly.
