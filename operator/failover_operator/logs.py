@@ -4,8 +4,33 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
+
+_KOPF_RETRY = re.compile(r"^Request attempt \S+ failed; will retry: (?P<what>.*?) -> (?P<error>\w+)")
+
+
+class KopfRetries(logging.Filter):
+    """kopf logs every failed API request it is about to retry at ERROR; only a request it gives up on is an
+    error. A retried failure becomes a WARNING, and a 429 (the API server's storage for a resource is still
+    initializing, as on the first list after a CRD is created, or API priority and fairness asking to slow
+    down) an INFO line that says so. Records below the root logger's level are then dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.ERROR or not record.name.startswith("kopf") or not isinstance(record.msg, str):
+            return True
+        found = _KOPF_RETRY.match(record.msg)
+        if found is None:
+            return True
+        if found["error"] == "APITooManyRequestsError":
+            level = logging.INFO
+            record.msg = f"the API server asked to retry later (429, e.g. storage still initializing): {found['what']}"
+        else:
+            level = logging.WARNING
+        record.levelno, record.levelname = level, logging.getLevelName(level)
+        record.args = None
+        return level >= logging.getLogger().getEffectiveLevel()
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,6 +56,7 @@ def configure(log_format: str = "text", level: str = "INFO") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(KopfRetries())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from harness.cluster import eventually
@@ -31,6 +34,25 @@ async def fencing_then_takeover(owner: Member, standby: Member, replicas: int = 
 
     await eventually(watch, interval=0.02, within=15)
     return timeline
+
+
+@contextlib.asynccontextmanager
+async def phases_of(member: Member, name: str, namespace: str = "shop") -> AsyncIterator[list[str]]:
+    """Every phase a Failover shows, in order, as a watch sees each version of it (not a poll that can miss one)."""
+    seen: list[str] = []
+
+    async def record() -> None:
+        async for event in member.cluster.watch("failover.dev/v1alpha1", "failovers", namespace, name=name):
+            phase = (event["object"].get("status") or {}).get("phase")
+            if phase and (not seen or seen[-1] != phase):
+                seen.append(phase)
+
+    task = asyncio.create_task(record())
+    try:
+        yield seen
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def failover_status(member: Member, name: str, namespace: str = "shop") -> dict[str, Any]:

@@ -6,7 +6,7 @@ import pytest
 
 from harness.cluster import eventually
 
-from .helpers import failover_status, posted, settle, setup_group, status_of
+from .helpers import failover_status, phases_of, posted, settle, setup_group, status_of
 from .manifests import failover
 
 
@@ -146,9 +146,11 @@ async def test_a_failover_that_cannot_proceed_says_why(fleet_of):
     async with fleet_of("east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east")
-        await west.apply(failover("nowhere", "north", [{"name": "web"}]))
-        s = await wait_phase(west, "nowhere")
+        async with phases_of(west, "nowhere") as phases:
+            await west.apply(failover("nowhere", "north", [{"name": "web"}]))
+            s = await wait_phase(west, "nowhere")
         assert s["phase"] == "Failed" and "north has never reported status" in s["message"]
+        assert phases == ["Validating", "Failed"]  # never a step it did not take (it once showed Promoting)
         await west.apply(failover("ghost", "west", [{"name": "nothing"}]))
         s = await wait_phase(west, "ghost")
         assert s["phase"] == "Failed" and "not registered" in s["message"]

@@ -187,12 +187,15 @@ class Recorder:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, dict[str, str], Any]] = []
         self.hang = False
+        self.answer: aiohttp.web.Response | None = None
 
     async def handle(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
         body = await request.read()
         self.requests.append((request.method, request.path, dict(request.headers), json.loads(body) if body else None))
         if self.hang:
             await asyncio.sleep(30)
+        if self.answer is not None:
+            return self.answer
         return aiohttp.web.json_response({"kind": "Deployment", "metadata": {"name": "web"}})
 
 
@@ -233,6 +236,17 @@ async def test_wire_format(recorder: tuple[Recorder, str]) -> None:
     assert h2["Content-Type"] == "application/merge-patch+json"
     assert (m3, p3, b3) == ("GET", "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/web", None)
     assert "Authorization" not in h3
+
+
+async def test_a_plain_text_error_is_one_line(recorder: tuple[Recorder, str]) -> None:
+    """Proxies and load balancers answer in plain text, over several lines."""
+    rec, url = recorder
+    rec.answer = aiohttp.web.Response(status=502, text="upstream connect error\n  or disconnect\n")
+    async with KubeClient(kubernetes_api_client(url)) as kube:
+        with pytest.raises(KubeError) as err:
+            await kube.get("Deployment", "shop", "web")
+    assert err.value.status == 502 and err.value.reason == "BadGateway"
+    assert str(err.value) == "reading Deployment shop/web: 502 BadGateway: upstream connect error or disconnect"
 
 
 async def test_requests_run_off_the_event_loop_and_time_out(recorder: tuple[Recorder, str]) -> None:

@@ -540,8 +540,7 @@ class _Board:
     def status(self, phase: Phase | None = None) -> FailoverStatus:
         groups = list(self.progress.values())
         if phase is None:
-            active = [g.phase for g in groups if not g.phase.terminal]
-            phase = min(active, key=_ORDER.index) if active else Phase.PROMOTING
+            phase = min((g.phase for g in groups if not g.phase.terminal), key=_ORDER.index)
         return FailoverStatus(
             phase=phase,
             groups=groups,
@@ -552,6 +551,8 @@ class _Board:
         )
 
     async def publish(self, phase: Phase | None = None) -> None:
+        if phase is None and all(g.phase.terminal for g in self.progress.values()):
+            return  # every group has an outcome: the Failover's own (Succeeded or Failed) is _finish's to say
         status = self.status(phase)
         if status != self._published:
             await self.run.reporter.patch_status(status.to_merge_patch())

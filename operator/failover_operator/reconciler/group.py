@@ -146,15 +146,18 @@ class GroupRunner:
             result = await self.ctx.workloads.converge(
                 self.namespace, plan.resources, _converge_role(decision.role), group=self.group, epoch=epoch
             )
-            for problem in result.errors:
-                log.warning("%s: %s", self.group, problem)
             errors = tuple(result.errors)
-            if errors and errors != self._converge_errors:
-                reporter.event(
-                    "ConvergeFailed",
-                    f"could not make every resource {_converge_role(decision.role).value}: {'; '.join(errors)}",
-                    warning=True,
-                )
+            if errors != self._converge_errors:  # once per distinct problem, not every tick
+                for problem in errors:
+                    log.warning("%s: %s", self.group, problem)
+                if errors:
+                    reporter.event(
+                        "ConvergeFailed",
+                        f"could not make every resource {_converge_role(decision.role).value}: {'; '.join(errors)}",
+                        warning=True,
+                    )
+                else:
+                    log.info("%s: every listed resource converges again", self.group)
             self._converge_errors = errors
             if decision.role != self.local_role:
                 self._settling_since = self.ctx.clock.monotonic()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import http
 import json
 import logging
 import os
@@ -115,11 +116,11 @@ class KubeClient:
     ) -> dict[str, Any] | None:
         path = kind.path(namespace, name, subresource)
         what = f"{doing} {kind.kind} {namespace}/{name}"
-        request = functools.partial(self._request, method, path, body, what, name, missing_ok)
+        request = functools.partial(self._request, method, path, body, what, kind, name, missing_ok)
         return await asyncio.get_running_loop().run_in_executor(self._executor, request)
 
     def _request(
-        self, method: str, path: str, body: dict[str, Any] | None, what: str, name: str, missing_ok: bool
+        self, method: str, path: str, body: dict[str, Any] | None, what: str, kind: Kind, name: str, missing_ok: bool
     ) -> dict[str, Any] | None:
         """In a worker thread: one request; its JSON answer, None (``missing_ok``: no such object) or a KubeError."""
         headers = {"Accept": "application/json"}
@@ -147,7 +148,7 @@ class KubeClient:
         object_missing = _names_object(decoded, name) if status == 404 else False
         if object_missing and missing_ok:
             return None
-        raise _error(status, decoded, what, object_missing)
+        raise _error(status, decoded, what, kind, object_missing)
 
 
 def _names_object(body: Any, name: str) -> bool:
@@ -156,16 +157,30 @@ def _names_object(body: Any, name: str) -> bool:
     return isinstance(details, dict) and details.get("name") == name
 
 
-def _error(status: int, body: Any, what: str, object_missing: bool) -> KubeError:
-    """A KubeError from a Kubernetes ``Status`` (or whatever else a proxy answered)."""
+def _error(status: int, body: Any, what: str, kind: Kind, object_missing: bool) -> KubeError:
+    """A KubeError from a Kubernetes ``Status``, or from whatever else answered (a real API server answers a
+    resource type it does not serve with a plain-text ``404 page not found``); always one line."""
+    if status == 404 and not object_missing:
+        served = f"{kind.plural}.{kind.group}/{kind.version}" if kind.group else f"{kind.plural}/{kind.version}"
+        return KubeError(
+            status,
+            "NotFound",
+            f"{what}: the API server does not serve {served} (404): is the resource type installed in this cluster?",
+        )
     if isinstance(body, dict):
-        reason = str(body.get("reason") or status)
+        reason = str(body.get("reason") or _phrase(status))
         message = str(body.get("message") or reason)
     else:
-        reason, message = str(status), str(body or "no body")
-    if status == 404 and not object_missing:
-        message += " (is the resource type installed in this cluster?)"
-    return KubeError(status, reason, f"{what}: {status} {reason}: {message}")
+        reason, message = _phrase(status), str(body or "no body")
+    return KubeError(status, reason, f"{what}: {status} {reason}: {' '.join(message.split())}")
+
+
+def _phrase(status: int) -> str:
+    """``NotFound`` for 404: the HTTP reason phrase in the CamelCase of Kubernetes' ``Status.reason``."""
+    try:
+        return http.HTTPStatus(status).phrase.replace(" ", "").replace("-", "")
+    except ValueError:
+        return str(status)
 
 
 def api_client_from_environment(

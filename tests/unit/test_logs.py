@@ -1,0 +1,66 @@
+"""Logging: kopf's retried API requests are not errors."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+
+import pytest
+from kopf._cogs.clients import api as kopf_api
+
+from failover_operator.logs import KopfRetries
+
+TOO_MANY = (
+    "Request attempt #1/5 failed; will retry: GET https://10.0.0.1/apis/failover.dev/v1alpha1/failovergroups -> "
+    "APITooManyRequestsError('storage is (re)initializing', {'kind': 'Status', 'code': 429}, status=429)"
+)
+SERVER_ERROR = (
+    "Request attempt #2/5 failed; will retry: PATCH https://10.0.0.1/apis/failover.dev/v1alpha1/namespaces/shop/"
+    "failovers/x -> APIServerError('etcdserver: request timed out', {}, status=500)"
+)
+GAVE_UP = "Request attempt #5/5 failed; escalating: GET https://10.0.0.1/api -> APIServerError('boom', {}, status=500)"
+
+
+@pytest.fixture
+def root_level():
+    """Set the root logger's level for one test (the filter drops what falls below it)."""
+    root = logging.getLogger()
+    previous = root.level
+    yield root.setLevel
+    root.setLevel(previous)
+
+
+def record(message: str, name: str = "kopf._cogs.clients.watching", level: int = logging.ERROR) -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, message, None, None)
+
+
+def test_kopf_still_logs_retries_the_way_the_filter_expects() -> None:
+    source = inspect.getsource(kopf_api.request)
+    assert 'logger.error(f"Request attempt {idx} failed; will retry: {what} -> {e!r}")' in source
+
+
+@pytest.mark.parametrize(
+    ("message", "level", "says"),
+    [
+        (TOO_MANY, logging.INFO, "the API server asked to retry later (429, e.g. storage still initializing): GET "),
+        (SERVER_ERROR, logging.WARNING, "APIServerError('etcdserver: request timed out'"),
+        (GAVE_UP, logging.ERROR, "escalating"),
+    ],
+)
+def test_a_retried_request_is_no_error_and_a_429_is_news(message: str, level: int, says: str, root_level) -> None:
+    root_level(logging.INFO)
+    r = record(message)
+    assert KopfRetries().filter(r)
+    assert (r.levelno, r.levelname) == (level, logging.getLevelName(level))
+    assert says in r.getMessage()
+
+
+def test_below_the_configured_level_a_downgraded_record_is_dropped(root_level) -> None:
+    root_level(logging.WARNING)
+    assert not KopfRetries().filter(record(TOO_MANY))
+    assert KopfRetries().filter(record(SERVER_ERROR))
+
+
+def test_other_records_pass_untouched() -> None:
+    for r in (record(TOO_MANY, name="failover_operator"), record("Handler failed", level=logging.ERROR)):
+        assert KopfRetries().filter(r) and r.levelno == logging.ERROR
