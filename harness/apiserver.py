@@ -95,12 +95,12 @@ def _complete(directory: Path) -> bool:
     return all(os.access(directory / name, os.X_OK) for name in BINARIES)
 
 
-def assets_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
+def assets_dir(environ: Mapping[str, str] = os.environ, local: Path = LOCAL_ASSETS) -> Path | None:
     """The directory holding ``etcd`` and ``kube-apiserver``: ``$KUBEBUILDER_ASSETS``, else ``.tools/envtest``."""
     configured = environ.get(ASSETS_ENV)
     if configured and _complete(Path(configured)):
         return Path(configured)
-    return LOCAL_ASSETS if _complete(LOCAL_ASSETS) else None
+    return local if _complete(local) else None
 
 
 def required(environ: Mapping[str, str] = os.environ) -> bool:
@@ -108,9 +108,10 @@ def required(environ: Mapping[str, str] = os.environ) -> bool:
     return environ.get(REQUIRE_ENV) == "1"
 
 
-def missing_reason(environ: Mapping[str, str] = os.environ) -> str:
+def missing_reason(environ: Mapping[str, str] = os.environ, local: Path = LOCAL_ASSETS) -> str:
+    """The one line a skipped (or, with REQUIRE_ENVTEST=1, failed) test says."""
     where = environ.get(ASSETS_ENV)
-    looked = f"{ASSETS_ENV}={where} nor {LOCAL_ASSETS}" if where else f"{ASSETS_ENV} (unset) nor {LOCAL_ASSETS}"
+    looked = f"{ASSETS_ENV}={where} nor {local}" if where else f"{ASSETS_ENV} (unset) nor {local}"
     return (
         f"no kube-apiserver/etcd: neither {looked} holds both; get them with "
         f"`{ASSETS_ENV}=$(setup-envtest use 1.34 -p path)` (controller-runtime's setup-envtest)"

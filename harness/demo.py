@@ -250,7 +250,7 @@ async def _story(client: Any, clusters: dict[str, Cluster]) -> bool:
             ]
         )
     )
-    say(f"  {fo.get('message', '')}  {DIM}(measured downtime {fo.get('measuredDowntimeSeconds', 0):.2f}s){RESET}")
+    say(f"  {fo.get('message', '')}")
     if ok:
         await wait(lambda: settled("west", 2), 30, "west to become PRIMARY")
     step("kubectl get failovergroups -n shop   (in each cluster)")

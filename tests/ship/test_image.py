@@ -8,6 +8,7 @@ with `run` as its command, and a build context (.dockerignore) that holds what t
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 import shutil
@@ -245,3 +246,24 @@ def test_the_wheel_is_the_package_the_tests_run(wheel: Path) -> None:
     assert re.search(rf"^Version: {re.escape(PROJECT['version'])}$", metadata, re.M)
     assert "failover-operator = failover_operator.cli:main" in entry_points
     assert wheel.name == f"failover_operator-{PROJECT['version']}-py3-none-any.whl"
+
+
+# Packages only the `test` extra installs: nothing in the wheel may import them (it would fail on import in the
+# image, which has the runtime dependencies only).
+TEST_ONLY = {"moto", "kmock", "pytest", "looptime", "jsonschema", "kubernetes_validate", "werkzeug", "harness", "tests"}
+
+
+def test_the_wheel_holds_no_test_harness_and_imports_only_runtime_dependencies(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        sources = {n: archive.read(n).decode() for n in names if n.endswith(".py")}
+    assert all(n.startswith(("failover_operator/", "failover_operator-")) for n in names), names
+    assert not [n for n in names if "/testing/" in n or n.endswith("demo.py")], names
+    imported = set()
+    for source in sources.values():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    assert not imported & TEST_ONLY, sorted(imported & TEST_ONLY)

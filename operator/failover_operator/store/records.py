@@ -1,7 +1,7 @@
 """The table's records as pydantic models, with explicit conversions to and from DynamoDB items.
 
 Items use DynamoDB's low-level attribute format so that numbers, booleans and absent values are exact
-(no float/Decimal surprises). Attribute names are camelCase as in DESIGN.md. `from_item` raises
+(no float/Decimal surprises). Attribute names are camelCase as in docs/design.md. `from_item` raises
 CorruptRecordError for anything it cannot read, so a bad record is reported and skipped, never crashes a
 caller.
 """
