@@ -25,6 +25,7 @@ import shutil
 import signal
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -261,6 +262,25 @@ AUDIT_POLICY = {
 # --- processes ------------------------------------------------------------------------------------------------
 
 
+def _spawn(binary: Path, flags: Mapping[str, object], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``binary --flag=value ...``, its output into ``log``; on Linux it dies with the starting thread."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [str(binary), *(f"--{name}={value}" for name, value in flags.items())],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C reaches the tests, which stop the servers in order
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the thread that started it ends (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
 def _stop(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     if process.poll() is not None:
         return
@@ -314,37 +334,23 @@ class Etcd:
         client, peer = free_port(), free_port()
         url = f"http://127.0.0.1:{client}"
         log = workdir / "etcd.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [
-                    str(binary),
-                    "--data-dir",
-                    str(workdir / "etcd-data"),
-                    "--listen-client-urls",
-                    url,
-                    "--advertise-client-urls",
-                    url,
-                    "--listen-peer-urls",
-                    f"http://127.0.0.1:{peer}",
-                    "--initial-advertise-peer-urls",
-                    f"http://127.0.0.1:{peer}",
-                    "--initial-cluster",
-                    f"default=http://127.0.0.1:{peer}",
-                    "--unsafe-no-fsync",  # test data: durability is not what is under test
-                    "--log-level",
-                    "warn",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        etcd = cls(process, url)
+        flags = {
+            "data-dir": workdir / "etcd-data",
+            "listen-client-urls": url,
+            "advertise-client-urls": url,
+            "listen-peer-urls": f"http://127.0.0.1:{peer}",
+            "initial-advertise-peer-urls": f"http://127.0.0.1:{peer}",
+            "initial-cluster": f"default=http://127.0.0.1:{peer}",
+            "unsafe-no-fsync": "true",  # test data: durability is not what is under test
+            "log-level": "warn",
+        }
+        process = _spawn(binary, flags, log)
         try:
             _wait_http(f"{url}/health", process, log)
         except BaseException:
             _stop(process)
             raise
-        return etcd
+        return cls(process, url)
 
     def stop(self) -> None:
         _stop(self.process)
@@ -600,83 +606,62 @@ class ControlPlane:
         return self.ensure(name)[name]
 
     def ensure(self, *names: str) -> dict[str, RealCluster]:
-        """The API servers ``names``, starting those not running yet (in parallel)."""
+        """The API servers ``names``, starting those not running yet (in parallel, about 5 s).
+
+        Call it from the thread that outlives them (the main thread, as pytest and the demo do): on Linux the
+        servers are stopped by the kernel when the thread that started them ends, so that a killed test run
+        leaves no API server behind."""
         with self._lock:
             missing = [n for n in dict.fromkeys(names) if n not in self.clusters]
-            if missing:
-                with ThreadPoolExecutor(max_workers=len(missing)) as pool:
-                    for cluster in pool.map(self._start_apiserver, missing):
+            launched = [self._launch(name) for name in missing]
+            try:
+                with ThreadPoolExecutor(max_workers=max(1, len(launched))) as pool:
+                    for cluster in pool.map(self._ready, launched):
                         self.clusters[cluster.name] = cluster
+            finally:
+                for cluster in launched:
+                    if cluster.name not in self.clusters:
+                        _stop(cluster.process)
             return {n: self.clusters[n] for n in names}
 
-    def _start_apiserver(self, name: str) -> RealCluster:
+    def _launch(self, name: str) -> RealCluster:
         workdir = self.workdir / name
         workdir.mkdir(parents=True, exist_ok=True)
         token = uuid.uuid4().hex
         tokens = workdir / "tokens.csv"
         tokens.write_text(f'{token},{ADMIN},{ADMIN},"system:masters"\n')
         port = free_port()
-        log = workdir / "kube-apiserver.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [
-                    str(self.assets / "kube-apiserver"),
-                    "--etcd-servers",
-                    self.etcd.url,
-                    "--etcd-prefix",
-                    f"/{name}",
-                    "--bind-address",
-                    "127.0.0.1",
-                    "--advertise-address",
-                    "127.0.0.1",
-                    "--secure-port",
-                    str(port),
-                    "--cert-dir",
-                    str(workdir / "certs"),
-                    "--tls-cert-file",
-                    str(self.pki.cert),
-                    "--tls-private-key-file",
-                    str(self.pki.key),
-                    "--client-ca-file",
-                    str(self.pki.ca),
-                    "--token-auth-file",
-                    str(tokens),
-                    "--anonymous-auth=false",
-                    "--authorization-mode",
-                    "RBAC",
-                    "--service-account-key-file",
-                    str(self.pki.sa_pub),
-                    "--service-account-signing-key-file",
-                    str(self.pki.sa_key),
-                    "--service-account-issuer",
-                    f"https://{name}.failover.test",
-                    "--service-cluster-ip-range",
-                    "10.0.0.0/24",
-                    "--audit-policy-file",
-                    str(self.workdir / "audit-policy.yaml"),
-                    "--audit-log-path",
-                    str(workdir / "audit.log"),
-                    "--audit-log-format",
-                    "json",
-                    "--audit-log-mode",
-                    "blocking",
-                    "--disable-admission-plugins",
-                    "ServiceAccount",
-                    "--v",
-                    "0",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        flags = {
+            "etcd-servers": self.etcd.url,
+            "etcd-prefix": f"/{name}",
+            "bind-address": "127.0.0.1",
+            "advertise-address": "127.0.0.1",
+            "secure-port": port,
+            "cert-dir": workdir / "certs",
+            "tls-cert-file": self.pki.cert,
+            "tls-private-key-file": self.pki.key,
+            "client-ca-file": self.pki.ca,
+            "token-auth-file": tokens,
+            "anonymous-auth": "false",
+            "authorization-mode": "RBAC",
+            "service-account-key-file": self.pki.sa_pub,
+            "service-account-signing-key-file": self.pki.sa_key,
+            "service-account-issuer": f"https://{name}.failover.test",
+            "service-cluster-ip-range": "10.0.0.0/24",
+            "audit-policy-file": self.workdir / "audit-policy.yaml",
+            "audit-log-path": workdir / "audit.log",
+            "audit-log-format": "json",
+            "audit-log-mode": "blocking",
+            "disable-admission-plugins": "ServiceAccount",  # no controller makes the default ServiceAccounts
+            "v": 0,
+        }
+        process = _spawn(self.assets / "kube-apiserver", flags, workdir / "kube-apiserver.log")
         url = f"https://127.0.0.1:{port}"
-        try:
-            context = ssl.create_default_context(cafile=str(self.pki.ca))
-            _wait_http(f"{url}/readyz", process, log, token=token, context=context)
-        except BaseException:
-            _stop(process)
-            raise
-        cluster = RealCluster(name, url, token=token, ca_file=self.pki.ca, workdir=workdir, process=process)
+        return RealCluster(name, url, token=token, ca_file=self.pki.ca, workdir=workdir, process=process)
+
+    def _ready(self, cluster: RealCluster) -> RealCluster:
+        context = ssl.create_default_context(cafile=str(self.pki.ca))
+        _wait_http(f"{cluster.url}/readyz", cluster.process, cluster.log, token=cluster.token, context=context)
         cluster.install_crds(our_crds())
         return cluster
 

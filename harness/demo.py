@@ -117,9 +117,10 @@ async def two_clusters() -> AsyncIterator[dict[str, Cluster]]:
     """east and west: real API servers if the binaries are there, else emulated ones."""
     assets = apiserver.assets_dir()
     if assets is not None:
-        plane = await asyncio.to_thread(apiserver.ControlPlane.start, assets)
+        # Started from this (the main) thread, which outlives them: see ControlPlane.ensure. Nothing else runs yet.
+        plane = apiserver.ControlPlane.start(assets)
         try:
-            clusters = await asyncio.to_thread(plane.ensure, "east", "west")
+            clusters = plane.ensure("east", "west")
             for cluster in clusters.values():
                 await cluster.ensure_namespace("shop")
             say(f"  real kube-apiservers (envtest binaries in {assets}), one etcd")
@@ -127,7 +128,7 @@ async def two_clusters() -> AsyncIterator[dict[str, Cluster]]:
             for cluster in clusters.values():
                 await cluster.close()
         finally:
-            await asyncio.to_thread(plane.stop)
+            plane.stop()
     else:
         async with (
             running_cluster("east", forget_requests=True) as east,
