@@ -602,9 +602,6 @@ class ControlPlane:
         etcd = Etcd.start(assets / "etcd", workdir)
         return cls(assets=assets, workdir=workdir, pki=pki, etcd=etcd)
 
-    def cluster(self, name: str) -> RealCluster:
-        return self.ensure(name)[name]
-
     def ensure(self, *names: str) -> dict[str, RealCluster]:
         """The API servers ``names``, starting those not running yet (in parallel, about 5 s).
 

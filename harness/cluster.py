@@ -97,10 +97,6 @@ class Cluster:
             await self._session.close()
         self._session = None
 
-    def as_user(self, token: str, name: str | None = None) -> Cluster:
-        """The same API server, seen by another identity (e.g. a ServiceAccount's token)."""
-        return Cluster(name or self.name, self.url, token=token, ca_file=self.ca_file)
-
     # ---- clients of other kinds ---------------------------------------------------------------------------
 
     def api_client(self, token: str | None = None) -> kubernetes.client.ApiClient:
@@ -170,14 +166,6 @@ class Cluster:
         return await self.create(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": dict(labels or {})}}
         )
-
-    async def apply(self, obj: Mapping[str, Any], *, field_manager: str = "tests", force: bool = True) -> Obj:
-        """Server-side apply (what `kubectl apply --server-side` and Flux send)."""
-        meta = obj.get("metadata") or {}
-        params = {"fieldManager": field_manager, **({"force": "true"} if force else {})}
-        path = self.path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
-        result: Obj = await self.request("PATCH", path, json_body=obj, content_type=APPLY_PATCH, params=params)
-        return result
 
     async def get(
         self, api_version: str, kind: str, namespace: str | None, name: str, *, subresource: str | None = None

@@ -9,13 +9,13 @@ import os
 import signal
 import sys
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from .cluster import Cluster, eventually
 from .dynamo import FAKE_CREDENTIALS, REGION, free_port
 
-__all__ = ["OperatorProcess", "running_operators"]
+__all__ = ["OperatorProcess"]
 
 
 class OperatorProcess:
@@ -118,17 +118,3 @@ class OperatorProcess:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no output)"
-
-
-@contextlib.asynccontextmanager
-async def running_operators(processes: list[OperatorProcess]) -> AsyncIterator[list[OperatorProcess]]:
-    """Start them all, wait until each is healthy; stop them all at the end (whatever happened)."""
-    try:
-        for process in processes:
-            await process.start()
-        for process in processes:
-            await process.wait_healthy()
-        yield processes
-    finally:
-        for process in processes:
-            await process.stop()
