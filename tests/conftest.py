@@ -5,6 +5,7 @@ each test that asks for them."""
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from harness import apiserver
 from harness.apiserver import ControlPlane, RealCluster
 from harness.dynamo import dynamodb_client, moto_process
 from harness.faults import FaultProxy, start_proxy
+from harness.memdynamo import MemoryDynamoDB
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per moto request drowns real logs
 
@@ -33,7 +35,12 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-async def dynamodb(moto_endpoint: str) -> AsyncIterator[Any]:
+async def dynamodb(request: pytest.FixtureRequest, moto_endpoint: str) -> AsyncIterator[Any]:
+    """A DynamoDB client: on moto over HTTP; and, where tests/store asks for both, on the in-memory DynamoDB of
+    the fault simulation (harness/memdynamo.py), so that the store's contract holds on both."""
+    if getattr(request, "param", "moto") == "memory":
+        yield MemoryDynamoDB(time.monotonic).client()
+        return
     async with dynamodb_client(moto_endpoint) as client:
         yield client
 

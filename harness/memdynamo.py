@@ -1,0 +1,499 @@
+"""An in-memory DynamoDB with the semantics the operator relies on, for the fault simulation (and any test that
+wants DynamoDB without HTTP): the same low-level client calls as aioboto3's, the same answers and errors.
+
+Why not moto: a simulation trial makes thousands of calls; moto over HTTP costs milliseconds each, this costs
+tens of microseconds. Why it can be trusted: `tests/store` runs the store's contract against both (the
+`dynamodb` fixture is parametrized), so a difference in behaviour the operator can notice fails there.
+
+Modelled: items keyed by PK/SK, strongly consistent reads; condition expressions (comparisons, AND/OR/NOT,
+attribute_exists/not_exists, begins_with) and update expressions (SET with `+`/`-` and if_not_exists,
+REMOVE) with name and value placeholders; ReturnValues ALL_NEW/ALL_OLD and ReturnValuesOnConditionCheckFailure;
+queries on the table and on GSI1 (eventually consistent reads refused there, as DynamoDB does), in order,
+with Limit and paging; TransactWriteItems, all or nothing, with per-action cancellation reasons; and
+ClientRequestToken idempotency for 10 minutes (a retried transaction is answered "done" without being
+applied again, even if the data changed since: what real DynamoDB does, and what moto does not). Every
+request is atomic: nothing awaits inside one.
+
+Faults are not this module's business: `harness.simulation` wraps the client to inject them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+Item = dict[str, dict[str, Any]]
+
+IDEMPOTENCY_SECONDS = 600.0
+_TOKEN = re.compile(r"\s*(#[A-Za-z0-9_]+|:[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_.]*|<>|<=|>=|[=<>(),+\-])")
+
+
+def _error(code: str, message: str, operation: str, **extra: Any) -> ClientError:
+    response: dict[str, Any] = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+        **extra,
+    }
+    return ClientError(response, operation)  # type: ignore[arg-type]
+
+
+# --- expressions ------------------------------------------------------------------------------------------
+
+
+def _tokens(text: str) -> list[str]:
+    out, pos = [], 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise ValueError(f"cannot parse expression at {text[pos:]!r}")
+        out.append(match.group(1))
+        pos = match.end()
+    return out
+
+
+class _Parser:
+    """Recursive descent over one expression; resolves placeholders against the request's maps."""
+
+    def __init__(self, text: str, names: dict[str, str], values: dict[str, Any]) -> None:
+        self.tokens = _tokens(text)
+        self.pos = 0
+        self.names = names
+        self.values = values
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> str:
+        token = self.peek()
+        if token is None or (expected is not None and token.upper() != expected.upper()):
+            raise ValueError(f"expected {expected or 'a token'}, got {token!r} in {' '.join(self.tokens)!r}")
+        self.pos += 1
+        return token
+
+    def keyword(self, word: str) -> bool:
+        token = self.peek()
+        if token is not None and token.upper() == word:
+            self.pos += 1
+            return True
+        return False
+
+    def name(self, token: str) -> str:
+        if token.startswith("#"):
+            if token not in self.names:
+                raise ValueError(f"undefined attribute name placeholder {token}")
+            return self.names[token]
+        return token
+
+    # condition := or
+    def condition(self) -> Callable[[Item], bool]:
+        left = self.conjunction()
+        while self.keyword("OR"):
+            right = self.conjunction()
+            left = (lambda a, b: lambda item: a(item) or b(item))(left, right)
+        return left
+
+    def conjunction(self) -> Callable[[Item], bool]:
+        left = self.negation()
+        while self.keyword("AND"):
+            right = self.negation()
+            left = (lambda a, b: lambda item: a(item) and b(item))(left, right)
+        return left
+
+    def negation(self) -> Callable[[Item], bool]:
+        if self.keyword("NOT"):
+            inner = self.negation()
+            return lambda item: not inner(item)
+        return self.primary()
+
+    def primary(self) -> Callable[[Item], bool]:
+        token = self.peek()
+        if token == "(":
+            self.take("(")
+            inner = self.condition()
+            self.take(")")
+            return inner
+        if token is not None and token.lower() in ("attribute_exists", "attribute_not_exists", "begins_with"):
+            function = self.take().lower()
+            self.take("(")
+            path = self.name(self.take())
+            if function == "begins_with":
+                self.take(",")
+                prefix = self.operand()
+                self.take(")")
+                return lambda item: _begins_with(item.get(path), prefix(item))
+            self.take(")")
+            if function == "attribute_exists":
+                return lambda item: path in item
+            return lambda item: path not in item
+        left = self.operand()
+        op = self.take()
+        if op not in ("=", "<>", "<", ">", "<=", ">="):
+            raise ValueError(f"unsupported comparison {op!r}")
+        right = self.operand()
+        return lambda item: _compare(left(item), op, right(item))
+
+    def operand(self) -> Callable[[Item], Any]:
+        token = self.take()
+        if token.startswith(":"):
+            if token not in self.values:
+                raise ValueError(f"undefined attribute value placeholder {token}")
+            value = self.values[token]
+            return lambda item: value
+        if token.lower() == "if_not_exists":
+            self.take("(")
+            path = self.name(self.take())
+            self.take(",")
+            default = self.operand()
+            self.take(")")
+            return lambda item: item[path] if path in item else default(item)
+        path = self.name(token)
+        return lambda item: item.get(path)
+
+    def value(self) -> Callable[[Item], Any]:
+        """An update's right-hand side: operand [(+|-) operand]."""
+        left = self.operand()
+        token = self.peek()
+        if token in ("+", "-"):
+            self.take()
+            right = self.operand()
+            sign = 1 if token == "+" else -1
+            return lambda item: _arith(left(item), right(item), sign)
+        return left
+
+    def update(self) -> list[tuple[str, str, Callable[[Item], Any] | None]]:
+        actions: list[tuple[str, str, Callable[[Item], Any] | None]] = []
+        clause = None
+        while self.peek() is not None:
+            if self.peek().upper() in ("SET", "REMOVE"):  # type: ignore[union-attr]
+                clause = self.take().upper()
+            elif self.peek() == ",":
+                self.take(",")
+            if clause == "SET":
+                path = self.name(self.take())
+                self.take("=")
+                actions.append(("SET", path, self.value()))
+            elif clause == "REMOVE":
+                actions.append(("REMOVE", self.name(self.take()), None))
+            else:
+                raise ValueError("an update expression starts with SET or REMOVE")
+        return actions
+
+
+def _number(value: dict[str, Any]) -> Decimal:
+    return Decimal(value["N"])
+
+
+def _compare(left: Any, op: str, right: Any) -> bool:
+    if left is None or right is None:
+        return op == "<>" and (left is None) != (right is None)
+    (ltype, lvalue), (rtype, rvalue) = next(iter(left.items())), next(iter(right.items()))
+    if ltype != rtype:
+        return op == "<>"
+    if ltype == "N":
+        a, b = Decimal(lvalue), Decimal(rvalue)
+    else:
+        a, b = lvalue, rvalue
+    if op == "=":
+        return bool(a == b)
+    if op == "<>":
+        return bool(a != b)
+    if ltype not in ("N", "S", "B"):
+        return False
+    return bool({"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op])
+
+
+def _begins_with(value: Any, prefix: Any) -> bool:
+    return value is not None and "S" in value and str(value["S"]).startswith(str(prefix["S"]))
+
+
+def _arith(left: Any, right: Any, sign: int) -> dict[str, str]:
+    if left is None or "N" not in left or "N" not in right:
+        raise ValueError("an operand in the update expression has an incorrect data type")
+    return {"N": str(_number(left) + sign * _number(right))}
+
+
+def _condition(params: dict[str, Any], key: str = "ConditionExpression") -> Callable[[Item], bool] | None:
+    text = params.get(key)
+    if not text:
+        return None
+    parser = _Parser(text, params.get("ExpressionAttributeNames", {}), params.get("ExpressionAttributeValues", {}))
+    check = parser.condition()
+    if parser.peek() is not None:
+        raise ValueError(f"unexpected {parser.peek()!r} in {text!r}")
+    return check
+
+
+# --- the table --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Table:
+    name: str
+    definition: dict[str, Any]
+    items: dict[tuple[str, str], Item] = field(default_factory=dict)
+
+    @property
+    def hash_key(self) -> str:
+        return str(self.definition["KeySchema"][0]["AttributeName"])
+
+    @property
+    def range_key(self) -> str:
+        return str(self.definition["KeySchema"][1]["AttributeName"])
+
+    def key_of(self, key: Item) -> tuple[str, str]:
+        try:
+            return str(key[self.hash_key]["S"]), str(key[self.range_key]["S"])
+        except KeyError:
+            raise _error("ValidationException", "The provided key element does not match the schema", "Key") from None
+
+    def index(self, name: str) -> tuple[str, str]:
+        for gsi in self.definition.get("GlobalSecondaryIndexes") or []:
+            if gsi["IndexName"] == name:
+                schema = gsi["KeySchema"]
+                return str(schema[0]["AttributeName"]), str(schema[1]["AttributeName"])
+        raise _error("ValidationException", f"The table does not have the specified index: {name}", "Query")
+
+
+class MemoryDynamoDB:
+    """The shared state: tables and the idempotency cache; `client()` hands out clients on it."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock  # seconds, for the idempotency window (the simulation's virtual time)
+        self.tables: dict[str, _Table] = {}
+        self._tokens: dict[str, tuple[float, str]] = {}
+        self.requests = 0
+
+    def client(self) -> MemoryClient:
+        return MemoryClient(self)
+
+
+class MemoryClient:
+    """The subset of aioboto3's DynamoDB client the operator calls. Use as `async with` or plainly."""
+
+    def __init__(self, db: MemoryDynamoDB) -> None:
+        self.db = db
+
+    async def __aenter__(self) -> MemoryClient:
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        return None
+
+    def _table(self, name: str, operation: str) -> _Table:
+        self.db.requests += 1
+        table = self.db.tables.get(name)
+        if table is None:
+            raise _error(
+                "ResourceNotFoundException", f"Requested resource not found: Table: {name} not found", operation
+            )
+        return table
+
+    # --- tables -----------------------------------------------------------------------------------------
+
+    async def create_table(self, **params: Any) -> dict[str, Any]:
+        name = params["TableName"]
+        if name in self.db.tables:
+            raise _error("ResourceInUseException", f"Table already exists: {name}", "CreateTable")
+        self.db.tables[name] = _Table(name, copy.deepcopy(params))
+        return {"TableDescription": self._describe(self.db.tables[name])}
+
+    async def describe_table(self, TableName: str) -> dict[str, Any]:
+        return {"Table": self._describe(self._table(TableName, "DescribeTable"))}
+
+    @staticmethod
+    def _describe(table: _Table) -> dict[str, Any]:
+        definition = table.definition
+        return {
+            "TableName": table.name,
+            "TableArn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{table.name}",
+            "TableStatus": "ACTIVE",
+            "KeySchema": definition["KeySchema"],
+            "AttributeDefinitions": definition.get("AttributeDefinitions", []),
+            "BillingModeSummary": {"BillingMode": definition.get("BillingMode", "PROVISIONED")},
+            "GlobalSecondaryIndexes": [
+                {**gsi, "IndexStatus": "ACTIVE"} for gsi in definition.get("GlobalSecondaryIndexes") or []
+            ],
+        }
+
+    # --- single items -----------------------------------------------------------------------------------
+
+    async def get_item(self, **params: Any) -> dict[str, Any]:
+        table = self._table(params["TableName"], "GetItem")
+        item = table.items.get(table.key_of(params["Key"]))
+        return {"Item": copy.deepcopy(item)} if item is not None else {}
+
+    async def put_item(self, **params: Any) -> dict[str, Any]:
+        table = self._table(params["TableName"], "PutItem")
+        return self._apply(table, "PutItem", "Put", params)
+
+    async def update_item(self, **params: Any) -> dict[str, Any]:
+        table = self._table(params["TableName"], "UpdateItem")
+        return self._apply(table, "UpdateItem", "Update", params)
+
+    async def delete_item(self, **params: Any) -> dict[str, Any]:
+        table = self._table(params["TableName"], "DeleteItem")
+        return self._apply(table, "DeleteItem", "Delete", params)
+
+    def _apply(self, table: _Table, operation: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        key = table.key_of(params["Item"] if action == "Put" else params["Key"])
+        old = table.items.get(key)
+        check = _condition(params)
+        if check is not None and not check(old or {}):
+            extra = {}
+            if params.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and old is not None:
+                extra["Item"] = copy.deepcopy(old)
+            raise _error("ConditionalCheckFailedException", "The conditional request failed", operation, **extra)
+        new = self._change(table, key, old, action, params)
+        self._store(table, key, new)
+        returns = params.get("ReturnValues", "NONE")
+        if returns == "ALL_NEW" and new is not None:
+            return {"Attributes": copy.deepcopy(new)}
+        if returns == "ALL_OLD" and old is not None:
+            return {"Attributes": copy.deepcopy(old)}
+        return {}
+
+    @staticmethod
+    def _change(
+        table: _Table, key: tuple[str, str], old: Item | None, action: str, params: dict[str, Any]
+    ) -> Item | None:
+        """The item an action would leave (None: deleted), without storing it."""
+        if action == "Put":
+            return copy.deepcopy(params["Item"])
+        if action == "Delete":
+            return None
+        parser = _Parser(
+            params["UpdateExpression"], params.get("ExpressionAttributeNames", {}),
+            params.get("ExpressionAttributeValues", {}),
+        )  # fmt: skip
+        new = copy.deepcopy(old) if old is not None else {
+            table.hash_key: {"S": key[0]}, table.range_key: {"S": key[1]},
+        }  # fmt: skip
+        before = copy.deepcopy(new)
+        for kind, path, value in parser.update():
+            if path in (table.hash_key, table.range_key):
+                raise _error("ValidationException", f"Cannot update attribute {path}: it is part of the key", "Update")
+            if kind == "SET":
+                assert value is not None
+                try:
+                    new[path] = copy.deepcopy(value(before))
+                except ValueError as exc:
+                    raise _error("ValidationException", str(exc), "UpdateItem") from None
+            else:
+                new.pop(path, None)
+        return new
+
+    def _store(self, table: _Table, key: tuple[str, str], item: Item | None) -> None:
+        if item is None:
+            table.items.pop(key, None)
+        else:
+            table.items[key] = item
+
+    # --- queries ----------------------------------------------------------------------------------------
+
+    async def query(self, **params: Any) -> dict[str, Any]:
+        table = self._table(params["TableName"], "Query")
+        index = params.get("IndexName")
+        if index is not None:
+            if params.get("ConsistentRead"):
+                raise _error(
+                    "ValidationException", "Consistent reads are not supported on global secondary indexes", "Query"
+                )
+            hash_key, range_key = table.index(index)
+        else:
+            hash_key, range_key = table.hash_key, table.range_key
+        condition = _condition(params, "KeyConditionExpression")
+        assert condition is not None, "a query needs a KeyConditionExpression"
+        filtered = _condition(params, "FilterExpression")
+        found = [
+            item
+            for item in table.items.values()
+            if hash_key in item and range_key in item and condition(item) and (filtered is None or filtered(item))
+        ]
+        found.sort(key=lambda item: (item[range_key]["S"], item[table.hash_key]["S"], item[table.range_key]["S"]))
+        if params.get("ScanIndexForward") is False:
+            found.reverse()
+        start = params.get("ExclusiveStartKey")
+        if start is not None:
+            position = next(
+                (i for i, item in enumerate(found) if all(item.get(k) == v for k, v in start.items())), None
+            )
+            found = found[position + 1 :] if position is not None else found
+        limit = params.get("Limit")
+        result: dict[str, Any] = {}
+        if limit is not None and len(found) > limit:
+            found = found[:limit]
+            last = found[-1]
+            keys_ = {table.hash_key, table.range_key, hash_key, range_key}
+            result["LastEvaluatedKey"] = {k: copy.deepcopy(last[k]) for k in keys_}
+        result.update(Items=copy.deepcopy(found), Count=len(found), ScannedCount=len(found))
+        return result
+
+    # --- transactions -----------------------------------------------------------------------------------
+
+    async def transact_write_items(self, **params: Any) -> dict[str, Any]:
+        self.db.requests += 1
+        actions = params["TransactItems"]
+        token = params.get("ClientRequestToken")
+        fingerprint = json.dumps(actions, sort_keys=True, default=str)
+        now = self.db.clock()
+        if token is not None:
+            cached = self.db._tokens.get(token)
+            if cached is not None and now - cached[0] < IDEMPOTENCY_SECONDS:
+                if cached[1] != fingerprint:
+                    raise _error(
+                        "IdempotentParameterMismatchException",
+                        "The request uses the same client token as a previous, but non-identical request.",
+                        "TransactWriteItems",
+                    )
+                return {}  # answered from the cache: applied once, long ago perhaps, whatever happened since
+        planned: list[tuple[_Table, tuple[str, str], Item | None]] = []
+        reasons: list[dict[str, Any]] = []
+        failed = False
+        seen: set[tuple[str, tuple[str, str]]] = set()
+        for entry in actions:
+            ((action, body),) = entry.items()
+            table = self.db.tables.get(body["TableName"])
+            if table is None:
+                raise _error("ResourceNotFoundException", "Requested resource not found", "TransactWriteItems")
+            key = table.key_of(body["Item"] if action == "Put" else body["Key"])
+            if (table.name, key) in seen:
+                raise _error(
+                    "ValidationException",
+                    "Transaction request cannot include multiple operations on one item",
+                    "TransactWriteItems",
+                )
+            seen.add((table.name, key))
+            old = table.items.get(key)
+            check = _condition(body)
+            if check is not None and not check(old or {}):
+                failed = True
+                reason: dict[str, Any] = {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
+                if body.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and old is not None:
+                    reason["Item"] = copy.deepcopy(old)
+                reasons.append(reason)
+                continue
+            reasons.append({"Code": "None"})
+            if action != "ConditionCheck":
+                planned.append((table, key, self._change(table, key, old, action, body)))
+        if failed:
+            codes = ", ".join(r["Code"] for r in reasons)
+            raise _error(
+                "TransactionCanceledException",
+                f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
+                "TransactWriteItems",
+                CancellationReasons=reasons,
+            )
+        for table, key, item in planned:
+            self._store(table, key, item)
+        if token is not None:
+            self.db._tokens[token] = (now, fingerprint)
+        return {}
