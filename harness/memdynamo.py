@@ -19,7 +19,7 @@ Faults are not this module's business: `harness.simulation` wraps the client to 
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -35,6 +35,15 @@ IDEMPOTENCY_SECONDS = 600.0
 _TOKEN = re.compile(r"\s*(#[A-Za-z0-9_]+|:[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_.]*|<>|<=|>=|[=<>(),+\-])")
 
 
+def _copy(value: Any) -> Any:
+    """A deep copy of a low-level item (dicts, lists, strings): several times faster than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
 def _error(code: str, message: str, operation: str, **extra: Any) -> ClientError:
     response: dict[str, Any] = {
         "Error": {"Code": code, "Message": message},
@@ -47,7 +56,8 @@ def _error(code: str, message: str, operation: str, **extra: Any) -> ClientError
 # --- expressions ------------------------------------------------------------------------------------------
 
 
-def _tokens(text: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def _tokens(text: str) -> tuple[str, ...]:
     out, pos = [], 0
     while pos < len(text):
         if text[pos:].strip() == "":
@@ -57,7 +67,7 @@ def _tokens(text: str) -> list[str]:
             raise ValueError(f"cannot parse expression at {text[pos:]!r}")
         out.append(match.group(1))
         pos = match.end()
-    return out
+    return tuple(out)
 
 
 class _Parser:
@@ -303,7 +313,7 @@ class MemoryClient:
         name = params["TableName"]
         if name in self.db.tables:
             raise _error("ResourceInUseException", f"Table already exists: {name}", "CreateTable")
-        self.db.tables[name] = _Table(name, copy.deepcopy(params))
+        self.db.tables[name] = _Table(name, _copy(params))
         return {"TableDescription": self._describe(self.db.tables[name])}
 
     async def describe_table(self, TableName: str) -> dict[str, Any]:
@@ -329,7 +339,7 @@ class MemoryClient:
     async def get_item(self, **params: Any) -> dict[str, Any]:
         table = self._table(params["TableName"], "GetItem")
         item = table.items.get(table.key_of(params["Key"]))
-        return {"Item": copy.deepcopy(item)} if item is not None else {}
+        return {"Item": _copy(item)} if item is not None else {}
 
     async def put_item(self, **params: Any) -> dict[str, Any]:
         table = self._table(params["TableName"], "PutItem")
@@ -350,15 +360,15 @@ class MemoryClient:
         if check is not None and not check(old or {}):
             extra = {}
             if params.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and old is not None:
-                extra["Item"] = copy.deepcopy(old)
+                extra["Item"] = _copy(old)
             raise _error("ConditionalCheckFailedException", "The conditional request failed", operation, **extra)
         new = self._change(table, key, old, action, params)
         self._store(table, key, new)
         returns = params.get("ReturnValues", "NONE")
         if returns == "ALL_NEW" and new is not None:
-            return {"Attributes": copy.deepcopy(new)}
+            return {"Attributes": _copy(new)}
         if returns == "ALL_OLD" and old is not None:
-            return {"Attributes": copy.deepcopy(old)}
+            return {"Attributes": _copy(old)}
         return {}
 
     @staticmethod
@@ -367,24 +377,24 @@ class MemoryClient:
     ) -> Item | None:
         """The item an action would leave (None: deleted), without storing it."""
         if action == "Put":
-            return copy.deepcopy(params["Item"])
+            return _copy(params["Item"])
         if action == "Delete":
             return None
         parser = _Parser(
             params["UpdateExpression"], params.get("ExpressionAttributeNames", {}),
             params.get("ExpressionAttributeValues", {}),
         )  # fmt: skip
-        new = copy.deepcopy(old) if old is not None else {
+        new = _copy(old) if old is not None else {
             table.hash_key: {"S": key[0]}, table.range_key: {"S": key[1]},
         }  # fmt: skip
-        before = copy.deepcopy(new)
+        before = _copy(new)
         for kind, path, value in parser.update():
             if path in (table.hash_key, table.range_key):
                 raise _error("ValidationException", f"Cannot update attribute {path}: it is part of the key", "Update")
             if kind == "SET":
                 assert value is not None
                 try:
-                    new[path] = copy.deepcopy(value(before))
+                    new[path] = _copy(value(before))
                 except ValueError as exc:
                     raise _error("ValidationException", str(exc), "UpdateItem") from None
             else:
@@ -433,8 +443,8 @@ class MemoryClient:
             found = found[:limit]
             last = found[-1]
             keys_ = {table.hash_key, table.range_key, hash_key, range_key}
-            result["LastEvaluatedKey"] = {k: copy.deepcopy(last[k]) for k in keys_}
-        result.update(Items=copy.deepcopy(found), Count=len(found), ScannedCount=len(found))
+            result["LastEvaluatedKey"] = {k: _copy(last[k]) for k in keys_}
+        result.update(Items=_copy(found), Count=len(found), ScannedCount=len(found))
         return result
 
     # --- transactions -----------------------------------------------------------------------------------
@@ -478,7 +488,7 @@ class MemoryClient:
                 failed = True
                 reason: dict[str, Any] = {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
                 if body.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and old is not None:
-                    reason["Item"] = copy.deepcopy(old)
+                    reason["Item"] = _copy(old)
                 reasons.append(reason)
                 continue
             reasons.append({"Code": "None"})

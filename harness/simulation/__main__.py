@@ -1,0 +1,59 @@
+"""`python -m harness.simulation`: run N trials from a seed; the last line is `trials=N faults=F violations=V`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+from .checker import story
+from .trial import Outcome, draw, main_line, run
+
+
+def one(seed: int) -> tuple[int, int, int, dict[str, float], str]:
+    """(seed, faults, violations, excused seconds by kind, the report of a failing trial)."""
+    outcome: Outcome = run(draw(seed))
+    verdict = outcome.verdict
+    report = ""
+    if not verdict.ok:
+        first = verdict.violations[0]
+        lines = [f"seed {seed}: {len(verdict.violations)} violation(s)"]
+        lines += [f"  {v.kind} at {v.time:.2f}s: {v.text}" for v in verdict.violations]
+        lines.append(f"  clusters {outcome.trial.clusters}, timing {outcome.trial.timing}, watchdog "
+                     f"{outcome.trial.watchdog}; faults:")  # fmt: skip
+        lines += [f"    {fault}" for fault in outcome.trial.faults]
+        lines.append("  story:")
+        lines += [f"    {line}" for line in story(outcome.world, first.time).splitlines()]
+        report = "\n".join(lines)
+    return seed, len(outcome.trial.faults), len(verdict.violations), verdict.excused, report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.simulation", description=__doc__)
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1, help="trial i uses seed SEED + i")
+    parser.add_argument("--jobs", type=int, default=2, help="processes (the verdicts do not depend on it)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    seeds = range(args.seed, args.seed + args.trials)
+    faults = violations = 0
+    excused: dict[str, float] = {}
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for seed, f, v, ex, report in pool.map(one, seeds, chunksize=4):
+            faults += f
+            violations += v
+            for kind, seconds in ex.items():
+                excused[kind] = excused.get(kind, 0.0) + seconds
+            if report:
+                print(report, flush=True)
+    if excused:
+        parts = ", ".join(f"{kind}: {seconds:.1f}s" for kind, seconds in sorted(excused.items()))
+        print(f"excused overlaps (not violations): {parts}")
+    print(f"({time.monotonic() - started:.0f}s)")
+    print(main_line(args.trials, faults, violations))
+    return 1 if violations else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

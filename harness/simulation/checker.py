@@ -1,0 +1,228 @@
+"""The verdict on one trial, over its whole timeline.
+
+- **safety**: at no moment do two clusters serve the group (a Deployment with `spec.replicas > 0`). A cluster
+  serving while it is not the owner is *excused* when no software in it could have stopped it: its API server
+  was unreachable while it was also cut off from DynamoDB (or its operator was down), or its operator and its
+  watchdog were both gone; or when a person asked for it: an UPTIME hand-off (old and new owner overlap by
+  design), or a forced failover whose old owner could not answer. A moment with two *unexcused* serving
+  clusters (the owner counts as unexcused) is a violation; excused overlaps are counted by kind, never hidden.
+- **liveness**: once the group has no serving cluster, a healthy standby serves within
+  `timeouts.heartbeat + 3 × heartbeatInterval` (plus slack for a tick) — checked over stretches where some
+  cluster was able to take over throughout (operator up, DynamoDB and its API reachable, no planned failover).
+- **durability**: exactly one history record per ownership change (each epoch after the first, once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .world import World
+
+
+@dataclass(frozen=True)
+class Violation:
+    kind: str  # "safety" | "liveness" | "durability"
+    time: float
+    text: str
+
+
+@dataclass
+class Verdict:
+    violations: list[Violation] = field(default_factory=list)
+    excused: dict[str, float] = field(default_factory=dict)  # kind -> seconds of excused overlap
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+Intervals = list[tuple[float, float]]
+
+
+def _during(intervals: Intervals, start: float, end: float) -> bool:
+    return any(a < end and start < b for a, b in intervals)
+
+
+def _covers(intervals: Intervals, start: float, end: float) -> bool:
+    """Some single interval holds throughout [start, end)."""
+    return any(a <= start and end <= b for a, b in intervals)
+
+
+def _serving_at(world: World, end: float) -> list[tuple[float, float, frozenset[str]]]:
+    """The timeline as (start, end, clusters serving) pieces."""
+    changes: list[tuple[float, str, bool]] = []
+    for name, cluster in world.clusters.items():
+        changes.extend((t, name, serving) for t, serving in cluster.kube.serving)
+    changes.sort(key=lambda c: c[0])
+    pieces = []
+    current: set[str] = set()
+    last = 0.0
+    for t, name, serving in changes:
+        if t > last:
+            pieces.append((last, t, frozenset(current)))
+            last = t
+        if serving:
+            current.add(name)
+        else:
+            current.discard(name)
+    if end > last:
+        pieces.append((last, end, frozenset(current)))
+    return pieces
+
+
+def _owner_at(world: World, t: float) -> tuple[str | None, int]:
+    owner, epoch = None, 0
+    for when, who, e in world.ownership:
+        if when > t:
+            break
+        owner, epoch = who, e
+    return owner, epoch
+
+
+def judge(world: World, end: float, conditions: dict[str, dict[str, Intervals]]) -> Verdict:
+    """`conditions[cluster][kind]`: intervals of "api_down", "dynamo_down", "operator_down", "watchdog_down",
+    "network_noise" (lost/slow answers, throttling, 5xx), "unable" (the group deleted there)."""
+    verdict = Verdict()
+    timing = world.timing
+    grace = timing.interval + 1.0
+
+    def held(name: str, kind: str, start: float, stop: float) -> bool:
+        return _during(conditions.get(name, {}).get(kind, []), start, stop)
+
+    history = {h.epoch: h for h in world.history()}
+    uptime = _uptime_windows(world, grace)
+    for start, stop, serving in _serving_at(world, end):
+        if len(serving) < 2:
+            continue
+        owner, epoch = _owner_at(world, start)
+        unexcused = {owner} & serving
+        kinds = []
+        for name in sorted(serving - {owner}):
+            since = start - grace
+            if held(name, "api_down", since, stop) and (
+                held(name, "dynamo_down", since, stop) or held(name, "operator_down", since, stop)
+            ):
+                kinds.append("inherent: API server and DynamoDB (or operator) lost at once")
+            elif held(name, "operator_down", since, stop) and held(name, "watchdog_down", since, stop):
+                kinds.append("inherent: operator and watchdog both gone")
+            elif _during(uptime.get((name, owner), []), start, stop):
+                kinds.append("intended: UPTIME hand-off")
+            elif _forced_away(world, history, name, start, conditions, timing.interval):
+                kinds.append("forced: the old owner could not answer")
+            else:
+                unexcused.add(name)
+        if len(unexcused) >= 2:
+            verdict.violations.append(
+                Violation(
+                    "safety",
+                    start,
+                    f"{' and '.join(sorted(unexcused))} served at once for "
+                    f"{stop - start:.2f}s (owner {owner} at epoch {epoch})",
+                )  # fmt: skip
+            )
+        else:
+            for kind in kinds:
+                verdict.excused[kind] = verdict.excused.get(kind, 0.0) + (stop - start)
+    _liveness(world, end, conditions, verdict)
+    _durability(world, verdict)
+    return verdict
+
+
+def _uptime_windows(world: World, grace: float) -> dict[tuple[str, str], Intervals]:
+    """(old owner, new owner) -> when an UPTIME hand-off between them was in the config (plus a tick)."""
+    windows: dict[tuple[str, str], Intervals] = {}
+    changes = [*world.transitions, (float("inf"), None)]
+    for (t, transition), (t_next, _) in zip(changes, changes[1:], strict=False):
+        if transition and transition.get("mode") == "UPTIME":
+            pair = (transition["source_cluster"], transition["target_cluster"])
+            windows.setdefault(pair, []).append((t, t_next + grace))
+    return windows
+
+
+def _forced_away(
+    world: World, history: dict[int, object], name: str, t: float, conditions: dict[str, dict[str, Intervals]],
+    interval: float,
+) -> bool:  # fmt: skip
+    """`name` lost ownership by a forced failover, before `t`, at a moment it could not have answered."""
+    for when, _, epoch in world.ownership:
+        if when > t:
+            break
+        record = history.get(epoch)
+        if record is None or not getattr(record, "forced", False) or getattr(record, "source_cluster", None) != name:
+            continue
+        mine = conditions.get(name, {})
+        unreachable = [*mine.get("operator_down", []), *mine.get("dynamo_down", [])]
+        if _during(unreachable, when - interval, t):
+            return True
+    return False
+
+
+def _liveness(world: World, end: float, conditions: dict[str, dict[str, Intervals]], verdict: Verdict) -> None:
+    timing = world.timing
+    bound = timing.heartbeat + 3 * timing.interval + world.startup + 1.0
+    planned = [(t, t_next) for (t, tr), (t_next, _) in zip(world.transitions, [*world.transitions[1:], (end, None)],
+                                                              strict=False) if tr]  # fmt: skip
+    for start, stop, serving in _serving_at(world, end):
+        if serving or stop - start <= bound:
+            continue
+        # From when could some cluster take over, undisturbed, for a whole bound?
+        for name in world.clusters:
+            mine = conditions.get(name, {})
+            blocked = [
+                *mine.get("operator_down", []), *mine.get("dynamo_down", []), *mine.get("api_down", []),
+                *mine.get("network_noise", []), *mine.get("unable", []), *planned,
+            ]  # fmt: skip
+            blocked += [iv for other in conditions.values() for iv in other.get("timeouts_edit", [])]
+            t = start
+            while t + bound < stop:
+                clash = [b for a, b in blocked if a < t + bound and t < b]
+                if not clash:
+                    verdict.violations.append(
+                        Violation(
+                            "liveness",
+                            t,
+                            f"nobody served for {stop - start:.1f}s although {name} could "
+                            f"have taken over from {t:.1f}s (bound {bound:.1f}s)",
+                        )  # fmt: skip
+                    )
+                    return
+                t = max(clash)
+
+
+def _durability(world: World, verdict: Verdict) -> None:
+    if not world.config_exists():
+        return  # the group was removed, and its records with it
+    epochs = [h.epoch for h in world.history()]
+    final = world.ownership[-1][2] if world.ownership else 1
+    expected = list(range(2, final + 1))
+    if sorted(epochs) != expected:
+        verdict.violations.append(
+            Violation(
+                "durability",
+                0.0,
+                f"history records for epochs {sorted(epochs)}; ownership changes made epochs {expected}",
+            )  # fmt: skip
+        )
+
+
+def story(world: World, around: float, window: float = 8.0) -> str:
+    """What happened around a moment, in order: faults, decisions, events, ownership, serving changes."""
+    lines = []
+    for event in world.story:
+        if around - window <= event.time <= around + window / 2:
+            lines.append(f"{event.time:8.2f}s  {event.cluster:<6} {event.kind:<8} {event.text}")
+    for name, cluster in world.clusters.items():
+        for t, serving in cluster.kube.serving:
+            if around - window <= t <= around + window / 2:
+                lines.append(f"{t:8.2f}s  {name:<6} serving  {'starts' if serving else 'stops'}")
+    return "\n".join(sorted(lines))
+
+
+def total(verdicts: Iterable[Verdict]) -> tuple[int, dict[str, float]]:
+    violations, excused = 0, {}
+    for v in verdicts:
+        violations += len(v.violations)
+        for kind, seconds in v.excused.items():
+            excused[kind] = excused.get(kind, 0.0) + seconds
+    return violations, excused

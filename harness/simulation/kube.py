@@ -1,0 +1,172 @@
+"""One simulated cluster's Kubernetes API, behind the operator's own `KubeClient` interface (get, patch,
+patch_status), with its faults, a Deployment controller, and a record of when the cluster serves.
+
+"Serving" is what the safety claim is about: some Deployment or StatefulSet of the group has
+`spec.replicas > 0` in this cluster. Every write that changes that is recorded with the (virtual) time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from failover_operator.workloads.kinds import Kind, any_kind
+from failover_operator.workloads.kube import KubeError
+
+Obj = dict[str, Any]
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386."""
+    if not isinstance(patch, Mapping):
+        return _copy(patch)
+    result = _copy(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+@dataclass
+class ApiFaults:
+    """What is wrong with this API server right now (set by the fault schedule)."""
+
+    unreachable: bool = False  # every request fails as if the server were gone
+    refuse_writes: bool = False  # every write answers 500
+    latency: float = 0.0  # extra seconds before each answer
+
+
+@dataclass
+class SimKube:
+    """The API server of one simulated cluster; `now` is the simulation's clock (for the serving record)."""
+
+    name: str
+    now: Callable[[], float]
+    faults: ApiFaults = field(default_factory=ApiFaults)
+    objects: dict[tuple[str, str, str], Obj] = field(default_factory=dict)
+    serving: list[tuple[float, bool]] = field(default_factory=list)  # (time, serving) at every change
+    version: int = 0
+    requests: int = 0
+
+    # --- the operator's KubeClient interface -------------------------------------------------------------
+
+    async def get(self, kind: str | Kind, namespace: str, name: str) -> Obj | None:
+        await self._gate(any_kind(kind), namespace, name, "reading")
+        obj = self.objects.get((any_kind(kind).plural, namespace, name))
+        return _copy(obj) if obj is not None else None
+
+    async def patch(self, kind: str | Kind, namespace: str, name: str, patch: Mapping[str, Any]) -> Obj:
+        k = any_kind(kind)
+        await self._gate(k, namespace, name, "patching", write=True)
+        return self._write(k, namespace, name, dict(patch), status=False)
+
+    async def patch_status(self, kind: str | Kind, namespace: str, name: str, status: Mapping[str, Any]) -> Obj:
+        k = any_kind(kind)
+        await self._gate(k, namespace, name, "patching the status of", write=True)
+        return self._write(k, namespace, name, {"status": dict(status)}, status=True)
+
+    def close(self) -> None:
+        return None
+
+    # --- the world's side ---------------------------------------------------------------------------------
+
+    def create(self, obj: Obj) -> None:
+        meta = obj["metadata"]
+        kind = any_kind(obj["kind"])
+        self.version += 1
+        stored = _copy(obj)
+        stored["metadata"].update(resourceVersion=str(self.version), generation=1)
+        self.objects[(kind.plural, meta["namespace"], meta["name"])] = stored
+        self._record()
+
+    def is_serving(self) -> bool:
+        return any(
+            plural in ("deployments", "statefulsets") and _replicas(obj) > 0
+            for (plural, _, _), obj in self.objects.items()
+        )
+
+    def controller_step(self, startup: float, started: dict[tuple[str, str, str], float]) -> None:
+        """The Deployment/StatefulSet controllers: pods go at once, and are ready `startup` seconds after a
+        scale-up (no I/O: the controllers run inside the API server's cluster, faults or not)."""
+        now = self.now()
+        for key, obj in self.objects.items():
+            if key[0] not in ("deployments", "statefulsets"):
+                continue
+            desired = _replicas(obj)
+            status = obj.setdefault("status", {})
+            ready = int(status.get("readyReplicas") or 0)
+            if ready < desired:
+                since = started.setdefault(key, now)
+                target = desired if now - since >= startup else ready
+            else:
+                started.pop(key, None)
+                target = desired
+            generation = obj["metadata"].get("generation")
+            wanted = {"replicas": target, "readyReplicas": target, "availableReplicas": target,
+                      "updatedReplicas": target, "observedGeneration": generation}  # fmt: skip
+            if any(status.get(k) != v for k, v in wanted.items()):
+                status.update(wanted)
+                self.version += 1
+                obj["metadata"]["resourceVersion"] = str(self.version)
+
+    # --- inside -------------------------------------------------------------------------------------------
+
+    async def _gate(self, kind: Kind, namespace: str, name: str, doing: str, *, write: bool = False) -> None:
+        self.requests += 1
+        what = f"{doing} {kind.kind} {namespace}/{name}"
+        if self.faults.latency:
+            await asyncio.sleep(self.faults.latency)
+        if self.faults.unreachable:
+            raise KubeError(0, "Unreachable", f"{what}: cannot reach the API server: connection refused")
+        if write and self.faults.refuse_writes:
+            raise KubeError(500, "InternalError", f"{what}: 500 InternalError: etcdserver: request timed out")
+
+    def _write(self, kind: Kind, namespace: str, name: str, patch: Obj, *, status: bool) -> Obj:
+        key = (kind.plural, namespace, name)
+        current = self.objects.get(key)
+        what = f"{kind.kind} {namespace}/{name}"
+        if current is None:
+            raise KubeError(404, "NotFound", f'patching {what}: 404 NotFound: {kind.plural} "{name}" not found')
+        expected = (patch.get("metadata") or {}).get("resourceVersion")
+        if expected is not None and expected != current["metadata"]["resourceVersion"]:
+            raise KubeError(409, "Conflict", f"patching {what}: 409 Conflict: the object has been modified")
+        if expected is not None:
+            patch = {**patch, "metadata": {k: v for k, v in patch["metadata"].items() if k != "resourceVersion"}}
+        updated = merge_patch(current, {"status": patch["status"]} if status else patch)
+        if (not status and updated.get("spec") != current.get("spec")) or _annotations(updated) != _annotations(
+            current
+        ):
+            updated["metadata"]["generation"] = current["metadata"]["generation"] + 1  # as a real server does
+        if updated != current:
+            self.version += 1
+            updated["metadata"]["resourceVersion"] = str(self.version)
+            self.objects[key] = updated
+            self._record()
+        return _copy(updated)
+
+    def _record(self) -> None:
+        serving = self.is_serving()
+        if not self.serving or self.serving[-1][1] != serving:
+            self.serving.append((self.now(), serving))
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON-like object (much faster than copy.deepcopy)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _replicas(obj: Mapping[str, Any]) -> int:
+    value = (obj.get("spec") or {}).get("replicas", 1)
+    return value if isinstance(value, int) else 1
+
+
+def _annotations(obj: Mapping[str, Any]) -> Any:
+    return (obj.get("metadata") or {}).get("annotations")

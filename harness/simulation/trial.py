@@ -1,0 +1,225 @@
+"""One trial: a world, a fault schedule (drawn from a seed, or written by a test), the verdict.
+
+A schedule is a list of `Fault`s: at `at` seconds something breaks in one cluster, and `for_` seconds later
+it is mended. Every trial ends with a quiet stretch (nothing broken) long enough for a takeover, so that
+liveness can be judged, and the operators are left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import looptime
+
+from .checker import Intervals, Verdict, judge
+from .world import Timing, World
+
+KINDS = (
+    "crash",
+    "pause",
+    "dynamo_down",
+    "dynamo_reads_down",
+    "dynamo_writes_down",
+    "lose_answers",
+    "slow_answers",
+    "throttle",
+    "server_errors",
+    "api_unreachable",
+    "api_refuses",
+    "timeouts_edit",
+    "failover",
+    "failover_deleted",
+    "group_deleted",
+)
+
+
+@dataclass
+class Fault:
+    at: float
+    kind: str
+    cluster: str
+    for_: float = 0.0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        extra = f" {self.options}" if self.options else ""
+        return f"{self.at:6.2f}s {self.kind} {self.cluster} for {self.for_:.2f}s{extra}"
+
+
+@dataclass
+class Trial:
+    seed: int
+    clusters: list[str]
+    timing: Timing
+    faults: list[Fault]
+    duration: float
+    watchdog: bool = False
+
+
+@dataclass
+class Outcome:
+    trial: Trial
+    verdict: Verdict
+    world: World
+
+
+def draw(seed: int) -> Trial:
+    """A random trial: 2-5 clusters, their timing, 1-4 faults (planned failovers count as faults)."""
+    rng = random.Random(seed)
+    names = ["east", "west", "north", "south", "central"][: rng.randint(2, 5)]
+    interval = rng.choice([0.2, 0.5, 1.0])
+    heartbeat = round(interval * rng.choice([3, 4, 6]), 3)
+    timing = Timing(interval, heartbeat, heartbeat + 2 * interval, heartbeat * rng.choice([2, 3]))
+    faults = []
+    start = 2.0 + 2 * interval
+    horizon = start + 6 * heartbeat
+    for _ in range(rng.randint(1, 4)):
+        kind = rng.choice(KINDS)
+        cluster = rng.choice(names)
+        at = round(rng.uniform(start, horizon), 3)
+        length = round(rng.uniform(0.3, 3.0) * heartbeat, 3)
+        options: dict[str, Any] = {}
+        if kind == "lose_answers":
+            options["p"] = rng.choice([0.3, 1.0])
+        elif kind == "slow_answers":
+            options["latency"] = round(rng.uniform(0.1, 0.8) * heartbeat, 3)
+        elif kind in ("throttle", "server_errors"):
+            options["p"] = rng.choice([0.5, 0.9])
+        elif kind == "timeouts_edit":
+            options["heartbeat"] = round(heartbeat * rng.choice([0.5, 2.0]), 3)
+        elif kind in ("failover", "failover_deleted"):
+            options.update(
+                target=rng.choice(names), mode=rng.choice(["CONSISTENCY", "UPTIME"]), force=rng.random() < 0.25
+            )
+            if kind == "failover_deleted":
+                length = round(rng.uniform(0.1, 2.0) * heartbeat, 3)
+        faults.append(Fault(at, kind, cluster, length, options))
+    faults.sort(key=lambda f: f.at)
+    end_of_faults = max(f.at + f.for_ for f in faults)
+    duration = end_of_faults + 2 * (heartbeat * 2 + 4 * interval) + 3.0
+    return Trial(seed, names, timing, faults, duration, watchdog=rng.random() < 0.5)
+
+
+def run(trial: Trial, *, on_world: Callable[[World], None] | None = None) -> Outcome:
+    """Run a trial on a fresh virtual-time loop; deterministic for a given trial (and PYTHONHASHSEED)."""
+    logging.getLogger("failover_operator").setLevel(logging.CRITICAL)  # the story keeps what matters
+    loop = looptime.new_event_loop(start=0.0, noop_cycles=1)  # no real I/O waits to be let through
+    try:
+        return loop.run_until_complete(_run(trial, on_world))
+    finally:
+        with contextlib.suppress(Exception):
+            _cancel_all(loop)
+        loop.close()
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
+async def _run(trial: Trial, on_world: Callable[[World], None] | None) -> Outcome:
+    random.seed(trial.seed)  # the store's retry jitter
+    world = World(trial.seed, trial.clusters, trial.timing)
+    if on_world is not None:
+        on_world(world)
+    owner = trial.clusters[0]
+    await world.setup(owner)
+    conditions: dict[str, dict[str, Intervals]] = {name: {} for name in trial.clusters}
+    if not trial.watchdog:
+        for name in trial.clusters:
+            conditions[name]["watchdog_down"] = [(0.0, trial.duration)]
+    for name in trial.clusters:
+        world.start(name)
+    actions = asyncio.gather(*(_apply(world, fault, conditions, trial) for fault in trial.faults))
+    await asyncio.sleep(trial.duration)
+    actions.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await actions
+    verdict = judge(world, trial.duration, conditions)
+    return Outcome(trial, verdict, world)
+
+
+def _note(conditions: dict[str, dict[str, Intervals]], cluster: str, kind: str, start: float, end: float) -> None:
+    conditions[cluster].setdefault(kind, []).append((start, end))
+
+
+async def _apply(world: World, fault: Fault, conditions: dict[str, dict[str, Intervals]], trial: Trial) -> None:
+    await asyncio.sleep(fault.at)
+    name = fault.cluster
+    cluster = world.clusters[name]
+    until = fault.at + fault.for_
+    kind = fault.kind
+    world.log(name, "fault", str(fault))
+    if kind == "crash":
+        _note(conditions, name, "operator_down", fault.at, until + trial.timing.interval)
+        world.crash(name)
+        await asyncio.sleep(fault.for_)
+        world.start(name)
+    elif kind == "pause":
+        _note(conditions, name, "operator_down", fault.at, until + trial.timing.interval)
+        world.pause(name)
+        await asyncio.sleep(fault.for_)
+        world.resume(name)
+    elif kind.startswith("dynamo_"):
+        reads = kind in ("dynamo_down", "dynamo_reads_down")
+        writes = kind in ("dynamo_down", "dynamo_writes_down")
+        if writes:
+            _note(conditions, name, "dynamo_down", fault.at, until)
+        _note(conditions, name, "network_noise", fault.at, until)
+        cluster.network.reads_down |= reads
+        cluster.network.writes_down |= writes
+        await asyncio.sleep(fault.for_)
+        cluster.network.reads_down = cluster.network.writes_down = False
+    elif kind in ("lose_answers", "slow_answers", "throttle", "server_errors"):
+        _note(conditions, name, "network_noise", fault.at, until + trial.timing.heartbeat)
+        attribute, value = {
+            "lose_answers": ("lose_answers", fault.options.get("p", 1.0)),
+            "slow_answers": ("latency", fault.options.get("latency", 0.5)),
+            "throttle": ("throttle", fault.options.get("p", 0.5)),
+            "server_errors": ("server_errors", fault.options.get("p", 0.5)),
+        }[kind]
+        setattr(cluster.network, attribute, value)
+        await asyncio.sleep(fault.for_)
+        setattr(cluster.network, attribute, 0.0)
+    elif kind in ("api_unreachable", "api_refuses"):
+        _note(conditions, name, "api_down", fault.at, until)
+        if kind == "api_unreachable":
+            cluster.kube.faults.unreachable = True
+        else:
+            cluster.kube.faults.refuse_writes = True
+        await asyncio.sleep(fault.for_)
+        cluster.kube.faults.unreachable = cluster.kube.faults.refuse_writes = False
+    elif kind == "timeouts_edit":
+        old = world.timing
+        new = Timing(old.interval, fault.options["heartbeat"], fault.options["heartbeat"] + 2 * old.interval,
+                     max(old.transitory, 2 * fault.options["heartbeat"]))  # fmt: skip
+        new = Timing(min(old.interval, new.heartbeat / 3), new.heartbeat, new.unhealthy, new.transitory)
+        _note(conditions, name, "timeouts_edit", fault.at, fault.at + 2 * max(old.heartbeat, new.heartbeat))
+        await world.edit_timeouts(new)
+    elif kind in ("failover", "failover_deleted"):
+        failover = f"fo-{int(fault.at * 1000)}"
+        world.apply_failover(failover, name, fault.options["target"], fault.options["mode"], fault.options["force"])
+        if kind == "failover_deleted":
+            await asyncio.sleep(fault.for_)
+            await world.delete_failover(failover, name)
+    elif kind == "group_deleted":
+        _note(conditions, name, "unable", fault.at, trial.duration)
+        await world.delete_group(name)
+
+
+def main_line(trials: int, faults: int, violations: int) -> str:
+    return f"trials={trials} faults={faults} violations={violations}"
+
+
+if __name__ == "__main__":  # pragma: no cover - see harness/simulation/__main__.py
+    sys.exit(2)

@@ -1,0 +1,464 @@
+"""The simulated world of one trial: clusters, each with its API server and the operator's own reconciler code,
+one in-memory DynamoDB, and the faults the schedule applies, all on one virtual clock (looptime).
+
+The operator's code runs as it does under kopf (`handlers/` only parses objects and calls the reconciler): the
+same `GroupRunner.run` per group, `FailoverExecutor.run` per Failover, `retire_group` on deletion, the real
+store over `DynamoDBService`, the real `Workloads` over the cluster's API. A crash cancels every task of the
+operator (its pods keep running); a pause freezes it at its next I/O; a restart builds it anew from what the
+cluster's objects carry, as a restarted process would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from failover_operator.api import FailoverSpec, FailoverStatus, format_duration
+from failover_operator.handlers.failovergroups import plan_of
+from failover_operator.metrics import Metrics
+from failover_operator.reconciler.context import OperatorContext
+from failover_operator.reconciler.failover import FailoverExecutor
+from failover_operator.reconciler.group import GroupRunner
+from failover_operator.reconciler.plan import GroupPlan
+from failover_operator.reconciler.retire import retire_group
+from failover_operator.settings import Settings
+from failover_operator.store import DynamoDBService, StoreError, ensure_table
+from failover_operator.store.calls import RetryPolicy
+from failover_operator.store.records import config_from_item, history_from_item
+from failover_operator.workloads.converge import Workloads
+
+from ..memdynamo import MemoryDynamoDB
+from .kube import ApiFaults, SimKube
+from .network import FaultyClient, NetworkFaults
+
+NS, NAME = "shop", "web"
+TABLE = "simulation"
+OPERATOR_ID = "sim"
+BASE_WALL = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+class SimClock:
+    """A cluster's clocks: its own offset (±1 h) and rate (±10 %) on the world's virtual time."""
+
+    def __init__(self, world_time: Callable[[], float], offset: float, rate: float) -> None:
+        self._time = world_time
+        self.offset = offset
+        self.rate = rate
+
+    def monotonic(self) -> float:
+        return 10_000.0 + self.offset + self.rate * self._time()
+
+    def now(self) -> datetime:
+        return BASE_WALL + timedelta(seconds=self.offset + self.rate * self._time())
+
+
+@dataclass
+class Event:
+    time: float
+    cluster: str
+    kind: str  # "decision", "event", "fault", "note"
+    text: str
+
+
+class Recorder:
+    """The operator's Reporter: events kept for the story of a failing trial, statuses kept as the last one."""
+
+    def __init__(self, world: World, cluster: str, obj: dict[str, Any]) -> None:
+        self.world = world
+        self.cluster = cluster
+        self.obj = obj
+
+    def event(self, reason: str, message: str, *, warning: bool = False) -> None:
+        self.world.log(self.cluster, "event", f"{reason}: {message}")
+
+    async def patch_status(self, status: dict[str, Any]) -> None:
+        self.obj["status"] = {**(self.obj.get("status") or {}), **{k: v for k, v in status.items() if v is not None}}
+
+
+class Gate:
+    """A paused process makes no progress: every call it makes waits here until it is resumed."""
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.open.set()
+
+    async def wait(self) -> None:
+        await self.open.wait()
+
+
+class GatedKube:
+    def __init__(self, kube: SimKube, gate: Gate) -> None:
+        self.kube = kube
+        self.gate = gate
+
+    async def get(self, *args: Any) -> Any:
+        await self.gate.wait()
+        return await self.kube.get(*args)
+
+    async def patch(self, *args: Any) -> Any:
+        await self.gate.wait()
+        return await self.kube.patch(*args)
+
+    async def patch_status(self, *args: Any) -> Any:
+        await self.gate.wait()
+        return await self.kube.patch_status(*args)
+
+    def close(self) -> None:
+        return None
+
+
+class GatedClient:
+    def __init__(self, client: FaultyClient, gate: Gate) -> None:
+        self.client = client
+        self.gate = gate
+
+    def __getattr__(self, operation: str) -> Any:
+        method = getattr(self.client, operation)
+
+        async def call(**params: Any) -> Any:
+            await self.gate.wait()
+            return await method(**params)
+
+        return call
+
+
+@dataclass
+class Timing:
+    interval: float
+    heartbeat: float
+    unhealthy: float
+    transitory: float
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "heartbeatInterval": format_duration(self.interval),
+            "timeouts": {
+                "heartbeat": format_duration(self.heartbeat),
+                "unhealthyPrimary": format_duration(self.unhealthy),
+                "transitoryState": format_duration(self.transitory),
+            },
+        }
+
+
+class SimOperator:
+    """`failover-operator run` in one cluster: a task per group and per Failover, as kopf's daemons are."""
+
+    def __init__(self, world: World, cluster: SimCluster) -> None:
+        self.world = world
+        self.cluster = cluster
+        self.gate = Gate()
+        client = GatedClient(cluster.client, self.gate)
+        self.ctx = OperatorContext(
+            settings=Settings(
+                cluster_name=cluster.name,
+                operator_id=OPERATOR_ID,
+                dynamodb_table=TABLE,
+                aws_region="us-east-1",
+                metrics_port=0,
+                health_port=8080,
+            ),  # fmt: skip
+            store=DynamoDBService(
+                client,
+                TABLE,
+                cluster.name,
+                OPERATOR_ID,
+                cluster.clock,
+                retry=RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.5),
+            ),  # fmt: skip
+            workloads=Workloads(GatedKube(cluster.kube, self.gate), now=cluster.clock.now),  # type: ignore[arg-type]
+            metrics=Metrics(),
+            clock=cluster.clock,
+            failover_poll_seconds=0.1,
+        )
+        self.tasks: dict[str, asyncio.Task[Any]] = {}
+        self.stops: dict[str, asyncio.Event] = {}
+
+    @property
+    def paused(self) -> bool:
+        return not self.gate.open.is_set()
+
+    def start(self) -> None:
+        group = self.cluster.group
+        if group is not None:
+            self._spawn("group", self._group(group))
+        for name, obj in self.cluster.failovers.items():
+            if not _terminal(obj):
+                self.start_failover(name)
+
+    def start_failover(self, name: str) -> None:
+        self._spawn(f"failover/{name}", self._failover(name))
+
+    def _spawn(self, key: str, coro: Awaitable[Any]) -> None:
+        self.stops[key] = asyncio.Event()
+        self.tasks[key] = asyncio.ensure_future(coro)
+
+    def crash(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        self.tasks.clear()
+
+    async def stop_daemon(self, key: str) -> None:
+        """As kopf does when the object is deleted: set the daemon's stop flag, wait for it to return."""
+        stop, task = self.stops.get(key), self.tasks.get(key)
+        if stop is None or task is None:
+            return
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(asyncio.shield(task), timeout=10)
+        task.cancel()
+        self.tasks.pop(key, None)
+
+    # --- the handlers' work ---------------------------------------------------------------------------------
+
+    async def _plan(self) -> GroupPlan | None:
+        group = self.cluster.group
+        if group is None:
+            return None
+        try:
+            return plan_of(group)
+        except ValueError:
+            return None
+
+    async def _group(self, group: dict[str, Any]) -> None:
+        """on_create/on_resume (register), then the daemon (the runner), as kopf runs them."""
+        plan = plan_of(group)
+        store = self.ctx.store
+        while True:
+            try:
+                await store.state.register_group(NS, NAME, initial_owner=plan.initial_primary, timeouts=plan.timeouts)
+                break
+            except StoreError:
+                await asyncio.sleep(1.0)  # kopf's TemporaryError delay, shortened
+        runner = self.ctx.runners.setdefault((NS, NAME), GroupRunner(self.ctx, NS, NAME))
+        await runner.run(self._plan, Recorder(self.world, self.cluster.name, group), self.stops["group"])
+
+    async def _failover(self, name: str) -> None:
+        obj = self.cluster.failovers[name]
+        spec = FailoverSpec.model_validate(obj["spec"])
+        raw = obj.get("status")
+        status = FailoverStatus.model_validate(raw) if raw else None
+        created = self.cluster.clock.now()
+        await FailoverExecutor(self.ctx).run(
+            NS, name, spec, status, Recorder(self.world, self.cluster.name, obj), self.stops[f"failover/{name}"],
+            1, created,
+        )  # fmt: skip
+
+    async def edit_timeouts(self, timing: Timing) -> None:
+        """on_update of a timeouts edit: written to DynamoDB, the runner woken."""
+        from failover_operator.handlers.failovergroups import _set_timeouts
+
+        plan = await self._plan()
+        if plan is None:
+            return
+        with contextlib.suppress(StoreError):
+            await _set_timeouts(self.ctx.store, NS, NAME, plan)
+        self.ctx.wake(NS, NAME)
+
+    async def delete_group(self) -> None:
+        """on_delete: the daemon stops, then the group is retired (hand-over if we own it)."""
+        await self.stop_daemon("group")
+        plan = await self._plan()
+        group = self.cluster.group
+        if group is None:
+            return
+        with contextlib.suppress(StoreError):
+            await retire_group(self.ctx, NS, NAME, plan, Recorder(self.world, self.cluster.name, group))
+        self.cluster.group = None
+
+
+@dataclass
+class SimCluster:
+    name: str
+    clock: SimClock
+    kube: SimKube
+    network: NetworkFaults
+    client: FaultyClient
+    group: dict[str, Any] | None = None
+    failovers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    operator: SimOperator | None = None
+    watchdog_enabled: bool = False
+    started: dict[tuple[str, str, str], float] = field(default_factory=dict)  # controller's scale-up clocks
+
+
+class World:
+    """Everything of one trial. `log` keeps the story; `ownership` every change of the group's owner."""
+
+    def __init__(self, seed: int, names: list[str], timing: Timing, *, startup: float = 0.5) -> None:
+        self.rng = random.Random(seed)
+        self.loop = asyncio.get_running_loop()
+        self.timing = timing
+        self.startup = startup
+        self.story: list[Event] = []
+        self.ownership: list[tuple[float, str, int]] = []  # (time, owner, epoch)
+        self.transitions: list[tuple[float, dict[str, Any] | None]] = []  # (time, the config's transition)
+        self.db = MemoryDynamoDB(self.time)
+        self.clusters: dict[str, SimCluster] = {}
+        for name in names:
+            clock = SimClock(self.time, offset=self.rng.uniform(-3600, 3600), rate=self.rng.uniform(0.9, 1.1))
+            network = NetworkFaults()
+            client = FaultyClient(self.db.client(), network, self.rng, timeout=2.0)
+            kube = SimKube(name, self.time, ApiFaults())
+            self.clusters[name] = SimCluster(name, clock, kube, network, client)
+        self._watch_config()
+
+    def time(self) -> float:
+        return self.loop.time()
+
+    def log(self, cluster: str, kind: str, text: str) -> None:
+        self.story.append(Event(self.time(), cluster, kind, text))
+
+    def _watch_config(self) -> None:
+        """Note every change of the config's owner/epoch and transition, as it happens (memdynamo's hook)."""
+        original = self.db.client
+
+        def client() -> Any:
+            inner = original()
+            store = inner._store
+
+            def observed(table: Any, key: tuple[str, str], item: Any) -> None:
+                store(table, key, item)
+                if key[1] == "CONFIG" and item is not None:
+                    config = config_from_item(item)
+                    if not self.ownership or self.ownership[-1][1:] != (config.owner, config.epoch):
+                        self.ownership.append((self.time(), config.owner, config.epoch))
+                        self.log(config.owner, "owner", f"owns {NS}/{NAME} at epoch {config.epoch}")
+                    t = config.transition.model_dump(mode="json") if config.transition else None
+                    if not self.transitions or self.transitions[-1][1] != t:
+                        self.transitions.append((self.time(), t))
+
+            inner._store = observed  # type: ignore[method-assign]
+            return inner
+
+        self.db.client = client  # type: ignore[method-assign]
+        for cluster in getattr(self, "clusters", {}).values():
+            cluster.client.inner = self.db.client()
+
+    # --- set-up ---------------------------------------------------------------------------------------------
+
+    async def setup(self, owner: str, priority: list[str] | None = None) -> None:
+        await ensure_table(self.db.client(), TABLE)
+        spec: dict[str, Any] = {
+            **self.timing.spec(),
+            "initialPrimary": owner,
+            "workloads": [{"kind": "Deployment", "name": NAME}],
+        }
+        if priority:
+            spec["clusterPriority"] = priority
+        for cluster in self.clusters.values():
+            cluster.client.inner = self.db.client()
+            cluster.kube.create(_deployment(primary=cluster.name == owner))
+            cluster.group = {
+                "apiVersion": "failover.dev/v1alpha1",
+                "kind": "FailoverGroup",
+                "metadata": {"name": NAME, "namespace": NS, "generation": 1},
+                "spec": spec,
+            }
+        self.loop.create_task(self._controllers())
+
+    async def _controllers(self) -> None:
+        while True:
+            for cluster in self.clusters.values():
+                cluster.kube.controller_step(self.startup, cluster.started)
+            await asyncio.sleep(0.1)
+
+    # --- what happens to clusters -------------------------------------------------------------------------
+
+    def start(self, name: str) -> None:
+        cluster = self.clusters[name]
+        if cluster.operator is not None:
+            return
+        cluster.operator = SimOperator(self, cluster)
+        cluster.operator.start()
+        self.log(name, "fault", "operator started")
+
+    def crash(self, name: str) -> None:
+        cluster = self.clusters[name]
+        if cluster.operator is None:
+            return
+        cluster.operator.crash()
+        cluster.operator = None
+        self.log(name, "fault", "operator killed (SIGKILL)")
+
+    def pause(self, name: str) -> None:
+        operator = self.clusters[name].operator
+        if operator is not None and not operator.paused:
+            operator.gate.open.clear()
+            self.log(name, "fault", "operator paused (SIGSTOP)")
+
+    def resume(self, name: str) -> None:
+        operator = self.clusters[name].operator
+        if operator is not None and operator.paused:
+            operator.gate.open.set()
+            self.log(name, "fault", "operator resumed (SIGCONT)")
+
+    def apply_failover(self, name: str, where: str, target: str, mode: str, force: bool) -> None:
+        cluster = self.clusters[where]
+        obj = {
+            "apiVersion": "failover.dev/v1alpha1",
+            "kind": "Failover",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"targetCluster": target, "failoverGroups": [{"name": NAME}], "mode": mode, "force": force},
+        }
+        cluster.failovers[name] = obj
+        self.log(where, "fault", f"Failover {name} applied: to {target}, {mode}{', force' if force else ''}")
+        if cluster.operator is not None:
+            cluster.operator.start_failover(name)
+
+    async def delete_failover(self, name: str, where: str) -> None:
+        cluster = self.clusters[where]
+        if name not in cluster.failovers:
+            return
+        self.log(where, "fault", f"Failover {name} deleted")
+        if cluster.operator is not None:
+            await cluster.operator.stop_daemon(f"failover/{name}")
+        cluster.failovers.pop(name, None)
+
+    async def edit_timeouts(self, timing: Timing) -> None:
+        self.log("*", "fault", f"timeouts edited: heartbeat {timing.heartbeat:g}s, interval {timing.interval:g}s")
+        self.timing = timing
+        for cluster in self.clusters.values():
+            if cluster.group is not None:
+                cluster.group = {**cluster.group, "spec": {**cluster.group["spec"], **timing.spec()}}
+        for cluster in self.clusters.values():
+            if cluster.operator is not None and not cluster.operator.paused and cluster.group is not None:
+                await cluster.operator.edit_timeouts(timing)
+
+    async def delete_group(self, where: str) -> None:
+        cluster = self.clusters[where]
+        self.log(where, "fault", "FailoverGroup deleted")
+        if cluster.operator is not None:
+            await cluster.operator.delete_group()
+        cluster.group = None
+
+    # --- what the checker reads -----------------------------------------------------------------------------
+
+    def history(self) -> list[Any]:
+        table = self.db.tables[TABLE]
+        return [history_from_item(item) for (_, sk), item in sorted(table.items.items()) if sk.startswith("HISTORY#")]
+
+    def config_exists(self) -> bool:
+        return any(sk == "CONFIG" for (_, sk) in self.db.tables[TABLE].items)
+
+
+def _terminal(obj: dict[str, Any]) -> bool:
+    return (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _deployment(*, primary: bool) -> dict[str, Any]:
+    """The group's Deployment as the operator leaves it after bootstrap: 2 replicas on the owner, 0 with the
+    count recorded on a standby (so that a promotion knows what to restore)."""
+    annotations = {"failover.dev/group": f"{NS}/{NAME}", "failover.dev/epoch": "1",
+                   "failover.dev/role": "PRIMARY" if primary else "STANDBY"}  # fmt: skip
+    if not primary:
+        annotations["failover.dev/replicas"] = "2"
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": NAME, "namespace": NS, "labels": {"app": NAME}, "annotations": annotations},
+        "spec": {"replicas": 2 if primary else 0, "selector": {"matchLabels": {"app": NAME}}, "template": {}},
+    }
