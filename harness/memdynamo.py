@@ -381,12 +381,18 @@ class MemoryClient:
         if action == "Delete":
             return None
         parser = _Parser(
-            params["UpdateExpression"], params.get("ExpressionAttributeNames", {}),
+            params["UpdateExpression"],
+            params.get("ExpressionAttributeNames", {}),
             params.get("ExpressionAttributeValues", {}),
-        )  # fmt: skip
-        new = _copy(old) if old is not None else {
-            table.hash_key: {"S": key[0]}, table.range_key: {"S": key[1]},
-        }  # fmt: skip
+        )
+        new = (
+            _copy(old)
+            if old is not None
+            else {
+                table.hash_key: {"S": key[0]},
+                table.range_key: {"S": key[1]},
+            }
+        )
         before = _copy(new)
         for kind, path, value in parser.update():
             if path in (table.hash_key, table.range_key):

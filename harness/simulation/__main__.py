@@ -20,8 +20,10 @@ def one(seed: int) -> tuple[int, int, int, dict[str, float], str]:
         first = verdict.violations[0]
         lines = [f"seed {seed}: {len(verdict.violations)} violation(s)"]
         lines += [f"  {v.kind} at {v.time:.2f}s: {v.text}" for v in verdict.violations]
-        lines.append(f"  clusters {outcome.trial.clusters}, timing {outcome.trial.timing}, watchdog "
-                     f"{outcome.trial.watchdog}; faults:")  # fmt: skip
+        lines.append(
+            f"  clusters {outcome.trial.clusters}, timing {outcome.trial.timing}, watchdog "
+            f"{outcome.trial.watchdog}; faults:"
+        )
         lines += [f"    {fault}" for fault in outcome.trial.faults]
         lines.append("  story:")
         lines += [f"    {line}" for line in story(outcome.world, first.time).splitlines()]
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     faults = violations = 0
     excused: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for seed, f, v, ex, report in pool.map(one, seeds, chunksize=4):
+        for _, f, v, ex, report in pool.map(one, seeds, chunksize=4):
             faults += f
             violations += v
             for kind, seconds in ex.items():

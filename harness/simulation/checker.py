@@ -7,13 +7,14 @@
   design), or a forced failover whose old owner could not answer. A moment with two *unexcused* serving
   clusters (the owner counts as unexcused) is a violation; excused overlaps are counted by kind, never hidden.
 - **liveness**: once the group has no serving cluster, a healthy standby serves within
-  `timeouts.heartbeat + 3 × heartbeatInterval` (plus slack for a tick) — checked over stretches where some
+  `timeouts.heartbeat + 3 * heartbeatInterval` (plus slack for a tick) — checked over stretches where some
   cluster was able to take over throughout (operator up, DynamoDB and its API reachable, no planned failover).
 - **durability**: exactly one history record per ownership change (each epoch after the first, once).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -119,7 +120,7 @@ def judge(world: World, end: float, conditions: dict[str, dict[str, Intervals]])
                     start,
                     f"{' and '.join(sorted(unexcused))} served at once for "
                     f"{stop - start:.2f}s (owner {owner} at epoch {epoch})",
-                )  # fmt: skip
+                )
             )
         else:
             for kind in kinds:
@@ -133,7 +134,7 @@ def _uptime_windows(world: World, grace: float) -> dict[tuple[str, str], Interva
     """(old owner, new owner) -> when an UPTIME hand-off between them was in the config (plus a tick)."""
     windows: dict[tuple[str, str], Intervals] = {}
     changes = [*world.transitions, (float("inf"), None)]
-    for (t, transition), (t_next, _) in zip(changes, changes[1:], strict=False):
+    for (t, transition), (t_next, _) in itertools.pairwise(changes):
         if transition and transition.get("mode") == "UPTIME":
             pair = (transition["source_cluster"], transition["target_cluster"])
             windows.setdefault(pair, []).append((t, t_next + grace))
@@ -141,9 +142,13 @@ def _uptime_windows(world: World, grace: float) -> dict[tuple[str, str], Interva
 
 
 def _forced_away(
-    world: World, history: dict[int, object], name: str, t: float, conditions: dict[str, dict[str, Intervals]],
+    world: World,
+    history: dict[int, object],
+    name: str,
+    t: float,
+    conditions: dict[str, dict[str, Intervals]],
     interval: float,
-) -> bool:  # fmt: skip
+) -> bool:
     """`name` lost ownership by a forced failover, before `t`, at a moment it could not have answered."""
     for when, _, epoch in world.ownership:
         if when > t:
@@ -161,8 +166,11 @@ def _forced_away(
 def _liveness(world: World, end: float, conditions: dict[str, dict[str, Intervals]], verdict: Verdict) -> None:
     timing = world.timing
     bound = timing.heartbeat + 3 * timing.interval + world.startup + 1.0
-    planned = [(t, t_next) for (t, tr), (t_next, _) in zip(world.transitions, [*world.transitions[1:], (end, None)],
-                                                              strict=False) if tr]  # fmt: skip
+    planned = [
+        (t, t_next)
+        for (t, tr), (t_next, _) in zip(world.transitions, [*world.transitions[1:], (end, None)], strict=False)
+        if tr
+    ]
     for start, stop, serving in _serving_at(world, end):
         if serving or stop - start <= bound:
             continue
@@ -170,9 +178,13 @@ def _liveness(world: World, end: float, conditions: dict[str, dict[str, Interval
         for name in world.clusters:
             mine = conditions.get(name, {})
             blocked = [
-                *mine.get("operator_down", []), *mine.get("dynamo_down", []), *mine.get("api_down", []),
-                *mine.get("network_noise", []), *mine.get("unable", []), *planned,
-            ]  # fmt: skip
+                *mine.get("operator_down", []),
+                *mine.get("dynamo_down", []),
+                *mine.get("api_down", []),
+                *mine.get("network_noise", []),
+                *mine.get("unable", []),
+                *planned,
+            ]
             blocked += [iv for other in conditions.values() for iv in other.get("timeouts_edit", [])]
             t = start
             while t + bound < stop:
@@ -184,7 +196,7 @@ def _liveness(world: World, end: float, conditions: dict[str, dict[str, Interval
                             t,
                             f"nobody served for {stop - start:.1f}s although {name} could "
                             f"have taken over from {t:.1f}s (bound {bound:.1f}s)",
-                        )  # fmt: skip
+                        )
                     )
                     return
                 t = max(clash)
@@ -202,7 +214,7 @@ def _durability(world: World, verdict: Verdict) -> None:
                 "durability",
                 0.0,
                 f"history records for epochs {sorted(epochs)}; ownership changes made epochs {expected}",
-            )  # fmt: skip
+            )
         )
 
 

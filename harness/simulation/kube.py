@@ -106,8 +106,13 @@ class SimKube:
                 started.pop(key, None)
                 target = desired
             generation = obj["metadata"].get("generation")
-            wanted = {"replicas": target, "readyReplicas": target, "availableReplicas": target,
-                      "updatedReplicas": target, "observedGeneration": generation}  # fmt: skip
+            wanted = {
+                "replicas": target,
+                "readyReplicas": target,
+                "availableReplicas": target,
+                "updatedReplicas": target,
+                "observedGeneration": generation,
+            }
             if any(status.get(k) != v for k, v in wanted.items()):
                 status.update(wanted)
                 self.version += 1

@@ -201,8 +201,12 @@ async def _apply(world: World, fault: Fault, conditions: dict[str, dict[str, Int
         cluster.kube.faults.unreachable = cluster.kube.faults.refuse_writes = False
     elif kind == "timeouts_edit":
         old = world.timing
-        new = Timing(old.interval, fault.options["heartbeat"], fault.options["heartbeat"] + 2 * old.interval,
-                     max(old.transitory, 2 * fault.options["heartbeat"]))  # fmt: skip
+        new = Timing(
+            old.interval,
+            fault.options["heartbeat"],
+            fault.options["heartbeat"] + 2 * old.interval,
+            max(old.transitory, 2 * fault.options["heartbeat"]),
+        )
         new = Timing(min(old.interval, new.heartbeat / 3), new.heartbeat, new.unhealthy, new.transitory)
         _note(conditions, name, "timeouts_edit", fault.at, fault.at + 2 * max(old.heartbeat, new.heartbeat))
         await world.edit_timeouts(new)

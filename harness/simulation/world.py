@@ -161,7 +161,7 @@ class SimOperator:
                 aws_region="us-east-1",
                 metrics_port=0,
                 health_port=8080,
-            ),  # fmt: skip
+            ),
             store=DynamoDBService(
                 client,
                 TABLE,
@@ -169,7 +169,7 @@ class SimOperator:
                 OPERATOR_ID,
                 cluster.clock,
                 retry=RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.5),
-            ),  # fmt: skip
+            ),
             workloads=Workloads(GatedKube(cluster.kube, self.gate), now=cluster.clock.now),  # type: ignore[arg-type]
             metrics=Metrics(),
             clock=cluster.clock,
@@ -244,9 +244,15 @@ class SimOperator:
         status = FailoverStatus.model_validate(raw) if raw else None
         created = self.cluster.clock.now()
         await FailoverExecutor(self.ctx).run(
-            NS, name, spec, status, Recorder(self.world, self.cluster.name, obj), self.stops[f"failover/{name}"],
-            1, created,
-        )  # fmt: skip
+            NS,
+            name,
+            spec,
+            status,
+            Recorder(self.world, self.cluster.name, obj),
+            self.stops[f"failover/{name}"],
+            1,
+            created,
+        )
 
     async def edit_timeouts(self, timing: Timing) -> None:
         """on_update of a timeouts edit: written to DynamoDB, the runner woken."""
@@ -452,8 +458,11 @@ def _terminal(obj: dict[str, Any]) -> bool:
 def _deployment(*, primary: bool) -> dict[str, Any]:
     """The group's Deployment as the operator leaves it after bootstrap: 2 replicas on the owner, 0 with the
     count recorded on a standby (so that a promotion knows what to restore)."""
-    annotations = {"failover.dev/group": f"{NS}/{NAME}", "failover.dev/epoch": "1",
-                   "failover.dev/role": "PRIMARY" if primary else "STANDBY"}  # fmt: skip
+    annotations = {
+        "failover.dev/group": f"{NS}/{NAME}",
+        "failover.dev/epoch": "1",
+        "failover.dev/role": "PRIMARY" if primary else "STANDBY",
+    }
     if not primary:
         annotations["failover.dev/replicas"] = "2"
     return {
