@@ -430,9 +430,13 @@ class World:
         for cluster in self.clusters.values():
             if cluster.group is not None:
                 cluster.group = {**cluster.group, "spec": {**cluster.group["spec"], **timing.spec()}}
-        for cluster in self.clusters.values():
-            if cluster.operator is not None and not cluster.operator.paused and cluster.group is not None:
-                await cluster.operator.edit_timeouts(timing)
+        await asyncio.gather(  # every cluster's operator handles the edit of its own copy, at the same time
+            *(
+                cluster.operator.edit_timeouts(timing)
+                for cluster in self.clusters.values()
+                if cluster.operator is not None and not cluster.operator.paused and cluster.group is not None
+            )
+        )
 
     async def delete_group(self, where: str) -> None:
         cluster = self.clusters[where]

@@ -1,0 +1,146 @@
+"""What fault trials found against the operator, each replayed as a scripted trial of the fault simulation
+(virtual time: machine load cannot change the verdict). Each failed on the code before its fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.simulation.checker import story
+from harness.simulation.trial import Fault, Outcome, Trial, run
+from harness.simulation.world import Timing
+
+QUICK = Timing(interval=0.2, heartbeat=1.0, unhealthy=1.6, transitory=1.5)
+SLOW = Timing(interval=1.0, heartbeat=4.0, unhealthy=6.0, transitory=12.0)
+
+
+def play(
+    *faults: Fault,
+    timing: Timing = QUICK,
+    clusters: tuple[str, ...] = ("east", "west"),
+    duration: float = 20.0,
+    watchdog: bool = False,
+) -> Outcome:
+    outcome = run(Trial(1, list(clusters), timing, list(faults), duration, watchdog=watchdog))
+    if not outcome.verdict.ok:
+        first = outcome.verdict.violations[0]
+        raise AssertionError(f"{outcome.verdict.violations}\n{story(outcome.world, first.time, window=20)}")
+    return outcome
+
+
+def serving(outcome: Outcome, cluster: str) -> list[tuple[float, bool]]:
+    return outcome.world.clusters[cluster].kube.serving
+
+
+def owners(outcome: Outcome) -> list[tuple[str, int]]:
+    return [(owner, epoch) for _, owner, epoch in outcome.world.ownership]
+
+
+def events(outcome: Outcome, cluster: str, reason: str) -> list[float]:
+    return [e.time for e in outcome.world.story if e.cluster == cluster and e.text.startswith(f"{reason}:")]
+
+
+@pytest.mark.xfail(strict=True, reason="fails before the protocol rewrite of issue 8")
+def test_6_an_owner_that_cannot_reach_its_api_server_is_not_failed_over() -> None:
+    """Not being able to observe is not observing failure: the owner reports UNKNOWN, keeps heartbeating, and
+    nobody takes over (its pods could not be scaled down anyway)."""
+    outcome = play(Fault(3.0, "api_unreachable", "east", 6.0))
+    assert owners(outcome) == [("east", 1)]
+    assert serving(outcome, "west") == [(0.0, False)]
+
+
+@pytest.mark.xfail(strict=True, reason="fails before the protocol rewrite of issue 8")
+def test_3_a_fenced_owner_whose_writes_land_is_taken_over() -> None:
+    """Its heartbeats land but their answers are lost: it fences (rightly), yet looks alive. Reporting FENCED,
+    or not serving at the current epoch, for a heartbeat timeout is a takeover cause."""
+    outcome = play(Fault(3.0, "lose_answers", "east", 20.0, {"p": 1.0}), timing=SLOW, duration=40.0)
+    assert ("west", 2) in owners(outcome), outcome.world.ownership
+    east, west = serving(outcome, "east"), serving(outcome, "west")
+    stopped = next(t for t, s in east if t > 0 and not s)
+    started = next(t for t, s in west if s)
+    assert started - stopped < SLOW.heartbeat + 3 * SLOW.interval + 0.5, (east, west)
+
+
+@pytest.mark.xfail(strict=True, reason="fails before the protocol rewrite of issue 8")
+def test_2_a_shorter_heartbeat_timeout_does_not_shorten_anyones_wait_at_once() -> None:
+    """The owner is cut off from DynamoDB when the heartbeat timeout drops from 4s to 1s: the standby waits the
+    old 4s (the owner fences on it), never the new 1s."""
+    outcome = play(
+        Fault(3.0, "dynamo_down", "east", 8.0),
+        Fault(3.3, "timeouts_edit", "west", options={"heartbeat": 1.0}),
+        timing=Timing(interval=0.2, heartbeat=4.0, unhealthy=5.0, transitory=8.0),
+        duration=25.0,
+    )
+    assert ("west", 2) in owners(outcome)
+
+
+@pytest.mark.xfail(strict=True, reason="fails before the protocol rewrite of issue 8")
+def test_9_a_forced_failover_of_a_reachable_owner_does_not_overlap() -> None:
+    outcome = play(Fault(3.0, "failover", "west", options={"target": "west", "mode": "CONSISTENCY", "force": True}))
+    assert owners(outcome)[-1] == ("west", 2)
+
+
+@pytest.mark.xfail(strict=True, reason="fails before the protocol rewrite of issue 8")
+def test_7_uptime_returns_ownership_when_the_target_never_becomes_ready() -> None:
+    """The target cannot scale up (its API server refuses writes): the old owner never stops serving, and
+    after transitoryState ownership returns to it, in one conditional transaction."""
+    outcome = play(
+        Fault(3.0, "api_refuses", "west", 12.0),
+        Fault(3.2, "failover", "west", options={"target": "west", "mode": "UPTIME", "force": False}),
+        duration=25.0,
+    )
+    assert serving(outcome, "east") == [(0.0, True)]  # served throughout: no gap
+    assert owners(outcome)[-1] == ("east", 3), outcome.world.ownership
+    (handoff, rollback) = outcome.world.history()
+    assert (handoff.source_cluster, handoff.target_cluster) == ("east", "west")
+    assert (rollback.source_cluster, rollback.target_cluster, rollback.outcome.value) == ("west", "east", "ROLLED_BACK")
+
+
+@pytest.mark.xfail(strict=True, reason="fails before the protocol rewrite of issue 8")
+def test_1_a_late_transfer_never_lands_after_the_owner_resumed() -> None:
+    """CONSISTENCY: the owner gives up waiting after transitoryState and resumes while the transfer is still
+    in flight (the target's DynamoDB answers slowly): the transfer is conditioned on the transition, and the
+    resume on having removed it."""
+    play(
+        Fault(3.0, "failover", "west", options={"target": "west", "mode": "CONSISTENCY", "force": False}),
+        Fault(3.25, "slow_answers", "west", 6.0, {"latency": 0.8}),
+        duration=25.0,
+    )
+
+
+@pytest.mark.xfail(strict=True, reason="fails before the protocol rewrite of issue 8")
+def test_4_a_slow_but_working_dynamodb_never_fences_the_owner() -> None:
+    """Answers take 1.2s (the fence deadline is 2s): every heartbeat is written before its deadline."""
+    outcome = play(Fault(3.0, "slow_answers", "east", 20.0, {"latency": 1.2}), timing=SLOW, duration=30.0)
+    assert serving(outcome, "east") == [(0.0, True)]
+    assert events(outcome, "east", "Fenced") == []
+
+
+@pytest.mark.xfail(strict=True, reason="fails before the protocol rewrite of issue 8")
+def test_5_a_fenced_owner_scales_down_as_soon_as_its_api_server_is_back() -> None:
+    """Cut off from DynamoDB *and* its API server: it cannot scale down (inherent). Once the API is back it
+    scales down on its own schedule, not after its DynamoDB calls time out."""
+    outcome = play(
+        Fault(3.0, "dynamo_down", "east", 12.0),
+        Fault(3.0, "api_unreachable", "east", 5.0),
+        timing=SLOW,
+        duration=30.0,
+    )
+    back = 8.0
+    stopped = next(t for t, s in serving(outcome, "east") if not s)
+    assert back <= stopped < back + 0.6, serving(outcome, "east")
+
+
+@pytest.mark.xfail(strict=True, reason="fails before the protocol rewrite of issue 8")
+def test_a_paused_owner_is_stopped_by_its_watchdog_before_a_standby_starts() -> None:
+    outcome = play(Fault(3.0, "pause", "east", 6.0), watchdog=True)
+    east_stops = next(t for t, s in serving(outcome, "east") if not s)
+    west_starts = next(t for t, s in serving(outcome, "west") if s)
+    assert east_stops < west_starts
+
+
+@pytest.mark.xfail(strict=True, reason="fails before the protocol rewrite of issue 8")
+def test_a_killed_owner_is_stopped_by_its_watchdog_before_a_standby_starts() -> None:
+    outcome = play(Fault(3.0, "crash", "east", 6.0), watchdog=True)
+    east_stops = next(t for t, s in serving(outcome, "east") if not s)
+    west_starts = next(t for t, s in serving(outcome, "west") if s)
+    assert east_stops < west_starts
