@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 Item = dict[str, dict[str, Any]]
 
 IDEMPOTENCY_SECONDS = 600.0
-_TOKEN = re.compile(r"\s*(#[A-Za-z0-9_]+|:[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_.]*|<>|<=|>=|[=<>(),+\-])")
+_TOKEN = re.compile(r"\s*(#[A-Za-z0-9_]+|:[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_]*|<>|<=|>=|[=<>(),+\-.])")
 
 
 def _copy(value: Any) -> Any:
@@ -103,6 +103,14 @@ class _Parser:
             return self.names[token]
         return token
 
+    def path(self, token: str) -> tuple[str, ...]:
+        """`#a.#b` (a map's member) as ("a", "b")."""
+        parts = [self.name(token)]
+        while self.peek() == ".":
+            self.take(".")
+            parts.append(self.name(self.take()))
+        return tuple(parts)
+
     # condition := or
     def condition(self) -> Callable[[Item], bool]:
         left = self.conjunction()
@@ -134,16 +142,16 @@ class _Parser:
         if token is not None and token.lower() in ("attribute_exists", "attribute_not_exists", "begins_with"):
             function = self.take().lower()
             self.take("(")
-            path = self.name(self.take())
+            path = self.path(self.take())
             if function == "begins_with":
                 self.take(",")
                 prefix = self.operand()
                 self.take(")")
-                return lambda item: _begins_with(item.get(path), prefix(item))
+                return lambda item: _begins_with(_resolve(item, path), prefix(item))
             self.take(")")
             if function == "attribute_exists":
-                return lambda item: path in item
-            return lambda item: path not in item
+                return lambda item: _resolve(item, path) is not None
+            return lambda item: _resolve(item, path) is None
         left = self.operand()
         op = self.take()
         if op not in ("=", "<>", "<", ">", "<=", ">="):
@@ -160,13 +168,13 @@ class _Parser:
             return lambda item: value
         if token.lower() == "if_not_exists":
             self.take("(")
-            path = self.name(self.take())
+            name = self.name(self.take())
             self.take(",")
             default = self.operand()
             self.take(")")
-            return lambda item: item[path] if path in item else default(item)
-        path = self.name(token)
-        return lambda item: item.get(path)
+            return lambda item: item[name] if name in item else default(item)
+        path = self.path(token)
+        return lambda item: _resolve(item, path)
 
     def value(self) -> Callable[[Item], Any]:
         """An update's right-hand side: operand [(+|-) operand]."""
@@ -196,6 +204,16 @@ class _Parser:
             else:
                 raise ValueError("an update expression starts with SET or REMOVE")
         return actions
+
+
+def _resolve(item: Item, path: tuple[str, ...]) -> Any:
+    """The attribute at `path` (through maps), or None."""
+    value: Any = item.get(path[0])
+    for part in path[1:]:
+        if not isinstance(value, dict) or "M" not in value:
+            return None
+        value = value["M"].get(part)
+    return value
 
 
 def _number(value: dict[str, Any]) -> Decimal:
@@ -229,6 +247,32 @@ def _arith(left: Any, right: Any, sign: int) -> dict[str, str]:
     if left is None or "N" not in left or "N" not in right:
         raise ValueError("an operand in the update expression has an incorrect data type")
     return {"N": str(_number(left) + sign * _number(right))}
+
+
+def _check_placeholders(params: dict[str, Any], operation: str) -> None:
+    """DynamoDB refuses a request whose name or value placeholders are not all used by its expressions."""
+    text = " ".join(
+        str(params.get(k) or "")
+        for k in (
+            "ConditionExpression",
+            "UpdateExpression",
+            "KeyConditionExpression",
+            "FilterExpression",
+            "ProjectionExpression",
+        )
+    )
+    used = set(_tokens(text)) if text.strip() else set()
+    for field_, kind in (
+        ("ExpressionAttributeNames", "ExpressionAttributeNames"),
+        ("ExpressionAttributeValues", "ExpressionAttributeValues"),
+    ):
+        unused = set(params.get(field_) or {}) - used
+        if unused:
+            raise _error(
+                "ValidationException",
+                f"Value provided in {kind} unused in expressions: keys: {{{', '.join(sorted(unused))}}}",
+                operation,
+            )
 
 
 def _condition(params: dict[str, Any], key: str = "ConditionExpression") -> Callable[[Item], bool] | None:
@@ -354,6 +398,7 @@ class MemoryClient:
         return self._apply(table, "DeleteItem", "Delete", params)
 
     def _apply(self, table: _Table, operation: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        _check_placeholders(params, operation)
         key = table.key_of(params["Item"] if action == "Put" else params["Key"])
         old = table.items.get(key)
         check = _condition(params)
@@ -426,6 +471,7 @@ class MemoryClient:
             hash_key, range_key = table.index(index)
         else:
             hash_key, range_key = table.hash_key, table.range_key
+        _check_placeholders(params, "Query")
         condition = _condition(params, "KeyConditionExpression")
         assert condition is not None, "a query needs a KeyConditionExpression"
         filtered = _condition(params, "FilterExpression")
@@ -477,6 +523,7 @@ class MemoryClient:
         seen: set[tuple[str, tuple[str, str]]] = set()
         for entry in actions:
             ((action, body),) = entry.items()
+            _check_placeholders(body, "TransactWriteItems")
             table = self.db.tables.get(body["TableName"])
             if table is None:
                 raise _error("ResourceNotFoundException", "Requested resource not found", "TransactWriteItems")

@@ -4,7 +4,7 @@ Knows nothing of Kubernetes. See docs/design.md ("The table", "Time") for the re
 """
 
 from .errors import ConflictError, CorruptRecordError, LockHeldError, NotFoundError, PreconditionError, StoreError
-from .operations import OperationsManager, failover_refusal
+from .operations import OperationsManager, OwnerCheck, failover_refusal
 from .problems import Problem, ProblemKind
 from .records import (
     ClusterState,
@@ -40,6 +40,7 @@ __all__ = [
     "NotFoundError",
     "OperationsManager",
     "Outcome",
+    "OwnerCheck",
     "PreconditionError",
     "Problem",
     "ProblemKind",

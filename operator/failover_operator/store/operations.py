@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from .errors import ConflictError, CorruptRecordError, LockHeldError, NotFoundEr
 from .expr import Expr, update_expression
 from .problems import Problem, ProblemKind, find_problems
 from .records import (
+    ClusterState,
     FailoverMode,
     GroupConfig,
     Health,
@@ -246,6 +248,9 @@ class OperationsManager:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         owner_heartbeat_seq: int | None = None,
         owner_health: Health | str | None = None,
+        owner_check: OwnerCheck | None = None,
+        transition: Transition | None = None,
+        outcome: Outcome = Outcome.SUCCEEDED,
     ) -> HistoryRecord:
         """Move ownership to `target_cluster` in one transaction: config (epoch + 1), history, lock release.
 
@@ -253,16 +258,21 @@ class OperationsManager:
         automatic failover uses, so racing standbys cannot steal from the winner). `force` skips only the
         suspension, health and staleness checks. `lease`: a lock the caller already holds (else one is taken).
 
-        `owner_heartbeat_seq` / `owner_health` make an automatic takeover a fencing-safe one: the transaction
-        also requires the owner's status record still to carry the heartbeat sequence number (0: no record)
-        or the health the taker judged it by. An owner that wrote a heartbeat in between — and so may still
-        be serving — cancels the takeover, and an owner that wrote one afterwards reads the new config.
+        `owner_check` (or `owner_heartbeat_seq` / `owner_health`) makes it conditional on what the current
+        owner's status record says: still the heartbeat the taker judged stale, not serving at this epoch,
+        drained (FAILOVER at this epoch), or not ready — so an owner that reported otherwise in between cancels
+        it. `transition`: the move a failover asked for; the transaction is conditioned on it still being in
+        the config (a source that gave up removed it first), and an UPTIME one stays, at the new epoch, as the
+        hand-off. `outcome`: ROLLED_BACK for an UPTIME hand-off that returns ownership to its source.
         """
         keys.check_part(target_cluster, "target cluster")
         if not failover_name:
             raise ValueError("failover_name must be a non-empty string")
         mode = coerce(FailoverMode, mode)
-        owner_check = _OwnerCheck(owner_heartbeat_seq, coerce(Health, owner_health) if owner_health else None)
+        if owner_check is None:
+            owner_check = OwnerCheck(
+                heartbeat_seq=owner_heartbeat_seq, health=coerce(Health, owner_health) if owner_health else None
+            )
         state = await self._read_for_failover(namespace, name)
         config = state.config
         if expected_epoch is not None and config.epoch != expected_epoch:
@@ -291,6 +301,8 @@ class OperationsManager:
                 automatic=automatic,
                 started_at=started_at,
                 owner_check=owner_check,
+                transition=transition,
+                outcome=outcome,
             )
         except BaseException:
             if own_lease:
@@ -309,7 +321,9 @@ class OperationsManager:
         mode: FailoverMode,
         automatic: bool,
         started_at: Any,
-        owner_check: _OwnerCheck,
+        owner_check: OwnerCheck,
+        transition: Transition | None,
+        outcome: Outcome,
     ) -> HistoryRecord:
         ctx = self._ctx
         pk = ctx.pk(config.namespace, config.name)
@@ -327,7 +341,7 @@ class OperationsManager:
             mode=mode,
             started_at=started_at or now,
             finished_at=now,
-            outcome=Outcome.SUCCEEDED,
+            outcome=outcome,
             epoch=new_epoch,
             record_id=keys.history_sk(now, lease.token[:12]),
         )
@@ -341,20 +355,27 @@ class OperationsManager:
             f"{cfg.n('updatedAt')} = {cfg.v(ts(now))}",
         ]
         removes = [cfg.n("transition")]
-        if mode == FailoverMode.UPTIME:
+        if mode == FailoverMode.UPTIME and outcome == Outcome.SUCCEEDED:
             # The old owner keeps serving until the new one reports ready: record the hand-off it waits for.
             handoff = Transition(
                 failover_name=failover_name,
                 source_cluster=config.owner,
                 target_cluster=target,
                 mode=FailoverMode.UPTIME,
-                requested_by=ctx.cluster_name,
-                requested_at=now,
+                requested_by=transition.requested_by if transition else ctx.cluster_name,
+                requested_at=transition.requested_at if transition else now,
                 epoch=new_epoch,
+                reason=reason,
             )
             sets.append(f"{cfg.n('transition')} = {cfg.v(transition_to_attr(handoff))}")
             removes = []
         condition = f"{cfg.n('owner')} = {cfg.v(s(config.owner))} AND {cfg.n('epoch')} = {cfg.v(n(config.epoch))}"
+        if transition is not None:
+            t = cfg.n("transition")
+            condition += (
+                f" AND {t}.{cfg.n('failoverName')} = {cfg.v(s(transition.failover_name))}"
+                f" AND {t}.{cfg.n('epoch')} = {cfg.v(n(transition.epoch))}"
+            )
         if not force:
             suspended = cfg.n("suspended")
             condition += f" AND (attribute_not_exists({suspended}) OR {suspended} = {cfg.v(b(False))})"
@@ -387,7 +408,7 @@ class OperationsManager:
                 }
             },
         ]
-        check = owner_check.item(ctx.table, ctx.key(pk, keys.cluster_sk(config.owner)))
+        check = owner_check.item(ctx.table, ctx.key(pk, keys.cluster_sk(config.owner)), config.epoch)
         if check is not None:
             items.append(check)
         token = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{lease.token}:{config.epoch}"))
@@ -429,6 +450,11 @@ class OperationsManager:
                     )
                 if now.suspended:
                     return ConflictError(f"{group} was suspended during failover; nothing was written")
+                if now.transition is None or now.transition.failover_name != record.failover_name:
+                    return ConflictError(
+                        f"failover {record.failover_name} of {group} is no longer in progress (its source gave up, "
+                        f"or it was undone); nothing was written"
+                    )
             return ConflictError(f"{group} changed during failover; nothing was written")
         if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
             return ConflictError(f"lost the lock on {group} before the transfer; nothing was written")
@@ -437,6 +463,72 @@ class OperationsManager:
                 f"{config.owner} reported again while {group} was being taken over; nothing was written"
             )
         return ConflictError(f"failover of {group} was cancelled ({', '.join(codes)}); nothing was written")
+
+    async def request_transition(self, namespace: str, name: str, transition: Transition) -> GroupConfig:
+        """Ask for a move of ownership: write `transition` into the config, if its source still owns the group
+        at its epoch and no other move is in progress. Raises ConflictError (saying what is in the way) or
+        NotFoundError. The clusters' ticks carry it out (see Transition)."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        e = Expr()
+        sets = [
+            f"{e.n('transition')} = {e.v(transition_to_attr(transition))}",
+            f"{e.n('version')} = {e.n('version')} + {e.v(n(1))}",
+            f"{e.n('updatedAt')} = {e.v(ts(ctx.clock.now()))}",
+        ]
+        condition = (
+            f"{e.n('owner')} = {e.v(s(transition.source_cluster))} AND {e.n('epoch')} = {e.v(n(transition.epoch))}"
+            f" AND attribute_not_exists({e.n('transition')})"
+        )
+        result, old = await ctx.write_if(
+            "update_item",
+            Key=ctx.key(pk, keys.CONFIG_SK),
+            UpdateExpression=update_expression(sets),
+            ConditionExpression=condition,
+            ReturnValues="ALL_NEW",
+            **e.params(),
+        )
+        if result is not None:
+            return config_from_item(result["Attributes"])
+        if not old:
+            raise NotFoundError(f"group {namespace}/{name} does not exist")
+        now = config_from_item(old)
+        if now.transition is not None:
+            t = now.transition
+            raise ConflictError(
+                f"failover {t.failover_name} ({t.source_cluster} -> {t.target_cluster}, {t.mode.value}) of "
+                f"{namespace}/{name} is in progress"
+            )
+        raise ConflictError(
+            f"{namespace}/{name} changed: {now.owner} owns it at epoch {now.epoch} "
+            f"(not {transition.source_cluster} at {transition.epoch})"
+        )
+
+    async def clear_transition(self, namespace: str, name: str, failover_name: str, epoch: int) -> bool:
+        """Remove the transition `failover_name` at `epoch` from the config — only that one: True if removed,
+        False if it was not there (already done, undone, or replaced). Once it returns True, no transfer
+        conditioned on it can land any more."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        e = Expr()
+        t = e.n("transition")
+        result, _ = await ctx.write_if(
+            "update_item",
+            Key=ctx.key(pk, keys.CONFIG_SK),
+            UpdateExpression=update_expression(
+                [
+                    f"{e.n('version')} = {e.n('version')} + {e.v(n(1))}",
+                    f"{e.n('updatedAt')} = {e.v(ts(ctx.clock.now()))}",
+                ],
+                [t],
+            ),
+            ConditionExpression=(
+                f"{t}.{e.n('failoverName')} = {e.v(s(failover_name))} AND {t}.{e.n('epoch')} = {e.v(n(epoch))}"
+            ),
+            ReturnValuesOnConditionCheckFailure="NONE",
+            **e.params(),
+        )
+        return result is not None
 
     async def execute_failback(
         self, namespace: str, name: str, reason: str, failover_name: str | None = None
@@ -509,24 +601,47 @@ class OperationsManager:
             raise PreconditionError(f"the config record of {namespace}/{name} is unreadable: {error.detail}") from None
 
 
-class _OwnerCheck:
-    """The optional fourth action of a takeover: the owner's status is still what the taker judged."""
+@dataclass(frozen=True)
+class OwnerCheck:
+    """What a transfer requires of the current owner's status record (the optional fourth action).
 
-    def __init__(self, heartbeat_seq: int | None, health: Health | None) -> None:
-        self.heartbeat_seq = heartbeat_seq
-        self.health = health
+    `heartbeat_seq`: still the heartbeat the taker judged stale (0: no record at all); `health`: still that
+    health; `not_serving`: not PRIMARY at the config's epoch (an owner re-proves ownership by writing exactly
+    that, conditioned on the config: the two cannot both succeed); `drained`: FAILOVER at the config's epoch
+    (it stopped serving for this move); `not_ready`: not PRIMARY, OK and at the epoch (an UPTIME hand-off that
+    is rolled back only if the new owner did not become ready after all)."""
 
-    def item(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
-        if self.heartbeat_seq is None and self.health is None:
-            return None
+    heartbeat_seq: int | None = None
+    health: Health | None = None
+    not_serving: bool = False
+    drained: bool = False
+    not_ready: bool = False
+
+    def item(self, table: str, key: dict[str, Any], epoch: int) -> dict[str, Any] | None:
         e = Expr()
         parts = []
+
+        def absent() -> str:
+            return f"attribute_not_exists({e.n(keys.PK)})"
+
+        def at(state: ClusterState) -> str:
+            return f"{e.n('state')} = {e.v(s(state.value))} AND {e.n('observedEpoch')} = {e.v(n(epoch))}"
+
         if self.heartbeat_seq == 0:
-            parts.append(f"attribute_not_exists({e.n(keys.PK)})")
+            parts.append(absent())
         elif self.heartbeat_seq is not None:
             parts.append(f"{e.n('heartbeatSeq')} = {e.v(n(self.heartbeat_seq))}")
         if self.health is not None:
             parts.append(f"{e.n('health')} = {e.v(s(self.health.value))}")
+        if self.not_serving:
+            parts.append(f"({absent()} OR NOT ({at(ClusterState.PRIMARY)}))")
+        if self.drained:
+            parts.append(at(ClusterState.FAILOVER))
+        if self.not_ready:
+            ok = f"{e.n('health')} = {e.v(s(Health.OK.value))}"
+            parts.append(f"({absent()} OR NOT ({at(ClusterState.PRIMARY)} AND {ok}))")
+        if not parts:
+            return None
         return {
             "ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": " AND ".join(parts), **e.params()}
         }

@@ -44,6 +44,7 @@ class ClusterState(StrEnum):
 class Outcome(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+    ROLLED_BACK = "ROLLED_BACK"  # an UPTIME hand-off whose new owner never became ready: ownership returned
 
 
 class FailoverMode(StrEnum):
@@ -64,7 +65,16 @@ class Timeouts(_Model):
 
 
 class Transition(_Model):
-    """A planned failover in progress: the owner is asked to demote before ownership moves."""
+    """A move of ownership in progress, which every cluster's tick advances (the protocol of a failover).
+
+    CONSISTENCY, at `epoch` (the owner's): the source drains and reports FAILOVER; the target then transfers
+    ownership (epoch + 1) in a transaction conditioned on this very transition, and the transition goes with
+    it. A source that gives up after transitoryState removes it first (conditionally), so a late transfer can
+    never land after it resumed. `force`: the target transfers after one heartbeat interval even if the source
+    has not confirmed. `automatic`: asked by a standby because the owner reports ERROR.
+    UPTIME, at `epoch` (the owner's): the target transfers at once and the transition stays, at the new epoch,
+    as the hand-off: the source serves until the target reports ready, then removes it; if the target never
+    does within transitoryState, the source takes ownership back (epoch + 1, history ROLLED_BACK)."""
 
     failover_name: str
     source_cluster: str
@@ -73,6 +83,9 @@ class Transition(_Model):
     requested_by: str
     requested_at: datetime
     epoch: int
+    force: bool = False
+    automatic: bool = False
+    reason: str = ""
 
 
 class GroupConfig(_Model):
@@ -86,6 +99,8 @@ class GroupConfig(_Model):
     suspended: bool = False
     suspension_reason: str | None = None
     timeouts: Timeouts = Timeouts()
+    timeouts_before: Timeouts | None = None
+    """The timeouts before the last change of them: nobody's wait shortens before the old timeout has passed."""
     last_failover: datetime | None = None
     updated_at: datetime
     transition: Transition | None = None
@@ -256,6 +271,9 @@ def transition_to_attr(t: Transition) -> dict[str, Any]:
             "requestedBy": s(t.requested_by),
             "requestedAt": ts(t.requested_at),
             "epoch": n(t.epoch),
+            "force": b(t.force),
+            "automatic": b(t.automatic),
+            "reason": s(t.reason),
         }
     }
 
@@ -277,6 +295,7 @@ def config_attrs(config: GroupConfig) -> Item:
     _opt(item, "suspensionReason", s(config.suspension_reason) if config.suspension_reason else None)
     _opt(item, "lastFailover", ts(config.last_failover) if config.last_failover else None)
     _opt(item, "transition", transition_to_attr(config.transition) if config.transition else None)
+    _opt(item, "timeoutsBefore", timeouts_to_attr(config.timeouts_before) if config.timeouts_before else None)
     return item
 
 
@@ -297,17 +316,7 @@ def config_from_item(item: Mapping[str, Any]) -> GroupConfig:
         operator_id, namespace, name = keys.parse_group_pk(r.pk)
     except ValueError as exc:
         raise r.corrupt(str(exc)) from None
-    timeouts_attr = r.get("timeouts", "M", required=False)
-    timeouts = Timeouts()
-    if timeouts_attr is not None:
-        t = _Reader(timeouts_attr)
-        timeouts = _build(
-            r,
-            Timeouts,
-            heartbeat=t.number("heartbeat"),
-            unhealthy_primary=t.number("unhealthyPrimary"),
-            transitory_state=t.number("transitoryState"),
-        )
+    timeouts = _timeouts_from(r, "timeouts") or Timeouts()
     transition = None
     transition_attr = r.get("transition", "M", required=False)
     if transition_attr is not None:
@@ -322,6 +331,9 @@ def config_from_item(item: Mapping[str, Any]) -> GroupConfig:
             requested_by=t.text("requestedBy"),
             requested_at=t.stamp("requestedAt"),
             epoch=t.number("epoch"),
+            force=bool(t.flag("force", required=False)),
+            automatic=bool(t.flag("automatic", required=False)),
+            reason=t.text("reason", required=False) or "",
         )
     return _build(
         r,
@@ -336,9 +348,24 @@ def config_from_item(item: Mapping[str, Any]) -> GroupConfig:
         suspended=bool(r.flag("suspended", required=False)),
         suspension_reason=r.text("suspensionReason", required=False),
         timeouts=timeouts,
+        timeouts_before=_timeouts_from(r, "timeoutsBefore"),
         last_failover=r.stamp("lastFailover", required=False),
         updated_at=r.stamp("updatedAt"),
         transition=transition,
+    )
+
+
+def _timeouts_from(r: _Reader, attribute: str) -> Timeouts | None:
+    attr = r.get(attribute, "M", required=False)
+    if attr is None:
+        return None
+    t = _Reader(attr)
+    return _build(
+        r,
+        Timeouts,
+        heartbeat=t.number("heartbeat"),
+        unhealthy_primary=t.number("unhealthyPrimary"),
+        transitory_state=t.number("transitoryState"),
     )
 
 

@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from . import keys
+from .calls import TRANSACTION_CANCELED, error_code, unexpected
 from .context import StoreContext, coerce, sk_of
 from .errors import ConflictError, CorruptRecordError, NotFoundError
 from .expr import Expr, update_expression
@@ -126,6 +128,10 @@ class StateManager:
             sets.append(f"{e.n('transition')} = {e.v(transition_to_attr(config.transition))}")
         else:
             removes.append(e.n("transition"))
+        if config.timeouts_before is not None:
+            sets.append(f"{e.n('timeoutsBefore')} = {e.v(timeouts_to_attr(config.timeouts_before))}")
+        else:
+            removes.append(e.n("timeoutsBefore"))
         condition = f"attribute_exists({e.n(keys.PK)}) AND {e.n('version')} = {e.v(n(config.version))}"
         result, old = await ctx.write_if(
             "update_item",
@@ -218,6 +224,81 @@ class StateManager:
                 raise NotFoundError(f"group {namespace}/{name} does not exist")
             observed_epoch = config.epoch
         e = Expr()
+        sets, removes = self._status_update(e, namespace, name, health, state, components, observed_epoch, message)
+        result = await ctx.call(
+            "update_item",
+            TableName=ctx.table,
+            Key=ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),
+            UpdateExpression=update_expression(sets, removes),
+            ReturnValues="ALL_NEW",
+            **e.params(),
+        )
+        return cluster_status_from_item(result["Attributes"])
+
+    async def prove_ownership(
+        self,
+        namespace: str,
+        name: str,
+        epoch: int,
+        health: Health | str,
+        components: Mapping[str, Any],
+        *,
+        message: str | None = None,
+    ) -> None:
+        """Report this cluster PRIMARY at `epoch` — if, and only if, it still owns the group at that epoch.
+
+        One transaction: the config still names us owner at `epoch`, and our status (a heartbeat: the sequence
+        number moves) says PRIMARY at `epoch`. It is the proof a cluster needs before it scales anything up:
+        every takeover of an owner that "does not serve" is conditioned on this status *not* saying so, so the
+        two can never both succeed. Raises ConflictError if we no longer own the group at `epoch`."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        c = Expr()
+        check = f"{c.n('owner')} = {c.v(s(ctx.cluster_name))} AND {c.n('epoch')} = {c.v(n(epoch))}"
+        e = Expr()
+        sets, removes = self._status_update(
+            e, namespace, name, coerce(Health, health), ClusterState.PRIMARY, components, epoch, message
+        )
+        items = [
+            {
+                "ConditionCheck": {
+                    "TableName": ctx.table,
+                    "Key": ctx.key(pk, keys.CONFIG_SK),
+                    "ConditionExpression": check,
+                    **c.params(),
+                }
+            },
+            {
+                "Update": {
+                    "TableName": ctx.table,
+                    "Key": ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),
+                    "UpdateExpression": update_expression(sets, removes),
+                    **e.params(),
+                }
+            },
+        ]
+        try:
+            await ctx.call("transact_write_items", TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) != TRANSACTION_CANCELED:
+                raise unexpected("TransactWriteItems", exc) from exc
+            raise ConflictError(
+                f"{ctx.cluster_name} no longer owns {namespace}/{name} at epoch {epoch}; nothing was written"
+            ) from None
+
+    def _status_update(
+        self,
+        e: Expr,
+        namespace: str,
+        name: str,
+        health: Health,
+        state: ClusterState,
+        components: Mapping[str, Any],
+        observed_epoch: int,
+        message: str | None,
+    ) -> tuple[list[str], list[str]]:
+        """SET and REMOVE clauses of a heartbeat: the sequence number moves, the rest says what we see."""
+        ctx = self._ctx
         seq = e.n("heartbeatSeq")
         sets = [
             f"{seq} = if_not_exists({seq}, {e.v(n(0))}) + {e.v(n(1))}",
@@ -235,15 +316,7 @@ class StateManager:
             sets.append(f"{e.n('message')} = {e.v(s(message))}")
         else:
             removes.append(e.n("message"))
-        result = await ctx.call(
-            "update_item",
-            TableName=ctx.table,
-            Key=ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),
-            UpdateExpression=update_expression(sets, removes),
-            ReturnValues="ALL_NEW",
-            **e.params(),
-        )
-        return cluster_status_from_item(result["Attributes"])
+        return sets, removes
 
     async def get_cluster_status(
         self, namespace: str, name: str, cluster_name: str | None = None
