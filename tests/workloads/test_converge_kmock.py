@@ -294,11 +294,26 @@ async def test_api_faults_are_errors_not_exceptions(shop: EmulatedCluster, workl
     seen = await workloads.observe(NS, REFS, Role.STANDBY)
     assert seen.components["StatefulSet/db"] == {
         "error": "reading StatefulSet shop/db: 503 ServiceUnavailable: injected fault",
-        "health": "ERROR",
+        "health": "UNKNOWN",
         "message": "reading StatefulSet shop/db: 503 ServiceUnavailable: injected fault",
     }
-    assert seen.health == "ERROR" and not seen.all_down  # unknown is not down
+    assert seen.health == "UNKNOWN" and not seen.all_down  # not knowing is neither failing nor down
     shop.emulator.clear_faults()
+
+
+async def test_an_object_converged_for_a_later_epoch_is_never_scaled_up_for_an_earlier_one(
+    shop: EmulatedCluster, workloads: Workloads
+) -> None:
+    """The epoch on the object is the fencing token where the action happens."""
+    web = [ResourceRef("Deployment", "web")]
+    await workloads.converge(NS, web, Role.STANDBY, group=GROUP, epoch=7)
+    result = await workloads.converge(NS, web, Role.PRIMARY, group=GROUP, epoch=6)
+    assert result.errors == ["refusing to make Deployment shop/web PRIMARY for epoch 6: it was converged at epoch 7"]
+    assert (await read(shop, "Deployment", "web"))["spec"]["replicas"] == 0
+    assert (await workloads.converge(NS, web, Role.FENCED, group=GROUP, epoch=6)).errors == []  # down is always safe
+    assert (await read(shop, "Deployment", "web"))["metadata"]["annotations"]["failover.dev/role"] == "FENCED"
+    result = await workloads.converge(NS, web, Role.PRIMARY, group=GROUP, epoch=8)
+    assert result.errors == [] and (await read(shop, "Deployment", "web"))["spec"]["replicas"] == 3
 
 
 async def test_conflicts_are_retried_with_a_fresh_read(shop: EmulatedCluster, workloads: Workloads) -> None:

@@ -343,7 +343,10 @@ def test_kind_and_role_spellings() -> None:
     with pytest.raises(UnknownKindError, match=r"unknown kind 'Pod'.*Deployment"):
         role_patch("Pod", obj, Role.STANDBY, group=GROUP, epoch=1, now=NOW)
     with pytest.raises(ValueError):
-        role_patch("Deployment", obj, "FENCED", group=GROUP, epoch=1, now=NOW)
+        role_patch("Deployment", obj, "LEADER", group=GROUP, epoch=1, now=NOW)
+    fenced = role_patch("Deployment", obj, "FENCED", group=GROUP, epoch=1, now=NOW)
+    assert fenced == {**canonical, "metadata": {"annotations": {**canonical["metadata"]["annotations"],
+                                                                "failover.dev/role": "FENCED"}}}  # fmt: skip
 
 
 @pytest.mark.parametrize(

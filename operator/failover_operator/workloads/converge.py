@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from . import annotations as ann
 from .health import Component, Health, all_down, all_ready, assess, summarize
 from .kinds import Kind, UnknownKindError, managed_kind
 from .kube import KubeClient, KubeError
@@ -157,7 +158,7 @@ class Workloads:
         try:
             obj = await _limited(limit, self.kube.get(kind, namespace, ref.name))
         except KubeError as e:
-            return key, assess(kind, None, role, error=str(e))
+            return key, assess(kind, None, role, error=str(e), unobservable=e.unobservable)
         except Exception as e:  # a bug must not hide the other resources' health
             logger.exception("Could not observe %s %s/%s", kind.kind, namespace, ref.name)
             return key, assess(kind, None, role, error=f"{type(e).__name__}: {e}")
@@ -182,6 +183,15 @@ class Workloads:
                 if obj is None:
                     result.errors.append(f"{kind.kind} {namespace}/{ref.name} not found")
                     return
+                newer = _epoch_of(obj)
+                if role == Role.PRIMARY and newer is not None and newer > epoch:
+                    # The epoch on the object is the fencing token where the action happens: it was converged
+                    # for a later owner than the one we act for, so our view is old. Never scale it up.
+                    result.errors.append(
+                        f"refusing to make {kind.kind} {namespace}/{ref.name} PRIMARY for epoch {epoch}: it was "
+                        f"converged at epoch {newer}"
+                    )
+                    return
                 patch = role_patch(kind, obj, role, group=group, epoch=epoch, now=now, trigger_reconcile=trigger)
                 if patch is None:
                     return
@@ -201,6 +211,11 @@ class Workloads:
         except Exception as e:  # a bug in one resource must not stop the others
             logger.exception("Could not converge %s %s/%s", kind.kind, namespace, ref.name)
             result.errors.append(f"{kind.kind} {namespace}/{ref.name}: {type(e).__name__}: {e}")
+
+
+def _epoch_of(obj: Mapping[str, Any]) -> int | None:
+    value = ann.annotations_of(obj).get(ann.EPOCH)
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def _guarded(patch: Mapping[str, Any], obj: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,9 @@ with a message a person understands ("Deployment/web: 1 of 3 ready"). :func:`all
 answer the two questions a failover waits on: did the demoted copy stop every pod, is the promoted copy serving?
 
 Grades: OK as intended; DEGRADED on the way there, or not quite right (rolling out, scaling down, missing,
-undone by someone else); ERROR when a primary serves nothing (pods wanted, none ready) or the API failed.
+undone by someone else); UNKNOWN when it could not be read (the API server unreachable, overloaded or
+refusing us): not knowing is not failing, and only ERROR counts towards failing over an unhealthy owner;
+ERROR when a primary serves nothing (pods wanted, none ready) or the API said the resource cannot be served.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .roles import Role
 class Health(StrEnum):
     OK = "OK"
     DEGRADED = "DEGRADED"
+    UNKNOWN = "UNKNOWN"
     ERROR = "ERROR"
 
     @property
@@ -30,7 +33,7 @@ class Health(StrEnum):
         return _RANK[self]
 
 
-_RANK = {Health.OK: 0, Health.DEGRADED: 1, Health.ERROR: 2}
+_RANK = {Health.OK: 0, Health.DEGRADED: 1, Health.UNKNOWN: 2, Health.ERROR: 3}
 
 
 @dataclass(frozen=True)
@@ -48,16 +51,25 @@ class Component:
         return {**self.detail, "health": self.health.value, "message": self.message}
 
 
-def assess(kind: str | Kind, obj: Mapping[str, Any] | None, role: Role | str, *, error: str | None = None) -> Component:
-    """Grade ``obj`` (None: it does not exist) for ``role``; ``error``: reading it failed with this text."""
-    role = Role(role)
+def assess(
+    kind: str | Kind,
+    obj: Mapping[str, Any] | None,
+    role: Role | str,
+    *,
+    error: str | None = None,
+    unobservable: bool = False,
+) -> Component:
+    """Grade ``obj`` (None: it does not exist) for ``role``; ``error``: reading it failed with this text,
+    ``unobservable``: because the API could not answer (UNKNOWN), not because it said no (ERROR)."""
+    role = Role(role).shape
     try:
         k = managed_kind(kind)
     except UnknownKindError as e:
         return Component(Health.ERROR, {"error": str(e)}, str(e))
     pods = k.scalable
     if error is not None:
-        return Component(Health.ERROR, {"error": error}, error, down=False if pods else None)
+        grade = Health.UNKNOWN if unobservable else Health.ERROR
+        return Component(grade, {"error": error}, error, down=False if pods else None)
     if obj is None:
         return Component(Health.DEGRADED, {"missing": True}, "not found", down=True if pods else None)
     if pods:

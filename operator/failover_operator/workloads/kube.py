@@ -53,6 +53,11 @@ class KubeError(Exception):
     def conflict(self) -> bool:
         return self.status == 409
 
+    @property
+    def unobservable(self) -> bool:
+        """The API could not answer (gone, overloaded, throttling, refusing us): nothing was learned."""
+        return self.status == 0 or self.status >= 500 or self.status in (401, 403, 408, 429)
+
 
 class KubeClient:
     """``await kube.get("Deployment", "shop", "web")``; takes ownership of ``api_client`` (see :meth:`close`).

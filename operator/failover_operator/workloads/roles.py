@@ -37,6 +37,12 @@ from .kinds import Kind, managed_kind
 class Role(StrEnum):
     PRIMARY = "PRIMARY"
     STANDBY = "STANDBY"
+    FENCED = "FENCED"  # a standby's shape, taken by an owner that could not prove it still owns the group
+
+    @property
+    def shape(self) -> Role:
+        """The shape the resources take: FENCED ones look like a standby's."""
+        return Role.STANDBY if self == Role.FENCED else self
 
 
 def role_patch(
@@ -55,7 +61,8 @@ def role_patch(
     Raises :class:`~.kinds.UnknownKindError` for a kind a FailoverGroup cannot list.
     """
     k = managed_kind(kind)
-    role = Role(role)
+    marked = Role(role)
+    role = marked.shape
     plan = _Plan(obj)
     if k.scalable:
         _replicas(plan, role)
@@ -68,7 +75,7 @@ def role_patch(
         _dns(plan, role)
     plan.annotate(ann.GROUP, group)
     plan.annotate(ann.EPOCH, str(epoch))
-    plan.annotate(ann.ROLE, role.value)
+    plan.annotate(ann.ROLE, marked.value)
     return plan.patch()
 
 
