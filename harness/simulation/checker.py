@@ -165,13 +165,21 @@ def _forced_away(
 
 def _liveness(world: World, end: float, conditions: dict[str, dict[str, Intervals]], verdict: Verdict) -> None:
     timing = world.timing
-    bound = timing.heartbeat + 3 * timing.interval + world.startup + 1.0
+    slack = world.startup + 1.0
+    gone = timing.heartbeat + 3 * timing.interval + slack  # the owner died, fenced or was cut off
+    # An owner that is alive but cannot serve (its API refuses the scale-up) reports ERROR: asked to drain after
+    # unhealthyPrimary, then the transfer (two more ticks).
+    failing = timing.unhealthy + 5 * timing.interval + slack
     planned = [
         (t, t_next)
         for (t, tr), (t_next, _) in zip(world.transitions, [*world.transitions[1:], (end, None)], strict=False)
         if tr
     ]
     for start, stop, serving in _serving_at(world, end):
+        owner, _ = _owner_at(world, start)
+        mine = conditions.get(owner or "", {})
+        alive = not any(_during(mine.get(k, []), start, stop) for k in ("operator_down", "dynamo_down"))
+        bound = failing if alive else gone
         if serving or stop - start <= bound:
             continue
         # From when could some cluster take over, undisturbed, for a whole bound?

@@ -49,6 +49,7 @@ class SimKube:
     faults: ApiFaults = field(default_factory=ApiFaults)
     objects: dict[tuple[str, str, str], Obj] = field(default_factory=dict)
     serving: list[tuple[float, bool]] = field(default_factory=list)  # (time, serving) at every change
+    events: list[tuple[float, str, str]] = field(default_factory=list)  # posted by the watchdog
     version: int = 0
     requests: int = 0
 
@@ -68,6 +69,18 @@ class SimKube:
         k = any_kind(kind)
         await self._gate(k, namespace, name, "patching the status of", write=True)
         return self._write(k, namespace, name, {"status": dict(status)}, status=True)
+
+    async def list(self, kind: str | Kind, namespace: str | None) -> list[Obj]:
+        k = any_kind(kind)
+        await self._gate(k, namespace or "*", "", "listing")
+        return [
+            _copy(obj)
+            for (plural, ns, _), obj in self.objects.items()
+            if plural == k.plural and (namespace is None or ns == namespace)
+        ]
+
+    async def create_event(self, involved: Mapping[str, Any], reason: str, message: str, **_: Any) -> None:
+        self.events.append((self.now(), reason, message))
 
     def close(self) -> None:
         return None

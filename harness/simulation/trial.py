@@ -140,6 +140,8 @@ async def _run(trial: Trial, on_world: Callable[[World], None] | None) -> Outcom
             conditions[name]["watchdog_down"] = [(0.0, trial.duration)]
     for name in trial.clusters:
         world.start(name)
+        if trial.watchdog:
+            world.start_watchdog(name)
     actions = asyncio.gather(*(_apply(world, fault, conditions, trial) for fault in trial.faults))
     await asyncio.sleep(trial.duration)
     actions.cancel()

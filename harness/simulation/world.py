@@ -19,17 +19,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from failover_operator.api import FailoverSpec, FailoverStatus, format_duration
-from failover_operator.handlers.failovergroups import plan_of
 from failover_operator.metrics import Metrics
 from failover_operator.reconciler.context import OperatorContext
+from failover_operator.reconciler.edits import write_timeouts
 from failover_operator.reconciler.failover import FailoverExecutor
 from failover_operator.reconciler.group import GroupRunner
-from failover_operator.reconciler.plan import GroupPlan
+from failover_operator.reconciler.plan import GroupPlan, plan_of
 from failover_operator.reconciler.retire import retire_group
 from failover_operator.settings import Settings
 from failover_operator.store import DynamoDBService, StoreError, ensure_table
 from failover_operator.store.calls import RetryPolicy
 from failover_operator.store.records import config_from_item, history_from_item
+from failover_operator.watchdog import LeaseKeeper, Watchdog
 from failover_operator.workloads.converge import Workloads
 
 from ..memdynamo import MemoryDynamoDB
@@ -37,6 +38,8 @@ from .kube import ApiFaults, SimKube
 from .network import FaultyClient, NetworkFaults
 
 NS, NAME = "shop", "web"
+LEASE_NS, LEASE_NAME = "failover-operator", "failover-operator"
+LEASE_STEP = 0.5  # how often the simulated operators renew their Lease
 TABLE = "simulation"
 OPERATOR_ID = "sim"
 BASE_WALL = datetime(2026, 6, 1, tzinfo=UTC)
@@ -95,6 +98,14 @@ class GatedKube:
     def __init__(self, kube: SimKube, gate: Gate) -> None:
         self.kube = kube
         self.gate = gate
+
+    async def list(self, *args: Any) -> Any:
+        await self.gate.wait()
+        return await self.kube.list(*args)
+
+    async def create_event(self, *args: Any, **kwargs: Any) -> None:
+        await self.gate.wait()
+        await self.kube.create_event(*args, **kwargs)
 
     async def get(self, *args: Any) -> Any:
         await self.gate.wait()
@@ -177,12 +188,23 @@ class SimOperator:
         )
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self.stops: dict[str, asyncio.Event] = {}
+        self.keeper = LeaseKeeper(
+            GatedKube(cluster.kube, self.gate),
+            LEASE_NS,
+            LEASE_NAME,
+            cluster.name,
+            cluster.clock,
+            lambda: list(self.ctx.runners.values()),
+            step=LEASE_STEP,
+        )
+        self.ctx.liveness = self.keeper
 
     @property
     def paused(self) -> bool:
         return not self.gate.open.is_set()
 
     def start(self) -> None:
+        self._spawn("lease", self.keeper.run(asyncio.Event()))
         group = self.cluster.group
         if group is not None:
             self._spawn("group", self._group(group))
@@ -256,13 +278,11 @@ class SimOperator:
 
     async def edit_timeouts(self, timing: Timing) -> None:
         """on_update of a timeouts edit: written to DynamoDB, the runner woken."""
-        from failover_operator.handlers.failovergroups import _set_timeouts
-
         plan = await self._plan()
         if plan is None:
             return
         with contextlib.suppress(StoreError):
-            await _set_timeouts(self.ctx.store, NS, NAME, plan)
+            await write_timeouts(self.ctx.store, NS, NAME, plan.timeouts)
         self.ctx.wake(NS, NAME)
 
     async def delete_group(self) -> None:
@@ -284,11 +304,22 @@ class SimCluster:
     kube: SimKube
     network: NetworkFaults
     client: FaultyClient
-    group: dict[str, Any] | None = None
     failovers: dict[str, dict[str, Any]] = field(default_factory=dict)
     operator: SimOperator | None = None
-    watchdog_enabled: bool = False
+    watchdog: asyncio.Task[Any] | None = None
     started: dict[tuple[str, str, str], float] = field(default_factory=dict)  # controller's scale-up clocks
+
+    @property
+    def group(self) -> dict[str, Any] | None:
+        """The FailoverGroup object, as stored in the cluster's API (the watchdog lists it there)."""
+        return self.kube.objects.get(("failovergroups", NS, NAME))
+
+    @group.setter
+    def group(self, obj: dict[str, Any] | None) -> None:
+        if obj is None:
+            self.kube.objects.pop(("failovergroups", NS, NAME), None)
+        else:
+            self.kube.objects[("failovergroups", NS, NAME)] = obj  # by reference: status patches land in it
 
 
 class World:
@@ -358,6 +389,14 @@ class World:
         for cluster in self.clusters.values():
             cluster.client.inner = self.db.client()
             cluster.kube.create(_deployment(primary=cluster.name == owner))
+            cluster.kube.create(
+                {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {"name": LEASE_NAME, "namespace": LEASE_NS},
+                    "spec": {},
+                }
+            )
             cluster.group = {
                 "apiVersion": "failover.dev/v1alpha1",
                 "kind": "FailoverGroup",
@@ -381,6 +420,20 @@ class World:
         cluster.operator = SimOperator(self, cluster)
         cluster.operator.start()
         self.log(name, "fault", "operator started")
+
+    def start_watchdog(self, name: str) -> None:
+        """`failover-operator watchdog` in that cluster: its own process (never paused with the operator)."""
+        cluster = self.clusters[name]
+        dog = Watchdog(
+            cluster.kube,
+            Workloads(cluster.kube, now=cluster.clock.now),
+            cluster.clock,
+            LEASE_NS,
+            LEASE_NAME,
+            [NS],
+            poll=0.1,
+        )  # type: ignore[arg-type]
+        cluster.watchdog = self.loop.create_task(dog.run(asyncio.Event()))
 
     def crash(self, name: str) -> None:
         cluster = self.clusters[name]
@@ -428,8 +481,9 @@ class World:
         self.log("*", "fault", f"timeouts edited: heartbeat {timing.heartbeat:g}s, interval {timing.interval:g}s")
         self.timing = timing
         for cluster in self.clusters.values():
-            if cluster.group is not None:
-                cluster.group = {**cluster.group, "spec": {**cluster.group["spec"], **timing.spec()}}
+            group = cluster.group
+            if group is not None:
+                group["spec"] = {**group["spec"], **timing.spec()}
         await asyncio.gather(  # every cluster's operator handles the edit of its own copy, at the same time
             *(
                 cluster.operator.edit_timeouts(timing)

@@ -22,6 +22,13 @@ def main(argv: list[str] | None = None) -> int:
         description="Run the operator against the cluster in KUBECONFIG, or the in-cluster config in a pod.",
     )
 
+    commands.add_parser(
+        "watchdog",
+        help="run the watchdog: scale this cluster's PRIMARY resources down when the operator stops (see README)",
+        description="Watch the Lease the operator renews; when it goes quiet for longer than it said, fence every "
+        "resource this cluster serves as PRIMARY. Needs only the Kubernetes API; the same settings as run.",
+    )
+
     setup = commands.add_parser("setup-table", help="create the DynamoDB table (idempotent) and wait until ACTIVE")
     setup.add_argument("--table", required=True, help="table name")
     setup.add_argument("--endpoint", default=os.environ.get("DYNAMODB_ENDPOINT"), help="custom endpoint URL")
@@ -38,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         from .runner import run
 
         return run()
+    if args.command == "watchdog":
+        from .runner import watch
+
+        return watch()
     return 2  # pragma: no cover - argparse enforces a command
 
 

@@ -1,13 +1,17 @@
-"""`failover-operator run`: wire settings, DynamoDB, Kubernetes and kopf together, in the foreground."""
+"""`failover-operator run` (settings, DynamoDB, Kubernetes, kopf and the watchdog's Lease, wired together) and
+`failover-operator watchdog` (the Lease watched, nothing else), both in the foreground."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 from typing import Any
 
 import kopf
+from aiohttp import web
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
@@ -19,10 +23,13 @@ from .reconciler.context import OperatorContext
 from .settings import Settings, explain, load
 from .store import DynamoDBService
 from .store.connect import open_client
+from .watchdog import LeaseKeeper, Watchdog
 from .workloads.converge import Workloads
 from .workloads.kube import KubeClient, api_client_from_environment
 
 log = logging.getLogger("failover_operator")
+
+LEASE_STEP_SECONDS = 1.0  # how often the watchdog's Lease is renewed
 
 
 class StartupError(Exception):
@@ -98,6 +105,18 @@ async def serve(
             settings.aws_region,
             ", ".join(namespaces) if namespaces else "all namespaces",
         )
+        keeper = LeaseKeeper(
+            kube,
+            settings.lease_namespace,
+            settings.lease_name,
+            settings.cluster_name,
+            clock,
+            lambda: list(ctx.runners.values()),
+            step=LEASE_STEP_SECONDS,
+        )
+        ctx.liveness = keeper
+        keeping = asyncio.Event()
+        lease = asyncio.create_task(keeper.run(keeping))
         try:
             await kopf.operator(
                 registry=registry,
@@ -109,4 +128,73 @@ async def serve(
                 stop_flag=stop_flag,
             )
         finally:
+            keeping.set()
+            lease.cancel()
+            await asyncio.gather(lease, return_exceptions=True)
             kube.close()
+
+
+def watch() -> int:
+    """`failover-operator watchdog`: the Lease watched, PRIMARY resources fenced when it goes quiet."""
+    try:
+        settings = load()
+    except ValidationError as exc:
+        print(f"failover-operator watchdog: {explain(exc)}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_format, settings.log_level)
+    try:
+        asyncio.run(watchdog(settings))
+    except StartupError as exc:
+        print(f"failover-operator watchdog: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def watchdog(settings: Settings, *, api_client: Any = None, stop: asyncio.Event | None = None) -> None:
+    """Run the watchdog until SIGTERM/SIGINT (or `stop`), with /healthz on HEALTH_PORT."""
+    if api_client is None:
+        try:
+            api_client = api_client_from_environment()
+        except Exception as exc:  # the kubernetes client raises several unrelated types here
+            raise StartupError(f"no Kubernetes configuration (in-cluster or KUBECONFIG): {exc}") from None
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    kube = KubeClient(api_client)
+    dog = Watchdog(
+        kube, Workloads(kube), EventLoopClock(), settings.lease_namespace, settings.lease_name, settings.namespaces
+    )
+    health = await _health_server(settings.health_port)
+    log.info(
+        "failover-operator watchdog %s: cluster %s, Lease %s/%s, watching %s",
+        __version__,
+        settings.cluster_name,
+        settings.lease_namespace,
+        settings.lease_name,
+        ", ".join(settings.namespaces) or "all namespaces",
+    )
+    try:
+        await dog.run(stop)
+    finally:
+        await health.cleanup()
+        kube.close()
+
+
+async def _health_server(port: int) -> web.AppRunner:
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "0.0.0.0", port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise StartupError(f"cannot serve /healthz on port {port}: {exc}") from None
+    return runner

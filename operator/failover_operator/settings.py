@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         "demotes itself, so it is down before any standby may take over.",
     )
     dynamodb_timeout_seconds: float = Field(5.0, gt=0, description="Connect and read timeout of one DynamoDB request.")
+    lease_namespace: str = Field(
+        "failover-operator",
+        description="Namespace of the Lease the operator renews while it runs and the watchdog watches (the "
+        "chart sets it to the release's namespace).",
+    )
+    lease_name: str = Field("failover-operator", description="Name of that Lease (the chart creates it).")
 
     @field_validator("cluster_name")
     @classmethod

@@ -5,7 +5,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from failover_operator.reconciler.decide import Action, LocalRole, Situation, decide, takeover_order
+from failover_operator.reconciler.decide import (
+    Action,
+    LocalRole,
+    Situation,
+    Timing,
+    decide,
+    effective_timing,
+    recalled_role,
+    reported_state,
+    takeover_order,
+)
 from failover_operator.store.records import (
     ClusterState,
     ClusterStatus,
@@ -39,6 +49,9 @@ def st(name, state=ClusterState.STANDBY, health=Health.OK, epoch=7):
     )
 
 
+TIMING = Timing(heartbeat=15, fence_after=7.5, unhealthy=60, transitory=300, interval=5.0)
+SILENT = 16.0  # the owner has not shown it serves for longer than the heartbeat timeout
+
 EVERYONE = {
     "east": st("east", ClusterState.PRIMARY),
     "west": st("west"),
@@ -54,10 +67,10 @@ def sit(me, local_role, config=None, **kw):
         my_health=Health.OK,
         store_ok=True,
         since_heartbeat_write=1.0,
-        fence_after=7.5,
+        timing=TIMING,
         config=config if config is not None else cfg(),
         clusters=EVERYONE,
-        heartbeat_interval=5.0,
+        owner_silent_for=1.0,
     )
     base.update(kw)
     return Situation(**base)
@@ -72,39 +85,29 @@ TRANSITION = Transition(
     requested_at=T0,
     epoch=7,
 )
+FORCED = TRANSITION.model_copy(update={"force": True})
+UPTIME = TRANSITION.model_copy(update={"mode": FailoverMode.UPTIME})
+DRAINED = {**EVERYONE, "east": st("east", ClusterState.FAILOVER)}
+FENCED_OWNER = {**EVERYONE, "east": st("east", ClusterState.FENCED)}
+NO_OWNER = {k: v for k, v in EVERYONE.items() if k != "east"}
+SICK_OWNER = {**EVERYONE, "east": st("east", ClusterState.PRIMARY, health=Health.ERROR)}
 
 CASES = [
-    # (id, situation, action, role, state, words in the reason)
+    # (id, situation, action, role, words in the reason)
+    ("owner steady", sit("east", P), Action.NONE, P, "no action: I am east, PRIMARY of shop/web at epoch 7"),
     (
-        "owner steady",
-        sit("east", P),
-        Action.NONE,
-        P,
-        ClusterState.PRIMARY,
-        "no action: I am east, PRIMARY of shop/web at epoch 7",
-    ),
-    (
-        "bootstrap owner never scales down",
+        "bootstrap owner promotes",
         sit("east", None, since_heartbeat_write=None),
         Action.PROMOTE,
         P,
-        ClusterState.PRIMARY,
         "promoting: east owns shop/web at epoch 7",
     ),
-    (
-        "bootstrap standby",
-        sit("west", None, since_heartbeat_write=None),
-        Action.DEMOTE,
-        S,
-        ClusterState.STANDBY,
-        "standing by: east owns",
-    ),
+    ("bootstrap standby", sit("west", None, since_heartbeat_write=None), Action.DEMOTE, S, "standing by: east owns"),
     (
         "standby steady",
         sit("west", S),
         Action.NONE,
         S,
-        ClusterState.STANDBY,
         "no action: I am west, STANDBY of shop/web; east is PRIMARY at epoch 7",
     ),
     (
@@ -112,39 +115,22 @@ CASES = [
         sit("east", P, cfg(owner="west", epoch=8)),
         Action.DEMOTE,
         S,
-        ClusterState.STANDBY,
         "demoting: west owns shop/web at epoch 8",
     ),
-    (
-        "new owner promotes",
-        sit("west", S, cfg(owner="west", epoch=8)),
-        Action.PROMOTE,
-        P,
-        ClusterState.PRIMARY,
-        "promoting: west owns",
-    ),
+    ("new owner promotes", sit("west", S, cfg(owner="west", epoch=8)), Action.PROMOTE, P, "promoting: west owns"),
     (
         "owner fences when heartbeats fail",
         sit("east", P, store_ok=False, since_heartbeat_write=8.0),
         Action.FENCE,
         F,
-        ClusterState.FENCED,
         "fencing: east cannot write its heartbeat",
     ),
-    (
-        "owner fences even if reads work",
-        sit("east", P, since_heartbeat_write=8.0),
-        Action.FENCE,
-        F,
-        ClusterState.FENCED,
-        "limit 7.5s",
-    ),
+    ("owner fences even if reads work", sit("east", P, since_heartbeat_write=8.0), Action.FENCE, F, "limit 7.5s"),
     (
         "owner keeps serving within the fraction",
         sit("east", P, store_ok=False, since_heartbeat_write=5.0),
         Action.NONE,
         P,
-        ClusterState.PRIMARY,
         "cannot read shop/web from DynamoDB; east keeps shop/web PRIMARY",
     ),
     (
@@ -152,31 +138,21 @@ CASES = [
         sit("east", F, store_ok=False, since_heartbeat_write=30.0),
         Action.NONE,
         F,
-        ClusterState.FENCED,
         "fencing",
     ),
     (
-        "fenced owner resumes once it writes again",
+        "fenced owner proves and resumes once it writes again",
         sit("east", F),
         Action.PROMOTE,
         P,
-        ClusterState.PRIMARY,
         "DynamoDB is reachable again",
     ),
-    (
-        "fenced ex-owner stands by",
-        sit("east", F, cfg(owner="west", epoch=8)),
-        Action.DEMOTE,
-        S,
-        ClusterState.STANDBY,
-        "west owns",
-    ),
+    ("fenced ex-owner stands by", sit("east", F, cfg(owner="west", epoch=8)), Action.DEMOTE, S, "west owns"),
     (
         "store down before first read: touch nothing",
         sit("west", None, store_ok=False, since_heartbeat_write=None),
         Action.NONE,
         None,
-        ClusterState.STANDBY,
         "has not touched shop/web yet",
     ),
     (
@@ -184,175 +160,270 @@ CASES = [
         sit("west", S, store_ok=False, since_heartbeat_write=100.0),
         Action.NONE,
         S,
-        ClusterState.STANDBY,
         "keeps shop/web STANDBY",
     ),
     (
-        "owner demotes for a planned failover",
+        "owner drains for a planned failover",
         sit("east", P, cfg(transition=TRANSITION)),
-        Action.DEMOTE_FOR_TRANSITION,
+        Action.DRAIN,
         S,
-        ClusterState.FAILOVER,
-        "demoting for failover fo-1",
+        "draining for failover fo-1",
     ),
     (
-        "expired transition: owner resumes",
+        "expired transition: the owner withdraws it, then resumes",
         sit("east", S, cfg(transition=TRANSITION), transition_age=301),
-        Action.RESUME_AFTER_TRANSITION,
+        Action.ABANDON,
         P,
-        ClusterState.PRIMARY,
-        "did not transfer within 300s",
+        "did not transfer within 300s; east withdraws it",
     ),
     (
-        "stale owner: first standby takes over",
-        sit("north", S, stale=frozenset({"east"})),
+        "target waits for the source to drain",
+        sit("west", S, cfg(transition=TRANSITION)),
+        Action.WAIT,
+        S,
+        "waiting: east drains shop/web at epoch 7 for failover fo-1",
+    ),
+    (
+        "target transfers once the source drained",
+        sit("west", S, cfg(transition=TRANSITION), clusters=DRAINED),
+        Action.TRANSFER,
+        S,
+        "east has stopped serving shop/web at epoch 7 for failover fo-1; west takes it",
+    ),
+    (
+        "forced: the target waits one interval for the source",
+        sit("west", S, cfg(transition=FORCED), transition_age=4.0),
+        Action.WAIT,
+        S,
+        "waiting: east drains",
+    ),
+    (
+        "forced: then transfers without it",
+        sit("west", S, cfg(transition=FORCED), transition_age=5.1),
+        Action.TRANSFER,
+        S,
+        "transferring (forced): east did not confirm it stopped serving",
+    ),
+    (
+        "uptime: the target transfers at once",
+        sit("west", S, cfg(transition=UPTIME)),
+        Action.TRANSFER,
+        S,
+        "UPTIME: east serves until west is ready",
+    ),
+    (
+        "silent owner: first standby takes over",
+        sit("north", S, owner_silent_for=SILENT, stale=frozenset({"east"})),
         Action.TAKE_OVER,
-        P,
-        ClusterState.PRIMARY,
+        S,
         "taking over: east's heartbeat has not changed for over 15s",
     ),
     (
-        "stale owner: second standby waits",
-        sit("west", S, stale=frozenset({"east"}), priority=("north",)),
+        "fenced owner: a standby takes over",
+        sit("north", S, owner_silent_for=SILENT, clusters=FENCED_OWNER),
+        Action.TAKE_OVER,
+        S,
+        "east reports FENCED, not serving at epoch 7, for over 15s",
+    ),
+    (
+        "absent owner: a standby takes over",
+        sit("north", S, owner_silent_for=SILENT, clusters=NO_OWNER),
+        Action.TAKE_OVER,
+        S,
+        "east has never reported, not serving at epoch 7",
+    ),
+    (
+        "silent owner: second standby waits",
+        sit("west", S, owner_silent_for=SILENT, priority=("north",)),
         Action.WAIT,
         S,
-        ClusterState.STANDBY,
         "north has priority, west contends in 15.0s",
     ),
     (
-        "stale owner: second standby still waits just before its grace",
-        sit("west", S, stale=frozenset({"east"}), priority=("north",), takeover_ready_for=14.9),
+        "silent owner: second standby still waits just before its grace",
+        sit("west", S, owner_silent_for=SILENT, priority=("north",), takeover_ready_for=14.9),
         Action.WAIT,
         S,
-        ClusterState.STANDBY,
         "west contends in 0.1s",
     ),
     (
-        "stale owner: second standby contends after its grace",
-        sit("west", S, stale=frozenset({"east"}), priority=("north",), takeover_ready_for=15.0),
+        "silent owner: second standby contends after its grace",
+        sit("west", S, owner_silent_for=SILENT, priority=("north",), takeover_ready_for=15.0),
         Action.TAKE_OVER,
-        P,
-        ClusterState.PRIMARY,
+        S,
         "taking over",
     ),
     (
-        "stale owner and stale higher priority standby",
-        sit("west", S, stale=frozenset({"east", "north"}), priority=("north", "west")),
+        "silent owner and stale higher priority standby",
+        sit("west", S, owner_silent_for=SILENT, stale=frozenset({"east", "north"}), priority=("north", "west")),
         Action.TAKE_OVER,
-        P,
-        ClusterState.PRIMARY,
+        S,
         "taking over",
     ),
     (
-        "unhealthy owner past the limit",
-        sit("north", S, clusters={**EVERYONE, "east": st("east", health=Health.ERROR)}, owner_error_for=61),
-        Action.TAKE_OVER,
-        P,
-        ClusterState.PRIMARY,
-        "east has reported ERROR for 61s",
+        "unhealthy owner past the limit: asked to drain",
+        sit("north", S, clusters=SICK_OWNER, owner_error_for=61),
+        Action.ASK_TO_DRAIN,
+        S,
+        "asking east to drain: east has reported ERROR for 61s",
     ),
     (
         "unhealthy owner within the limit",
-        sit("west", S, clusters={**EVERYONE, "east": st("east", health=Health.ERROR)}, owner_error_for=30),
+        sit("west", S, clusters=SICK_OWNER, owner_error_for=30),
         Action.NONE,
         S,
-        ClusterState.STANDBY,
         "no action",
     ),
     (
         "degraded owner is not a cause",
-        sit("west", S, clusters={**EVERYONE, "east": st("east", health=Health.DEGRADED)}, owner_error_for=None),
+        sit("west", S, clusters={**EVERYONE, "east": st("east", ClusterState.PRIMARY, health=Health.DEGRADED)}),
         Action.NONE,
         S,
-        ClusterState.STANDBY,
+        "no action",
+    ),
+    (
+        "unknown owner is not a cause",
+        sit(
+            "west",
+            S,
+            clusters={**EVERYONE, "east": st("east", ClusterState.PRIMARY, health=Health.UNKNOWN)},
+            owner_error_for=None,
+        ),
+        Action.NONE,
+        S,
         "no action",
     ),
     (
         "suspended: never automatic",
-        sit("west", S, cfg(suspended=True, suspension_reason="db migration"), stale=frozenset({"east"})),
+        sit("west", S, cfg(suspended=True, suspension_reason="db migration"), owner_silent_for=SILENT),
         Action.NONE,
         S,
-        ClusterState.STANDBY,
         "suspended (db migration)",
     ),
     (
         "autoFailover off",
-        sit("west", S, stale=frozenset({"east"}), auto_failover=False),
+        sit("west", S, owner_silent_for=SILENT, auto_failover=False),
         Action.NONE,
         S,
-        ClusterState.STANDBY,
         "autoFailover is off",
     ),
     (
-        "planned failover in progress",
-        sit("north", S, cfg(transition=TRANSITION), stale=frozenset({"east"})),
+        "planned failover in progress: no takeover of a draining owner",
+        sit("north", S, cfg(transition=TRANSITION), clusters=DRAINED, owner_silent_for=SILENT),
         Action.NONE,
         S,
-        ClusterState.STANDBY,
         "failover fo-1 is in progress",
     ),
     (
+        "planned failover in progress: a dead owner is still taken over",
+        sit("north", S, cfg(transition=TRANSITION), owner_silent_for=SILENT),
+        Action.TAKE_OVER,
+        S,
+        "taking over",
+    ),
+    (
         "unhealthy standby cannot take over",
-        sit("west", S, stale=frozenset({"east"}), my_health=Health.DEGRADED),
+        sit("west", S, owner_silent_for=SILENT, my_health=Health.DEGRADED),
         Action.NONE,
         S,
-        ClusterState.STANDBY,
         "west is DEGRADED itself",
     ),
 ]
 
 
-@pytest.mark.parametrize(
-    ("situation", "action", "role", "state", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
-)
-def test_rules(situation, action, role, state, words):
+@pytest.mark.parametrize(("situation", "action", "role", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_rules(situation, action, role, words):
     decision = decide(situation)
-    assert (decision.action, decision.role, decision.state) == (action, role, state), decision.reason
+    assert (decision.action, decision.role) == (action, role), decision.reason
     assert words in decision.reason
 
 
-def test_takeover_is_conditioned_on_the_epoch_seen_and_names_its_cause():
-    stale = decide(sit("north", S, stale=frozenset({"east"})))
-    assert (stale.takeover_epoch, stale.takeover_cause) == (7, "stale")
-    sick = decide(sit("north", S, clusters={**EVERYONE, "east": st("east", health=Health.ERROR)}, owner_error_for=61))
-    assert sick.takeover_cause == "unhealthy"
+def test_a_takeover_is_conditioned_on_the_epoch_seen_and_on_what_the_owner_says():
+    stale = decide(sit("north", S, owner_silent_for=SILENT))
+    assert (stale.epoch, stale.cause) == (7, "stale")  # it still claims to serve: its heartbeat must not move
+    fenced = decide(sit("north", S, owner_silent_for=SILENT, clusters=FENCED_OWNER))
+    assert (fenced.epoch, fenced.cause) == (7, "not serving")  # it must still not claim to serve
+    transfer = decide(sit("west", S, cfg(transition=TRANSITION), clusters=DRAINED))
+    assert (transfer.epoch, transfer.transition, transfer.forced) == (7, TRANSITION, False)
 
 
 def test_exactly_one_standby_contends_at_once_when_all_agree():
-    situations = [sit(me, S, stale=frozenset({"east"})) for me in ("west", "north")]
+    situations = [sit(me, S, owner_silent_for=SILENT) for me in ("west", "north")]
     actions = [decide(s).action for s in situations]
     assert sorted(actions) == [Action.TAKE_OVER, Action.WAIT]
 
 
 def test_stale_or_out_of_date_standbys_do_not_hold_up_the_others():
     behind = {**EVERYONE, "north": st("north", epoch=6)}  # north has not seen epoch 7: not eligible
-    assert decide(sit("west", S, clusters=behind, stale=frozenset({"east"}), priority=("north",))).action == (
+    assert decide(sit("west", S, clusters=behind, owner_silent_for=SILENT, priority=("north",))).action == (
         Action.TAKE_OVER
     )
     sick = {**EVERYONE, "north": st("north", health=Health.DEGRADED)}
-    assert decide(sit("west", S, clusters=sick, stale=frozenset({"east"}), priority=("north",))).action == (
+    assert decide(sit("west", S, clusters=sick, owner_silent_for=SILENT, priority=("north",))).action == (
         Action.TAKE_OVER
     )
 
 
 def test_an_abandoned_planned_failover_does_not_block_automatic_failover_forever():
-    abandoned = sit("north", S, cfg(transition=TRANSITION), stale=frozenset({"east"}), transition_age=301)
+    abandoned = sit(
+        "north", S, cfg(transition=TRANSITION), clusters=DRAINED, owner_silent_for=SILENT, transition_age=301
+    )
     assert decide(abandoned).action == Action.TAKE_OVER
 
 
 def test_uptime_hand_off_keeps_the_old_owner_serving_until_the_new_one_is_ready():
-    handoff = TRANSITION.model_copy(update={"mode": FailoverMode.UPTIME, "epoch": 8})
+    handoff = UPTIME.model_copy(update={"epoch": 8})
     config = cfg(owner="west", epoch=8, transition=handoff)
     not_ready = {**EVERYONE, "west": st("west", ClusterState.PRIMARY, Health.DEGRADED, epoch=8)}
     waiting = decide(sit("east", P, config, clusters=not_ready))
     assert (waiting.action, waiting.role) == (Action.NONE, P) and "promotes first (UPTIME)" in waiting.reason
     ready = {**EVERYONE, "west": st("west", ClusterState.PRIMARY, Health.OK, epoch=8)}
     done = decide(sit("east", P, config, clusters=ready))
-    assert (done.action, done.role, done.clear_transition) == (Action.DEMOTE, S, True)
+    assert (done.action, done.role, done.transition) == (Action.HAND_OFF, S, handoff)
     late = decide(sit("east", P, config, clusters=not_ready, transition_age=301))
-    assert (late.action, late.role) == (Action.DEMOTE, S) and "has not reported ready within 300s" in late.reason
+    assert (late.action, late.role, late.epoch) == (Action.HAND_BACK, P, 8)
+    assert "has not reported ready within 300s of the UPTIME hand-off; east serves on" in late.reason
     # the new owner is not confused by the hand-off record
     assert decide(sit("west", P, config, clusters=ready)).action == Action.NONE
+
+
+def test_what_a_cluster_reports_is_the_truth_about_its_resources():
+    primary, failover, fenced, standby = (
+        ClusterState.PRIMARY,
+        ClusterState.FAILOVER,
+        ClusterState.FENCED,
+        ClusterState.STANDBY,
+    )
+    assert reported_state(P, False, True, standby) == primary  # serving (or about to): its proof said so
+    assert reported_state(S, True, False, primary) == primary  # draining, but pods still run: still serving
+    assert reported_state(S, True, True, primary) == failover  # drained, confirmed
+    assert reported_state(F, False, True, primary) == fenced
+    assert reported_state(S, False, None, fenced) == fenced  # cannot observe: the last report stands
+    assert reported_state(S, False, False, standby) == primary  # a standby whose pods still run serves
+
+
+def test_a_restarted_operator_recalls_what_its_resources_say():
+    assert recalled_role(["PRIMARY", "STANDBY"]) == P
+    assert recalled_role(["FENCED", None]) == F
+    assert recalled_role([None, "STANDBY"]) is None
+
+
+def test_a_shorter_heartbeat_timeout_waits_out_the_old_one():
+    changed = cfg().model_copy(
+        update={
+            "timeouts": Timeouts(heartbeat=5, unhealthy_primary=60, transitory_state=300),
+            "timeouts_before": Timeouts(heartbeat=15),
+        }
+    )
+    during = effective_timing(changed, 15, 0.5, 1.0, change_seen_for=10.0)
+    assert (during.heartbeat, during.fence_after) == (15, 2.5)  # standbys the longer, owners the shorter
+    after = effective_timing(changed, 15, 0.5, 1.0, change_seen_for=16.0)
+    assert (after.heartbeat, after.fence_after) == (5, 2.5)
+    longer = changed.model_copy(update={"timeouts": Timeouts(heartbeat=30), "timeouts_before": Timeouts(heartbeat=15)})
+    assert (
+        effective_timing(longer, 15, 0.5, 1.0, 1.0).heartbeat,
+        effective_timing(longer, 15, 0.5, 1.0, 1.0).fence_after,
+    ) == (30, 7.5)
 
 
 def test_takeover_order():
@@ -382,9 +453,9 @@ def _takeover_time(me: str, phase: float, interval: float, timeout: float, last_
         s = sit(
             me,
             S,
-            stale=frozenset({"east"}),
+            owner_silent_for=SILENT,
             priority=("north", "west"),
-            heartbeat_interval=interval,
+            timing=Timing(heartbeat=15, fence_after=7.5, unhealthy=60, transitory=300, interval=interval),
             takeover_ready_for=tick - stale_since,
         )
         if decide(s).action == Action.TAKE_OVER:

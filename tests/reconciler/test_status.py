@@ -36,7 +36,7 @@ def build(previous=None, now=T0, health=Health.OK, role=LocalRole.PRIMARY, suspe
     }
     state = GroupState(config=config, clusters=clusters, lock=None, history=[])
     observation = SimpleNamespace(health=health, message="" if health == Health.OK else "Deployment/web: 1 of 3 ready")
-    decision = Decision(Action.NONE, role, ClusterState.PRIMARY, "no action: I am east, PRIMARY of shop/web at epoch 3")
+    decision = Decision(Action.NONE, role, "no action: I am east, PRIMARY of shop/web at epoch 3")
     return group_status(
         me="east",
         config=config,

@@ -12,48 +12,19 @@ from pydantic import ValidationError
 
 from ..api import (
     ConditionType,
-    FailoverGroupSpec,
     make_condition,
     validation_message,
 )
 from ..reconciler.context import OperatorContext
+from ..reconciler.edits import write_timeouts
 from ..reconciler.group import GroupRunner
-from ..reconciler.plan import GroupPlan
+from ..reconciler.plan import GroupPlan, plan_of
 from ..reconciler.retire import retire_group
-from ..store import ConflictError, NotFoundError, StoreError
-from ..workloads.converge import ResourceRef
+from ..store import NotFoundError, StoreError
 from ..workloads.kube import KubeClient
 from .reporting import KopfReporter, stop_event
 
 log = logging.getLogger("failover_operator.handlers")
-
-
-def plan_of(body: kopf.Body | dict[str, Any]) -> GroupPlan:
-    """The reconciler's view of a FailoverGroup. Raises ValidationError for an invalid spec.
-
-    Defaults are applied here too (not only by the CRD schema): objects can predate a schema change.
-    """
-    spec = FailoverGroupSpec.model_validate(dict(body.get("spec") or {}))
-    d = spec.durations()
-    resources = [
-        *(ResourceRef(kind=str(w.kind), name=w.name) for w in spec.workloads),
-        *(ResourceRef(kind=str(r.kind), name=r.name) for r in spec.network_resources),
-        *(
-            ResourceRef(kind=str(f.kind), name=f.name, trigger_reconcile=f.trigger_reconcile)
-            for f in spec.flux_resources
-        ),
-    ]
-    return GroupPlan(
-        heartbeat_interval=d.heartbeat_interval,
-        timeouts=spec.store_timeouts(),
-        auto_failover=spec.auto_failover,
-        priority=tuple(spec.cluster_priority or ()),
-        initial_primary=spec.initial_primary,
-        suspended=spec.suspended,
-        suspension_reason=spec.suspension_reason,
-        resources=tuple(resources),
-        generation=(body.get("metadata") or {}).get("generation"),
-    )
 
 
 class GroupHandlers:
@@ -152,7 +123,7 @@ class GroupHandlers:
                     + (f"suspended: {config.suspension_reason}" if config.suspended else "enabled again"),
                 )
             if any(f[:2] == ("spec", "timeouts") or f == ("spec",) for f in fields):
-                await _set_timeouts(store, namespace, name, plan)
+                await write_timeouts(store, namespace, name, plan.timeouts)
         except NotFoundError:
             pass  # not registered yet: the first tick registers it with the current spec
         except StoreError as exc:
@@ -183,21 +154,6 @@ class GroupHandlers:
         self._valid.pop((namespace, name), None)
         self._invalid.pop((namespace, name), None)
         self.ctx.metrics.forget_group(namespace, name)
-
-
-async def _set_timeouts(store: Any, namespace: str, name: str, plan: GroupPlan, attempts: int = 5) -> None:
-    """Write the spec's timeouts to the group config; a concurrent writer (another cluster applying the same
-    edit) only means reading again, not an error."""
-    for _ in range(attempts):
-        current = await store.state.get_group_config(namespace, name)
-        if current is None or current.timeouts == plan.timeouts:
-            return
-        try:
-            await store.state.update_group_config(current.model_copy(update={"timeouts": plan.timeouts}))
-            return
-        except ConflictError:
-            continue
-    raise ConflictError(f"{namespace}/{name} kept changing while its timeouts were being updated")
 
 
 def _key(body: kopf.Body) -> tuple[str, str]:

@@ -9,9 +9,22 @@ from ..clock import Clock
 from ..metrics import Metrics
 from ..settings import Settings
 from ..store import DynamoDBService
+from ..workloads.converge import Workloads
 
 if TYPE_CHECKING:
     from .group import GroupRunner
+
+
+class Liveness(Protocol):
+    """The operator's proof of life for its watchdog (watchdog.LeaseKeeper)."""
+
+    def poke(self) -> None:
+        """A heartbeat was written: renew soon, with the new time left."""
+        ...
+
+    async def renew(self, also: float | None = None) -> bool:
+        """Renew now; `also`: the time left of a group about to scale up (not counted as serving yet)."""
+        ...
 
 
 class Reporter(Protocol):
@@ -26,11 +39,12 @@ class Reporter(Protocol):
 class OperatorContext:
     settings: Settings
     store: DynamoDBService
-    workloads: Any  # workloads.converge.Workloads
+    workloads: Workloads
     metrics: Metrics
     clock: Clock
     runners: dict[tuple[str, str], GroupRunner] = field(default_factory=dict)
     failover_poll_seconds: float = 0.5
+    liveness: Liveness | None = None  # None: no watchdog watches this operator (tests)
 
     @property
     def cluster(self) -> str:

@@ -1,8 +1,29 @@
-"""The rules of failover, as one pure function: a Situation in, a Decision out.
+"""The rules of failover, automatic and planned, as one pure function: a Situation in, a Decision out.
 
-Read top to bottom like Patroni's HA loop: the first rule that applies decides, and every decision carries
-a one-line reason that is logged every tick and posted as an event when it changes. No I/O, no clocks: the
-durations it needs were measured by the caller on its own monotonic clock.
+Read top to bottom like Patroni's HA loop: the first rule that applies decides, and every decision carries a
+one-line reason that is logged and posted as an event when it changes. No I/O, no clocks: the durations it
+needs were measured by the caller on its own monotonic clock.
+
+The promise the rules keep together with the store's transactions: **at no moment do two clusters serve a
+group**. How, in one paragraph:
+
+- A cluster scales up only after it has *proved* ownership: a transaction that writes its status PRIMARY at
+  the epoch, conditioned on the config naming it owner at that epoch (PROMOTE). Every takeover is conditioned
+  on what the owner's status says (its heartbeat unchanged, or not PRIMARY at the epoch), so a proof and a
+  takeover can never both succeed.
+- An owner that cannot write its heartbeat for a fraction of the heartbeat timeout scales itself down (FENCE)
+  — from when its last good heartbeat was *sent*, on its own schedule, whatever its DynamoDB calls are doing —
+  before any standby's wait of a whole timeout is over. A watchdog process does the same if the operator stops.
+- Ownership moves by transitions that every cluster's tick advances (Patroni's switchover key). CONSISTENCY:
+  the owner drains and reports FAILOVER; only then does the target transfer ownership, conditioned on the
+  transition being there and the owner still drained; an owner that gives up removes the transition first.
+  UPTIME: the target transfers and promotes while the owner serves on; the owner stops once the target is
+  ready, or takes ownership back if it never is. Force: the target transfers after one heartbeat interval
+  even if the owner has not drained (the one move that may overlap: see README).
+- A standby takes over when the owner has not shown, afresh, that it serves (a new heartbeat saying PRIMARY
+  at the current epoch) for the heartbeat timeout: it is silent, fenced, or cannot promote. An owner that
+  reports ERROR (observed, not merely unobservable: UNKNOWN) for unhealthyPrimary is asked to drain first, as
+  for a planned failover — so even then nobody serves twice.
 """
 
 from __future__ import annotations
@@ -11,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..store.records import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health
+from ..store.records import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health, Transition
 
 
 class LocalRole(StrEnum):
@@ -19,18 +40,22 @@ class LocalRole(StrEnum):
 
     PRIMARY = "PRIMARY"
     STANDBY = "STANDBY"
-    FENCED = "FENCED"  # demoted by itself because it could not prove it still owns the group
+    FENCED = "FENCED"  # scaled down by itself: it could not prove it still owns the group
 
 
 class Action(StrEnum):
     NONE = "none"  # already where the config says: keep converging, change nothing
-    PROMOTE = "promote"
-    DEMOTE = "demote"
-    FENCE = "fence"
-    DEMOTE_FOR_TRANSITION = "demote-for-transition"
-    RESUME_AFTER_TRANSITION = "resume-after-transition"
-    TAKE_OVER = "take-over"
-    WAIT = "wait"  # would take over, but yields to a higher-priority standby for now
+    PROMOTE = "promote"  # prove ownership, then scale up
+    DEMOTE = "demote"  # to standby
+    FENCE = "fence"  # down, because ownership cannot be proved in time
+    DRAIN = "drain"  # down for a transition, then report FAILOVER
+    ABANDON = "abandon"  # remove a transition that did not transfer in time, then (proved) serve again
+    TRANSFER = "transfer"  # the target of a transition moves ownership to itself, then promotes
+    HAND_BACK = "hand-back"  # UPTIME: the new owner never became ready: take ownership back
+    HAND_OFF = "hand-off"  # UPTIME: the new owner is ready: remove the hand-off and stop serving
+    TAKE_OVER = "take-over"  # the owner is gone: claim the group, then promote
+    ASK_TO_DRAIN = "ask-to-drain"  # the owner reports ERROR: ask it to drain, as a planned failover would
+    WAIT = "wait"  # would act, but yields (to a preferred standby, or to the owner draining)
 
 
 @dataclass(frozen=True)
@@ -38,15 +63,26 @@ class Decision:
     action: Action
     role: LocalRole | None
     """The role to converge local resources to (None: touch nothing — we have not read the config yet)."""
-    state: ClusterState
-    """What this cluster reports in its heartbeat once converged."""
     reason: str
-    takeover_epoch: int | None = None
-    """For TAKE_OVER: the epoch the takeover is conditioned on."""
-    takeover_cause: str | None = None
-    """For TAKE_OVER: "stale" or "unhealthy" (what the transaction re-checks on the owner's record)."""
-    clear_transition: bool = False
-    """The config's transition is done with (an expired demotion, a completed hand-off): remove it."""
+    epoch: int | None = None
+    """For TAKE_OVER, TRANSFER, HAND_BACK: the epoch the transaction is conditioned on."""
+    cause: str | None = None
+    """For TAKE_OVER: "stale" (heartbeat unchanged) or "not serving" (what the transaction re-checks)."""
+    transition: Transition | None = None
+    """For DRAIN, ABANDON, TRANSFER, HAND_BACK, HAND_OFF: the transition acted on."""
+    forced: bool = False
+    """For TRANSFER: the source did not confirm it drained (force)."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A group's durations as this cluster must apply them right now (see `effective_timing`)."""
+
+    heartbeat: float  # a standby's wait before the owner is stale
+    fence_after: float  # an owner's limit without a written heartbeat
+    unhealthy: float
+    transitory: float
+    interval: float
 
 
 @dataclass(frozen=True)
@@ -58,31 +94,31 @@ class Situation:
     local_role: LocalRole | None  # None: never converged since start
     my_health: Health
     store_ok: bool  # this tick's DynamoDB read succeeded
-    since_heartbeat_write: float | None  # seconds since our last successful heartbeat write (None: never)
-    fence_after: float  # seconds without a successful heartbeat after which an owner fences itself
+    since_heartbeat_write: float | None  # seconds since our last good heartbeat was sent (None: never)
+    timing: Timing
     config: GroupConfig | None = None
     clusters: Mapping[str, ClusterStatus] | None = None
     stale: frozenset[str] = frozenset()  # clusters whose heartbeat we have seen unchanged past the timeout
+    owner_silent_for: float | None = None
+    """How long since we last saw the owner report, afresh, that it serves at the current epoch (a new
+    heartbeat saying PRIMARY at the epoch), or since we first saw it owning at that epoch."""
     owner_error_for: float | None = None  # how long we have seen the owner report ERROR (None: it doesn't)
     transition_age: float | None = None  # how long we have seen the config's current transition
     takeover_ready_for: float | None = None  # how long a takeover cause has held, as we saw it
     auto_failover: bool = True
     priority: tuple[str, ...] = ()
-    heartbeat_interval: float = 5.0
 
 
 def decide(s: Situation) -> Decision:
-    # 1. Fencing comes first: an owner that cannot prove it still owns the group must go down before
-    #    anyone else may come up. Standbys wait the full heartbeat timeout; an owner waits only a fraction.
-    silent = s.since_heartbeat_write is None or s.since_heartbeat_write > s.fence_after
+    # 1. An owner that cannot prove it still owns the group goes down before anyone else may come up.
+    silent = s.since_heartbeat_write is None or s.since_heartbeat_write > s.timing.fence_after
     if s.local_role in (LocalRole.PRIMARY, LocalRole.FENCED) and silent:
         written = "never" if s.since_heartbeat_write is None else f"{s.since_heartbeat_write:.1f}s ago"
         return Decision(
             Action.FENCE if s.local_role == LocalRole.PRIMARY else Action.NONE,
             LocalRole.FENCED,
-            ClusterState.FENCED,
             f"fencing: {s.me} cannot write its heartbeat for {s.group} (last written {written}, "
-            f"limit {s.fence_after:g}s) and stays down until it can prove ownership",
+            f"limit {s.timing.fence_after:g}s) and stays down until it can prove ownership",
         )
     if not s.store_ok or s.config is None:
         role = s.local_role
@@ -90,122 +126,153 @@ def decide(s: Situation) -> Decision:
         return Decision(
             Action.NONE,
             role,
-            _state(role),
             f"no action: cannot read {s.group} from DynamoDB; {s.me} {kept} (an owner fences itself after "
-            f"{s.fence_after:g}s without a heartbeat)",
+            f"{s.timing.fence_after:g}s without a heartbeat)",
         )
-
     config = s.config
-    clusters = s.clusters or {}
-    where = f"{s.group} at epoch {config.epoch}"
-
-    # 2. I own the group.
-    t = config.transition
     if config.owner == s.me:
-        if t is not None and draining(config):
-            limit = config.timeouts.transitory_state
-            if s.transition_age is not None and s.transition_age > limit:
-                return Decision(
-                    Action.RESUME_AFTER_TRANSITION,
-                    LocalRole.PRIMARY,
-                    ClusterState.PRIMARY,
-                    f"resuming: failover {t.failover_name} to {t.target_cluster} did not transfer within "
-                    f"{limit:g}s; {s.me} stays PRIMARY of {where}",
-                    clear_transition=True,
-                )
-            return Decision(
-                Action.DEMOTE_FOR_TRANSITION,
-                LocalRole.STANDBY,
-                ClusterState.FAILOVER,
-                f"demoting for failover {t.failover_name}: {s.me} hands {where} to {t.target_cluster} "
-                f"({t.mode.value}) and waits for the transfer",
-            )
-        if s.local_role == LocalRole.PRIMARY:
-            return Decision(
-                Action.NONE, LocalRole.PRIMARY, ClusterState.PRIMARY, f"no action: I am {s.me}, PRIMARY of {where}"
-            )
-        why = "DynamoDB is reachable again and " if s.local_role == LocalRole.FENCED else ""
-        return Decision(
-            Action.PROMOTE,
-            LocalRole.PRIMARY,
-            ClusterState.PRIMARY,
-            f"promoting: {why}{s.me} owns {where}",
-        )
+        return _as_owner(s, config)
+    return _as_other(s, config, s.clusters or {})
 
-    # 3. Someone else owns it: be a standby; a primary copy here must come down first — except during an
-    #    UPTIME hand-off, where the old owner serves until the new one says it is ready.
-    if t is not None and s.local_role == LocalRole.PRIMARY and handing_off(config) and t.source_cluster == s.me:
-        new = clusters.get(config.owner)
-        limit = config.timeouts.transitory_state
-        if serving(new, config.epoch):
+
+def _as_owner(s: Situation, config: GroupConfig) -> Decision:
+    where = f"{s.group} at epoch {config.epoch}"
+    t = config.transition
+    if t is not None and draining(config):
+        limit = s.timing.transitory
+        if s.transition_age is not None and s.transition_age > limit:
             return Decision(
-                Action.DEMOTE,
+                Action.ABANDON,
+                LocalRole.PRIMARY,
+                f"resuming: failover {t.failover_name} to {t.target_cluster} did not transfer within {limit:g}s; "
+                f"{s.me} withdraws it and stays PRIMARY of {where}",
+                transition=t,
+            )
+        return Decision(
+            Action.DRAIN,
+            LocalRole.STANDBY,
+            f"draining for failover {t.failover_name}: {s.me} stops serving {where} for {t.target_cluster} "
+            f"({t.mode.value}) and waits for the transfer",
+            transition=t,
+        )
+    if s.local_role == LocalRole.PRIMARY:
+        return Decision(Action.NONE, LocalRole.PRIMARY, f"no action: I am {s.me}, PRIMARY of {where}")
+    why = "DynamoDB is reachable again and " if s.local_role == LocalRole.FENCED else ""
+    return Decision(Action.PROMOTE, LocalRole.PRIMARY, f"promoting: {why}{s.me} owns {where}")
+
+
+def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterStatus]) -> Decision:
+    where = f"{s.group} at epoch {config.epoch}"
+    t = config.transition
+    limit = s.timing.transitory
+
+    # An UPTIME hand-off from me: I serve until the new owner is ready, or take ownership back.
+    if t is not None and handing_off(config) and t.source_cluster == s.me and s.local_role == LocalRole.PRIMARY:
+        if serving(clusters.get(config.owner), config.epoch):
+            return Decision(
+                Action.HAND_OFF,
                 LocalRole.STANDBY,
-                ClusterState.STANDBY,
                 f"demoting: {config.owner} is ready as the owner of {where} (UPTIME hand-off complete)",
-                clear_transition=True,
+                transition=t,
             )
         if s.transition_age is not None and s.transition_age > limit:
             return Decision(
-                Action.DEMOTE,
-                LocalRole.STANDBY,
-                ClusterState.STANDBY,
-                f"demoting: {config.owner} owns {where} but has not reported ready within {limit:g}s",
-                clear_transition=True,
+                Action.HAND_BACK,
+                LocalRole.PRIMARY,
+                f"taking {s.group} back: {config.owner} has not reported ready within {limit:g}s of the UPTIME "
+                f"hand-off; {s.me} serves on and claims it at epoch {config.epoch + 1}",
+                epoch=config.epoch,
+                transition=t,
             )
         return Decision(
             Action.NONE,
             LocalRole.PRIMARY,
-            ClusterState.PRIMARY,
             f"handing over: {config.owner} owns {where} and promotes first (UPTIME); {s.me} serves until it is ready",
         )
+
+    cause, kind = _takeover_cause(s, config, clusters)
+
+    # A transition to me, not transferred yet: I am the one to move ownership (unless its source died).
+    to_me = t is not None and t.target_cluster == s.me and t.source_cluster == config.owner
+    if t is not None and to_me and t.epoch == config.epoch and (kind != "stale" or t.force):
+        if t.mode == FailoverMode.UPTIME:
+            return _transfer(
+                t,
+                config,
+                f"transferring: {s.me} takes {where} for failover {t.failover_name} "
+                f"(UPTIME: {config.owner} serves until {s.me} is ready)",
+            )
+        source = clusters.get(config.owner)
+        if drained(source, config.epoch):
+            return _transfer(
+                t,
+                config,
+                f"transferring: {config.owner} has stopped serving {where} for failover "
+                f"{t.failover_name}; {s.me} takes it",
+            )
+        if t.force and s.transition_age is not None and s.transition_age > s.timing.interval:
+            return _transfer(
+                t,
+                config,
+                f"transferring (forced): {config.owner} did not confirm it stopped serving {where} "
+                f"within {s.timing.interval:g}s; {s.me} takes it for failover {t.failover_name}",
+                forced=True,
+            )
+        return _standby(s, Action.WAIT, f"waiting: {config.owner} drains {where} for failover {t.failover_name}")
+
     if s.local_role in (LocalRole.PRIMARY, LocalRole.FENCED, None):
         verb = "demoting" if s.local_role == LocalRole.PRIMARY else "standing by"
-        return Decision(
-            Action.DEMOTE,
-            LocalRole.STANDBY,
-            ClusterState.STANDBY,
-            f"{verb}: {config.owner} owns {where}",
-        )
+        return Decision(Action.DEMOTE, LocalRole.STANDBY, f"{verb}: {config.owner} owns {where}")
 
-    # 4. A standby decides whether the owner is gone.
-    cause, cause_kind = _takeover_cause(s, config, clusters)
+    # A standby decides whether the owner is gone.
     standing = f"I am {s.me}, STANDBY of {s.group}; {config.owner} is PRIMARY at epoch {config.epoch}"
     if cause is None:
-        return Decision(Action.NONE, LocalRole.STANDBY, ClusterState.STANDBY, f"no action: {standing}")
+        return _standby(s, Action.NONE, f"no action: {standing}")
     if config.suspended:
         why = f" ({config.suspension_reason})" if config.suspension_reason else ""
-        return _standby(f"no action: {cause}, but {s.group} is suspended{why}: no automatic failover")
+        return _standby(s, Action.NONE, f"no action: {cause}, but {s.group} is suspended{why}: no automatic failover")
     if not s.auto_failover:
-        return _standby(f"no action: {cause}, but autoFailover is off for {s.group}")
-    fresh = s.transition_age is None or s.transition_age <= config.timeouts.transitory_state
-    if t is not None and (draining(config) or handing_off(config)) and fresh:
-        return _standby(f"no action: {cause}, but failover {t.failover_name} is in progress")
+        return _standby(s, Action.NONE, f"no action: {cause}, but autoFailover is off for {s.group}")
+    fresh = s.transition_age is None or s.transition_age <= limit
+    if t is not None and fresh and kind != "stale":
+        return _standby(s, Action.NONE, f"no action: {cause}, but failover {t.failover_name} is in progress")
     if s.my_health != Health.OK:
-        return _standby(f"no action: {cause}, but {s.me} is {s.my_health.value} itself and cannot take over")
+        return _standby(
+            s, Action.NONE, f"no action: {cause}, but {s.me} is {s.my_health.value} itself and cannot take over"
+        )
     order = takeover_order(_eligible(s, config, clusters), s.priority)
     rank = order.index(s.me)
-    grace = takeover_grace(rank, s.heartbeat_interval)
+    grace = takeover_grace(rank, s.timing.interval)
     waited = s.takeover_ready_for or 0.0
     if waited < grace:
-        return Decision(
-            Action.WAIT,
-            LocalRole.STANDBY,
-            ClusterState.STANDBY,
-            f"waiting: {cause}; {order[0]} has priority, {s.me} contends in {grace - waited:.1f}s",
+        return _standby(
+            s, Action.WAIT, f"waiting: {cause}; {order[0]} has priority, {s.me} contends in {grace - waited:.1f}s"
+        )
+    if kind == "unhealthy":
+        return _standby(
+            s,
+            Action.ASK_TO_DRAIN,
+            f"asking {config.owner} to drain: {cause}; {s.me} takes over {s.group} once it has stopped serving",
         )
     return Decision(
         Action.TAKE_OVER,
-        LocalRole.PRIMARY,
-        ClusterState.PRIMARY,
+        LocalRole.STANDBY,  # promoted only after the takeover and a proof of ownership
         f"taking over: {cause}; {s.me} claims {s.group} at epoch {config.epoch + 1}",
-        takeover_epoch=config.epoch,
-        takeover_cause=cause_kind,
+        epoch=config.epoch,
+        cause=kind,
     )
 
 
+def _transfer(t: Transition, config: GroupConfig, reason: str, *, forced: bool = False) -> Decision:
+    return Decision(Action.TRANSFER, LocalRole.STANDBY, reason, epoch=config.epoch, transition=t, forced=forced)
+
+
+def _standby(s: Situation, action: Action, reason: str) -> Decision:
+    return Decision(action, LocalRole.STANDBY, reason)
+
+
 def draining(config: GroupConfig) -> bool:
-    """A CONSISTENCY failover has asked the current owner to stop serving."""
+    """A CONSISTENCY transition asks the current owner to stop serving."""
     t = config.transition
     return (
         t is not None
@@ -216,7 +283,7 @@ def draining(config: GroupConfig) -> bool:
 
 
 def handing_off(config: GroupConfig) -> bool:
-    """An UPTIME failover moved ownership; the old owner serves until the new one is ready."""
+    """An UPTIME transition moved ownership; the old owner serves until the new one is ready."""
     t = config.transition
     return (
         t is not None and t.mode == FailoverMode.UPTIME and t.target_cluster == config.owner and t.epoch == config.epoch
@@ -231,6 +298,71 @@ def serving(status: ClusterStatus | None, epoch: int) -> bool:
         and status.health == Health.OK
         and status.observed_epoch == epoch
     )
+
+
+def claims_serving(status: ClusterStatus | None, epoch: int) -> bool:
+    """The cluster reports PRIMARY at `epoch` (healthy or not): what only a proof of ownership writes."""
+    return status is not None and status.state == ClusterState.PRIMARY and status.observed_epoch == epoch
+
+
+def drained(status: ClusterStatus | None, epoch: int) -> bool:
+    """The cluster reports that it stopped serving at `epoch` for a transition."""
+    return status is not None and status.state == ClusterState.FAILOVER and status.observed_epoch == epoch
+
+
+def reported_state(
+    role: LocalRole | None, draining_me: bool, down: bool | None, previous: ClusterState
+) -> ClusterState:
+    """What this cluster's heartbeat says: the truth about its resources, not its intentions.
+
+    A cluster whose resources may still run reports PRIMARY whatever it is converging to (a standby still
+    scaling down serves); FAILOVER (drained for a transition) and FENCED are reported only once it is
+    confirmed that nothing runs. `down` None: the resources could not be observed: the previous report stands.
+    """
+    if role == LocalRole.PRIMARY:
+        return ClusterState.PRIMARY
+    if down is None:
+        return previous
+    if not down:
+        return ClusterState.PRIMARY
+    if draining_me:
+        return ClusterState.FAILOVER
+    return ClusterState.FENCED if role == LocalRole.FENCED else ClusterState.STANDBY
+
+
+def recalled_role(managed_roles: Iterable[str | None]) -> LocalRole | None:
+    """A restarted operator that cannot read DynamoDB: what its resources say it was doing.
+
+    Resources it last converged PRIMARY: it may have been the owner, and standbys may be taking over right now
+    (its heartbeat stopped while it restarted): it counts as a PRIMARY that cannot prove ownership, and fences.
+    FENCED: it stays down. Nothing of ours on them: nothing is touched before the config has been read."""
+    roles = set(managed_roles)
+    if LocalRole.PRIMARY.value in roles:
+        return LocalRole.PRIMARY
+    if LocalRole.FENCED.value in roles:
+        return LocalRole.FENCED
+    return None
+
+
+def effective_timing(
+    config: GroupConfig | None,
+    fallback_heartbeat: float,
+    fraction: float,
+    interval: float,
+    change_seen_for: float | None,
+) -> Timing:
+    """The durations to apply now. Right after the heartbeat timeout changed (the config keeps the timeouts
+    from before), nobody's wait may shorten before the old timeout has passed: standbys wait max(old, new) and
+    owners fence on min(old, new) until this cluster has seen the change for the old timeout."""
+    if config is None:
+        h = fallback_heartbeat
+        return Timing(h, fraction * h, 60.0, 300.0, interval)
+    new = config.timeouts
+    old = config.timeouts_before
+    wait, fence = new.heartbeat, new.heartbeat
+    if old is not None and (change_seen_for is None or change_seen_for <= old.heartbeat):
+        wait, fence = max(old.heartbeat, new.heartbeat), min(old.heartbeat, new.heartbeat)
+    return Timing(wait, fraction * fence, new.unhealthy_primary, new.transitory_state, interval)
 
 
 PRIORITY_MARGIN_SECONDS = 1.0
@@ -258,15 +390,26 @@ def takeover_order(candidates: Iterable[str], priority: Iterable[str]) -> list[s
 def _takeover_cause(
     s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterStatus]
 ) -> tuple[str | None, str | None]:
+    """Why the owner is gone, and what the takeover transaction must still find true of its status.
+
+    The owner must show, afresh, that it serves: a new heartbeat saying PRIMARY at the epoch, at least once a
+    heartbeat timeout. Silent that long while its status still says so: "stale" (the transaction requires its
+    heartbeat unchanged). Silent while it says anything else — FENCED, drained, or nothing at all: "not
+    serving" (the transaction requires it still not to say PRIMARY at the epoch, which only a proof writes).
+    An owner reporting ERROR, observed, for unhealthyPrimary: "unhealthy" (it is asked to drain first)."""
     owner = config.owner
-    timeouts = config.timeouts
-    if owner in s.stale:
-        return f"{owner}'s heartbeat has not changed for over {timeouts.heartbeat:g}s", "stale"
+    timing = s.timing
     status = clusters.get(owner)
+    silent = s.owner_silent_for
+    if silent is not None and silent > timing.heartbeat:
+        if claims_serving(status, config.epoch):
+            return f"{owner}'s heartbeat has not changed for over {timing.heartbeat:g}s", "stale"
+        what = "has never reported" if status is None else f"reports {status.state.value}"
+        return f"{owner} {what}, not serving at epoch {config.epoch}, for over {timing.heartbeat:g}s", "not serving"
     errored_for = s.owner_error_for
-    limit = timeouts.unhealthy_primary
-    if status is not None and status.health == Health.ERROR and errored_for is not None and errored_for > limit:
-        return f"{owner} has reported ERROR for {errored_for:.0f}s (limit {limit:g}s)", "unhealthy"
+    erroring = status is not None and status.health == Health.ERROR and errored_for is not None
+    if erroring and errored_for is not None and errored_for > timing.unhealthy:
+        return f"{owner} has reported ERROR for {errored_for:.0f}s (limit {timing.unhealthy:g}s)", "unhealthy"
     return None, None
 
 
@@ -280,17 +423,3 @@ def _eligible(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
         if status.health == Health.OK and status.state == ClusterState.STANDBY and up_to_date:
             eligible.add(name)
     return eligible
-
-
-def _state(role: LocalRole | None) -> ClusterState:
-    if role is None:
-        return ClusterState.STANDBY
-    return {
-        LocalRole.PRIMARY: ClusterState.PRIMARY,
-        LocalRole.STANDBY: ClusterState.STANDBY,
-        LocalRole.FENCED: ClusterState.FENCED,
-    }[role]
-
-
-def _standby(reason: str) -> Decision:
-    return Decision(Action.NONE, LocalRole.STANDBY, ClusterState.STANDBY, reason)

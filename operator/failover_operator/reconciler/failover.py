@@ -1,12 +1,13 @@
-"""Executing a Failover: move each listed group to the target cluster, step by step, and measure it.
+"""A Failover: ask for each listed group to move (a transition in its config), then follow and report it.
 
-CONSISTENCY: mark the group transitioning (the owner demotes and reports FAILOVER), then transfer ownership
-(epoch + 1) in one transaction, then wait for the target to report itself ready. UPTIME: transfer first; the
-target promotes, then the old owner demotes. `force`: transfer at once, even if the owner is silent.
+The move itself is carried out by the clusters' own ticks (see decide.py and Transition): the source drains
+and reports it, the target transfers ownership and promotes. This module never moves anything: it validates,
+writes the request, watches the records and says what happened, step by step, with the measured downtime.
 
-A Failover is often applied in every cluster. Whoever gets the group's lock executes; the others watch the
-same records and report the same outcome. The history record (named after the Failover) is the proof that
-it happened, so a restart, a second cluster or a re-run never moves a group twice.
+A Failover is often applied in every cluster. The first to write the transition owns the request; the others
+find the same transition (or its history record) and report the same outcome. The history record (named
+after the Failover) is the proof that it happened, so a restart, a second cluster or a re-run never moves a
+group twice. A Failover deleted before its group moved withdraws the request (the source serves on).
 """
 
 from __future__ import annotations
@@ -21,21 +22,23 @@ from ..store import (
     ConflictError,
     GroupState,
     HistoryRecord,
-    Lease,
-    LockHeldError,
     NotFoundError,
-    PreconditionError,
     StoreError,
     Transition,
     failover_refusal,
 )
-from ..store.records import ClusterState, FailoverMode
+from ..store.records import ClusterState, FailoverMode, Outcome
 from .context import OperatorContext, Reporter
-from .decide import serving
+from .decide import drained, serving
 
 log = logging.getLogger("failover_operator.failover")
 
 _ORDER = [Phase.PENDING, Phase.VALIDATING, Phase.DEMOTING, Phase.TRANSFERRING, Phase.PROMOTING]
+
+# A history record named like this Failover proves it ran only if it is not much older than the Failover
+# object: the same manifest applied in several clusters (minutes apart, clocks a little apart) is one failover,
+# but a Failover re-created under an old name days later is a new request.
+SAME_REQUEST_WINDOW = timedelta(minutes=15)
 
 
 class _Failed(Exception):
@@ -57,12 +60,6 @@ class _Run:
     created: datetime | None = None
 
 
-# A history record named like this Failover proves it ran only if it is not much older than the Failover
-# object: the same manifest applied in several clusters (minutes apart, clocks a little apart) is one failover,
-# but a Failover re-created under an old name days later is a new request.
-SAME_REQUEST_WINDOW = timedelta(minutes=15)
-
-
 class FailoverExecutor:
     def __init__(self, ctx: OperatorContext) -> None:
         self.ctx = ctx
@@ -78,7 +75,7 @@ class FailoverExecutor:
         generation: int | None = None,
         created: datetime | None = None,
     ) -> FailoverStatus:
-        """Drive the Failover to Succeeded or Failed (or until `stop`); returns the last status."""
+        """Follow the Failover to Succeeded or Failed (or until `stop`); returns the last status."""
         if status is not None and status.phase is not None and status.phase.terminal:
             return status
         clock = self.ctx.clock
@@ -108,12 +105,7 @@ class FailoverExecutor:
         return await self._finish(run, list(board.progress.values()), start, started_mono, None)
 
     async def _finish(
-        self,
-        run: _Run,
-        groups: list[GroupProgress],
-        start: datetime,
-        started_mono: float,
-        error: str | None,
+        self, run: _Run, groups: list[GroupProgress], start: datetime, started_mono: float, error: str | None
     ) -> FailoverStatus:
         clock = self.ctx.clock
         failed = [g for g in groups if g.phase == Phase.FAILED]
@@ -163,8 +155,6 @@ class FailoverExecutor:
     async def _group(self, run: _Run, board: _Board, key: tuple[str, str]) -> None:
         try:
             await self._move(run, board, key)
-        except _Done:
-            return
         except _Failed as exc:
             await board.update(key, phase=Phase.FAILED, message=str(exc), completion_time=_second(self.ctx.clock.now()))
         except StoreError as exc:
@@ -175,311 +165,247 @@ class FailoverExecutor:
     async def _move(self, run: _Run, board: _Board, key: tuple[str, str]) -> None:
         ns, group = key
         spec = run.spec
-        store = self.ctx.store
         target = spec.target_cluster
         now = self.ctx.clock.now
         await board.update(key, phase=Phase.VALIDATING, start_time=_second(now()))
         done = await self._in_history(ns, group, run)
         if done is not None:
-            await self._record_done(board, key, done, observed=True)
+            await self._record_done(board, key, done)
             return
         state = await self._state(ns, group)
         config = state.config
-        if config.owner == target and (config.transition is None or config.transition.failover_name != run.name):
-            await board.update(
-                key,
-                phase=Phase.SUCCEEDED,
-                source_cluster=config.owner,
-                epoch=config.epoch,
-                message=f"{target} already owns {ns}/{group} at epoch {config.epoch}; nothing to do",
-                completion_time=_second(now()),
-            )
-            return
         t = config.transition
-        if t is not None and t.failover_name == run.name and t.requested_by != self.ctx.cluster:
-            await self._watch(run, board, key)
-            return
-        resuming = t is not None and t.failover_name == run.name
-        await board.update(key, source_cluster=config.owner)
-        if not resuming:
-            stale = set(store.state.stale_clusters(ns, group, state.clusters, config.timeouts.heartbeat))
-            refusal = failover_refusal(
-                state, target, stale, check_suspension=not spec.force, check_health=not spec.force
-            )
-            if refusal:
-                raise _Failed(refusal)
-
-        if spec.force or spec.mode == FailoverMode.UPTIME:
-            record = await self._transfer(run, board, key, state, lease=None)
-            await self._promote(run, board, key, record, state, down_at=None)
-        else:
-            lease = await self._lock(run, board, key, state)
-            if lease is None:
-                return  # another cluster executes it: watched to the end
-            try:
-                state, down_at = await self._demote(run, board, key, lease)
-                record = await self._transfer(run, board, key, state, lease=lease)
-            except BaseException:
-                # Shielded: when kopf gives up waiting and cancels us, the undo still completes.
-                await asyncio.shield(self._abandon(ns, group, run.name, lease))
-                raise
-            await self._promote(run, board, key, record, state, down_at=down_at)
-
-    async def _lock(self, run: _Run, board: _Board, key: tuple[str, str], state: GroupState) -> Lease | None:
-        """Take the group's lock for a CONSISTENCY failover, or watch whoever executes this same Failover."""
-        ns, group = key
-        ops = self.ctx.store.operations
-        reason = f"failover {run.name}: {state.config.owner} -> {run.spec.target_cluster} (CONSISTENCY)"
-        deadline = self.ctx.clock.monotonic() + state.config.timeouts.transitory_state
-        while True:
-            try:
-                lease = await ops.acquire_lock(ns, group, reason, self.ctx.settings.lock_lease_seconds)
-                break
-            except LockHeldError as exc:
-                lock = await ops.is_locked(ns, group)
-                if lock is not None and f"failover {run.name}:" in lock.reason and lock.holder != self.ctx.cluster:
-                    await self._watch(run, board, key)
-                    return None
-                if self.ctx.clock.monotonic() > deadline:
-                    raise _Failed(f"{ns}/{group} stayed locked: {exc}") from None
-                await board.update(key, message=f"waiting for the lock: {exc}")
-                await self._pause(run)
-        done = await self._in_history(ns, group, run)
-        if done is not None:
-            await ops.release_lock(ns, group, lease)
-            await self._record_done(board, key, done, observed=True)
-            return None
-        return lease
-
-    async def _demote(self, run: _Run, board: _Board, key: tuple[str, str], lease: Lease) -> tuple[GroupState, float]:
-        """Ask the owner to stop, and wait until it says it has. Returns the state and when it was down."""
-        ns, group = key
-        store = self.ctx.store
-        clock = self.ctx.clock
-        state = await self._state(ns, group)
-        config = state.config
-        source = config.owner
-        if config.transition is None or config.transition.failover_name != run.name:
-            transition = Transition(
-                failover_name=run.name,
-                source_cluster=source,
-                target_cluster=run.spec.target_cluster,
-                mode=FailoverMode.CONSISTENCY,
-                requested_by=self.ctx.cluster,
-                requested_at=clock.now(),
-                epoch=config.epoch,
-            )
-            try:
-                config = await store.state.update_group_config(config.model_copy(update={"transition": transition}))
-            except ConflictError as exc:
-                raise _Failed(f"{ns}/{group} changed while the failover started: {exc}") from None
-        await board.update(key, phase=Phase.DEMOTING, message=f"waiting for {source} to stop serving")
-        run.reporter.event("Demoting", f"{ns}/{group}: asked {source} to stop serving (epoch {config.epoch})")
-        self.ctx.wake(ns, group)
-        limit = config.timeouts.transitory_state
-        began = clock.monotonic()
-        renewed = began
-        while True:
-            state = await self._state(ns, group)
-            now_cfg = state.config
-            if now_cfg.owner != source or now_cfg.epoch != config.epoch:
-                raise _Failed(
-                    f"ownership of {ns}/{group} changed while {source} was demoting: now {now_cfg.owner} "
-                    f"at epoch {now_cfg.epoch}"
+        if t is None or t.failover_name != run.name:
+            if config.owner == target:
+                await board.update(
+                    key,
+                    phase=Phase.SUCCEEDED,
+                    source_cluster=config.owner,
+                    epoch=config.epoch,
+                    message=f"{target} already owns {ns}/{group} at epoch {config.epoch}; nothing to do",
+                    completion_time=_second(now()),
                 )
-            if now_cfg.transition is None or now_cfg.transition.failover_name != run.name:
-                raise _Failed(f"{source} abandoned the failover of {ns}/{group} (its transitory state timed out)")
-            status = state.clusters.get(source)
-            if status is not None and status.state == ClusterState.FAILOVER and status.observed_epoch == config.epoch:
-                down_at = clock.monotonic()
-                await board.update(key, demoted_time=_second(clock.now()), message=f"{source} has stopped serving")
-                return state, down_at
-            elapsed = clock.monotonic() - began
-            if elapsed > limit:
-                raise _Failed(
-                    f"{source} did not confirm it had stopped serving {ns}/{group} within {limit:g}s; nothing moved "
-                    f"and {source} stays the owner. Check {source}'s operator, or use force: true"
-                )
-            if clock.monotonic() - renewed > lease.lease_seconds / 3:
-                try:
-                    lease = await store.operations.renew_lock(ns, group, lease)
-                except (LockHeldError, ConflictError) as exc:
-                    raise _Failed(f"lost the lock on {ns}/{group} while waiting: {exc}") from None
-                renewed = clock.monotonic()
-            await self._pause(run)
+                return
+            t = await self._request(run, key, state)
+        await board.update(key, source_cluster=t.source_cluster)
+        try:
+            await self._follow(run, board, key, t)
+        except _Stopped:
+            # Deleted before it moved: withdraw the request, so the source serves on. Shielded: kopf may
+            # cancel us after it has waited long enough, and the undo must still complete.
+            await asyncio.shield(self._withdraw(ns, group, t))
+            raise
 
-    async def _transfer(
-        self, run: _Run, board: _Board, key: tuple[str, str], state: GroupState, lease: Lease | None
-    ) -> HistoryRecord:
+    async def _request(self, run: _Run, key: tuple[str, str], state: GroupState) -> Transition:
+        """Validate, then write the transition; a racing copy of this Failover may have written it first."""
         ns, group = key
         spec = run.spec
-        await board.update(key, phase=Phase.TRANSFERRING)
-        reason = spec.reason or f"Failover {run.namespace}/{run.name}"
-        deadline = self.ctx.clock.monotonic() + state.config.timeouts.transitory_state
-        while True:
-            try:
-                record = await self.ctx.store.operations.execute_failover(
-                    ns,
-                    group,
-                    run.name,
-                    spec.target_cluster,
-                    reason,
-                    force=spec.force,
-                    expected_epoch=state.config.epoch,
-                    mode=spec.mode,
-                    started_at=board.progress[key].start_time,
-                    lease=lease,
-                    lease_seconds=self.ctx.settings.lock_lease_seconds,
-                )
-                break
-            except LockHeldError as exc:
-                lock = await self.ctx.store.operations.is_locked(ns, group)
-                if lock is not None and f"failover {run.name}:" in lock.reason:
-                    await self._watch(run, board, key)
-                    raise _Done() from None
-                if lease is not None or self.ctx.clock.monotonic() > deadline:
-                    raise _Failed(f"{ns}/{group} is locked: {exc}") from None
-                await self._pause(run)
-            except (ConflictError, PreconditionError) as exc:
-                done = await self._in_history(ns, group, run)
-                if done is not None:
-                    await self._record_done(board, key, done, observed=True)
-                    raise _Done() from None
-                raise _Failed(str(exc)) from None
-        await board.update(
-            key,
-            epoch=record.epoch,
-            transferred_time=_second(record.finished_at),
-            message=f"ownership moved to {spec.target_cluster} at epoch {record.epoch}",
+        config = state.config
+        stale = set(self.ctx.store.state.stale_clusters(ns, group, state.clusters, config.timeouts.heartbeat))
+        refusal = failover_refusal(
+            state, spec.target_cluster, stale, check_suspension=not spec.force, check_health=not spec.force
         )
+        if refusal:
+            raise _Failed(refusal)
+        transition = Transition(
+            failover_name=run.name,
+            source_cluster=config.owner,
+            target_cluster=spec.target_cluster,
+            mode=spec.mode,
+            requested_by=self.ctx.cluster,
+            requested_at=self.ctx.clock.now(),
+            epoch=config.epoch,
+            force=spec.force,
+            reason=spec.reason or f"Failover {run.namespace}/{run.name}",
+        )
+        try:
+            config = await self.ctx.store.operations.request_transition(ns, group, transition)
+        except ConflictError as exc:
+            current = (await self._state(ns, group)).config.transition
+            if current is not None and current.failover_name == run.name:
+                return current  # the same Failover, applied in another cluster, asked first
+            raise _Failed(f"cannot start: {exc}") from None
+        except NotFoundError:
+            raise _Failed(_not_registered(ns, group)) from None
         run.reporter.event(
-            "Transferred", f"{ns}/{group}: {record.source_cluster} -> {record.target_cluster} at epoch {record.epoch}"
+            "Demoting" if spec.mode == FailoverMode.CONSISTENCY else "Transferring",
+            f"{ns}/{group}: asked {transition.source_cluster} to hand over to {spec.target_cluster} "
+            f"({spec.mode.value}, epoch {transition.epoch})",
         )
         self.ctx.wake(ns, group)
-        return record
+        return config.transition or transition
 
-    async def _promote(
+    async def _follow(self, run: _Run, board: _Board, key: tuple[str, str], t: Transition) -> None:
+        """Watch the records until the group moved and its new owner serves, or the move ended otherwise.
+
+        Downtime is the time nobody served, measured on our clock from what the clusters report: CONSISTENCY,
+        from the source's report that it stopped to the target's report that it is ready; UPTIME, how long the
+        source was down before the target was ready (usually zero); a forced move whose source never said it
+        stopped, from the transfer."""
+        ns, group = key
+        clock = self.ctx.clock
+        source, target = t.source_cluster, t.target_cluster
+        began = clock.monotonic()
+        down_at: float | None = None
+        transferred_at: float | None = None
+        record: HistoryRecord | None = None
+        while True:
+            # State first, history second: a transfer that lands between the two reads is in the history.
+            state = await self._state(ns, group)
+            config = state.config
+            limit = config.timeouts.transitory_state
+            if record is None:
+                record = await self._in_history(ns, group, run)
+            rolled_back = [h for h in state.history if h.failover_name == run.name and h.outcome == Outcome.ROLLED_BACK]
+            if rolled_back:
+                back = rolled_back[0]
+                raise _Failed(
+                    f"{target} did not report ready within {limit:g}s of the UPTIME hand-off; ownership of "
+                    f"{ns}/{group} returned to {source} at epoch {back.epoch} ({source} served throughout)"
+                )
+            old = state.clusters.get(source)
+            if down_at is None and drained(old, t.epoch):
+                down_at = clock.monotonic()
+                await board.update(key, demoted_time=_second(clock.now()), message=f"{source} has stopped serving")
+            if record is None:
+                current = config.transition
+                if current is None or current.failover_name != run.name:
+                    raise _Failed(self._abandoned(ns, group, t, config.owner, config.epoch, limit, down_at))
+                if clock.monotonic() - began > limit and await self._withdrawn(ns, group, t):
+                    raise _Failed(self._timed_out(ns, group, t, limit, down_at))
+                phase = Phase.TRANSFERRING if (down_at is not None or t.mode == FailoverMode.UPTIME) else Phase.DEMOTING
+                waiting = (
+                    f"waiting for {source} to stop serving" if phase == Phase.DEMOTING else f"waiting for {target}"
+                )
+                await board.update(key, phase=phase, message=waiting)
+            else:
+                if transferred_at is None:
+                    transferred_at = clock.monotonic()
+                    await board.update(
+                        key,
+                        phase=Phase.PROMOTING,
+                        epoch=record.epoch,
+                        transferred_time=_second(record.finished_at),
+                        message=f"ownership moved to {target} at epoch {record.epoch}; waiting for it to be ready",
+                    )
+                if config.epoch > record.epoch:
+                    raise _Failed(
+                        f"ownership of {ns}/{group} moved again (to {config.owner} at epoch {config.epoch}) before "
+                        f"{target} reported ready"
+                    )
+                if (
+                    t.mode == FailoverMode.UPTIME
+                    and down_at is None
+                    and (old is None or old.state != ClusterState.PRIMARY)
+                ):
+                    down_at = clock.monotonic()  # the source stopped before the target was ready: a gap
+                if serving(state.clusters.get(target), record.epoch):
+                    await self._succeeded(run, board, key, record, t, down_at, transferred_at)
+                    return
+            if clock.monotonic() - began > 2 * limit + 2 * config.timeouts.heartbeat:
+                raise _Failed(f"{ns}/{group} did not move to {target} within {2 * limit:g}s")
+            await self._pause(run)
+
+    async def _succeeded(
         self,
         run: _Run,
         board: _Board,
         key: tuple[str, str],
         record: HistoryRecord,
-        state: GroupState,
+        t: Transition,
         down_at: float | None,
+        transferred_at: float,
     ) -> None:
-        """Wait for the target to report itself PRIMARY and healthy; measure the downtime on our clock.
-
-        Downtime is the time nobody served: CONSISTENCY, from the old owner's report that it stopped to the
-        new owner's report that it is ready; UPTIME, how long the old owner was down before the new one was
-        ready (usually zero); forced, from the transfer (the old owner may be silent, so it cannot say).
-        """
         ns, group = key
         clock = self.ctx.clock
-        target, source = record.target_cluster, record.source_cluster
-        transferred_at = clock.monotonic()
-        overlap = not run.spec.force and run.spec.mode == FailoverMode.UPTIME
-        await board.update(key, phase=Phase.PROMOTING, message=f"waiting for {target} to report ready")
-        limit = state.config.timeouts.transitory_state
-        ready_at: float | None = None
-        while True:
-            current = await self._state(ns, group)
-            if current.config.epoch != record.epoch:
-                raise _Failed(
-                    f"ownership of {ns}/{group} moved again (to {current.config.owner} at epoch "
-                    f"{current.config.epoch}) before {target} reported ready"
-                )
-            if overlap and down_at is None:
-                old = current.clusters.get(source)
-                if old is None or old.state != ClusterState.PRIMARY or source in self._stale(current):
-                    down_at = clock.monotonic()
-            new = current.clusters.get(target)
-            if ready_at is None and serving(new, record.epoch):
-                ready_at = clock.monotonic()
-                await board.update(key, promoted_time=_second(clock.now()))
-                run.reporter.event("Promoted", f"{ns}/{group}: {target} reports ready at epoch {record.epoch}")
-            waited = clock.monotonic() - transferred_at
-            if ready_at is None and waited > limit:
-                raise _Failed(
-                    f"ownership of {ns}/{group} moved to {target} at epoch {record.epoch}, but {target} has not "
-                    f"reported its resources ready within {limit:g}s"
-                )
-            if ready_at is not None and (not overlap or down_at is not None or waited > limit):
-                break
-            await self._pause(run)
+        ready_at = clock.monotonic()
         note = ""
-        if overlap and down_at is None:
-            down_at, note = ready_at, f"; {source} has not reported itself down yet"
-        elif down_at is None:
-            down_at, note = transferred_at, " (measured from the transfer)"
+        if down_at is None:
+            if t.mode == FailoverMode.UPTIME:
+                down_at = ready_at
+            else:
+                down_at, note = transferred_at, " (measured from the transfer)"
         downtime = round(max(0.0, ready_at - down_at), 3)
-        try:
-            await self.ctx.store.state.record_downtime(ns, group, record.record_id, downtime)
-        except StoreError as exc:
-            log.warning("%s/%s: could not record downtime: %s", ns, group, exc)
+        if t.requested_by == self.ctx.cluster:
+            try:
+                await self.ctx.store.state.record_downtime(ns, group, record.record_id, downtime)
+            except StoreError as exc:
+                log.warning("%s/%s: could not record downtime: %s", ns, group, exc)
+        run.reporter.event("Promoted", f"{ns}/{group}: {t.target_cluster} reports ready at epoch {record.epoch}")
         await board.update(
             key,
             phase=Phase.SUCCEEDED,
+            epoch=record.epoch,
+            promoted_time=_second(clock.now()),
             downtime_seconds=downtime,
             completion_time=_second(clock.now()),
-            message=f"{source} -> {target} at epoch {record.epoch}, downtime {downtime:.2f}s{note}",
+            message=f"{record.source_cluster} -> {record.target_cluster} at epoch {record.epoch}, "
+            f"downtime {downtime:.2f}s{note}",
         )
 
-    async def _watch(self, run: _Run, board: _Board, key: tuple[str, str]) -> None:
-        """Another cluster executes this Failover: follow the records until its history entry appears."""
-        ns, group = key
-        await board.update(key, message="executed by another cluster; following its progress")
-        clock = self.ctx.clock
-        began = clock.monotonic()
-        state = await self._state(ns, group)
-        limit = 2 * state.config.timeouts.transitory_state
-        quiet = 0
-        while True:
-            # State first, history second: a failover that completes between the two reads is in the history.
-            state = await self._state(ns, group)
-            done = await self._in_history(ns, group, run)
-            if done is not None:
-                await self._record_done(board, key, done, observed=True)
-                return
-            t = state.config.transition
-            lock = state.lock
-            if t is not None and t.failover_name == run.name:
-                quiet = 0
-                await board.update(key, phase=Phase.DEMOTING, source_cluster=t.source_cluster)
-            elif lock is not None and f"failover {run.name}:" in lock.reason:
-                quiet = 0
-            else:
-                quiet += 1
-                if quiet >= 2:
-                    raise _Failed(f"the cluster executing this Failover stopped before moving {ns}/{group}")
-            if clock.monotonic() - began > limit:
-                raise _Failed(f"gave up following the failover of {ns}/{group} after {limit:g}s")
-            await self._pause(run)
+    async def _withdrawn(self, ns: str, group: str, t: Transition) -> bool:
+        """Withdraw a request that did not move in time (only if it is still there, untransferred)."""
+        try:
+            return await self.ctx.store.operations.clear_transition(ns, group, t.failover_name, t.epoch)
+        except StoreError as exc:
+            log.warning("%s/%s: could not withdraw failover %s: %s", ns, group, t.failover_name, exc)
+            return False
+
+    @staticmethod
+    def _timed_out(ns: str, group: str, t: Transition, limit: float, down_at: float | None) -> str:
+        source, target = t.source_cluster, t.target_cluster
+        if down_at is None and t.mode == FailoverMode.CONSISTENCY:
+            return (
+                f"{source} did not confirm it had stopped serving {ns}/{group} within {limit:g}s; nothing moved and "
+                f"{source} stays the owner. Check {source}'s operator, or use force: true"
+            )
+        return (
+            f"{target} did not take over {ns}/{group} within {limit:g}s; nothing moved and {source} stays the owner "
+            f"(it serves again). Check {target}'s operator"
+        )
+
+    @staticmethod
+    def _abandoned(
+        ns: str, group: str, t: Transition, owner: str, epoch: int, limit: float, down_at: float | None
+    ) -> str:
+        if owner == t.source_cluster and epoch == t.epoch:
+            return (
+                f"{t.source_cluster} gave up waiting for {t.target_cluster} to take over {ns}/{group} after "
+                f"{limit:g}s and serves again; nothing moved"
+                if down_at is not None
+                else f"the failover of {ns}/{group} was withdrawn before {t.source_cluster} stopped serving"
+            )
+        return f"the failover of {ns}/{group} was overtaken: {owner} owns it at epoch {epoch}"
 
     # --- helpers --------------------------------------------------------------------------------------
 
-    async def _record_done(self, board: _Board, key: tuple[str, str], record: HistoryRecord, observed: bool) -> None:
-        downtime = record.downtime_seconds
+    async def _record_done(self, board: _Board, key: tuple[str, str], record: HistoryRecord) -> None:
         await board.update(
             key,
-            phase=Phase.SUCCEEDED,
+            phase=Phase.SUCCEEDED if record.outcome == Outcome.SUCCEEDED else Phase.FAILED,
             source_cluster=record.source_cluster,
             epoch=record.epoch,
             transferred_time=_second(record.finished_at),
-            downtime_seconds=downtime,
+            downtime_seconds=record.downtime_seconds,
             completion_time=_second(self.ctx.clock.now()),
-            message=f"{record.source_cluster} -> {record.target_cluster} at epoch {record.epoch}"
-            + (" (executed by another cluster)" if observed else ""),
+            message=f"{record.source_cluster} -> {record.target_cluster} at epoch {record.epoch}",
         )
 
     async def _in_history(self, ns: str, group: str, run: _Run) -> HistoryRecord | None:
-        """The history record of this very Failover, if any cluster has executed it already."""
+        """The transfer of this very Failover, if it happened already."""
         try:
             history = await self.ctx.store.state.get_failover_history(ns, group, limit=50)
         except NotFoundError:
             return None
         oldest = run.created - SAME_REQUEST_WINDOW if run.created is not None else None
         return next(
-            (h for h in history if h.failover_name == run.name and (oldest is None or h.finished_at >= oldest)),
+            (
+                h
+                for h in history
+                if h.failover_name == run.name
+                and h.outcome == Outcome.SUCCEEDED
+                and (oldest is None or h.finished_at >= oldest)
+            ),
             None,
         )
 
@@ -487,28 +413,17 @@ class FailoverExecutor:
         try:
             return await self.ctx.store.state.get_group_state(ns, group)
         except NotFoundError:
-            raise _Failed(
-                f"FailoverGroup {ns}/{group} is not registered in DynamoDB: is it applied in a cluster whose "
-                f"operator is running?"
-            ) from None
+            raise _Failed(_not_registered(ns, group)) from None
 
-    def _stale(self, state: GroupState) -> set[str]:
-        c = state.config
-        return set(self.ctx.store.state.stale_clusters(c.namespace, c.name, state.clusters, c.timeouts.heartbeat))
-
-    async def _abandon(self, ns: str, group: str, name: str, lease: Lease) -> None:
-        """Undo a half-started CONSISTENCY failover: clear our transition (the owner resumes), free the lock."""
+    async def _withdraw(self, ns: str, group: str, t: Transition) -> None:
         try:
-            config = await self.ctx.store.state.get_group_config(ns, group)
-            if config is not None and config.transition is not None and config.transition.failover_name == name:
-                await self.ctx.store.state.update_group_config(config.model_copy(update={"transition": None}))
-            await self.ctx.store.operations.release_lock(ns, group, lease)
+            await self.ctx.store.operations.clear_transition(ns, group, t.failover_name, t.epoch)
         except StoreError as exc:
             log.warning(
-                "%s/%s: could not undo failover %s: %s (the owner resumes after its transitory timeout)",
+                "%s/%s: could not withdraw failover %s: %s (its source resumes after its transitory timeout)",
                 ns,
                 group,
-                name,
+                t.failover_name,
                 exc,
             )
         self.ctx.wake(ns, group)
@@ -521,8 +436,11 @@ class FailoverExecutor:
         raise _Stopped()
 
 
-class _Done(Exception):
-    """The group turned out to be moved already (by this same Failover, elsewhere); progress is recorded."""
+def _not_registered(ns: str, group: str) -> str:
+    return (
+        f"FailoverGroup {ns}/{group} is not registered in DynamoDB: is it applied in a cluster whose operator is "
+        f"running?"
+    )
 
 
 class _Board:

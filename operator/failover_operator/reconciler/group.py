@@ -1,22 +1,26 @@
-"""One FailoverGroup in this cluster: heartbeat, read, decide, converge, report — every tick.
+"""One FailoverGroup in this cluster: three loops that share what this cluster knows and does.
 
-The tick's order matters for safety:
-1. write our heartbeat (what our resources are right now) — proves we are alive and, for an owner, is the
-   write that fencing is measured against;
-2. read the group's config and statuses (strongly consistent);
-3. decide (a pure function, see decide.py);
-4. act: converge local resources, take over, or resume;
-5. report a changed state at once (so a planned failover waits one round trip, not one tick).
-On the very first tick nothing is written or changed before the config has been read (or registered).
+- **Ticks** (every heartbeatInterval, sooner while resources settle): read the group, decide (decide.py),
+  act — transactions first (a takeover, a transfer, a proof of ownership), then the local resources — and
+  report what changed at once.
+- **Heartbeats** on a fixed cadence, whatever the ticks are doing: each says what our resources are. A slow
+  DynamoDB delays their answers but not the next one (a few may be in flight), so a slow but working table
+  never makes an owner fence; only a heartbeat that could not be written before its deadline does.
+- **Fencing and scale-down** on their own schedule, independent of DynamoDB: an owner whose last good
+  heartbeat was *sent* more than the fence limit ago goes down (FENCED), and a cluster that must not serve
+  retries its scale-down every step until it is confirmed, even while its DynamoDB calls hang.
+
+Nothing is scaled up without a proof of ownership sent within the fence limit (`_promote`). On the very first
+tick nothing is written or changed before the config has been read (or registered).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from ..api import FailoverGroupStatus
 from ..store import (
@@ -25,15 +29,30 @@ from ..store import (
     GroupState,
     LockHeldError,
     NotFoundError,
+    OwnerCheck,
     PreconditionError,
     StoreError,
+    Transition,
 )
 from ..store.observe import ChangeObserver
-from ..store.records import ClusterState, Health
+from ..store.records import ClusterState, FailoverMode, Health, Outcome
+from ..workloads.converge import Observation, Workloads
 from ..workloads.kube import KubeError
 from ..workloads.roles import Role
 from .context import OperatorContext, Reporter
-from .decide import Action, Decision, LocalRole, Situation, decide
+from .decide import (
+    Action,
+    Decision,
+    LocalRole,
+    Situation,
+    Timing,
+    claims_serving,
+    decide,
+    draining,
+    effective_timing,
+    recalled_role,
+    reported_state,
+)
 from .plan import GroupPlan
 from .status import group_status
 
@@ -43,12 +62,17 @@ _EVENTS = {
     Action.PROMOTE: ("Promoted", False),
     Action.DEMOTE: ("Demoted", False),
     Action.FENCE: ("Fenced", True),
+    Action.DRAIN: ("DemotingForFailover", False),
+    Action.ABANDON: ("FailoverAbandoned", True),
+    Action.TRANSFER: ("Transferring", False),
+    Action.HAND_BACK: ("HandedBack", True),
+    Action.HAND_OFF: ("Demoted", False),
     Action.TAKE_OVER: ("TookOver", True),
-    Action.DEMOTE_FOR_TRANSITION: ("DemotingForFailover", False),
-    Action.RESUME_AFTER_TRANSITION: ("FailoverAbandoned", True),
+    Action.ASK_TO_DRAIN: ("AskedToDrain", True),
     Action.WAIT: ("WaitingToTakeOver", True),
     Action.NONE: ("Decision", False),
 }
+MAX_HEARTBEATS_IN_FLIGHT = 3
 
 
 class GroupRunner:
@@ -58,18 +82,28 @@ class GroupRunner:
         self.name = name
         self.group = f"{namespace}/{name}"
         self.local_role: LocalRole | None = None
-        self.reported: ClusterState | None = None
+        self.reported = ClusterState.STANDBY
         self.config: GroupConfig | None = None
-        self.last_write: float | None = None
-        self.observation: Any = None  # workloads.converge.Observation of the last tick
-        self._settling_since: float | None = None  # when resources started moving to a new role
+        self.plan: GroupPlan | None = None
+        self.sent_ok: float | None = None  # when our latest *written* status (heartbeat or proof) was sent
+        self.observation: Observation | None = None
+        self.workloads: Workloads = ctx.workloads
+        self._settling_since: float | None = None
         self._converge_errors: tuple[str, ...] = ()
-        self._event_key: tuple[Any, ...] | None = None
+        self._event_key: tuple[object, ...] | None = None
         self._status: FailoverGroupStatus | None = None
         self._seen = ChangeObserver(ctx.clock)
         self._wake = asyncio.Event()
+        self._changed = asyncio.Event()  # the role or the fence deadline moved: the fence loop looks again
+        self._read = asyncio.Event()  # the config has been read (or registered) at least once
+        self._act = asyncio.Lock()  # one change of local resources at a time
+        self._in_flight = 0
+        self._last_heartbeat_error: str | None = None
+        self._reported_key: tuple[object, ...] | None = None
+        # (owner, epoch) -> (sequence number of its latest claim to serve, when we first saw that claim)
+        self._serving_seen: dict[tuple[str, int], tuple[int | None, float]] = {}
 
-    # --- loop ---------------------------------------------------------------------------------------
+    # --- loops ---------------------------------------------------------------------------------------
 
     def wake(self) -> None:
         self._wake.set()
@@ -77,110 +111,362 @@ class GroupRunner:
     async def run(
         self, plan_source: Callable[[], Awaitable[GroupPlan | None]], reporter: Reporter, stop: asyncio.Event
     ) -> None:
-        """Tick until `stop` is set. Never raises: a failed tick is logged and retried at the next one."""
+        """The three loops, until `stop` is set. Never raises: a failed step is logged and retried."""
+        loops = [
+            asyncio.ensure_future(self._ticks(plan_source, reporter, stop)),
+            asyncio.ensure_future(self._heartbeats(stop)),
+            asyncio.ensure_future(self._fencing(reporter, stop)),
+        ]
+        try:
+            await stop.wait()
+        finally:
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+
+    async def _ticks(
+        self, plan_source: Callable[[], Awaitable[GroupPlan | None]], reporter: Reporter, stop: asyncio.Event
+    ) -> None:
+        clock = self.ctx.clock
+        next_tick = clock.monotonic()
         while not stop.is_set():
             plan = await plan_source()
             if plan is not None:
+                self.plan = plan
                 try:
                     await self.tick(plan, reporter)
                 except Exception:  # the loop must outlive any single failure
                     log.exception("%s: tick failed", self.group)
-            interval = plan.heartbeat_interval if plan else 5.0
-            await self._sleep(self._next_delay(interval, plan), stop)
+            interval = self._tick_interval(plan)
+            next_tick = max(next_tick + interval, clock.monotonic())  # a fixed cadence; no catching up
+            await self._sleep(next_tick - clock.monotonic(), stop)
 
-    def _next_delay(self, interval: float, plan: GroupPlan | None) -> float:
-        """Until the next tick — sooner while resources are still moving to a new role (so that a failover
-        waits for facts, not for ticks), and never past an owner's fencing deadline."""
-        settling_for = None if self._settling_since is None else self.ctx.clock.monotonic() - self._settling_since
-        if settling_for is not None and plan is not None and settling_for < plan.timeouts.transitory_state:
-            interval = max(0.1, interval / 4)
-        if self.local_role != LocalRole.PRIMARY or self.last_write is None or plan is None:
-            return interval
-        deadline = self.last_write + self._fence_after(plan) - self.ctx.clock.monotonic()
-        return max(0.05, min(interval, deadline + 0.01))
-
-    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
-        """Sleep until the next tick, or until woken (a wake-up that came during the tick counts too)."""
-        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+    async def _heartbeats(self, stop: asyncio.Event) -> None:
+        """Write our heartbeat every interval, on a fixed cadence, not waiting for slow answers."""
+        await self._read.wait()
+        clock = self.ctx.clock
+        beat = clock.monotonic()
+        pending: set[asyncio.Task[bool]] = set()
         try:
-            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            while not stop.is_set():
+                interval = self.plan.heartbeat_interval if self.plan else 5.0
+                beat = max(beat + interval, clock.monotonic())
+                await asyncio.sleep(max(0.0, beat - clock.monotonic()))
+                if self.local_role is None or self._in_flight >= MAX_HEARTBEATS_IN_FLIGHT:
+                    continue  # nothing known to report yet, or the table is that slow: no pile-up
+                task = asyncio.ensure_future(self._heartbeat())
+                pending.add(task)
+                task.add_done_callback(pending.discard)
         finally:
-            for w in waits:
-                w.cancel()
+            for task in pending:
+                task.cancel()
+
+    async def _fencing(self, reporter: Reporter, stop: asyncio.Event) -> None:
+        """Fence at the deadline, and retry a scale-down that is not confirmed, without waiting for DynamoDB."""
+        while not stop.is_set():
+            self._changed.clear()
+            timing = self._timing()
+            if self.local_role == LocalRole.PRIMARY:
+                left = self._fence_left(timing)
+                if left <= 0:
+                    self.local_role = LocalRole.FENCED
+                    self._report_action(
+                        "Fenced",
+                        f"fencing: {self.ctx.cluster} has not written its heartbeat for {self.group} within "
+                        f"{timing.fence_after:g}s",
+                        reporter,
+                    )
+                    continue
+                with contextlib.suppress(TimeoutError):  # until the deadline, or until it moves
+                    await asyncio.wait_for(self._changed.wait(), timeout=left + 0.001)
+            elif self.local_role in (LocalRole.STANDBY, LocalRole.FENCED) and not self._down():
+                await self._converge(self.local_role, reporter)
+                await self._observe()
+                await asyncio.sleep(min(timing.interval / 2, 0.5))
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout=timing.interval)
 
     # --- one tick -----------------------------------------------------------------------------------
 
     async def tick(self, plan: GroupPlan, reporter: Reporter) -> Decision:
         started = time.perf_counter()
         self._wake.clear()  # whatever woke us is handled by this tick; a wake-up from now on means another
-        first = self.local_role is None
-        budget = self._io_budget(plan)
-
-        if not first:
-            await self._heartbeat(self.reported or ClusterState.STANDBY, budget, self.observation)
-
+        first = not self._read.is_set()
         state: GroupState | None = None
         store_error: str | None = None
         try:
-            async with asyncio.timeout(budget):
-                state = await self._read(plan)
+            state = await self._read_state(plan)
         except (StoreError, TimeoutError) as exc:
             store_error = str(exc) or "DynamoDB did not answer in time"
             log.warning("%s: cannot read group state: %s", self.group, store_error)
         if state is not None:
             self.config = state.config
+            self._read.set()
+        elif first and self.local_role is None:
+            await self._recall(plan)
 
-        if state is None and first:
-            await self._recall_role(plan)
-        # Our own health as of the end of the last tick: one read of the resources per tick is enough.
-        my_health = Health(str(self.observation.health)) if self.observation is not None else Health.UNKNOWN
-        decision = decide(self._situation(plan, state, my_health))
-
-        if decision.action == Action.TAKE_OVER and state is not None:
-            decision = await self._take_over(decision, state, reporter)
-        if decision.clear_transition and state is not None:
-            await self._clear_transition(state.config)
-
-        if decision.role is not None:
-            epoch = self.config.epoch if self.config else 0
-            result = await self.ctx.workloads.converge(
-                self.namespace, plan.resources, _converge_role(decision.role), group=self.group, epoch=epoch
-            )
-            errors = tuple(result.errors)
-            if errors != self._converge_errors:  # once per distinct problem, not every tick
-                for problem in errors:
-                    log.warning("%s: %s", self.group, problem)
-                if errors:
-                    reporter.event(
-                        "ConvergeFailed",
-                        f"could not make every resource {_converge_role(decision.role).value}: {'; '.join(errors)}",
-                        warning=True,
-                    )
-                else:
-                    log.info("%s: every listed resource converges again", self.group)
-            self._converge_errors = errors
-            if decision.role != self.local_role:
-                self._settling_since = self.ctx.clock.monotonic()
-            self.local_role = decision.role
-
-        after = await self.ctx.workloads.observe(self.namespace, plan.resources, _converge_role(self.local_role))
-        changed_health = self.observation is None or after.health != self.observation.health
-        self.observation = after
-        settled = after.all_ready if self.local_role == LocalRole.PRIMARY else after.all_down
-        if settled:
-            self._settling_since = None
-        reported = self._reported_state(decision, after)
-        # Report a change of state or health at once: a failover in progress is waiting for exactly that.
-        if (first or reported != self.reported or changed_health) and self.local_role is not None:
-            await self._heartbeat(reported, budget, after)
-        self._report(decision, after, reporter, store_error)
-        await self._patch_status(plan, state, after, decision, reporter, store_error)
+        decision = decide(self._situation(plan, state))
+        decision = await self._carry_out(decision, state, reporter)
+        await self._observe()
+        self._report(decision, reporter, store_error)
+        if self._read.is_set() and self.local_role is not None and self._report_changed():
+            await self._heartbeat()  # a change is reported at once: a failover in progress waits for it
+        await self._patch_status(plan, state, decision, reporter, store_error)
         self.ctx.metrics.ticks.labels(self.namespace, self.name).observe(time.perf_counter() - started)
         return decision
 
-    # --- pieces of a tick ---------------------------------------------------------------------------
+    async def _carry_out(self, decision: Decision, state: GroupState | None, reporter: Reporter) -> Decision:
+        """The decision's transactions, then the local resources. Returns what was finally decided."""
+        action = decision.action
+        config = self.config
+        if action in (Action.TAKE_OVER, Action.TRANSFER, Action.HAND_BACK) and state is not None:
+            taken = await self._move(decision, state, reporter)
+            if taken is None:
+                return Decision(Action.NONE, self.local_role, f"no action: {decision.action.value} did not happen")
+            decision = Decision(action, LocalRole.PRIMARY, decision.reason)
+            return await self._promote(decision, taken, reporter)
+        if action == Action.ASK_TO_DRAIN and config is not None:
+            await self._ask_to_drain(config, decision)
+            await self._converge(LocalRole.STANDBY, reporter)
+            return decision
+        if action == Action.ABANDON and decision.transition is not None and config is not None:
+            t = decision.transition
+            try:
+                withdrawn = await self.ctx.store.operations.clear_transition(
+                    self.namespace, self.name, t.failover_name, t.epoch
+                )
+            except StoreError as exc:
+                return Decision(
+                    Action.NONE, LocalRole.STANDBY, f"no action: could not withdraw failover {t.failover_name}: {exc}"
+                )
+            if not withdrawn:  # it transferred after all (or was undone elsewhere): the next read says which
+                self.wake()
+                return Decision(
+                    Action.NONE,
+                    LocalRole.STANDBY,
+                    f"no action: failover {t.failover_name} is no longer withdrawable; reading again",
+                )
+            self.config = config.model_copy(update={"transition": None})
+            return await self._promote(decision, config.epoch, reporter)
+        if action == Action.HAND_OFF and decision.transition is not None:
+            t = decision.transition
+            with contextlib.suppress(StoreError):
+                await self.ctx.store.operations.clear_transition(self.namespace, self.name, t.failover_name, t.epoch)
+        if decision.role == LocalRole.PRIMARY and config is not None and config.owner == self.ctx.cluster:
+            if action == Action.PROMOTE or not self._ready():
+                return await self._promote(decision, config.epoch, reporter)
+            return decision  # serving as it should: nothing to scale, nothing to prove
+        if decision.role == LocalRole.PRIMARY:
+            return decision  # an UPTIME source serving on: it keeps what it has, and scales nothing up
+        if decision.role is not None:
+            await self._converge(decision.role, reporter)
+        return decision
 
-    async def _read(self, plan: GroupPlan) -> GroupState:
+    async def _promote(self, decision: Decision, epoch: int, reporter: Reporter) -> Decision:
+        """Prove ownership at `epoch`, then scale up — only if the proof was sent within the fence limit."""
+        store = self.ctx.store
+        clock = self.ctx.clock
+        observation = self.observation
+        sent = clock.monotonic()
+        try:
+            await store.state.prove_ownership(
+                self.namespace,
+                self.name,
+                epoch,
+                observation.health if observation is not None else Health.UNKNOWN,
+                observation.components if observation is not None else {},
+                message=(observation.message or None) if observation is not None else None,
+            )
+        except ConflictError as exc:
+            self.wake()
+            return Decision(Action.NONE, LocalRole.STANDBY, f"no action: not promoting: {exc}")
+        except (StoreError, TimeoutError) as exc:
+            return Decision(
+                Action.NONE,
+                self.local_role,
+                f"no action: could not prove ownership of {self.group}: {exc or 'DynamoDB did not answer in time'}",
+            )
+        self._written(sent)
+        timing = self._timing()
+        if clock.monotonic() - sent > timing.fence_after:
+            return Decision(
+                Action.NONE,
+                self.local_role,
+                f"no action: the proof of ownership of {self.group} took "
+                f"longer than {timing.fence_after:g}s; not promoting on it",
+            )
+        self.reported = ClusterState.PRIMARY
+        if decision.action != Action.PROMOTE and self.local_role != LocalRole.PRIMARY:
+            reporter.event("Promoted", f"promoting: {self.ctx.cluster} owns {self.group} at epoch {epoch}")
+        if self.ctx.liveness is not None and self.local_role != LocalRole.PRIMARY:
+            # The watchdog must know we are about to serve before we do: frozen after the scale-up and before
+            # the next renewal, we would otherwise never be fenced.
+            await self.ctx.liveness.renew(also=self.fence_left())
+        await self._converge(LocalRole.PRIMARY, reporter, epoch=epoch, proved_at=sent)
+        return decision
+
+    async def _move(self, decision: Decision, state: GroupState, reporter: Reporter) -> int | None:
+        """The takeover, transfer or hand-back transaction; the new epoch, or None if it did not happen."""
+        config = state.config
+        ops = self.ctx.store.operations
+        me = self.ctx.cluster
+        t = decision.transition
+        kwargs: dict[str, object] = {
+            "expected_epoch": decision.epoch,
+            "lease_seconds": self.ctx.settings.lock_lease_seconds,
+        }
+        if decision.action == Action.TAKE_OVER:
+            owner_status = state.clusters.get(config.owner)
+            if decision.cause == "stale" and owner_status is not None:
+                check = OwnerCheck(heartbeat_seq=owner_status.heartbeat_seq)
+            else:
+                check = OwnerCheck(not_serving=True)
+            name, reason = f"auto-{me}-epoch-{config.epoch + 1}", decision.reason
+            kwargs.update(automatic=True, owner_check=check)
+        elif decision.action == Action.TRANSFER and t is not None:
+            name, reason = t.failover_name, t.reason or f"Failover {self.namespace}/{t.failover_name}"
+            check = OwnerCheck() if decision.forced or t.mode == FailoverMode.UPTIME else OwnerCheck(drained=True)
+            kwargs.update(
+                transition=t,
+                owner_check=check,
+                mode=t.mode,
+                automatic=t.automatic,
+                force=t.force,
+                started_at=t.requested_at,
+            )
+        elif decision.action == Action.HAND_BACK and t is not None:
+            name, reason = t.failover_name, decision.reason
+            kwargs.update(
+                transition=t,
+                owner_check=OwnerCheck(not_ready=True),
+                mode=FailoverMode.UPTIME,
+                outcome=Outcome.ROLLED_BACK,
+                skip_checks=True,
+            )
+        else:
+            return None
+        try:
+            record = await ops.execute_failover(self.namespace, self.name, name, me, reason, **kwargs)  # type: ignore[arg-type]
+        except (ConflictError, LockHeldError, PreconditionError, StoreError) as exc:
+            log.info("%s: %s did not happen: %s", self.group, decision.action.value, exc)
+            self.wake()
+            return None
+        self.config = config.model_copy(
+            update={"owner": me, "previous_owner": config.owner, "epoch": record.epoch, "transition": None}
+        )
+        if decision.action == Action.TAKE_OVER:
+            self.ctx.metrics.failovers.labels(self.namespace, self.name, record.mode.value, "true", "SUCCEEDED").inc()
+            reporter.event(
+                "AutomaticFailover",
+                f"{me} took over {self.group} from {config.owner} at epoch {record.epoch}: {decision.reason}",
+                warning=True,
+            )
+        elif decision.action == Action.HAND_BACK:
+            reporter.event(
+                "HandedBack", f"{me} took {self.group} back at epoch {record.epoch}: {decision.reason}", warning=True
+            )
+        else:
+            reporter.event("Transferred", f"{self.group}: {record.source_cluster} -> {me} at epoch {record.epoch}")
+        return record.epoch
+
+    async def _ask_to_drain(self, config: GroupConfig, decision: Decision) -> None:
+        transition = Transition(
+            failover_name=f"auto-{self.ctx.cluster}-epoch-{config.epoch + 1}",
+            source_cluster=config.owner,
+            target_cluster=self.ctx.cluster,
+            mode=FailoverMode.CONSISTENCY,
+            requested_by=self.ctx.cluster,
+            requested_at=self.ctx.clock.now(),
+            epoch=config.epoch,
+            automatic=True,
+            reason=decision.reason,
+        )
+        try:
+            self.config = await self.ctx.store.operations.request_transition(self.namespace, self.name, transition)
+        except (ConflictError, NotFoundError, StoreError) as exc:
+            log.info("%s: could not ask %s to drain: %s", self.group, config.owner, exc)
+
+    # --- local resources ----------------------------------------------------------------------------
+
+    async def _converge(
+        self, role: LocalRole, reporter: Reporter, *, epoch: int | None = None, proved_at: float | None = None
+    ) -> None:
+        """Converge our resources to `role`. PRIMARY only with a proof (`proved_at`) still within the limit."""
+        async with self._act:
+            if role == LocalRole.PRIMARY:
+                timing = self._timing()
+                if proved_at is None or self.ctx.clock.monotonic() - proved_at > timing.fence_after:
+                    return
+            if role != self.local_role:
+                self._settling_since = self.ctx.clock.monotonic()
+                self.local_role = role
+                self._changed.set()
+            plan = self.plan
+            if plan is None:
+                return
+            config = self.config
+            at = epoch if epoch is not None else (config.epoch if config else 0)
+            result = await self.workloads.converge(
+                self.namespace, plan.resources, Role(role.value), group=self.group, epoch=at
+            )
+        errors = tuple(result.errors)
+        if errors != self._converge_errors:  # once per distinct problem, not every tick
+            for problem in errors:
+                log.warning("%s: %s", self.group, problem)
+            if errors:
+                reporter.event(
+                    "ConvergeFailed",
+                    f"could not make every resource {Role(role.value).shape.value}: {'; '.join(errors)}",
+                    warning=True,
+                )
+            else:
+                log.info("%s: every listed resource converges again", self.group)
+        self._converge_errors = errors
+
+    async def _observe(self) -> None:
+        plan = self.plan
+        if plan is None:
+            return
+        role = Role((self.local_role or LocalRole.STANDBY).value)
+        try:
+            self.observation = await self.workloads.observe(self.namespace, plan.resources, role)
+        except KubeError as exc:  # observe grades errors itself; this is a safety net
+            log.warning("%s: cannot observe resources: %s", self.group, exc)
+            return
+        draining_me = self.config is not None and draining(self.config) and self.config.owner == self.ctx.cluster
+        self.reported = reported_state(self.local_role, draining_me, self._down(), self.reported)
+        if self._settled():
+            self._settling_since = None
+
+    def _down(self) -> bool | None:
+        """Every listed workload confirmed down; None when they could not all be observed."""
+        o = self.observation
+        if o is None:
+            return None
+        if any(c.get("health") == Health.UNKNOWN.value for c in o.components.values()):
+            return None
+        return o.all_down
+
+    def _ready(self) -> bool:
+        return self.observation is not None and self.observation.all_ready
+
+    def _settled(self) -> bool:
+        return self._ready() if self.local_role == LocalRole.PRIMARY else bool(self._down())
+
+    async def _recall(self, plan: GroupPlan) -> None:
+        """Started without being able to read DynamoDB: see decide.recalled_role."""
+        observation = await self.workloads.observe(self.namespace, plan.resources, Role.PRIMARY)
+        recalled = recalled_role(c.get("managedRole") for c in observation.components.values())
+        if recalled is not None:
+            log.warning("%s: cannot read DynamoDB after a restart; our resources were %s", self.group, recalled)
+            self.local_role = recalled
+            self._changed.set()
+        self.observation = observation
+
+    # --- DynamoDB -----------------------------------------------------------------------------------
+
+    async def _read_state(self, plan: GroupPlan) -> GroupState:
         store = self.ctx.store
         try:
             return await store.state.get_group_state(self.namespace, self.name)
@@ -196,77 +482,121 @@ class GroupRunner:
                 )
             return await store.state.get_group_state(self.namespace, self.name)
 
-    async def _heartbeat(self, reported: ClusterState, budget: float, observation: Any) -> bool:
-        """Write our heartbeat; the return value says whether it was written.
-
-        Fencing counts from when the last written heartbeat was *sent*: it may have landed any moment before
-        its answer came back, and the standbys' clocks start when it landed (the lease rule of the
-        amazon-dynamodb-lock-client). Counting from the answer would let a slow answer stretch our deadline
-        past the moment a standby may take over."""
+    async def _heartbeat(self) -> bool:
+        """Write our heartbeat: what our resources are right now. Counts for fencing from when it was *sent*:
+        it may have landed any moment before its answer came back, and the standbys' clocks start when it
+        landed (the lease rule of the amazon-dynamodb-lock-client)."""
+        observation = self.observation
+        if observation is None:
+            return False
         store = self.ctx.store
         metrics = self.ctx.metrics
         epoch = self.config.epoch if self.config else None
         sent = self.ctx.clock.monotonic()
+        self._in_flight += 1
         try:
-            async with asyncio.timeout(budget):
-                await store.state.update_cluster_status(
-                    self.namespace,
-                    self.name,
-                    observation.health,
-                    reported,
-                    observation.components,
-                    observed_epoch=epoch,
-                    message=observation.message or None,
-                )
+            await store.state.update_cluster_status(
+                self.namespace,
+                self.name,
+                observation.health,
+                self.reported,
+                observation.components,
+                observed_epoch=epoch,
+                message=observation.message or None,
+                retry=False,
+            )
         except (StoreError, TimeoutError) as exc:
             metrics.heartbeat_failures.labels(self.namespace, self.name).inc()
-            log.warning("%s: heartbeat not written: %s", self.group, str(exc) or "timed out")
+            text = str(exc) or "timed out"
+            if text != self._last_heartbeat_error:
+                log.warning("%s: heartbeat not written: %s", self.group, text)
+            self._last_heartbeat_error = text
             return False
-        self.last_write = sent
-        self.reported = reported
+        finally:
+            self._in_flight -= 1
+        self._last_heartbeat_error = None
+        self._written(sent)
         metrics.heartbeats.labels(self.namespace, self.name).inc()
         return True
 
-    def _situation(self, plan: GroupPlan, state: GroupState | None, my_health: Health) -> Situation:
+    def _written(self, sent: float) -> None:
+        if self.sent_ok is None or sent > self.sent_ok:
+            self.sent_ok = sent
+            self._changed.set()
+            if self.ctx.liveness is not None:
+                self.ctx.liveness.poke()
+
+    # --- what the rules see -------------------------------------------------------------------------
+
+    def _timing(self) -> Timing:
+        plan = self.plan
+        config = self.config
+        change_seen = None
+        if config is not None and config.timeouts_before is not None:
+            change_seen = self._seen.observe(("timeouts", config.timeouts, config.timeouts_before), True)
+        return effective_timing(
+            config,
+            plan.timeouts.heartbeat if plan else 15.0,
+            self.ctx.settings.self_fence_fraction,
+            plan.heartbeat_interval if plan else 5.0,
+            change_seen,
+        )
+
+    def fence_left(self) -> float:
+        """Seconds until this cluster must have stopped serving the group, unless a heartbeat is written."""
+        return self._fence_left(self._timing())
+
+    def _fence_left(self, timing: Timing) -> float:
+        if self.sent_ok is None:
+            return 0.0
+        return self.sent_ok + timing.fence_after - self.ctx.clock.monotonic()
+
+    def _situation(self, plan: GroupPlan, state: GroupState | None) -> Situation:
         now = self.ctx.clock.monotonic()
-        since = None if self.last_write is None else now - self.last_write
+        timing = self._timing()
+        since = None if self.sent_ok is None else now - self.sent_ok
+        my_health = Health(str(self.observation.health)) if self.observation is not None else Health.UNKNOWN
         common = dict(
             me=self.ctx.cluster,
             group=self.group,
             local_role=self.local_role,
             my_health=my_health,
             since_heartbeat_write=since,
-            fence_after=self._fence_after(plan),
+            timing=timing,
             auto_failover=plan.auto_failover,
             priority=plan.priority,
-            heartbeat_interval=plan.heartbeat_interval,
         )
         if state is None:
             return Situation(store_ok=False, **common)  # type: ignore[arg-type]
         config = state.config
         store = self.ctx.store
-        stale = set(store.state.stale_clusters(self.namespace, self.name, state.clusters, config.timeouts.heartbeat))
+        stale = set(store.state.stale_clusters(self.namespace, self.name, state.clusters, timing.heartbeat))
         owner_status = state.clusters.get(config.owner)
-        if owner_status is None and config.owner != self.ctx.cluster:
-            # An owner that never reported counts as stale once we have seen it absent for the timeout.
-            absent_for = self._seen.observe(("absent", config.owner, config.epoch), True)
-            if absent_for > config.timeouts.heartbeat:
-                stale.add(config.owner)
-        else:
-            self._seen.forget(("absent", config.owner, config.epoch))
+        seen = self._seen
+        key = (config.owner, config.epoch)
+        silent_for = None
+        if config.owner != self.ctx.cluster:
+            # A fresh claim to serve moves the value (its sequence number); anything else keeps the last one.
+            fresh = owner_status.heartbeat_seq if claims_serving(owner_status, config.epoch) and owner_status else None
+            last = self._serving_seen.get(key)
+            if last is None or (fresh is not None and fresh != last[0]):
+                self._serving_seen[key] = (fresh, self.ctx.clock.monotonic())
+            silent_for = self.ctx.clock.monotonic() - self._serving_seen[key][1]
         owner_error_for = None
         if owner_status is not None and owner_status.health == Health.ERROR:
-            owner_error_for = self._seen.observe(("error", config.owner, config.epoch), True)
+            owner_error_for = seen.observe(("error", *key), True)
         else:
-            self._seen.forget(("error", config.owner, config.epoch))
+            seen.forget(("error", *key))
         transition_age = None
         if config.transition is not None:
-            transition_age = self._seen.observe(("transition", config.transition.failover_name, config.epoch), True)
+            t = config.transition
+            transition_age = seen.observe(("transition", t.failover_name, t.epoch), True)
+        caused = (silent_for or 0) > timing.heartbeat or (owner_error_for or 0) > timing.unhealthy
         takeover_ready_for = None
-        if config.owner in stale or owner_error_for is not None:
-            takeover_ready_for = self._seen.observe(("takeover", config.owner, config.epoch), True)
+        if caused:
+            takeover_ready_for = seen.observe(("takeover", *key), True)
         else:
-            self._seen.forget(("takeover", config.owner, config.epoch))
+            seen.forget(("takeover", *key))
         for cluster in state.clusters:
             age = store.state.heartbeat_age(self.namespace, self.name, cluster)
             if age is not None and cluster != self.ctx.cluster:
@@ -276,76 +606,32 @@ class GroupRunner:
             config=config,
             clusters=state.clusters,
             stale=frozenset(stale),
+            owner_silent_for=silent_for,
             owner_error_for=owner_error_for,
             transition_age=transition_age,
             takeover_ready_for=takeover_ready_for,
             **common,  # type: ignore[arg-type]
         )
 
-    async def _recall_role(self, plan: GroupPlan) -> None:
-        """Started without being able to read DynamoDB: were we serving the group before the restart?
+    # --- reporting ----------------------------------------------------------------------------------
 
-        Our resources carry the role we last converged them to. If that was PRIMARY, we may have been the
-        owner — and standbys may be taking over right now, since our heartbeat stopped while we restarted. So
-        we count as a PRIMARY that cannot prove ownership, and fence. A group we never touched (no such
-        annotation) is left alone: nothing changes before the config has been read.
-        """
-        observation = await self.ctx.workloads.observe(self.namespace, plan.resources, Role.PRIMARY)
-        roles = {c.get("managedRole") for c in observation.components.values()}
-        if "PRIMARY" in roles:
-            log.warning("%s: cannot read DynamoDB after a restart, and our resources were PRIMARY", self.group)
-            self.local_role = LocalRole.PRIMARY
-        self.observation = observation
-
-    async def _take_over(self, decision: Decision, state: GroupState, reporter: Reporter) -> Decision:
-        config = state.config
-        owner_status = state.clusters.get(config.owner)
-        seq = owner_status.heartbeat_seq if owner_status is not None else 0
-        name = f"auto-{self.ctx.cluster}-epoch-{config.epoch + 1}"
-        try:
-            record = await self.ctx.store.operations.execute_failover(
-                self.namespace,
-                self.name,
-                name,
-                self.ctx.cluster,
-                decision.reason,
-                expected_epoch=decision.takeover_epoch,
-                automatic=True,
-                owner_heartbeat_seq=seq if decision.takeover_cause == "stale" else None,
-                owner_health=Health.ERROR if decision.takeover_cause == "unhealthy" else None,
-                lease_seconds=self.ctx.settings.lock_lease_seconds,
-            )
-        except (ConflictError, LockHeldError, PreconditionError, StoreError) as exc:
-            log.info("%s: takeover did not happen: %s", self.group, exc)
-            return Decision(
-                Action.NONE, LocalRole.STANDBY, ClusterState.STANDBY, f"no action: takeover did not happen: {exc}"
-            )
-        self.config = config.model_copy(
-            update={"owner": self.ctx.cluster, "previous_owner": config.owner, "epoch": record.epoch}
+    def _report_changed(self) -> bool:
+        key = (
+            self.reported,
+            str(self.observation.health) if self.observation else None,
+            self.config and self.config.epoch,
         )
-        self.ctx.metrics.failovers.labels(self.namespace, self.name, record.mode.value, "true", "SUCCEEDED").inc()
-        reporter.event(
-            "AutomaticFailover",
-            f"{self.ctx.cluster} took over {self.group} from {config.owner} at epoch {record.epoch}: {decision.reason}",
-            warning=True,
-        )
-        return decision
+        changed = key != self._reported_key
+        self._reported_key = key
+        return changed
 
-    async def _clear_transition(self, config: GroupConfig) -> None:
-        """Best effort: a transition nobody needs any more is harmless, only untidy."""
-        try:
-            self.config = await self.ctx.store.state.update_group_config(config.model_copy(update={"transition": None}))
-        except (ConflictError, NotFoundError, StoreError) as exc:
-            log.info("%s: could not clear the finished transition: %s", self.group, exc)
+    def _report_action(self, reason: str, text: str, reporter: Reporter) -> None:
+        log.warning("%s: %s", self.group, text)
+        reporter.event(reason, text, warning=True)
+        self._event_key = None
 
-    def _reported_state(self, decision: Decision, observation: Any) -> ClusterState:
-        """Demotion for a planned failover is reported only once our workloads are really down."""
-        if decision.state == ClusterState.FAILOVER and not observation.all_down:
-            return ClusterState.PRIMARY
-        return decision.state
-
-    def _report(self, decision: Decision, observation: Any, reporter: Reporter, store_error: str | None) -> None:
-        """Log the decision every tick (at INFO when it acts or changes), post an event when it changes."""
+    def _report(self, decision: Decision, reporter: Reporter, store_error: str | None) -> None:
+        """Log a decision when it changes (or acts), post an event when it changes."""
         metrics = self.ctx.metrics
         config = self.config
         key = (
@@ -369,7 +655,8 @@ class GroupRunner:
         metrics.fenced.labels(self.namespace, self.name).set(1 if self.local_role == LocalRole.FENCED else 0)
         if config is not None:
             metrics.epoch.labels(self.namespace, self.name).set(config.epoch)
-        metrics.set_health(self.namespace, self.name, str(observation.health))
+        if self.observation is not None:
+            metrics.set_health(self.namespace, self.name, str(self.observation.health))
         metrics.store_requests.set(self.ctx.store.call.calls)
         metrics.store_retries.set(self.ctx.store.call.retries)
 
@@ -377,7 +664,6 @@ class GroupRunner:
         self,
         plan: GroupPlan,
         state: GroupState | None,
-        observation: Any,
         decision: Decision,
         reporter: Reporter,
         store_error: str | None,
@@ -387,7 +673,7 @@ class GroupRunner:
             config=self.config,
             state=state,
             local_role=self.local_role,
-            observation=observation,
+            observation=self.observation,
             decision=decision,
             heartbeat_age=lambda c: self.ctx.store.state.heartbeat_age(self.namespace, self.name, c),
             heartbeat_interval=plan.heartbeat_interval,
@@ -405,20 +691,26 @@ class GroupRunner:
                 return
             self._status = status
 
-    # --- helpers ------------------------------------------------------------------------------------
+    # --- timing -------------------------------------------------------------------------------------
 
-    def _fence_after(self, plan: GroupPlan) -> float:
-        timeouts = self.config.timeouts if self.config else plan.timeouts
-        return self.ctx.settings.self_fence_fraction * timeouts.heartbeat
+    def _tick_interval(self, plan: GroupPlan | None) -> float:
+        """Every interval; 4 times as often while resources settle into a new role (a failover waits for
+        facts, not for ticks)."""
+        interval = plan.heartbeat_interval if plan else 5.0
+        since = self._settling_since
+        if (
+            since is not None
+            and plan is not None
+            and self.ctx.clock.monotonic() - since < plan.timeouts.transitory_state
+        ):
+            interval = max(0.05, interval / 4)
+        return interval
 
-    def _io_budget(self, plan: GroupPlan) -> float:
-        """Store calls of one tick may not outlast the interval, nor run past an owner's fencing deadline."""
-        budget = max(plan.heartbeat_interval, 2.0)
-        if self.local_role == LocalRole.PRIMARY and self.last_write is not None:
-            remaining = self.last_write + self._fence_after(plan) - self.ctx.clock.monotonic()
-            budget = min(budget, max(remaining, 0.2))
-        return budget
-
-
-def _converge_role(role: LocalRole | None) -> Role:
-    return Role.PRIMARY if role == LocalRole.PRIMARY else Role.STANDBY
+    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
+        """Sleep until the next tick, or until woken (a wake-up that came during the tick counts too)."""
+        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waits, timeout=max(seconds, 0.0), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()

@@ -1,14 +1,18 @@
 """A FailoverGroup deleted in this cluster: hand ownership to a healthy peer first, then leave the group.
 
-The last cluster to leave removes every record of the group. Local resources of a cluster that handed its
-ownership over are demoted (the new owner serves); the last cluster leaves its resources as they are.
+An owner that leaves stops serving first — its resources scaled down and confirmed down — and only then
+moves ownership to a peer, whose own tick proves ownership and scales up: the hand-over never overlaps. If no
+peer can take the group, it stays owned by the leaving cluster (now serving nothing) and the others take it
+over automatically once they see its status gone. The last cluster leaves its resources as they are and
+removes every record of the group.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from ..store import ConflictError, LockHeldError, NotFoundError, PreconditionError
+from ..store import ConflictError, GroupState, LockHeldError, NotFoundError, PreconditionError
 from ..store.records import Health
 from ..workloads.roles import Role
 from .context import OperatorContext, Reporter
@@ -35,45 +39,24 @@ async def retire_group(
     config = state.config
     peers = {c: s for c, s in state.clusters.items() if c != me}
     if config.owner == me and peers:
-        stale = set(store.state.stale_clusters(namespace, name, state.clusters, config.timeouts.heartbeat))
-        priority = plan.priority if plan else ()
-        healthy = [c for c, s in peers.items() if c not in stale and s.health == Health.OK]
-        alive = [c for c in peers if c not in stale]
-        handed_to = None
-        for target, forced in [
-            *((c, False) for c in takeover_order(healthy, priority)),
-            *((c, True) for c in takeover_order(set(alive) - set(healthy), priority)),
-        ]:
-            try:
-                record = await store.operations.execute_failover(
-                    namespace,
-                    name,
-                    f"handover-{me}-epoch-{config.epoch + 1}",
-                    target,
-                    f"FailoverGroup {group} deleted in {me}",
-                    force=forced,
-                    expected_epoch=config.epoch,
-                    lease_seconds=ctx.settings.lock_lease_seconds,
-                )
-            except (PreconditionError, ConflictError, LockHeldError) as exc:
-                log.info("%s: handover to %s refused: %s", group, target, exc)
-                continue
-            handed_to = record.target_cluster
-            reporter.event("HandedOver", f"{me} handed {group} to {handed_to} at epoch {record.epoch} before leaving")
-            break
-        if handed_to is None:
+        if plan is not None and not await _stopped_serving(ctx, namespace, name, plan, config.epoch):
             reporter.event(
                 "NoHandover",
-                f"no live peer could take {group}; {me} leaves it owned by itself, and the others will take over "
-                f"automatically once they see it gone",
+                f"{me} could not confirm its copy of {group} stopped serving; it leaves the group owned by itself, "
+                f"and the others take over once they see it gone",
                 warning=True,
             )
-        elif plan is not None:
-            result = await ctx.workloads.converge(
-                namespace, plan.resources, Role.STANDBY, group=group, epoch=config.epoch + 1
-            )
-            for problem in result.errors:
-                log.warning("%s: %s", group, problem)
+        else:
+            handed_to = await _hand_over(ctx, namespace, name, state, plan)
+            if handed_to is None:
+                reporter.event(
+                    "NoHandover",
+                    f"no live peer could take {group}; {me} leaves it owned by itself (serving nothing), and the "
+                    f"others take it over once they see it gone",
+                    warning=True,
+                )
+            else:
+                reporter.event("HandedOver", f"{me} stopped serving {group} and handed it to {handed_to}")
     await store.state.delete_cluster_status(namespace, name)
     remaining = await store.state.get_all_cluster_statuses(namespace, name)
     if not remaining:
@@ -82,3 +65,53 @@ async def retire_group(
         reporter.event("GroupRemoved", f"{me} was the last cluster of {group}; its DynamoDB records are removed")
     else:
         reporter.event("LeftGroup", f"{me} left {group}; {', '.join(sorted(remaining))} remain")
+
+
+async def _stopped_serving(
+    ctx: OperatorContext, namespace: str, name: str, plan: GroupPlan, epoch: int, attempts: int = 20
+) -> bool:
+    """Scale our copy down and wait (a bounded while) until nothing of it runs."""
+    group = f"{namespace}/{name}"
+    for _ in range(attempts):
+        result = await ctx.workloads.converge(namespace, plan.resources, Role.STANDBY, group=group, epoch=epoch)
+        for problem in result.errors:
+            log.warning("%s: %s", group, problem)
+        seen = await ctx.workloads.observe(namespace, plan.resources, Role.STANDBY)
+        if seen.all_down:
+            return True
+        await asyncio.sleep(max(0.1, plan.heartbeat_interval / 4))
+    return False
+
+
+async def _hand_over(
+    ctx: OperatorContext, namespace: str, name: str, state: GroupState, plan: GroupPlan | None
+) -> str | None:
+    """Move ownership to the best live peer (healthy first, in priority order); who took it, or None."""
+    store = ctx.store
+    me = ctx.cluster
+    config = state.config
+    peers = {c: s for c, s in state.clusters.items() if c != me}
+    stale = set(store.state.stale_clusters(namespace, name, state.clusters, config.timeouts.heartbeat))
+    priority = plan.priority if plan else ()
+    healthy = [c for c, s in peers.items() if c not in stale and s.health == Health.OK]
+    alive = [c for c in peers if c not in stale]
+    for target, forced in [
+        *((c, False) for c in takeover_order(healthy, priority)),
+        *((c, True) for c in takeover_order(set(alive) - set(healthy), priority)),
+    ]:
+        try:
+            record = await store.operations.execute_failover(
+                namespace,
+                name,
+                f"handover-{me}-epoch-{config.epoch + 1}",
+                target,
+                f"FailoverGroup {namespace}/{name} deleted in {me}",
+                force=forced,
+                expected_epoch=config.epoch,
+                lease_seconds=ctx.settings.lock_lease_seconds,
+            )
+        except (PreconditionError, ConflictError, LockHeldError) as exc:
+            log.info("%s/%s: handover to %s refused: %s", namespace, name, target, exc)
+            continue
+        return record.target_cluster
+    return None

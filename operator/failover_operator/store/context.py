@@ -34,6 +34,7 @@ def coerce(enum: type[E], value: E | str) -> E:
 @dataclass
 class StoreContext:
     call: Caller
+    call_once: Caller  # no retries: for requests whose next periodic one is the retry (heartbeats)
     table: str
     cluster_name: str
     operator_id: str

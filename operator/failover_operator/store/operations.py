@@ -251,6 +251,7 @@ class OperationsManager:
         owner_check: OwnerCheck | None = None,
         transition: Transition | None = None,
         outcome: Outcome = Outcome.SUCCEEDED,
+        skip_checks: bool = False,
     ) -> HistoryRecord:
         """Move ownership to `target_cluster` in one transaction: config (epoch + 1), history, lock release.
 
@@ -264,6 +265,7 @@ class OperationsManager:
         it. `transition`: the move a failover asked for; the transaction is conditioned on it still being in
         the config (a source that gave up removed it first), and an UPTIME one stays, at the new epoch, as the
         hand-off. `outcome`: ROLLED_BACK for an UPTIME hand-off that returns ownership to its source.
+        `skip_checks`: what `force` skips, without being recorded as forced (a rollback is the operator's own).
         """
         keys.check_part(target_cluster, "target cluster")
         if not failover_name:
@@ -281,7 +283,8 @@ class OperationsManager:
                 f"{expected_epoch}: another failover got there first"
             )
         stale = set(self._state.stale_clusters(namespace, name, state.clusters, config.timeouts.heartbeat))
-        refusal = failover_refusal(state, target_cluster, stale, check_suspension=not force, check_health=not force)
+        checked = not (force or skip_checks)
+        refusal = failover_refusal(state, target_cluster, stale, check_suspension=checked, check_health=checked)
         if refusal:
             raise PreconditionError(refusal)
         own_lease = lease is None
@@ -303,6 +306,7 @@ class OperationsManager:
                 owner_check=owner_check,
                 transition=transition,
                 outcome=outcome,
+                check_suspension=checked,
             )
         except BaseException:
             if own_lease:
@@ -324,6 +328,7 @@ class OperationsManager:
         owner_check: OwnerCheck,
         transition: Transition | None,
         outcome: Outcome,
+        check_suspension: bool,
     ) -> HistoryRecord:
         ctx = self._ctx
         pk = ctx.pk(config.namespace, config.name)
@@ -376,7 +381,7 @@ class OperationsManager:
                 f" AND {t}.{cfg.n('failoverName')} = {cfg.v(s(transition.failover_name))}"
                 f" AND {t}.{cfg.n('epoch')} = {cfg.v(n(transition.epoch))}"
             )
-        if not force:
+        if check_suspension:
             suspended = cfg.n("suspended")
             condition += f" AND (attribute_not_exists({suspended}) OR {suspended} = {cfg.v(b(False))})"
         lock = Expr()

@@ -40,6 +40,7 @@ class DynamoDBService:
         self.call = Caller(client, retry)
         self._ctx = StoreContext(
             call=self.call,
+            call_once=Caller(client, RetryPolicy(attempts=1)),
             table=table_name,
             cluster_name=cluster_name,
             operator_id=operator_id,

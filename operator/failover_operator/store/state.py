@@ -212,8 +212,12 @@ class StateManager:
         observed_epoch: int | None = None,
         *,
         message: str | None = None,
+        retry: bool = True,
     ) -> ClusterStatus:
-        """This cluster's heartbeat: bump the sequence number atomically and record what we see."""
+        """This cluster's heartbeat: bump the sequence number atomically and record what we see.
+
+        `retry=False`: one attempt only. A periodic heartbeat is retried by the next one, which says what is
+        true *then*: a retried old one would land late saying what was true before."""
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
         health = coerce(Health, health)
@@ -225,7 +229,7 @@ class StateManager:
             observed_epoch = config.epoch
         e = Expr()
         sets, removes = self._status_update(e, namespace, name, health, state, components, observed_epoch, message)
-        result = await ctx.call(
+        result = await (ctx.call if retry else ctx.call_once)(
             "update_item",
             TableName=ctx.table,
             Key=ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),

@@ -178,7 +178,9 @@ def _workload(obj: Mapping[str, Any], role: Role) -> Component:
 
     if role == Role.PRIMARY:
         if recorded is not None:
-            grades.append((Health.DEGRADED, f"not scaled up yet (recorded {recorded}, desired {desired})"))
+            # pods wanted (the count to restore), none asked for: a primary that serves nothing, as 0 ready is
+            grade = Health.ERROR if recorded > 0 else Health.DEGRADED
+            grades.append((grade, f"not scaled up yet (recorded {recorded}, desired {desired})"))
         elif desired == 0:
             grades.append((Health.OK, "scaled to 0 by its spec"))
         elif ready == 0:

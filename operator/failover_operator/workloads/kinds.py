@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-Category = Literal["workload", "network", "flux", "failover"]
+Category = Literal["workload", "network", "flux", "failover", "lease"]
 """workload: runs pods or jobs; network: publishes DNS; flux: a GitOps reconciler; failover: our own CRDs."""
 
 
@@ -69,6 +69,7 @@ KUSTOMIZATION = Kind("Kustomization", "kustomize.toolkit.fluxcd.io", "v1", "kust
 
 FAILOVER_GROUP = Kind("FailoverGroup", "failover.dev", "v1alpha1", "failovergroups", "failover")
 FAILOVER = Kind("Failover", "failover.dev", "v1alpha1", "failovers", "failover")
+LEASE = Kind("Lease", "coordination.k8s.io", "v1", "leases", "lease")  # the operator's proof of life
 
 KINDS: Mapping[str, Kind] = MappingProxyType(
     {k.kind: k for k in (DEPLOYMENT, STATEFUL_SET, CRON_JOB, INGRESS, VIRTUAL_SERVICE, HELM_RELEASE, KUSTOMIZATION)}
@@ -76,9 +77,9 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
 """The kinds a FailoverGroup may list, by kind name."""
 
 ALL_KINDS: Mapping[str, Kind] = MappingProxyType(
-    {**KINDS, FAILOVER_GROUP.kind: FAILOVER_GROUP, FAILOVER.kind: FAILOVER}
+    {**KINDS, FAILOVER_GROUP.kind: FAILOVER_GROUP, FAILOVER.kind: FAILOVER, LEASE.kind: LEASE}
 )
-"""KINDS plus our own CRDs (for reads and status patches)."""
+"""KINDS plus our own CRDs (for reads and status patches) and the watchdog's Lease."""
 
 
 def managed_kind(kind: str | Kind) -> Kind:

@@ -19,6 +19,7 @@ import logging
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -30,6 +31,8 @@ from kubernetes.config import incluster_config
 from kubernetes.config.config_exception import ConfigException
 
 from .kinds import Kind, any_kind
+
+EVENT = Kind("Event", "", "v1", "events", "lease")  # posted by the watchdog (kopf posts the operator's)
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +97,47 @@ class KubeClient:
         assert result is not None
         return result
 
+    async def list(self, kind: str | Kind, namespace: str | None) -> list[dict[str, Any]]:
+        """The objects of a kind in a namespace (all namespaces if None)."""
+        k = any_kind(kind)
+        path = k.path(namespace)
+        what = f"listing {k.plural} in {namespace or 'all namespaces'}"
+        request = functools.partial(self._request, "GET", path, None, what, k, "", False)
+        answer = await asyncio.get_running_loop().run_in_executor(self._executor, request)
+        items = (answer or {}).get("items")
+        return list(items) if isinstance(items, list) else []
+
+    async def create_event(
+        self, involved: Mapping[str, Any], reason: str, message: str, *, warning: bool, source: str
+    ) -> None:
+        """Post a core/v1 Event about `involved` (an object with apiVersion, kind and metadata)."""
+        meta = involved.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "default")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta.get('name', 'object')}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion"),
+                "kind": involved.get("kind"),
+                "name": meta.get("name"),
+                "namespace": namespace,
+                "uid": meta.get("uid"),
+            },
+            "reason": reason,
+            "message": message[:1000],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": source},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        path = f"/api/v1/namespaces/{namespace}/events"
+        what = f"posting an event in {namespace}"
+        request = functools.partial(self._request, "POST", path, event, what, EVENT, "", False)
+        await asyncio.get_running_loop().run_in_executor(self._executor, request)
+
     def close(self) -> None:
         """Stop the threads (requests in flight finish) and close the ApiClient's connections. Idempotent."""
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -130,7 +174,7 @@ class KubeClient:
         """In a worker thread: one request; its JSON answer, None (``missing_ok``: no such object) or a KubeError."""
         headers = {"Accept": "application/json"}
         if body is not None:
-            headers["Content-Type"] = MERGE_PATCH
+            headers["Content-Type"] = MERGE_PATCH if method == "PATCH" else "application/json"
         try:
             serialized = self.api_client.param_serialize(
                 method=method, resource_path=path, header_params=headers, body=body, auth_settings=["BearerToken"]

@@ -1,0 +1,247 @@
+"""The watchdog: an owner whose operator died or froze must still stop serving before a standby may start.
+
+Two halves, as Patroni's watchdog:
+
+- In the operator, `LeaseKeeper` renews a `coordination.k8s.io/v1` Lease in its own namespace after its
+  heartbeats are written (and before any scale-up), carrying how long until the first group it serves would
+  have to fence: the shortest time left before a fence deadline (a last good heartbeat's send time plus the
+  fence limit).
+- `failover-operator watchdog`, a second small process (its own Deployment, away from the operator's pod),
+  watches that Lease on its own monotonic clock. When it has not changed for the time it carried, the
+  operator is gone or frozen: the watchdog scales every resource this cluster serves as PRIMARY to zero
+  (remembering replicas, as a standby does), marks them FENCED and posts an event. It needs only the local
+  Kubernetes API, never DynamoDB. A returning operator scales them up only after it has written a heartbeat
+  and proved ownership again (see reconciler/group.py).
+
+Inherent limits, documented in README: a cluster that lost its API server and DynamoDB at once (nothing can
+scale it down, and nothing hears from it), and an owner whose operator and watchdog are both gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from .clock import Clock
+from .reconciler.decide import LocalRole
+from .reconciler.plan import plan_of
+from .store.observe import ChangeObserver
+from .workloads.converge import Workloads
+from .workloads.kinds import FAILOVER_GROUP, LEASE
+from .workloads.kube import KubeError
+from .workloads.roles import Role
+
+log = logging.getLogger("failover_operator.watchdog")
+
+FENCE_AFTER = "failover.dev/fence-after-seconds"  # on the Lease: how long it may stay unchanged
+IDLE = "none"  # nothing served: nothing to fence
+SOURCE = "failover-operator-watchdog"  # the events' source
+
+
+class Kube(Protocol):
+    """What both halves need of a Kubernetes client (workloads.kube.KubeClient, or a simulation's)."""
+
+    async def get(self, kind: Any, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    async def patch(self, kind: Any, namespace: str, name: str, patch: Any) -> dict[str, Any]: ...
+
+    async def list(self, kind: Any, namespace: str | None) -> list[dict[str, Any]]: ...
+
+    async def create_event(self, involved: Any, reason: str, message: str, *, warning: bool, source: str) -> None: ...
+
+
+class Serving(Protocol):
+    """A group runner as the keeper sees it."""
+
+    local_role: LocalRole | None
+
+    def fence_left(self) -> float: ...
+
+
+class LeaseKeeper:
+    """Renews the Lease every `step` seconds while the operator's loop runs."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        namespace: str,
+        name: str,
+        holder: str,
+        clock: Clock,
+        runners: Callable[[], Iterable[Serving]],
+        step: float = 1.0,
+        gap: float = 0.05,
+    ) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.name = name
+        self.holder = holder
+        self.clock = clock
+        self.runners = runners
+        self.step = step
+        self.gap = gap
+        self._warned: str | None = None
+        self._poked = asyncio.Event()
+
+    def time_left(self) -> float | None:
+        """Until the first serving group must fence (None: nothing served)."""
+        left = [r.fence_left() for r in self.runners() if r.local_role == LocalRole.PRIMARY]
+        return max(0.0, min(left)) if left else None
+
+    def poke(self) -> None:
+        self._poked.set()
+
+    async def renew(self, also: float | None = None) -> bool:
+        """Renew now. `also`: a group about to scale up, whose time left counts although it is not serving yet
+        (so a process that freezes between its scale-up and its next renewal is still fenced)."""
+        left = self.time_left()
+        if also is not None:
+            left = max(0.0, also) if left is None else min(left, max(0.0, also))
+        patch = {
+            "metadata": {"annotations": {FENCE_AFTER: IDLE if left is None else f"{left:.3f}"}},
+            "spec": {
+                "holderIdentity": self.holder,
+                "renewTime": _micro_time(self.clock.now()),
+                "leaseDurationSeconds": 3600 if left is None else max(1, math.floor(left)),
+            },
+        }
+        try:
+            await self.kube.patch(LEASE, self.namespace, self.name, patch)
+        except KubeError as exc:
+            text = str(exc)
+            if text != self._warned:
+                hint = " (the Helm chart creates it; see README, Watchdog)" if exc.not_found else ""
+                log.warning("cannot renew the watchdog Lease %s/%s: %s%s", self.namespace, self.name, text, hint)
+            self._warned = text
+            return False
+        self._warned = None
+        return True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Renew after heartbeats (poked), at most every `gap` seconds, and at least every `step`."""
+        while not stop.is_set():
+            self._poked.clear()
+            await self.renew()
+            await asyncio.sleep(self.gap)
+            waits = [asyncio.ensure_future(self._poked.wait()), asyncio.ensure_future(stop.wait())]
+            try:
+                await asyncio.wait(waits, timeout=self.step, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+
+
+class Watchdog:
+    """Fences this cluster's PRIMARY resources when the operator's Lease goes quiet for longer than it said."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        workloads: Workloads,
+        clock: Clock,
+        lease_namespace: str,
+        lease_name: str,
+        namespaces: list[str],
+        *,
+        poll: float = 0.25,
+    ) -> None:
+        self.kube = kube
+        self.workloads = workloads
+        self.clock = clock
+        self.lease_namespace = lease_namespace
+        self.lease_name = lease_name
+        self.namespaces = namespaces
+        self.poll = poll
+        self._seen = ChangeObserver(clock)
+        self._allowed: float | None = None  # what the Lease said when it last changed
+        self.fenced = 0
+
+    async def step(self) -> bool:
+        """One look at the Lease; True when it is quiet past its time (and the fencing was done)."""
+        try:
+            lease = await self.kube.get(LEASE, self.lease_namespace, self.lease_name)
+        except KubeError as exc:
+            log.warning("cannot read the Lease %s/%s: %s", self.lease_namespace, self.lease_name, exc)
+            return False  # not seeing the Lease is not seeing it quiet: the API is the problem, fencing is moot
+        if lease is None:
+            return False
+        meta = lease.get("metadata") or {}
+        version = meta.get("resourceVersion")
+        quiet = self._seen.observe("lease", version)
+        if quiet == 0.0:
+            raw = (meta.get("annotations") or {}).get(FENCE_AFTER, IDLE)
+            self._allowed = None if raw == IDLE else _seconds(raw)
+        if self._allowed is None or quiet <= self._allowed:
+            return False
+        await self.fence(quiet)
+        return True
+
+    async def fence(self, quiet: float) -> None:
+        """Scale every group this cluster serves as PRIMARY down to FENCED."""
+        scopes: list[str | None] = list(self.namespaces) or [None]
+        for namespace in scopes:
+            try:
+                groups = await self.kube.list(FAILOVER_GROUP, namespace)
+            except KubeError as exc:
+                log.warning("cannot list FailoverGroups: %s", exc)
+                continue
+            for body in groups:
+                await self._fence_group(body, quiet)
+
+    async def _fence_group(self, body: dict[str, Any], quiet: float) -> None:
+        meta = body.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        try:
+            plan = plan_of(body)
+        except ValidationError:
+            return
+        seen = await self.workloads.observe(namespace, plan.resources, Role.PRIMARY)
+        roles = {c.get("managedRole") for c in seen.components.values()}
+        if Role.PRIMARY.value not in roles:
+            return
+        epoch = (body.get("status") or {}).get("epoch") or 0
+        result = await self.workloads.converge(
+            namespace, plan.resources, Role.FENCED, group=f"{namespace}/{name}", epoch=int(epoch)
+        )
+        self.fenced += 1
+        text = (
+            f"the operator's Lease has not changed for {quiet:.1f}s: its operator is gone or frozen; the watchdog "
+            f"scaled {namespace}/{name} down (FENCED) so that a standby may take over without overlap"
+        )
+        if result.errors:
+            text += f"; could not fence: {'; '.join(result.errors)}"
+        log.warning("%s", text)
+        try:
+            await self.kube.create_event(
+                body, "WatchdogFenced", text, warning=True, source="failover-operator-watchdog"
+            )
+        except KubeError as exc:
+            log.warning("cannot post an event for %s/%s: %s", namespace, name, exc)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.step()
+            except Exception:  # the watchdog must outlive any single failure
+                log.exception("watchdog step failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.poll)
+            except TimeoutError:
+                continue
+
+
+def _micro_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _seconds(raw: str) -> float | None:
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
