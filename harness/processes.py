@@ -1,5 +1,6 @@
-"""`failover-operator run` as a real process per cluster, exactly as in a pod: settings from the environment,
-the cluster from a kubeconfig (the admin's, or a ServiceAccount's token), DynamoDB at a local endpoint."""
+"""`failover-operator run` (or `watchdog`) as a real process per cluster, exactly as in a pod: settings from the
+environment, the cluster from a kubeconfig (the admin's, or a ServiceAccount's token), DynamoDB at a local
+endpoint."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ __all__ = ["OperatorProcess"]
 
 
 class OperatorProcess:
-    """One operator process for ``cluster``; its output goes to ``<workdir>/operator-<cluster>.log``."""
+    """One operator process for ``cluster`` (``command`` run, or watchdog); its output goes to
+    ``<workdir>/<command>-<cluster>.log``."""
 
     def __init__(
         self,
@@ -31,11 +33,14 @@ class OperatorProcess:
         operator_id: str = "fleet",
         token: str | None = None,
         env: Mapping[str, str] | None = None,
+        command: str = "run",
     ) -> None:
         self.cluster = cluster
         self.name = cluster.name
-        self.log = workdir / f"operator-{cluster.name}.log"
-        self.kubeconfig = cluster.write_kubeconfig(workdir / f"kubeconfig-operator-{cluster.name}", token=token)
+        self.command = command
+        what = "operator" if command == "run" else command
+        self.log = workdir / f"{what}-{cluster.name}.log"
+        self.kubeconfig = cluster.write_kubeconfig(workdir / f"kubeconfig-{what}-{cluster.name}", token=token)
         self.health_port = free_port()
         self.env = {
             **os.environ,
@@ -66,7 +71,7 @@ class OperatorProcess:
                 sys.executable,
                 "-m",
                 "failover_operator",
-                "run",
+                self.command,
                 env=self.env,
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
@@ -105,6 +110,17 @@ class OperatorProcess:
                 self.process.kill()
                 await self.process.wait()
         return self.process.returncode
+
+    def pause(self) -> None:
+        """SIGSTOP: the process freezes (a stuck node, a debugger, a kernel that stopped scheduling it)."""
+        if self.running:
+            assert self.process is not None
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.running:
+            assert self.process is not None
+            self.process.send_signal(signal.SIGCONT)
 
     async def kill(self) -> None:
         """SIGKILL: the operator dies at once, with no clean-up (a crash, an OOM kill, a lost node)."""

@@ -399,7 +399,11 @@ def test_what_a_cluster_reports_is_the_truth_about_its_resources():
     assert reported_state(S, True, True, primary) == failover  # drained, confirmed
     assert reported_state(F, False, True, primary) == fenced
     assert reported_state(S, False, None, fenced) == fenced  # cannot observe: the last report stands
-    assert reported_state(S, False, False, standby) == primary  # a standby whose pods still run serves
+    assert reported_state(S, False, False, standby) == primary  # a standby not scaled down yet serves
+    # Scaled to zero, pods still terminating: not serving; its own role (a draining owner waits to be drained).
+    assert reported_state(S, False, False, primary, scaled_down=True) == standby
+    assert reported_state(F, False, False, primary, scaled_down=True) == fenced
+    assert reported_state(S, True, False, primary, scaled_down=True) == primary
 
 
 def test_a_restarted_operator_recalls_what_its_resources_say():

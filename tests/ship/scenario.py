@@ -8,17 +8,19 @@ by default, Roles in `rbac.namespaced` mode) are applied as they are, and the op
 chart's ServiceAccount: every request it makes is authorized by the real API server and written to its audit
 log. The group lists one resource of every kind the operator manages. The story (`full`: every step):
 
-1. start-up: `failover-operator run` in both clusters (the DescribeTable check, kopf starting);
+1. start-up: `failover-operator run` and `failover-operator watchdog` in both clusters (the DescribeTable
+   check, kopf starting; the watchdog as its own ServiceAccount);
 2. bootstrap: east becomes owner, west standby (scale down, suspend CronJob and Flux, DNS off); then a person
    edits the group's timeouts in both clusters (kopf's update handler rewrites the group's config);
 3. a planned failover to west, CONSISTENCY: demote east, transfer, promote west (Flux reconcile requested);
 4. back to east in UPTIME mode; then the group is suspended: a Failover to west is refused, a forced one
    moves it; the group is resumed;                                                                         [full]
-5. the owner's operator is killed (SIGKILL): the other cluster takes over automatically; the killed one is
-   restarted and demotes its copy;
+5. the owner's operator is killed (SIGKILL): its watchdog scales its copy down, then the other cluster takes
+   over automatically; the killed one is restarted and stays standby; then the new owner's operator is frozen
+   (SIGSTOP): its watchdog fences it, the first takes over again, the frozen one resumes (SIGCONT) as standby;
 6. the Failovers are deleted (kopf's finalizer comes off); the group is deleted in the owner (hand-over to
    the other cluster first), then in the other (the last cluster removes the group's records);
-7. both operators stop on SIGTERM.
+7. both operators and both watchdogs stop on SIGTERM.
 
 The story waits for what each step needs and notes what it saw (`Recording.facts`); the tests judge it.
 """
@@ -56,20 +58,24 @@ TIMING = {
 }
 FLUX = (("helm.toolkit.fluxcd.io/v2", "helmreleases"), ("kustomize.toolkit.fluxcd.io/v1", "kustomizations"))
 CONTROLLER_INTERVAL = 0.1  # how often the controller stand-ins look
-RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Lease")
 
 
 @dataclasses.dataclass
 class Recording:
-    audit: dict[str, list[dict[str, Any]]]  # per cluster, the operator's requests as the API server logged them
+    audit: dict[str, dict[str, list[dict[str, Any]]]]  # process ("run", "watchdog") -> cluster -> its requests
     dynamodb: list[RecordedRequest]
     namespaces: list[str] | None
     table: str
-    user: str  # the operator's identity: the chart's ServiceAccount
+    users: dict[str, str]  # process -> its identity: a ServiceAccount of the chart
     facts: dict[str, Any]  # what the story saw on the way (statuses, printed kubectl output, exit codes)
 
+    def requests(self, process: str = "run") -> list[dict[str, Any]]:
+        """Every request the process made, in every cluster, as the API servers logged them."""
+        return [event for events in self.audit[process].values() for event in events]
+
     def operator_requests(self) -> list[dict[str, Any]]:
-        return [event for events in self.audit.values() for event in events]
+        return self.requests("run")
 
 
 def resources() -> list[dict[str, Any]]:
@@ -201,8 +207,9 @@ async def flux_controller(cluster: Cluster) -> AsyncIterator[None]:
         await asyncio.gather(task, return_exceptions=True)
 
 
-def install_chart_rbac(cluster: RealCluster, rendered: list[dict[str, Any]]) -> str:
-    """Apply the chart's ServiceAccount and RBAC objects as `helm template` rendered them; the account's token.
+def install_chart_rbac(cluster: RealCluster, rendered: list[dict[str, Any]]) -> dict[str, str]:
+    """Apply the chart's ServiceAccounts, RBAC objects and Lease as `helm template` rendered them; a token of
+    each account, by process ("run", "watchdog").
 
     Cluster-wide objects get the label the harness cleans up by (harness=rbac)."""
     cluster.ensure_namespace_sync(NAMESPACE)
@@ -211,17 +218,31 @@ def install_chart_rbac(cluster: RealCluster, rendered: list[dict[str, Any]]) -> 
             **obj,
             "metadata": {**obj["metadata"], "labels": {**obj["metadata"].get("labels", {}), "harness": "rbac"}},
         }
-        if obj["kind"] in ("ServiceAccount", "Role", "RoleBinding"):
+        if obj["kind"] in ("ServiceAccount", "Role", "RoleBinding", "Lease"):
             obj["metadata"].setdefault("namespace", NAMESPACE)
             cluster.ensure_namespace_sync(obj["metadata"]["namespace"])
         cluster.apply_sync(obj)
-    account = next(o for o in rendered if o["kind"] == "ServiceAccount")["metadata"]["name"]
-    return cluster.service_account_token(NAMESPACE, account)
+    return {command: cluster.service_account_token(NAMESPACE, name) for command, name in accounts(rendered).items()}
 
 
-def service_account_user(rendered: list[dict[str, Any]]) -> str:
-    account = next(o for o in rendered if o["kind"] == "ServiceAccount")["metadata"]["name"]
-    return f"system:serviceaccount:{NAMESPACE}:{account}"
+def accounts(rendered: list[dict[str, Any]]) -> dict[str, str]:
+    """The ServiceAccount each Deployment runs as, by its command ("run", "watchdog")."""
+    found = {}
+    for deployment in (o for o in rendered if o["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        found[pod["containers"][0]["args"][0]] = pod["serviceAccountName"]
+    return found
+
+
+def users(rendered: list[dict[str, Any]]) -> dict[str, str]:
+    return {command: f"system:serviceaccount:{NAMESPACE}:{account}" for command, account in accounts(rendered).items()}
+
+
+def lease_env(rendered: list[dict[str, Any]]) -> dict[str, str]:
+    """LEASE_NAMESPACE and LEASE_NAME, as the chart sets them."""
+    deployment = next(o for o in rendered if o["kind"] == "Deployment")
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    return {k: env[k] for k in ("LEASE_NAMESPACE", "LEASE_NAME")}
 
 
 @dataclasses.dataclass
@@ -229,6 +250,7 @@ class Member:
     name: str
     cluster: RealCluster
     operator: OperatorProcess
+    watchdog: OperatorProcess
 
 
 async def status(member: Member) -> dict[str, Any]:
@@ -250,6 +272,53 @@ async def settled(members: list[Member], owner: str, epoch: int, within: float =
         return True
 
     await eventually(check, within=within, interval=0.1)
+
+
+@dataclasses.dataclass
+class ReplicaLog:
+    """Each Deployment `web`'s spec.replicas as it changed, on the test's monotonic clock."""
+
+    changes: list[tuple[float, str, int]] = dataclasses.field(default_factory=list)
+
+    def order(self, stopped: str, started: str) -> dict[str, float | None]:
+        """When `stopped` first read zero and `started` first read more, seconds after the watch began."""
+        begin = self.changes[0][0] if self.changes else 0.0
+        zero = next((t - begin for t, c, r in self.changes if c == stopped and r == 0), None)
+        up = next((t - begin for t, c, r in self.changes if c == started and r > 0), None)
+        return {"stopped at zero": zero, "started above zero": up}
+
+
+@contextlib.asynccontextmanager
+async def replicas_watched(members: list[Member], every: float = 0.02) -> AsyncIterator[ReplicaLog]:
+    """Read every member's Deployment `web` every `every` seconds, and log each change of its replicas.
+
+    Reading both API servers in turn gives an order good to `every` plus one round trip, well inside the
+    margin the watchdog keeps (it fences at half the heartbeat timeout; a standby waits the whole of it)."""
+    log = ReplicaLog()
+    last: dict[str, int] = {}
+
+    async def watch() -> None:
+        while True:
+            for m in members:
+                with contextlib.suppress(Exception):
+                    replicas = (await m.cluster.get("apps/v1", "deployments", NS, "web"))["spec"]["replicas"]
+                    if last.get(m.name) != replicas:
+                        last[m.name] = replicas
+                        log.changes.append((asyncio.get_running_loop().time(), m.name, replicas))
+            await asyncio.sleep(every)
+
+    task = asyncio.ensure_future(watch())
+    try:
+        yield log
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def reasons(member: Member, reason: str) -> list[str]:
+    """The messages of the group's events with this reason, in the member's cluster."""
+    events = await member.cluster.list("v1", "events", NS)
+    return [e.get("message", "") for e in events if e.get("reason") == reason]
 
 
 async def failover_done(member: Member, name: str, within: float = 30) -> dict[str, Any]:
@@ -280,7 +349,7 @@ async def record(
     """Run the story; ``values`` render the chart's RBAC (ClusterRole, or Roles with ``rbac.namespaced``)."""
     table = f"ship-{uuid.uuid4().hex[:12]}"
     rendered = objects(template(helm, values=values).stdout)
-    user = service_account_user(rendered)
+    identities = users(rendered)
     clusters = plane.ensure(*CLUSTERS)
     tokens = {}
     for cluster in clusters.values():
@@ -294,21 +363,22 @@ async def record(
         # The test's own reads go straight to DynamoDB, so the proxy records the operators' requests only.
         observer = DynamoDBService(admin, table, "observer", OPERATOR_ID)
         proxy: FaultProxy = await start_proxy(moto_endpoint)
-        env = {"WATCH_NAMESPACE": ",".join(namespaces)} if namespaces else {}
-        members = {
-            name: Member(
-                name,
+        env = {**lease_env(rendered), **({"WATCH_NAMESPACE": ",".join(namespaces)} if namespaces else {})}
+
+        def process(cluster: RealCluster, command: str) -> OperatorProcess:
+            return OperatorProcess(
                 cluster,
-                OperatorProcess(
-                    cluster,
-                    endpoint=proxy.endpoint,
-                    table=table,
-                    workdir=workdir,
-                    operator_id=OPERATOR_ID,
-                    token=tokens[name],
-                    env=env,
-                ),
+                endpoint=proxy.endpoint,
+                table=table,
+                workdir=workdir,
+                operator_id=OPERATOR_ID,
+                token=tokens[cluster.name][command],
+                env=env,
+                command=command,
             )
+
+        members = {
+            name: Member(name, cluster, process(cluster, "run"), process(cluster, "watchdog"))
             for name, cluster in clusters.items()
         }
 
@@ -330,20 +400,20 @@ async def record(
                 try:
                     await _story(members, observer, facts, printed, full=full)
                 except BaseException as exc:
-                    logs = "\n".join(
-                        f"--- {m.operator.log.name} ---\n{m.operator.output(60)}" for m in members.values()
-                    )
+                    processes = [p for m in members.values() for p in (m.operator, m.watchdog)]
+                    logs = "\n".join(f"--- {p.log.name} ---\n{p.output(60)}" for p in processes)
                     raise AssertionError(f"the story stopped at {facts.get('step')!r}: {exc!r}\n{logs}") from exc
                 finally:
                     for m in members.values():
                         facts.setdefault("exit codes", {})[m.name] = await m.operator.stop()
+                        facts.setdefault("watchdog exit codes", {})[m.name] = await m.watchdog.stop()
         finally:
             await proxy.stop()
             for cluster in clusters.values():
                 await cluster.close()
-    audit = {name: cluster.audit(user) for name, cluster in clusters.items()}
+    audit = {command: {n: c.audit(user) for n, c in clusters.items()} for command, user in identities.items()}
     return Recording(
-        audit=audit, dynamodb=list(proxy.requests), namespaces=namespaces, table=table, user=user, facts=facts
+        audit=audit, dynamodb=list(proxy.requests), namespaces=namespaces, table=table, users=identities, facts=facts
     )
 
 
@@ -384,8 +454,10 @@ async def _story(
     step("1. start-up")
     for m in both:
         await m.operator.start()
+        await m.watchdog.start()
     for m in both:
         await m.operator.wait_healthy()
+        await m.watchdog.wait_healthy()
 
     step("2. bootstrap")
     for obj in resources():
@@ -432,15 +504,31 @@ async def _story(
         await everywhere(lambda m: m.cluster.patch(*FG, NS, "web", {"spec": {"suspended": False}}))
         await config_says(lambda c: not c.suspended, "resumed")
 
-    step("5. the owner's operator is killed; the other takes over; the killed one comes back")
+    step("5. the owner's operator is killed (SIGKILL); its watchdog fences; the other takes over")
     owner, other = west, east
-    await owner.operator.kill()
-    await settled([other], other.name, epoch + 1)
+    async with replicas_watched(both) as seen:
+        await owner.operator.kill()
+        await settled([other], other.name, epoch + 1)
     epoch += 1
+    facts["SIGKILL"] = seen.order(owner.name, other.name)
     facts["takeover"] = await in_history(f"auto-{other.name}-epoch-{epoch}")
+    facts["watchdog events"] = await reasons(owner, "WatchdogFenced")
     await owner.operator.start()
     await owner.operator.wait_healthy()
     await settled(both, other.name, epoch)
+
+    step("5b. the new owner's operator is frozen (SIGSTOP); its watchdog fences; the first takes over again")
+    owner, other = other, owner
+    async with replicas_watched(both) as seen:
+        owner.operator.pause()
+        try:
+            await settled([other], other.name, epoch + 1)
+        finally:
+            owner.operator.resume()
+    epoch += 1
+    facts["SIGSTOP"] = seen.order(owner.name, other.name)
+    await settled(both, other.name, epoch)
+    owner, other = other, owner  # `other` is the owner again below, as after step 5
 
     step("6. deletions")
     for name in ("to-west", "back", "refused", "forced"):

@@ -33,8 +33,17 @@ def render(helm: Path, values: dict[str, Any]) -> list[dict[str, Any]]:
     return objects(template(helm, "--include-crds", values=values).stdout)
 
 
-def one(objs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    (found,) = [o for o in objs if o["kind"] == kind]
+def one(objs: list[dict[str, Any]], kind: str, *, watchdog: bool = False) -> dict[str, Any]:
+    """The one object of this kind that belongs to the operator (or, `watchdog`, to the watchdog): the watchdog's
+    objects are named `<release>-watchdog...`, the Lease's Roles `...-lease`."""
+
+    def belongs(obj: dict[str, Any]) -> bool:
+        name = obj["metadata"]["name"]
+        if kind in ("Role", "RoleBinding") and name.endswith("-lease"):
+            return False
+        return ("-watchdog" in name) == watchdog
+
+    (found,) = [o for o in objs if o["kind"] == kind and belongs(o)]
     return found
 
 
@@ -211,8 +220,10 @@ def test_metrics_can_be_turned_off(helm: Path) -> None:
 def test_namespaced_mode_has_roles_and_no_cluster_role(helm: Path) -> None:
     objs = render(helm, NAMESPACED)
     assert not [o for o in objs if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
-    roles = {o["metadata"]["namespace"]: o for o in objs if o["kind"] == "Role"}
-    bindings = {o["metadata"]["namespace"]: o for o in objs if o["kind"] == "RoleBinding"}
+    roles = {o["metadata"]["namespace"]: o for o in objs if o["kind"] == "Role" and o["metadata"]["name"] == RELEASE}
+    bindings = {
+        o["metadata"]["namespace"]: o for o in objs if o["kind"] == "RoleBinding" and o["metadata"]["name"] == RELEASE
+    }
     assert sorted(roles) == sorted(bindings) == ["payments", "shop"]
     for namespace, binding in bindings.items():
         assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": RELEASE}
@@ -223,8 +234,57 @@ def test_namespaced_mode_has_roles_and_no_cluster_role(helm: Path) -> None:
 def test_rbac_and_service_account_can_be_brought_along(helm: Path) -> None:
     values = {**MINIMAL, "rbac": {"create": False}, "serviceAccount": {"create": False, "name": "mine"}}
     objs = render(helm, values)
-    assert {o["kind"] for o in objs} == {"CustomResourceDefinition", "Deployment", "Service"}
-    assert one(objs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "mine"
+    assert {o["kind"] for o in objs} == {"CustomResourceDefinition", "Deployment", "Service", "Lease"}
+    for watchdog in (False, True):
+        pod = one(objs, "Deployment", watchdog=watchdog)["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == "mine"
+
+
+# --- the watchdog -------------------------------------------------------------------------------------------------
+
+
+def test_the_watchdog_runs_beside_the_operator_with_its_settings_but_no_aws_credentials(helm: Path) -> None:
+    objs = render(helm, CUSTOM)
+    operator, watchdog = one(objs, "Deployment"), one(objs, "Deployment", watchdog=True)
+    pod = watchdog["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["watchdog"] and container["image"] == operator_image(operator)
+    assert watchdog["spec"]["replicas"] == 1 and watchdog["spec"]["strategy"] == {"type": "Recreate"}
+    assert container["securityContext"] == operator["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    credentials = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    assert env_of(watchdog) == {k: v for k, v in env_of(operator).items() if k not in credentials}
+    assert env_of(watchdog)["LEASE_NAME"] == RELEASE and env_of(watchdog)["LEASE_NAMESPACE"] == "failover-operator"
+    # Its own identity and its own pods: neither Deployment's selector matches the other's pods.
+    assert pod["serviceAccountName"] == f"{RELEASE}-watchdog"
+    for a, b in ((operator, watchdog), (watchdog, operator)):
+        selector = a["spec"]["selector"]["matchLabels"].items()
+        assert not selector <= b["spec"]["template"]["metadata"]["labels"].items()
+    # Away from the operator's pod, so that one lost node does not take both.
+    (term,) = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == operator["spec"]["selector"]["matchLabels"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+
+
+def operator_image(deployment: dict[str, Any]) -> str:
+    image: str = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    return image
+
+
+def test_the_lease_is_created_by_the_chart_and_only_named_rules_reach_it(helm: Path) -> None:
+    objs = render(helm, MINIMAL)
+    lease = one(objs, "Lease")
+    assert lease["metadata"] == {**lease["metadata"], "name": RELEASE, "namespace": "failover-operator"}
+    for name, verbs in ((f"{RELEASE}-lease", ["patch"]), (f"{RELEASE}-watchdog-lease", ["get"])):
+        (role,) = [o for o in objs if o["kind"] == "Role" and o["metadata"]["name"] == name]
+        assert role["rules"] == [
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [RELEASE], "verbs": verbs}
+        ]
+
+
+def test_the_watchdog_can_be_turned_off(helm: Path) -> None:
+    objs = render(helm, {**MINIMAL, "watchdog": {"enabled": False}})
+    assert not [o for o in objs if "-watchdog" in o["metadata"]["name"]]
+    assert one(objs, "Lease")  # the operator still renews it: turning the watchdog on later needs no restart
 
 
 # --- clear failures, and what the person sees -------------------------------------------------------------------

@@ -52,9 +52,12 @@ def test_rendered_manifests_are_valid_and_complete() -> None:
         kubernetes_validate.validate(doc, kubernetes_validate.utils.latest_version(), strict=True)
         if doc["kind"] not in ("Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"):
             assert doc["metadata"]["namespace"] == NAMESPACE, doc["kind"]
-    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
-    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["CLUSTER_NAME"] == env["OPERATOR_ID"] == PLACEHOLDER  # named in the header as what to edit
+    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    assert sorted(d["spec"]["template"]["spec"]["containers"][0]["args"][0] for d in deployments) == ["run", "watchdog"]
+    assert "Lease" in kinds  # the watchdog's: the operator renews it, neither creates it
+    for deployment in deployments:
+        env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["CLUSTER_NAME"] == env["OPERATOR_ID"] == PLACEHOLDER  # named in the header as what to edit
 
 
 def test_there_is_an_example_of_each_custom_resource() -> None:

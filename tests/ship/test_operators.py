@@ -1,10 +1,13 @@
-"""What two real `failover-operator run` processes did on real API servers, as the chart's ServiceAccount: the
-story of tests/ship/scenario.py (bootstrap, planned failovers in every mode, suspension, SIGKILL of the owner's
-operator, restart, deletion hand-over, SIGTERM), and what kubectl printed on the way."""
+"""What two real `failover-operator run` processes (and their watchdogs) did on real API servers, as the chart's
+ServiceAccounts: the story of tests/ship/scenario.py (bootstrap, planned failovers in every mode, suspension,
+SIGKILL of the owner's operator, SIGSTOP of the next owner's, each fenced by its watchdog; restart, deletion
+hand-over, SIGTERM), and what kubectl printed on the way."""
 
 from __future__ import annotations
 
 import re
+
+import pytest
 
 from . import scenario
 
@@ -74,6 +77,25 @@ def test_a_killed_owner_is_taken_over_automatically(clusterwide: scenario.Record
     assert "heartbeat has not changed" in record.reason
 
 
+@pytest.mark.parametrize("signal", ["SIGKILL", "SIGSTOP"])
+@pytest.mark.parametrize("mode", ["clusterwide", "namespaced"])
+def test_the_watchdog_stops_a_dead_or_frozen_owner_before_the_standby_starts(
+    signal: str, mode: str, request: pytest.FixtureRequest
+) -> None:
+    """The owner's operator killed (SIGKILL) or frozen (SIGSTOP): its watchdog scales its Deployment to zero
+    before the other cluster's is scaled up (both read every 20 ms from the test)."""
+    order = request.getfixturevalue(mode).facts[signal]
+    stopped, started = order["stopped at zero"], order["started above zero"]
+    assert stopped is not None, f"the owner's copy kept serving: {order}"
+    assert started is not None, f"the standby never served: {order}"
+    assert stopped < started, f"both served at once: {order}"
+
+
+def test_the_watchdog_says_what_it_did(clusterwide: scenario.Recording) -> None:
+    (message,) = clusterwide.facts["watchdog events"]
+    assert "shop/web" in message and "operator is gone or frozen" in message, message
+
+
 def test_deleting_the_group_in_the_owner_hands_it_over_and_the_last_one_cleans_up(
     clusterwide: scenario.Recording,
 ) -> None:
@@ -84,8 +106,9 @@ def test_deleting_the_group_in_the_owner_hands_it_over_and_the_last_one_cleans_u
 def test_both_operators_stop_cleanly_on_sigterm(
     clusterwide: scenario.Recording, namespaced: scenario.Recording
 ) -> None:
-    assert clusterwide.facts["exit codes"] == {"east": 0, "west": 0}
-    assert namespaced.facts["exit codes"] == {"east": 0, "west": 0}
+    for recording in (clusterwide, namespaced):
+        assert recording.facts["exit codes"] == {"east": 0, "west": 0}
+        assert recording.facts["watchdog exit codes"] == {"east": 0, "west": 0}
 
 
 def test_a_namespaced_operator_lives_the_same_story(namespaced: scenario.Recording) -> None:

@@ -25,7 +25,7 @@ from failover_operator.workloads import kinds
 
 from . import scenario
 from .conftest import NAMESPACED_STORY
-from .manifests import MINIMAL, objects, template
+from .manifests import MINIMAL, NAMESPACE, objects, template
 from .tools import ROOT
 
 PACKAGE = ROOT / "operator" / "failover_operator"
@@ -38,20 +38,21 @@ DISCOVERY_PATHS = ("/api", "/apis", "/version")
 Permission = tuple[str, str, str]  # (apiGroup, resource[/subresource], verb)
 
 
-def rules_of(helm: Path, values: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:
-    """(namespace of the binding, or None for a ClusterRoleBinding; rule) of every rule bound to the chart's
-    ServiceAccount."""
+def rules_of(helm: Path, values: dict[str, Any], process: str = "run") -> list[tuple[str | None, dict[str, Any]]]:
+    """(namespace of the binding, or None for a ClusterRoleBinding; rule) of every rule bound to the ServiceAccount
+    the chart runs `process` ("run": the operator, "watchdog") as."""
     objs = objects(template(helm, values=values).stdout)
-    account = next(o["metadata"]["name"] for o in objs if o["kind"] == "ServiceAccount")
+    account = scenario.accounts(objs)[process]
     roles = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in objs if "rules" in o}
     found = []
     for binding in (o for o in objs if o["kind"] in ("ClusterRoleBinding", "RoleBinding")):
-        assert any(s["kind"] == "ServiceAccount" and s["name"] == account for s in binding["subjects"]), binding
+        if not any(s["kind"] == "ServiceAccount" and s["name"] == account for s in binding["subjects"]):
+            continue
         ref = binding["roleRef"]
         namespace = binding["metadata"].get("namespace")
         role = roles[(ref["kind"], namespace if ref["kind"] == "Role" else None, ref["name"])]
         found.extend((namespace, rule) for rule in role["rules"])
-    assert found, "the chart binds no rules to its ServiceAccount"
+    assert found, f"the chart binds no rules to {process}'s ServiceAccount {account}"
     return found
 
 
@@ -63,6 +64,8 @@ def granted(rules: Iterable[tuple[str | None, dict[str, Any]]]) -> set[Permissio
             assert "*" not in rule.get(field, []), f"a wildcard in {field}: {rule}"
         assert not rule.get("nonResourceURLs"), rule
         out |= {(g, r, v) for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+        if rule.get("resourceNames"):
+            assert rule["resources"] == ["leases"], f"named resources other than the Lease: {rule}"
     return out
 
 
@@ -86,38 +89,60 @@ def explain(events: Iterable[dict[str, Any]]) -> str:
 # --- dynamic --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["clusterwide", "namespaced"])
-def test_the_api_server_never_refused_the_operator(mode: str, request: pytest.FixtureRequest) -> None:
+STORIES = [(mode, process) for mode in ("clusterwide", "namespaced") for process in ("run", "watchdog")]
+
+
+@pytest.mark.parametrize(("mode", "process"), STORIES)
+def test_the_api_server_never_refused_the_operator_or_its_watchdog(
+    mode: str, process: str, request: pytest.FixtureRequest
+) -> None:
     recording: scenario.Recording = request.getfixturevalue(mode)
-    events = recording.operator_requests()
-    assert len(events) > 100, f"the audit logs show {len(events)} requests of {recording.user}: recording broken?"
+    events = recording.requests(process)
+    user = recording.users[process]
+    assert len(events) > 20, f"the audit logs show {len(events)} requests of {user}: recording broken?"
     refused = [e for e in events if e.get("responseStatus", {}).get("code") == 403]
-    assert not refused, f"the chart's RBAC ({mode}) refused the operator:\n{explain(refused)}"
+    assert not refused, f"the chart's RBAC ({mode}) refused {process}:\n{explain(refused)}"
 
 
 def test_the_scenario_exercised_every_kind(clusterwide: scenario.Recording) -> None:
     patched = {(g, r) for g, r, v in used(clusterwide.operator_requests()) if v == "patch"}
     for kind in kinds.ALL_KINDS.values():
         assert (kind.group, kind.plural) in patched, f"the scenario never patched a {kind.kind}"
+    fenced = {(g, r) for g, r, v in used(clusterwide.requests("watchdog")) if v == "patch"}
+    for kind in kinds.KINDS.values():
+        assert (kind.group, kind.plural) in fenced, f"the watchdog never fenced a {kind.kind}"
 
 
-def test_a_namespaced_operator_needs_nothing_cluster_wide(helm: Path, namespaced: scenario.Recording) -> None:
-    rules = rules_of(helm, NAMESPACED_STORY)
-    assert {ns for ns, _ in rules} == {scenario.NS, "payments"}  # RoleBindings only
+@pytest.mark.parametrize("process", ["run", "watchdog"])
+def test_a_namespaced_operator_needs_nothing_cluster_wide(
+    helm: Path, namespaced: scenario.Recording, process: str
+) -> None:
+    rules = rules_of(helm, NAMESPACED_STORY, process)
+    # RoleBindings only: in the watched namespaces, and for the Lease in the release's own.
+    assert {ns for ns, _ in rules} == {scenario.NS, "payments", NAMESPACE}
+    allowed = [*(namespaced.namespaces or []), NAMESPACE]
     outside = [
-        e
-        for e in namespaced.operator_requests()
-        if e.get("objectRef") and e["objectRef"].get("namespace") not in namespaced.namespaces
+        e for e in namespaced.requests(process) if e.get("objectRef") and e["objectRef"].get("namespace") not in allowed
     ]
-    assert not outside, f"a namespaced operator must not need access outside its namespaces:\n{explain(outside)}"
+    assert not outside, f"a namespaced {process} must not need access outside its namespaces:\n{explain(outside)}"
 
 
-@pytest.mark.parametrize("mode", ["clusterwide", "namespaced"])
-def test_every_granted_permission_is_used(helm: Path, mode: str, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize(("mode", "process"), STORIES)
+def test_every_granted_permission_is_used(helm: Path, mode: str, process: str, request: pytest.FixtureRequest) -> None:
     recording: scenario.Recording = request.getfixturevalue(mode)
     values = MINIMAL if mode == "clusterwide" else NAMESPACED_STORY
-    unused = granted(rules_of(helm, values)) - used(recording.operator_requests())
-    assert not unused, f"the chart grants what the operator never used (least privilege): {sorted(unused)}"
+    unused = granted(rules_of(helm, values, process)) - used(recording.requests(process))
+    assert not unused, f"the chart grants {process} what it never used (least privilege): {sorted(unused)}"
+
+
+def test_the_lease_is_the_only_object_touched_by_name(clusterwide: scenario.Recording) -> None:
+    """Both processes reach coordination.k8s.io only for the one Lease the chart created."""
+    for process in ("run", "watchdog"):
+        leases = [e for e in clusterwide.requests(process) if (e.get("objectRef") or {}).get("resource") == "leases"]
+        assert leases, f"{process} never touched the Lease"
+        assert {(e["objectRef"]["namespace"], e["objectRef"]["name"]) for e in leases} == {
+            (NAMESPACE, "failover-operator")
+        }
 
 
 def test_non_resource_requests_are_discovery_only(clusterwide: scenario.Recording) -> None:
@@ -171,12 +196,14 @@ def _string_args(tree: ast.AST, function: str, position: int) -> set[str]:
     return found
 
 
-def test_the_operators_client_only_gets_and_patches() -> None:
-    """workloads/kube.py is the operator's only Kubernetes client besides kopf: GET and PATCH (main object and
-    status) — the verbs the chart grants on the managed kinds. A new method there must come with a new rule."""
+def test_the_operators_client_only_gets_patches_lists_and_posts_events() -> None:
+    """workloads/kube.py is the operator's only Kubernetes client besides kopf: GET and PATCH of single objects
+    (main object and status), a GET of a list, and a POST of an Event — the verbs the chart grants. A new method
+    there must come with a new rule."""
     tree = ast.parse((PACKAGE / "workloads" / "kube.py").read_text())
     assert _string_args(tree, "_call", 0) == {"GET", "PATCH"}
     assert _string_args(tree, "_call", 6) == {"status"}
+    assert _string_args(tree, "partial", 1) == {"GET", "POST"}  # list, and the event
 
 
 def test_nothing_else_in_the_operator_talks_to_kubernetes() -> None:

@@ -46,9 +46,11 @@ def test_the_values_files_for_two_clusters_install(helm: Path, cluster: str, tmp
     path.write_text(yaml.safe_dump(values))
     run_helm(helm, "lint", "--strict", str(CHART), "--values", str(path))
     rendered = objects(run_helm(helm, "template", "failover-operator", str(CHART), "--values", str(path)).stdout)
-    (deployment,) = [o for o in rendered if o["kind"] == "Deployment"]
-    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert (env["CLUSTER_NAME"], env["OPERATOR_ID"], env["AWS_REGION"]) == (cluster, "shop-fleet", "eu-west-1")
+    deployments = [o for o in rendered if o["kind"] == "Deployment"]
+    assert len(deployments) == 2  # the operator and its watchdog, with the same settings
+    for deployment in deployments:
+        env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert (env["CLUSTER_NAME"], env["OPERATOR_ID"], env["AWS_REGION"]) == (cluster, "shop-fleet", "eu-west-1")
 
 
 def test_both_clusters_share_everything_but_their_name() -> None:

@@ -37,3 +37,83 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "failover-operator.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{/* The environment of both processes (operator and watchdog): the same settings. The AWS credentials are
+the operator's alone (failover-operator.credentials): the watchdog never talks to DynamoDB. */}}
+{{- define "failover-operator.env" -}}
+- name: CLUSTER_NAME
+  value: {{ .Values.clusterName | quote }}
+- name: OPERATOR_ID
+  value: {{ .Values.operatorId | quote }}
+- name: DYNAMODB_TABLE
+  value: {{ .Values.table | quote }}
+{{- with .Values.region }}
+- name: AWS_REGION
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.endpoint }}
+- name: DYNAMODB_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.watchNamespaces }}
+- name: WATCH_NAMESPACE
+  value: {{ join "," . | quote }}
+{{- end }}
+- name: HEALTH_PORT
+  value: {{ .Values.healthPort | quote }}
+- name: METRICS_PORT
+  value: {{ ternary .Values.metrics.port 0 .Values.metrics.enabled | quote }}
+- name: LOG_FORMAT
+  value: {{ .Values.logFormat | quote }}
+- name: LOG_LEVEL
+  value: {{ .Values.logLevel | quote }}
+- name: LEASE_NAMESPACE
+  value: {{ .Release.Namespace | quote }}
+- name: LEASE_NAME
+  value: {{ include "failover-operator.fullname" . | quote }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The watchdog: its own name (so that the operator's selector never matches its pods). */}}
+{{- define "failover-operator.watchdog.fullname" -}}
+{{- printf "%s-watchdog" (include "failover-operator.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "failover-operator.watchdog.selectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-watchdog" (include "failover-operator.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "failover-operator.watchdog.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "failover-operator.watchdog.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: watchdog
+app.kubernetes.io/part-of: failover-operator
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* AWS credentials from an existing Secret, for the operator only. */}}
+{{- define "failover-operator.credentials" -}}
+{{- with .Values.credentials.existingSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.credentials.accessKeyIdKey }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.credentials.secretAccessKeyKey }}
+{{- with $.Values.credentials.sessionTokenKey }}
+- name: AWS_SESSION_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $.Values.credentials.existingSecret }}
+      key: {{ . }}
+{{- end }}
+{{- end }}
+{{- end -}}

@@ -311,22 +311,29 @@ def drained(status: ClusterStatus | None, epoch: int) -> bool:
 
 
 def reported_state(
-    role: LocalRole | None, draining_me: bool, down: bool | None, previous: ClusterState
+    role: LocalRole | None,
+    draining_me: bool,
+    down: bool | None,
+    previous: ClusterState,
+    scaled_down: bool = False,
 ) -> ClusterState:
     """What this cluster's heartbeat says: the truth about its resources, not its intentions.
 
-    A cluster whose resources may still run reports PRIMARY whatever it is converging to (a standby still
-    scaling down serves); FAILOVER (drained for a transition) and FENCED are reported only once it is
-    confirmed that nothing runs. `down` None: the resources could not be observed: the previous report stands.
+    A cluster whose workloads are scaled up reports PRIMARY whatever it is converging to (a standby that has
+    not scaled down yet serves). Once they are scaled to zero (`scaled_down`) it no longer serves; while pods
+    still terminate it reports its own role (STANDBY, FENCED), except an owner draining for a transition,
+    which reports PRIMARY until no pod runs: FAILOVER (drained) means confirmed down, and the transfer waits
+    for it. `down` None: the resources could not be observed: the previous report stands.
     """
     if role == LocalRole.PRIMARY:
         return ClusterState.PRIMARY
     if down is None:
         return previous
-    if not down:
+    if down:
+        if draining_me:
+            return ClusterState.FAILOVER
+    elif draining_me or not scaled_down:
         return ClusterState.PRIMARY
-    if draining_me:
-        return ClusterState.FAILOVER
     return ClusterState.FENCED if role == LocalRole.FENCED else ClusterState.STANDBY
 
 

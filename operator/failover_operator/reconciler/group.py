@@ -435,7 +435,8 @@ class GroupRunner:
             log.warning("%s: cannot observe resources: %s", self.group, exc)
             return
         draining_me = self.config is not None and draining(self.config) and self.config.owner == self.ctx.cluster
-        self.reported = reported_state(self.local_role, draining_me, self._down(), self.reported)
+        scaled_down = self.observation.all_scaled_down
+        self.reported = reported_state(self.local_role, draining_me, self._down(), self.reported, scaled_down)
         if self._settled():
             self._settling_since = None
 

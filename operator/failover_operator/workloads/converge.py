@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from . import annotations as ann
-from .health import Component, Health, all_down, all_ready, assess, summarize
+from .health import Component, Health, all_down, all_ready, all_scaled_down, assess, summarize
 from .kinds import Kind, UnknownKindError, managed_kind
 from .kube import KubeClient, KubeError
 from .roles import Role, describe_patch, role_patch
@@ -64,6 +64,7 @@ class Observation:
     message: str  # "Deployment/web: 1 of 3 ready; ..." (worst first)
     components: dict[str, dict[str, Any]]  # "Kind/name" -> detail + "health" + "message" (JSON-friendly)
     all_down: bool  # no pod of any listed Deployment/StatefulSet runs
+    all_scaled_down: bool  # every listed Deployment/StatefulSet asks for zero pods (some may still terminate)
     all_ready: bool  # everything listed is in its PRIMARY shape and serving
 
 
@@ -136,6 +137,7 @@ class Workloads:
             message=message,
             components={key: c.to_dict() for key, c in components.items()},
             all_down=all_down(components),
+            all_scaled_down=all_scaled_down(components),
             all_ready=all_ready(components),
         )
 

@@ -113,6 +113,11 @@ def all_down(components: Mapping[str, Component]) -> bool:
     return all(c.down for c in components.values() if c.down is not None)
 
 
+def all_scaled_down(components: Mapping[str, Component]) -> bool:
+    """Every listed Deployment/StatefulSet asks for zero pods (some may still terminate): none serves."""
+    return all(not c.detail.get("desired") for c in components.values() if c.down is not None)
+
+
 def all_ready(components: Mapping[str, Component]) -> bool:
     """Every listed resource is in its PRIMARY shape and serving (confirms a promotion)."""
     return all(c.ready for c in components.values())
