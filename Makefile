@@ -21,13 +21,15 @@ REQUIRE_ENVTEST := $(if $(wildcard $(ENVTEST_SOURCE)/SHA256SUMS),1,0)
 export PYTHONPATH := $(CURDIR)
 IMAGE   ?= failover-operator:$(VERSION)
 
-.PHONY: help venv install test lint typecheck bench demo run crds setup-table clean tools envtest ship deploy-manifests image
+.PHONY: help venv install test lint typecheck bench bench-rto chaos demo run crds setup-table clean tools envtest ship deploy-manifests image
 
 help:
 	@echo "make demo   - two local API servers, one local DynamoDB, a real failover (no cloud, no cluster)"
 	@echo "make test   - lint and the whole test suite"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks (JSON lines)"
+	@echo "make bench-rto - automatic-failover time from the fault to the standby serving (JSON lines)"
+	@echo "make chaos TRIALS=N SEED=S - N fault-simulation trials from seed S; ends 'trials=N faults=F violations=V'"
 	@echo "make crds   - regenerate crds/ from operator/failover_operator/api.py"
 	@echo "make run    - the operator against the cluster in KUBECONFIG (settings from the environment)"
 	@echo "make tools  - fetch helm and kubectl into $(TOOLS)/ (pinned; used by the chart checks)"
@@ -85,6 +87,18 @@ typecheck: lint
 
 bench: install
 	$(BIN)/python -m bench.store_bench
+	$(BIN)/python -m bench.rto
+
+bench-rto: install
+	$(BIN)/python -m bench.rto
+
+# The deterministic fault simulation (harness/simulation): virtual time, so machine load cannot change a verdict;
+# a seed replays a trial exactly (PYTHONHASHSEED fixes set and dict orders). JOBS processes share the trials.
+TRIALS ?= 200
+SEED   ?= 1
+JOBS   ?= 2
+chaos: install
+	PYTHONHASHSEED=0 $(BIN)/python -m harness.simulation --trials $(TRIALS) --seed $(SEED) --jobs $(JOBS)
 
 demo: install envtest
 	$(BIN)/python -m harness.demo

@@ -29,19 +29,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from harness.copying import deep_copy
+
 Item = dict[str, dict[str, Any]]
 
 IDEMPOTENCY_SECONDS = 600.0
 _TOKEN = re.compile(r"\s*(#[A-Za-z0-9_]+|:[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_]*|<>|<=|>=|[=<>(),+\-.])")
-
-
-def _copy(value: Any) -> Any:
-    """A deep copy of a low-level item (dicts, lists, strings): several times faster than copy.deepcopy."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def _error(code: str, message: str, operation: str, **extra: Any) -> ClientError:
@@ -70,14 +63,19 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-class _Parser:
-    """Recursive descent over one expression; resolves placeholders against the request's maps."""
+Values = dict[str, Any]
+Check = Callable[[Item, Values], bool]
+Operand = Callable[[Item, Values], Any]
 
-    def __init__(self, text: str, names: dict[str, str], values: dict[str, Any]) -> None:
+
+class _Parser:
+    """Recursive descent over one expression, compiled to functions of (item, the request's values): a parse
+    depends only on the text and the names, so it is cached (every heartbeat sends the same expressions)."""
+
+    def __init__(self, text: str, names: dict[str, str]) -> None:
         self.tokens = _tokens(text)
         self.pos = 0
         self.names = names
-        self.values = values
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -112,27 +110,27 @@ class _Parser:
         return tuple(parts)
 
     # condition := or
-    def condition(self) -> Callable[[Item], bool]:
+    def condition(self) -> Check:
         left = self.conjunction()
         while self.keyword("OR"):
             right = self.conjunction()
-            left = (lambda a, b: lambda item: a(item) or b(item))(left, right)
+            left = (lambda a, b: lambda item, v: a(item, v) or b(item, v))(left, right)
         return left
 
-    def conjunction(self) -> Callable[[Item], bool]:
+    def conjunction(self) -> Check:
         left = self.negation()
         while self.keyword("AND"):
             right = self.negation()
-            left = (lambda a, b: lambda item: a(item) and b(item))(left, right)
+            left = (lambda a, b: lambda item, v: a(item, v) and b(item, v))(left, right)
         return left
 
-    def negation(self) -> Callable[[Item], bool]:
+    def negation(self) -> Check:
         if self.keyword("NOT"):
             inner = self.negation()
-            return lambda item: not inner(item)
+            return lambda item, v: not inner(item, v)
         return self.primary()
 
-    def primary(self) -> Callable[[Item], bool]:
+    def primary(self) -> Check:
         token = self.peek()
         if token == "(":
             self.take("(")
@@ -147,36 +145,33 @@ class _Parser:
                 self.take(",")
                 prefix = self.operand()
                 self.take(")")
-                return lambda item: _begins_with(_resolve(item, path), prefix(item))
+                return lambda item, v: _begins_with(_resolve(item, path), prefix(item, v))
             self.take(")")
             if function == "attribute_exists":
-                return lambda item: _resolve(item, path) is not None
-            return lambda item: _resolve(item, path) is None
+                return lambda item, v: _resolve(item, path) is not None
+            return lambda item, v: _resolve(item, path) is None
         left = self.operand()
         op = self.take()
         if op not in ("=", "<>", "<", ">", "<=", ">="):
             raise ValueError(f"unsupported comparison {op!r}")
         right = self.operand()
-        return lambda item: _compare(left(item), op, right(item))
+        return lambda item, v: _compare(left(item, v), op, right(item, v))
 
-    def operand(self) -> Callable[[Item], Any]:
+    def operand(self) -> Operand:
         token = self.take()
         if token.startswith(":"):
-            if token not in self.values:
-                raise ValueError(f"undefined attribute value placeholder {token}")
-            value = self.values[token]
-            return lambda item: value
+            return lambda item, v: v[token]
         if token.lower() == "if_not_exists":
             self.take("(")
             name = self.name(self.take())
             self.take(",")
             default = self.operand()
             self.take(")")
-            return lambda item: item[name] if name in item else default(item)
+            return lambda item, v: item[name] if name in item else default(item, v)
         path = self.path(token)
-        return lambda item: _resolve(item, path)
+        return lambda item, v: _resolve(item, path)
 
-    def value(self) -> Callable[[Item], Any]:
+    def value(self) -> Operand:
         """An update's right-hand side: operand [(+|-) operand]."""
         left = self.operand()
         token = self.peek()
@@ -184,11 +179,11 @@ class _Parser:
             self.take()
             right = self.operand()
             sign = 1 if token == "+" else -1
-            return lambda item: _arith(left(item), right(item), sign)
+            return lambda item, v: _arith(left(item, v), right(item, v), sign)
         return left
 
-    def update(self) -> list[tuple[str, str, Callable[[Item], Any] | None]]:
-        actions: list[tuple[str, str, Callable[[Item], Any] | None]] = []
+    def update(self) -> list[tuple[str, str, Operand | None]]:
+        actions: list[tuple[str, str, Operand | None]] = []
         clause = None
         while self.peek() is not None:
             if self.peek().upper() in ("SET", "REMOVE"):  # type: ignore[union-attr]
@@ -204,6 +199,27 @@ class _Parser:
             else:
                 raise ValueError("an update expression starts with SET or REMOVE")
         return actions
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled_condition(text: str, names: tuple[tuple[str, str], ...]) -> Check:
+    parser = _Parser(text, dict(names))
+    check = parser.condition()
+    if parser.peek() is not None:
+        raise ValueError(f"unexpected {parser.peek()!r} in {text!r}")
+    return check
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled_update(text: str, names: tuple[tuple[str, str], ...]) -> list[tuple[str, str, Operand | None]]:
+    return _Parser(text, dict(names)).update()
+
+
+def _defined(text: str, values: Values) -> None:
+    """Every value placeholder the expression uses is in the request (as DynamoDB checks before anything)."""
+    for token in _tokens(text):
+        if token.startswith(":") and token not in values:
+            raise ValueError(f"undefined attribute value placeholder {token}")
 
 
 def _resolve(item: Item, path: tuple[str, ...]) -> Any:
@@ -279,11 +295,10 @@ def _condition(params: dict[str, Any], key: str = "ConditionExpression") -> Call
     text = params.get(key)
     if not text:
         return None
-    parser = _Parser(text, params.get("ExpressionAttributeNames", {}), params.get("ExpressionAttributeValues", {}))
-    check = parser.condition()
-    if parser.peek() is not None:
-        raise ValueError(f"unexpected {parser.peek()!r} in {text!r}")
-    return check
+    values: Values = params.get("ExpressionAttributeValues", {})
+    _defined(text, values)
+    check = _compiled_condition(text, tuple(sorted((params.get("ExpressionAttributeNames") or {}).items())))
+    return lambda item: check(item, values)
 
 
 # --- the table --------------------------------------------------------------------------------------------
@@ -357,7 +372,7 @@ class MemoryClient:
         name = params["TableName"]
         if name in self.db.tables:
             raise _error("ResourceInUseException", f"Table already exists: {name}", "CreateTable")
-        self.db.tables[name] = _Table(name, _copy(params))
+        self.db.tables[name] = _Table(name, deep_copy(params))
         return {"TableDescription": self._describe(self.db.tables[name])}
 
     async def describe_table(self, TableName: str) -> dict[str, Any]:
@@ -383,7 +398,7 @@ class MemoryClient:
     async def get_item(self, **params: Any) -> dict[str, Any]:
         table = self._table(params["TableName"], "GetItem")
         item = table.items.get(table.key_of(params["Key"]))
-        return {"Item": _copy(item)} if item is not None else {}
+        return {"Item": deep_copy(item)} if item is not None else {}
 
     async def put_item(self, **params: Any) -> dict[str, Any]:
         table = self._table(params["TableName"], "PutItem")
@@ -405,15 +420,15 @@ class MemoryClient:
         if check is not None and not check(old or {}):
             extra = {}
             if params.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and old is not None:
-                extra["Item"] = _copy(old)
+                extra["Item"] = deep_copy(old)
             raise _error("ConditionalCheckFailedException", "The conditional request failed", operation, **extra)
         new = self._change(table, key, old, action, params)
         self._store(table, key, new)
         returns = params.get("ReturnValues", "NONE")
         if returns == "ALL_NEW" and new is not None:
-            return {"Attributes": _copy(new)}
+            return {"Attributes": deep_copy(new)}
         if returns == "ALL_OLD" and old is not None:
-            return {"Attributes": _copy(old)}
+            return {"Attributes": deep_copy(old)}
         return {}
 
     @staticmethod
@@ -422,30 +437,29 @@ class MemoryClient:
     ) -> Item | None:
         """The item an action would leave (None: deleted), without storing it."""
         if action == "Put":
-            return _copy(params["Item"])
+            return deep_copy(params["Item"])
         if action == "Delete":
             return None
-        parser = _Parser(
-            params["UpdateExpression"],
-            params.get("ExpressionAttributeNames", {}),
-            params.get("ExpressionAttributeValues", {}),
-        )
+        text = params["UpdateExpression"]
+        values: Values = params.get("ExpressionAttributeValues", {})
+        _defined(text, values)
+        actions = _compiled_update(text, tuple(sorted((params.get("ExpressionAttributeNames") or {}).items())))
         new = (
-            _copy(old)
+            deep_copy(old)
             if old is not None
             else {
                 table.hash_key: {"S": key[0]},
                 table.range_key: {"S": key[1]},
             }
         )
-        before = _copy(new)
-        for kind, path, value in parser.update():
+        before = deep_copy(new)
+        for kind, path, value in actions:
             if path in (table.hash_key, table.range_key):
                 raise _error("ValidationException", f"Cannot update attribute {path}: it is part of the key", "Update")
             if kind == "SET":
                 assert value is not None
                 try:
-                    new[path] = _copy(value(before))
+                    new[path] = deep_copy(value(before, values))
                 except ValueError as exc:
                     raise _error("ValidationException", str(exc), "UpdateItem") from None
             else:
@@ -495,8 +509,8 @@ class MemoryClient:
             found = found[:limit]
             last = found[-1]
             keys_ = {table.hash_key, table.range_key, hash_key, range_key}
-            result["LastEvaluatedKey"] = {k: _copy(last[k]) for k in keys_}
-        result.update(Items=_copy(found), Count=len(found), ScannedCount=len(found))
+            result["LastEvaluatedKey"] = {k: deep_copy(last[k]) for k in keys_}
+        result.update(Items=deep_copy(found), Count=len(found), ScannedCount=len(found))
         return result
 
     # --- transactions -----------------------------------------------------------------------------------
@@ -541,7 +555,7 @@ class MemoryClient:
                 failed = True
                 reason: dict[str, Any] = {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
                 if body.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and old is not None:
-                    reason["Item"] = _copy(old)
+                    reason["Item"] = deep_copy(old)
                 reasons.append(reason)
                 continue
             reasons.append({"Code": "None"})

@@ -16,9 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import looptime
-
 from .checker import Intervals, Verdict, judge
+from .virtual_loop import VirtualLoop
 from .world import Timing, World
 
 KINDS = (
@@ -102,15 +101,29 @@ def draw(seed: int) -> Trial:
                 length = round(rng.uniform(0.1, 2.0) * heartbeat, 3)
         faults.append(Fault(at, kind, cluster, length, options))
     faults.sort(key=lambda f: f.at)
-    end_of_faults = max(f.at + f.for_ for f in faults)
-    duration = end_of_faults + 2 * (heartbeat * 2 + 4 * interval) + 3.0
-    return Trial(seed, names, timing, faults, duration, watchdog=rng.random() < 0.5)
+    return Trial(seed, names, timing, faults, _duration(timing, faults), watchdog=rng.random() < 0.5)
+
+
+def _duration(timing: Timing, faults: list[Fault]) -> float:
+    """Until the last fault's effects are over (a noisy network is judged for one heartbeat timeout after it,
+    a timeouts edit for two), then a quiet stretch longer than the checker's longest liveness bound (an owner
+    alive but failing: unhealthyPrimary, then the transfer), with the timeouts the edits left."""
+    heartbeat, interval, end = timing.heartbeat, timing.interval, 0.0
+    for fault in faults:
+        if fault.kind == "timeouts_edit":
+            new = fault.options["heartbeat"]
+            end = max(end, fault.at + 2 * max(heartbeat, new))
+            heartbeat, interval = new, min(interval, new / 3)
+        else:
+            end = max(end, fault.at + fault.for_ + heartbeat)
+    longest_bound = (heartbeat + 2 * interval) + 5 * interval + 1.5  # checker._liveness: `failing`
+    return round(end + longest_bound + 2 * interval + 1.0, 3)
 
 
 def run(trial: Trial, *, on_world: Callable[[World], None] | None = None) -> Outcome:
     """Run a trial on a fresh virtual-time loop; deterministic for a given trial (and PYTHONHASHSEED)."""
     logging.getLogger("failover_operator").setLevel(logging.CRITICAL)  # the story keeps what matters
-    loop = looptime.new_event_loop(start=0.0, noop_cycles=1)  # no real I/O waits to be let through
+    loop = VirtualLoop(start=0.0)
     try:
         return loop.run_until_complete(_run(trial, on_world))
     finally:

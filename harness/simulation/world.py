@@ -1,5 +1,5 @@
 """The simulated world of one trial: clusters, each with its API server and the operator's own reconciler code,
-one in-memory DynamoDB, and the faults the schedule applies, all on one virtual clock (looptime).
+one in-memory DynamoDB, and the faults the schedule applies, all on one virtual clock (virtual_loop.py).
 
 The operator's code runs as it does under kopf (`handlers/` only parses objects and calls the reconciler): the
 same `GroupRunner.run` per group, `FailoverExecutor.run` per Failover, `retire_group` on deletion, the real

@@ -14,6 +14,7 @@ This module knows nothing of kopf: handlers parse `spec`/`status` mappings with 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -120,8 +121,10 @@ _MAX_DURATION_SECONDS = (2**63 - 1) / 1e9  # Go's time.Duration is int64 nanosec
 _DURATION_MAX_LENGTH = 32
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_duration(text: str) -> float:
-    """Seconds in a Go-style duration such as `15s`, `2m`, `1h30m`, `1.5h` or `500ms`."""
+    """Seconds in a Go-style duration such as `15s`, `2m`, `1h30m`, `1.5h` or `500ms`. (Cached: every tick
+    reads the spec's few durations again.)"""
     if not isinstance(text, str) or not _DURATION_RE.match(text):
         raise ValueError(
             f"invalid duration {text!r}: expected numbers with units ms, s, m or h, such as '15s', '2m', "

@@ -32,6 +32,7 @@ from .clock import Clock
 from .reconciler.decide import LocalRole
 from .reconciler.plan import plan_of
 from .store.observe import ChangeObserver
+from .waits import wait_set
 from .workloads.converge import Workloads
 from .workloads.kinds import FAILOVER_GROUP, LEASE
 from .workloads.kube import KubeError
@@ -129,12 +130,7 @@ class LeaseKeeper:
             self._poked.clear()
             await self.renew()
             await asyncio.sleep(self.gap)
-            waits = [asyncio.ensure_future(self._poked.wait()), asyncio.ensure_future(stop.wait())]
-            try:
-                await asyncio.wait(waits, timeout=self.step, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waits:
-                    w.cancel()
+            await wait_set(self._poked, self.step)  # `stop` is seen within a step (and the caller cancels us)
 
 
 class Watchdog:
@@ -230,10 +226,7 @@ class Watchdog:
                 await self.step()
             except Exception:  # the watchdog must outlive any single failure
                 log.exception("watchdog step failed")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self.poll)
-            except TimeoutError:
-                continue
+            await wait_set(stop, self.poll)
 
 
 def _micro_time(moment: datetime) -> str:

@@ -1,5 +1,7 @@
 """What fault trials found against the operator, each replayed as a scripted trial of the fault simulation
-(virtual time: machine load cannot change the verdict). Each failed on the code before its fix."""
+(virtual time: machine load cannot change the verdict). Each failed on the code before its fix (commit
+bc07ee4, where they were strict xfails): an overlap, a liveness gap or a needless fence, as the finding says;
+finding 8 as "north and west served at once for 0.10s" on that code."""
 
 from __future__ import annotations
 
@@ -134,3 +136,23 @@ def test_a_killed_owner_is_stopped_by_its_watchdog_before_a_standby_starts() -> 
     east_stops = next(t for t, s in serving(outcome, "east") if not s)
     west_starts = next(t for t, s in serving(outcome, "west") if s)
     assert east_stops < west_starts
+
+
+def test_8_a_takeover_answered_after_someone_else_took_over_never_scales_up() -> None:
+    """North's takeover lands at epoch 2, but its answers are lost; its retry is answered "succeeded" from
+    DynamoDB's ClientRequestToken cache only after west took over from it at epoch 3. North must not scale up
+    on that answer (it proves ownership first), so the two never serve at once.
+
+    East (the owner) is cut off from DynamoDB and fences; west is cut off too until north's transaction has
+    landed, so north is the one taking over; north's answers come back at 10.5s."""
+    outcome = play(
+        Fault(3.0, "dynamo_down", "east", 12.0),
+        Fault(3.0, "dynamo_down", "west", 5.5),
+        Fault(3.0, "lose_answers", "north", 7.5, {"p": 1.0}),
+        clusters=("east", "north", "west"),
+    )
+    assert owners(outcome) == [("east", 1), ("north", 2), ("west", 3)]
+    west_owns = outcome.world.ownership[-1][0]
+    assert events(outcome, "north", "AutomaticFailover")[0] > west_owns  # the answer came after west took over
+    # Never scaled up, not even for an instant (a scale-up undone at once would be no overlap to the checker).
+    assert serving(outcome, "north") == [(0.0, False)], serving(outcome, "north")

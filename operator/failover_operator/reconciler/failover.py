@@ -28,6 +28,7 @@ from ..store import (
     failover_refusal,
 )
 from ..store.records import ClusterState, FailoverMode, Outcome
+from ..waits import wait_set
 from .context import OperatorContext, Reporter
 from .decide import drained, serving
 
@@ -429,11 +430,8 @@ class FailoverExecutor:
         self.ctx.wake(ns, group)
 
     async def _pause(self, run: _Run) -> None:
-        try:
-            await asyncio.wait_for(run.stop.wait(), timeout=self.ctx.failover_poll_seconds)
-        except TimeoutError:
-            return
-        raise _Stopped()
+        if await wait_set(run.stop, self.ctx.failover_poll_seconds):
+            raise _Stopped()
 
 
 def _not_registered(ns: str, group: str) -> str:

@@ -36,6 +36,7 @@ from ..store import (
 )
 from ..store.observe import ChangeObserver
 from ..store.records import ClusterState, FailoverMode, Health, Outcome
+from ..waits import wait_set
 from ..workloads.converge import Observation, Workloads
 from ..workloads.kube import KubeError
 from ..workloads.roles import Role
@@ -139,7 +140,7 @@ class GroupRunner:
                     log.exception("%s: tick failed", self.group)
             interval = self._tick_interval(plan)
             next_tick = max(next_tick + interval, clock.monotonic())  # a fixed cadence; no catching up
-            await self._sleep(next_tick - clock.monotonic(), stop)
+            await self._sleep(next_tick - clock.monotonic())
 
     async def _heartbeats(self, stop: asyncio.Event) -> None:
         """Write our heartbeat every interval, on a fixed cadence, not waiting for slow answers."""
@@ -177,15 +178,13 @@ class GroupRunner:
                         reporter,
                     )
                     continue
-                with contextlib.suppress(TimeoutError):  # until the deadline, or until it moves
-                    await asyncio.wait_for(self._changed.wait(), timeout=left + 0.001)
+                await wait_set(self._changed, left + 0.001)  # until the deadline, or until it moves
             elif self.local_role in (LocalRole.STANDBY, LocalRole.FENCED) and not self._down():
                 await self._converge(self.local_role, reporter)
                 await self._observe()
                 await asyncio.sleep(min(timing.interval / 2, 0.5))
             else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout=timing.interval)
+                await wait_set(self._changed, timing.interval)
 
     # --- one tick -----------------------------------------------------------------------------------
 
@@ -254,9 +253,9 @@ class GroupRunner:
             with contextlib.suppress(StoreError):
                 await self.ctx.store.operations.clear_transition(self.namespace, self.name, t.failover_name, t.epoch)
         if decision.role == LocalRole.PRIMARY and config is not None and config.owner == self.ctx.cluster:
-            if action == Action.PROMOTE or not self._ready():
+            if action == Action.PROMOTE or not self._shaped():
                 return await self._promote(decision, config.epoch, reporter)
-            return decision  # serving as it should: nothing to scale, nothing to prove
+            return decision  # scaled up as it should (pods may still start): nothing to scale, nothing to prove
         if decision.role == LocalRole.PRIMARY:
             return decision  # an UPTIME source serving on: it keeps what it has, and scales nothing up
         if decision.role is not None:
@@ -451,6 +450,10 @@ class GroupRunner:
 
     def _ready(self) -> bool:
         return self.observation is not None and self.observation.all_ready
+
+    def _shaped(self) -> bool:
+        """The last observation found nothing to scale up, resume or publish for the current role."""
+        return self.observation is not None and self.observation.all_shaped
 
     def _settled(self) -> bool:
         return self._ready() if self.local_role == LocalRole.PRIMARY else bool(self._down())
@@ -707,11 +710,7 @@ class GroupRunner:
             interval = max(0.05, interval / 4)
         return interval
 
-    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
-        """Sleep until the next tick, or until woken (a wake-up that came during the tick counts too)."""
-        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-        try:
-            await asyncio.wait(waits, timeout=max(seconds, 0.0), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep until the next tick, or until woken (a wake-up that came during the tick counts too). `stop`
+        needs no watching here: run() cancels the loops."""
+        await wait_set(self._wake, seconds)

@@ -12,6 +12,7 @@ HISTORY# is small and bounded (config and one status per cluster); history grows
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 SEP = "#"
@@ -30,6 +31,7 @@ GROUP_PREFIX = "GROUP#"
 OPERATOR_PREFIX = "OPERATOR#"
 
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TS_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")  # exactly what format_timestamp writes
 
 
 def check_part(value: object, what: str) -> str:
@@ -80,6 +82,10 @@ def format_timestamp(ts: datetime) -> str:
 
 
 def parse_timestamp(text: str) -> datetime:
+    """The inverse of format_timestamp; anything else raises ValueError. (Read on every record of every tick:
+    fromisoformat is several times faster than strptime, and the pattern keeps it as strict.)"""
+    if isinstance(text, str) and _TS_RE.fullmatch(text):
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     return datetime.strptime(text, _TS_FORMAT).replace(tzinfo=UTC)
 
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from . import annotations as ann
-from .health import Component, Health, all_down, all_ready, all_scaled_down, assess, summarize
+from .health import Component, Health, all_down, all_ready, all_scaled_down, all_shaped, assess, summarize
 from .kinds import Kind, UnknownKindError, managed_kind
 from .kube import KubeClient, KubeError
 from .roles import Role, describe_patch, role_patch
@@ -66,6 +66,7 @@ class Observation:
     all_down: bool  # no pod of any listed Deployment/StatefulSet runs
     all_scaled_down: bool  # every listed Deployment/StatefulSet asks for zero pods (some may still terminate)
     all_ready: bool  # everything listed is in its PRIMARY shape and serving
+    all_shaped: bool = False  # every listed resource's spec is in the observed role's shape already
 
 
 def utc_now() -> datetime:
@@ -138,6 +139,7 @@ class Workloads:
             components={key: c.to_dict() for key, c in components.items()},
             all_down=all_down(components),
             all_scaled_down=all_scaled_down(components),
+            all_shaped=all_shaped(components),
             all_ready=all_ready(components),
         )
 

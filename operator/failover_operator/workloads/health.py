@@ -12,6 +12,7 @@ ERROR when a primary serves nothing (pods wanted, none ready) or the API said th
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -45,6 +46,7 @@ class Component:
     message: str  # short, without the resource's name: "1 of 3 ready"
     ready: bool = False  # in its PRIMARY shape and serving (scaled up and all ready, resumed, DNS enabled)
     down: bool | None = None  # Deployment/StatefulSet: runs no pods (a missing one counts); None for other kinds
+    shaped: bool = True  # its spec is already in the role's shape: converging would change nothing
 
     def to_dict(self) -> dict[str, Any]:
         """The detail plus "health" and "message" (what goes into the cluster status record)."""
@@ -69,7 +71,7 @@ def assess(
     pods = k.scalable
     if error is not None:
         grade = Health.UNKNOWN if unobservable else Health.ERROR
-        return Component(grade, {"error": error}, error, down=False if pods else None)
+        return Component(grade, {"error": error}, error, down=False if pods else None, shaped=False)
     if obj is None:
         return Component(Health.DEGRADED, {"missing": True}, "not found", down=True if pods else None)
     if pods:
@@ -80,6 +82,7 @@ def assess(
         component = _flux(obj, role)
     else:
         component = _dns(obj, role)
+    component = dataclasses.replace(component, shaped=_shaped(k, obj, role))
     managed = ann.annotations_of(obj).get(ann.ROLE)
     if managed is not None:
         # The role this operator last converged the object to: all a restarted operator knows of its past
@@ -111,6 +114,11 @@ def summarize(components: Mapping[str, Component], *, limit: int = 5) -> tuple[H
 def all_down(components: Mapping[str, Component]) -> bool:
     """No pod of any listed Deployment/StatefulSet runs (confirms a demotion). True when none is listed."""
     return all(c.down for c in components.values() if c.down is not None)
+
+
+def all_shaped(components: Mapping[str, Component]) -> bool:
+    """Every listed resource's spec is in the role's shape: nothing left to scale, resume or publish."""
+    return all(c.shaped for c in components.values())
 
 
 def all_scaled_down(components: Mapping[str, Component]) -> bool:
@@ -206,6 +214,23 @@ def _workload(obj: Mapping[str, Any], role: Role) -> Component:
         grades.append((Health.OK, "scaled down"))
     health, message = _worst(*grades)
     return Component(health, detail, message, ready=serving and recorded is None, down=down)
+
+
+def _shaped(kind: Kind, obj: Mapping[str, Any], role: Role) -> bool:
+    """Would converging `obj` to `role` change its spec? (What a PRIMARY checks before proving ownership again:
+    pods that are only starting need no new scale-up.)"""
+    annotations = ann.annotations_of(obj)
+    primary = role == Role.PRIMARY
+    if kind.scalable:
+        if primary:
+            return ann.parse_replicas_record(annotations.get(ann.REPLICAS)) is None
+        return _int(_spec(obj).get("replicas"), 1) == 0
+    if kind.kind == "CronJob" or kind.category == "flux":
+        suspended, record = _suspension(obj)
+        return not (suspended and record is not None) if primary else suspended
+    if primary:
+        return annotations.get(ann.DNS) == ann.DNS_ENABLED and annotations.get(ann.STASHED_HOSTNAME) is None
+    return annotations.get(ann.DNS) == ann.DNS_DISABLED and annotations.get(ann.EXTERNAL_DNS_HOSTNAME) is None
 
 
 def _suspension(obj: Mapping[str, Any]) -> tuple[bool, str | None]:
