@@ -83,7 +83,9 @@ def _owner_at(world: World, t: float) -> tuple[str | None, int]:
 
 def judge(world: World, end: float, conditions: dict[str, dict[str, Intervals]]) -> Verdict:
     """`conditions[cluster][kind]`: intervals of "api_down", "dynamo_down", "operator_down", "watchdog_down",
-    "network_noise" (lost/slow answers, throttling, 5xx), "unable" (the group deleted there)."""
+    "network_noise" (lost/slow answers, throttling, 5xx), "dynamo_lost" (noise so bad that no write can be
+    confirmed in time: every answer lost, 90 % failing, or slower than the fence limit), "unable" (the group
+    deleted there)."""
     verdict = Verdict()
     timing = world.timing
     grace = timing.interval + 1.0
@@ -101,8 +103,8 @@ def judge(world: World, end: float, conditions: dict[str, dict[str, Intervals]])
         kinds = []
         for name in sorted(serving - {owner}):
             since = start - grace
-            if held(name, "api_down", since, stop) and (
-                held(name, "dynamo_down", since, stop) or held(name, "operator_down", since, stop)
+            if held(name, "api_down", since, stop) and any(
+                held(name, kind, since, stop) for kind in ("dynamo_down", "dynamo_lost", "operator_down")
             ):
                 kinds.append("inherent: API server and DynamoDB (or operator) lost at once")
             elif held(name, "operator_down", since, stop) and held(name, "watchdog_down", since, stop):
@@ -180,6 +182,11 @@ def _liveness(world: World, end: float, conditions: dict[str, dict[str, Interval
         mine = conditions.get(owner or "", {})
         alive = not any(_during(mine.get(k, []), start, stop) for k in ("operator_down", "dynamo_down"))
         bound = failing if alive else gone
+        # A cluster that took over within the gap but whose API server then refused to scale it up is an owner
+        # alive but failing, from its takeover on (it is drained after unhealthyPrimary).
+        for when, who, _ in world.ownership:
+            if start < when < stop and _during(conditions.get(who, {}).get("api_down", []), when, stop):
+                bound = max(bound, when - start + failing)
         if serving or stop - start <= bound:
             continue
         # From when could some cluster take over, undisturbed, for a whole bound?

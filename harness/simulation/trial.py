@@ -20,6 +20,7 @@ from .checker import Intervals, Verdict, judge
 from .virtual_loop import VirtualLoop
 from .world import Timing, World
 
+FENCE_FRACTION = 0.5  # Settings.self_fence_fraction's default, which the simulated operators use
 KINDS = (
     "crash",
     "pause",
@@ -197,6 +198,9 @@ async def _apply(world: World, fault: Fault, conditions: dict[str, dict[str, Int
         cluster.network.reads_down = cluster.network.writes_down = False
     elif kind in ("lose_answers", "slow_answers", "throttle", "server_errors"):
         _note(conditions, name, "network_noise", fault.at, until + trial.timing.heartbeat)
+        p, latency = fault.options.get("p", 0.0), fault.options.get("latency", 0.0)
+        if p >= 0.9 or latency >= FENCE_FRACTION * trial.timing.heartbeat:  # no write confirmed in time
+            _note(conditions, name, "dynamo_lost", fault.at, until + trial.timing.interval)
         attribute, value = {
             "lose_answers": ("lose_answers", fault.options.get("p", 1.0)),
             "slow_answers": ("latency", fault.options.get("latency", 0.5)),

@@ -13,6 +13,11 @@ import asyncio
 import selectors
 from typing import Any
 
+# Loop iterations in a row without time moving, after which some task is taken to loop without ever waiting
+# (a busy loop, e.g. a retry that is refused at once and retried at once): in real life, a CPU burnt and a table
+# hammered; here, time would never move again. A trial's busiest instant takes a few hundred.
+SPIN_LIMIT = 100_000
+
 
 class _VirtualSelector(selectors.SelectSelector):
     """Registers file objects as usual (the loop's self-pipe) but never waits on them."""
@@ -20,13 +25,27 @@ class _VirtualSelector(selectors.SelectSelector):
     def __init__(self) -> None:
         super().__init__()
         self.loop: VirtualLoop | None = None
+        self._spins = 0
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         assert self.loop is not None
         if timeout is None:
             raise RuntimeError("the simulation deadlocked: every task waits and nothing is scheduled")
+        if timeout > 0:
+            self._spins = 0
+        else:
+            self._spins += 1
+            if self._spins > SPIN_LIMIT:
+                raise SpinError(
+                    f"at {self.loop.time():.3f}s virtual time moved no more for {SPIN_LIMIT} loop iterations: "
+                    "a task loops without waiting"
+                )
         self.loop.advance(timeout)
         return []
+
+
+class SpinError(RuntimeError):
+    """Some task loops without ever waiting, so virtual time cannot move."""
 
 
 class VirtualLoop(asyncio.SelectorEventLoop):

@@ -206,7 +206,9 @@ class SimOperator:
     def start(self) -> None:
         self._spawn("lease", self.keeper.run(asyncio.Event()))
         group = self.cluster.group
-        if group is not None:
+        if group is not None and (group.get("metadata") or {}).get("deletionTimestamp"):
+            self._spawn("deletion", self.delete_group())  # kopf: a deletion that waited for our finalizer
+        elif group is not None:
             self._spawn("group", self._group(group))
         for name, obj in self.cluster.failovers.items():
             if not _terminal(obj):
@@ -493,11 +495,17 @@ class World:
         )
 
     async def delete_group(self, where: str) -> None:
+        """kubectl delete: the operator's finalizer holds the object (deletionTimestamp set) until the operator
+        has retired the group — at once if it runs, when it is back if it is dead (and meanwhile the watchdog
+        still sees the group and fences it)."""
         cluster = self.clusters[where]
         self.log(where, "fault", "FailoverGroup deleted")
+        group = cluster.group
+        if group is None:
+            return
+        group["metadata"]["deletionTimestamp"] = cluster.clock.now().isoformat()
         if cluster.operator is not None:
             await cluster.operator.delete_group()
-        cluster.group = None
 
     # --- what the checker reads -----------------------------------------------------------------------------
 

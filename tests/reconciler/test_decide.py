@@ -387,6 +387,30 @@ def test_uptime_hand_off_keeps_the_old_owner_serving_until_the_new_one_is_ready(
     assert decide(sit("west", P, config, clusters=ready)).action == Action.NONE
 
 
+def test_nobody_else_takes_over_while_the_old_owner_of_an_uptime_hand_off_serves_on():
+    """West owns the group after an UPTIME hand-off from east and went silent; east still serves. North may not
+    start until east has not shown it serves for a heartbeat timeout too — and then only on a transaction that
+    re-checks east (found by `make chaos`, seed 940: a 0.02s overlap of east and north)."""
+    handoff = UPTIME.model_copy(update={"epoch": 8})
+    config = cfg(owner="west", epoch=8, transition=handoff)
+    clusters = {
+        "east": st("east", ClusterState.PRIMARY, epoch=8),
+        "west": st("west", ClusterState.PRIMARY, epoch=8),
+        "north": st("north", epoch=8),
+    }
+    held = decide(sit("north", S, config, clusters=clusters, owner_silent_for=SILENT, source_silent_for=3.0))
+    assert held.action == Action.NONE
+    assert "but east still serves shop/web (UPTIME hand-off to west)" in held.reason
+    both = decide(sit("north", S, config, clusters=clusters, owner_silent_for=SILENT, source_silent_for=SILENT))
+    assert (both.action, both.cause, both.source_cause) == (Action.TAKE_OVER, "stale", "stale")
+    fenced = {**clusters, "east": st("east", ClusterState.FENCED, epoch=8)}
+    gone = decide(sit("north", S, config, clusters=fenced, owner_silent_for=SILENT, source_silent_for=SILENT))
+    assert (gone.action, gone.source_cause) == (Action.TAKE_OVER, "not serving")
+    # Without a hand-off there is nothing more to check.
+    plain = decide(sit("north", S, cfg(owner="west", epoch=8), clusters=clusters, owner_silent_for=SILENT))
+    assert (plain.action, plain.source_cause) == (Action.TAKE_OVER, None)
+
+
 def test_what_a_cluster_reports_is_the_truth_about_its_resources():
     primary, failover, fenced, standby = (
         ClusterState.PRIMARY,

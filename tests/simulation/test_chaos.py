@@ -12,16 +12,37 @@ from tests.ship.tools import ROOT
 
 TRIALS = 200
 SEED = 100_000
+# Seeds whose trials found a violation once, each fixed since (replayed exactly: same seed, same trial):
+# 489 the watchdog did not see a group deleted while its operator was dead (a finalizer keeps it: the simulation
+#     now does too); 521 an inherent overlap (API refusing writes, DynamoDB failing 90 %) the checker did not
+#     classify; 536, 590, 919 an old heartbeat saying FENCED landed after the proof of ownership sent after it,
+#     and a takeover "of an owner not serving" succeeded while it served (status writes are now ordered);
+#     816 the liveness bound did not allow for a new owner whose API refused the scale-up; 940 a third cluster
+#     took over from the silent new owner of an UPTIME hand-off while the old owner served on; 991 a takeover
+#     refused at once (the lock held by a slow cluster) was retried at once, for ever (time stood still).
+FOUND = (489, 521, 536, 590, 816, 919, 940, 991)
 
 
-def test_two_hundred_random_fault_trials_find_nothing() -> None:
+def simulate(*args: str) -> tuple[int, int, int, str]:
+    """`python -m harness.simulation ARGS` as `make chaos` runs it: (trials, faults, violations, stdout)."""
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "harness.simulation", "--trials", str(TRIALS), "--seed", str(SEED), "--jobs", "2"]
+    command = [sys.executable, "-m", "harness.simulation", *args, "--jobs", "2"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900, check=False)
     lines = result.stdout.strip().splitlines()
     assert lines, result.stderr
     last = re.fullmatch(r"trials=(\d+) faults=(\d+) violations=(\d+)", lines[-1])
     assert last, f"the last line is not the summary: {lines[-1]!r}\n{result.stderr[-2000:]}"
     trials, faults, violations = map(int, last.groups())
+    assert (violations == 0) == (result.returncode == 0)
+    return trials, faults, violations, result.stdout
+
+
+def test_two_hundred_random_fault_trials_find_nothing() -> None:
+    trials, faults, violations, out = simulate("--trials", str(TRIALS), "--seed", str(SEED))
     assert trials == TRIALS and faults >= TRIALS  # every trial draws at least one fault
-    assert violations == 0 and result.returncode == 0, result.stdout[-6000:]
+    assert violations == 0, out[-6000:]
+
+
+def test_the_trials_that_once_found_a_violation_find_none() -> None:
+    trials, _, violations, out = simulate("--seeds", ",".join(map(str, FOUND)))
+    assert trials == len(FOUND) and violations == 0, out[-6000:]

@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from failover_operator.store import ConflictError, FailoverMode, Outcome, OwnerCheck, Timeouts, Transition
+from failover_operator.store import (
+    ConflictError,
+    FailoverMode,
+    Outcome,
+    OwnerCheck,
+    SupersededError,
+    Timeouts,
+    Transition,
+)
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -164,3 +172,60 @@ async def test_the_timeouts_before_a_change_are_kept_with_it(make_service):
     await s["east"].state.update_group_config(changed)
     stored = await s["east"].state.get_group_config("shop", "web")
     assert (stored.timeouts.heartbeat, stored.timeouts_before.heartbeat) == (1, 15)
+
+
+async def test_a_takeover_during_an_uptime_handoff_is_conditioned_on_the_old_owner_too(make_service):
+    """East handed the group to west (UPTIME) and serves on until west is ready; north may take over from a
+    silent west only once east has stopped serving as well."""
+    s = await group(make_service, "east", "west", "north")
+    handoff = transition(target="west", mode=FailoverMode.UPTIME)
+    await s["west"].operations.request_transition("shop", "web", handoff)
+    await s["west"].operations.execute_failover(
+        "shop", "web", "fo-1", "west", "move", mode=FailoverMode.UPTIME, expected_epoch=1, transition=handoff
+    )
+    await s["east"].state.update_cluster_status("shop", "web", "OK", "PRIMARY", {}, observed_epoch=2)
+
+    def take_over():
+        return s["north"].operations.execute_failover(
+            "shop",
+            "web",
+            "auto-north",
+            "north",
+            "west is silent",
+            expected_epoch=2,
+            owner_check=OwnerCheck(not_serving=True),
+            other_checks={"east": OwnerCheck(not_serving=True)},
+        )
+
+    with pytest.raises(ConflictError, match="east reported again"):
+        await take_over()
+    await s["east"].state.update_cluster_status("shop", "web", "OK", "FENCED", {}, observed_epoch=2)
+    assert (await take_over()).epoch == 3
+
+
+async def test_an_older_status_write_never_lands_over_a_newer_one(make_service):
+    """Heartbeats overlap on a slow table: one sent earlier may arrive later. It must not overwrite what was
+    sent after it (say, FENCED over a proof of ownership), else a takeover "of an owner that does not serve"
+    could succeed while it serves. Write numbers are taken as writes are sent."""
+    s = await group(make_service, "east", "west")
+    east = s["east"].state
+    ctx = east._ctx
+    first, second = ctx.next_write(), ctx.next_write()  # two heartbeats, sent in this order
+
+    def sent_as(number):
+        ctx.next_write = lambda: number  # type: ignore[method-assign]
+
+    sent_as(second)
+    await east.update_cluster_status("shop", "web", "OK", "PRIMARY", {}, observed_epoch=1, ordered=True)
+    sent_as(first)  # ... the earlier one arrives now
+    with pytest.raises(SupersededError):
+        await east.update_cluster_status("shop", "web", "OK", "FENCED", {}, observed_epoch=1, ordered=True)
+    status = await east.get_cluster_status("shop", "web")
+    assert (status.state.value, status.heartbeat_seq) == ("PRIMARY", 2)
+    # A retry of the write that landed is recognised as landed, not refused.
+    sent_as(second)
+    again = await east.update_cluster_status("shop", "web", "OK", "PRIMARY", {}, observed_epoch=1, ordered=True)
+    assert again.heartbeat_seq == 2
+    # Another process (a restarted operator) writes with its own numbers, from 1 again.
+    fresh = make_service("east").state
+    assert (await fresh.update_cluster_status("shop", "web", "OK", "STANDBY", {}, ordered=True)).heartbeat_seq == 3

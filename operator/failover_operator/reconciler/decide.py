@@ -68,6 +68,9 @@ class Decision:
     """For TAKE_OVER, TRANSFER, HAND_BACK: the epoch the transaction is conditioned on."""
     cause: str | None = None
     """For TAKE_OVER: "stale" (heartbeat unchanged) or "not serving" (what the transaction re-checks)."""
+    source_cause: str | None = None
+    """For TAKE_OVER during an UPTIME hand-off: what the transaction re-checks of the hand-off's source (which
+    served on), as `cause` does of the owner."""
     transition: Transition | None = None
     """For DRAIN, ABANDON, TRANSFER, HAND_BACK, HAND_OFF: the transition acted on."""
     forced: bool = False
@@ -102,6 +105,8 @@ class Situation:
     owner_silent_for: float | None = None
     """How long since we last saw the owner report, afresh, that it serves at the current epoch (a new
     heartbeat saying PRIMARY at the epoch), or since we first saw it owning at that epoch."""
+    source_silent_for: float | None = None
+    """During an UPTIME hand-off: the same as owner_silent_for, of the hand-off's source (which serves on)."""
     owner_error_for: float | None = None  # how long we have seen the owner report ERROR (None: it doesn't)
     transition_age: float | None = None  # how long we have seen the config's current transition
     takeover_ready_for: float | None = None  # how long a takeover cause has held, as we saw it
@@ -240,6 +245,18 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
         return _standby(
             s, Action.NONE, f"no action: {cause}, but {s.me} is {s.my_health.value} itself and cannot take over"
         )
+    source_cause = None
+    if t is not None and handing_off(config) and t.source_cluster != s.me:
+        # The old owner of an UPTIME hand-off serves on: nobody else may start until it has stopped too.
+        old_owner = t.source_cluster
+        if s.source_silent_for is None or s.source_silent_for <= s.timing.heartbeat:
+            return _standby(
+                s,
+                Action.NONE,
+                f"no action: {cause}, but {old_owner} still serves {s.group} (UPTIME hand-off to {config.owner}); "
+                f"it takes the group back if {config.owner} is not ready within {limit:g}s",
+            )
+        source_cause = "stale" if claims_serving(clusters.get(old_owner), config.epoch) else "not serving"
     order = takeover_order(_eligible(s, config, clusters), s.priority)
     rank = order.index(s.me)
     grace = takeover_grace(rank, s.timing.interval)
@@ -260,6 +277,7 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
         f"taking over: {cause}; {s.me} claims {s.group} at epoch {config.epoch + 1}",
         epoch=config.epoch,
         cause=kind,
+        source_cause=source_cause,
     )
 
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from ..api import FailoverSpec, FailoverStatus, GroupProgress, Phase, make_condition, merge_conditions
 from ..store import (
+    ClusterStatus,
     ConflictError,
     GroupState,
     HistoryRecord,
@@ -242,16 +243,20 @@ class FailoverExecutor:
         Downtime is the time nobody served, measured on our clock from what the clusters report: CONSISTENCY,
         from the source's report that it stopped to the target's report that it is ready; UPTIME, how long the
         source was down before the target was ready (usually zero); a forced move whose source never said it
-        stopped, from the transfer."""
+        stopped, from the transfer. Each report is dated by when it was written, never earlier than our previous
+        read (which did not see it yet), so the figure does not depend on how often or how late we poll."""
         ns, group = key
         clock = self.ctx.clock
         source, target = t.source_cluster, t.target_cluster
         began = clock.monotonic()
+        polled_at = began
         down_at: float | None = None
         transferred_at: float | None = None
         record: HistoryRecord | None = None
         while True:
             # State first, history second: a transfer that lands between the two reads is in the history.
+            read_after = polled_at
+            polled_at = clock.monotonic()
             state = await self._state(ns, group)
             config = state.config
             limit = config.timeouts.transitory_state
@@ -266,7 +271,7 @@ class FailoverExecutor:
                 )
             old = state.clusters.get(source)
             if down_at is None and drained(old, t.epoch):
-                down_at = clock.monotonic()
+                down_at = self._reported_at(old, read_after)
                 await board.update(key, demoted_time=_second(clock.now()), message=f"{source} has stopped serving")
             if record is None:
                 current = config.transition
@@ -299,9 +304,11 @@ class FailoverExecutor:
                     and down_at is None
                     and (old is None or old.state != ClusterState.PRIMARY)
                 ):
-                    down_at = clock.monotonic()  # the source stopped before the target was ready: a gap
-                if serving(state.clusters.get(target), record.epoch):
-                    await self._succeeded(run, board, key, record, t, down_at, transferred_at)
+                    down_at = self._reported_at(old, read_after)  # the source stopped before the target was ready
+                ready = state.clusters.get(target)
+                if serving(ready, record.epoch):
+                    ready_at = self._reported_at(ready, read_after)
+                    await self._succeeded(run, board, key, record, t, down_at, transferred_at, ready_at)
                     return
             if clock.monotonic() - began > 2 * limit + 2 * config.timeouts.heartbeat:
                 raise _Failed(f"{ns}/{group} did not move to {target} within {2 * limit:g}s")
@@ -316,10 +323,10 @@ class FailoverExecutor:
         t: Transition,
         down_at: float | None,
         transferred_at: float,
+        ready_at: float,
     ) -> None:
         ns, group = key
         clock = self.ctx.clock
-        ready_at = clock.monotonic()
         note = ""
         if down_at is None:
             if t.mode == FailoverMode.UPTIME:
@@ -409,6 +416,15 @@ class FailoverExecutor:
             ),
             None,
         )
+
+    def _reported_at(self, status: ClusterStatus | None, not_before: float) -> float:
+        """When a report we just read was written, on our monotonic clock: its heartbeat time, but no earlier
+        than `not_before` (a read that did not see it), so a clock apart from ours moves it by one poll at most."""
+        now = self.ctx.clock.monotonic()
+        if status is None:
+            return now
+        age = (self.ctx.clock.now() - status.last_heartbeat).total_seconds()
+        return min(now, max(not_before, now - age))
 
     async def _state(self, ns: str, group: str) -> GroupState:
         try:

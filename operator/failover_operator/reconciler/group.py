@@ -32,10 +32,11 @@ from ..store import (
     OwnerCheck,
     PreconditionError,
     StoreError,
+    SupersededError,
     Transition,
 )
 from ..store.observe import ChangeObserver
-from ..store.records import ClusterState, FailoverMode, Health, Outcome
+from ..store.records import ClusterState, ClusterStatus, FailoverMode, Health, Outcome
 from ..waits import wait_set
 from ..workloads.converge import Observation, Workloads
 from ..workloads.kube import KubeError
@@ -51,6 +52,7 @@ from .decide import (
     decide,
     draining,
     effective_timing,
+    handing_off,
     recalled_role,
     reported_state,
 )
@@ -103,6 +105,7 @@ class GroupRunner:
         self._reported_key: tuple[object, ...] | None = None
         # (owner, epoch) -> (sequence number of its latest claim to serve, when we first saw that claim)
         self._serving_seen: dict[tuple[str, int], tuple[int | None, float]] = {}
+        self._hurried = False
 
     # --- loops ---------------------------------------------------------------------------------------
 
@@ -240,7 +243,7 @@ class GroupRunner:
                     Action.NONE, LocalRole.STANDBY, f"no action: could not withdraw failover {t.failover_name}: {exc}"
                 )
             if not withdrawn:  # it transferred after all (or was undone elsewhere): the next read says which
-                self.wake()
+                self._hurry()
                 return Decision(
                     Action.NONE,
                     LocalRole.STANDBY,
@@ -278,7 +281,7 @@ class GroupRunner:
                 message=(observation.message or None) if observation is not None else None,
             )
         except ConflictError as exc:
-            self.wake()
+            self._hurry()
             return Decision(Action.NONE, LocalRole.STANDBY, f"no action: not promoting: {exc}")
         except (StoreError, TimeoutError) as exc:
             return Decision(
@@ -323,6 +326,13 @@ class GroupRunner:
                 check = OwnerCheck(not_serving=True)
             name, reason = f"auto-{me}-epoch-{config.epoch + 1}", decision.reason
             kwargs.update(automatic=True, owner_check=check)
+            if decision.source_cause is not None and config.transition is not None:
+                source = config.transition.source_cluster
+                source_status = state.clusters.get(source)
+                if decision.source_cause == "stale" and source_status is not None:
+                    kwargs["other_checks"] = {source: OwnerCheck(heartbeat_seq=source_status.heartbeat_seq)}
+                else:
+                    kwargs["other_checks"] = {source: OwnerCheck(not_serving=True)}
         elif decision.action == Action.TRANSFER and t is not None:
             name, reason = t.failover_name, t.reason or f"Failover {self.namespace}/{t.failover_name}"
             check = OwnerCheck() if decision.forced or t.mode == FailoverMode.UPTIME else OwnerCheck(drained=True)
@@ -349,7 +359,7 @@ class GroupRunner:
             record = await ops.execute_failover(self.namespace, self.name, name, me, reason, **kwargs)  # type: ignore[arg-type]
         except (ConflictError, LockHeldError, PreconditionError, StoreError) as exc:
             log.info("%s: %s did not happen: %s", self.group, decision.action.value, exc)
-            self.wake()
+            self._hurry()
             return None
         self.config = config.model_copy(
             update={"owner": me, "previous_owner": config.owner, "epoch": record.epoch, "transition": None}
@@ -508,7 +518,10 @@ class GroupRunner:
                 observed_epoch=epoch,
                 message=observation.message or None,
                 retry=False,
+                ordered=True,
             )
+        except SupersededError:
+            return False  # a heartbeat sent after this one landed first: it counts, this one is moot
         except (StoreError, TimeoutError) as exc:
             metrics.heartbeat_failures.labels(self.namespace, self.name).inc()
             text = str(exc) or "timed out"
@@ -580,12 +593,12 @@ class GroupRunner:
         key = (config.owner, config.epoch)
         silent_for = None
         if config.owner != self.ctx.cluster:
-            # A fresh claim to serve moves the value (its sequence number); anything else keeps the last one.
-            fresh = owner_status.heartbeat_seq if claims_serving(owner_status, config.epoch) and owner_status else None
-            last = self._serving_seen.get(key)
-            if last is None or (fresh is not None and fresh != last[0]):
-                self._serving_seen[key] = (fresh, self.ctx.clock.monotonic())
-            silent_for = self.ctx.clock.monotonic() - self._serving_seen[key][1]
+            silent_for = self._silent_for(config.owner, owner_status, config.epoch)
+        source_silent_for = None
+        t = config.transition
+        if t is not None and handing_off(config) and t.source_cluster != self.ctx.cluster:
+            source = t.source_cluster
+            source_silent_for = self._silent_for(source, state.clusters.get(source), config.epoch)
         owner_error_for = None
         if owner_status is not None and owner_status.health == Health.ERROR:
             owner_error_for = seen.observe(("error", *key), True)
@@ -611,11 +624,23 @@ class GroupRunner:
             clusters=state.clusters,
             stale=frozenset(stale),
             owner_silent_for=silent_for,
+            source_silent_for=source_silent_for,
             owner_error_for=owner_error_for,
             transition_age=transition_age,
             takeover_ready_for=takeover_ready_for,
             **common,  # type: ignore[arg-type]
         )
+
+    def _silent_for(self, cluster: str, status: ClusterStatus | None, epoch: int) -> float:
+        """How long since we saw `cluster` claim, afresh, to serve at `epoch` (a new heartbeat saying PRIMARY at
+        the epoch), or since we first looked: a fresh claim moves its sequence number; nothing else counts."""
+        key = (cluster, epoch)
+        fresh = status.heartbeat_seq if status is not None and claims_serving(status, epoch) else None
+        last = self._serving_seen.get(key)
+        now = self.ctx.clock.monotonic()
+        if last is None or (fresh is not None and fresh != last[0]):
+            self._serving_seen[key] = (fresh, now)
+        return now - self._serving_seen[key][1]
 
     # --- reporting ----------------------------------------------------------------------------------
 
@@ -697,12 +722,18 @@ class GroupRunner:
 
     # --- timing -------------------------------------------------------------------------------------
 
+    def _hurry(self) -> None:
+        """An action did not happen (a conflict, a held lock, an error): read again soon, but not at once — a
+        refusal that answers without delay must not become a loop hammering the table."""
+        self._hurried = True
+
     def _tick_interval(self, plan: GroupPlan | None) -> float:
         """Every interval; 4 times as often while resources settle into a new role (a failover waits for
-        facts, not for ticks)."""
+        facts, not for ticks) or after an action did not happen."""
         interval = plan.heartbeat_interval if plan else 5.0
         since = self._settling_since
-        if (
+        hurried, self._hurried = self._hurried, False
+        if hurried or (
             since is not None
             and plan is not None
             and self.ctx.clock.monotonic() - since < plan.timeouts.transitory_state

@@ -3,7 +3,15 @@
 Knows nothing of Kubernetes. See docs/design.md ("The table", "Time") for the records and the rules.
 """
 
-from .errors import ConflictError, CorruptRecordError, LockHeldError, NotFoundError, PreconditionError, StoreError
+from .errors import (
+    ConflictError,
+    CorruptRecordError,
+    LockHeldError,
+    NotFoundError,
+    PreconditionError,
+    StoreError,
+    SupersededError,
+)
 from .operations import OperationsManager, OwnerCheck, failover_refusal
 from .problems import Problem, ProblemKind
 from .records import (
@@ -46,6 +54,7 @@ __all__ = [
     "ProblemKind",
     "StateManager",
     "StoreError",
+    "SupersededError",
     "Timeouts",
     "Transition",
     "ensure_table",

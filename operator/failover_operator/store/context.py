@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -42,6 +44,13 @@ class StoreContext:
     heartbeats: ChangeObserver
     locks: ChangeObserver
     corrupt_seen: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Our status writes, numbered as they are sent: one sent later must never be overwritten by one sent earlier
+    # that arrives later (heartbeats overlap on a slow table). The writer ID tells a restarted process apart.
+    writer: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    _writes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def next_write(self) -> int:
+        return next(self._writes)
 
     def pk(self, namespace: str, name: str) -> str:
         return keys.group_pk(self.operator_id, namespace, name)

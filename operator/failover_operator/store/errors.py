@@ -15,6 +15,10 @@ class ConflictError(StoreError):
     """A conditional write lost a race: the version, epoch, owner or lease changed under us."""
 
 
+class SupersededError(ConflictError):
+    """A write of ours arrived after a newer write of ours: it was (rightly) not applied."""
+
+
 class LockHeldError(StoreError):
     """The group's lock is held by someone else, whose lease is still live."""
 

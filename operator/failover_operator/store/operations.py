@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -252,6 +253,7 @@ class OperationsManager:
         transition: Transition | None = None,
         outcome: Outcome = Outcome.SUCCEEDED,
         skip_checks: bool = False,
+        other_checks: Mapping[str, OwnerCheck] | None = None,
     ) -> HistoryRecord:
         """Move ownership to `target_cluster` in one transaction: config (epoch + 1), history, lock release.
 
@@ -266,6 +268,7 @@ class OperationsManager:
         the config (a source that gave up removed it first), and an UPTIME one stays, at the new epoch, as the
         hand-off. `outcome`: ROLLED_BACK for an UPTIME hand-off that returns ownership to its source.
         `skip_checks`: what `force` skips, without being recorded as forced (a rollback is the operator's own).
+        `other_checks`: the same kind of condition on other clusters' statuses (an UPTIME hand-off's source).
         """
         keys.check_part(target_cluster, "target cluster")
         if not failover_name:
@@ -303,7 +306,7 @@ class OperationsManager:
                 mode=mode,
                 automatic=automatic,
                 started_at=started_at,
-                owner_check=owner_check,
+                checks={config.owner: owner_check, **(other_checks or {})},
                 transition=transition,
                 outcome=outcome,
                 check_suspension=checked,
@@ -325,7 +328,7 @@ class OperationsManager:
         mode: FailoverMode,
         automatic: bool,
         started_at: Any,
-        owner_check: OwnerCheck,
+        checks: Mapping[str, OwnerCheck],
         transition: Transition | None,
         outcome: Outcome,
         check_suspension: bool,
@@ -413,9 +416,12 @@ class OperationsManager:
                 }
             },
         ]
-        check = owner_check.item(ctx.table, ctx.key(pk, keys.cluster_sk(config.owner)), config.epoch)
-        if check is not None:
-            items.append(check)
+        checked: list[str] = []  # whose status each ConditionCheck after the lock's is about
+        for cluster, cluster_check in checks.items():
+            check = cluster_check.item(ctx.table, ctx.key(pk, keys.cluster_sk(cluster)), config.epoch)
+            if check is not None:
+                items.append(check)
+                checked.append(cluster)
         token = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{lease.token}:{config.epoch}"))
         try:
             await ctx.call("transact_write_items", TransactItems=items, ClientRequestToken=token)
@@ -423,7 +429,7 @@ class OperationsManager:
             if error_code(exc) != TRANSACTION_CANCELED:
                 raise unexpected("TransactWriteItems", exc) from exc
             if not _already_applied(exc, record):
-                raise self._explain_cancellation(exc, config, record) from None
+                raise self._explain_cancellation(exc, config, record, checked) from None
             log.info("failover %s: a retried transaction had already been applied", failover_name)
         ctx.locks.forget(pk)
         log.info(
@@ -437,7 +443,9 @@ class OperationsManager:
         )
         return record
 
-    def _explain_cancellation(self, exc: ClientError, config: GroupConfig, record: HistoryRecord) -> Exception:
+    def _explain_cancellation(
+        self, exc: ClientError, config: GroupConfig, record: HistoryRecord, checked: list[str]
+    ) -> Exception:
         group = f"{config.namespace}/{config.name}"
         codes = cancellation_codes(exc)
         reasons = exc.response.get("CancellationReasons") or []
@@ -463,10 +471,11 @@ class OperationsManager:
             return ConflictError(f"{group} changed during failover; nothing was written")
         if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
             return ConflictError(f"lost the lock on {group} before the transfer; nothing was written")
-        if len(codes) > 3 and codes[3] == "ConditionalCheckFailed":
-            return ConflictError(
-                f"{config.owner} reported again while {group} was being taken over; nothing was written"
-            )
+        for cluster, code in zip(checked, codes[3:], strict=False):
+            if code == "ConditionalCheckFailed":
+                return ConflictError(
+                    f"{cluster} reported again while {group} was being taken over; nothing was written"
+                )
         return ConflictError(f"failover of {group} was cancelled ({', '.join(codes)}); nothing was written")
 
     async def request_transition(self, namespace: str, name: str, transition: Transition) -> GroupConfig:

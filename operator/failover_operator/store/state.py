@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,9 +11,9 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from . import keys
-from .calls import TRANSACTION_CANCELED, error_code, unexpected
+from .calls import CONDITION_FAILED, TRANSACTION_CANCELED, error_code, unexpected
 from .context import StoreContext, coerce, sk_of
-from .errors import ConflictError, CorruptRecordError, NotFoundError
+from .errors import ConflictError, CorruptRecordError, NotFoundError, SupersededError
 from .expr import Expr, update_expression
 from .records import (
     ClusterState,
@@ -30,6 +31,7 @@ from .records import (
     history_from_item,
     lock_from_item,
     n,
+    raw,
     s,
     timeouts_to_attr,
     transition_to_attr,
@@ -213,11 +215,15 @@ class StateManager:
         *,
         message: str | None = None,
         retry: bool = True,
+        ordered: bool = False,
     ) -> ClusterStatus:
         """This cluster's heartbeat: bump the sequence number atomically and record what we see.
 
         `retry=False`: one attempt only. A periodic heartbeat is retried by the next one, which says what is
-        true *then*: a retried old one would land late saying what was true before."""
+        true *then*: a retried old one would land late saying what was true before.
+        `ordered`: refuse to land after a write of ours that was sent later (SupersededError). The operator's
+        heartbeats overlap when the table is slow; without this, an old one saying FENCED could overwrite the
+        proof of ownership sent after it, and let a takeover "of an owner not serving" succeed while it serves."""
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
         health = coerce(Health, health)
@@ -228,16 +234,36 @@ class StateManager:
                 raise NotFoundError(f"group {namespace}/{name} does not exist")
             observed_epoch = config.epoch
         e = Expr()
-        sets, removes = self._status_update(e, namespace, name, health, state, components, observed_epoch, message)
-        result = await (ctx.call if retry else ctx.call_once)(
-            "update_item",
-            TableName=ctx.table,
-            Key=ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),
-            UpdateExpression=update_expression(sets, removes),
-            ReturnValues="ALL_NEW",
-            **e.params(),
+        write = ctx.next_write() if ordered else None
+        sets, removes, newer = self._status_update(
+            e, namespace, name, health, state, components, observed_epoch, message, write
         )
+        condition = {"ConditionExpression": newer, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if newer else {}
+        try:
+            result = await (ctx.call if retry else ctx.call_once)(
+                "update_item",
+                TableName=ctx.table,
+                Key=ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),
+                UpdateExpression=update_expression(sets, removes),
+                ReturnValues="ALL_NEW",
+                **condition,
+                **e.params(),
+            )
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise unexpected("UpdateItem", exc) from exc
+            old = dict(exc.response.get("Item") or {})
+            if write is not None and self._mine(old, write):  # a retry of this very write, whose first landed
+                return cluster_status_from_item(old)
+            raise SupersededError(
+                f"{ctx.cluster_name}'s status for {namespace}/{name}: a newer write of ours landed first"
+            ) from None
         return cluster_status_from_item(result["Attributes"])
+
+    def _mine(self, item: Mapping[str, Any], write: int) -> bool:
+        """The stored status is exactly write number `write` of this process."""
+        ctx = self._ctx
+        return raw(item, "writer", "S") == ctx.writer and raw(item, "writeSeq", "N") == str(write)
 
     async def prove_ownership(
         self,
@@ -260,8 +286,9 @@ class StateManager:
         c = Expr()
         check = f"{c.n('owner')} = {c.v(s(ctx.cluster_name))} AND {c.n('epoch')} = {c.v(n(epoch))}"
         e = Expr()
-        sets, removes = self._status_update(
-            e, namespace, name, coerce(Health, health), ClusterState.PRIMARY, components, epoch, message
+        write = ctx.next_write()
+        sets, removes, newer = self._status_update(
+            e, namespace, name, coerce(Health, health), ClusterState.PRIMARY, components, epoch, message, write
         )
         items = [
             {
@@ -277,12 +304,15 @@ class StateManager:
                     "TableName": ctx.table,
                     "Key": ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),
                     "UpdateExpression": update_expression(sets, removes),
+                    "ConditionExpression": str(newer),
                     **e.params(),
                 }
             },
         ]
         try:
-            await ctx.call("transact_write_items", TransactItems=items)
+            # The token makes a retry of a proof that landed answer "succeeded" (real DynamoDB, for 10 minutes)
+            # instead of failing on its own write: within the fence limit it checks, that answer is as good.
+            await ctx.call("transact_write_items", TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
         except ClientError as exc:
             if error_code(exc) != TRANSACTION_CANCELED:
                 raise unexpected("TransactWriteItems", exc) from exc
@@ -300,11 +330,21 @@ class StateManager:
         components: Mapping[str, Any],
         observed_epoch: int,
         message: str | None,
-    ) -> tuple[list[str], list[str]]:
-        """SET and REMOVE clauses of a heartbeat: the sequence number moves, the rest says what we see."""
+        write: int | None,
+    ) -> tuple[list[str], list[str], str | None]:
+        """SET and REMOVE clauses of a heartbeat (the sequence number moves, the rest says what we see) and, for
+        write number `write`, the condition that no write of ours sent after it has landed (numbers grow as
+        writes are sent)."""
         ctx = self._ctx
         seq = e.n("heartbeatSeq")
-        sets = [
+        sets = []
+        newer = None
+        if write is not None:
+            writer, number = e.n("writer"), e.n("writeSeq")
+            me, this = e.v(s(ctx.writer)), e.v(n(write))
+            newer = f"attribute_not_exists({number}) OR {writer} <> {me} OR {number} < {this}"
+            sets += [f"{writer} = {me}", f"{number} = {this}"]
+        sets += [
             f"{seq} = if_not_exists({seq}, {e.v(n(0))}) + {e.v(n(1))}",
             f"{e.n('lastHeartbeat')} = {e.v(ts(ctx.clock.now()))}",
             f"{e.n('health')} = {e.v(s(health.value))}",
@@ -315,12 +355,12 @@ class StateManager:
             f"{e.n(keys.GSI1SK)} = {e.v(s(keys.group_gsi1sk(namespace, name)))}",
             f"{e.n('recordType')} = {e.v(s('CLUSTER'))}",
         ]
-        removes = []
+        removes: list[str] = []
         if message:
             sets.append(f"{e.n('message')} = {e.v(s(message))}")
         else:
             removes.append(e.n("message"))
-        return sets, removes
+        return sets, removes, newer
 
     async def get_cluster_status(
         self, namespace: str, name: str, cluster_name: str | None = None
