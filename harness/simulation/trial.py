@@ -192,6 +192,7 @@ async def _apply(world: World, fault: Fault, conditions: dict[str, dict[str, Int
         if writes:
             _note(conditions, name, "dynamo_down", fault.at, until)
         _note(conditions, name, "network_noise", fault.at, until)
+        _note(conditions, name, "cannot_answer", fault.at, until)  # blind to a request, or mute
         cluster.network.reads_down |= reads
         cluster.network.writes_down |= writes
         await asyncio.sleep(fault.for_)
@@ -201,6 +202,8 @@ async def _apply(world: World, fault: Fault, conditions: dict[str, dict[str, Int
         p, latency = fault.options.get("p", 0.0), fault.options.get("latency", 0.0)
         if p >= 0.9 or latency >= FENCE_FRACTION * trial.timing.heartbeat:  # no write confirmed in time
             _note(conditions, name, "dynamo_lost", fault.at, until + trial.timing.interval)
+        if p >= 0.5 or latency >= trial.timing.interval / 2:  # a read and a write may not fit in an interval
+            _note(conditions, name, "cannot_answer", fault.at, until)
         attribute, value = {
             "lose_answers": ("lose_answers", fault.options.get("p", 1.0)),
             "slow_answers": ("latency", fault.options.get("latency", 0.5)),

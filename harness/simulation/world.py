@@ -294,8 +294,7 @@ class SimOperator:
         group = self.cluster.group
         if group is None:
             return
-        with contextlib.suppress(StoreError):
-            await retire_group(self.ctx, NS, NAME, plan, Recorder(self.world, self.cluster.name, group))
+        await retire_group(self.ctx, NS, NAME, plan, Recorder(self.world, self.cluster.name, group))
         self.cluster.group = None
 
 

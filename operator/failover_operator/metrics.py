@@ -33,9 +33,12 @@ class Metrics:
             (*GROUP, "cluster"),
             registry=r,
         )
-        self.heartbeats = Counter("failover_heartbeats", "Heartbeats written", GROUP, registry=r)
+        self.heartbeats = Counter("failover_heartbeats", "Heartbeats (this cluster's liveness) written", registry=r)
         self.heartbeat_failures = Counter(
-            "failover_heartbeat_failures", "Heartbeats that could not be written", GROUP, registry=r
+            "failover_heartbeat_failures", "Heartbeats (this cluster's liveness) that could not be written", registry=r
+        )
+        self.status_writes = Counter(
+            "failover_status_writes", "Writes of this cluster's status for a group (on change only)", GROUP, registry=r
         )
         self.ticks = Histogram(
             "failover_tick_duration_seconds",
@@ -77,7 +80,7 @@ class Metrics:
 
     def forget_group(self, namespace: str, name: str) -> None:
         """Drop a deleted group's series so dashboards don't show ghosts."""
-        for metric in (self.is_primary, self.fenced, self.epoch, self.heartbeats, self.heartbeat_failures):
+        for metric in (self.is_primary, self.fenced, self.epoch, self.status_writes):
             with contextlib.suppress(KeyError):
                 metric.remove(namespace, name)
         for value in ("OK", "DEGRADED", "ERROR", "UNKNOWN"):

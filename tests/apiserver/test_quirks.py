@@ -66,10 +66,10 @@ async def test_a_missing_kind_is_reported_once_and_a_new_crd_is_no_error(
             return True
 
         await eventually(reported, within=15)
-        seq = (await member.store.state.get_cluster_status("shop", "web", "bare")).heartbeat_seq
+        seq = (await member.store.state.get_cluster_status("shop", "web", "bare")).liveness_seq
 
         async def ticked_on() -> bool:  # many ticks (200ms each) with the kind still missing
-            now = (await member.store.state.get_cluster_status("shop", "web", "bare")).heartbeat_seq
+            now = (await member.store.state.get_cluster_status("shop", "web", "bare")).liveness_seq
             assert now >= seq + 10
             return True
 

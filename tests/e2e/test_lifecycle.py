@@ -58,10 +58,10 @@ async def test_a_bad_edit_of_a_running_group_keeps_it_running_on_the_last_valid_
             return True
 
         await eventually(flagged, within=5)
-        before = (await west.store.state.get_cluster_status("shop", "web", "east")).heartbeat_seq
+        before = (await west.store.state.get_cluster_status("shop", "web", "east")).liveness_seq
 
         async def still_beating():
-            now = (await west.store.state.get_cluster_status("shop", "web", "east")).heartbeat_seq
+            now = (await west.store.state.get_cluster_status("shop", "web", "east")).liveness_seq
             assert now >= before + 3
             return True
 

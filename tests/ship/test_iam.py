@@ -134,8 +134,10 @@ def test_every_item_action_is_conditioned_on_the_operators_partitions() -> None:
     statement = item_statement()
     condition = statement["Condition"]
     assert list(condition) == ["ForAllValues:StringLike"]
-    assert condition["ForAllValues:StringLike"] == {"dynamodb:LeadingKeys": ["GROUP#OPERATOR_ID#*"]}
-    assert keys.group_pk("OPERATOR_ID", "ns", "name").startswith("GROUP#OPERATOR_ID#")  # the key format it relies on
+    leading = {"dynamodb:LeadingKeys": ["GROUP#OPERATOR_ID#*", "FLEET#OPERATOR_ID"]}
+    assert condition["ForAllValues:StringLike"] == leading
+    assert keys.group_pk("OPERATOR_ID", "ns", "name").startswith("GROUP#OPERATOR_ID#")  # the key formats it relies on
+    assert keys.fleet_pk("OPERATOR_ID") == "FLEET#OPERATOR_ID"
     assert statement["Resource"] == [TABLE_ARN, f"{TABLE_ARN}/index/*"]
     unconditioned = [s for s in POLICY["Statement"] if "Condition" not in s]
     assert [(s["Action"], s["Resource"]) for s in unconditioned] == [(["dynamodb:DescribeTable"], TABLE_ARN)]

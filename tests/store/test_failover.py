@@ -60,7 +60,7 @@ async def test_execute_failover_round_trips(make_service, proxied, proxy):
     await setup_group(make_service, "east", "west")
     west = make_service("west", client=proxied)
     await west.operations.execute_failover("shop", "web", "fo", "west", "drill")
-    assert [r.operation for r in proxy.requests] == ["Query", "Query", "PutItem", "TransactWriteItems"]
+    assert [r.operation for r in proxy.requests] == ["Query", "Query", "Query", "PutItem", "TransactWriteItems"]
 
 
 async def test_preconditions_refuse_with_reasons(make_service, clock):

@@ -144,7 +144,11 @@ async def test_group_state_in_two_round_trips_with_newest_ten_history(make_servi
     lease = await east.operations.acquire_lock("shop", "web", "inspection")
     before = east.call.calls
     state = await east.state.get_group_state("shop", "web")
-    assert east.call.calls - before == 2
+    assert east.call.calls - before == 3  # two for the group, one for every cluster's liveness
+    live = await east.liveness.read()
+    before = east.call.calls
+    assert (await east.state.get_group_state("shop", "web", liveness=live)) == state
+    assert east.call.calls - before == 2  # a fleet's tick reads the liveness once, for every group
     assert state.config.epoch == 13 and sorted(state.clusters) == ["east", "west"]
     assert state.lock is not None and state.lock.holder == "east" and state.lock.token == lease.token
     assert [h.failover_name for h in state.history] == [f"fo-{i}" for i in range(11, 1, -1)]

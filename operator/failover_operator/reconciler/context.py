@@ -13,6 +13,7 @@ from ..workloads.converge import Workloads
 
 if TYPE_CHECKING:
     from .group import GroupRunner
+    from .heartbeat import ClusterHeartbeat
 
 
 class Liveness(Protocol):
@@ -45,6 +46,12 @@ class OperatorContext:
     runners: dict[tuple[str, str], GroupRunner] = field(default_factory=dict)
     failover_poll_seconds: float = 0.5
     liveness: Liveness | None = None  # None: no watchdog watches this operator (tests)
+    heartbeat: ClusterHeartbeat = field(init=False)  # run it (`heartbeat.run`) wherever the runners run
+
+    def __post_init__(self) -> None:
+        from .heartbeat import ClusterHeartbeat  # it needs the context; the context names it
+
+        self.heartbeat = ClusterHeartbeat(self)
 
     @property
     def cluster(self) -> str:

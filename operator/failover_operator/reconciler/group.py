@@ -1,14 +1,12 @@
-"""One FailoverGroup in this cluster: three loops that share what this cluster knows and does.
+"""One FailoverGroup in this cluster: two loops that share what this cluster knows and does.
 
 - **Ticks** (every heartbeatInterval, sooner while resources settle): read the group, decide (decide.py),
   act — transactions first (a takeover, a transfer, a proof of ownership), then the local resources — and
-  report what changed at once.
-- **Heartbeats** on a fixed cadence, whatever the ticks are doing: each says what our resources are. A slow
-  DynamoDB delays their answers but not the next one (a few may be in flight), so a slow but working table
-  never makes an owner fence; only a heartbeat that could not be written before its deadline does.
+  write our status for the group when what it says changes (never just because time passed).
 - **Fencing and scale-down** on their own schedule, independent of DynamoDB: an owner whose last good
-  heartbeat was *sent* more than the fence limit ago goes down (FENCED), and a cluster that must not serve
-  retries its scale-down every step until it is confirmed, even while its DynamoDB calls hang.
+  heartbeat (the cluster's, heartbeat.py) was *sent* more than the fence limit ago goes down (FENCED), and a
+  cluster that must not serve retries its scale-down every step until it is confirmed, even while its
+  DynamoDB calls hang.
 
 Nothing is scaled up without a proof of ownership sent within the fence limit (`_promote`). On the very first
 tick nothing is written or changed before the config has been read (or registered).
@@ -36,7 +34,7 @@ from ..store import (
     Transition,
 )
 from ..store.observe import ChangeObserver
-from ..store.records import ClusterState, ClusterStatus, FailoverMode, Health, Outcome
+from ..store.records import ClusterState, ClusterStatus, FailoverMode, Health, Outcome, components_json
 from ..waits import wait_set
 from ..workloads.converge import Observation, Workloads
 from ..workloads.kube import KubeError
@@ -75,7 +73,6 @@ _EVENTS = {
     Action.WAIT: ("WaitingToTakeOver", True),
     Action.NONE: ("Decision", False),
 }
-MAX_HEARTBEATS_IN_FLIGHT = 3
 
 
 class GroupRunner:
@@ -88,7 +85,6 @@ class GroupRunner:
         self.reported = ClusterState.STANDBY
         self.config: GroupConfig | None = None
         self.plan: GroupPlan | None = None
-        self.sent_ok: float | None = None  # when our latest *written* status (heartbeat or proof) was sent
         self.observation: Observation | None = None
         self.workloads: Workloads = ctx.workloads
         self._settling_since: float | None = None
@@ -100,11 +96,11 @@ class GroupRunner:
         self._changed = asyncio.Event()  # the role or the fence deadline moved: the fence loop looks again
         self._read = asyncio.Event()  # the config has been read (or registered) at least once
         self._act = asyncio.Lock()  # one change of local resources at a time
-        self._in_flight = 0
-        self._last_heartbeat_error: str | None = None
-        self._reported_key: tuple[object, ...] | None = None
+        self._written_key: tuple[object, ...] | None = None  # what our last confirmed status write said
+        self._writing: asyncio.Task[None] | None = None
+        self._last_status_error: str | None = None
         # (owner, epoch) -> (sequence number of its latest claim to serve, when we first saw that claim)
-        self._serving_seen: dict[tuple[str, int], tuple[int | None, float]] = {}
+        self._serving_seen: dict[tuple[str, int], tuple[tuple[int, int | None] | None, float]] = {}
         self._hurried = False
 
     # --- loops ---------------------------------------------------------------------------------------
@@ -112,21 +108,31 @@ class GroupRunner:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def sent_ok(self) -> float | None:
+        """When the cluster's latest written heartbeat was sent (the same for every group)."""
+        return self.ctx.heartbeat.sent_ok
+
+    def heartbeat_written(self) -> None:
+        self._changed.set()  # the fence deadline moved
+
     async def run(
         self, plan_source: Callable[[], Awaitable[GroupPlan | None]], reporter: Reporter, stop: asyncio.Event
     ) -> None:
-        """The three loops, until `stop` is set. Never raises: a failed step is logged and retried."""
-        loops = [
-            asyncio.ensure_future(self._ticks(plan_source, reporter, stop)),
-            asyncio.ensure_future(self._heartbeats(stop)),
-            asyncio.ensure_future(self._fencing(reporter, stop)),
-        ]
-        try:
-            await stop.wait()
-        finally:
-            for task in loops:
-                task.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
+        """The two loops, until `stop` is set. Never raises: a failed step is logged and retried."""
+        async with self.ctx.heartbeat.attached():
+            loops = [
+                asyncio.ensure_future(self._ticks(plan_source, reporter, stop)),
+                asyncio.ensure_future(self._fencing(reporter, stop)),
+            ]
+            try:
+                await stop.wait()
+            finally:
+                if self._writing is not None:
+                    loops.append(self._writing)
+                for task in loops:
+                    task.cancel()
+                await asyncio.gather(*loops, return_exceptions=True)
 
     async def _ticks(
         self, plan_source: Callable[[], Awaitable[GroupPlan | None]], reporter: Reporter, stop: asyncio.Event
@@ -136,6 +142,8 @@ class GroupRunner:
         while not stop.is_set():
             plan = await plan_source()
             if plan is not None:
+                if self.plan is None or plan.heartbeat_interval != self.plan.heartbeat_interval:
+                    self.ctx.heartbeat.retime()
                 self.plan = plan
                 try:
                     await self.tick(plan, reporter)
@@ -144,26 +152,6 @@ class GroupRunner:
             interval = self._tick_interval(plan)
             next_tick = max(next_tick + interval, clock.monotonic())  # a fixed cadence; no catching up
             await self._sleep(next_tick - clock.monotonic())
-
-    async def _heartbeats(self, stop: asyncio.Event) -> None:
-        """Write our heartbeat every interval, on a fixed cadence, not waiting for slow answers."""
-        await self._read.wait()
-        clock = self.ctx.clock
-        beat = clock.monotonic()
-        pending: set[asyncio.Task[bool]] = set()
-        try:
-            while not stop.is_set():
-                interval = self.plan.heartbeat_interval if self.plan else 5.0
-                beat = max(beat + interval, clock.monotonic())
-                await asyncio.sleep(max(0.0, beat - clock.monotonic()))
-                if self.local_role is None or self._in_flight >= MAX_HEARTBEATS_IN_FLIGHT:
-                    continue  # nothing known to report yet, or the table is that slow: no pile-up
-                task = asyncio.ensure_future(self._heartbeat())
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-        finally:
-            for task in pending:
-                task.cancel()
 
     async def _fencing(self, reporter: Reporter, stop: asyncio.Event) -> None:
         """Fence at the deadline, and retry a scale-down that is not confirmed, without waiting for DynamoDB."""
@@ -185,6 +173,7 @@ class GroupRunner:
             elif self.local_role in (LocalRole.STANDBY, LocalRole.FENCED) and not self._down():
                 await self._converge(self.local_role, reporter)
                 await self._observe()
+                self._report_status()  # in the background: this loop never waits on DynamoDB
                 await asyncio.sleep(min(timing.interval / 2, 0.5))
             else:
                 await wait_set(self._changed, timing.interval)
@@ -212,8 +201,8 @@ class GroupRunner:
         decision = await self._carry_out(decision, state, reporter)
         await self._observe()
         self._report(decision, reporter, store_error)
-        if self._read.is_set() and self.local_role is not None and self._report_changed():
-            await self._heartbeat()  # a change is reported at once: a failover in progress waits for it
+        if self._report_changed():
+            await self._write_status()  # a change is reported at once: a failover in progress waits for it
         await self._patch_status(plan, state, decision, reporter, store_error)
         self.ctx.metrics.ticks.labels(self.namespace, self.name).observe(time.perf_counter() - started)
         return decision
@@ -289,7 +278,7 @@ class GroupRunner:
                 self.local_role,
                 f"no action: could not prove ownership of {self.group}: {exc or 'DynamoDB did not answer in time'}",
             )
-        self._written(sent)
+        self.ctx.heartbeat.written(sent)  # the proof moved our liveness too
         timing = self._timing()
         if clock.monotonic() - sent > timing.fence_after:
             return Decision(
@@ -321,7 +310,7 @@ class GroupRunner:
         if decision.action == Action.TAKE_OVER:
             owner_status = state.clusters.get(config.owner)
             if decision.cause == "stale" and owner_status is not None:
-                check = OwnerCheck(heartbeat_seq=owner_status.heartbeat_seq)
+                check = _unchanged(owner_status)
             else:
                 check = OwnerCheck(not_serving=True)
             name, reason = f"auto-{me}-epoch-{config.epoch + 1}", decision.reason
@@ -330,7 +319,7 @@ class GroupRunner:
                 source = config.transition.source_cluster
                 source_status = state.clusters.get(source)
                 if decision.source_cause == "stale" and source_status is not None:
-                    kwargs["other_checks"] = {source: OwnerCheck(heartbeat_seq=source_status.heartbeat_seq)}
+                    kwargs["other_checks"] = {source: _unchanged(source_status)}
                 else:
                     kwargs["other_checks"] = {source: OwnerCheck(not_serving=True)}
         elif decision.action == Action.TRANSFER and t is not None:
@@ -496,52 +485,53 @@ class GroupRunner:
                 )
             return await store.state.get_group_state(self.namespace, self.name)
 
-    async def _heartbeat(self) -> bool:
-        """Write our heartbeat: what our resources are right now. Counts for fencing from when it was *sent*:
-        it may have landed any moment before its answer came back, and the standbys' clocks start when it
-        landed (the lease rule of the amazon-dynamodb-lock-client)."""
-        observation = self.observation
-        if observation is None:
-            return False
-        store = self.ctx.store
-        metrics = self.ctx.metrics
+    def _status_key(self) -> tuple[object, ...] | None:
+        """What our status record for the group would say now; None while there is nothing to say yet."""
+        o = self.observation
+        if o is None or not self._read.is_set() or self.local_role is None:
+            return None
         epoch = self.config.epoch if self.config else None
-        sent = self.ctx.clock.monotonic()
-        self._in_flight += 1
+        return (self.reported, str(o.health), epoch, components_json(o.components), o.message or None)
+
+    def _report_changed(self) -> bool:
+        key = self._status_key()
+        return key is not None and key != self._written_key
+
+    def _report_status(self) -> None:
+        """Write our status in the background if it changed (one write at a time; the next sees what is new)."""
+        if self._report_changed() and (self._writing is None or self._writing.done()):
+            self._writing = asyncio.ensure_future(self._write_status())
+
+    async def _write_status(self) -> None:
+        """Our status for the group: what our resources are right now. Written when it changes and retried by
+        the next tick while it does not land; ordered, so an older write never lands over a newer one."""
+        observation = self.observation
+        key = self._status_key()
+        if observation is None or key is None:
+            return
         try:
-            await store.state.update_cluster_status(
+            await self.ctx.store.state.update_cluster_status(
                 self.namespace,
                 self.name,
                 observation.health,
                 self.reported,
                 observation.components,
-                observed_epoch=epoch,
+                observed_epoch=self.config.epoch if self.config else None,
                 message=observation.message or None,
                 retry=False,
                 ordered=True,
             )
         except SupersededError:
-            return False  # a heartbeat sent after this one landed first: it counts, this one is moot
+            return  # a write sent after this one landed first: it says something newer
         except (StoreError, TimeoutError) as exc:
-            metrics.heartbeat_failures.labels(self.namespace, self.name).inc()
             text = str(exc) or "timed out"
-            if text != self._last_heartbeat_error:
-                log.warning("%s: heartbeat not written: %s", self.group, text)
-            self._last_heartbeat_error = text
-            return False
-        finally:
-            self._in_flight -= 1
-        self._last_heartbeat_error = None
-        self._written(sent)
-        metrics.heartbeats.labels(self.namespace, self.name).inc()
-        return True
-
-    def _written(self, sent: float) -> None:
-        if self.sent_ok is None or sent > self.sent_ok:
-            self.sent_ok = sent
-            self._changed.set()
-            if self.ctx.liveness is not None:
-                self.ctx.liveness.poke()
+            if text != self._last_status_error:
+                log.warning("%s: status not written: %s", self.group, text)
+            self._last_status_error = text
+            return
+        self._last_status_error = None
+        self._written_key = key
+        self.ctx.metrics.status_writes.labels(self.namespace, self.name).inc()
 
     # --- what the rules see -------------------------------------------------------------------------
 
@@ -632,10 +622,12 @@ class GroupRunner:
         )
 
     def _silent_for(self, cluster: str, status: ClusterStatus | None, epoch: int) -> float:
-        """How long since we saw `cluster` claim, afresh, to serve at `epoch` (a new heartbeat saying PRIMARY at
-        the epoch), or since we first looked: a fresh claim moves its sequence number; nothing else counts."""
+        """How long since we saw `cluster` claim, afresh, to serve at `epoch` (its status says PRIMARY at the
+        epoch, and its status or its liveness moved since), or since we first looked; nothing else counts."""
         key = (cluster, epoch)
-        fresh = status.heartbeat_seq if status is not None and claims_serving(status, epoch) else None
+        fresh = None
+        if status is not None and claims_serving(status, epoch):
+            fresh = (status.heartbeat_seq, status.liveness_seq)
         last = self._serving_seen.get(key)
         now = self.ctx.clock.monotonic()
         if last is None or (fresh is not None and fresh != last[0]):
@@ -643,16 +635,6 @@ class GroupRunner:
         return now - self._serving_seen[key][1]
 
     # --- reporting ----------------------------------------------------------------------------------
-
-    def _report_changed(self) -> bool:
-        key = (
-            self.reported,
-            str(self.observation.health) if self.observation else None,
-            self.config and self.config.epoch,
-        )
-        changed = key != self._reported_key
-        self._reported_key = key
-        return changed
 
     def _report_action(self, reason: str, text: str, reporter: Reporter) -> None:
         log.warning("%s: %s", self.group, text)
@@ -745,3 +727,8 @@ class GroupRunner:
         """Sleep until the next tick, or until woken (a wake-up that came during the tick counts too). `stop`
         needs no watching here: run() cancels the loops."""
         await wait_set(self._wake, seconds)
+
+
+def _unchanged(status: ClusterStatus) -> OwnerCheck:
+    """A takeover's condition on a cluster judged stale: neither its status nor its liveness moved since."""
+    return OwnerCheck(heartbeat_seq=status.heartbeat_seq, liveness_seq=status.liveness_seq or 0)

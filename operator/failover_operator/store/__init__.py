@@ -12,6 +12,7 @@ from .errors import (
     StoreError,
     SupersededError,
 )
+from .liveness import LivenessManager
 from .operations import OperationsManager, OwnerCheck, failover_refusal
 from .problems import Problem, ProblemKind
 from .records import (
@@ -22,6 +23,7 @@ from .records import (
     Health,
     HistoryRecord,
     Lease,
+    Liveness,
     LockInfo,
     Outcome,
     Timeouts,
@@ -43,6 +45,8 @@ __all__ = [
     "Health",
     "HistoryRecord",
     "Lease",
+    "Liveness",
+    "LivenessManager",
     "LockHeldError",
     "LockInfo",
     "NotFoundError",

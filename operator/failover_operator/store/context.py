@@ -44,6 +44,7 @@ class StoreContext:
     heartbeats: ChangeObserver
     locks: ChangeObserver
     corrupt_seen: dict[tuple[str, str], str] = field(default_factory=dict)
+    clusters_seen: set[str] = field(default_factory=set)  # every cluster whose liveness we have judged
     # Our status writes, numbered as they are sent: one sent later must never be overwritten by one sent earlier
     # that arrives later (heartbeats overlap on a slow table). The writer ID tells a restarted process apart.
     writer: str = field(default_factory=lambda: uuid.uuid4().hex[:16])

@@ -29,6 +29,7 @@ CLUSTER_PREFIX = "CLUSTER#"
 HISTORY_PREFIX = "HISTORY#"
 GROUP_PREFIX = "GROUP#"
 OPERATOR_PREFIX = "OPERATOR#"
+FLEET_PREFIX = "FLEET#"
 
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _TS_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")  # exactly what format_timestamp writes
@@ -62,6 +63,11 @@ def parse_group_pk(pk: str) -> tuple[str, str, str]:
     if len(parts) != 4 or parts[0] + SEP != GROUP_PREFIX or not all(parts[1:]):
         raise ValueError(f"not a group partition key: {pk!r}")
     return parts[1], parts[2], parts[3]
+
+
+def fleet_pk(operator_id: str) -> str:
+    """The partition of the clusters' liveness records (one per cluster, `cluster_sk` as its sort key)."""
+    return FLEET_PREFIX + check_part(operator_id, "operator ID")
 
 
 def cluster_sk(cluster_name: str) -> str:

@@ -416,11 +416,14 @@ class OperationsManager:
                 }
             },
         ]
-        checked: list[str] = []  # whose status each ConditionCheck after the lock's is about
+        checked: list[str] = []  # whose status or liveness each ConditionCheck after the lock's is about
         for cluster, cluster_check in checks.items():
             check = cluster_check.item(ctx.table, ctx.key(pk, keys.cluster_sk(cluster)), config.epoch)
             if check is not None:
                 items.append(check)
+                checked.append(cluster)
+            if cluster_check.liveness_seq is not None:
+                items.append(self._state.liveness.unchanged(cluster, cluster_check.liveness_seq))
                 checked.append(cluster)
         token = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{lease.token}:{config.epoch}"))
         try:
@@ -619,13 +622,15 @@ class OperationsManager:
 class OwnerCheck:
     """What a transfer requires of the current owner's status record (the optional fourth action).
 
-    `heartbeat_seq`: still the heartbeat the taker judged stale (0: no record at all); `health`: still that
+    `heartbeat_seq`: still the status the taker judged stale (0: no record at all); `liveness_seq`: the same of the
+    cluster's liveness record (a check on that record); `health`: still that
     health; `not_serving`: not PRIMARY at the config's epoch (an owner re-proves ownership by writing exactly
     that, conditioned on the config: the two cannot both succeed); `drained`: FAILOVER at the config's epoch
     (it stopped serving for this move); `not_ready`: not PRIMARY, OK and at the epoch (an UPTIME hand-off that
     is rolled back only if the new owner did not become ready after all)."""
 
     heartbeat_seq: int | None = None
+    liveness_seq: int | None = None
     health: Health | None = None
     not_serving: bool = False
     drained: bool = False

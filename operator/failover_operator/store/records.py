@@ -115,11 +115,26 @@ class ClusterStatus(_Model):
     observed_epoch: int | None = None
     components: dict[str, Any] = {}
     message: str | None = None
+    liveness_seq: int | None = None
+    """The cluster's liveness sequence number (store/liveness.py) as read with this status; None: not read.
+    The cluster is alive for this group while either number moves."""
+    alive_at: datetime | None = None
+    """The cluster's own clock when its liveness was last written (for people; never compared)."""
 
     @field_validator("components", mode="before")
     @classmethod
     def _components_from_json(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
+
+
+class Liveness(_Model):
+    """A cluster's proof of life for every group at once: written every interval (the smallest
+    heartbeatInterval among its groups). Readers judge staleness by `seq` moving, on their own clock."""
+
+    cluster_name: str
+    seq: int = Field(0, ge=0)
+    at: datetime
+    interval: float | None = None
 
 
 class HistoryRecord(_Model):
@@ -409,6 +424,22 @@ def cluster_status_from_item(item: Mapping[str, Any]) -> ClusterStatus:
 
 
 # --- lock ---------------------------------------------------------------------------------------------
+
+
+def liveness_from_item(item: Mapping[str, Any]) -> Liveness:
+    r = _Reader(item)
+    try:
+        cluster = keys.parse_cluster_sk(r.sk)
+    except ValueError as exc:
+        raise r.corrupt(str(exc)) from None
+    return _build(
+        r,
+        Liveness,
+        cluster_name=cluster,
+        seq=r.number("seq"),
+        at=r.stamp("at"),
+        interval=r.number("interval", required=False),
+    )
 
 
 def lease_to_item(pk: str, lease: Lease) -> Item:

@@ -14,8 +14,8 @@ from .state import StateManager
 
 
 class DynamoDBService:
-    """`state` reads and writes records; `operations` changes ownership. Both share our observations,
-    so a heartbeat read by one counts towards staleness judged by the other."""
+    """`state` reads and writes records; `operations` changes ownership; `liveness` is the cluster's heartbeat.
+    All share our observations, so a heartbeat read by one counts towards staleness judged by the others."""
 
     def __init__(
         self,
@@ -49,4 +49,5 @@ class DynamoDBService:
             locks=ChangeObserver(clock),
         )
         self.state = StateManager(self._ctx)
+        self.liveness = self.state.liveness
         self.operations = OperationsManager(self._ctx, self.state)

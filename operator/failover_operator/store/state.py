@@ -1,4 +1,4 @@
-"""StateManager: group config, per-cluster status (heartbeats) and history reads."""
+"""StateManager: group config, per-cluster status and history reads (with the clusters' liveness)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from .calls import CONDITION_FAILED, TRANSACTION_CANCELED, error_code, unexpecte
 from .context import StoreContext, coerce, sk_of
 from .errors import ConflictError, CorruptRecordError, NotFoundError, SupersededError
 from .expr import Expr, update_expression
+from .liveness import LivenessManager
 from .records import (
     ClusterState,
     ClusterStatus,
     GroupConfig,
     Health,
     HistoryRecord,
+    Liveness,
     LockInfo,
     Timeouts,
     b,
@@ -57,6 +59,7 @@ class GroupState(BaseModel):
 class StateManager:
     def __init__(self, ctx: StoreContext) -> None:
         self._ctx = ctx
+        self.liveness = LivenessManager(ctx)
 
     # --- group config -------------------------------------------------------------------------------
 
@@ -152,16 +155,21 @@ class StateManager:
             )
         return config_from_item(result["Attributes"])
 
-    async def get_group_state(self, namespace: str, name: str) -> GroupState:
-        """Config, all cluster statuses, the lock and the newest history records, in two concurrent queries.
+    async def get_group_state(
+        self, namespace: str, name: str, *, liveness: Mapping[str, Liveness] | None = None
+    ) -> GroupState:
+        """Config, all cluster statuses, the lock and the newest history records, in two concurrent queries
+        (three, with the clusters' liveness, unless `liveness` is a read the caller just made).
 
         Sort keys below HISTORY# (statuses and config) are bounded by the number of clusters; history is
         unbounded, so it is read newest-first with a limit, together with the LOCK item that sorts after it.
-        The two queries are each strongly consistent but are not one snapshot.
+        The queries are each strongly consistent but are not one snapshot. Each status carries its cluster's
+        liveness (`liveness_seq`, `alive_at`).
         """
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
-        small, recent = await asyncio.gather(
+        live_read = self.liveness.read() if liveness is None else _given(liveness)
+        small, recent, live = await asyncio.gather(
             ctx.query_all(
                 KeyConditionExpression="#pk = :pk AND #sk < :history",
                 ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
@@ -178,13 +186,14 @@ class StateManager:
                 ScanIndexForward=False,
                 Limit=STATE_HISTORY_LIMIT + 1,
             ),
+            live_read,
         )
         corrupt: list[str] = []
         config_item = next((item for item in small if sk_of(item) == keys.CONFIG_SK), None)
         if config_item is None:
             raise NotFoundError(f"group {namespace}/{name} does not exist")
         config = config_from_item(config_item)  # a corrupt config leaves nothing to decide on: raise
-        clusters = self._parse_statuses(pk, small, corrupt)
+        clusters = self._with_liveness(self._parse_statuses(pk, small, corrupt), live)
         lock = None
         history: list[HistoryRecord] = []
         for item in recent.get("Items", []):
@@ -277,10 +286,11 @@ class StateManager:
     ) -> None:
         """Report this cluster PRIMARY at `epoch` — if, and only if, it still owns the group at that epoch.
 
-        One transaction: the config still names us owner at `epoch`, and our status (a heartbeat: the sequence
-        number moves) says PRIMARY at `epoch`. It is the proof a cluster needs before it scales anything up:
-        every takeover of an owner that "does not serve" is conditioned on this status *not* saying so, so the
-        two can never both succeed. Raises ConflictError if we no longer own the group at `epoch`."""
+        One transaction: the config still names us owner at `epoch`, our status says PRIMARY at `epoch`, and our
+        liveness moves (a takeover of us as stale, conditioned on the number it saw, cannot also succeed). It is
+        the proof a cluster needs before it scales anything up: every takeover of an owner that "does not serve"
+        is conditioned on this status *not* saying so, so the two can never both succeed. Raises ConflictError
+        if we no longer own the group at `epoch`."""
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
         c = Expr()
@@ -306,6 +316,14 @@ class StateManager:
                     "UpdateExpression": update_expression(sets, removes),
                     "ConditionExpression": str(newer),
                     **e.params(),
+                }
+            },
+            {
+                "Update": {
+                    "TableName": ctx.table,
+                    "Key": self.liveness.key(ctx.cluster_name),
+                    "UpdateExpression": "SET " + ", ".join(self.liveness.bump(lv := Expr())),
+                    **lv.params(),
                 }
             },
         ]
@@ -374,23 +392,27 @@ class StateManager:
         item = result.get("Item")
         if not item:
             return None
-        statuses = self._parse_statuses(pk, [item], [])
+        statuses = self._with_liveness(self._parse_statuses(pk, [item], []), await self.liveness.read())
         return statuses.get(cluster)
 
     async def get_all_cluster_statuses(self, namespace: str, name: str) -> dict[str, ClusterStatus]:
         """Every cluster's status record for this group (unreadable records skipped and logged)."""
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
-        items = await ctx.query_all(
-            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
-            ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
-            ExpressionAttributeValues={":pk": s(pk), ":prefix": s(keys.CLUSTER_PREFIX)},
-            ConsistentRead=True,
+        items, live = await asyncio.gather(
+            ctx.query_all(
+                KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
+                ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
+                ExpressionAttributeValues={":pk": s(pk), ":prefix": s(keys.CLUSTER_PREFIX)},
+                ConsistentRead=True,
+            ),
+            self.liveness.read(),
         )
-        return self._parse_statuses(pk, items, [])
+        return self._with_liveness(self._parse_statuses(pk, items, []), live)
 
     async def detect_stale_heartbeats(self, namespace: str, name: str, timeout_seconds: float) -> list[str]:
-        """Other clusters whose heartbeat sequence we have seen unchanged for longer than the timeout.
+        """Other clusters with a status for the group whose liveness sequence we have seen unchanged for
+        longer than the timeout.
 
         Measured on this service's monotonic clock from the moment the value was first seen; wall-clock
         timestamps written by other clusters are never compared, so clock skew cannot cause or hide it.
@@ -402,19 +424,22 @@ class StateManager:
         self, namespace: str, name: str, statuses: Mapping[str, ClusterStatus], timeout_seconds: float
     ) -> list[str]:
         """Staleness verdicts from observations already made (no I/O)."""
-        pk = self._ctx.pk(namespace, name)
         stale = []
         for cluster in sorted(statuses):
             if cluster == self._ctx.cluster_name:
                 continue
-            age = self._ctx.heartbeats.age((pk, cluster))
+            age = self.heartbeat_age(namespace, name, cluster)
             if age is not None and age > timeout_seconds:
                 stale.append(cluster)
         return stale
 
     def heartbeat_age(self, namespace: str, name: str, cluster_name: str) -> float | None:
-        """Seconds this service has seen `cluster_name`'s heartbeat unchanged (None: never seen)."""
-        return self._ctx.heartbeats.age((self._ctx.pk(namespace, name), cluster_name))
+        """Seconds this service has seen both `cluster_name`'s status for the group and its liveness unchanged
+        (None: neither ever seen): either moving is a sign of life."""
+        heartbeats = self._ctx.heartbeats
+        ages = (heartbeats.age((self._ctx.pk(namespace, name), cluster_name)), heartbeats.age(cluster_name))
+        known = [a for a in ages if a is not None]
+        return min(known) if known else None
 
     async def delete_cluster_status(self, namespace: str, name: str, cluster_name: str | None = None) -> None:
         ctx = self._ctx
@@ -557,6 +582,23 @@ class StateManager:
             statuses[status.cluster_name] = status
             ctx.heartbeats.observe((pk, status.cluster_name), status.heartbeat_seq)
         return statuses
+
+    def _with_liveness(
+        self, statuses: dict[str, ClusterStatus], live: Mapping[str, Liveness]
+    ) -> dict[str, ClusterStatus]:
+        """Each status with its cluster's liveness (0: none), both noted for staleness."""
+        self.liveness.note(dict(live), also=statuses)
+        merged = {}
+        for cluster, status in statuses.items():
+            beat = live.get(cluster)
+            merged[cluster] = status.model_copy(
+                update={"liveness_seq": 0 if beat is None else beat.seq, "alive_at": beat.at if beat else None}
+            )
+        return merged
+
+
+async def _given(liveness: Mapping[str, Liveness]) -> Mapping[str, Liveness]:
+    return liveness
 
 
 def _timeouts(value: Timeouts | Mapping[str, Any] | None) -> Timeouts:

@@ -1,0 +1,123 @@
+"""The cluster's heartbeat: one liveness write per interval for every group this operator runs.
+
+On a fixed cadence (the smallest heartbeatInterval among the groups), whatever the groups' ticks are doing: a
+slow DynamoDB delays the answers but not the next beat (a few may be in flight), so a slow but working table
+never makes an owner fence; only a beat that could not be written before a group's deadline does. A beat
+counts from when it was *sent*: it may have landed any moment before its answer came back, and the standbys'
+clocks start when it landed (the lease rule of the amazon-dynamodb-lock-client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from ..store import StoreError
+from ..waits import wait_set
+
+if TYPE_CHECKING:
+    from .context import OperatorContext
+
+log = logging.getLogger("failover_operator.heartbeat")
+
+MAX_IN_FLIGHT = 3
+DEFAULT_INTERVAL = 5.0
+
+
+class ClusterHeartbeat:
+    def __init__(self, ctx: OperatorContext) -> None:
+        self.ctx = ctx
+        self.sent_ok: float | None = None  # when our latest *written* beat was sent (monotonic)
+        self._in_flight = 0
+        self._last_error: str | None = None
+        self._users = 0
+        self._retimed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def attached(self) -> AsyncIterator[None]:
+        """Beat while anyone is attached: every group's runner, and a group being retired (its owner serves
+        until it has scaled down, so it must not look dead before). The last one out stops the beats, so an
+        operator whose tasks are all gone (killed) looks dead, as it is."""
+        self._users += 1
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self.run(asyncio.Event()))
+        try:
+            yield
+        finally:
+            self._users -= 1
+            if self._users == 0 and self._task is not None:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._task
+                self._task = None
+
+    def interval(self) -> float:
+        """The smallest heartbeatInterval among our groups: each group's staleness is judged on its own
+        timeouts.heartbeat, which must be at least twice its interval (the spec says so)."""
+        intervals = [r.plan.heartbeat_interval for r in list(self.ctx.runners.values()) if r.plan is not None]
+        return min(intervals, default=DEFAULT_INTERVAL)
+
+    def retime(self) -> None:
+        """A group's heartbeatInterval is known or changed: the next beat is due by the new smallest one."""
+        self._retimed.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        clock = self.ctx.clock
+        last = clock.monotonic()
+        pending: set[asyncio.Task[bool]] = set()
+        try:
+            while not stop.is_set():
+                self._retimed.clear()
+                interval = self.interval()
+                due, now = last + interval, clock.monotonic()
+                if now < due:
+                    await wait_set(self._retimed, due - now)  # woken early when the interval shrinks
+                    continue
+                last = due if now - due < interval else now  # a fixed cadence; no catching up
+                if not self._known() or self._in_flight >= MAX_IN_FLIGHT:
+                    continue  # nothing known to vouch for yet, or the table is that slow: no pile-up
+                task = asyncio.ensure_future(self.beat(interval))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+        finally:
+            for task in pending:
+                task.cancel()
+
+    def _known(self) -> bool:
+        """Some group knows its role: a restarted operator says it is alive only once it knows what it serves."""
+        return any(r.local_role is not None for r in list(self.ctx.runners.values()))
+
+    async def beat(self, interval: float | None = None) -> bool:
+        metrics = self.ctx.metrics
+        sent = self.ctx.clock.monotonic()
+        self._in_flight += 1
+        try:
+            await self.ctx.store.liveness.beat(self.interval() if interval is None else interval)
+        except (StoreError, TimeoutError) as exc:
+            metrics.heartbeat_failures.inc()
+            text = str(exc) or "timed out"
+            if text != self._last_error:
+                log.warning("%s: heartbeat not written: %s", self.ctx.cluster, text)
+            self._last_error = text
+            return False
+        finally:
+            self._in_flight -= 1
+        if self._last_error is not None:
+            log.info("%s: heartbeats are written again", self.ctx.cluster)
+        self._last_error = None
+        self.written(sent)
+        metrics.heartbeats.inc()
+        return True
+
+    def written(self, sent: float) -> None:
+        """A beat (or a proof of ownership, which moves our liveness too) sent at `sent` was written."""
+        if self.sent_ok is None or sent > self.sent_ok:
+            self.sent_ok = sent
+            for runner in list(self.ctx.runners.values()):
+                runner.heartbeat_written()
+            if self.ctx.liveness is not None:
+                self.ctx.liveness.poke()

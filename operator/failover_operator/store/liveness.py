@@ -1,0 +1,93 @@
+"""LivenessManager: one record per cluster that says "this cluster's operator is alive", for all its groups.
+
+A group's own status record is written when what it says changes; the cluster's liveness record is the
+heartbeat. Staleness, self-fencing, a takeover's condition and the watchdog's Lease are all measured against
+it, so the steady state costs one small write per cluster per interval however many groups there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from . import keys
+from .context import StoreContext, sk_of
+from .errors import CorruptRecordError
+from .expr import Expr
+from .records import Liveness, liveness_from_item, n, s, ts
+
+
+class LivenessManager:
+    def __init__(self, ctx: StoreContext) -> None:
+        self._ctx = ctx
+
+    async def beat(self, interval: float) -> Liveness:
+        """Write our liveness: the sequence number moves. One attempt: the next beat is the retry (a retried
+        old one adds nothing a newer one does not)."""
+        ctx = self._ctx
+        e = Expr()
+        result = await ctx.call_once(
+            "update_item",
+            TableName=ctx.table,
+            Key=self.key(ctx.cluster_name),
+            UpdateExpression="SET " + ", ".join([*self.bump(e), f"{e.n('interval')} = {e.v(n(interval))}"]),
+            ReturnValues="ALL_NEW",
+            **e.params(),
+        )
+        return liveness_from_item(result["Attributes"])
+
+    async def read(self) -> dict[str, Liveness]:
+        """Every cluster's liveness (one strongly consistent query), noted for staleness on our clock."""
+        ctx = self._ctx
+        items = await ctx.query_all(
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": keys.PK},
+            ExpressionAttributeValues={":pk": s(keys.fleet_pk(ctx.operator_id))},
+            ConsistentRead=True,
+        )
+        found: dict[str, Liveness] = {}
+        for item in items:
+            if not sk_of(item).startswith(keys.CLUSTER_PREFIX):
+                continue
+            try:
+                live = liveness_from_item(item)
+            except CorruptRecordError as error:
+                ctx.report_corrupt(error)
+                continue
+            found[live.cluster_name] = live
+        self.note(found)
+        return found
+
+    def note(self, found: dict[str, Liveness], also: Iterable[str] = ()) -> None:
+        """Note what a read found: each cluster's sequence number, and that the clusters in `also` (known from
+        elsewhere, e.g. a group's status records) or seen before have none (it counts as unchanged)."""
+        heartbeats = self._ctx.heartbeats
+        for cluster, live in found.items():
+            heartbeats.observe(cluster, live.seq)
+        for cluster in {*also, *self._ctx.clusters_seen} - found.keys():
+            heartbeats.observe(cluster, None)
+        self._ctx.clusters_seen.update(found, also)
+
+    def key(self, cluster: str) -> dict[str, dict[str, str]]:
+        return keys.key(keys.fleet_pk(self._ctx.operator_id), keys.cluster_sk(cluster))
+
+    def bump(self, e: Expr) -> list[str]:
+        """SET clauses that move our sequence number (a beat, or a proof of ownership that is also one)."""
+        seq = e.n("seq")
+        return [
+            f"{seq} = if_not_exists({seq}, {e.v(n(0))}) + {e.v(n(1))}",
+            f"{e.n('at')} = {e.v(ts(self._ctx.clock.now()))}",
+        ]
+
+    def unchanged(self, cluster: str, seq: int) -> dict[str, Any]:
+        """A transaction's ConditionCheck: `cluster` has not beaten since we saw `seq` (0: it never has)."""
+        e = Expr()
+        condition = f"attribute_not_exists({e.n(keys.PK)})" if seq == 0 else f"{e.n('seq')} = {e.v(n(seq))}"
+        return {
+            "ConditionCheck": {
+                "TableName": self._ctx.table,
+                "Key": self.key(cluster),
+                "ConditionExpression": condition,
+                **e.params(),
+            }
+        }
