@@ -63,9 +63,7 @@ async def _fence_if_due(ctx: OperatorContext, namespace: str, name: str, plan: G
             await ctx.workloads.converge(namespace, plan.resources, Role.STANDBY, group=group, epoch=0)
 
 
-async def _retire(
-    ctx: OperatorContext, namespace: str, name: str, plan: GroupPlan | None, reporter: Reporter
-) -> None:
+async def _retire(ctx: OperatorContext, namespace: str, name: str, plan: GroupPlan | None, reporter: Reporter) -> None:
     store = ctx.store
     me = ctx.cluster
     group = f"{namespace}/{name}"
