@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         "demotes itself, so it is down before any standby may take over.",
     )
     dynamodb_timeout_seconds: float = Field(5.0, gt=0, description="Connect and read timeout of one DynamoDB request.")
+    full_read_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="Each group is re-read in full at least this often (spread over the period), though nothing "
+        "says it changed: changes are learnt from the clusters' heartbeats, this is the backstop.",
+    )
     lease_namespace: str = Field(
         "failover-operator",
         description="Namespace of the Lease the operator renews while it runs and the watchdog watches (the "

@@ -12,6 +12,7 @@ from ..store import DynamoDBService
 from ..workloads.converge import Workloads
 
 if TYPE_CHECKING:
+    from .fleet import FleetView
     from .group import GroupRunner
     from .heartbeat import ClusterHeartbeat
 
@@ -46,12 +47,24 @@ class OperatorContext:
     runners: dict[tuple[str, str], GroupRunner] = field(default_factory=dict)
     failover_poll_seconds: float = 0.5
     liveness: Liveness | None = None  # None: no watchdog watches this operator (tests)
-    heartbeat: ClusterHeartbeat = field(init=False)  # run it (`heartbeat.run`) wherever the runners run
+    heartbeat: ClusterHeartbeat = field(init=False)  # beats while any runner is attached
+    fleet: FleetView = field(init=False)
 
     def __post_init__(self) -> None:
-        from .heartbeat import ClusterHeartbeat  # it needs the context; the context names it
+        from .fleet import FleetView  # they need the context; the context names them
+        from .heartbeat import ClusterHeartbeat
 
         self.heartbeat = ClusterHeartbeat(self)
+        self.fleet = FleetView(self)
+        changes = getattr(self.store, "changes", None)
+        if changes is not None:
+            changes.on_change = self._wrote
+
+    def _wrote(self, partitions: list[str]) -> None:
+        """We wrote these group partitions: our peers hear of it with our next beat, due at once; our own
+        runners read them afresh."""
+        self.fleet.touched(partitions, wake=False)
+        self.heartbeat.soon()
 
     @property
     def cluster(self) -> str:
@@ -61,4 +74,4 @@ class OperatorContext:
         """Ask the group's runner in this cluster (if any) to tick now rather than at its next interval."""
         runner = self.runners.get((namespace, name))
         if runner is not None:
-            runner.wake()
+            runner.changed(wake=True)

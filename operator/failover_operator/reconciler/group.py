@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 
@@ -102,11 +103,21 @@ class GroupRunner:
         # (owner, epoch) -> (sequence number of its latest claim to serve, when we first saw that claim)
         self._serving_seen: dict[tuple[str, int], tuple[tuple[int, int | None] | None, float]] = {}
         self._hurried = False
+        self._dirty = True  # something may have changed since our last full read of the group
+        self._cached: GroupState | None = None
+        self._full_at: float | None = None
+        self._full_every = ctx.settings.full_read_seconds * random.uniform(0.75, 1.25)  # spread over time
 
     # --- loops ---------------------------------------------------------------------------------------
 
     def wake(self) -> None:
-        self._wake.set()
+        self.changed(wake=True)
+
+    def changed(self, *, wake: bool) -> None:
+        """The group's records were (or may have been) written: the next tick reads them afresh."""
+        self._dirty = True
+        if wake:
+            self._wake.set()
 
     @property
     def sent_ok(self) -> float | None:
@@ -162,6 +173,7 @@ class GroupRunner:
                 left = self._fence_left(timing)
                 if left <= 0:
                     self.local_role = LocalRole.FENCED
+                    self.ctx.heartbeat.soon()  # our peers should know at once (our status may not land)
                     self._report_action(
                         "Fenced",
                         f"fencing: {self.ctx.cluster} has not written its heartbeat for {self.group} within "
@@ -186,8 +198,9 @@ class GroupRunner:
         first = not self._read.is_set()
         state: GroupState | None = None
         store_error: str | None = None
+        cached = False
         try:
-            state = await self._read_state(plan)
+            state, cached = await self._read_state(plan)
         except (StoreError, TimeoutError) as exc:
             store_error = str(exc) or "DynamoDB did not answer in time"
             log.warning("%s: cannot read group state: %s", self.group, store_error)
@@ -198,6 +211,13 @@ class GroupRunner:
             await self._recall(plan)
 
         decision = decide(self._situation(plan, state))
+        if cached and self._writes(decision):  # about to act on a read from an earlier tick: read afresh first
+            try:
+                state, _ = await self._read_state(plan, fresh=True)
+                self.config = state.config
+            except (StoreError, TimeoutError) as exc:
+                state, store_error = None, str(exc) or "DynamoDB did not answer in time"
+            decision = decide(self._situation(plan, state))
         decision = await self._carry_out(decision, state, reporter)
         await self._observe()
         self._report(decision, reporter, store_error)
@@ -469,10 +489,17 @@ class GroupRunner:
 
     # --- DynamoDB -----------------------------------------------------------------------------------
 
-    async def _read_state(self, plan: GroupPlan) -> GroupState:
+    async def _read_state(self, plan: GroupPlan, *, fresh: bool = False) -> tuple[GroupState, bool]:
+        """The group with every cluster's liveness, and whether the group part is an earlier read: it is read
+        afresh only when something says it changed, while it moves, and every `full_read_seconds`."""
         store = self.ctx.store
+        live = await self.ctx.fleet.liveness(max_age=plan.heartbeat_interval * 0.9)
+        cached = self._cached
+        if not fresh and cached is not None and not self._must_read(cached):
+            return store.state.refreshed(cached, live), True
+        self._dirty = False  # before the read: a change noted while it runs is read again next time
         try:
-            return await store.state.get_group_state(self.namespace, self.name)
+            state = await store.state.get_group_state(self.namespace, self.name, liveness=live)
         except NotFoundError:
             config = await store.state.register_group(
                 self.namespace, self.name, initial_owner=plan.initial_primary, timeouts=plan.timeouts
@@ -483,7 +510,27 @@ class GroupRunner:
                 await store.operations.update_suspension(
                     self.namespace, self.name, True, plan.suspension_reason or "suspended in the FailoverGroup spec"
                 )
-            return await store.state.get_group_state(self.namespace, self.name)
+            state = await store.state.get_group_state(self.namespace, self.name, liveness=live)
+        self._cached, self._full_at = state, self.ctx.clock.monotonic()
+        return state, False
+
+    def _must_read(self, cached: GroupState) -> bool:
+        full_at = self._full_at
+        return (
+            self._dirty
+            or full_at is None
+            or self.ctx.clock.monotonic() - full_at > self._full_every
+            or self.local_role is None
+            or self._settling_since is not None  # our resources move: so may the records
+            or cached.config.transition is not None  # a move in progress is followed read by read
+            or cached.lock is not None
+        )
+
+    def _writes(self, decision: Decision) -> bool:
+        """The decision writes to DynamoDB (a transaction, a request, a proof of ownership)."""
+        if decision.action not in (Action.NONE, Action.WAIT, Action.DEMOTE, Action.FENCE):
+            return True
+        return decision.role == LocalRole.PRIMARY and not self._shaped()
 
     def _status_key(self) -> tuple[object, ...] | None:
         """What our status record for the group would say now; None while there is nothing to say yet."""

@@ -15,8 +15,9 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from ..store import StoreError
+from ..store import StoreError, keys
 from ..waits import wait_set
+from .decide import LocalRole
 
 if TYPE_CHECKING:
     from .context import OperatorContext
@@ -35,6 +36,7 @@ class ClusterHeartbeat:
         self._last_error: str | None = None
         self._users = 0
         self._retimed = asyncio.Event()
+        self._urgent = False
         self._task: asyncio.Task[None] | None = None
 
     @contextlib.asynccontextmanager
@@ -65,6 +67,12 @@ class ClusterHeartbeat:
         """A group's heartbeatInterval is known or changed: the next beat is due by the new smallest one."""
         self._retimed.set()
 
+    def soon(self) -> None:
+        """We wrote something our peers should know of: beat now (between two regular beats, which stay where
+        they are), so they learn it with their next read instead of an interval later."""
+        self._urgent = True
+        self._retimed.set()
+
     async def run(self, stop: asyncio.Event) -> None:
         clock = self.ctx.clock
         last = clock.monotonic()
@@ -74,10 +82,13 @@ class ClusterHeartbeat:
                 self._retimed.clear()
                 interval = self.interval()
                 due, now = last + interval, clock.monotonic()
-                if now < due:
-                    await wait_set(self._retimed, due - now)  # woken early when the interval shrinks
+                urgent = self._urgent and self._in_flight == 0
+                if now < due and not urgent:
+                    await wait_set(self._retimed, due - now)  # woken early: a shorter interval, or news
                     continue
-                last = due if now - due < interval else now  # a fixed cadence; no catching up
+                if now >= due:
+                    last = due if now - due < interval else now  # a fixed cadence; no catching up
+                self._urgent = False
                 if not self._known() or self._in_flight >= MAX_IN_FLIGHT:
                     continue  # nothing known to vouch for yet, or the table is that slow: no pile-up
                 task = asyncio.ensure_future(self.beat(interval))
@@ -86,6 +97,14 @@ class ClusterHeartbeat:
         finally:
             for task in pending:
                 task.cancel()
+
+    def _fenced(self) -> list[str]:
+        store = self.ctx.store
+        return [
+            keys.group_pk(store.operator_id, r.namespace, r.name)
+            for r in list(self.ctx.runners.values())
+            if r.local_role == LocalRole.FENCED
+        ]
 
     def _known(self) -> bool:
         """Some group knows its role: a restarted operator says it is alive only once it knows what it serves."""
@@ -96,7 +115,7 @@ class ClusterHeartbeat:
         sent = self.ctx.clock.monotonic()
         self._in_flight += 1
         try:
-            await self.ctx.store.liveness.beat(self.interval() if interval is None else interval)
+            await self.ctx.store.liveness.beat(self.interval() if interval is None else interval, self._fenced())
         except (StoreError, TimeoutError) as exc:
             metrics.heartbeat_failures.inc()
             text = str(exc) or "timed out"
@@ -106,6 +125,8 @@ class ClusterHeartbeat:
             return False
         finally:
             self._in_flight -= 1
+            if self._urgent:
+                self._retimed.set()  # news came while this beat was in flight: the loop sends another
         if self._last_error is not None:
             log.info("%s: heartbeats are written again", self.ctx.cluster)
         self._last_error = None

@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .changes import WRITES, written_partitions
 from .errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,17 @@ class Caller:
         self.on_retry = on_retry
         self.calls = 0
         self.retries = 0
+        self.on_write: Callable[[list[str]], None] | None = None  # told which group partitions a write touched
 
     async def __call__(self, operation: str, **params: Any) -> dict[str, Any]:
+        if self.on_write is None or operation not in WRITES:
+            return await self._call(operation, params)
+        try:
+            return await self._call(operation, params)
+        finally:  # landed or not (an answer lost may hide a write that landed): peers should look
+            self.on_write(written_partitions(operation, params))
+
+    async def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         method = getattr(self.client, operation)
         attempt = 0
         while True:

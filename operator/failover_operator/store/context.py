@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from ..clock import Clock
 from . import keys
 from .calls import CONDITION_FAILED, Caller, error_code, unexpected
+from .changes import ChangeLog, ChangeReader
 from .errors import CorruptRecordError
 from .observe import ChangeObserver
 from .records import raw
@@ -45,6 +46,8 @@ class StoreContext:
     locks: ChangeObserver
     corrupt_seen: dict[tuple[str, str], str] = field(default_factory=dict)
     clusters_seen: set[str] = field(default_factory=set)  # every cluster whose liveness we have judged
+    changes: ChangeLog | None = None  # what we wrote, for our liveness beats (store/changes.py)
+    change_reader: ChangeReader = field(default_factory=ChangeReader)
     # Our status writes, numbered as they are sent: one sent later must never be overwritten by one sent earlier
     # that arrives later (heartbeats overlap on a slow table). The writer ID tells a restarted process apart.
     writer: str = field(default_factory=lambda: uuid.uuid4().hex[:16])

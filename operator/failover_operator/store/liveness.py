@@ -7,13 +7,13 @@ it, so the steady state costs one small write per cluster per interval however m
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import keys
 from .context import StoreContext, sk_of
 from .errors import CorruptRecordError
-from .expr import Expr
+from .expr import Expr, update_expression
 from .records import Liveness, liveness_from_item, n, s, ts
 
 
@@ -21,20 +21,49 @@ class LivenessManager:
     def __init__(self, ctx: StoreContext) -> None:
         self._ctx = ctx
 
-    async def beat(self, interval: float) -> Liveness:
+    async def beat(self, interval: float, fenced: Iterable[str] = ()) -> Liveness:
         """Write our liveness: the sequence number moves. One attempt: the next beat is the retry (a retried
         old one adds nothing a newer one does not)."""
         ctx = self._ctx
         e = Expr()
+        sets = [*self.bump(e), f"{e.n('interval')} = {e.v(n(interval))}", f"{e.n('writer')} = {e.v(s(ctx.writer))}"]
+        removes = []
+        fenced_pks = sorted(set(fenced))
+        if fenced_pks:
+            sets.append(f"{e.n('fenced')} = {e.v({'SS': fenced_pks})}")
+        else:
+            removes.append(e.n("fenced"))
+        if ctx.changes is not None:
+            latest, covered_from = ctx.changes.published()
+            sets += [
+                f"{e.n('changeSeq')} = {e.v(n(ctx.changes.seq))}",
+                f"{e.n('changesFrom')} = {e.v(n(covered_from))}",
+            ]
+            if latest:
+                sets.append(f"{e.n('changes')} = {e.v({'M': {pk: n(number) for pk, number in latest.items()}})}")
+            else:
+                removes.append(e.n("changes"))
         result = await ctx.call_once(
             "update_item",
             TableName=ctx.table,
             Key=self.key(ctx.cluster_name),
-            UpdateExpression="SET " + ", ".join([*self.bump(e), f"{e.n('interval')} = {e.v(n(interval))}"]),
+            UpdateExpression=update_expression(sets, removes),
             ReturnValues="ALL_NEW",
             **e.params(),
         )
         return liveness_from_item(result["Attributes"])
+
+    def changed(self, found: Mapping[str, Liveness]) -> set[str] | None:
+        """The group partitions our peers wrote since our last look at their liveness, and those they have
+        fenced; None: re-read all."""
+        reader = self._ctx.change_reader
+        partitions: set[str] | None = set()
+        for cluster, live in found.items():
+            if cluster == self._ctx.cluster_name:
+                continue
+            changed = reader.changed(cluster, live.writer, live.change_seq, live.changes_from, live.changes)
+            partitions = None if changed is None or partitions is None else partitions | changed | set(live.fenced)
+        return partitions
 
     async def read(self) -> dict[str, Liveness]:
         """Every cluster's liveness (one strongly consistent query), noted for staleness on our clock."""

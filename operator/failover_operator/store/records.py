@@ -135,6 +135,14 @@ class Liveness(_Model):
     seq: int = Field(0, ge=0)
     at: datetime
     interval: float | None = None
+    writer: str = ""
+    change_seq: int = 0
+    changes_from: int = 1
+    changes: dict[str, int] = {}
+    """The group partitions the cluster wrote lately (store/changes.py), so peers re-read only those."""
+    fenced: list[str] = []
+    """The group partitions the cluster has fenced (its status for them may not have landed): peers re-read
+    them on every look, however old their last read."""
 
 
 class HistoryRecord(_Model):
@@ -439,6 +447,11 @@ def liveness_from_item(item: Mapping[str, Any]) -> Liveness:
         seq=r.number("seq"),
         at=r.stamp("at"),
         interval=r.number("interval", required=False),
+        writer=r.text("writer", required=False) or "",
+        change_seq=r.number("changeSeq", required=False) or 0,
+        changes_from=r.number("changesFrom", required=False) or 1,
+        changes={k: int(v.get("N", "0")) for k, v in (r.get("changes", "M", required=False) or {}).items()},
+        fenced=sorted(r.get("fenced", "SS", required=False) or []),
     )
 
 

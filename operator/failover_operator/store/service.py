@@ -7,6 +7,7 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from . import keys
 from .calls import Caller, RetryPolicy
+from .changes import ChangeLog
 from .context import StoreContext
 from .observe import ChangeObserver
 from .operations import OperationsManager
@@ -48,6 +49,10 @@ class DynamoDBService:
             heartbeats=ChangeObserver(clock),
             locks=ChangeObserver(clock),
         )
+        self.changes = ChangeLog(clock.monotonic)
+        self._ctx.changes = self.changes
+        for caller in (self._ctx.call, self._ctx.call_once):
+            caller.on_write = self.changes.note
         self.state = StateManager(self._ctx)
         self.liveness = self.state.liveness
         self.operations = OperationsManager(self._ctx, self.state)

@@ -583,6 +583,10 @@ class StateManager:
             ctx.heartbeats.observe((pk, status.cluster_name), status.heartbeat_seq)
         return statuses
 
+    def refreshed(self, state: GroupState, live: Mapping[str, Liveness]) -> GroupState:
+        """A group read earlier, with the clusters' liveness read now (noted for staleness)."""
+        return state.model_copy(update={"clusters": self._with_liveness(state.clusters, live)})
+
     def _with_liveness(
         self, statuses: dict[str, ClusterStatus], live: Mapping[str, Liveness]
     ) -> dict[str, ClusterStatus]:

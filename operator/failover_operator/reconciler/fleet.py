@@ -1,0 +1,53 @@
+"""The fleet as this operator sees it: every cluster's liveness, read once per interval for all groups, and
+from it which groups changed — so that a group is re-read only when it changed, when it is about to act, while
+a move is in progress, or for the periodic full read (Settings.full_read_seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from ..store import Liveness, keys
+
+if TYPE_CHECKING:
+    from .context import OperatorContext
+
+
+class FleetView:
+    def __init__(self, ctx: OperatorContext) -> None:
+        self.ctx = ctx
+        self.live: Mapping[str, Liveness] | None = None
+        self.read_at: float | None = None
+        self._reading: asyncio.Future[Mapping[str, Liveness]] | None = None
+
+    async def liveness(self, max_age: float) -> Mapping[str, Liveness]:
+        """Every cluster's liveness, read at most `max_age` seconds ago; one read however many groups ask."""
+        now = self.ctx.clock.monotonic()
+        if self.live is not None and self.read_at is not None and now - self.read_at <= max_age:
+            return self.live
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.ensure_future(self._read())
+        return await asyncio.shield(self._reading)
+
+    async def _read(self) -> Mapping[str, Liveness]:
+        store = self.ctx.store
+        started = self.ctx.clock.monotonic()
+        live = await store.liveness.read()
+        changed = store.liveness.changed(live)
+        self.live, self.read_at = live, started
+        self.touched(None if changed is None else changed, wake=True)
+        return live
+
+    def touched(self, partitions: Iterable[str] | None, *, wake: bool) -> None:
+        """Groups whose records were written (None: maybe any): their next tick reads them afresh."""
+        runners = self.ctx.runners
+        operator_id = self.ctx.store.operator_id
+        if partitions is None:
+            targets = list(runners.values())
+        else:
+            wanted = set(partitions)
+            targets = [r for (ns, name), r in list(runners.items()) if keys.group_pk(operator_id, ns, name) in wanted]
+        for runner in targets:
+            runner.changed(wake=wake)
