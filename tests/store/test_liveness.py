@@ -1,0 +1,112 @@
+"""The cluster's liveness record: one write per interval for every group, staleness judged on it, a takeover
+conditioned on it, and the changes it publishes so that peers re-read only what changed."""
+
+import pytest
+
+from failover_operator.store import ConflictError, OwnerCheck, keys
+from failover_operator.store.changes import KEEP_SECONDS, ChangeLog, ChangeReader, written_partitions
+
+
+async def _group(make_service, owner="east", *others):
+    east = make_service(owner)
+    await east.state.register_group("shop", "web", initial_owner=owner)
+    for cluster in (owner, *others):
+        await make_service(cluster).state.update_cluster_status("shop", "web", "OK", "STANDBY", {}, observed_epoch=1)
+    return east
+
+
+async def test_a_beat_moves_the_sequence_and_every_group_sees_it(make_service, clock):
+    east = await _group(make_service, "east", "west")
+    west = make_service("west")
+    before = (await west.state.get_cluster_status("shop", "web", "east")).liveness_seq
+    await east.liveness.beat(5.0)
+    await east.liveness.beat(5.0)
+    status = (await west.state.get_group_state("shop", "web")).clusters["east"]
+    assert (before, status.liveness_seq, status.heartbeat_seq) == (0, 2, 1)  # the status itself did not move
+    live = await west.liveness.read()
+    assert live["east"].seq == 2 and live["east"].interval == 5.0
+
+
+async def test_staleness_is_judged_on_the_status_or_the_liveness_moving(make_service, clock):
+    east = await _group(make_service, "east", "west")
+    west = make_service("west")
+    await east.liveness.beat(5.0)
+    assert await west.state.detect_stale_heartbeats("shop", "web", 15) == []
+    for _ in range(4):  # liveness alone keeps east alive, its status for the group unchanged
+        clock.advance(10)
+        await east.liveness.beat(5.0)
+        assert await west.state.detect_stale_heartbeats("shop", "web", 15) == []
+    clock.advance(16)
+    assert await west.state.detect_stale_heartbeats("shop", "web", 15) == ["east"]
+    await east.state.update_cluster_status("shop", "web", "OK", "PRIMARY", {}, observed_epoch=1)
+    assert await west.state.detect_stale_heartbeats("shop", "web", 15) == []  # a status write is life too
+
+
+async def test_a_stale_takeover_fails_if_the_owner_beat_since(make_service, clock):
+    east = await _group(make_service, "east", "west")
+    west = make_service("west")
+    await east.liveness.beat(5.0)
+    seen = (await west.state.get_group_state("shop", "web")).clusters["east"]
+    await east.liveness.beat(5.0)  # east is alive after all
+    check = OwnerCheck(heartbeat_seq=seen.heartbeat_seq, liveness_seq=seen.liveness_seq)
+    with pytest.raises(ConflictError, match="east reported again"):
+        await west.operations.execute_failover("shop", "web", "auto", "west", "stale", owner_check=check)
+    fresh = (await west.state.get_group_state("shop", "web")).clusters["east"]
+    check = OwnerCheck(heartbeat_seq=fresh.heartbeat_seq, liveness_seq=fresh.liveness_seq)
+    record = await west.operations.execute_failover("shop", "web", "auto", "west", "stale", owner_check=check)
+    assert record.epoch == 2
+
+
+async def test_a_proof_of_ownership_moves_the_liveness(make_service):
+    east = await _group(make_service, "east", "west")
+    await east.liveness.beat(5.0)
+    await east.state.prove_ownership("shop", "web", 1, "OK", {})
+    assert (await east.liveness.read())["east"].seq == 2
+
+
+async def test_peers_learn_which_groups_were_written(make_service, clock):
+    east = await _group(make_service, "east", "west")
+    west = make_service("west")
+    await east.liveness.beat(5.0)
+    assert west.liveness.changed(await west.liveness.read()) is None  # a first look: everything may have
+    await east.liveness.beat(5.0)
+    assert west.liveness.changed(await west.liveness.read()) == set()  # nothing written since
+    await east.state.update_cluster_status("shop", "web", "OK", "PRIMARY", {}, observed_epoch=1)
+    await east.liveness.beat(5.0)
+    assert west.liveness.changed(await west.liveness.read()) == {keys.group_pk("fleet", "shop", "web")}
+    await east.liveness.beat(5.0, fenced=[keys.group_pk("fleet", "shop", "web")])
+    assert west.liveness.changed(await west.liveness.read()) == {keys.group_pk("fleet", "shop", "web")}
+    await east.liveness.beat(5.0)
+    assert west.liveness.changed(await west.liveness.read()) == set()
+
+
+def test_written_partitions_are_the_group_partitions_of_writes_only() -> None:
+    pk = keys.group_pk("fleet", "shop", "web")
+    key = {keys.PK: {"S": pk}, keys.SK: {"S": "CONFIG"}}
+    fleet = {keys.PK: {"S": keys.fleet_pk("fleet")}, keys.SK: {"S": "CLUSTER#east"}}
+    assert written_partitions("update_item", {"Key": key}) == [pk]
+    assert written_partitions("put_item", {"Item": key}) == [pk]
+    assert written_partitions("query", {"Key": key}) == []
+    assert written_partitions("update_item", {"Key": fleet}) == []
+    items = [{"ConditionCheck": {"Key": key}}, {"Update": {"Key": fleet}}, {"Put": {"Item": key}}]
+    assert written_partitions("transact_write_items", {"TransactItems": items}) == [pk]
+
+
+def test_a_reader_that_fell_behind_or_a_restarted_writer_means_read_everything() -> None:
+    now = [0.0]
+    log = ChangeLog(lambda: now[0])
+    reader = ChangeReader()
+    assert reader.changed("east", "w1", log.seq, *reversed(log.published())) is None  # first look
+    log.note(["A"])
+    log.note(["B"])
+    latest, covered = log.published()
+    assert reader.changed("east", "w1", log.seq, covered, latest) == {"A", "B"}
+    now[0] += KEEP_SECONDS + 1
+    log.note(["C"])
+    latest, covered = log.published()
+    assert latest == {"C": 3} and covered == 3  # A and B were dropped: numbers 1-2 are no longer accounted for
+    assert reader.changed("east", "w1", log.seq, covered, latest) == {"C"}  # but this reader had seen them
+    behind = ChangeReader()
+    behind.changed("east", "w1", 1, 1, {})
+    assert behind.changed("east", "w1", log.seq, covered, latest) is None  # it had not: read everything
+    assert reader.changed("east", "w2", 0, 1, {}) is None  # a new writer (restarted): read everything
