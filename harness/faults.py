@@ -53,7 +53,8 @@ class FaultProxy:
         await site.start()
         port = self._runner.addresses[0][1]
         self.endpoint = f"http://127.0.0.1:{port}"
-        self._session = aiohttp.ClientSession()
+        # moto answers "Connection: close": a kept-alive connection it has already closed would fail at random
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True, limit=16))
         return self
 
     async def stop(self) -> None:

@@ -22,7 +22,7 @@ from .metrics import Metrics
 from .reconciler.context import OperatorContext
 from .settings import Settings, explain, load
 from .store import DynamoDBService
-from .store.connect import open_client
+from .store.connect import BULK_CONCURRENCY, open_client
 from .watchdog import LeaseKeeper, Watchdog
 from .workloads.converge import Workloads
 from .workloads.kube import KubeClient, api_client_from_environment
@@ -91,7 +91,14 @@ async def serve(
     ) as client:
         await check_table(client, settings)
         clock = EventLoopClock()
-        store = DynamoDBService(client, settings.dynamodb_table, settings.cluster_name, settings.operator_id, clock)
+        store = DynamoDBService(
+            client,
+            settings.dynamodb_table,
+            settings.cluster_name,
+            settings.operator_id,
+            clock,
+            concurrency=BULK_CONCURRENCY,
+        )
         kube = KubeClient(api_client)
         ctx = OperatorContext(settings=settings, store=store, workloads=Workloads(kube), metrics=metrics, clock=clock)
         registry = build_registry(ctx, kube, login=login)

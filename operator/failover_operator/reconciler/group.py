@@ -149,6 +149,7 @@ class GroupRunner:
         self, plan_source: Callable[[], Awaitable[GroupPlan | None]], reporter: Reporter, stop: asyncio.Event
     ) -> None:
         clock = self.ctx.clock
+        await asyncio.sleep(self._spread())
         next_tick = clock.monotonic()
         while not stop.is_set():
             plan = await plan_source()
@@ -750,6 +751,12 @@ class GroupRunner:
             self._status = status
 
     # --- timing -------------------------------------------------------------------------------------
+
+    def _spread(self) -> float:
+        """A random start within up to one interval, longer the more groups start together (20 ms each): a
+        thousand groups do not all read and register at once."""
+        interval = self.plan.heartbeat_interval if self.plan else 5.0
+        return random.uniform(0.0, min(interval, 0.02 * len(self.ctx.runners)))
 
     def _hurry(self) -> None:
         """An action did not happen (a conflict, a held lock, an error): read again soon, but not at once — a

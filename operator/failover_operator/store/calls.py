@@ -91,8 +91,10 @@ class Caller:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_retry: Callable[[str, BaseException], None] | None = None,
+        limit: asyncio.Semaphore | None = None,
     ) -> None:
         self.client = client
+        self.limit = limit  # at most this many of our requests at once (None: no limit)
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
         self.on_retry = on_retry
@@ -101,6 +103,12 @@ class Caller:
         self.on_write: Callable[[list[str]], None] | None = None  # told which group partitions a write touched
 
     async def __call__(self, operation: str, **params: Any) -> dict[str, Any]:
+        if self.limit is not None:
+            async with self.limit:
+                return await self._noted(operation, params)
+        return await self._noted(operation, params)
+
+    async def _noted(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         if self.on_write is None or operation not in WRITES:
             return await self._call(operation, params)
         try:

@@ -6,10 +6,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+MAX_POOL = 50  # connections of the operator's client
+BULK_CONCURRENCY = 40  # of which reads and transactions may hold at most this many: heartbeats never queue
+
 
 @contextlib.asynccontextmanager
 async def open_client(
-    region: str, endpoint: str | None = None, *, request_timeout: float = 5.0, max_pool: int = 50
+    region: str, endpoint: str | None = None, *, request_timeout: float = 5.0, max_pool: int = MAX_POOL
 ) -> AsyncIterator[Any]:
     """An entered client. botocore makes one attempt per call: the store's own retry layer (calls.py) does
     the retrying, with its own bounds, so retries never multiply. Credentials: the standard AWS chain."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ..clock import Clock, SystemClock
@@ -27,7 +28,11 @@ class DynamoDBService:
         clock: Clock | None = None,
         *,
         retry: RetryPolicy | None = None,
+        concurrency: int | None = None,
     ) -> None:
+        """`concurrency`: at most this many requests with retries at once (reads, transactions: the bulk of a
+        fleet's traffic); single-attempt ones (heartbeats, status writes) do not wait for them. Keep it below
+        the client's connection pool, so that a heartbeat always finds a free connection."""
         keys.check_part(cluster_name, "cluster name")
         keys.check_part(operator_id, "operator ID")
         if not isinstance(table_name, str) or not table_name:
@@ -38,7 +43,7 @@ class DynamoDBService:
         self.cluster_name = cluster_name
         self.operator_id = operator_id
         self.clock = clock
-        self.call = Caller(client, retry)
+        self.call = Caller(client, retry, limit=asyncio.Semaphore(concurrency) if concurrency else None)
         self._ctx = StoreContext(
             call=self.call,
             call_once=Caller(client, RetryPolicy(attempts=1)),

@@ -1,0 +1,277 @@
+"""The steady state at fleet scale: DynamoDB requests and their monthly cost, CPU and memory, per cluster.
+
+Two clusters (east owns every group, west stands by), N groups each with one small Deployment, heartbeatInterval
+h (default 5 s). Each cluster's operator is the real reconciler (GroupRunner per group, the cluster's heartbeat,
+the fleet's reads) in this process, against an in-memory Kubernetes API (the simulation's, with its Deployment
+controller) and a real local DynamoDB: moto in its own process, behind one counting proxy per cluster, so what
+is counted is what each operator sent. After every group has settled (a warm-up), requests are counted over a
+window of whole intervals, with no fault and no change.
+
+Cost, at on-demand prices ($0.625 per million write request units, $0.125 per million read units): every item
+the operator writes or reads in the steady state is well under 1 KB (4 KB for a read), so a write costs one
+unit, a strongly consistent read one unit, a transaction's item two; a write of an item carrying the GSI1 keys
+(a group's status) costs one more unit for the index. Per cluster per month (2,592,000 s); "per 1,000 groups"
+scales the per-group part of it to 1,000 groups and keeps the fixed part (one heartbeat and one read per
+interval, whatever the number of groups): measure with `--groups 1000` to see it directly.
+
+Also: CPU of this process (both operators, the proxies, the fake API servers) per operator; RSS growth per
+group; how long until every group of both clusters had its first status written; fencings and role changes
+during the window (there must be none); status patches of the FailoverGroups per interval.
+
+Prints one JSON object per line: {"figure", "value", "unit", "groups", ...}. `python -m bench.scale`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import multiprocessing
+import resource
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from failover_operator.clock import EventLoopClock
+from failover_operator.metrics import Metrics
+from failover_operator.reconciler.context import OperatorContext
+from failover_operator.reconciler.decide import LocalRole
+from failover_operator.reconciler.group import GroupRunner
+from failover_operator.reconciler.plan import GroupPlan, plan_of
+from failover_operator.settings import Settings
+from failover_operator.store import DynamoDBService, ensure_table, keys
+from failover_operator.workloads.converge import Workloads
+from harness.dynamo import dynamodb_client, moto_process
+from harness.faults import start_proxy
+from harness.simulation.kube import SimKube
+
+TABLE = "bench-scale"
+NS = "shop"
+MONTH = 30 * 24 * 3600
+WRITE_PRICE = 0.625e-6
+READ_PRICE = 0.125e-6
+CLUSTERS = ("east", "west")
+
+
+@dataclass
+class Reporter:
+    """Counts what the runners report to Kubernetes (events by reason, status patches)."""
+
+    patches: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+
+    def event(self, reason: str, message: str, *, warning: bool = False) -> None:
+        self.events[reason] += 1
+
+    async def patch_status(self, status: dict[str, Any]) -> None:
+        self.patches += 1
+
+
+def _deployment(name: str, primary: bool) -> dict[str, Any]:
+    annotations = {"failover.dev/group": f"{NS}/{name}", "failover.dev/epoch": "1"}
+    annotations["failover.dev/role"] = "PRIMARY" if primary else "STANDBY"
+    if not primary:
+        annotations["failover.dev/replicas"] = "1"
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NS, "labels": {"app": name}, "annotations": annotations},
+        "spec": {"replicas": 1 if primary else 0, "selector": {"matchLabels": {"app": name}}, "template": {}},
+    }
+
+
+def _group(name: str, interval: float) -> dict[str, Any]:
+    return {
+        "apiVersion": "failover.dev/v1alpha1",
+        "kind": "FailoverGroup",
+        "metadata": {"name": name, "namespace": NS, "generation": 1},
+        "spec": {
+            "heartbeatInterval": f"{interval:g}s",
+            "timeouts": {"heartbeat": f"{3 * interval:g}s"},
+            "initialPrimary": "east",
+            "workloads": [{"kind": "Deployment", "name": name}],
+        },
+    }
+
+
+def units(requests: list[Any]) -> tuple[float, float]:
+    """(write units, read units) of these requests, by the rules in the module's docstring."""
+    write = read = 0.0
+    for r in requests:
+        body = r.body
+        if r.operation in ("Query", "GetItem", "Scan"):
+            read += 1.0
+        elif r.operation == "TransactWriteItems":
+            write += 2.0 * len(body.get("TransactItems", []))
+            write += sum(_indexed(a) for item in body.get("TransactItems", []) for a in item.values())
+        elif r.operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            write += 1.0 + _indexed(body)
+    return write, read
+
+
+def _indexed(action: Mapping[str, Any]) -> float:
+    """One more unit when the write touches an item of the GSI1 index (a group's config or status)."""
+    key = action.get("Key") or action.get("Item") or {}
+    pk, sk = (key.get(keys.PK) or {}).get("S", ""), (key.get(keys.SK) or {}).get("S", "")
+    return 1.0 if pk.startswith(keys.GROUP_PREFIX) and (sk == keys.CONFIG_SK or sk.startswith("CLUSTER#")) else 0.0
+
+
+def run(groups: int, interval: float, window_intervals: int) -> None:
+    """Each cluster's operator in its own process (as in production), moto in a third; both operators count
+    over the same window, which starts once both have settled."""
+    ctx = multiprocessing.get_context("spawn")
+    with moto_process() as endpoint:
+        asyncio.run(_create_table(endpoint))
+        settled = ctx.Barrier(len(CLUSTERS))
+        results = ctx.Queue()
+        workers = [
+            ctx.Process(target=_operator, args=(c, endpoint, groups, interval, window_intervals, settled, results))
+            for c in CLUSTERS
+        ]
+        for worker in workers:
+            worker.start()
+        lines = [results.get(timeout=600 + groups) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=30)
+    for cluster_lines in sorted(lines, key=lambda ls: ls[0].get("cluster", "")):
+        for line in cluster_lines:
+            print(json.dumps(line), flush=True)
+
+
+async def _create_table(endpoint: str) -> None:
+    async with dynamodb_client(endpoint) as client:
+        await ensure_table(client, TABLE)
+
+
+def _operator(
+    cluster: str, endpoint: str, groups: int, interval: float, window: int, settled: Any, results: Any
+) -> None:
+    try:
+        results.put(asyncio.run(_operate(cluster, endpoint, groups, interval, window, settled)))
+    except BaseException as exc:  # the parent must hear of it rather than wait
+        results.put([{"figure": "error", "value": 0, "unit": "", "cluster": cluster, "error": repr(exc)}])
+        raise
+
+
+async def _operate(
+    cluster: str, endpoint: str, groups: int, interval: float, window_intervals: int, settled: Any
+) -> list[dict[str, Any]]:
+    started_wall = time.monotonic()
+    out: list[dict[str, Any]] = []
+    extra = {"groups": groups, "cluster": cluster, "interval": interval}
+
+    def emit(figure: str, value: float, unit: str, **more: Any) -> None:
+        out.append({"figure": figure, "value": round(value, 4), "unit": unit, **extra, **more})
+
+    proxy = await start_proxy(endpoint)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[Any]] = []
+    loop = asyncio.get_running_loop()
+    kube = SimKube(cluster, loop.time)
+    reporter = Reporter()
+    try:
+        async with dynamodb_client(proxy.endpoint, max_pool=16) as client:
+            bodies = {f"g{i:04d}": _group(f"g{i:04d}", interval) for i in range(groups)}
+            rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before the groups' objects and runners
+            for name in bodies:
+                kube.create(_deployment(name, cluster == "east"))
+            clock = EventLoopClock()
+            settings = Settings(cluster_name=cluster, operator_id="bench", dynamodb_table=TABLE, aws_region="us-east-1")
+            ctx = OperatorContext(
+                settings=settings,
+                store=_service(client, cluster, clock),
+                workloads=Workloads(kube),  # type: ignore[arg-type]
+                metrics=Metrics(),
+                clock=clock,
+            )
+            for name, body in bodies.items():
+                plan = plan_of(body)
+
+                async def source(plan: GroupPlan = plan) -> GroupPlan:
+                    return plan
+
+                runner = ctx.runners.setdefault((NS, name), GroupRunner(ctx, NS, name))
+                tasks.append(asyncio.ensure_future(runner.run(source, reporter, stop)))
+            tasks.append(asyncio.ensure_future(_controller(kube, stop)))
+            settled_at = await _settled(ctx, groups)
+            emit("all_groups_reporting_after", settled_at - started_wall, "s")
+            await asyncio.to_thread(settled.wait, 600)
+            await asyncio.sleep(2 * interval)  # the first full reads and changes published
+            roles = {k: r.local_role for k, r in ctx.runners.items()}
+            mark, patches, fenced = len(proxy.requests), reporter.patches, reporter.events["Fenced"]
+            cpu0, wall0 = time.process_time(), time.monotonic()
+            await asyncio.sleep(window_intervals * interval)
+            cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            per = wall / interval
+            requests = proxy.requests[mark:]
+            write, read = units(requests)
+            by_operation = dict(Counter(r.operation for r in requests))
+            emit("dynamodb_requests_per_interval", len(requests) / per, "requests", by_operation=by_operation)
+            emit("dynamodb_write_units_per_interval", write / per, "WRU")
+            emit("dynamodb_read_units_per_interval", read / per, "RRU")
+            emit("dynamodb_monthly_cost", (write * WRITE_PRICE + read * READ_PRICE) / wall * MONTH, "USD")
+            emit("status_patches_per_interval", (reporter.patches - patches) / per, "patches")
+            emit("role_changes", sum(1 for k, r in ctx.runners.items() if r.local_role != roles.get(k)), "groups")
+            emit("fencings", reporter.events["Fenced"] - fenced, "events")
+            emit("cpu", 100 * cpu / wall, "% of a core", note="the operator, its proxy and its fake API server")
+            emit("rss_growth_per_group", (rss - rss0) / groups, "KiB")
+            return out
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await proxy.stop()
+
+
+async def _controller(kube: SimKube, stop: asyncio.Event) -> None:
+    started: dict[tuple[str, str, str], float] = {}
+    while not stop.is_set():
+        kube.controller_step(0.1, started)
+        await asyncio.sleep(0.25)
+
+
+async def _settled(ctx: OperatorContext, groups: int) -> float:
+    """When every group knows its role and has written its status."""
+    limit = max(120.0, groups * 0.2)
+    deadline = time.monotonic() + limit
+    known = (LocalRole.PRIMARY, LocalRole.STANDBY)
+    done = 0
+    while time.monotonic() < deadline:
+        done = sum(1 for r in ctx.runners.values() if r.local_role in known and _reported(r))
+        if done == groups:
+            return time.monotonic()
+        await asyncio.sleep(0.25)
+    states = Counter((str(r.local_role), _reported(r)) for r in ctx.runners.values())
+    raise SystemExit(f"{ctx.cluster}: only {done} of {groups} groups settled within {limit:.0f}s: {dict(states)}")
+
+
+def _service(client: Any, cluster: str, clock: EventLoopClock) -> DynamoDBService:
+    """The store as the operator opens it (its bulk traffic bounded below the pool of 16, when that exists:
+    a baseline from before it is run as it was)."""
+    if "concurrency" in inspect.signature(DynamoDBService).parameters:
+        return DynamoDBService(client, TABLE, cluster, "bench", clock, concurrency=12)
+    return DynamoDBService(client, TABLE, cluster, "bench", clock)
+
+
+def _reported(runner: GroupRunner) -> bool:
+    """The runner wrote its status at least once (`_reported_key`: the same before issue 9, for baselines)."""
+    return bool(getattr(runner, "_written_key", None) or getattr(runner, "_reported_key", None))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--groups", type=int, nargs="+", default=[100, 300])
+    parser.add_argument("--interval", type=float, default=5.0)
+    parser.add_argument("--window", type=int, default=6, help="intervals counted after the warm-up")
+    args = parser.parse_args(argv)
+    for n in args.groups:
+        run(n, args.interval, args.window)
+
+
+if __name__ == "__main__":
+    main()
