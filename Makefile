@@ -21,7 +21,7 @@ REQUIRE_ENVTEST := $(if $(wildcard $(ENVTEST_SOURCE)/SHA256SUMS),1,0)
 export PYTHONPATH := $(CURDIR)
 IMAGE   ?= failover-operator:$(VERSION)
 
-.PHONY: help venv install test lint typecheck bench bench-rto chaos demo run crds setup-table clean tools envtest ship deploy-manifests image
+.PHONY: help venv install test lint typecheck bench bench-rto bench-scale chaos demo run crds setup-table clean tools envtest ship deploy-manifests image
 
 help:
 	@echo "make demo   - two local API servers, one local DynamoDB, a real failover (no cloud, no cluster)"
@@ -29,6 +29,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks (JSON lines)"
 	@echo "make bench-rto - automatic-failover time from the fault to the standby serving (JSON lines)"
+	@echo "make bench-scale - steady-state DynamoDB requests, cost, CPU, memory per cluster at GROUPS groups (JSON lines)"
 	@echo "make chaos TRIALS=N SEED=S - N fault-simulation trials from seed S; ends 'trials=N faults=F violations=V'"
 	@echo "make crds   - regenerate crds/ from operator/failover_operator/api.py"
 	@echo "make run    - the operator against the cluster in KUBECONFIG (settings from the environment)"
@@ -91,6 +92,10 @@ bench: install
 
 bench-rto: install
 	$(BIN)/python -m bench.rto
+
+GROUPS ?= 100
+bench-scale: install
+	$(BIN)/python -m bench.scale --groups $(GROUPS)
 
 # The deterministic fault simulation (harness/simulation): virtual time, so machine load cannot change a verdict;
 # a seed replays a trial exactly (PYTHONHASHSEED fixes set and dict orders). JOBS processes share the trials.

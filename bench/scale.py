@@ -265,7 +265,7 @@ def _reported(runner: GroupRunner) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--groups", type=int, nargs="+", default=[100, 300])
+    parser.add_argument("--groups", type=int, nargs="+", default=[100])
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--window", type=int, default=6, help="intervals counted after the warm-up")
     args = parser.parse_args(argv)
