@@ -272,7 +272,8 @@ class FailoverExecutor:
             old = state.clusters.get(source)
             if down_at is None and drained(old, t.epoch):
                 down_at = self._reported_at(old, read_after)
-                await board.update(key, demoted_time=_second(clock.now()), message=f"{source} has stopped serving")
+                stopped = min(clock.now(), old.last_heartbeat) if old is not None else clock.now()  # when it said so
+                await board.update(key, demoted_time=_second(stopped), message=f"{source} has stopped serving")
             if record is None:
                 current = config.transition
                 if current is None or current.failover_name != run.name:
