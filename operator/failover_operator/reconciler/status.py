@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from ..api import (
     ClusterReport,
@@ -18,6 +17,7 @@ from ..api import (
 )
 from ..store import GroupConfig, GroupState
 from ..store.records import Health
+from ..workloads.converge import Observation
 from .decide import Decision, LocalRole
 
 
@@ -41,7 +41,7 @@ def group_status(
     config: GroupConfig | None,
     state: GroupState | None,
     local_role: LocalRole | None,
-    observation: Any,
+    observation: Observation | None,
     decision: Decision,
     heartbeat_age: Callable[[str], float | None],
     heartbeat_interval: float,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -244,7 +244,7 @@ class OperationsManager:
         *,
         mode: FailoverMode | str = FailoverMode.CONSISTENCY,
         automatic: bool = False,
-        started_at: Any = None,
+        started_at: datetime | None = None,
         lease: Lease | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         owner_heartbeat_seq: int | None = None,
@@ -327,7 +327,7 @@ class OperationsManager:
         force: bool,
         mode: FailoverMode,
         automatic: bool,
-        started_at: Any,
+        started_at: datetime | None,
         checks: Mapping[str, OwnerCheck],
         transition: Transition | None,
         outcome: Outcome,
@@ -718,7 +718,7 @@ def _salvaged_lock(item: dict[str, Any]) -> LockInfo:
     )
 
 
-async def _quietly(coro: Any) -> None:
+async def _quietly(coro: Awaitable[object]) -> None:
     """Best-effort cleanup that must neither mask the original error nor be cut short by cancellation."""
     try:
         await asyncio.shield(coro)
