@@ -3,8 +3,10 @@
 Two clusters (east owns every group, west stands by), N groups each with one small Deployment, heartbeatInterval
 h (default 5 s). Each cluster's operator is the real reconciler (GroupRunner per group, the cluster's heartbeat,
 the fleet's reads) in this process, against an in-memory Kubernetes API (the simulation's, with its Deployment
-controller) and a real local DynamoDB: moto in its own process, behind one counting proxy per cluster, so what
-is counted is what each operator sent. After every group has settled (a warm-up), requests are counted over a
+controller) and a local DynamoDB over HTTP in its own process (the simulation's in-memory one, which passes the
+store's contract suite; `--dynamodb moto` for moto, whose Query reads the whole table and becomes the limit
+from a few hundred groups), behind one counting proxy per cluster, so what is counted is what each operator
+sent. After every group has settled (a warm-up), requests are counted over a
 window of whole intervals, with no fault and no change.
 
 Cost, at on-demand prices ($0.625 per million write request units, $0.125 per million read units): every item
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import itertools
 import json
 import multiprocessing
 import resource
@@ -46,6 +49,7 @@ from failover_operator.store import DynamoDBService, ensure_table, keys
 from failover_operator.workloads.converge import Workloads
 from harness.dynamo import dynamodb_client, moto_process
 from harness.faults import start_proxy
+from harness.memdynamo_server import memdynamo_process
 from harness.simulation.kube import SimKube
 
 TABLE = "bench-scale"
@@ -54,6 +58,26 @@ MONTH = 30 * 24 * 3600
 WRITE_PRICE = 0.625e-6
 READ_PRICE = 0.125e-6
 CLUSTERS = ("east", "west")
+
+
+class TimedRunner(GroupRunner):
+    """A GroupRunner that notes when each tick starts (loop time), for the ticks' lateness."""
+
+    starts: list[float]
+
+    async def tick(self, plan: GroupPlan, reporter: Any) -> Any:
+        self.__dict__.setdefault("starts", []).append(asyncio.get_running_loop().time())
+        return await super().tick(plan, reporter)
+
+
+def lateness(runners: list[GroupRunner], since: float, interval: float) -> list[float]:
+    """How late each tick after `since` came after the one before, beyond the interval (ticks sooner than
+    the interval, while resources settle, are not late)."""
+    late = []
+    for runner in runners:
+        starts = [t for t in runner.__dict__.get("starts", []) if t >= since]
+        late += [max(0.0, b - a - interval) for a, b in itertools.pairwise(starts) if b - a > 0.9 * interval]
+    return late
 
 
 @dataclass
@@ -119,11 +143,12 @@ def _indexed(action: Mapping[str, Any]) -> float:
     return 1.0 if pk.startswith(keys.GROUP_PREFIX) and (sk == keys.CONFIG_SK or sk.startswith("CLUSTER#")) else 0.0
 
 
-def run(groups: int, interval: float, window_intervals: int) -> None:
-    """Each cluster's operator in its own process (as in production), moto in a third; both operators count
-    over the same window, which starts once both have settled."""
+def run(groups: int, interval: float, window_intervals: int, dynamodb: str = "memory") -> None:
+    """Each cluster's operator in its own process (as in production), the local DynamoDB in a third; both
+    operators count over the same window, which starts once both have settled."""
     ctx = multiprocessing.get_context("spawn")
-    with moto_process() as endpoint:
+    local = memdynamo_process if dynamodb == "memory" else moto_process
+    with local() as endpoint:
         asyncio.run(_create_table(endpoint))
         settled = ctx.Barrier(len(CLUSTERS))
         results = ctx.Queue()
@@ -193,7 +218,7 @@ async def _operate(
                 async def source(plan: GroupPlan = plan) -> GroupPlan:
                     return plan
 
-                runner = ctx.runners.setdefault((NS, name), GroupRunner(ctx, NS, name))
+                runner = ctx.runners.setdefault((NS, name), TimedRunner(ctx, NS, name))
                 tasks.append(asyncio.ensure_future(runner.run(source, reporter, stop)))
             tasks.append(asyncio.ensure_future(_controller(kube, stop)))
             settled_at = await _settled(ctx, groups)
@@ -202,7 +227,7 @@ async def _operate(
             await asyncio.sleep(2 * interval)  # the first full reads and changes published
             roles = {k: r.local_role for k, r in ctx.runners.items()}
             mark, patches, fenced = len(proxy.requests), reporter.patches, reporter.events["Fenced"]
-            cpu0, wall0 = time.process_time(), time.monotonic()
+            cpu0, wall0, loop0 = time.process_time(), time.monotonic(), loop.time()
             await asyncio.sleep(window_intervals * interval)
             cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -219,6 +244,10 @@ async def _operate(
             emit("fencings", reporter.events["Fenced"] - fenced, "events")
             emit("cpu", 100 * cpu / wall, "% of a core", note="the operator, its proxy and its fake API server")
             emit("rss_growth_per_group", (rss - rss0) / groups, "KiB")
+            late = sorted(lateness(list(ctx.runners.values()), loop0, interval))
+            if late:
+                emit("tick_lateness_p99", late[min(len(late) - 1, int(0.99 * len(late)))], "s", ticks=len(late))
+                emit("tick_lateness_max", late[-1], "s")
             return out
     finally:
         stop.set()
@@ -268,9 +297,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--groups", type=int, nargs="+", default=[100])
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--window", type=int, default=6, help="intervals counted after the warm-up")
+    parser.add_argument(
+        "--dynamodb",
+        choices=["memory", "moto"],
+        default="memory",
+        help="the local DynamoDB: the simulation's in-memory one served over HTTP (default), or moto, whose "
+        "Query reads the whole table and limits the measurement from a few hundred groups",
+    )
     args = parser.parse_args(argv)
     for n in args.groups:
-        run(n, args.interval, args.window)
+        run(n, args.interval, args.window, args.dynamodb)
 
 
 if __name__ == "__main__":
