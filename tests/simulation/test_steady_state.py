@@ -1,0 +1,58 @@
+"""The steady state costs per cluster, not per group or per tick: with nothing changing, each cluster sends one
+heartbeat and one read of every cluster's liveness per interval; a change is re-read by the peers at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from harness.simulation.trial import Fault, Trial, run
+from harness.simulation.world import Timing, World
+
+TIMING = Timing(interval=0.5, heartbeat=1.5, unhealthy=2.5, transitory=4.0)
+
+
+def requests(world: World, cluster: str) -> int:
+    operator = world.clusters[cluster].operator
+    assert operator is not None
+    store = operator.ctx.store
+    return store.call.calls + store._ctx.call_once.calls
+
+
+def sample(world: World, at: float, into: dict[float, dict[str, int]]) -> None:
+    async def later() -> None:
+        await asyncio.sleep(at)
+        into[at] = {name: requests(world, name) for name in world.clusters}
+
+    world.loop.create_task(later())
+
+
+def test_nothing_changing_costs_one_write_and_one_read_per_cluster_per_interval() -> None:
+    counts: dict[float, dict[str, int]] = {}
+
+    def watch(world: World) -> None:
+        sample(world, 10.0, counts)
+        sample(world, 30.0, counts)
+
+    outcome = run(Trial(1, ["east", "west", "north"], TIMING, [], 32.0), on_world=watch)
+    assert outcome.verdict.ok, outcome.verdict.violations
+    intervals = 20.0 / TIMING.interval
+    for cluster in ("east", "west", "north"):
+        per_interval = (counts[30.0][cluster] - counts[10.0][cluster]) / intervals
+        # one beat and one liveness read per interval of the cluster's own clock (rates differ by up to 10 %)
+        assert 2 / 1.1 - 0.05 <= per_interval <= 2 / 0.9 + 0.05, (cluster, per_interval)
+
+
+def test_a_planned_failover_is_carried_out_promptly_with_change_driven_reads() -> None:
+    outcome = run(
+        Trial(
+            1,
+            ["east", "west", "north"],
+            TIMING,
+            [Fault(5.0, "failover", "north", 0.0, {"target": "west", "mode": "CONSISTENCY", "force": False})],
+            20.0,
+        )
+    )
+    assert outcome.verdict.ok, outcome.verdict.violations
+    (when, owner, epoch) = outcome.world.ownership[-1]
+    assert (owner, epoch) == ("west", 2)
+    assert when - 5.0 < 4 * TIMING.interval + 1.0, when  # drain, report, transfer: a few ticks, not minutes
