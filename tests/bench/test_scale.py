@@ -1,0 +1,54 @@
+"""`bench/scale.py` counts what it says: request units by the rules in its docstring, over a local DynamoDB
+served over HTTP that behaves like DynamoDB for the store (conditions, transactions, their old images)."""
+
+from __future__ import annotations
+
+from bench.scale import lateness, units
+
+from failover_operator.store import ConflictError, DynamoDBService, ensure_table, keys
+from harness.dynamo import dynamodb_client
+from harness.faults import RecordedRequest
+from harness.memdynamo_server import memdynamo_process
+
+
+def test_units_count_writes_reads_transactions_and_index_entries() -> None:
+    group = {keys.PK: {"S": keys.group_pk("op", "shop", "web")}, keys.SK: {"S": "CLUSTER#east"}}
+    fleet = {keys.PK: {"S": keys.fleet_pk("op")}, keys.SK: {"S": "CLUSTER#east"}}
+    requests = [
+        RecordedRequest("UpdateItem", {"Key": fleet}),  # a heartbeat: 1
+        RecordedRequest("UpdateItem", {"Key": group}),  # a status: 1 + its index entry
+        RecordedRequest("Query", {}),
+        RecordedRequest(
+            "TransactWriteItems", {"TransactItems": [{"Update": {"Key": group}}, {"Update": {"Key": fleet}}]}
+        ),
+    ]
+    assert units(requests) == (1 + 2 + (2 * 2 + 1), 1)
+
+
+def test_lateness_is_what_a_tick_came_after_the_interval() -> None:
+    class Runner:
+        def __init__(self, starts: list[float]) -> None:
+            self.__dict__["starts"] = starts
+
+    runners = [Runner([0.0, 5.0, 10.2, 10.3, 15.3])]
+    late = lateness(runners, 0.0, 5.0)  # 10.2 -> 10.3 is a settling tick, not a late one
+    assert [round(x, 6) for x in late] == [0.0, 0.2, 0.0]
+
+
+async def test_the_in_memory_dynamodb_over_http_answers_as_dynamodb_does() -> None:
+    with memdynamo_process() as endpoint:
+        async with dynamodb_client(endpoint) as client:
+            await ensure_table(client, "t")
+            east = DynamoDBService(client, "t", "east", "op")
+            west = DynamoDBService(client, "t", "west", "op")
+            await east.state.register_group("shop", "web")
+            assert (await west.state.register_group("shop", "web")).owner == "east"  # the old image of a failed put
+            await west.state.update_cluster_status("shop", "web", "OK", "STANDBY", {}, observed_epoch=1)
+            record = await west.operations.execute_failover("shop", "web", "fo", "west", "drill")
+            assert record.epoch == 2
+            try:
+                await east.state.prove_ownership("shop", "web", 1, "OK", {})
+            except ConflictError:
+                pass
+            else:
+                raise AssertionError("a cancelled transaction must be refused")
