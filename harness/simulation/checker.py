@@ -161,7 +161,7 @@ def _forced_away(
             continue
         mine = conditions.get(name, {})
         unreachable = [span for k in ("operator_down", "dynamo_down", "cannot_answer") for span in mine.get(k, [])]
-        if _during(unreachable, when - interval, t):
+        if _during(unreachable, when - 2 * interval, t):  # force waits two intervals for the old owner
             return True
     return False
 

@@ -191,15 +191,15 @@ CASES = [
         "east has stopped serving shop/web at epoch 7 for failover fo-1; west takes it",
     ),
     (
-        "forced: the target waits one interval for the source",
-        sit("west", S, cfg(transition=FORCED), transition_age=4.0),
+        "forced: the target waits two intervals for the source",
+        sit("west", S, cfg(transition=FORCED), transition_age=9.9),
         Action.WAIT,
         S,
         "waiting: east drains",
     ),
     (
         "forced: then transfers without it",
-        sit("west", S, cfg(transition=FORCED), transition_age=5.1),
+        sit("west", S, cfg(transition=FORCED), transition_age=10.1),
         Action.TRANSFER,
         S,
         "transferring (forced): east did not confirm it stopped serving",

@@ -215,12 +215,14 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
                 f"transferring: {config.owner} has stopped serving {where} for failover "
                 f"{t.failover_name}; {s.me} takes it",
             )
-        if t.force and s.transition_age is not None and s.transition_age > s.timing.interval:
+        # Force waits two intervals: the owner learns of the request with the requester's next heartbeat and
+        # acts on its next tick; an owner that answers within that drains before the target scales up.
+        if t.force and s.transition_age is not None and s.transition_age > 2 * s.timing.interval:
             return _transfer(
                 t,
                 config,
                 f"transferring (forced): {config.owner} did not confirm it stopped serving {where} "
-                f"within {s.timing.interval:g}s; {s.me} takes it for failover {t.failover_name}",
+                f"within {2 * s.timing.interval:g}s; {s.me} takes it for failover {t.failover_name}",
                 forced=True,
             )
         return _standby(s, Action.WAIT, f"waiting: {config.owner} drains {where} for failover {t.failover_name}")

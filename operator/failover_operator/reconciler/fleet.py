@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from .context import OperatorContext
 
 
+def _retrieved(future: asyncio.Future[Mapping[str, Liveness]]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class FleetView:
     def __init__(self, ctx: OperatorContext) -> None:
         self.ctx = ctx
@@ -29,6 +34,7 @@ class FleetView:
             return self.live
         if self._reading is None or self._reading.done():
             self._reading = asyncio.ensure_future(self._read())
+            self._reading.add_done_callback(_retrieved)  # its error is the askers' (if any are left)
         return await asyncio.shield(self._reading)
 
     async def _read(self) -> Mapping[str, Liveness]:

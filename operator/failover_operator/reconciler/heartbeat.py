@@ -82,7 +82,7 @@ class ClusterHeartbeat:
                 self._retimed.clear()
                 interval = self.interval()
                 due, now = last + interval, clock.monotonic()
-                urgent = self._urgent and self._in_flight == 0
+                urgent = self._urgent and self._in_flight < MAX_IN_FLIGHT  # news does not wait behind stuck beats
                 if now < due and not urgent:
                     await wait_set(self._retimed, due - now)  # woken early: a shorter interval, or news
                     continue
