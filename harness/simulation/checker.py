@@ -9,7 +9,8 @@
   clusters (the owner counts as unexcused) is a violation; excused overlaps are counted by kind, never hidden.
 - **liveness**: once the group has no serving cluster, a healthy standby serves within
   `timeouts.heartbeat + 3 * heartbeatInterval` (plus slack for a tick) — checked over stretches where some
-  cluster was able to take over throughout (operator up, DynamoDB and its API reachable, no planned failover).
+  cluster was able to take over throughout (operator up, DynamoDB and its API reachable, no planned failover)
+  and the owner was not alive but blind (its API server unreachable: by design, not failed over for it).
 - **durability**: exactly one history record per ownership change (each epoch after the first, once).
 """
 
@@ -202,6 +203,7 @@ def _liveness(world: World, end: float, conditions: dict[str, dict[str, Interval
                 *planned,
             ]
             blocked += [iv for other in conditions.values() for iv in other.get("timeouts_edit", [])]
+            blocked += _blind_owner(conditions.get(owner or "", {}))
             t = start
             while t + bound < stop:
                 clash = [b for a, b in blocked if a < t + bound and t < b]
@@ -216,6 +218,18 @@ def _liveness(world: World, end: float, conditions: dict[str, dict[str, Interval
                     )
                     return
                 t = max(clash)
+
+
+def _blind_owner(owner: dict[str, Intervals]) -> Intervals:
+    """When the owner was alive but could not reach its API server: by design nobody takes over then (it may
+    still serve, and not being able to observe is not failing) — until it is also cut off or down."""
+    dead = [*owner.get("dynamo_down", []), *owner.get("operator_down", [])]
+    spans = []
+    for a, b in owner.get("api_down", []):
+        cut = min((s for s, _ in dead if a <= s < b), default=b)
+        if not any(s <= a < e for s, e in dead):
+            spans.append((a, cut))
+    return spans
 
 
 def _durability(world: World, verdict: Verdict) -> None:
