@@ -4,9 +4,10 @@
   serving while it is not the owner is *excused* when no software in it could have stopped it: its API server
   was unreachable while it was also cut off from DynamoDB (or its operator was down), or its operator and its
   watchdog were both gone; or when a person asked for it: an UPTIME hand-off (old and new owner overlap by
-  design), or a forced failover whose old owner could not answer (down, or its DynamoDB too slow, lossy or blind to
-  read the request and write an answer within an interval: what force gives up). A moment with two *unexcused* serving
-  clusters (the owner counts as unexcused) is a violation; excused overlaps are counted by kind, never hidden.
+  design), or a forced failover whose old owner could not answer (down, its API server unreachable, or its
+  DynamoDB too slow, lossy or blind to read the request and write an answer within two intervals: what force
+  gives up). A moment with two *unexcused* serving clusters (the owner counts as unexcused) is a violation;
+  excused overlaps are counted by kind, never hidden.
 - **liveness**: once the group has no serving cluster, a healthy standby serves within
   `timeouts.heartbeat + 3 * heartbeatInterval` (plus slack for a tick) — checked over stretches where some
   cluster was able to take over throughout (operator up, DynamoDB and its API reachable, no planned failover)
@@ -161,7 +162,10 @@ def _forced_away(
         if record is None or not getattr(record, "forced", False) or getattr(record, "source_cluster", None) != name:
             continue
         mine = conditions.get(name, {})
-        unreachable = [span for k in ("operator_down", "dynamo_down", "cannot_answer") for span in mine.get(k, [])]
+        # down, cut off, blind to the request, or unable to scale down (its API server): it cannot confirm
+        unreachable = [
+            span for k in ("operator_down", "dynamo_down", "cannot_answer", "api_down") for span in mine.get(k, [])
+        ]
         if _during(unreachable, when - 2 * interval, t):  # force waits two intervals for the old owner
             return True
     return False

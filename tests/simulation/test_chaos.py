@@ -24,8 +24,9 @@ SEED = 100_000
 #     owner stopped heartbeating while it still served; 1522 force transferred before a reachable owner had
 #     heard of the request (force now waits two intervals, and news is not held up behind stuck heartbeats);
 #     2566 the checker held a gap against the fleet while the owner was alive but blind (its API server
-#     unreachable), when by design nobody takes over.
-FOUND = (489, 521, 536, 590, 816, 919, 940, 991, 1313, 1520, 1522, 2566)
+#     unreachable), when by design nobody takes over; 3676, 4656 a forced failover of an owner whose API server
+#     was unreachable (it cannot confirm it stopped: what force gives up, now excused as documented).
+FOUND = (489, 521, 536, 590, 816, 919, 940, 991, 1313, 1520, 1522, 2566, 3676, 4656)
 
 
 def simulate(*args: str) -> tuple[int, int, int, str]:
