@@ -188,6 +188,10 @@ def _liveness(world: World, end: float, conditions: dict[str, dict[str, Interval
         mine = conditions.get(owner or "", {})
         alive = not any(_during(mine.get(k, []), start, stop) for k in ("operator_down", "dynamo_down"))
         bound = failing if alive else gone
+        # An owner back within the gap (restarted, reconnected) but failing is an owner alive but failing from then.
+        for _, back in [*mine.get("operator_down", []), *mine.get("dynamo_down", [])]:
+            if start < back < stop and back < start + gone:
+                bound = max(bound, back - start + failing)
         # A cluster that took over within the gap but whose API server then refused to scale it up is an owner
         # alive but failing, from its takeover on (it is drained after unhealthyPrimary).
         for when, who, _ in world.ownership:
