@@ -219,6 +219,13 @@ CASES = [
         "taking over: east's heartbeat has not changed for over 15s",
     ),
     (
+        "owner whose heartbeat lists the group fenced (its status says PRIMARY): taken over as not serving",
+        sit("north", S, owner_silent_for=SILENT, owner_fenced=True),
+        Action.TAKE_OVER,
+        S,
+        "taking over: east has fenced shop/web for over 15s",
+    ),
+    (
         "fenced owner: a standby takes over",
         sit("north", S, owner_silent_for=SILENT, clusters=FENCED_OWNER),
         Action.TAKE_OVER,

@@ -105,6 +105,9 @@ class Situation:
     owner_silent_for: float | None = None
     """How long since we last saw the owner report, afresh, that it serves at the current epoch (a new
     heartbeat saying PRIMARY at the epoch), or since we first saw it owning at that epoch."""
+    owner_fenced: bool = False
+    """The owner's heartbeat lists the group as fenced: it does not serve it, whatever its status says (a proof
+    that landed with its answer lost). A takeover then requires its status not to say PRIMARY."""
     source_silent_for: float | None = None
     """During an UPTIME hand-off: the same as owner_silent_for, of the hand-off's source (which serves on)."""
     owner_error_for: float | None = None  # how long we have seen the owner report ERROR (None: it doesn't)
@@ -429,8 +432,10 @@ def _takeover_cause(
     status = clusters.get(owner)
     silent = s.owner_silent_for
     if silent is not None and silent > timing.heartbeat:
-        if claims_serving(status, config.epoch):
+        if claims_serving(status, config.epoch) and not s.owner_fenced:
             return f"{owner}'s heartbeat has not changed for over {timing.heartbeat:g}s", "stale"
+        if s.owner_fenced:
+            return f"{owner} has fenced {s.group} for over {timing.heartbeat:g}s", "not serving"
         what = "has never reported" if status is None else f"reports {status.state.value}"
         return f"{owner} {what}, not serving at epoch {config.epoch}, for over {timing.heartbeat:g}s", "not serving"
     errored_for = s.owner_error_for

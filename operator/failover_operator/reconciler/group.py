@@ -33,6 +33,7 @@ from ..store import (
     StoreError,
     SupersededError,
     Transition,
+    keys,
 )
 from ..store.observe import ChangeObserver
 from ..store.records import ClusterState, ClusterStatus, FailoverMode, Health, Outcome, components_json
@@ -294,6 +295,7 @@ class GroupRunner:
             self._hurry()
             return Decision(Action.NONE, LocalRole.STANDBY, f"no action: not promoting: {exc}")
         except (StoreError, TimeoutError) as exc:
+            self._written_key = None  # it may have landed, saying PRIMARY: say again what is true
             return Decision(
                 Action.NONE,
                 self.local_role,
@@ -302,6 +304,7 @@ class GroupRunner:
         self.ctx.heartbeat.written(sent)  # the proof moved our liveness too
         timing = self._timing()
         if clock.monotonic() - sent > timing.fence_after:
+            self._written_key = None  # it says PRIMARY, but we do not act on it: say again what is true
             return Decision(
                 Action.NONE,
                 self.local_role,
@@ -662,6 +665,7 @@ class GroupRunner:
             clusters=state.clusters,
             stale=frozenset(stale),
             owner_silent_for=silent_for,
+            owner_fenced=config.owner != self.ctx.cluster and self._fenced_by(config.owner),
             source_silent_for=source_silent_for,
             owner_error_for=owner_error_for,
             transition_age=transition_age,
@@ -669,12 +673,18 @@ class GroupRunner:
             **common,  # type: ignore[arg-type]
         )
 
+    def _fenced_by(self, cluster: str) -> bool:
+        """`cluster`'s heartbeat says it has fenced this group: it does not serve it, whatever its status says."""
+        live = (self.ctx.fleet.live or {}).get(cluster)
+        pk = keys.group_pk(self.ctx.store.operator_id, self.namespace, self.name)
+        return live is not None and pk in live.fenced
+
     def _silent_for(self, cluster: str, status: ClusterStatus | None, epoch: int) -> float:
         """How long since we saw `cluster` claim, afresh, to serve at `epoch` (its status says PRIMARY at the
         epoch, and its status or its liveness moved since), or since we first looked; nothing else counts."""
         key = (cluster, epoch)
         fresh = None
-        if status is not None and claims_serving(status, epoch):
+        if status is not None and claims_serving(status, epoch) and not self._fenced_by(cluster):
             fresh = (status.heartbeat_seq, status.liveness_seq)
         last = self._serving_seen.get(key)
         now = self.ctx.clock.monotonic()
