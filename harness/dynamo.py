@@ -73,12 +73,17 @@ class SerializedMotoServer(ThreadedMotoServer):
         return f"http://{host}:{port}"
 
 
-@contextlib.contextmanager
-def moto_process(port: int = 0) -> Iterator[str]:
+def moto_process(port: int = 0) -> contextlib.AbstractContextManager[str]:
     """Run the serialized server in its own process (for benchmarks and the demo); yields its endpoint."""
+    return server_process("harness.dynamo", port)
+
+
+@contextlib.contextmanager
+def server_process(module: str, port: int = 0) -> Iterator[str]:
+    """`python -m MODULE --port P` in its own process, until it serves DynamoDB's endpoint; yields it."""
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness.dynamo", "--port", str(port)],
+        [sys.executable, "-m", module, "--port", str(port)],
         cwd=ROOT,  # the harness is not installed: it is importable from the repository's top level
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -13,16 +13,13 @@ import contextlib
 import json
 import re
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
 from botocore.exceptions import ClientError
 
-from harness.dynamo import ROOT, free_port
+from harness.dynamo import server_process
 from harness.memdynamo import MemoryDynamoDB
 
 _PREFIX = "com.amazonaws.dynamodb.v20120810#"
@@ -63,28 +60,8 @@ def _json(status: int, body: dict[str, Any]) -> web.Response:
     return web.Response(status=status, body=json.dumps(body), content_type="application/x-amz-json-1.0")
 
 
-@contextlib.contextmanager
-def memdynamo_process(port: int = 0) -> Iterator[str]:
-    from harness.dynamo import wait_until_serving
-
-    port = port or free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harness.memdynamo_server", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(endpoint, process)
-        yield endpoint
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def memdynamo_process(port: int = 0) -> contextlib.AbstractContextManager[str]:
+    return server_process("harness.memdynamo_server", port)
 
 
 def main(argv: list[str] | None = None) -> None:
