@@ -43,7 +43,7 @@ class FleetView:
         live = await store.liveness.read()
         changed = store.liveness.changed(live)
         self.live, self.read_at = live, started
-        self.touched(None if changed is None else changed, wake=True)
+        self.touched(changed, wake=True)
         return live
 
     def touched(self, partitions: Iterable[str] | None, *, wake: bool) -> None:
