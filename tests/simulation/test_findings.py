@@ -156,3 +156,20 @@ def test_8_a_takeover_answered_after_someone_else_took_over_never_scales_up() ->
     assert events(outcome, "north", "AutomaticFailover")[0] > west_owns  # the answer came after west took over
     # Never scaled up, not even for an instant (a scale-up undone at once would be no overlap to the checker).
     assert serving(outcome, "north") == [(0.0, False)], serving(outcome, "north")
+
+
+def test_3_a_fenced_owner_whose_proofs_land_unanswered_is_taken_over_in_time() -> None:
+    """Seed 3615: the fenced owner tries to prove ownership again; the proof lands (saying PRIMARY) but its
+    answers are lost, then slow. It was retried for 5 s, and for as long the standbys' takeover "of an owner not
+    serving" was refused by the PRIMARY it left. A proof is now waited for only up to the fence limit (it is not
+    acted on past it), and the owner's true status follows at once."""
+    timing = Timing(interval=0.5, heartbeat=2.0, unhealthy=3.0, transitory=6.0)
+    outcome = play(
+        Fault(6.94, "slow_answers", "east", 2.0, {"latency": 0.762}),
+        Fault(9.39, "lose_answers", "east", 2.5, {"p": 1.0}),
+        Fault(12.79, "slow_answers", "east", 5.12, {"latency": 0.886}),
+        timing=timing,
+        clusters=("east", "west", "north"),
+        duration=30.0,
+    )
+    assert owners(outcome)[-1][1] == 2, outcome.world.ownership

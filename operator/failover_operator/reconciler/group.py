@@ -281,16 +281,21 @@ class GroupRunner:
         store = self.ctx.store
         clock = self.ctx.clock
         observation = self.observation
+        timing = self._timing()
         sent = clock.monotonic()
         try:
-            await store.state.prove_ownership(
-                self.namespace,
-                self.name,
-                epoch,
-                observation.health if observation is not None else Health.UNKNOWN,
-                observation.components if observation is not None else {},
-                message=(observation.message or None) if observation is not None else None,
-            )
+            # A proof answered after the fence limit is not acted on, so it is not waited for (nor retried) past
+            # it either: its PRIMARY may have landed, and the true status must follow it at once, or a takeover of
+            # us as "not serving" is refused for as long as the retries last.
+            async with asyncio.timeout(timing.fence_after):
+                await store.state.prove_ownership(
+                    self.namespace,
+                    self.name,
+                    epoch,
+                    observation.health if observation is not None else Health.UNKNOWN,
+                    observation.components if observation is not None else {},
+                    message=(observation.message or None) if observation is not None else None,
+                )
         except ConflictError as exc:
             self._hurry()
             return Decision(Action.NONE, LocalRole.STANDBY, f"no action: not promoting: {exc}")
@@ -302,7 +307,6 @@ class GroupRunner:
                 f"no action: could not prove ownership of {self.group}: {exc or 'DynamoDB did not answer in time'}",
             )
         self.ctx.heartbeat.written(sent)  # the proof moved our liveness too
-        timing = self._timing()
         if clock.monotonic() - sent > timing.fence_after:
             self._written_key = None  # it says PRIMARY, but we do not act on it: say again what is true
             return Decision(
