@@ -20,6 +20,11 @@ Also: CPU of this process (both operators, the proxies, the fake API servers) pe
 group; how long until every group of both clusters had its first status written; fencings and role changes
 during the window (there must be none); status patches of the FailoverGroups per interval.
 
+Then, with every group still carried (`--no-moves` skips this): a planned failover (CONSISTENCY) of one group
+to west, applied in west, timed from its start to Succeeded (bound: 2h plus the workload's scale time); and
+the owner's operator killed (its process exits at once, as with SIGKILL): how long until west serves every
+other group (bound: the heartbeat timeout T = 3 h, plus 2 h).
+
 Prints one JSON object per line: {"figure", "value", "unit", "groups", ...}. `python -m bench.scale`.
 """
 
@@ -31,6 +36,7 @@ import inspect
 import itertools
 import json
 import multiprocessing
+import os
 import resource
 import time
 from collections import Counter
@@ -38,10 +44,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from failover_operator.api import FailoverSpec
 from failover_operator.clock import EventLoopClock
 from failover_operator.metrics import Metrics
 from failover_operator.reconciler.context import OperatorContext
 from failover_operator.reconciler.decide import LocalRole
+from failover_operator.reconciler.failover import FailoverExecutor
 from failover_operator.reconciler.group import GroupRunner
 from failover_operator.reconciler.plan import GroupPlan, plan_of
 from failover_operator.settings import Settings
@@ -58,6 +66,7 @@ MONTH = 30 * 24 * 3600
 WRITE_PRICE = 0.625e-6
 READ_PRICE = 0.125e-6
 CLUSTERS = ("east", "west")
+SCALE_TIME = 0.1 + 0.25  # the fake Deployment controller: ready 0.1 s after a scale-up, looked at every 0.25 s
 
 
 class TimedRunner(GroupRunner):
@@ -143,22 +152,28 @@ def _indexed(action: Mapping[str, Any]) -> float:
     return 1.0 if pk.startswith(keys.GROUP_PREFIX) and (sk == keys.CONFIG_SK or sk.startswith("CLUSTER#")) else 0.0
 
 
-def run(groups: int, interval: float, window_intervals: int, dynamodb: str = "memory") -> None:
+@dataclass(frozen=True)
+class Scenario:
+    groups: int
+    interval: float = 5.0
+    window: int = 6  # intervals counted after the warm-up
+    dynamodb: str = "memory"  # or "moto"
+    moves: bool = True  # then a planned failover, then the owner's death
+
+
+def run(scenario: Scenario) -> None:
     """Each cluster's operator in its own process (as in production), the local DynamoDB in a third; both
     operators count over the same window, which starts once both have settled."""
     ctx = multiprocessing.get_context("spawn")
-    local = memdynamo_process if dynamodb == "memory" else moto_process
+    local = memdynamo_process if scenario.dynamodb == "memory" else moto_process
     with local() as endpoint:
         asyncio.run(_create_table(endpoint))
         settled = ctx.Barrier(len(CLUSTERS))
         results = ctx.Queue()
-        workers = [
-            ctx.Process(target=_operator, args=(c, endpoint, groups, interval, window_intervals, settled, results))
-            for c in CLUSTERS
-        ]
+        workers = [ctx.Process(target=_operator, args=(c, endpoint, scenario, settled, results)) for c in CLUSTERS]
         for worker in workers:
             worker.start()
-        lines = [results.get(timeout=600 + groups) for _ in workers]
+        lines = [results.get(timeout=900 + scenario.groups) for _ in workers]
         for worker in workers:
             worker.join(timeout=30)
     for cluster_lines in sorted(lines, key=lambda ls: ls[0].get("cluster", "")):
@@ -171,19 +186,16 @@ async def _create_table(endpoint: str) -> None:
         await ensure_table(client, TABLE)
 
 
-def _operator(
-    cluster: str, endpoint: str, groups: int, interval: float, window: int, settled: Any, results: Any
-) -> None:
+def _operator(cluster: str, endpoint: str, scenario: Scenario, settled: Any, results: Any) -> None:
     try:
-        results.put(asyncio.run(_operate(cluster, endpoint, groups, interval, window, settled)))
+        results.put(asyncio.run(_operate(cluster, endpoint, scenario, settled, results)))
     except BaseException as exc:  # the parent must hear of it rather than wait
         results.put([{"figure": "error", "value": 0, "unit": "", "cluster": cluster, "error": repr(exc)}])
         raise
 
 
-async def _operate(
-    cluster: str, endpoint: str, groups: int, interval: float, window_intervals: int, settled: Any
-) -> list[dict[str, Any]]:
+async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any, results: Any) -> list[dict[str, Any]]:
+    groups, interval, window_intervals = scenario.groups, scenario.interval, scenario.window
     started_wall = time.monotonic()
     out: list[dict[str, Any]] = []
     extra = {"groups": groups, "cluster": cluster, "interval": interval}
@@ -191,7 +203,9 @@ async def _operate(
     def emit(figure: str, value: float, unit: str, **more: Any) -> None:
         out.append({"figure": figure, "value": round(value, 4), "unit": unit, **extra, **more})
 
-    proxy = await start_proxy(endpoint)
+    # Requests are kept only while counted (the proxy runs in this process: what it keeps would count as the
+    # operator's memory); connections to the in-memory DynamoDB are reused, as a client's to DynamoDB are.
+    proxy = await start_proxy(endpoint, recording=False, keep_alive=scenario.dynamodb == "memory")
     stop = asyncio.Event()
     tasks: list[asyncio.Task[Any]] = []
     loop = asyncio.get_running_loop()
@@ -200,9 +214,9 @@ async def _operate(
     try:
         async with dynamodb_client(proxy.endpoint, max_pool=16) as client:
             bodies = {f"g{i:04d}": _group(f"g{i:04d}", interval) for i in range(groups)}
-            rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before the groups' objects and runners
-            for name in bodies:
+            for name in bodies:  # the API server's objects are not the operator's memory
                 kube.create(_deployment(name, cluster == "east"))
+            rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before the groups' runners
             clock = EventLoopClock()
             settings = Settings(cluster_name=cluster, operator_id="bench", dynamodb_table=TABLE, aws_region="us-east-1")
             ctx = OperatorContext(
@@ -226,12 +240,14 @@ async def _operate(
             await asyncio.to_thread(settled.wait, 600)
             await asyncio.sleep(2 * interval)  # the first full reads and changes published
             roles = {k: r.local_role for k, r in ctx.runners.items()}
+            proxy.recording = True
             mark, patches, fenced = len(proxy.requests), reporter.patches, reporter.events["Fenced"]
             cpu0, wall0, loop0 = time.process_time(), time.monotonic(), loop.time()
             await asyncio.sleep(window_intervals * interval)
             cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             per = wall / interval
+            proxy.recording = False
             requests = proxy.requests[mark:]
             write, read = units(requests)
             by_operation = dict(Counter(r.operation for r in requests))
@@ -248,6 +264,19 @@ async def _operate(
             if late:
                 emit("tick_lateness_p99", late[min(len(late) - 1, int(0.99 * len(late)))], "s", ticks=len(late))
                 emit("tick_lateness_max", late[-1], "s")
+            if not scenario.moves:
+                return out
+            await asyncio.to_thread(settled.wait, 600)
+            first = next(iter(bodies))
+            if cluster == "west":
+                await _planned(ctx, reporter, kube, first, interval, emit)
+            await asyncio.to_thread(settled.wait, 600)
+            if cluster == "east":  # dies at once, as with SIGKILL: nothing stops, nothing is cleaned up
+                results.put(out)
+                results.close()
+                results.join_thread()
+                os._exit(0)
+            await _detection(ctx, kube, [n for n in bodies if n != first], interval, emit)
             return out
     finally:
         stop.set()
@@ -255,6 +284,52 @@ async def _operate(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await proxy.stop()
+
+
+async def _planned(
+    ctx: OperatorContext, reporter: Reporter, kube: SimKube, name: str, interval: float, emit: Any
+) -> None:
+    """A planned failover of one group to this cluster, applied here, while every group is carried."""
+    spec = FailoverSpec.model_validate(
+        {"targetCluster": ctx.cluster, "failoverGroups": [{"name": name}], "mode": "CONSISTENCY"}
+    )
+    started = time.monotonic()
+    status = await FailoverExecutor(ctx).run(NS, f"move-{name}", spec, None, reporter, asyncio.Event(), 1, None)
+    took = time.monotonic() - started
+    serving = await _serving(kube, name)
+    emit(
+        "planned_failover_seconds",
+        took,
+        "s",
+        phase=str(status.phase.value if status.phase else None),
+        serving=serving,
+        bound=2 * interval + SCALE_TIME,
+    )
+
+
+async def _detection(ctx: OperatorContext, kube: SimKube, names: list[str], interval: float, emit: Any) -> None:
+    """The owner's operator died just now: when does this cluster serve each of its groups?"""
+    died = time.monotonic()
+    bound = 3 * interval + 2 * interval  # T + 2h, T = 3h in these groups
+    served: dict[str, float] = {}
+    while len(served) < len(names) and time.monotonic() - died < bound + 60:
+        for name in names:
+            if name not in served and await _serving(kube, name):
+                runner = ctx.runners.get((NS, name))
+                if runner is not None and runner.local_role == LocalRole.PRIMARY:
+                    served[name] = time.monotonic() - died
+        await asyncio.sleep(0.1)
+    times = sorted(served.values())
+    if times:
+        emit("detection_p50", times[len(times) // 2], "s", bound=bound, groups_served=len(times))
+        emit("detection_max", times[-1], "s", bound=bound, groups_served=len(times), of=len(names))
+    else:
+        emit("detection_max", float("inf"), "s", bound=bound, groups_served=0, of=len(names))
+
+
+async def _serving(kube: SimKube, name: str) -> bool:
+    obj = await kube.get("Deployment", NS, name)
+    return obj is not None and int((obj.get("spec") or {}).get("replicas", 1)) > 0
 
 
 async def _controller(kube: SimKube, stop: asyncio.Event) -> None:
@@ -304,9 +379,10 @@ def main(argv: list[str] | None = None) -> None:
         help="the local DynamoDB: the simulation's in-memory one served over HTTP (default), or moto, whose "
         "Query reads the whole table and limits the measurement from a few hundred groups",
     )
+    parser.add_argument("--no-moves", action="store_true", help="skip the planned failover and the owner's death")
     args = parser.parse_args(argv)
     for n in args.groups:
-        run(n, args.interval, args.window, args.dynamodb)
+        run(Scenario(n, args.interval, args.window, args.dynamodb, moves=not args.no_moves))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,11 @@ class FaultProxy:
     faults: list[_Fault] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     down: bool = False
+    recording: bool = True
+    """Keep every request (operation and body) in `requests`; a benchmark turns it on only while it counts, so
+    that what it keeps is not counted as the operator's memory."""
+    keep_alive: bool = False
+    """Reuse connections to the upstream (the in-memory DynamoDB allows it; moto closes them, see `start`)."""
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
     endpoint: str = ""
@@ -54,7 +59,8 @@ class FaultProxy:
         port = self._runner.addresses[0][1]
         self.endpoint = f"http://127.0.0.1:{port}"
         # moto answers "Connection: close": a kept-alive connection it has already closed would fail at random
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True, limit=16))
+        connector = aiohttp.TCPConnector(force_close=not self.keep_alive, limit=16)
+        self._session = aiohttp.ClientSession(connector=connector)
         return self
 
     async def stop(self) -> None:
@@ -107,7 +113,8 @@ class FaultProxy:
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = {}
-        self.requests.append(RecordedRequest(operation, body))
+        if self.recording:
+            self.requests.append(RecordedRequest(operation, body))
         if self.down:
             return _error(503, "ServiceUnavailable", "injected outage")
         fault = self._take(operation, body)
@@ -155,8 +162,8 @@ def _error(status: int, code: str, message: str) -> web.Response:
     )
 
 
-async def start_proxy(upstream: str) -> FaultProxy:
-    return await FaultProxy(upstream).start()
+async def start_proxy(upstream: str, *, recording: bool = True, keep_alive: bool = False) -> FaultProxy:
+    return await FaultProxy(upstream, recording=recording, keep_alive=keep_alive).start()
 
 
 __all__ = ["FaultProxy", "RecordedRequest", "start_proxy"]

@@ -3,7 +3,10 @@ served over HTTP that behaves like DynamoDB for the store (conditions, transacti
 
 from __future__ import annotations
 
-from bench.scale import lateness, units
+import json
+
+import pytest
+from bench.scale import Scenario, lateness, run, units
 
 from failover_operator.store import ConflictError, DynamoDBService, ensure_table, keys
 from harness.dynamo import dynamodb_client
@@ -52,3 +55,22 @@ async def test_the_in_memory_dynamodb_over_http_answers_as_dynamodb_does() -> No
                 pass
             else:
                 raise AssertionError("a cancelled transaction must be refused")
+
+
+def test_the_bench_measures_the_steady_state_a_planned_failover_and_a_death(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A small run end to end (two operator processes, the in-memory DynamoDB): every figure is there, and the
+    moves it measures happened (the failover succeeded, the standby served every other group)."""
+    run(Scenario(groups=4, interval=1.0, window=2))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    figures = {(line["cluster"], line["figure"]): line for line in lines}
+    assert not [line for line in lines if line["figure"] == "error"], lines
+    for cluster in ("east", "west"):
+        assert figures[(cluster, "fencings")]["value"] == 0
+        assert figures[(cluster, "role_changes")]["value"] == 0
+        assert 0 < figures[(cluster, "dynamodb_requests_per_interval")]["value"] < 4
+    planned = figures[("west", "planned_failover_seconds")]
+    assert planned["phase"] == "Succeeded" and planned["serving"] is True
+    died = figures[("west", "detection_max")]
+    assert died["groups_served"] == died["of"] == 3
