@@ -53,10 +53,12 @@ class SimKube:
     events: list[tuple[float, str, str]] = field(default_factory=list)  # posted by the watchdog
     version: int = 0
     requests: int = 0
+    reads: int = 0  # GETs of one object
 
     # --- the operator's KubeClient interface -------------------------------------------------------------
 
     async def get(self, kind: str | Kind, namespace: str, name: str) -> Obj | None:
+        self.reads += 1
         await self._gate(any_kind(kind), namespace, name, "reading")
         obj = self.objects.get((any_kind(kind).plural, namespace, name))
         return deep_copy(obj) if obj is not None else None

@@ -56,3 +56,24 @@ def test_a_planned_failover_is_carried_out_promptly_with_change_driven_reads() -
     (when, owner, epoch) = outcome.world.ownership[-1]
     assert (owner, epoch) == ("west", 2)
     assert when - 5.0 < 4 * TIMING.interval + 1.0, when  # drain, report, transfer: a few ticks, not minutes
+
+
+def test_nothing_changing_reads_each_resource_once_per_tick() -> None:
+    """Owner and standbys alike: one read of the group's one Deployment per interval (a standby's converge reads
+    it, and its observation grades what the converge read)."""
+    counts: dict[float, dict[str, int]] = {}
+
+    def watch(world: World) -> None:
+        async def later(at: float) -> None:
+            await asyncio.sleep(at)
+            counts[at] = {name: c.kube.reads for name, c in world.clusters.items()}
+
+        world.loop.create_task(later(10.0))
+        world.loop.create_task(later(30.0))
+
+    outcome = run(Trial(1, ["east", "west", "north"], TIMING, [], 32.0), on_world=watch)
+    assert outcome.verdict.ok, outcome.verdict.violations
+    intervals = 20.0 / TIMING.interval
+    for cluster in ("east", "west", "north"):
+        per_interval = (counts[30.0][cluster] - counts[10.0][cluster]) / intervals
+        assert 1 / 1.1 - 0.05 <= per_interval <= 1 / 0.9 + 0.05, (cluster, per_interval)

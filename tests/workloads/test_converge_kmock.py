@@ -376,3 +376,30 @@ async def test_bounded_parallelism(cluster: EmulatedCluster) -> None:
     seen = await Workloads(counting, concurrency=3).observe(NS, refs, Role.STANDBY)
     counting.close()
     assert len(seen.components) == 12
+
+
+async def test_an_observation_right_after_a_converge_reads_nothing_again(shop: EmulatedCluster) -> None:
+    """What converging read (or the API server stored for its patch) is what the observation grades: one read
+    per resource per tick. The grade is the same as a fresh read's."""
+
+    class CountingKube(KubeClient):
+        gets = 0
+
+        async def get(self, *args: Any, **kwargs: Any) -> Any:
+            CountingKube.gets += 1
+            return await super().get(*args, **kwargs)
+
+    counting = CountingKube(kubernetes_api_client(shop.url), workers=4)
+    workloads = Workloads(counting, now=lambda: NOW)
+    try:
+        result = await workloads.converge(NS, REFS, Role.STANDBY, group=GROUP, epoch=3)
+        assert sorted(result.objects) == sorted(f"{r.kind}/{r.name}" for r in REFS)
+        assert result.objects["Deployment/web"]["spec"]["replicas"] == 0  # as stored after the scale-down
+        CountingKube.gets = 0
+        graded = await workloads.observe(NS, REFS, Role.STANDBY, known=result.objects)
+        assert CountingKube.gets == 0
+        fresh = await workloads.observe(NS, REFS, Role.STANDBY)
+        assert CountingKube.gets == len(REFS)
+        assert graded == fresh
+    finally:
+        counting.close()

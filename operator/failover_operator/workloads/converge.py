@@ -52,6 +52,9 @@ class ConvergeResult:
     changed: list[str] = field(default_factory=list)  # "Kind/name" of every resource patched
     errors: list[str] = field(default_factory=list)  # one line each: "reading Deployment shop/web: 500 ..."
     actions: list[str] = field(default_factory=list)  # one line per change: "scaled Deployment shop/web 3 -> 0 (...)"
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """By "Kind/name": the object as converging last read it, or as the API server stored our patch. An
+    observation right after may grade these instead of reading each again."""
 
     @property
     def ok(self) -> bool:
@@ -129,9 +132,17 @@ class Workloads:
             logger.debug("Could not converge %s to %s: %s", group, role.value, error)
         return result
 
-    async def observe(self, namespace: str, refs: Iterable[RefLike], role: Role | str) -> Observation:
-        """Read and grade every listed resource; a failed read is an ERROR component, not an exception."""
-        components = await self.assess(namespace, refs, role)
+    async def observe(
+        self,
+        namespace: str,
+        refs: Iterable[RefLike],
+        role: Role | str,
+        *,
+        known: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Observation:
+        """Read and grade every listed resource; a failed read is an ERROR component, not an exception.
+        `known` ("Kind/name" -> object, from a converge just done) is graded as it is instead of read again."""
+        components = await self.assess(namespace, refs, role, known=known)
         health, message = summarize(components)
         return Observation(
             health=health,
@@ -143,22 +154,36 @@ class Workloads:
             all_ready=all_ready(components),
         )
 
-    async def assess(self, namespace: str, refs: Iterable[RefLike], role: Role | str) -> dict[str, Component]:
+    async def assess(
+        self,
+        namespace: str,
+        refs: Iterable[RefLike],
+        role: Role | str,
+        *,
+        known: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> dict[str, Component]:
         """Like :meth:`observe`, but the graded :class:`~.health.Component` objects, keyed "Kind/name"."""
         role = Role(role)
         limit = asyncio.Semaphore(self.concurrency)
         unique = _unique(refs)
-        graded = await asyncio.gather(*(self._assess_one(namespace, ref, role, limit) for ref in unique))
+        graded = await asyncio.gather(*(self._assess_one(namespace, ref, role, limit, known or {}) for ref in unique))
         return dict(graded)
 
     async def _assess_one(
-        self, namespace: str, ref: RefLike, role: Role, limit: asyncio.Semaphore
+        self,
+        namespace: str,
+        ref: RefLike,
+        role: Role,
+        limit: asyncio.Semaphore,
+        known: Mapping[str, Mapping[str, Any]],
     ) -> tuple[str, Component]:
         try:
             kind = managed_kind(ref.kind)
         except UnknownKindError:
             return f"{ref.kind}/{ref.name}", assess(ref.kind, None, role)
         key = f"{kind.kind}/{ref.name}"
+        if key in known:
+            return key, assess(kind, known[key], role)
         try:
             obj = await _limited(limit, self.kube.get(kind, namespace, ref.name))
         except KubeError as e:
@@ -197,10 +222,13 @@ class Workloads:
                     )
                     return
                 patch = role_patch(kind, obj, role, group=group, epoch=epoch, now=now, trigger_reconcile=trigger)
+                key = f"{kind.kind}/{ref.name}"
                 if patch is None:
+                    result.objects[key] = obj
                     return
                 try:
-                    await _limited(limit, self.kube.patch(kind, namespace, ref.name, _guarded(patch, obj)))
+                    stored = await _limited(limit, self.kube.patch(kind, namespace, ref.name, _guarded(patch, obj)))
+                    result.objects[key] = stored
                 except KubeError as e:
                     if e.conflict and attempt < self.conflict_retries:
                         continue  # changed since we read it (GitOps, a controller): read again, decide again
