@@ -196,6 +196,11 @@ class GroupRunner:
                 await self._observe()
                 self._report_status()  # in the background: this loop never waits on DynamoDB
                 await asyncio.sleep(min(timing.interval / 2, 0.5))
+            elif self.local_role == LocalRole.FENCED and self._report_changed():
+                # Until our status stops saying PRIMARY, a standby cannot take over from us "as not serving":
+                # it is retried here, not only by ticks (which may be stuck on reads that fail).
+                self._report_status()
+                await wait_set(self._changed, min(timing.interval / 2, 0.5))
             else:
                 await wait_set(self._changed, timing.interval)
 
@@ -588,7 +593,7 @@ class GroupRunner:
                 observation.components,
                 observed_epoch=self.config.epoch if self.config else None,
                 message=observation.message or None,
-                retry=False,
+                retry=self.reported != ClusterState.PRIMARY,  # retried at once: it unblocks a takeover of us
                 ordered=True,
             )
         except SupersededError:
