@@ -354,6 +354,17 @@ def test_a_takeover_is_conditioned_on_the_epoch_seen_and_on_what_the_owner_says(
     assert (transfer.epoch, transfer.transition, transfer.forced) == (7, TRANSITION, False)
 
 
+def test_an_owner_listed_fenced_is_taken_over_as_stale_only_when_its_numbers_stood_still():
+    """Its heartbeat lists the group fenced, its status still says PRIMARY (it could not write FENCED). Numbers
+    seen moving (a proof may just have landed: it moves them, not the listing): only "not serving", which a
+    proof's PRIMARY refuses. Numbers unchanged for the whole timeout (seed 4910: cut off since it fenced):
+    "stale", which any write of the owner refuses — else nobody could take over until it writes again."""
+    listed = decide(sit("north", S, owner_silent_for=SILENT, owner_fenced=True))
+    assert (listed.action, listed.cause) == (Action.TAKE_OVER, "not serving")
+    gone = decide(sit("north", S, owner_silent_for=SILENT, owner_fenced=True, stale=frozenset({"east"})))
+    assert (gone.action, gone.cause) == (Action.TAKE_OVER, "stale")
+
+
 def test_exactly_one_standby_contends_at_once_when_all_agree():
     situations = [sit(me, S, owner_silent_for=SILENT) for me in ("west", "north")]
     actions = [decide(s).action for s in situations]

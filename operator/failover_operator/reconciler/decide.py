@@ -432,7 +432,9 @@ def _takeover_cause(
     status = clusters.get(owner)
     silent = s.owner_silent_for
     if silent is not None and silent > timing.heartbeat:
-        if claims_serving(status, config.epoch) and not s.owner_fenced:
+        # A fenced listing in its heartbeat may be older than a proof that just landed (a proof moves the
+        # numbers, not the listing): only numbers seen unchanged for the whole timeout make it "stale" then.
+        if claims_serving(status, config.epoch) and (not s.owner_fenced or owner in s.stale):
             return f"{owner}'s heartbeat has not changed for over {timing.heartbeat:g}s", "stale"
         if s.owner_fenced:
             return f"{owner} has fenced {s.group} for over {timing.heartbeat:g}s", "not serving"
