@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -301,6 +301,9 @@ def _condition(params: dict[str, Any], key: str = "ConditionExpression") -> Call
     return lambda item: check(item, values)
 
 
+_EQUALS = re.compile(r"([#\w]+)\s*=\s*(:\w+)")
+
+
 # --- the table --------------------------------------------------------------------------------------------
 
 
@@ -309,6 +312,17 @@ class _Table:
     name: str
     definition: dict[str, Any]
     items: dict[tuple[str, str], Item] = field(default_factory=dict)
+    partitions: dict[str, dict[tuple[str, str], Item]] = field(default_factory=dict)
+    """The same items by hash key: a query of one partition reads that partition, not the whole table."""
+
+    def candidates(self, params: dict[str, Any]) -> Iterable[Item]:
+        """The items a base-table query can match: its partition's, when the condition names one."""
+        names = params.get("ExpressionAttributeNames") or {}
+        values = params.get("ExpressionAttributeValues") or {}
+        for name, placeholder in _EQUALS.findall(params.get("KeyConditionExpression", "")):
+            if names.get(name, name) == self.hash_key and "S" in values.get(placeholder, {}):
+                return self.partitions.get(values[placeholder]["S"], {}).values()
+        return self.items.values()
 
     @property
     def hash_key(self) -> str:
@@ -469,8 +483,14 @@ class MemoryClient:
     def _store(self, table: _Table, key: tuple[str, str], item: Item | None) -> None:
         if item is None:
             table.items.pop(key, None)
+            partition = table.partitions.get(key[0])
+            if partition is not None:
+                partition.pop(key, None)
+                if not partition:
+                    del table.partitions[key[0]]
         else:
             table.items[key] = item
+            table.partitions.setdefault(key[0], {})[key] = item
 
     # --- queries ----------------------------------------------------------------------------------------
 
@@ -489,9 +509,10 @@ class MemoryClient:
         condition = _condition(params, "KeyConditionExpression")
         assert condition is not None, "a query needs a KeyConditionExpression"
         filtered = _condition(params, "FilterExpression")
+        candidates = table.items.values() if index is not None else table.candidates(params)
         found = [
             item
-            for item in table.items.values()
+            for item in candidates
             if hash_key in item and range_key in item and condition(item) and (filtered is None or filtered(item))
         ]
         found.sort(key=lambda item: (item[range_key]["S"], item[table.hash_key]["S"], item[table.range_key]["S"]))
