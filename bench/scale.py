@@ -54,6 +54,7 @@ from failover_operator.reconciler.group import GroupRunner
 from failover_operator.reconciler.plan import GroupPlan, plan_of
 from failover_operator.settings import Settings
 from failover_operator.store import DynamoDBService, ensure_table, keys
+from failover_operator.store.connect import BULK_CONCURRENCY, MAX_POOL
 from failover_operator.workloads.converge import Workloads
 from harness.dynamo import dynamodb_client, moto_process
 from harness.faults import start_proxy
@@ -212,7 +213,7 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
     kube = SimKube(cluster, loop.time)
     reporter = Reporter()
     try:
-        async with dynamodb_client(proxy.endpoint, max_pool=16) as client:
+        async with dynamodb_client(proxy.endpoint, max_pool=MAX_POOL, parameter_validation=False) as client:
             bodies = {f"g{i:04d}": _group(f"g{i:04d}", interval) for i in range(groups)}
             for name in bodies:  # the API server's objects are not the operator's memory
                 kube.create(_deployment(name, cluster == "east"))
@@ -355,10 +356,10 @@ async def _settled(ctx: OperatorContext, groups: int) -> float:
 
 
 def _service(client: Any, cluster: str, clock: EventLoopClock) -> DynamoDBService:
-    """The store as the operator opens it (its bulk traffic bounded below the pool of 16, when that exists:
-    a baseline from before it is run as it was)."""
+    """The store as the operator opens it (its bulk traffic bounded below its pool, when that exists: a
+    baseline from before it is run as it was)."""
     if "concurrency" in inspect.signature(DynamoDBService).parameters:
-        return DynamoDBService(client, TABLE, cluster, "bench", clock, concurrency=12)
+        return DynamoDBService(client, TABLE, cluster, "bench", clock, concurrency=BULK_CONCURRENCY)
     return DynamoDBService(client, TABLE, cluster, "bench", clock)
 
 

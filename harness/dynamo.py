@@ -116,15 +116,23 @@ def wait_until_serving(endpoint: str, process: subprocess.Popen[bytes] | None = 
 
 
 @contextlib.asynccontextmanager
-async def dynamodb_client(endpoint: str, *, region: str = REGION, max_pool: int = 100) -> AsyncIterator[Any]:
+async def dynamodb_client(
+    endpoint: str, *, region: str = REGION, max_pool: int = 100, parameter_validation: bool = True
+) -> AsyncIterator[Any]:
     """An entered aioboto3 DynamoDB client for a local endpoint, with dummy credentials.
 
     botocore does not retry (one attempt): the store's own retry layer does, so tests see exactly what it sees.
+    Tests keep botocore's client-side validation on (a malformed request fails loudly); a benchmark turns it
+    off, as the operator's own client (store/connect.py) does.
     """
     from botocore.config import Config
 
     session = _session(region)
-    config = Config(max_pool_connections=max_pool, retries={"mode": "standard", "total_max_attempts": 1})
+    config = Config(
+        max_pool_connections=max_pool,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        parameter_validation=parameter_validation,
+    )
     async with session.client("dynamodb", endpoint_url=endpoint, config=config) as client:
         yield client
 
