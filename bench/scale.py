@@ -243,6 +243,7 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
             roles = {k: r.local_role for k, r in ctx.runners.items()}
             proxy.recording = True
             mark, patches, fenced = len(proxy.requests), reporter.patches, reporter.events["Fenced"]
+            events_before = Counter(reporter.events)
             cpu0, wall0, loop0 = time.process_time(), time.monotonic(), loop.time()
             await asyncio.sleep(window_intervals * interval)
             cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
@@ -259,6 +260,8 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
             emit("status_patches_per_interval", (reporter.patches - patches) / per, "patches")
             emit("role_changes", sum(1 for k, r in ctx.runners.items() if r.local_role != roles.get(k)), "groups")
             emit("fencings", reporter.events["Fenced"] - fenced, "events")
+            during = reporter.events - events_before
+            emit("events", sum(during.values()), "events", by_reason=dict(during))
             emit("cpu", 100 * cpu / wall, "% of a core", note="the operator, its proxy and its fake API server")
             emit("rss_growth_per_group", (rss - rss0) / groups, "KiB")
             late = sorted(lateness(list(ctx.runners.values()), loop0, interval))

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+import failover_operator.reconciler.group as group_module
+from failover_operator.reconciler.group import GroupRunner
+from failover_operator.reconciler.heartbeat import ClusterHeartbeat
 from harness.simulation.trial import Fault, Trial, run
 from harness.simulation.world import Timing, World
 
@@ -77,3 +82,34 @@ def test_nothing_changing_reads_each_resource_once_per_tick() -> None:
     for cluster in ("east", "west", "north"):
         per_interval = (counts[30.0][cluster] - counts[10.0][cluster]) / intervals
         assert 1 / 1.1 - 0.05 <= per_interval <= 1 / 0.9 + 0.05, (cluster, per_interval)
+
+
+def _slow_start(monkeypatch: pytest.MonkeyPatch, cluster: str, delay: float, limit: float) -> None:
+    """`cluster`'s group takes `delay` seconds to start (as one of a thousand starting at once would), while
+    its operator already heartbeats at the group's interval (its other groups know their roles)."""
+    original = GroupRunner._spread
+
+    def spread(self: GroupRunner) -> float:
+        return delay if self.ctx.cluster == cluster else original(self)
+
+    monkeypatch.setattr(GroupRunner, "_spread", spread)
+    monkeypatch.setattr(ClusterHeartbeat, "_known", lambda self: True)
+    monkeypatch.setattr(ClusterHeartbeat, "interval", lambda self: TIMING.interval)
+    monkeypatch.setattr(group_module, "STARTING_LIMIT", limit)
+
+
+def test_a_peer_does_not_take_over_a_group_its_owner_is_still_starting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold start of many groups: the bootstrap owner's first status comes well after the heartbeat timeout.
+    Its heartbeat says groups are still starting, so nobody takes over meanwhile."""
+    _slow_start(monkeypatch, "east", delay=6.0, limit=120.0)
+    outcome = run(Trial(1, ["east", "west"], TIMING, [], 12.0))
+    assert [(owner, epoch) for _, owner, epoch in outcome.world.ownership] == [("east", 1)]
+
+
+def test_a_group_still_starting_past_the_limit_is_taken_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting is believed for STARTING_LIMIT only: a group that never gets going does not block its peers."""
+    _slow_start(monkeypatch, "east", delay=20.0, limit=3.0)
+    outcome = run(Trial(1, ["east", "west"], TIMING, [], 12.0))
+    (when, owner, epoch) = outcome.world.ownership[-1]
+    assert (owner, epoch) == ("west", 2)
+    assert 3.0 < when < 3.0 + TIMING.heartbeat + 4 * TIMING.interval, when  # not before the limit

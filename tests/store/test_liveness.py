@@ -57,6 +57,15 @@ async def test_a_stale_takeover_fails_if_the_owner_beat_since(make_service, cloc
     assert record.epoch == 2
 
 
+async def test_a_beat_says_how_many_groups_are_still_starting(make_service):
+    east = make_service("east")
+    west = make_service("west")
+    await east.liveness.beat(5.0, starting=700)
+    assert (await west.liveness.read())["east"].starting == 700
+    await east.liveness.beat(5.0)  # all started: the attribute goes
+    assert (await west.liveness.read())["east"].starting == 0
+
+
 async def test_a_proof_of_ownership_moves_the_liveness(make_service):
     east = await _group(make_service, "east", "west")
     await east.liveness.beat(5.0)

@@ -62,6 +62,8 @@ from .status import group_status
 
 log = logging.getLogger("failover_operator.group")
 
+STARTING_LIMIT = 120.0
+"""Seconds after its start for which a group whose status we have not yet written counts as starting."""
 KNOWN_FOR = 0.5
 """Seconds for which what a converge read or wrote stands for an observation (taken right after it, in the
 same tick), instead of reading every resource again."""
@@ -103,6 +105,8 @@ class GroupRunner:
         self._changed = asyncio.Event()  # the role or the fence deadline moved: the fence loop looks again
         self._read = asyncio.Event()  # the config has been read (or registered) at least once
         self._act = asyncio.Lock()  # one change of local resources at a time
+        self._started_at: float | None = None
+        self._reported_once = False  # our status for the group has been written since we started
         self._known: tuple[float, LocalRole | None, dict[str, dict[str, Any]]] = (0.0, None, {})
         """When the last converge ran, to which role, and the objects it read or wrote (for the observation)."""
         self._written_key: tuple[object, ...] | None = None  # what our last confirmed status write said
@@ -135,10 +139,18 @@ class GroupRunner:
     def heartbeat_written(self) -> None:
         self._changed.set()  # the fence deadline moved
 
+    def starting(self) -> bool:
+        """Started, but our status for the group not yet written (for at most STARTING_LIMIT seconds): a cold
+        start of a thousand groups takes a while, and a peer should not take over from us meanwhile."""
+        if self._reported_once or self._started_at is None:
+            return False
+        return self.ctx.clock.monotonic() - self._started_at < STARTING_LIMIT
+
     async def run(
         self, plan_source: Callable[[], Awaitable[GroupPlan | None]], reporter: Reporter, stop: asyncio.Event
     ) -> None:
         """The two loops, until `stop` is set. Never raises: a failed step is logged and retried."""
+        self._started_at = self.ctx.clock.monotonic()
         async with self.ctx.heartbeat.attached():
             loops = [
                 asyncio.ensure_future(self._ticks(plan_source, reporter, stop)),
@@ -319,6 +331,7 @@ class GroupRunner:
                 f"no action: could not prove ownership of {self.group}: {exc or 'DynamoDB did not answer in time'}",
             )
         self.ctx.heartbeat.written(sent)  # the proof moved our liveness too
+        self._reported_once = True  # it wrote our status (PRIMARY)
         if clock.monotonic() - sent > timing.fence_after:
             self._written_key = None  # it says PRIMARY, but we do not act on it: say again what is true
             return Decision(
@@ -606,6 +619,7 @@ class GroupRunner:
             return
         self._last_status_error = None
         self._written_key = key
+        self._reported_once = True
         self.ctx.metrics.status_writes.labels(self.namespace, self.name).inc()
 
     # --- what the rules see -------------------------------------------------------------------------
@@ -712,6 +726,14 @@ class GroupRunner:
             fresh = (status.heartbeat_seq, status.liveness_seq)
         last = self._serving_seen.get(key)
         now = self.ctx.clock.monotonic()
+        live = (self.ctx.fleet.live or {}).get(cluster)
+        if status is None and live is not None and live.starting > 0:
+            # It has never reported, but its operator says groups of its are still starting, and its liveness
+            # moves: its silence counts from when it stops saying so (or stops moving).
+            age = self.ctx.store.state.heartbeat_age(self.namespace, self.name, cluster)
+            if age is not None and age <= self._timing().heartbeat:
+                self._serving_seen[key] = (None, now)
+                return 0.0
         if last is None or (fresh is not None and fresh != last[0]):
             self._serving_seen[key] = (fresh, now)
         return now - self._serving_seen[key][1]

@@ -106,6 +106,9 @@ class ClusterHeartbeat:
             if r.local_role == LocalRole.FENCED
         ]
 
+    def _starting(self) -> int:
+        return sum(1 for r in list(self.ctx.runners.values()) if r.starting())
+
     def _known(self) -> bool:
         """Some group knows its role: a restarted operator says it is alive only once it knows what it serves."""
         return any(r.local_role is not None for r in list(self.ctx.runners.values()))
@@ -115,7 +118,9 @@ class ClusterHeartbeat:
         sent = self.ctx.clock.monotonic()
         self._in_flight += 1
         try:
-            await self.ctx.store.liveness.beat(self.interval() if interval is None else interval, self._fenced())
+            await self.ctx.store.liveness.beat(
+                self.interval() if interval is None else interval, self._fenced(), self._starting()
+            )
         except (StoreError, TimeoutError) as exc:
             metrics.heartbeat_failures.inc()
             text = str(exc) or "timed out"

@@ -21,9 +21,9 @@ class LivenessManager:
     def __init__(self, ctx: StoreContext) -> None:
         self._ctx = ctx
 
-    async def beat(self, interval: float, fenced: Iterable[str] = ()) -> Liveness:
+    async def beat(self, interval: float, fenced: Iterable[str] = (), starting: int = 0) -> Liveness:
         """Write our liveness: the sequence number moves. One attempt: the next beat is the retry (a retried
-        old one adds nothing a newer one does not)."""
+        old one adds nothing a newer one does not). `starting`: how many of our groups are still starting."""
         ctx = self._ctx
         e = Expr()
         sets = [*self.bump(e), f"{e.n('interval')} = {e.v(n(interval))}", f"{e.n('writer')} = {e.v(s(ctx.writer))}"]
@@ -33,6 +33,10 @@ class LivenessManager:
             sets.append(f"{e.n('fenced')} = {e.v({'SS': fenced_pks})}")
         else:
             removes.append(e.n("fenced"))
+        if starting > 0:
+            sets.append(f"{e.n('starting')} = {e.v(n(starting))}")
+        else:
+            removes.append(e.n("starting"))
         if ctx.changes is not None:
             latest, covered_from = ctx.changes.published()
             sets += [

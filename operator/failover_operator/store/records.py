@@ -143,6 +143,9 @@ class Liveness(_Model):
     fenced: list[str] = []
     """The group partitions the cluster has fenced (its status for them may not have landed): peers re-read
     them on every look, however old their last read."""
+    starting: int = 0
+    """How many of the cluster's groups are still starting (their first status not yet written, for at most
+    STARTING_LIMIT seconds): peers do not count an owner that has never reported as silent meanwhile."""
 
 
 class HistoryRecord(_Model):
@@ -452,6 +455,7 @@ def liveness_from_item(item: Mapping[str, Any]) -> Liveness:
         changes_from=r.number("changesFrom", required=False) or 1,
         changes={k: int(v.get("N", "0")) for k, v in (r.get("changes", "M", required=False) or {}).items()},
         fenced=sorted(r.get("fenced", "SS", required=False) or []),
+        starting=r.number("starting", required=False) or 0,
     )
 
 
