@@ -54,6 +54,7 @@ class SimKube:
     version: int = 0
     requests: int = 0
     reads: int = 0  # GETs of one object
+    _settled: int = -1  # the version at which the controllers last found every object settled
 
     # --- the operator's KubeClient interface -------------------------------------------------------------
 
@@ -108,6 +109,8 @@ class SimKube:
     def controller_step(self, startup: float, started: dict[tuple[str, str, str], float]) -> None:
         """The Deployment/StatefulSet controllers: pods go at once, and are ready `startup` seconds after a
         scale-up (no I/O: the controllers run inside the API server's cluster, faults or not)."""
+        if self.version == self._settled and not started:
+            return  # nothing written since every object was last found settled: nothing to do
         now = self.now()
         for key, obj in self.objects.items():
             if key[0] not in ("deployments", "statefulsets"):
@@ -133,6 +136,8 @@ class SimKube:
                 status.update(wanted)
                 self.version += 1
                 obj["metadata"]["resourceVersion"] = str(self.version)
+        if not started:
+            self._settled = self.version
 
     # --- inside -------------------------------------------------------------------------------------------
 
