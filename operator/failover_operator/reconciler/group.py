@@ -58,7 +58,7 @@ from .decide import (
     reported_state,
 )
 from .plan import GroupPlan
-from .status import group_status
+from .status import group_status, heartbeat_age_text
 
 log = logging.getLogger("failover_operator.group")
 
@@ -105,6 +105,7 @@ class GroupRunner:
         self._changed = asyncio.Event()  # the role or the fence deadline moved: the fence loop looks again
         self._read = asyncio.Event()  # the config has been read (or registered) at least once
         self._act = asyncio.Lock()  # one change of local resources at a time
+        self._status_from: tuple[object, ...] | None = None  # what the FailoverGroup's status was last made of
         self._started_at: float | None = None
         self._reported_once = False  # our status for the group has been written since we started
         self._known: tuple[float, LocalRole | None, dict[str, dict[str, Any]]] = (0.0, None, {})
@@ -783,6 +784,9 @@ class GroupRunner:
         reporter: Reporter,
         store_error: str | None,
     ) -> None:
+        inputs = self._status_inputs(plan, state, decision, store_error)
+        if inputs == self._status_from:
+            return  # what the status is made of has not changed since it was last written (or found right)
         status = group_status(
             me=self.ctx.cluster,
             config=self.config,
@@ -805,6 +809,47 @@ class GroupRunner:
                 log.warning("%s: cannot update the FailoverGroup's status: %s", self.group, exc)
                 return
             self._status = status
+        self._status_from = inputs
+
+    def _status_inputs(
+        self, plan: GroupPlan, state: GroupState | None, decision: Decision, store_error: str | None
+    ) -> tuple[object, ...]:
+        """Everything `group_status` shows, cheaply: equal inputs make an equal status (building it is the
+        dearest part of a quiet tick). Heartbeat ages as shown (whole intervals), not as measured."""
+        interval = plan.heartbeat_interval
+        clusters: tuple[object, ...] = ()
+        history: object = None
+        if state is not None:
+            clusters = tuple(
+                (
+                    name,
+                    c.state,
+                    c.health,
+                    c.last_heartbeat,
+                    c.observed_epoch,
+                    c.message,
+                    None
+                    if name == self.ctx.cluster
+                    else heartbeat_age_text(
+                        self.ctx.store.state.heartbeat_age(self.namespace, self.name, name), interval
+                    ),
+                )
+                for name, c in sorted(state.clusters.items())
+            )
+            history = state.history[0] if state.history else None
+        return (
+            self.config,
+            clusters,
+            history,
+            state is None,
+            self.local_role,
+            self.observation,
+            decision,
+            interval,
+            plan.generation,
+            plan.spec_error,
+            store_error,
+        )
 
     # --- timing -------------------------------------------------------------------------------------
 
