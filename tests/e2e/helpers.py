@@ -36,20 +36,36 @@ async def fencing_then_takeover(owner: Member, standby: Member, replicas: int = 
     return timeline
 
 
+WATCH_CATCH_UP_SECONDS = 10.0
+
+
 @contextlib.asynccontextmanager
 async def phases_of(member: Member, name: str, namespace: str = "shop") -> AsyncIterator[list[str]]:
     """Every phase a Failover shows, in order, as a watch sees each version of it (not a poll that can miss one)."""
     seen: list[str] = []
+    moved = asyncio.Event()
 
     async def record() -> None:
         async for event in member.cluster.watch("failover.dev/v1alpha1", "failovers", namespace, name=name):
             phase = (event["object"].get("status") or {}).get("phase")
             if phase and (not seen or seen[-1] != phase):
                 seen.append(phase)
+                moved.set()
 
     task = asyncio.create_task(record())
     try:
         yield seen
+        # The watch may lag the read that ended the block (a loaded machine): let it catch up with the phase the
+        # object has now before the watch stops, or its last step would be missing from `seen`.
+        now = (await failover_status(member, name, namespace)).get("phase")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WATCH_CATCH_UP_SECONDS
+        while True:
+            moved.clear()  # before looking: a phase that arrives after the look wakes the wait
+            if not now or (seen and seen[-1] == now) or loop.time() >= deadline:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(moved.wait(), deadline - loop.time())
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
