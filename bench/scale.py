@@ -32,12 +32,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import inspect
 import itertools
 import json
 import multiprocessing
 import os
+import pstats
 import resource
+import sys
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -160,6 +163,7 @@ class Scenario:
     window: int = 6  # intervals counted after the warm-up
     dynamodb: str = "memory"  # or "moto"
     moves: bool = True  # then a planned failover, then the owner's death
+    profile: bool = False  # profile the standby while it takes over (top functions to stderr)
 
 
 def run(scenario: Scenario) -> None:
@@ -280,7 +284,13 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
                 results.close()
                 results.join_thread()
                 os._exit(0)
+            profiler = cProfile.Profile() if scenario.profile else None
+            if profiler is not None:
+                profiler.enable()
             await _detection(ctx, kube, [n for n in bodies if n != first], interval, emit)
+            if profiler is not None:
+                profiler.disable()
+                pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
             return out
     finally:
         stop.set()
@@ -386,9 +396,10 @@ def main(argv: list[str] | None = None) -> None:
         "Query reads the whole table and limits the measurement from a few hundred groups",
     )
     parser.add_argument("--no-moves", action="store_true", help="skip the planned failover and the owner's death")
+    parser.add_argument("--profile", action="store_true", help="profile the standby's takeovers (to stderr)")
     args = parser.parse_args(argv)
     for n in args.groups:
-        run(Scenario(n, args.interval, args.window, args.dynamodb, moves=not args.no_moves))
+        run(Scenario(n, args.interval, args.window, args.dynamodb, moves=not args.no_moves, profile=args.profile))
 
 
 if __name__ == "__main__":

@@ -105,6 +105,7 @@ class GroupRunner:
         self._changed = asyncio.Event()  # the role or the fence deadline moved: the fence loop looks again
         self._read = asyncio.Event()  # the config has been read (or registered) at least once
         self._act = asyncio.Lock()  # one change of local resources at a time
+        self._proving = False  # a proof of ownership is in flight (no background status write may start)
         self._status_from: tuple[object, ...] | None = None  # what the FailoverGroup's status was last made of
         self._started_at: float | None = None
         self._reported_once = False  # our status for the group has been written since we started
@@ -312,6 +313,7 @@ class GroupRunner:
             # A proof answered after the fence limit is not acted on, so it is not waited for (nor retried) past
             # it either: its PRIMARY may have landed, and the true status must follow it at once, or a takeover of
             # us as "not serving" is refused for as long as the retries last.
+            self._proving = True
             async with asyncio.timeout(timing.fence_after):
                 await store.state.prove_ownership(
                     self.namespace,
@@ -331,6 +333,8 @@ class GroupRunner:
                 self.local_role,
                 f"no action: could not prove ownership of {self.group}: {exc or 'DynamoDB did not answer in time'}",
             )
+        finally:
+            self._proving = False
         self.ctx.heartbeat.written(sent)  # the proof moved our liveness too
         self._reported_once = True  # it wrote our status (PRIMARY)
         if clock.monotonic() - sent > timing.fence_after:
@@ -588,6 +592,8 @@ class GroupRunner:
 
     def _report_status(self) -> None:
         """Write our status in the background if it changed (one write at a time; the next sees what is new)."""
+        if self._proving:
+            return  # a status write numbered after the proof in flight, landing first, would cancel the proof
         if self._report_changed() and (self._writing is None or self._writing.done()):
             self._writing = asyncio.ensure_future(self._write_status())
 
