@@ -5,9 +5,12 @@ finding 8 as "north and west served at once for 0.10s" on that code."""
 
 from __future__ import annotations
 
+import asyncio
+
+from failover_operator.store import keys
 from harness.simulation.checker import story
 from harness.simulation.trial import Fault, Outcome, Trial, run
-from harness.simulation.world import Timing
+from harness.simulation.world import NAME, NS, OPERATOR_ID, TABLE, Timing, World
 
 QUICK = Timing(interval=0.2, heartbeat=1.0, unhealthy=1.6, transitory=1.5)
 SLOW = Timing(interval=1.0, heartbeat=4.0, unhealthy=6.0, transitory=12.0)
@@ -173,3 +176,41 @@ def test_3_a_fenced_owner_whose_proofs_land_unanswered_is_taken_over_in_time() -
         duration=30.0,
     )
     assert owners(outcome)[-1][1] == 2, outcome.world.ownership
+
+
+def test_a_status_write_never_overtakes_a_proof_of_ownership() -> None:
+    """The invariant behind the takeover "as not serving": while the owner serves, its status record says
+    PRIMARY. Here a fenced owner proves ownership again over a slow table while its fencing loop wants its
+    FENCED status written. (A write started while a proof is in flight is numbered after it and could land
+    after it; no status write starts during a proof now. This schedule did not catch the old code in the act:
+    it guards the invariant, sampled every 10 ms.)"""
+    lies: list[float] = []
+
+    def watch(world: World) -> None:
+        async def sample() -> None:
+            table = world.db.tables[TABLE]
+            pk = keys.group_pk(OPERATOR_ID, NS, NAME)
+            while True:
+                await asyncio.sleep(0.01)
+                config = table.items.get((pk, keys.CONFIG_SK))
+                status = table.items.get((pk, keys.cluster_sk("east")))
+                serving_now = world.clusters["east"].kube.is_serving()
+                owner = config is not None and config["owner"]["S"] == "east"
+                if serving_now and owner and status is not None and status["state"]["S"] != "PRIMARY":
+                    lies.append(world.time())
+
+        world.loop.create_task(sample())
+
+    outcome = run(
+        Trial(
+            1,
+            ["east", "west"],
+            QUICK,
+            [Fault(3.0, "dynamo_writes_down", "east", 1.5), Fault(4.5, "slow_answers", "east", 4.0, {"latency": 0.3})],
+            12.0,
+        ),
+        on_world=watch,
+    )
+    assert outcome.verdict.ok, outcome.verdict.violations
+    assert events(outcome, "east", "Fenced"), "the scenario did not fence the owner"
+    assert lies == [], f"east served while its status said otherwise at {lies[:5]}"
