@@ -134,10 +134,13 @@ def run(trial: Trial, *, on_world: Callable[[World], None] | None = None) -> Out
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
-    tasks = asyncio.all_tasks(loop)
-    for task in tasks:
-        task.cancel()
-    if tasks:
+    """Cancel every task, and those that cancelling starts (a task's cleanup may start another), a few rounds."""
+    for _ in range(5):
+        tasks = asyncio.all_tasks(loop)
+        if not tasks:
+            return
+        for task in tasks:
+            task.cancel()
         loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
