@@ -52,7 +52,9 @@ class FaultProxy:
     async def start(self) -> FaultProxy:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        # Idle keep-alive connections stay open (as DynamoDB keeps them for minutes): a server closing one just as
+        # a pooled client reuses it fails that request ("Connection was closed"), which is not what is measured.
+        self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=3600)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

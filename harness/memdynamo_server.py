@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 async def _serve(port: int) -> None:
-    runner = web.AppRunner(app(), access_log=None)
+    runner = web.AppRunner(app(), access_log=None, keepalive_timeout=3600)  # as faults.py: no idle close races
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     stop = asyncio.Event()
