@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from ..store import Liveness, keys
+from ..store import Liveness
 
 if TYPE_CHECKING:
     from .context import OperatorContext
@@ -49,11 +49,12 @@ class FleetView:
     def touched(self, partitions: Iterable[str] | None, *, wake: bool) -> None:
         """Groups whose records were written (None: maybe any): their next tick reads them afresh."""
         runners = self.ctx.runners
-        operator_id = self.ctx.store.operator_id
         if partitions is None:
             targets = list(runners.values())
         else:
             wanted = set(partitions)
-            targets = [r for (ns, name), r in list(runners.items()) if keys.group_pk(operator_id, ns, name) in wanted]
+            if not wanted:
+                return  # the steady state: nothing was written
+            targets = [r for r in list(runners.values()) if r.pk in wanted]
         for runner in targets:
             runner.changed(wake=wake)

@@ -90,6 +90,7 @@ class GroupRunner:
         self.namespace = namespace
         self.name = name
         self.group = f"{namespace}/{name}"
+        self.pk = keys.group_pk(ctx.store.operator_id, namespace, name)  # the group's partition, checked once
         self.local_role: LocalRole | None = None
         self.reported = ClusterState.STANDBY
         self.config: GroupConfig | None = None
@@ -721,8 +722,7 @@ class GroupRunner:
     def _fenced_by(self, cluster: str) -> bool:
         """`cluster`'s heartbeat says it has fenced this group: it does not serve it, whatever its status says."""
         live = (self.ctx.fleet.live or {}).get(cluster)
-        pk = keys.group_pk(self.ctx.store.operator_id, self.namespace, self.name)
-        return live is not None and pk in live.fenced
+        return live is not None and self.pk in live.fenced
 
     def _silent_for(self, cluster: str, status: ClusterStatus | None, epoch: int) -> float:
         """How long since we saw `cluster` claim, afresh, to serve at `epoch` (its status says PRIMARY at the

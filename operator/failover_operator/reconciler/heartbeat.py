@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from ..store import StoreError, keys
+from ..store import StoreError
 from ..waits import wait_set
 from .decide import LocalRole
 
@@ -99,12 +99,7 @@ class ClusterHeartbeat:
                 task.cancel()
 
     def _fenced(self) -> list[str]:
-        store = self.ctx.store
-        return [
-            keys.group_pk(store.operator_id, r.namespace, r.name)
-            for r in list(self.ctx.runners.values())
-            if r.local_role == LocalRole.FENCED
-        ]
+        return [r.pk for r in list(self.ctx.runners.values()) if r.local_role == LocalRole.FENCED]
 
     def _starting(self) -> int:
         return sum(1 for r in list(self.ctx.runners.values()) if r.starting())
