@@ -62,7 +62,7 @@ from failover_operator.workloads.converge import Workloads
 from harness.dynamo import dynamodb_client, moto_process
 from harness.faults import start_proxy
 from harness.memdynamo_server import memdynamo_process
-from harness.simulation.kube import SimKube
+from harness.simulation.kube import SimKube, replicas
 
 TABLE = "bench-scale"
 NS = "shop"
@@ -345,7 +345,7 @@ async def _detection(ctx: OperatorContext, kube: SimKube, names: list[str], inte
 def _serving(kube: SimKube, name: str) -> bool:
     """Looked at in place (not through the API, which copies): the bench must not eat the operator's CPU."""
     obj = kube.objects.get(("deployments", NS, name))
-    return obj is not None and int((obj.get("spec") or {}).get("replicas", 1)) > 0
+    return obj is not None and replicas(obj) > 0
 
 
 async def _controller(kube: SimKube, stop: asyncio.Event) -> None:

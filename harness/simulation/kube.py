@@ -102,7 +102,7 @@ class SimKube:
 
     def is_serving(self) -> bool:
         return any(
-            plural in ("deployments", "statefulsets") and _replicas(obj) > 0
+            plural in ("deployments", "statefulsets") and replicas(obj) > 0
             for (plural, _, _), obj in self.objects.items()
         )
 
@@ -115,7 +115,7 @@ class SimKube:
         for key, obj in self.objects.items():
             if key[0] not in ("deployments", "statefulsets"):
                 continue
-            desired = _replicas(obj)
+            desired = replicas(obj)
             status = obj.setdefault("status", {})
             ready = int(status.get("readyReplicas") or 0)
             if ready < desired:
@@ -180,7 +180,7 @@ class SimKube:
             self.serving.append((self.now(), serving))
 
 
-def _replicas(obj: Mapping[str, Any]) -> int:
+def replicas(obj: Mapping[str, Any]) -> int:
     value = (obj.get("spec") or {}).get("replicas", 1)
     return value if isinstance(value, int) else 1
 

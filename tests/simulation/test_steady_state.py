@@ -4,6 +4,7 @@ heartbeat and one read of every cluster's liveness per interval; a change is re-
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -23,26 +24,30 @@ def requests(world: World, cluster: str) -> int:
     return store.call.calls + store._ctx.call_once.calls
 
 
-def sample(world: World, at: float, into: dict[float, dict[str, int]]) -> None:
-    async def later() -> None:
-        await asyncio.sleep(at)
-        into[at] = {name: requests(world, name) for name in world.clusters}
-
-    world.loop.create_task(later())
+def reads(world: World, cluster: str) -> int:
+    return world.clusters[cluster].kube.reads
 
 
-def test_nothing_changing_costs_one_write_and_one_read_per_cluster_per_interval() -> None:
+def quiet_rates(count: Callable[[World, str], int]) -> dict[str, float]:
+    """Three clusters, nothing changing: `count` per interval of each, measured from 10 s to 30 s."""
     counts: dict[float, dict[str, int]] = {}
 
     def watch(world: World) -> None:
-        sample(world, 10.0, counts)
-        sample(world, 30.0, counts)
+        async def later(at: float) -> None:
+            await asyncio.sleep(at)
+            counts[at] = {name: count(world, name) for name in world.clusters}
+
+        world.loop.create_task(later(10.0))
+        world.loop.create_task(later(30.0))
 
     outcome = run(Trial(1, ["east", "west", "north"], TIMING, [], 32.0), on_world=watch)
     assert outcome.verdict.ok, outcome.verdict.violations
     intervals = 20.0 / TIMING.interval
-    for cluster in ("east", "west", "north"):
-        per_interval = (counts[30.0][cluster] - counts[10.0][cluster]) / intervals
+    return {cluster: (counts[30.0][cluster] - counts[10.0][cluster]) / intervals for cluster in counts[30.0]}
+
+
+def test_nothing_changing_costs_one_write_and_one_read_per_cluster_per_interval() -> None:
+    for cluster, per_interval in quiet_rates(requests).items():
         # one beat and one liveness read per interval of the cluster's own clock (rates differ by up to 10 %)
         assert 2 / 1.1 - 0.05 <= per_interval <= 2 / 0.9 + 0.05, (cluster, per_interval)
 
@@ -66,21 +71,7 @@ def test_a_planned_failover_is_carried_out_promptly_with_change_driven_reads() -
 def test_nothing_changing_reads_each_resource_once_per_tick() -> None:
     """Owner and standbys alike: one read of the group's one Deployment per interval (a standby's converge reads
     it, and its observation grades what the converge read)."""
-    counts: dict[float, dict[str, int]] = {}
-
-    def watch(world: World) -> None:
-        async def later(at: float) -> None:
-            await asyncio.sleep(at)
-            counts[at] = {name: c.kube.reads for name, c in world.clusters.items()}
-
-        world.loop.create_task(later(10.0))
-        world.loop.create_task(later(30.0))
-
-    outcome = run(Trial(1, ["east", "west", "north"], TIMING, [], 32.0), on_world=watch)
-    assert outcome.verdict.ok, outcome.verdict.violations
-    intervals = 20.0 / TIMING.interval
-    for cluster in ("east", "west", "north"):
-        per_interval = (counts[30.0][cluster] - counts[10.0][cluster]) / intervals
+    for cluster, per_interval in quiet_rates(reads).items():
         assert 1 / 1.1 - 0.05 <= per_interval <= 1 / 0.9 + 0.05, (cluster, per_interval)
 
 

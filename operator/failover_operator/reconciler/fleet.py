@@ -27,6 +27,10 @@ class FleetView:
         self.read_at: float | None = None
         self._reading: asyncio.Future[Mapping[str, Liveness]] | None = None
 
+    def of(self, cluster: str) -> Liveness | None:
+        """`cluster`'s liveness as last read (None: not read yet, or it has none)."""
+        return (self.live or {}).get(cluster)
+
     async def liveness(self, max_age: float) -> Mapping[str, Liveness]:
         """Every cluster's liveness, read at most `max_age` seconds ago; one read however many groups ask."""
         now = self.ctx.clock.monotonic()

@@ -721,7 +721,7 @@ class GroupRunner:
 
     def _fenced_by(self, cluster: str) -> bool:
         """`cluster`'s heartbeat says it has fenced this group: it does not serve it, whatever its status says."""
-        live = (self.ctx.fleet.live or {}).get(cluster)
+        live = self.ctx.fleet.of(cluster)
         return live is not None and self.pk in live.fenced
 
     def _silent_for(self, cluster: str, status: ClusterStatus | None, epoch: int) -> float:
@@ -733,7 +733,7 @@ class GroupRunner:
             fresh = (status.heartbeat_seq, status.liveness_seq)
         last = self._serving_seen.get(key)
         now = self.ctx.clock.monotonic()
-        live = (self.ctx.fleet.live or {}).get(cluster)
+        live = self.ctx.fleet.of(cluster)
         if status is None and live is not None and live.starting > 0:
             # It has never reported, but its operator says groups of its are still starting, and its liveness
             # moves: its silence counts from when it stops saying so (or stops moving).

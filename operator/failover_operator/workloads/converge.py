@@ -206,6 +206,7 @@ class Workloads:
         result: ConvergeResult,
     ) -> None:
         trigger = bool(getattr(ref, "trigger_reconcile", False))
+        key = f"{kind.kind}/{ref.name}"
         try:
             for attempt in range(1, self.conflict_retries + 1):
                 obj = await _limited(limit, self.kube.get(kind, namespace, ref.name))
@@ -222,7 +223,6 @@ class Workloads:
                     )
                     return
                 patch = role_patch(kind, obj, role, group=group, epoch=epoch, now=now, trigger_reconcile=trigger)
-                key = f"{kind.kind}/{ref.name}"
                 if patch is None:
                     result.objects[key] = obj
                     return
@@ -235,7 +235,7 @@ class Workloads:
                     raise
                 action = describe_patch(kind, obj, patch, role, epoch)
                 logger.info("%s", action)
-                result.changed.append(f"{kind.kind}/{ref.name}")
+                result.changed.append(key)
                 result.actions.append(action)
                 return
         except KubeError as e:
