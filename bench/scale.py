@@ -16,9 +16,9 @@ unit, a strongly consistent read one unit, a transaction's item two; a write of 
 scales the per-group part of it to 1,000 groups and keeps the fixed part (one heartbeat and one read per
 interval, whatever the number of groups): measure with `--groups 1000` to see it directly.
 
-Also: CPU of this process (both operators, the proxies, the fake API servers) per operator; RSS growth per
-group; how long until every group of both clusters had its first status written; fencings and role changes
-during the window (there must be none); status patches of the FailoverGroups per interval.
+Also: CPU of each operator's process (the operator and its in-memory API server; the proxy runs apart); RSS
+growth per group; how long until every group of both clusters had its first status written; fencings and role
+changes during the window (there must be none); status patches of the FailoverGroups per interval.
 
 Then, with every group still carried (`--no-moves` skips this): a planned failover (CONSISTENCY) of one group
 to west, applied in west, timed from its start to Succeeded (bound: 2h plus the workload's scale time); and
@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import inspect
 import itertools
 import json
+import logging
 import multiprocessing
 import os
 import pstats
@@ -43,7 +45,7 @@ import resource
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,10 +59,11 @@ from failover_operator.reconciler.group import GroupRunner
 from failover_operator.reconciler.plan import GroupPlan, plan_of
 from failover_operator.settings import Settings
 from failover_operator.store import DynamoDBService, ensure_table, keys
+from failover_operator.store.changes import KEEP_SECONDS
 from failover_operator.store.connect import BULK_CONCURRENCY, MAX_POOL
 from failover_operator.workloads.converge import Workloads
 from harness.dynamo import dynamodb_client, moto_process
-from harness.faults import start_proxy
+from harness.faults import RecordedRequest, start_proxy
 from harness.memdynamo_server import memdynamo_process
 from harness.simulation.kube import SimKube, replicas
 
@@ -107,6 +110,50 @@ class Reporter:
         self.patches += 1
 
 
+class CountingProxy:
+    """The fault proxy (harness/faults.py) in its own process, counting what one operator sends while asked to."""
+
+    def __init__(self, upstream: str, *, keep_alive: bool) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, theirs = ctx.Pipe()
+        self._process = ctx.Process(target=_proxy_main, args=(upstream, keep_alive, theirs), daemon=True)
+        self._process.start()
+        self.endpoint: str = self._conn.recv()
+
+    async def record(self) -> None:
+        await asyncio.to_thread(self._ask, "record")
+
+    async def take(self) -> list[RecordedRequest]:
+        """What was sent since `record`; counting stops."""
+        return await asyncio.to_thread(self._ask, "take")
+
+    def _ask(self, command: str) -> Any:
+        self._conn.send(command)
+        return self._conn.recv()
+
+    def stop(self) -> None:
+        self._process.kill()
+        self._process.join(5)
+
+
+def _proxy_main(upstream: str, keep_alive: bool, conn: Any) -> None:
+    async def serve() -> None:
+        proxy = await start_proxy(upstream, recording=False, keep_alive=keep_alive)
+        conn.send(proxy.endpoint)
+        while True:
+            command = await asyncio.to_thread(conn.recv)
+            if command == "record":
+                proxy.requests.clear()
+                proxy.recording = True
+                conn.send(None)
+            elif command == "take":
+                proxy.recording = False
+                conn.send(list(proxy.requests))
+                proxy.requests.clear()
+
+    asyncio.run(serve())
+
+
 def _deployment(name: str, primary: bool) -> dict[str, Any]:
     annotations = {"failover.dev/group": f"{NS}/{name}", "failover.dev/epoch": "1"}
     annotations["failover.dev/role"] = "PRIMARY" if primary else "STANDBY"
@@ -134,7 +181,7 @@ def _group(name: str, interval: float) -> dict[str, Any]:
     }
 
 
-def units(requests: list[Any]) -> tuple[float, float]:
+def units(requests: list[RecordedRequest]) -> tuple[float, float]:
     """(write units, read units) of these requests, by the rules in the module's docstring."""
     write = read = 0.0
     for r in requests:
@@ -163,7 +210,8 @@ class Scenario:
     window: int = 6  # intervals counted after the warm-up
     dynamodb: str = "memory"  # or "moto"
     moves: bool = True  # then a planned failover, then the owner's death
-    profile: bool = False  # profile the standby while it takes over (top functions to stderr)
+    profile: bool = False  # profile the steady state and the takeovers (top functions to stderr)
+    log: str | None = None  # each operator's INFO log to LOG.<cluster>
 
 
 def run(scenario: Scenario) -> None:
@@ -192,6 +240,10 @@ async def _create_table(endpoint: str) -> None:
 
 
 def _operator(cluster: str, endpoint: str, scenario: Scenario, settled: Any, results: Any) -> None:
+    if scenario.log:
+        logging.basicConfig(
+            filename=f"{scenario.log}.{cluster}", level=logging.INFO, format="%(relativeCreated)d %(name)s %(message)s"
+        )
     try:
         results.put(asyncio.run(_operate(cluster, endpoint, scenario, settled, results)))
     except BaseException as exc:  # the parent must hear of it rather than wait
@@ -208,9 +260,9 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
     def emit(figure: str, value: float, unit: str, **more: Any) -> None:
         out.append({"figure": figure, "value": round(value, 4), "unit": unit, **extra, **more})
 
-    # Requests are kept only while counted (the proxy runs in this process: what it keeps would count as the
-    # operator's memory); connections to the in-memory DynamoDB are reused, as a client's to DynamoDB are.
-    proxy = await start_proxy(endpoint, recording=False, keep_alive=scenario.dynamodb == "memory")
+    # The counting proxy runs in a process of its own (in production there is none: its CPU and memory are not
+    # the operator's); connections to the in-memory DynamoDB are reused, as a client's to DynamoDB are.
+    proxy = CountingProxy(endpoint, keep_alive=scenario.dynamodb == "memory")
     stop = asyncio.Event()
     tasks: list[asyncio.Task[Any]] = []
     loop = asyncio.get_running_loop()
@@ -243,18 +295,20 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
             settled_at = await _settled(ctx, groups)
             emit("all_groups_reporting_after", settled_at - started_wall, "s")
             await asyncio.to_thread(settled.wait, 600)
-            await asyncio.sleep(2 * interval)  # the first full reads and changes published
+            # The cold start's writes stay published for KEEP_SECONDS (each peer re-reads what they name): the
+            # steady state starts when they are gone.
+            await asyncio.sleep(KEEP_SECONDS + 2 * interval)
             roles = {k: r.local_role for k, r in ctx.runners.items()}
-            proxy.recording = True
-            mark, patches, fenced = len(proxy.requests), reporter.patches, reporter.events["Fenced"]
+            await proxy.record()
+            patches, fenced = reporter.patches, reporter.events["Fenced"]
             events_before = Counter(reporter.events)
             cpu0, wall0, loop0 = time.process_time(), time.monotonic(), loop.time()
-            await asyncio.sleep(window_intervals * interval)
+            with _profiled(scenario.profile, f"the steady state, {cluster}"):
+                await asyncio.sleep(window_intervals * interval)
             cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             per = wall / interval
-            proxy.recording = False
-            requests = proxy.requests[mark:]
+            requests = await proxy.take()
             write, read = units(requests)
             by_operation = dict(Counter(r.operation for r in requests))
             emit("dynamodb_requests_per_interval", len(requests) / per, "requests", by_operation=by_operation)
@@ -266,7 +320,7 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
             emit("fencings", reporter.events["Fenced"] - fenced, "events")
             during = reporter.events - events_before
             emit("events", sum(during.values()), "events", by_reason=dict(during))
-            emit("cpu", 100 * cpu / wall, "% of a core", note="the operator, its proxy and its fake API server")
+            emit("cpu", 100 * cpu / wall, "% of a core", note="the operator and its in-memory API server")
             emit("rss_growth_per_group", (rss - rss0) / groups, "KiB")
             late = sorted(lateness(list(ctx.runners.values()), loop0, interval))
             if late:
@@ -284,20 +338,31 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
                 results.close()
                 results.join_thread()
                 os._exit(0)
-            profiler = cProfile.Profile() if scenario.profile else None
-            if profiler is not None:
-                profiler.enable()
-            await _detection(ctx, kube, [n for n in bodies if n != first], interval, emit)
-            if profiler is not None:
-                profiler.disable()
-                pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+            with _profiled(scenario.profile, f"the takeovers, {cluster}"):
+                await _detection(ctx, kube, [n for n in bodies if n != first], interval, emit)
             return out
     finally:
         stop.set()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await proxy.stop()
+        proxy.stop()
+
+
+@contextlib.contextmanager
+def _profiled(enabled: bool, what: str) -> Iterator[None]:
+    """Profile this process while in the block; the top functions to stderr."""
+    if not enabled:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        print(f"--- profile: {what} ---", file=sys.stderr)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
 
 
 async def _planned(
@@ -396,10 +461,14 @@ def main(argv: list[str] | None = None) -> None:
         "Query reads the whole table and limits the measurement from a few hundred groups",
     )
     parser.add_argument("--no-moves", action="store_true", help="skip the planned failover and the owner's death")
-    parser.add_argument("--profile", action="store_true", help="profile the standby's takeovers (to stderr)")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the steady state and the standby's takeovers (to stderr)"
+    )
+    parser.add_argument("--log", metavar="FILE", help="each operator's INFO log, to FILE.<cluster>")
     args = parser.parse_args(argv)
     for n in args.groups:
-        run(Scenario(n, args.interval, args.window, args.dynamodb, moves=not args.no_moves, profile=args.profile))
+        moves = not args.no_moves
+        run(Scenario(n, args.interval, args.window, args.dynamodb, moves=moves, profile=args.profile, log=args.log))
 
 
 if __name__ == "__main__":

@@ -50,17 +50,41 @@ async def test_failover_moves_ownership_in_one_transaction(make_service, proxied
     assert stored == record
     assert await s["east"].operations.is_locked("shop", "web") is None
     assert before.version == 1
-    # one transaction, carrying an idempotency token; reads, lock, transaction: four requests in all
+    # one transaction, carrying an idempotency token, conditioned on the lock being free (none was taken)
     (tx,) = [r.body for r in proxy.requests if r.operation == "TransactWriteItems"]
     assert len(tx["TransactItems"]) == 3 and len(tx["ClientRequestToken"]) == 36
-    assert [next(iter(i)) for i in tx["TransactItems"]] == ["Update", "Put", "Delete"]
+    assert [next(iter(i)) for i in tx["TransactItems"]] == ["Update", "Put", "ConditionCheck"]
 
 
 async def test_execute_failover_round_trips(make_service, proxied, proxy):
     await setup_group(make_service, "east", "west")
     west = make_service("west", client=proxied)
     await west.operations.execute_failover("shop", "web", "fo", "west", "drill")
-    assert [r.operation for r in proxy.requests] == ["Query", "Query", "Query", "PutItem", "TransactWriteItems"]
+    assert [r.operation for r in proxy.requests] == ["Query", "Query", "Query", "TransactWriteItems"]
+
+
+async def test_a_failover_on_a_read_just_made_is_one_request(make_service, proxied, proxy):
+    """What the operator's takeover sends: it read the group strongly in the same tick, and decided on it."""
+    await setup_group(make_service, "east", "west")
+    west = make_service("west", client=proxied)
+    state = await west.state.get_group_state("shop", "web")
+    mark = len(proxy.requests)
+    record = await west.operations.execute_failover("shop", "web", "fo", "west", "drill", state=state)
+    assert [r.operation for r in proxy.requests[mark:]] == ["TransactWriteItems"]
+    assert (await west.state.get_group_config("shop", "web")).epoch == record.epoch == 2
+
+
+async def test_a_lock_taken_after_the_read_refuses_the_failover(make_service):
+    """No lock was taken (the read showed none): one taken since cancels the transaction, as a held lock does."""
+    s = await setup_group(make_service, "east", "west")
+    west = s["west"]
+    state = await west.state.get_group_state("shop", "web")
+    await s["east"].operations.acquire_lock("shop", "web", "maintenance")
+    with pytest.raises(LockHeldError, match="locked by someone else"):
+        await west.operations.execute_failover("shop", "web", "fo", "west", "drill", state=state)
+    config = await west.state.get_group_config("shop", "web")
+    assert (config.owner, config.epoch) == ("east", 1)
+    assert await west.state.get_failover_history("shop", "web") == []
 
 
 async def test_preconditions_refuse_with_reasons(make_service, clock):
@@ -171,14 +195,14 @@ async def test_a_contender_that_finds_the_group_changed_writes_nothing(make_serv
     async def west_fails_over_first(_body):
         await s["west"].operations.execute_failover("shop", "web", "fo-west", "west", "first")
 
-    # north has read and validated epoch 1; west completes a failover just before north takes the lock.
-    proxy.before("PutItem", west_fails_over_first)
+    # north has read and validated epoch 1; west completes a failover just before north's transaction.
+    proxy.before("TransactWriteItems", west_fails_over_first)
     with pytest.raises(ConflictError, match="changed during failover"):
         await north_via_proxy.operations.execute_failover("shop", "web", "fo-north", "north", "second")
     config = await s["east"].state.get_group_config("shop", "web")
     assert (config.owner, config.epoch) == ("west", 2)
     assert [h.failover_name for h in await s["east"].state.get_failover_history("shop", "web")] == ["fo-west"]
-    assert await s["east"].operations.is_locked("shop", "web") is None  # north released its lock
+    assert await s["east"].operations.is_locked("shop", "web") is None  # nobody left a lock behind
 
 
 async def test_suspension_during_failover_cancels_it(make_service, proxied, proxy):

@@ -107,6 +107,7 @@ class GroupRunner:
         self._read = asyncio.Event()  # the config has been read (or registered) at least once
         self._act = asyncio.Lock()  # one change of local resources at a time
         self._proving = False  # a proof of ownership is in flight (no background status write may start)
+        self._fence_timing: Timing | None = None  # the timing the fence loop last waited on
         self._status_from: tuple[object, ...] | None = None  # what the FailoverGroup's status was last made of
         self._started_at: float | None = None
         self._reported_once = False  # our status for the group has been written since we started
@@ -138,9 +139,6 @@ class GroupRunner:
     def sent_ok(self) -> float | None:
         """When the cluster's latest written heartbeat was sent (the same for every group)."""
         return self.ctx.heartbeat.sent_ok
-
-    def heartbeat_written(self) -> None:
-        self._changed.set()  # the fence deadline moved
 
     def starting(self) -> bool:
         """Started, but our status for the group not yet written (for at most STARTING_LIMIT seconds): a cold
@@ -192,7 +190,7 @@ class GroupRunner:
         """Fence at the deadline, and retry a scale-down that is not confirmed, without waiting for DynamoDB."""
         while not stop.is_set():
             self._changed.clear()
-            timing = self._timing()
+            timing = self._fence_timing = self._timing()
             if self.local_role == LocalRole.PRIMARY:
                 left = self._fence_left(timing)
                 if left <= 0:
@@ -236,6 +234,8 @@ class GroupRunner:
         if state is not None:
             self.config = state.config
             self._read.set()
+            if self._timing() != self._fence_timing:
+                self._changed.set()  # a timeout edit may bring the fence deadline nearer: the fence loop looks again
         elif first and self.local_role is None:
             await self._recall(plan)
 
@@ -307,7 +307,6 @@ class GroupRunner:
         """Prove ownership at `epoch`, then scale up — only if the proof was sent within the fence limit."""
         store = self.ctx.store
         clock = self.ctx.clock
-        observation = self.observation
         timing = self._timing()
         sent = clock.monotonic()
         try:
@@ -316,14 +315,8 @@ class GroupRunner:
             # us as "not serving" is refused for as long as the retries last.
             self._proving = True
             async with asyncio.timeout(timing.fence_after):
-                await store.state.prove_ownership(
-                    self.namespace,
-                    self.name,
-                    epoch,
-                    observation.health if observation is not None else Health.UNKNOWN,
-                    observation.components if observation is not None else {},
-                    message=(observation.message or None) if observation is not None else None,
-                )
+                health, components, message = self._report_now()
+                await store.state.prove_ownership(self.namespace, self.name, epoch, health, components, message=message)
         except ConflictError as exc:
             self._hurry()
             return Decision(Action.NONE, LocalRole.STANDBY, f"no action: not promoting: {exc}")
@@ -365,6 +358,7 @@ class GroupRunner:
         kwargs: dict[str, object] = {
             "expected_epoch": decision.epoch,
             "lease_seconds": self.ctx.settings.lock_lease_seconds,
+            "state": state,  # read (strongly consistent) in this tick, and decided on
         }
         if decision.action == Action.TAKE_OVER:
             owner_status = state.clusters.get(config.owner)
@@ -407,6 +401,7 @@ class GroupRunner:
             record = await ops.execute_failover(self.namespace, self.name, name, me, reason, **kwargs)  # type: ignore[arg-type]
         except (ConflictError, LockHeldError, PreconditionError, StoreError) as exc:
             log.info("%s: %s did not happen: %s", self.group, decision.action.value, exc)
+            self.changed(wake=False)  # read it all again (a lock may have been taken: only a full read shows it)
             self._hurry()
             return None
         self.config = config.model_copy(
@@ -443,6 +438,13 @@ class GroupRunner:
             self.config = await self.ctx.store.operations.request_transition(self.namespace, self.name, transition)
         except (ConflictError, NotFoundError, StoreError) as exc:
             log.info("%s: could not ask %s to drain: %s", self.group, config.owner, exc)
+
+    def _report_now(self) -> tuple[Health, dict[str, Any], str | None]:
+        """What a proof of ownership says of our resources: the last observation."""
+        o = self.observation
+        if o is None:
+            return Health.UNKNOWN, {}, None
+        return Health(str(o.health)), dict(o.components), o.message or None
 
     # --- local resources ----------------------------------------------------------------------------
 
@@ -544,20 +546,27 @@ class GroupRunner:
         cached = self._cached
         if not fresh and cached is not None and not self._must_read(cached):
             return store.state.refreshed(cached, live), True
+        if fresh and cached is not None:  # about to act: the config and statuses afresh (the lock is re-checked)
+            self._cached = await store.state.get_group_state(self.namespace, self.name, liveness=live, recent=cached)
+            return self._cached, False
         self._dirty = False  # before the read: a change noted while it runs is read again next time
         try:
             state = await store.state.get_group_state(self.namespace, self.name, liveness=live)
         except NotFoundError:
-            config = await store.state.register_group(
+            config, created = await store.state.register(
                 self.namespace, self.name, initial_owner=plan.initial_primary, timeouts=plan.timeouts
             )
             if config.owner == self.ctx.cluster and config.version == 1:
                 log.info("%s: registered, %s is the bootstrap owner", self.group, config.owner)
             if plan.suspended and not config.suspended:
+                created = False
                 await store.operations.update_suspension(
                     self.namespace, self.name, True, plan.suspension_reason or "suspended in the FailoverGroup spec"
                 )
-            state = await store.state.get_group_state(self.namespace, self.name, liveness=live)
+            if created:  # nothing else of the group exists yet
+                state = GroupState(config=config, clusters={}, lock=None, history=[])
+            else:
+                state = await store.state.get_group_state(self.namespace, self.name, liveness=live)
         self._cached, self._full_at = state, self.ctx.clock.monotonic()
         return state, False
 

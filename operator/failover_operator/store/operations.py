@@ -254,6 +254,7 @@ class OperationsManager:
         outcome: Outcome = Outcome.SUCCEEDED,
         skip_checks: bool = False,
         other_checks: Mapping[str, OwnerCheck] | None = None,
+        state: GroupState | None = None,
     ) -> HistoryRecord:
         """Move ownership to `target_cluster` in one transaction: config (epoch + 1), history, lock release.
 
@@ -269,6 +270,9 @@ class OperationsManager:
         hand-off. `outcome`: ROLLED_BACK for an UPTIME hand-off that returns ownership to its source.
         `skip_checks`: what `force` skips, without being recorded as forced (a rollback is the operator's own).
         `other_checks`: the same kind of condition on other clusters' statuses (an UPTIME hand-off's source).
+        `state`: a strongly consistent read of the group the caller made just now and decided on (else it is read
+        here). If it shows no lock and no `lease` is given, no lock is taken: the transaction is conditioned on
+        there still being none (what taking and releasing it would have guarded, in one request instead of two).
         """
         keys.check_part(target_cluster, "target cluster")
         if not failover_name:
@@ -278,7 +282,8 @@ class OperationsManager:
             owner_check = OwnerCheck(
                 heartbeat_seq=owner_heartbeat_seq, health=coerce(Health, owner_health) if owner_health else None
             )
-        state = await self._read_for_failover(namespace, name)
+        if state is None:
+            state = await self._read_for_failover(namespace, name)
         config = state.config
         if expected_epoch is not None and config.epoch != expected_epoch:
             raise ConflictError(
@@ -290,8 +295,8 @@ class OperationsManager:
         refusal = failover_refusal(state, target_cluster, stale, check_suspension=checked, check_health=checked)
         if refusal:
             raise PreconditionError(refusal)
-        own_lease = lease is None
-        if lease is None:
+        own_lease = lease is None and state.lock is not None
+        if lease is None and state.lock is not None:
             lease = await self.acquire_lock(
                 namespace, name, f"failover {failover_name}: {config.owner} -> {target_cluster}", lease_seconds
             )
@@ -312,14 +317,14 @@ class OperationsManager:
                 check_suspension=checked,
             )
         except BaseException:
-            if own_lease:
+            if own_lease and lease is not None:
                 await _quietly(self.release_lock(namespace, name, lease))
             raise
 
     async def _transfer(
         self,
         config: GroupConfig,
-        lease: Lease,
+        lease: Lease | None,
         *,
         failover_name: str,
         target: str,
@@ -339,6 +344,7 @@ class OperationsManager:
         if config.last_failover is not None and now <= config.last_failover:
             now = config.last_failover + timedelta(microseconds=1)  # history order must equal epoch order
         new_epoch = config.epoch + 1
+        attempt = lease.token if lease is not None else uuid.uuid4().hex  # names the record and the retries
         record = HistoryRecord(
             failover_name=failover_name,
             source_cluster=config.owner,
@@ -351,7 +357,7 @@ class OperationsManager:
             finished_at=now,
             outcome=outcome,
             epoch=new_epoch,
-            record_id=keys.history_sk(now, lease.token[:12]),
+            record_id=keys.history_sk(now, attempt[:12]),
         )
         cfg = Expr()
         sets = [
@@ -414,6 +420,15 @@ class OperationsManager:
                     "ConditionExpression": f"{lock.n('token')} = {lock.v(s(lease.token))}",
                     **lock.params(),
                 }
+            }
+            if lease is not None
+            else {
+                "ConditionCheck": {
+                    "TableName": ctx.table,
+                    "Key": ctx.key(pk, keys.LOCK_SK),
+                    "ConditionExpression": f"attribute_not_exists({lock.n(keys.PK)})",
+                    **lock.params(),
+                }
             },
         ]
         checked: list[str] = []  # whose status or liveness each ConditionCheck after the lock's is about
@@ -425,14 +440,14 @@ class OperationsManager:
             if cluster_check.liveness_seq is not None:
                 items.append(self._state.liveness.unchanged(cluster, cluster_check.liveness_seq))
                 checked.append(cluster)
-        token = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{lease.token}:{config.epoch}"))
+        token = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{attempt}:{config.epoch}"))
         try:
             await ctx.call("transact_write_items", TransactItems=items, ClientRequestToken=token)
         except ClientError as exc:
             if error_code(exc) != TRANSACTION_CANCELED:
                 raise unexpected("TransactWriteItems", exc) from exc
             if not _already_applied(exc, record):
-                raise self._explain_cancellation(exc, config, record, checked) from None
+                raise self._explain_cancellation(exc, config, record, checked, lockless=lease is None) from None
             log.info("failover %s: a retried transaction had already been applied", failover_name)
         ctx.locks.forget(pk)
         log.info(
@@ -447,7 +462,7 @@ class OperationsManager:
         return record
 
     def _explain_cancellation(
-        self, exc: ClientError, config: GroupConfig, record: HistoryRecord, checked: list[str]
+        self, exc: ClientError, config: GroupConfig, record: HistoryRecord, checked: list[str], *, lockless: bool
     ) -> Exception:
         group = f"{config.namespace}/{config.name}"
         codes = cancellation_codes(exc)
@@ -472,6 +487,8 @@ class OperationsManager:
                         f"or it was undone); nothing was written"
                     )
             return ConflictError(f"{group} changed during failover; nothing was written")
+        if len(codes) > 2 and codes[2] == "ConditionalCheckFailed" and lockless:
+            return LockHeldError("unknown", f"{group} was locked by someone else during failover; nothing was written")
         if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
             return ConflictError(f"lost the lock on {group} before the transfer; nothing was written")
         for cluster, code in zip(checked, codes[3:], strict=False):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -56,6 +57,15 @@ class GroupState(BaseModel):
     """Descriptions of records that could not be parsed and were skipped."""
 
 
+@dataclass(frozen=True)
+class Report:
+    """What our status record says of our resources (health, per-component detail, a message)."""
+
+    health: Health
+    components: Mapping[str, Any]
+    message: str | None = None
+
+
 class StateManager:
     def __init__(self, ctx: StoreContext) -> None:
         self._ctx = ctx
@@ -71,6 +81,18 @@ class StateManager:
         timeouts: Timeouts | Mapping[str, Any] | None = None,
     ) -> GroupConfig:
         """Create the group's config if absent. The first registration wins; later ones get it unchanged."""
+        config, _ = await self.register(namespace, name, initial_owner, timeouts)
+        return config
+
+    async def register(
+        self,
+        namespace: str,
+        name: str,
+        initial_owner: str | None = None,
+        timeouts: Timeouts | Mapping[str, Any] | None = None,
+    ) -> tuple[GroupConfig, bool]:
+        """`register_group`, also saying whether this call created the config (then there is nothing else to
+        read: a cold start of a thousand groups saves a read of each)."""
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
         owner = ctx.cluster_name if initial_owner is None else keys.check_part(initial_owner, "initial owner")
@@ -91,11 +113,11 @@ class StateManager:
             ExpressionAttributeNames={"#pk": keys.PK},
         )
         if old is None:
-            return config
+            return config, True
         existing = old or await self._get_config_item(pk)
         if existing is None:  # deleted between our put and our read: try once more
-            return await self.register_group(namespace, name, initial_owner, timeouts)
-        return config_from_item(existing)
+            return await self.register(namespace, name, initial_owner, timeouts)
+        return config_from_item(existing), False
 
     async def get_group_config(self, namespace: str, name: str) -> GroupConfig | None:
         """The group's config (strongly consistent), or None if it does not exist or cannot be read."""
@@ -156,10 +178,17 @@ class StateManager:
         return config_from_item(result["Attributes"])
 
     async def get_group_state(
-        self, namespace: str, name: str, *, liveness: Mapping[str, Liveness] | None = None
+        self,
+        namespace: str,
+        name: str,
+        *,
+        liveness: Mapping[str, Liveness] | None = None,
+        recent: GroupState | None = None,
     ) -> GroupState:
         """Config, all cluster statuses, the lock and the newest history records, in two concurrent queries
-        (three, with the clusters' liveness, unless `liveness` is a read the caller just made).
+        (three, with the clusters' liveness, unless `liveness` is a read the caller just made). `recent`: an
+        earlier read whose lock and history are kept, so that only the config and the statuses are read (one
+        query): what a decision about to act needs — its transaction re-checks the lock.
 
         Sort keys below HISTORY# (statuses and config) are bounded by the number of clusters; history is
         unbounded, so it is read newest-first with a limit, together with the LOCK item that sorts after it.
@@ -169,14 +198,16 @@ class StateManager:
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
         live_read = self.liveness.read() if liveness is None else _given(liveness)
-        small, recent, live = await asyncio.gather(
+        small, newest, live = await asyncio.gather(
             ctx.query_all(
                 KeyConditionExpression="#pk = :pk AND #sk < :history",
                 ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
                 ExpressionAttributeValues={":pk": s(pk), ":history": s(keys.HISTORY_PREFIX)},
                 ConsistentRead=True,
             ),
-            ctx.call(
+            _nothing()
+            if recent is not None
+            else ctx.call(
                 "query",
                 TableName=ctx.table,
                 KeyConditionExpression="#pk = :pk AND #sk > :history",
@@ -194,9 +225,13 @@ class StateManager:
             raise NotFoundError(f"group {namespace}/{name} does not exist")
         config = config_from_item(config_item)  # a corrupt config leaves nothing to decide on: raise
         clusters = self._with_liveness(self._parse_statuses(pk, small, corrupt), live)
+        if recent is not None:
+            return GroupState(
+                config=config, clusters=clusters, lock=recent.lock, history=recent.history, corrupt=corrupt
+            )
         lock = None
         history: list[HistoryRecord] = []
-        for item in recent.get("Items", []):
+        for item in newest.get("Items", []):
             try:
                 if sk_of(item) == keys.LOCK_SK:
                     lock = lock_from_item(item)
@@ -295,11 +330,6 @@ class StateManager:
         pk = ctx.pk(namespace, name)
         c = Expr()
         check = f"{c.n('owner')} = {c.v(s(ctx.cluster_name))} AND {c.n('epoch')} = {c.v(n(epoch))}"
-        e = Expr()
-        write = ctx.next_write()
-        sets, removes, newer = self._status_update(
-            e, namespace, name, coerce(Health, health), ClusterState.PRIMARY, components, epoch, message, write
-        )
         items = [
             {
                 "ConditionCheck": {
@@ -309,10 +339,33 @@ class StateManager:
                     **c.params(),
                 }
             },
+            *self._proof_items(namespace, name, epoch, Report(coerce(Health, health), components, message)),
+        ]
+        try:
+            # The token makes a retry of a proof that landed answer "succeeded" (real DynamoDB, for 10 minutes)
+            # instead of failing on its own write: within the fence limit it checks, that answer is as good.
+            await ctx.call("transact_write_items", TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
+        except ClientError as exc:
+            if error_code(exc) != TRANSACTION_CANCELED:
+                raise unexpected("TransactWriteItems", exc) from exc
+            raise ConflictError(
+                f"{ctx.cluster_name} no longer owns {namespace}/{name} at epoch {epoch}; nothing was written"
+            ) from None
+
+    def _proof_items(self, namespace: str, name: str, epoch: int, report: Report) -> list[dict[str, Any]]:
+        """The two writes of a proof of ownership at `epoch` (our status PRIMARY at it, ordered; our liveness
+        moved), for a transaction that also makes sure we own the group at `epoch` when it lands."""
+        ctx = self._ctx
+        e = Expr()
+        write = ctx.next_write()
+        sets, removes, newer = self._status_update(
+            e, namespace, name, report.health, ClusterState.PRIMARY, report.components, epoch, report.message, write
+        )
+        return [
             {
                 "Update": {
                     "TableName": ctx.table,
-                    "Key": ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),
+                    "Key": ctx.key(ctx.pk(namespace, name), keys.cluster_sk(ctx.cluster_name)),
                     "UpdateExpression": update_expression(sets, removes),
                     "ConditionExpression": str(newer),
                     **e.params(),
@@ -327,16 +380,6 @@ class StateManager:
                 }
             },
         ]
-        try:
-            # The token makes a retry of a proof that landed answer "succeeded" (real DynamoDB, for 10 minutes)
-            # instead of failing on its own write: within the fence limit it checks, that answer is as good.
-            await ctx.call("transact_write_items", TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
-        except ClientError as exc:
-            if error_code(exc) != TRANSACTION_CANCELED:
-                raise unexpected("TransactWriteItems", exc) from exc
-            raise ConflictError(
-                f"{ctx.cluster_name} no longer owns {namespace}/{name} at epoch {epoch}; nothing was written"
-            ) from None
 
     def _status_update(
         self,
@@ -603,6 +646,10 @@ class StateManager:
 
 async def _given(liveness: Mapping[str, Liveness]) -> Mapping[str, Liveness]:
     return liveness
+
+
+async def _nothing() -> dict[str, Any]:
+    return {}
 
 
 def _timeouts(value: Timeouts | Mapping[str, Any] | None) -> Timeouts:
