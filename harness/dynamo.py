@@ -127,11 +127,14 @@ async def dynamodb_client(
     """
     from botocore.config import Config
 
+    from failover_operator.store.connect import user_agent
+
     session = _session(region)
     config = Config(
         max_pool_connections=max_pool,
         retries={"mode": "standard", "total_max_attempts": 1},
         parameter_validation=parameter_validation,
+        user_agent=user_agent(),  # as the operator's own client (store/connect.py)
     )
     async with session.client("dynamodb", endpoint_url=endpoint, config=config) as client:
         yield client

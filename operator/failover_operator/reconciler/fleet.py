@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from ..store import Liveness
+from ..store import Liveness, keys
 
 if TYPE_CHECKING:
     from .context import OperatorContext
@@ -56,9 +56,17 @@ class FleetView:
         if partitions is None:
             targets = list(runners.values())
         else:
-            wanted = set(partitions)
-            if not wanted:
-                return  # the steady state: nothing was written
-            targets = [r for r in list(runners.values()) if r.pk in wanted]
+            # Looked up by key, not by walking every runner: this runs on each of our writes (a mass takeover
+            # of a thousand groups makes thousands).
+            targets = [r for pk in set(partitions) if (r := runners.get(_group_of(pk))) is not None and r.pk == pk]
         for runner in targets:
             runner.changed(wake=wake)
+
+
+def _group_of(pk: str) -> tuple[str, str]:
+    """(namespace, name) of a group partition key; ("", "") if it is not one."""
+    try:
+        _, namespace, name = keys.parse_group_pk(pk)
+    except ValueError:
+        return "", ""
+    return namespace, name

@@ -253,7 +253,7 @@ class GroupRunner:
         if self._report_changed():
             await self._write_status()  # a change is reported at once: a failover in progress waits for it
         await self._patch_status(plan, state, decision, reporter, store_error)
-        self.ctx.metrics.ticks.labels(self.namespace, self.name).observe(time.perf_counter() - started)
+        self.ctx.metrics.ticks.observe(time.perf_counter() - started)
         return decision
 
     async def _carry_out(self, decision: Decision, state: GroupState | None, reporter: Reporter) -> Decision:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("failover_operator.heartbeat")
 
 MAX_IN_FLIGHT = 3
+URGENT_FRACTION = 0.25  # news is beaten at most this often (a fraction of the interval)
 DEFAULT_INTERVAL = 5.0
 
 
@@ -68,26 +69,33 @@ class ClusterHeartbeat:
         self._retimed.set()
 
     def soon(self) -> None:
-        """We wrote something our peers should know of: beat now (between two regular beats, which stay where
-        they are), so they learn it with their next read instead of an interval later."""
-        self._urgent = True
-        self._retimed.set()
+        """We wrote something our peers should know of: beat soon (within a quarter interval, between two regular
+        beats, which stay where they are), so they learn it with their next read instead of an interval later."""
+        if not self._urgent:  # already due: the loop knows when (each write waking it again would be quadratic)
+            self._urgent = True
+            self._retimed.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         clock = self.ctx.clock
-        last = clock.monotonic()
+        last = sent = clock.monotonic()
         pending: set[asyncio.Task[bool]] = set()
         try:
             while not stop.is_set():
                 self._retimed.clear()
                 interval = self.interval()
                 due, now = last + interval, clock.monotonic()
-                urgent = self._urgent and self._in_flight < MAX_IN_FLIGHT  # news does not wait behind stuck beats
+                # News does not wait behind stuck beats, nor for the next regular beat; but it is sent at most
+                # every quarter interval (peers read once per interval): a thousand groups starting, each
+                # writing, make one beat per quarter interval, not one per write.
+                soonest = sent + interval * URGENT_FRACTION
+                urgent = self._urgent and self._in_flight < MAX_IN_FLIGHT and now >= soonest
                 if now < due and not urgent:
-                    await wait_set(self._retimed, due - now)  # woken early: a shorter interval, or news
+                    wake_at = min(due, soonest) if self._urgent and now < soonest else due
+                    await wait_set(self._retimed, max(0.0, wake_at - now))  # or woken: a shorter interval, news
                     continue
                 if now >= due:
                     last = due if now - due < interval else now  # a fixed cadence; no catching up
+                sent = now
                 self._urgent = False
                 if not self._known() or self._in_flight >= MAX_IN_FLIGHT:
                     continue  # nothing known to vouch for yet, or the table is that slow: no pile-up
