@@ -89,6 +89,22 @@ async def test_peers_learn_which_groups_were_written(make_service, clock):
     assert west.liveness.changed(await west.liveness.read()) == set()
 
 
+async def test_a_write_is_published_while_it_is_still_unanswered(make_service, proxied, proxy):
+    """A write may land long before its answer comes (lost answers are retried for seconds): it is published
+    from the moment it is sent, not once its retries end — a takeover that landed unanswered was hidden from
+    the peers' caches until then (the simulation's test_8 took over 1.4 s late)."""
+    await _group(make_service, "east", "west")
+    east = make_service("east", client=proxied)
+    published: list[set[str]] = []
+
+    async def in_flight(_body):  # what east's next beat would publish, while its status write is on the way
+        published.append(set(east.changes.published()[0]))
+
+    proxy.before("UpdateItem", in_flight)
+    await east.state.update_cluster_status("shop", "web", "OK", "PRIMARY", {}, observed_epoch=1)
+    assert published == [{keys.group_pk("fleet", "shop", "web")}]
+
+
 def test_written_partitions_are_the_group_partitions_of_writes_only() -> None:
     pk = keys.group_pk("fleet", "shop", "web")
     key = {keys.PK: {"S": pk}, keys.SK: {"S": "CONFIG"}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -10,6 +11,10 @@ from ..metrics import Metrics
 from ..settings import Settings
 from ..store import DynamoDBService
 from ..workloads.converge import Workloads
+
+ACTING_CONCURRENCY = 16
+"""Groups of one operator that act at once: well below the store's concurrency (40 requests), since each acting
+group sends one request at a time, and the others' reads and status writes need room too."""
 
 if TYPE_CHECKING:
     from .fleet import FleetView
@@ -47,6 +52,8 @@ class OperatorContext:
     runners: dict[tuple[str, str], GroupRunner] = field(default_factory=dict)
     failover_poll_seconds: float = 0.5
     liveness: Liveness | None = None  # None: no watchdog watches this operator (tests)
+    acting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(ACTING_CONCURRENCY))
+    """Groups acting at once (a move, a proof of ownership, and the reads and status writes around them)."""
     heartbeat: ClusterHeartbeat = field(init=False)  # beats while any runner is attached
     fleet: FleetView = field(init=False)
 

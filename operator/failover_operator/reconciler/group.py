@@ -97,6 +97,7 @@ class GroupRunner:
         self.plan: GroupPlan | None = None
         self.observation: Observation | None = None
         self.workloads: Workloads = ctx.workloads
+        self.metrics = ctx.metrics.group(namespace, name)
         self._settling_since: float | None = None
         self._converge_errors: tuple[str, ...] = ()
         self._event_key: tuple[object, ...] | None = None
@@ -240,18 +241,24 @@ class GroupRunner:
             await self._recall(plan)
 
         decision = decide(self._situation(plan, state))
-        if cached and self._writes(decision):  # about to act on a read from an earlier tick: read afresh first
-            try:
-                state, _ = await self._read_state(plan, fresh=True)
-                self.config = state.config
-            except (StoreError, TimeoutError) as exc:
-                state, store_error = None, str(exc) or "DynamoDB did not answer in time"
-            decision = decide(self._situation(plan, state))
-        decision = await self._carry_out(decision, state, reporter)
-        await self._observe()
-        self._report(decision, reporter, store_error)
-        if self._report_changed():
-            await self._write_status()  # a change is reported at once: a failover in progress waits for it
+        acting = self._writes(decision)
+        # A group about to act waits for one of the operator's few acting slots: when an owner of a thousand
+        # groups dies, each takeover then finishes in a few requests' time, instead of all of them queueing
+        # behind each other until their proofs of ownership miss the fence limit and are sent again.
+        queued = acting and self.ctx.acting.locked()
+        async with self.ctx.acting if acting else contextlib.nullcontext():
+            if acting and (cached or queued):  # about to act on a read from an earlier tick: read afresh first
+                try:
+                    state, _ = await self._read_state(plan, fresh=True)
+                    self.config = state.config
+                except (StoreError, TimeoutError) as exc:
+                    state, store_error = None, str(exc) or "DynamoDB did not answer in time"
+                decision = decide(self._situation(plan, state))
+            decision = await self._carry_out(decision, state, reporter)
+            await self._observe()
+            self._report(decision, reporter, store_error)
+            if self._report_changed():
+                await self._write_status()  # a change is reported at once: a failover in progress waits for it
         await self._patch_status(plan, state, decision, reporter, store_error)
         self.ctx.metrics.ticks.observe(time.perf_counter() - started)
         return decision
@@ -713,7 +720,7 @@ class GroupRunner:
         for cluster in state.clusters:
             age = store.state.heartbeat_age(self.namespace, self.name, cluster)
             if age is not None and cluster != self.ctx.cluster:
-                self.ctx.metrics.heartbeat_age.labels(self.namespace, self.name, cluster).set(age)
+                self.metrics.heartbeat_age(cluster, age)
         return Situation(
             store_ok=True,
             config=config,
@@ -781,13 +788,14 @@ class GroupRunner:
             if store_error is not None and decision.action == Action.NONE:
                 reason, warning = "DynamoDBUnreachable", True
             reporter.event(reason, decision.reason, warning=warning)
-        metrics.decisions.labels(self.namespace, self.name, decision.action.value).inc()
-        metrics.is_primary.labels(self.namespace, self.name).set(1 if self.local_role == LocalRole.PRIMARY else 0)
-        metrics.fenced.labels(self.namespace, self.name).set(1 if self.local_role == LocalRole.FENCED else 0)
+        mine = self.metrics
+        mine.decided(decision.action.value)
+        mine.is_primary.set(1 if self.local_role == LocalRole.PRIMARY else 0)
+        mine.fenced.set(1 if self.local_role == LocalRole.FENCED else 0)
         if config is not None:
-            metrics.epoch.labels(self.namespace, self.name).set(config.epoch)
+            mine.epoch.set(config.epoch)
         if self.observation is not None:
-            metrics.set_health(self.namespace, self.name, str(self.observation.health))
+            mine.health(str(self.observation.health))
         metrics.store_requests.set(self.ctx.store.call.calls)
         metrics.store_retries.set(self.ctx.store.call.retries)
 

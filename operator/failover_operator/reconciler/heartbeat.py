@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("failover_operator.heartbeat")
 
 MAX_IN_FLIGHT = 3
-URGENT_FRACTION = 0.25  # news is beaten at most this often (a fraction of the interval)
+URGENT_FRACTION = 0.1  # news is beaten at most this often (a fraction of the interval)
 DEFAULT_INTERVAL = 5.0
 
 
@@ -69,7 +69,7 @@ class ClusterHeartbeat:
         self._retimed.set()
 
     def soon(self) -> None:
-        """We wrote something our peers should know of: beat soon (within a quarter interval, between two regular
+        """We wrote something our peers should know of: beat soon (within a tenth of an interval, between two regular
         beats, which stay where they are), so they learn it with their next read instead of an interval later."""
         if not self._urgent:  # already due: the loop knows when (each write waking it again would be quadratic)
             self._urgent = True
@@ -85,8 +85,8 @@ class ClusterHeartbeat:
                 interval = self.interval()
                 due, now = last + interval, clock.monotonic()
                 # News does not wait behind stuck beats, nor for the next regular beat; but it is sent at most
-                # every quarter interval (peers read once per interval): a thousand groups starting, each
-                # writing, make one beat per quarter interval, not one per write.
+                # every tenth of an interval (peers read once per interval): a thousand groups starting, each
+                # writing, make ten beats per interval, not one per write.
                 soonest = sent + interval * URGENT_FRACTION
                 urgent = self._urgent and self._in_flight < MAX_IN_FLIGHT and now >= soonest
                 if now < due and not urgent:

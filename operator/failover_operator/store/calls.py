@@ -111,10 +111,16 @@ class Caller:
     async def _noted(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         if self.on_write is None or operation not in WRITES:
             return await self._call(operation, params)
+        partitions = written_partitions(operation, params)
+        if partitions:
+            # Sent: it may land at any moment, though its answers may be lost and retried for seconds; peers
+            # should look now (a takeover that landed unanswered was published only when its retries ended)...
+            self.on_write(partitions)
         try:
             return await self._call(operation, params)
-        finally:  # landed or not (an answer lost may hide a write that landed): peers should look
-            self.on_write(written_partitions(operation, params))
+        finally:  # ...and again once it has landed, or may have
+            if partitions:
+                self.on_write(partitions)
 
     async def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         method = getattr(self.client, operation)
