@@ -62,7 +62,7 @@ def test_the_bench_measures_the_steady_state_a_planned_failover_and_a_death(
 ) -> None:
     """A small run end to end (two operator processes, the in-memory DynamoDB): every figure is there, and the
     moves it measures happened (the failover succeeded, the standby served every other group)."""
-    run(Scenario(groups=4, interval=1.0, window=2))
+    run(Scenario(groups=4, interval=1.0, window=2, settle=2.0))
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     figures = {(line["cluster"], line["figure"]): line for line in lines}
     assert not [line for line in lines if line["figure"] == "error"], lines

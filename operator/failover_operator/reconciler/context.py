@@ -12,9 +12,9 @@ from ..settings import Settings
 from ..store import DynamoDBService
 from ..workloads.converge import Workloads
 
-ACTING_CONCURRENCY = 16
-"""Groups of one operator that act at once: well below the store's concurrency (40 requests), since each acting
-group sends one request at a time, and the others' reads and status writes need room too."""
+ACTING_CONCURRENCY = 32
+"""Groups of one operator that act at once: below the store's concurrency (40 requests in flight), since each
+acting group sends one request at a time, and the others' reads and status writes need room too."""
 
 if TYPE_CHECKING:
     from .fleet import FleetView
