@@ -70,7 +70,7 @@ class OperatorContext:
     def _wrote(self, partitions: list[str]) -> None:
         """We wrote these group partitions: our peers hear of it with our next beat, due at once; our own
         runners read them afresh."""
-        self.fleet.touched(partitions, wake=False)
+        self.fleet.touched(partitions, wake=False, own=True)
         self.heartbeat.soon()
 
     @property

@@ -57,6 +57,7 @@ from .decide import (
     recalled_role,
     reported_state,
 )
+from .fleet import writing_for
 from .plan import GroupPlan
 from .status import group_status, heartbeat_age_text
 
@@ -153,6 +154,7 @@ class GroupRunner:
     ) -> None:
         """The two loops, until `stop` is set. Never raises: a failed step is logged and retried."""
         self._started_at = self.ctx.clock.monotonic()
+        writing_for.set(self.pk)  # our tasks (created below, copying it) write for this group
         async with self.ctx.heartbeat.attached():
             loops = [
                 asyncio.ensure_future(self._ticks(plan_source, reporter, stop)),
@@ -283,6 +285,7 @@ class GroupRunner:
                 withdrawn = await self.ctx.store.operations.clear_transition(
                     self.namespace, self.name, t.failover_name, t.epoch
                 )
+                self.changed(wake=False)  # our own write: the next tick reads what it left
             except StoreError as exc:
                 return Decision(
                     Action.NONE, LocalRole.STANDBY, f"no action: could not withdraw failover {t.failover_name}: {exc}"
@@ -300,6 +303,7 @@ class GroupRunner:
             t = decision.transition
             with contextlib.suppress(StoreError):
                 await self.ctx.store.operations.clear_transition(self.namespace, self.name, t.failover_name, t.epoch)
+            self.changed(wake=False)
         if decision.role == LocalRole.PRIMARY and config is not None and config.owner == self.ctx.cluster:
             if action == Action.PROMOTE or not self._shaped():
                 return await self._promote(decision, config.epoch, reporter)
@@ -336,6 +340,7 @@ class GroupRunner:
             )
         finally:
             self._proving = False
+            self.changed(wake=False)  # our own write, landed or not: the next tick reads what it left
         self.ctx.heartbeat.written(sent)  # the proof moved our liveness too
         self._reported_once = True  # it wrote our status (PRIMARY)
         if clock.monotonic() - sent > timing.fence_after:
@@ -414,6 +419,7 @@ class GroupRunner:
         self.config = config.model_copy(
             update={"owner": me, "previous_owner": config.owner, "epoch": record.epoch, "transition": None}
         )
+        self.changed(wake=False)  # our own write: the next tick reads what it left
         if decision.action == Action.TAKE_OVER:
             self.ctx.metrics.failovers.labels(self.namespace, self.name, record.mode.value, "true", "SUCCEEDED").inc()
             reporter.event(
@@ -445,6 +451,7 @@ class GroupRunner:
             self.config = await self.ctx.store.operations.request_transition(self.namespace, self.name, transition)
         except (ConflictError, NotFoundError, StoreError) as exc:
             log.info("%s: could not ask %s to drain: %s", self.group, config.owner, exc)
+        self.changed(wake=False)  # our own write (or attempt): the next tick reads what it left
 
     def _report_now(self) -> tuple[Health, dict[str, Any], str | None]:
         """What a proof of ownership says of our resources: the last observation."""
@@ -577,6 +584,17 @@ class GroupRunner:
         self._cached, self._full_at = state, self.ctx.clock.monotonic()
         return state, False
 
+    def _keep(self, status: ClusterStatus) -> None:
+        """Our own status write, as it landed, into our copy of the group (a write of ours does not send us to
+        read the group again: see fleet.writing_for)."""
+        cached = self._cached
+        if cached is None:
+            return
+        before = cached.clusters.get(self.ctx.cluster)
+        if before is not None:
+            status = status.model_copy(update={"liveness_seq": before.liveness_seq, "alive_at": before.alive_at})
+        self._cached = cached.model_copy(update={"clusters": {**cached.clusters, self.ctx.cluster: status}})
+
     def _must_read(self, cached: GroupState) -> bool:
         full_at = self._full_at
         return (
@@ -622,7 +640,7 @@ class GroupRunner:
         if observation is None or key is None:
             return
         try:
-            await self.ctx.store.state.update_cluster_status(
+            written = await self.ctx.store.state.update_cluster_status(
                 self.namespace,
                 self.name,
                 observation.health,
@@ -643,6 +661,7 @@ class GroupRunner:
             return
         self._last_status_error = None
         self._written_key = key
+        self._keep(written)
         self._reported_once = True
         self.ctx.metrics.status_writes.labels(self.namespace, self.name).inc()
 
