@@ -556,7 +556,10 @@ class GroupRunner:
         """The group with every cluster's liveness, and whether the group part is an earlier read: it is read
         afresh only when something says it changed, while it moves, and every `full_read_seconds`."""
         store = self.ctx.store
-        live = await self.ctx.fleet.liveness(max_age=plan.heartbeat_interval * 0.9)
+        # While a move is in progress, each step waits on a peer's news: the fleet's liveness (which names what
+        # the peers wrote) is read every quarter interval instead of every interval.
+        moving = self.config is not None and self.config.transition is not None
+        live = await self.ctx.fleet.liveness(max_age=plan.heartbeat_interval * (0.25 if moving else 0.9))
         cached = self._cached
         if not fresh and cached is not None and not self._must_read(cached):
             return store.state.refreshed(cached, live), True
@@ -907,12 +910,13 @@ class GroupRunner:
         self._hurried = True
 
     def _tick_interval(self, plan: GroupPlan | None) -> float:
-        """Every interval; 4 times as often while resources settle into a new role (a failover waits for
-        facts, not for ticks) or after an action did not happen."""
+        """Every interval; 4 times as often while a move is in progress or resources settle into a new role (a
+        failover waits for facts, not for ticks), or after an action did not happen."""
         interval = plan.heartbeat_interval if plan else 5.0
         since = self._settling_since
         hurried, self._hurried = self._hurried, False
-        if hurried or (
+        moving = self.config is not None and self.config.transition is not None
+        if hurried or moving or (
             since is not None
             and plan is not None
             and self.ctx.clock.monotonic() - since < plan.timeouts.transitory_state
