@@ -519,3 +519,25 @@ def test_the_preferred_standby_wins_whatever_the_tick_phases(interval):
         first = max(_takeover_time("north", p, interval, 15, last_write) for p in phases) + slow_tick
         second = min(_takeover_time("west", p, interval, 15, last_write) for p in phases)
         assert first < second, (interval, first, second)
+
+
+@pytest.mark.parametrize(
+    "transition", [UPTIME, UPTIME.model_copy(update={"force": True}), TRANSITION.model_copy(update={"force": True})]
+)
+def test_no_move_overlaps_a_third_cluster_that_still_serves(transition):
+    """Seed 9847: north, the old owner of an earlier UPTIME hand-off, could not scale down (its API server
+    refused); a forced UPTIME move to west scaled west up at once, and the two served together for 0.35 s. The
+    target waits until every cluster but the source has stopped — unless that one is silent (stale)."""
+    clusters = {**EVERYONE, "north": st("north", ClusterState.PRIMARY, epoch=6)}
+    drained = {**clusters, "east": st("east", ClusterState.FAILOVER)}
+    for statuses in (clusters, drained):
+        waiting = decide(sit("west", S, cfg(transition=transition), clusters=statuses, transition_age=11.0))
+        assert waiting.action == Action.WAIT and "north still reports serving" in waiting.reason
+    stopped = decide(
+        sit("west", S, cfg(transition=transition), clusters=drained | {"north": st("north")}, transition_age=11.0)
+    )
+    assert stopped.action == Action.TRANSFER
+    silent = decide(
+        sit("west", S, cfg(transition=transition), clusters=drained, stale=frozenset({"north"}), transition_age=11.0)
+    )
+    assert silent.action == Action.TRANSFER

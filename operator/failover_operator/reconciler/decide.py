@@ -203,6 +203,16 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
     # A transition to me, not transferred yet: I am the one to move ownership (unless its source died).
     to_me = t is not None and t.target_cluster == s.me and t.source_cluster == config.owner
     if t is not None and to_me and t.epoch == config.epoch and (kind != "stale" or t.force):
+        elsewhere = _serving_elsewhere(s, config, clusters)
+        if elsewhere is not None:
+            # Neither mode nor force lets a move overlap a third cluster that has not stopped serving (an old
+            # owner whose scale-down its API server refused, say): only the source's overlap is ever intended.
+            return _standby(
+                s,
+                Action.WAIT,
+                f"waiting: {elsewhere} still reports serving {s.group}; {s.me} takes it for failover "
+                f"{t.failover_name} once it has stopped",
+            )
         if t.mode == FailoverMode.UPTIME:
             return _transfer(
                 t,
@@ -284,6 +294,18 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
         cause=kind,
         source_cause=source_cause,
     )
+
+
+def _serving_elsewhere(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterStatus]) -> str | None:
+    """A cluster, neither the owner nor me, whose status still says PRIMARY (at any epoch) while its heartbeat
+    moves: it has not confirmed that it stopped serving. A silent one (past the timeout) does not hold a move
+    up: its watchdog or its own fencing has stopped it by then."""
+    for name, status in sorted(clusters.items()):
+        if name in (s.me, config.owner) or name in s.stale:
+            continue
+        if status.state == ClusterState.PRIMARY:
+            return name
+    return None
 
 
 def _transfer(t: Transition, config: GroupConfig, reason: str, *, forced: bool = False) -> Decision:
