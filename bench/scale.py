@@ -487,10 +487,24 @@ def main(argv: list[str] | None = None) -> None:
         "--profile", action="store_true", help="profile the steady state and the standby's takeovers (to stderr)"
     )
     parser.add_argument("--log", metavar="FILE", help="each operator's INFO log, to FILE.<cluster>")
+    parser.add_argument(
+        "--settle", type=float, help="seconds from every group reporting to the window (default: 30 s + 2 intervals)"
+    )
     args = parser.parse_args(argv)
     for n in args.groups:
         moves = not args.no_moves
-        run(Scenario(n, args.interval, args.window, args.dynamodb, moves=moves, profile=args.profile, log=args.log))
+        run(
+            Scenario(
+                n,
+                args.interval,
+                args.window,
+                args.dynamodb,
+                moves=moves,
+                profile=args.profile,
+                log=args.log,
+                settle=args.settle,
+            )
+        )
 
 
 if __name__ == "__main__":
