@@ -38,7 +38,13 @@ SEED = 100_000
 # 4910 an owner that fenced, listed the group fenced in its last heartbeat, then was cut off: its status still
 # said PRIMARY, so the takeover "as not serving" was refused until it came back; numbers unchanged for the
 # whole timeout now make it "stale" even so (a proof would have moved them).
-FOUND = (489, 521, 536, 590, 816, 919, 940, 991, 1313, 1520, 1522, 2566, 2744, 3615, 3676, 4656, 4801, 4910, 9847, 100289)
+# 9847 a forced UPTIME move scaled its target up while a third cluster (the old owner of an earlier hand-off,
+# whose scale-down its API server refused) still served: no move proceeds while a cluster other than the
+# source still reports PRIMARY.
+FOUND = (
+    *(489, 521, 536, 590, 816, 919, 940, 991, 1313, 1520, 1522, 2566, 2744, 3615, 3676, 4656, 4801, 4910, 9847),
+    100289,
+)
 
 
 def simulate(*args: str) -> tuple[int, int, int, str]:

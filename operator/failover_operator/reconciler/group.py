@@ -916,10 +916,14 @@ class GroupRunner:
         since = self._settling_since
         hurried, self._hurried = self._hurried, False
         moving = self.config is not None and self.config.transition is not None
-        if hurried or moving or (
-            since is not None
-            and plan is not None
-            and self.ctx.clock.monotonic() - since < plan.timeouts.transitory_state
+        if (
+            hurried
+            or moving
+            or (
+                since is not None
+                and plan is not None
+                and self.ctx.clock.monotonic() - since < plan.timeouts.transitory_state
+            )
         ):
             interval = max(0.05, interval / 4)
         return interval
