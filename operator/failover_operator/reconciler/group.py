@@ -319,14 +319,20 @@ class GroupRunner:
         store = self.ctx.store
         clock = self.ctx.clock
         timing = self._timing()
+        plan = self.plan
+        if self.observation is None and plan is not None:
+            # A first tick has not looked yet: the proof says what our resources are (as a PRIMARY's), so that
+            # the status it writes is the true one and need not be written again (a cold start's thousand groups).
+            with contextlib.suppress(KubeError):
+                self.observation = await self.workloads.observe(self.namespace, plan.resources, Role.PRIMARY)
         sent = clock.monotonic()
+        health, components, message = self._report_now()
         try:
             # A proof answered after the fence limit is not acted on, so it is not waited for (nor retried) past
             # it either: its PRIMARY may have landed, and the true status must follow it at once, or a takeover of
             # us as "not serving" is refused for as long as the retries last.
             self._proving = True
             async with asyncio.timeout(timing.fence_after):
-                health, components, message = self._report_now()
                 await store.state.prove_ownership(self.namespace, self.name, epoch, health, components, message=message)
         except ConflictError as exc:
             self._hurry()
@@ -343,6 +349,7 @@ class GroupRunner:
             self.changed(wake=False)  # our own write, landed or not: the next tick reads what it left
         self.ctx.heartbeat.written(sent)  # the proof moved our liveness too
         self._reported_once = True  # it wrote our status (PRIMARY)
+        self._written_key = (ClusterState.PRIMARY, str(health), epoch, components_json(components), message)
         if clock.monotonic() - sent > timing.fence_after:
             self._written_key = None  # it says PRIMARY, but we do not act on it: say again what is true
             return Decision(
