@@ -67,6 +67,23 @@ async def test_planned_failover_moves_ownership_replicas_and_epoch(fleet_of, mod
         await settle(fleet, "east", epoch=3)
 
 
+async def test_a_drain_too_quick_for_the_executor_to_see_is_still_dated(fleet_of):
+    """The executor reads every 3 s; the owner drains, the target transfers and the owner reports STANDBY again
+    between two of its reads, so it never sees the FAILOVER report. The transfer required it: the Failover still
+    says when the owner stopped (no later than our last read that did not see it) and measures the downtime
+    from then, not from the transfer. (The ship story lost `demotedTime` this way once moves got faster.)"""
+    async with fleet_of("east", "west", startup_seconds=0.3, failover_poll_seconds=3.0) as fleet:
+        west = fleet["west"]
+        await setup_group(fleet, "east")
+        await west.apply(failover("quick", "west", [{"name": "web"}], reason="drill"))
+        status = await wait_phase(west, "quick", within=30)
+        assert status["phase"] == "Succeeded", status.get("message")
+        (g,) = status["groups"]
+        assert g["demotedTime"] <= g["transferredTime"] <= g["promotedTime"]
+        assert "measured from the transfer" not in (status.get("message") or "")
+        assert status["measuredDowntimeSeconds"] >= 0.25  # the new pods took 0.3 s after the old ones were gone
+
+
 async def test_forced_failover_with_a_silent_owner(fleet_of):
     async with fleet_of("east", "west") as fleet:
         east, west = fleet["east"], fleet["west"]

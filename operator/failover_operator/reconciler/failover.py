@@ -244,7 +244,9 @@ class FailoverExecutor:
         from the source's report that it stopped to the target's report that it is ready; UPTIME, how long the
         source was down before the target was ready (usually zero); a forced move whose source never said it
         stopped, from the transfer. Each report is dated by when it was written, never earlier than our previous
-        read (which did not see it yet), so the figure does not depend on how often or how late we poll."""
+        read (which did not see it yet), so the figure does not depend on how often or how late we poll; a
+        CONSISTENCY source's FAILOVER report that came and went between two reads (the transfer required it) is
+        dated by the last read that did not see it."""
         ns, group = key
         clock = self.ctx.clock
         source, target = t.source_cluster, t.target_cluster
@@ -286,6 +288,13 @@ class FailoverExecutor:
                 )
                 await board.update(key, phase=phase, message=waiting)
             else:
+                if down_at is None and t.mode == FailoverMode.CONSISTENCY and not record.forced:
+                    # The transfer required the source drained, but its FAILOVER report came and went between
+                    # two of our reads (a fast move): it stopped after our last read that did not see it.
+                    down_at = read_after
+                    seen = clock.now() - timedelta(seconds=clock.monotonic() - read_after)
+                    stopped = min(seen, record.finished_at)
+                    await board.update(key, demoted_time=_second(stopped), message=f"{source} has stopped serving")
                 if transferred_at is None:
                     transferred_at = clock.monotonic()
                     await board.update(
