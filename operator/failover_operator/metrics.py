@@ -76,10 +76,6 @@ class Metrics:
     def group(self, namespace: str, name: str) -> GroupMetrics:
         return GroupMetrics(self, namespace, name)
 
-    def set_health(self, namespace: str, name: str, health: str) -> None:
-        for value in HEALTHS:
-            self.health.labels(namespace, name, value).set(1 if value == health else 0)
-
     def forget_group(self, namespace: str, name: str) -> None:
         """Drop a deleted group's series so dashboards don't show ghosts."""
         for metric in (self.is_primary, self.fenced, self.epoch, self.status_writes):

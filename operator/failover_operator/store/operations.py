@@ -487,9 +487,11 @@ class OperationsManager:
                         f"or it was undone); nothing was written"
                     )
             return ConflictError(f"{group} changed during failover; nothing was written")
-        if len(codes) > 2 and codes[2] == "ConditionalCheckFailed" and lockless:
-            return LockHeldError("unknown", f"{group} was locked by someone else during failover; nothing was written")
-        if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+        if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":  # the lock: checked free, or ours released
+            if lockless:
+                return LockHeldError(
+                    "unknown", f"{group} was locked by someone else during failover; nothing was written"
+                )
             return ConflictError(f"lost the lock on {group} before the transfer; nothing was written")
         for cluster, code in zip(checked, codes[3:], strict=False):
             if code == "ConditionalCheckFailed":

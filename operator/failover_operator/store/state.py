@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -55,15 +54,6 @@ class GroupState(BaseModel):
     history: list[HistoryRecord]
     corrupt: list[str] = []
     """Descriptions of records that could not be parsed and were skipped."""
-
-
-@dataclass(frozen=True)
-class Report:
-    """What our status record says of our resources (health, per-component detail, a message)."""
-
-    health: Health
-    components: Mapping[str, Any]
-    message: str | None = None
 
 
 class StateManager:
@@ -330,6 +320,11 @@ class StateManager:
         pk = ctx.pk(namespace, name)
         c = Expr()
         check = f"{c.n('owner')} = {c.v(s(ctx.cluster_name))} AND {c.n('epoch')} = {c.v(n(epoch))}"
+        e = Expr()
+        write = ctx.next_write()
+        sets, removes, newer = self._status_update(
+            e, namespace, name, coerce(Health, health), ClusterState.PRIMARY, components, epoch, message, write
+        )
         items = [
             {
                 "ConditionCheck": {
@@ -339,33 +334,10 @@ class StateManager:
                     **c.params(),
                 }
             },
-            *self._proof_items(namespace, name, epoch, Report(coerce(Health, health), components, message)),
-        ]
-        try:
-            # The token makes a retry of a proof that landed answer "succeeded" (real DynamoDB, for 10 minutes)
-            # instead of failing on its own write: within the fence limit it checks, that answer is as good.
-            await ctx.call("transact_write_items", TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
-        except ClientError as exc:
-            if error_code(exc) != TRANSACTION_CANCELED:
-                raise unexpected("TransactWriteItems", exc) from exc
-            raise ConflictError(
-                f"{ctx.cluster_name} no longer owns {namespace}/{name} at epoch {epoch}; nothing was written"
-            ) from None
-
-    def _proof_items(self, namespace: str, name: str, epoch: int, report: Report) -> list[dict[str, Any]]:
-        """The two writes of a proof of ownership at `epoch` (our status PRIMARY at it, ordered; our liveness
-        moved), for a transaction that also makes sure we own the group at `epoch` when it lands."""
-        ctx = self._ctx
-        e = Expr()
-        write = ctx.next_write()
-        sets, removes, newer = self._status_update(
-            e, namespace, name, report.health, ClusterState.PRIMARY, report.components, epoch, report.message, write
-        )
-        return [
             {
                 "Update": {
                     "TableName": ctx.table,
-                    "Key": ctx.key(ctx.pk(namespace, name), keys.cluster_sk(ctx.cluster_name)),
+                    "Key": ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),
                     "UpdateExpression": update_expression(sets, removes),
                     "ConditionExpression": str(newer),
                     **e.params(),
@@ -380,6 +352,16 @@ class StateManager:
                 }
             },
         ]
+        try:
+            # The token makes a retry of a proof that landed answer "succeeded" (real DynamoDB, for 10 minutes)
+            # instead of failing on its own write: within the fence limit it checks, that answer is as good.
+            await ctx.call("transact_write_items", TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
+        except ClientError as exc:
+            if error_code(exc) != TRANSACTION_CANCELED:
+                raise unexpected("TransactWriteItems", exc) from exc
+            raise ConflictError(
+                f"{ctx.cluster_name} no longer owns {namespace}/{name} at epoch {epoch}; nothing was written"
+            ) from None
 
     def _status_update(
         self,
