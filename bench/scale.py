@@ -47,6 +47,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from failover_operator.api import FailoverSpec
@@ -212,6 +213,7 @@ class Scenario:
     moves: bool = True  # then a planned failover, then the owner's death
     profile: bool = False  # profile the steady state and the takeovers (top functions to stderr)
     log: str | None = None  # each operator's INFO log to LOG.<cluster>
+    requests: str | None = None  # the standby's requests during the takeovers, one JSON line each
     settle: float | None = None  # seconds between every group reporting and the window (default: see _operate)
 
 
@@ -344,6 +346,9 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
                 await _detection(ctx, kube, [n for n in bodies if n != first], interval, emit)
             sent = await proxy.take()
             emit("detection_requests", len(sent), "requests", by_operation=dict(Counter(r.operation for r in sent)))
+            if scenario.requests:
+                lines = (json.dumps({"operation": r.operation, "body": r.body}, default=str) for r in sent)
+                await asyncio.to_thread(Path(scenario.requests).write_text, "".join(f"{line}\n" for line in lines))
             return out
     finally:
         stop.set()
@@ -488,6 +493,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--log", metavar="FILE", help="each operator's INFO log, to FILE.<cluster>")
     parser.add_argument(
+        "--requests", metavar="FILE", help="the standby's DynamoDB requests during the takeovers, to FILE (JSON lines)"
+    )
+    parser.add_argument(
         "--settle", type=float, help="seconds from every group reporting to the window (default: 30 s + 2 intervals)"
     )
     args = parser.parse_args(argv)
@@ -502,6 +510,7 @@ def main(argv: list[str] | None = None) -> None:
                 moves=moves,
                 profile=args.profile,
                 log=args.log,
+                requests=args.requests,
                 settle=args.settle,
             )
         )

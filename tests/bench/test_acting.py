@@ -7,6 +7,7 @@ two operators in this process, on short timeouts; the waits are bounded by the g
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 from bench.scale import NS, TABLE, Reporter, _deployment, _group
@@ -18,9 +19,10 @@ from failover_operator.reconciler.decide import LocalRole
 from failover_operator.reconciler.group import GroupRunner
 from failover_operator.reconciler.plan import GroupPlan, plan_of
 from failover_operator.settings import Settings
-from failover_operator.store import DynamoDBService, ensure_table
+from failover_operator.store import DynamoDBService, ensure_table, keys
 from failover_operator.workloads.converge import Workloads
 from harness.dynamo import dynamodb_client
+from harness.faults import RecordedRequest, start_proxy
 from harness.memdynamo_server import memdynamo_process
 from harness.simulation.kube import SimKube, replicas
 
@@ -132,3 +134,88 @@ async def test_a_dead_owners_groups_are_taken_over_a_few_at_a_time() -> None:
                 for task in east_tasks + west_tasks:
                     task.cancel()
                 await asyncio.gather(*east_tasks, *west_tasks, return_exceptions=True)
+
+
+async def test_a_takeover_reads_the_group_once_and_writes_its_status_at_most_twice() -> None:
+    """What a takeover costs, request by request: one consistent read before acting, the takeover, the proof of
+    ownership, and our status as it changes (the workload coming up, then ready). Our own writes are kept in our
+    copy of the group (they do not send us to read it again, as they did: 2 more reads per takeover), nor does the
+    scale-up (while resources settle, only what a peer wrote is read), and replicas coming up one by one are not
+    written step by step."""
+    with memdynamo_process() as endpoint:
+        proxy = await start_proxy(endpoint, recording=False, keep_alive=True)
+        try:
+            async with (
+                dynamodb_client(endpoint, parameter_validation=False) as client,
+                dynamodb_client(proxy.endpoint, parameter_validation=False) as counted,
+            ):
+                await ensure_table(client, TABLE)
+                east_stop, west_stop = asyncio.Event(), asyncio.Event()
+                east_tasks: list[asyncio.Task[Any]] = []
+                west_tasks: list[asyncio.Task[Any]] = []
+                try:
+                    east, _, _ = await _cluster(client, "east", east_stop, east_tasks)
+                    west, _, _ = await _cluster(counted, "west", west_stop, west_tasks)
+
+                    def settled() -> bool:
+                        return all(r.local_role == LocalRole.PRIMARY for r in east.runners.values()) and all(
+                            r.local_role == LocalRole.STANDBY and r._written_key is not None
+                            for r in west.runners.values()
+                        )
+
+                    assert await _until(settled, 60.0), "the groups did not settle"
+                    proxy.recording = True
+                    proxy.requests.clear()
+                    for task in east_tasks:
+                        task.cancel()
+                    await asyncio.gather(*east_tasks, return_exceptions=True)
+
+                    def served() -> bool:
+                        return all(
+                            r.local_role == LocalRole.PRIMARY
+                            and r.observation is not None
+                            and r.observation.all_ready
+                            and r._written_key is not None
+                            and r._written_key[1] == "OK"
+                            for r in west.runners.values()
+                        )
+
+                    assert await _until(served, 3 * INTERVAL + 2 * INTERVAL + 20.0), "west did not serve every group"
+                    # What each group's next ticks (4 an interval while its resources settle) would have read
+                    stop_at = asyncio.get_running_loop().time() + 3 * INTERVAL
+                    await _until(lambda: asyncio.get_running_loop().time() > stop_at, 4 * INTERVAL)
+                    sent = list(proxy.requests)
+                finally:
+                    east_stop.set()
+                    west_stop.set()
+                    for task in east_tasks + west_tasks:
+                        task.cancel()
+                    await asyncio.gather(*east_tasks, *west_tasks, return_exceptions=True)
+        finally:
+            await proxy.stop()
+    per_group: dict[str, list[str]] = {}
+    for request in sent:
+        name = _group_of(request)
+        if name is not None:
+            per_group.setdefault(name, []).append(request.operation)
+    assert set(per_group) == {name for _, name in west.runners}
+    for name, ops in per_group.items():
+        after = ops[ops.index("TransactWriteItems") :]  # what was read before it depends on east's last words
+        assert Counter(after) == Counter(TransactWriteItems=2, UpdateItem=after.count("UpdateItem")), (name, ops)
+        assert after.count("UpdateItem") <= 2, (name, ops)  # the status: coming up, then ready
+
+
+def _group_of(request: RecordedRequest) -> str | None:
+    """The group a request reads or writes (by the key it names first), or None (the fleet's liveness)."""
+    body = request.body
+    if request.operation == "Query":
+        values = [v.get("S", "") for v in body.get("ExpressionAttributeValues", {}).values()]
+    elif request.operation == "TransactWriteItems":
+        first = next(iter(body["TransactItems"][0].values()))
+        values = [first["Key"][keys.PK]["S"]]
+    else:
+        values = [body.get("Key", {}).get(keys.PK, {}).get("S", "")]
+    for value in values:
+        if value.startswith("GROUP#"):
+            return keys.parse_group_pk(value)[2]
+    return None

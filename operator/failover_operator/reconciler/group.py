@@ -37,7 +37,15 @@ from ..store import (
     keys,
 )
 from ..store.observe import ChangeObserver
-from ..store.records import ClusterState, ClusterStatus, FailoverMode, Health, Outcome, components_json
+from ..store.records import (
+    ClusterState,
+    ClusterStatus,
+    FailoverMode,
+    Health,
+    HistoryRecord,
+    Outcome,
+    components_json,
+)
 from ..waits import wait_set
 from ..workloads.converge import Observation, Workloads
 from ..workloads.kube import KubeError
@@ -123,6 +131,7 @@ class GroupRunner:
         self._hurried = False
         self._dirty = True  # something may have changed since our last full read of the group
         self._cached: GroupState | None = None
+        self._moved: tuple[GroupConfig, HistoryRecord] | None = None  # our last move, until its proof lands
         self._full_at: float | None = None
         self._full_every = ctx.settings.full_read_seconds * random.uniform(0.75, 1.25)  # spread over time
 
@@ -335,9 +344,11 @@ class GroupRunner:
             async with asyncio.timeout(timing.fence_after):
                 await store.state.prove_ownership(self.namespace, self.name, epoch, health, components, message=message)
         except ConflictError as exc:
+            self.changed(wake=False)  # our own write (the move) or a peer's: the next tick reads what they left
             self._hurry()
             return Decision(Action.NONE, LocalRole.STANDBY, f"no action: not promoting: {exc}")
         except (StoreError, TimeoutError) as exc:
+            self.changed(wake=False)  # our own writes, landed or not: the next tick reads what they left
             self._written_key = None  # it may have landed, saying PRIMARY: say again what is true
             return Decision(
                 Action.NONE,
@@ -346,7 +357,9 @@ class GroupRunner:
             )
         finally:
             self._proving = False
-            self.changed(wake=False)  # our own write, landed or not: the next tick reads what it left
+            moved, self._moved = self._moved, None
+        if not self._kept_proof(moved, epoch, health, components, message):
+            self.changed(wake=False)  # our own writes, but not what our copy expected: the next tick reads them
         self.ctx.heartbeat.written(sent)  # the proof moved our liveness too
         self._reported_once = True  # it wrote our status (PRIMARY)
         self._written_key = (ClusterState.PRIMARY, str(health), epoch, components_json(components), message)
@@ -426,7 +439,17 @@ class GroupRunner:
         self.config = config.model_copy(
             update={"owner": me, "previous_owner": config.owner, "epoch": record.epoch, "transition": None}
         )
-        self.changed(wake=False)  # our own write: the next tick reads what it left
+        # Our own write: the proof that follows it keeps both in our copy of the group when it lands (else the
+        # next tick reads what they left).
+        handed_off = record.mode == FailoverMode.UPTIME and record.outcome == Outcome.SUCCEEDED
+        self._moved = (
+            None  # it left a hand-off in the config, which our copy does not have: read it
+            if handed_off
+            else (
+                self.config.model_copy(update={"version": config.version + 1, "last_failover": record.finished_at}),
+                record,
+            )
+        )
         if decision.action == Action.TAKE_OVER:
             self.ctx.metrics.failovers.labels(self.namespace, self.name, record.mode.value, "true", "SUCCEEDED").inc()
             reporter.event(
@@ -605,6 +628,44 @@ class GroupRunner:
             status = status.model_copy(update={"liveness_seq": before.liveness_seq, "alive_at": before.alive_at})
         self._cached = cached.model_copy(update={"clusters": {**cached.clusters, self.ctx.cluster: status}})
 
+    def _kept_proof(
+        self,
+        moved: tuple[GroupConfig, HistoryRecord] | None,
+        epoch: int,
+        health: Health,
+        components: dict[str, Any],
+        message: str | None,
+    ) -> bool:
+        """A proof of ownership that landed, after the move that gave us the group (if any), into our copy of
+        the group: both are our own writes, and a mass takeover should not re-read a thousand groups for them.
+        False when our copy does not lead to what the proof was conditioned on (it is then read again)."""
+        cached = self._cached
+        if cached is None:
+            return False
+        config, history = cached.config, cached.history
+        if moved is not None:
+            config, record = moved
+            history = [record, *history]
+        if config.owner != self.ctx.cluster or config.epoch != epoch or config.transition is not None:
+            return False
+        before = cached.clusters.get(self.ctx.cluster)
+        status = ClusterStatus(
+            cluster_name=self.ctx.cluster,
+            health=health,
+            state=ClusterState.PRIMARY,
+            heartbeat_seq=(before.heartbeat_seq if before else 0) + 1,
+            last_heartbeat=self.ctx.clock.now(),
+            observed_epoch=epoch,
+            components=components,
+            message=message,
+            liveness_seq=before.liveness_seq if before else None,
+            alive_at=before.alive_at if before else None,
+        )
+        clusters = {**cached.clusters, self.ctx.cluster: status}
+        update = {"config": config, "clusters": clusters, "history": history, "lock": None}
+        self._cached = cached.model_copy(update=update)
+        return True
+
     def _must_read(self, cached: GroupState) -> bool:
         full_at = self._full_at
         return (
@@ -612,7 +673,6 @@ class GroupRunner:
             or full_at is None
             or self.ctx.clock.monotonic() - full_at > self._full_every
             or self.local_role is None
-            or self._settling_since is not None  # our resources move: so may the records
             or cached.config.transition is not None  # a move in progress is followed read by read
             or cached.lock is not None
         )
@@ -633,7 +693,14 @@ class GroupRunner:
 
     def _report_changed(self) -> bool:
         key = self._status_key()
-        return key is not None and key != self._written_key
+        if key is None or key == self._written_key:
+            return False
+        written, since = self._written_key, self._settling_since
+        if written is not None and key[:3] == written[:3] and since is not None and self.plan is not None:
+            # Only the details move (replicas coming up or going down; state, health and epoch as written):
+            # they are written once the resources have settled, or an interval on, not at every step.
+            return self.ctx.clock.monotonic() - since >= self.plan.heartbeat_interval
+        return True
 
     def _report_status(self) -> None:
         """Write our status in the background if it changed (one write at a time; the next sees what is new)."""
