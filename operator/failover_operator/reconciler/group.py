@@ -19,7 +19,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ..api import FailoverGroupStatus
@@ -27,6 +27,7 @@ from ..store import (
     ConflictError,
     GroupConfig,
     GroupState,
+    Liveness,
     LockHeldError,
     NotFoundError,
     OwnerCheck,
@@ -132,6 +133,7 @@ class GroupRunner:
         self._dirty = True  # something may have changed since our last full read of the group
         self._cached: GroupState | None = None
         self._moved: tuple[GroupConfig, HistoryRecord] | None = None  # our last move, until its proof lands
+        self._refreshed: tuple[GroupState, Mapping[str, Liveness], GroupState] | None = None  # (copy, liveness, both)
         self._full_at: float | None = None
         self._full_every = ctx.settings.full_read_seconds * random.uniform(0.75, 1.25)  # spread over time
 
@@ -319,7 +321,9 @@ class GroupRunner:
             return decision  # scaled up as it should (pods may still start): nothing to scale, nothing to prove
         if decision.role == LocalRole.PRIMARY:
             return decision  # an UPTIME source serving on: it keeps what it has, and scales nothing up
-        if decision.role is not None:
+        if decision.role is not None and (decision.role != self.local_role or not self._shaped()):
+            # A standby already down is left alone (its resources are still observed every tick, and its fence
+            # loop converges them again the moment they are not)
             await self._converge(decision.role, reporter)
         return decision
 
@@ -592,7 +596,11 @@ class GroupRunner:
         live = await self.ctx.fleet.liveness(max_age=plan.heartbeat_interval * (0.25 if moving else 0.9))
         cached = self._cached
         if not fresh and cached is not None and not self._must_read(cached):
-            return store.state.refreshed(cached, live), True
+            # The same copy with the same liveness read (most quiet ticks): already merged, and noted for staleness
+            memo = self._refreshed
+            if memo is None or memo[0] is not cached or memo[1] is not live:
+                memo = self._refreshed = (cached, live, store.state.refreshed(cached, live))
+            return memo[2], True
         if fresh and cached is not None:  # about to act: the config and statuses afresh (the lock is re-checked)
             self._cached = await store.state.get_group_state(self.namespace, self.name, liveness=live, recent=cached)
             return self._cached, False
