@@ -104,3 +104,19 @@ def test_a_group_still_starting_past_the_limit_is_taken_over(monkeypatch: pytest
     (when, owner, epoch) = outcome.world.ownership[-1]
     assert (owner, epoch) == ("west", 2)
     assert 3.0 < when < 3.0 + TIMING.heartbeat + 4 * TIMING.interval, when  # not before the limit
+
+
+def test_a_dead_owner_is_taken_over_at_the_heartbeat_timeout_not_an_interval_later() -> None:
+    """The owner's operator dies at 5 s. Its silence counts from when this operator first read its last liveness
+    number (at most 0.9 interval after it was written), not from when each group's tick next looked at it, and
+    the group looks again the moment the silence reaches the timeout instead of at its next tick: each of which
+    added up to an interval."""
+    crash = 5.0
+    late = []
+    for seed in range(1, 9):
+        outcome = run(Trial(seed, ["east", "west"], TIMING, [Fault(crash, "crash", "east", 60.0)], 12.0))
+        moves = [(when, owner) for when, owner, epoch in outcome.world.ownership if epoch > 1]
+        assert moves and moves[0][1] == "west", (seed, outcome.world.ownership)
+        late.append(moves[0][0] - crash)
+    # the last beat is sent before the crash and read within 0.9 interval; the timeout; the takeover itself
+    assert max(late) < TIMING.heartbeat + 0.9 * TIMING.interval + 0.25, late

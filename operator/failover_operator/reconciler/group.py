@@ -74,6 +74,8 @@ log = logging.getLogger("failover_operator.group")
 
 STARTING_LIMIT = 120.0
 """Seconds after its start for which a group whose status we have not yet written counts as starting."""
+SILENCE_MARGIN = 0.05
+"""Seconds past the heartbeat timeout at which the extra tick looks (the rule is "silent for over" it)."""
 KNOWN_FOR = 0.5
 """Seconds for which what a converge read or wrote stands for an observation (taken right after it, in the
 same tick), instead of reading every resource again."""
@@ -130,6 +132,7 @@ class GroupRunner:
         # (owner, epoch) -> (sequence number of its latest claim to serve, when we first saw that claim)
         self._serving_seen: dict[tuple[str, int], tuple[tuple[int, int | None] | None, float]] = {}
         self._hurried = False
+        self._silence_due: float | None = None  # when the owner's silence, as last seen, reaches the timeout
         self._dirty = True  # something may have changed since our last full read of the group
         self._cached: GroupState | None = None
         self._moved: tuple[GroupConfig, HistoryRecord] | None = None  # our last move, until its proof lands
@@ -186,6 +189,7 @@ class GroupRunner:
         clock = self.ctx.clock
         await asyncio.sleep(self._spread())
         next_tick = clock.monotonic()
+        extra = False
         while not stop.is_set():
             plan = await plan_source()
             if plan is not None:
@@ -196,9 +200,15 @@ class GroupRunner:
                     await self.tick(plan, reporter)
                 except Exception:  # the loop must outlive any single failure
                     log.exception("%s: tick failed", self.group)
-            interval = self._tick_interval(plan)
-            next_tick = max(next_tick + interval, clock.monotonic())  # a fixed cadence; no catching up
-            await self._sleep(next_tick - clock.monotonic())
+            now = clock.monotonic()
+            if not extra:
+                interval = self._tick_interval(plan)
+                next_tick = max(next_tick + interval, now)  # a fixed cadence; no catching up
+            # One tick more, off the cadence, when the owner's silence reaches the heartbeat timeout: a takeover
+            # waits for the timeout, not for the timeout and then up to an interval more.
+            due = self._silence_due
+            extra = due is not None and now < due < next_tick
+            await self._sleep((due if extra and due is not None else next_tick) - now)
 
     async def _fencing(self, reporter: Reporter, stop: asyncio.Event) -> None:
         """Fence at the deadline, and retry a scale-down that is not confirmed, without waiting for DynamoDB."""
@@ -799,8 +809,11 @@ class GroupRunner:
         seen = self._seen
         key = (config.owner, config.epoch)
         silent_for = None
+        self._silence_due = None
         if config.owner != self.ctx.cluster:
             silent_for = self._silent_for(config.owner, owner_status, config.epoch)
+            if silent_for <= timing.heartbeat:
+                self._silence_due = now + timing.heartbeat - silent_for + SILENCE_MARGIN
         source_silent_for = None
         t = config.transition
         if t is not None and handing_off(config) and t.source_cluster != self.ctx.cluster:
@@ -861,8 +874,14 @@ class GroupRunner:
             if age is not None and age <= self._timing().heartbeat:
                 self._serving_seen[key] = (None, now)
                 return 0.0
-        if last is None or (fresh is not None and fresh != last[0]):
+        if last is None:
             self._serving_seen[key] = (fresh, now)
+        elif fresh is not None and fresh != last[0]:
+            # Dated by when this operator first saw the newer number (the fleet's liveness is read for every
+            # group at once), not by when this group's tick came to look: up to an interval earlier, never
+            # earlier than our last look, and never before the cluster wrote it (we read it).
+            age = self.ctx.store.state.heartbeat_age(self.namespace, self.name, cluster) or 0.0
+            self._serving_seen[key] = (fresh, max(last[1], now - age))
         return now - self._serving_seen[key][1]
 
     # --- reporting ----------------------------------------------------------------------------------
