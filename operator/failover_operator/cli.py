@@ -1,4 +1,5 @@
-"""`failover-operator`: run the operator, or set up its DynamoDB table."""
+"""`failover-operator`: run the operator or its watchdog, set up the DynamoDB table, or look at and steer the
+fleet through DynamoDB alone (status, history, switchover, suspend, resume, preflight, problems)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,15 @@ def main(argv: list[str] | None = None) -> int:
         help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)",
     )
 
+    from .fleetctl.commands import add_commands
+
+    add_commands(commands)
+
     args = parser.parse_args(argv)
+    if getattr(args, "fleet", None) is not None:
+        from .fleetctl.commands import run as run_fleet
+
+        return run_fleet(args)
     if args.command == "setup-table":
         return _setup_table(args)
     if args.command == "run":

@@ -28,12 +28,11 @@ def _check_name(value: str) -> str:
     return value
 
 
-class Settings(BaseSettings):
+class StoreSettings(BaseSettings):
+    """What reaching the fleet's table takes: all the fleet CLI needs (no cluster, no CLUSTER_NAME)."""
+
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
-    cluster_name: str = Field(
-        description="Name of this cluster, as the other clusters know it (e.g. `east`). Required.",
-    )
     operator_id: str = Field(
         description="Name shared by the operators of all clusters that cooperate on the same groups; part of "
         "every DynamoDB key, so several fleets can share one table. Required.",
@@ -44,6 +43,27 @@ class Settings(BaseSettings):
     )
     dynamodb_endpoint: str | None = Field(
         None, description="Custom DynamoDB endpoint URL (local DynamoDB, VPC endpoint). Unset: AWS's endpoint."
+    )
+    dynamodb_timeout_seconds: float = Field(5.0, gt=0, description="Connect and read timeout of one DynamoDB request.")
+
+    @field_validator("operator_id")
+    @classmethod
+    def _operator_id(cls, value: str) -> str:
+        return _check_name(value)
+
+    @model_validator(mode="after")
+    def _region(self) -> StoreSettings:
+        if not self.aws_region:
+            fallback = os.environ.get("AWS_DEFAULT_REGION")
+            if not fallback:
+                raise ValueError("AWS_REGION (or AWS_DEFAULT_REGION) must be set to the table's region")
+            object.__setattr__(self, "aws_region", fallback)
+        return self
+
+
+class Settings(StoreSettings):
+    cluster_name: str = Field(
+        description="Name of this cluster, as the other clusters know it (e.g. `east`). Required.",
     )
     watch_namespace: str | None = Field(
         None, description="Comma-separated namespaces to watch. Unset: all namespaces (cluster-wide)."
@@ -62,7 +82,6 @@ class Settings(BaseSettings):
         description="An owner that has not written a heartbeat for this fraction of `timeouts.heartbeat` "
         "demotes itself, so it is down before any standby may take over.",
     )
-    dynamodb_timeout_seconds: float = Field(5.0, gt=0, description="Connect and read timeout of one DynamoDB request.")
     full_read_seconds: float = Field(
         600.0,
         gt=0,
@@ -81,23 +100,13 @@ class Settings(BaseSettings):
     def _cluster_name(cls, value: str) -> str:
         return _check_name(value)
 
-    @field_validator("operator_id")
-    @classmethod
-    def _operator_id(cls, value: str) -> str:
-        return _check_name(value)
-
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _region(self) -> Settings:
-        if not self.aws_region:
-            fallback = os.environ.get("AWS_DEFAULT_REGION")
-            if not fallback:
-                raise ValueError("AWS_REGION (or AWS_DEFAULT_REGION) must be set to the table's region")
-            object.__setattr__(self, "aws_region", fallback)
+    def _ports(self) -> Settings:
         if self.metrics_port and self.metrics_port == self.health_port:
             raise ValueError("HEALTH_PORT and METRICS_PORT must differ")
         return self
@@ -127,9 +136,11 @@ def load() -> Settings:
 
 
 def reference() -> list[tuple[str, str, str]]:
-    """(variable, default, description) for the docs."""
+    """(variable, default, description) for the docs: CLUSTER_NAME first, then as declared."""
     rows = []
-    for name, field in Settings.model_fields.items():
+    fields = Settings.model_fields
+    for name in sorted(fields, key=lambda n: n != "cluster_name"):
+        field = fields[name]
         default = "required" if field.is_required() else ("unset" if field.default is None else str(field.default))
         rows.append((name.upper(), default, field.description or ""))
     return rows

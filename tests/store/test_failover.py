@@ -284,11 +284,16 @@ async def test_problems_owner_unknown_unhealthy_split_brain_stale(make_service, 
     await west.state.update_cluster_status("shop", "web", "OK", "PRIMARY", {})
     problems = await west.operations.detect_and_report_problems("shop", "web")
     assert ("SPLIT_BRAIN", None) in kinds(problems) and ("SPLIT_BRAIN", "east") in kinds(problems)
+    await east.state.update_cluster_status("shop", "web", "DEGRADED", "STANDBY", {})
+    assert kinds(await west.operations.detect_and_report_problems("shop", "web")) == [("NO_HEALTHY_STANDBY", None)]
     await east.state.update_cluster_status("shop", "web", "OK", "STANDBY", {})
     assert await west.operations.detect_and_report_problems("shop", "web") == []
     clock.advance(16)
     await west.state.update_cluster_status("shop", "web", "OK", "PRIMARY", {})
-    assert kinds(await west.operations.detect_and_report_problems("shop", "web")) == [("STALE_HEARTBEAT", "east")]
+    assert kinds(await west.operations.detect_and_report_problems("shop", "web")) == [
+        ("STALE_HEARTBEAT", "east"),
+        ("NO_HEALTHY_STANDBY", None),
+    ]
 
 
 async def test_failover_name_and_history_fields(make_service):

@@ -111,8 +111,10 @@ async def test_stuck_lock_is_reported(make_service, clock):
     await east.state.register_group("shop", "web")
     await east.state.update_cluster_status("shop", "web", "OK", "PRIMARY", {})
     await west.operations.acquire_lock("shop", "web", "half-done failover", lease_seconds=10)
+    await west.state.update_cluster_status("shop", "web", "OK", "STANDBY", {})
     assert [p.kind.value for p in await east.operations.detect_and_report_problems("shop", "web")] == []
     clock.advance(11)
+    await west.state.update_cluster_status("shop", "web", "OK", "STANDBY", {})  # it beats on; the lock does not
     problems = await east.operations.detect_and_report_problems("shop", "web")
     assert [(p.kind.value, p.cluster) for p in problems] == [("LOCK_STUCK", "west")]
     assert "half-done failover" in problems[0].message

@@ -8,6 +8,7 @@ from failover_operator.store import (
     Health,
     LockInfo,
     ProblemKind,
+    Severity,
     failover_refusal,
 )
 from failover_operator.store.problems import find_problems
@@ -44,17 +45,30 @@ def test_healthy_group_has_no_problems():
 def test_each_problem_kind():
     cfg = config()
     assert kinds(find_problems(cfg, {"west": status("west")})) == [("OWNER_UNKNOWN", "east")]
-    assert kinds(find_problems(cfg, {"east": status("east", Health.ERROR)})) == [("OWNER_UNHEALTHY", "east")]
-    assert kinds(find_problems(cfg, {"east": status("east", Health.UNKNOWN)})) == [("OWNER_UNHEALTHY", "east")]
+    standby = {"west": status("west")}
+    assert kinds(find_problems(cfg, {"east": status("east", Health.ERROR), **standby})) == [("OWNER_UNHEALTHY", "east")]
+    assert kinds(find_problems(cfg, {"east": status("east", Health.UNKNOWN), **standby})) == [
+        ("OWNER_UNHEALTHY", "east")
+    ]
     two = {"east": status("east", state=ClusterState.PRIMARY), "west": status("west", state=ClusterState.PRIMARY)}
-    assert kinds(find_problems(cfg, two)) == [("SPLIT_BRAIN", None)]
+    assert kinds(find_problems(cfg, two)) == [("NO_HEALTHY_STANDBY", None), ("SPLIT_BRAIN", None)]
     old = {
         "east": status("east", state=ClusterState.PRIMARY),
         "west": status("west", state=ClusterState.PRIMARY, epoch=4),
     }
     assert ("SPLIT_BRAIN", "west") in kinds(find_problems(cfg, old))
     healthy = {"east": status("east", state=ClusterState.PRIMARY), "west": status("west")}
-    assert kinds(find_problems(cfg, healthy, stale=["west"])) == [("STALE_HEARTBEAT", "west")]
+    stale = find_problems(cfg, healthy, stale=["west"])
+    assert kinds(stale) == [("NO_HEALTHY_STANDBY", None), ("STALE_HEARTBEAT", "west")]
+    assert {p.kind: p.severity for p in stale} == {
+        ProblemKind.STALE_HEARTBEAT: Severity.WARNING,  # a standby's: the owner still serves
+        ProblemKind.NO_HEALTHY_STANDBY: Severity.ERROR,  # but nobody could take over if it stopped
+    }
+    assert find_problems(cfg, healthy, stale=["east"])[0].severity == Severity.ERROR
+    behind = {"east": status("east", state=ClusterState.PRIMARY), "west": status("west", epoch=4)}
+    assert kinds(find_problems(cfg, behind)) == [("NO_HEALTHY_STANDBY", None)]
+    sick = {"east": status("east", state=ClusterState.PRIMARY), "west": status("west", Health.DEGRADED)}
+    assert "none but east" in find_problems(cfg, sick)[0].message
     lock = LockInfo(holder="west", reason="failover", acquired_at=T0, lease_seconds=30)
     assert kinds(find_problems(cfg, healthy, lock=lock, lock_age=31)) == [("LOCK_STUCK", "west")]
     assert find_problems(cfg, healthy, lock=lock, lock_age=29) == []

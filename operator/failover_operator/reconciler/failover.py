@@ -16,11 +16,15 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from ..api import FailoverSpec, FailoverStatus, GroupProgress, Phase, make_condition, merge_conditions
+from ..clock import Clock
+from ..metrics import Metrics
 from ..store import (
     ClusterStatus,
     ConflictError,
+    DynamoDBService,
     GroupState,
     HistoryRecord,
     NotFoundError,
@@ -30,7 +34,7 @@ from ..store import (
 )
 from ..store.records import ClusterState, FailoverMode, Outcome
 from ..waits import wait_set
-from .context import OperatorContext, Reporter
+from .context import Reporter
 from .decide import drained, serving
 
 log = logging.getLogger("failover_operator.failover")
@@ -45,6 +49,24 @@ SAME_REQUEST_WINDOW = timedelta(minutes=15)
 
 class _Failed(Exception):
     """A group cannot be moved; the message is for people."""
+
+
+class FailoverRefused(Exception):
+    """A move was refused before it started (`FailoverExecutor.request`); the message is the Failover's own."""
+
+
+class ExecutorContext(Protocol):
+    """What following a Failover takes: an operator's context, or the fleet CLI's (which has no cluster)."""
+
+    store: DynamoDBService
+    clock: Clock
+    metrics: Metrics
+    failover_poll_seconds: float
+
+    @property
+    def cluster(self) -> str: ...
+
+    def wake(self, namespace: str, name: str) -> None: ...
 
 
 class _Stopped(Exception):
@@ -63,8 +85,19 @@ class _Run:
 
 
 class FailoverExecutor:
-    def __init__(self, ctx: OperatorContext) -> None:
+    def __init__(self, ctx: ExecutorContext) -> None:
         self.ctx = ctx
+
+    async def request(
+        self, failover_name: str, namespace: str, group: str, spec: FailoverSpec, reporter: Reporter
+    ) -> Transition:
+        """Only validate and write the request of one group's move (the operators carry it out, as they do a
+        Failover's); raises FailoverRefused with the sentence a Failover's status would show."""
+        run = _Run(namespace, failover_name, spec, reporter, asyncio.Event(), None)
+        try:
+            return await self._request(run, (namespace, group), await self._state(namespace, group))
+        except _Failed as exc:
+            raise FailoverRefused(str(exc)) from None
 
     async def run(
         self,

@@ -14,7 +14,7 @@ from .errors import (
 )
 from .liveness import LivenessManager
 from .operations import OperationsManager, OwnerCheck, failover_refusal
-from .problems import Problem, ProblemKind
+from .problems import Problem, ProblemKind, Severity
 from .records import (
     ClusterState,
     ClusterStatus,
@@ -56,6 +56,7 @@ __all__ = [
     "PreconditionError",
     "Problem",
     "ProblemKind",
+    "Severity",
     "StateManager",
     "StoreError",
     "SupersededError",

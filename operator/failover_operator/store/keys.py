@@ -30,6 +30,7 @@ HISTORY_PREFIX = "HISTORY#"
 GROUP_PREFIX = "GROUP#"
 OPERATOR_PREFIX = "OPERATOR#"
 FLEET_PREFIX = "FLEET#"
+PUBLISHER_PREFIX = "PUBLISHER#"
 
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _TS_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")  # exactly what format_timestamp writes
@@ -68,6 +69,11 @@ def parse_group_pk(pk: str) -> tuple[str, str, str]:
 def fleet_pk(operator_id: str) -> str:
     """The partition of the clusters' liveness records (one per cluster, `cluster_sk` as its sort key)."""
     return FLEET_PREFIX + check_part(operator_id, "operator ID")
+
+
+def publisher_sk(name: str) -> str:
+    """In the fleet partition: the change list of a writer that is not an operator (the fleet CLI)."""
+    return PUBLISHER_PREFIX + check_part(name, "publisher name")
 
 
 def cluster_sk(cluster_name: str) -> str:

@@ -10,16 +10,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from . import keys
+from .calls import CONDITION_FAILED, error_code, unexpected
 from .context import StoreContext, sk_of
-from .errors import CorruptRecordError
+from .errors import CorruptRecordError, StoreError
 from .expr import Expr, update_expression
-from .records import Liveness, liveness_from_item, n, s, ts
+from .records import Liveness, liveness_from_item, n, publisher_from_item, s, ts
+
+PUBLISHED_AT_MOST = 64
+"""Entries a publisher's change list keeps (the oldest dropped first; a reader that missed one re-reads all)."""
 
 
 class LivenessManager:
     def __init__(self, ctx: StoreContext) -> None:
         self._ctx = ctx
+        self.publishers: dict[str, Liveness] = {}
+        """Change lists of writers that are not operators (the fleet CLI), as last read with the liveness."""
 
     async def beat(self, interval: float, fenced: Iterable[str] = (), starting: int = 0) -> Liveness:
         """Write our liveness: the sequence number moves. One attempt: the next beat is the retry (a retried
@@ -67,6 +75,15 @@ class LivenessManager:
                 continue
             changed = reader.changed(cluster, live.writer, live.change_seq, live.changes_from, live.changes)
             partitions = None if changed is None or partitions is None else partitions | changed | set(live.fenced)
+        for name, published in self.publishers.items():
+            changed = reader.changed(
+                keys.publisher_sk(name),
+                published.writer,
+                published.change_seq,
+                published.changes_from,
+                published.changes,
+            )
+            partitions = None if changed is None or partitions is None else partitions | changed
         return partitions
 
     async def read(self) -> dict[str, Liveness]:
@@ -79,8 +96,16 @@ class LivenessManager:
             ConsistentRead=True,
         )
         found: dict[str, Liveness] = {}
+        publishers: dict[str, Liveness] = {}
         for item in items:
-            if not sk_of(item).startswith(keys.CLUSTER_PREFIX):
+            sk = sk_of(item)
+            if sk.startswith(keys.PUBLISHER_PREFIX):
+                try:
+                    publishers[sk[len(keys.PUBLISHER_PREFIX) :]] = publisher_from_item(item)
+                except CorruptRecordError as error:
+                    ctx.report_corrupt(error)
+                continue
+            if not sk.startswith(keys.CLUSTER_PREFIX):
                 continue
             try:
                 live = liveness_from_item(item)
@@ -88,8 +113,56 @@ class LivenessManager:
                 ctx.report_corrupt(error)
                 continue
             found[live.cluster_name] = live
+        self.publishers = publishers
         self.note(found)
         return found
+
+    async def publish(self, name: str, partitions: Iterable[str]) -> None:
+        """Tell the operators that these group partitions were written by `name`, a writer with no liveness of
+        its own (the fleet CLI): they learn it with their next read of the fleet's liveness, as they learn their
+        peers' writes. Numbered in one record per writer, read, extended and written back on condition."""
+        ctx = self._ctx
+        wrote = sorted(set(partitions))
+        if not wrote:
+            return
+        key = keys.key(keys.fleet_pk(ctx.operator_id), keys.publisher_sk(name))
+        for _ in range(10):  # another publisher of the same name wrote in between: read and extend again
+            result = await ctx.call("get_item", TableName=ctx.table, Key=key, ConsistentRead=True)
+            item = result.get("Item")
+            before = publisher_from_item(item) if item else None
+            seq = before.change_seq if before else 0
+            latest = dict(before.changes) if before else {}
+            covered_from = before.changes_from if before else 1
+            for pk in wrote:
+                seq += 1
+                latest[pk] = seq
+            while len(latest) > PUBLISHED_AT_MOST:  # the oldest go; readers that missed them re-read all
+                oldest = min(latest, key=latest.__getitem__)
+                covered_from = max(covered_from, latest.pop(oldest) + 1)
+            e = Expr()
+            condition = (
+                f"{e.n('changeSeq')} = {e.v(n(before.change_seq))}"
+                if before
+                else f"attribute_not_exists({e.n(keys.PK)})"
+            )
+            record = {
+                **key,
+                "recordType": s("PUBLISHER"),
+                "writer": s(name),
+                "at": s(keys.format_timestamp(ctx.clock.now())),
+                "changeSeq": n(seq),
+                "changesFrom": n(covered_from),
+                "changes": {"M": {pk: n(number) for pk, number in latest.items()}},
+            }
+            try:
+                await ctx.call(
+                    "put_item", TableName=ctx.table, Item=record, ConditionExpression=condition, **e.params()
+                )
+                return
+            except ClientError as exc:
+                if error_code(exc) != CONDITION_FAILED:
+                    raise unexpected("PutItem", exc) from exc
+        raise StoreError(f"could not publish the changes of {name}: the record kept changing")
 
     def note(self, found: dict[str, Liveness], also: Iterable[str] = ()) -> None:
         """Note what a read found: each cluster's sequence number, and that the clusters in `also` (known from

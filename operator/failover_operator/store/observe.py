@@ -27,6 +27,16 @@ class ChangeObserver:
             return 0.0
         return now - previous[1]
 
+    def backdate(self, key: Hashable, value: Hashable, age: float) -> None:
+        """Record that `key` has had `value` for `age` seconds, unless we have watched it longer. For a one-shot
+        reader (the fleet CLI), which has watched nothing: `age` comes from a timestamp another machine wrote,
+        good enough to show people, never what the operators decide on."""
+        now = self._clock.monotonic()
+        previous = self._seen.get(key)
+        since = now - max(0.0, age)
+        if previous is None or previous[0] != value or previous[1] > since:
+            self._seen[key] = (value, since)
+
     def age(self, key: Hashable) -> float | None:
         """Seconds since `key` last changed, or None if never observed."""
         previous = self._seen.get(key)

@@ -221,13 +221,16 @@ class OperationsManager:
     # --- failover -----------------------------------------------------------------------------------
 
     async def validate_failover_preconditions(
-        self, namespace: str, name: str, target_cluster: str, skip_health_check: bool = False
+        self, namespace: str, name: str, target_cluster: str, skip_health_check: bool = False, *, force: bool = False
     ) -> GroupState:
-        """Raise PreconditionError if a failover to `target_cluster` must not happen; else the state read."""
+        """Raise PreconditionError if a failover to `target_cluster` must not happen; else the state read.
+        `force`: judge a forced failover (suspension and health are not checked)."""
         keys.check_part(target_cluster, "target cluster")
         state = await self._read_for_failover(namespace, name)
         stale = set(self._state.stale_clusters(namespace, name, state.clusters, state.config.timeouts.heartbeat))
-        refusal = failover_refusal(state, target_cluster, stale, check_health=not skip_health_check)
+        refusal = failover_refusal(
+            state, target_cluster, stale, check_suspension=not force, check_health=not (skip_health_check or force)
+        )
         if refusal:
             raise PreconditionError(refusal)
         return state

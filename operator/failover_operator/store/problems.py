@@ -17,6 +17,12 @@ class ProblemKind(StrEnum):
     SPLIT_BRAIN = "SPLIT_BRAIN"
     LOCK_STUCK = "LOCK_STUCK"
     CORRUPT_RECORD = "CORRUPT_RECORD"
+    NO_HEALTHY_STANDBY = "NO_HEALTHY_STANDBY"
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # the group is at risk now: someone should act
+    WARNING = "warning"  # worth a look; nothing is at risk yet
 
 
 class Problem(BaseModel):
@@ -25,6 +31,7 @@ class Problem(BaseModel):
     kind: ProblemKind
     cluster: str | None
     message: str
+    severity: Severity = Severity.ERROR
 
 
 def find_problems(
@@ -40,12 +47,14 @@ def find_problems(
     have seen the lock record unchanged."""
     group = f"{config.namespace}/{config.name}"
     problems: list[Problem] = []
+    stale = set(stale)
     for cluster in sorted(stale):
         problems.append(
             Problem(
                 kind=ProblemKind.STALE_HEARTBEAT,
                 cluster=cluster,
                 message=f"{cluster}'s heartbeat for {group} has not changed for over {config.timeouts.heartbeat:g}s",
+                severity=Severity.ERROR if cluster == config.owner else Severity.WARNING,
             )
         )
     owner = clusters.get(config.owner)
@@ -55,6 +64,7 @@ def find_problems(
                 kind=ProblemKind.OWNER_UNKNOWN,
                 cluster=config.owner,
                 message=f"owner {config.owner} has never reported status for {group}",
+                severity=Severity.WARNING,
             )
         )
     elif owner.health in (Health.ERROR, Health.UNKNOWN):
@@ -63,6 +73,24 @@ def find_problems(
                 kind=ProblemKind.OWNER_UNHEALTHY,
                 cluster=config.owner,
                 message=f"owner {config.owner} reports health {owner.health.value} for {group}",
+            )
+        )
+    ready = [
+        name
+        for name, status in clusters.items()
+        if name != config.owner
+        and name not in stale
+        and status.state == ClusterState.STANDBY
+        and status.health == Health.OK
+        and status.observed_epoch == config.epoch
+    ]
+    if not ready:
+        problems.append(
+            Problem(
+                kind=ProblemKind.NO_HEALTHY_STANDBY,
+                cluster=None,
+                message=f"no cluster could take {group} over now: none but {config.owner} reports STANDBY, OK and "
+                f"up to date at epoch {config.epoch} with a live heartbeat",
             )
         )
     t = config.transition

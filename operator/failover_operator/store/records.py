@@ -459,6 +459,23 @@ def liveness_from_item(item: Mapping[str, Any]) -> Liveness:
     )
 
 
+def publisher_from_item(item: Mapping[str, Any]) -> Liveness:
+    """A publisher's change list (keys.publisher_sk), as a Liveness with no sequence number of its own."""
+    r = _Reader(item)
+    if not r.sk.startswith(keys.PUBLISHER_PREFIX):
+        raise r.corrupt(f"not a publisher sort key: {r.sk!r}")
+    return _build(
+        r,
+        Liveness,
+        cluster_name=r.sk[len(keys.PUBLISHER_PREFIX) :],
+        at=r.stamp("at"),
+        writer=r.text("writer", required=False) or "",
+        change_seq=r.number("changeSeq"),
+        changes_from=r.number("changesFrom", required=False) or 1,
+        changes={k: int(v.get("N", "0")) for k, v in (r.get("changes", "M", required=False) or {}).items()},
+    )
+
+
 def lease_to_item(pk: str, lease: Lease) -> Item:
     return {
         **keys.key(pk, keys.LOCK_SK),

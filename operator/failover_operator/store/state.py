@@ -458,6 +458,18 @@ class StateManager:
                 stale.append(cluster)
         return stale
 
+    def date_by_timestamps(self, state: GroupState) -> None:
+        """For a one-shot reader (the fleet CLI), which has watched no number move: date each cluster's numbers
+        in `state` by the times written with them, so that heartbeat ages and staleness mean something. Those
+        are other machines' clocks: for people, never for the operators' decisions."""
+        ctx = self._ctx
+        pk = ctx.pk(state.config.namespace, state.config.name)
+        now = ctx.clock.now()
+        for cluster, status in state.clusters.items():
+            ctx.heartbeats.backdate((pk, cluster), status.heartbeat_seq, (now - status.last_heartbeat).total_seconds())
+            if status.alive_at is not None and status.liveness_seq is not None:
+                ctx.heartbeats.backdate(cluster, status.liveness_seq, (now - status.alive_at).total_seconds())
+
     def heartbeat_age(self, namespace: str, name: str, cluster_name: str) -> float | None:
         """Seconds this service has seen both `cluster_name`'s status for the group and its liveness unchanged
         (None: neither ever seen): either moving is a sign of life."""

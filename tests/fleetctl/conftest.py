@@ -1,0 +1,59 @@
+"""The fleet commands run as a person runs them: `python -m failover_operator ...` in a process of its own,
+against the local DynamoDB, with only the environment the operators have (no CLUSTER_NAME)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Answer:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def environment(endpoint: str, table: str, operator_id: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CLUSTER_NAME", "DYNAMODB_ENDPOINT", "OPERATOR_ID")}
+    return {
+        **env,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "DYNAMODB_ENDPOINT": endpoint,
+        "DYNAMODB_TABLE": table,
+        "OPERATOR_ID": operator_id,
+    }
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 60.0) -> Answer:
+    done = subprocess.run(
+        [sys.executable, "-m", "failover_operator", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+    return Answer(done.returncode, done.stdout, done.stderr)
+
+
+async def acli(env: dict[str, str], *args: str, budget: float = 120.0) -> Answer:
+    """The same, while this process's event loop runs operators."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "failover_operator",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    async with asyncio.timeout(budget):
+        out, err = await process.communicate()
+    return Answer(process.returncode or 0, out.decode(), err.decode())
