@@ -247,7 +247,7 @@ async def _story(client: Any, clusters: dict[str, Cluster]) -> bool:
         or table(
             [
                 ["NAME", "PHASE", "TARGET", "MODE", "DURATION"],
-                ["to-west", fo["phase"], "west", "CONSISTENCY", str(fo.get("durationSeconds", ""))],
+                ["to-west", fo["phase"], "west", "CONSISTENCY", str(fo.get("duration", ""))],
             ]
         )
     )

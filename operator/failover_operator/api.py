@@ -673,11 +673,12 @@ class Phase(StrEnum):
     PROMOTING = "Promoting"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
+    VALIDATED = "Validated"  # a dry run found that the move would start (and changed nothing)
 
     @property
     def terminal(self) -> bool:
         """True once nothing more will happen."""
-        return self in (Phase.SUCCEEDED, Phase.FAILED)
+        return self in (Phase.SUCCEEDED, Phase.FAILED, Phase.VALIDATED)
 
 
 class GroupRef(_Model):
@@ -731,6 +732,11 @@ class FailoverSpec(_Model):
         description="Move even if the target is unhealthy, the group is suspended or the old primary does not answer.",
     )
     reason: Text | None = Field(None, description="Why the failover is requested, for people and the history.")
+    dry_run: StrictBool = Field(
+        False,
+        description="Only check: every precondition the move would meet, and what would happen step by step. Ends "
+        "in phase Validated (or Failed, with the reasons) and changes nothing.",
+    )
 
     @field_validator("failover_groups")
     @classmethod
@@ -776,7 +782,9 @@ class GroupProgress(_Model):
 class FailoverStatus(_Status):
     """Progress, timings and outcome of the Failover (written by the operator only)."""
 
-    phase: Phase | None = Field(None, description="Step the Failover has reached; Succeeded and Failed are final.")
+    phase: Phase | None = Field(
+        None, description="Step the Failover has reached; Succeeded, Failed and Validated (a dry run) are final."
+    )
     groups: list[GroupProgress] = Field(
         default_factory=list,
         description="Progress of each group.",
@@ -785,6 +793,7 @@ class FailoverStatus(_Status):
     start_time: datetime | None = Field(None, description="When the operator started the Failover.")
     completion_time: datetime | None = Field(None, description="When the Failover reached Succeeded or Failed.")
     duration_seconds: float | None = Field(None, ge=0, description="Seconds from start to completion.")
+    duration: StatusText | None = Field(None, description="From start to completion, for people (e.g. 1m05s).")
     measured_downtime_seconds: float | None = Field(
         None, ge=0, description="Longest downtime of any group, in seconds."
     )

@@ -141,7 +141,7 @@ PRINTER_COLUMNS: dict[str, list[dict[str, Any]]] = {
         _column("Phase", "string", ".status.phase", "Step the Failover has reached."),
         _column("Target", "string", ".spec.targetCluster", "The cluster that becomes primary."),
         _column("Mode", "string", ".spec.mode", "CONSISTENCY or UPTIME."),
-        _column("Duration", "number", ".status.durationSeconds", "Seconds from start to completion."),
+        _column("Duration", "string", ".status.duration", "From start to completion."),
         _AGE,
         _column("Executed-By", "string", ".status.executedBy", "The cluster that ran the Failover.", priority=1),
         _column("Message", "string", ".status.message", "Outcome, or why the Failover failed.", priority=1),

@@ -122,13 +122,19 @@ class Settings(StoreSettings):
 def explain(error: ValidationError) -> str:
     """One line a person can act on, naming the environment variables that are wrong."""
     parts = []
-    for e in error.errors():
+    order = [variable for variable, _, _ in reference()]  # as documented: CLUSTER_NAME first
+    for e in sorted(error.errors(), key=lambda e: _position(order, e["loc"])):
         where = ".".join(str(p) for p in e["loc"]).upper()
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "missing":
             message = "is required"
         parts.append(f"{where} {message}" if where else message)
     return "invalid settings: " + "; ".join(parts)
+
+
+def _position(order: list[str], loc: tuple[int | str, ...]) -> int:
+    where = ".".join(str(p) for p in loc).upper()
+    return order.index(where) if where in order else len(order)
 
 
 def load() -> Settings:

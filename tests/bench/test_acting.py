@@ -50,8 +50,10 @@ class CountingSlots(asyncio.Semaphore):
 
 
 async def _cluster(
-    client: Any, name: str, stop: asyncio.Event, tasks: list[asyncio.Task[Any]]
+    client: Any, name: str, stop: asyncio.Event, tasks: list[asyncio.Task[Any]], groups: int = GROUPS
 ) -> tuple[OperatorContext, SimKube, Reporter]:
+    """One cluster's operator in this process (its GroupRunners, on an in-memory API server with a Deployment
+    controller), owning or standing by for `groups` groups g00, g01, ... (east owns them)."""
     loop = asyncio.get_running_loop()
     kube = SimKube(name, loop.time)
     clock = EventLoopClock()
@@ -64,7 +66,7 @@ async def _cluster(
         clock=clock,
     )
     reporter = Reporter()
-    for i in range(GROUPS):
+    for i in range(groups):
         group = f"g{i:02d}"
         kube.create(_deployment(group, name == "east"))
         plan = plan_of(_group(group, INTERVAL))

@@ -135,6 +135,9 @@ async def test_suspension_blocks_a_planned_failover_but_not_a_forced_one(fleet_o
         blocked = await wait_phase(west, "blocked")
         assert blocked["phase"] == "Failed"
         assert "suspended (database migration)" in blocked["message"]
+        # `kubectl wait --for=condition=Succeeded` must not take a failure for success (Complete only says "over")
+        conditions = {c["type"]: c["status"] for c in blocked["conditions"]}
+        assert conditions == {"Complete": "True", "Succeeded": "False", "Failed": "True"}
         await posted(west, "Failover", "blocked", "FailoverFailed")
         assert (await status_of(east)).get("owner") == "east"
 
@@ -175,3 +178,30 @@ async def test_a_failover_that_cannot_proceed_says_why(fleet_of):
         s = await wait_phase(west, "noop")
         assert s["phase"] == "Succeeded" and "already owns" in s["groups"][0]["message"]
         assert await east.store.state.get_failover_history("shop", "web") == []
+
+
+async def test_a_dry_run_validates_or_fails_with_the_reasons_and_changes_nothing(fleet_of):
+    async with fleet_of("east", "west", startup_seconds=0.3) as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "east")
+
+        await west.apply(failover("check", "west", [{"name": "web"}], dryRun=True, reason="would it?"))
+        status = await wait_phase(west, "check", phases=("Validated", "Failed"))
+        assert status["phase"] == "Validated", status.get("message")
+        (g,) = status["groups"]
+        assert (g["phase"], g["sourceCluster"], g["epoch"]) == ("Validated", "east", 1)
+        assert "would start" in g["message"] and "east scales its resources down" in g["message"]
+        conditions = {c["type"]: c["status"] for c in status["conditions"]}
+        assert conditions == {"Complete": "True", "Validated": "True", "Failed": "False"}
+        assert status["duration"].endswith("s")
+
+        await west.apply(failover("check-north", "north", [{"name": "web"}], dryRun=True))
+        refused = await wait_phase(west, "check-north", phases=("Validated", "Failed"))
+        assert refused["phase"] == "Failed" and "north has never reported status" in refused["message"]
+        assert {c["type"]: c["status"] for c in refused["conditions"]}["Failed"] == "True"
+
+        # Nothing moved, nothing was recorded: the owner, the epoch and the history are as they were
+        state = await east.store.state.get_group_state("shop", "web")
+        assert (state.config.owner, state.config.epoch, state.config.transition, state.history) == ("east", 1, None, [])
+        await settle(fleet, "east", epoch=1)
+        await posted(west, "Failover", "check", "FailoverValidated")

@@ -299,7 +299,7 @@ def test_group_listed_twice_once_namespaces_resolve() -> None:
 
 
 def test_phase_terminal() -> None:
-    assert {p for p in Phase if p.terminal} == {Phase.SUCCEEDED, Phase.FAILED}
+    assert {p for p in Phase if p.terminal} == {Phase.SUCCEEDED, Phase.FAILED, Phase.VALIDATED}
 
 
 def test_resource_kinds() -> None:

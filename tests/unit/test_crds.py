@@ -134,7 +134,7 @@ def test_failover_crd_names_and_columns() -> None:
         ("PHASE", ".status.phase", "string"),
         ("TARGET", ".spec.targetCluster", "string"),
         ("MODE", ".spec.mode", "string"),
-        ("DURATION", ".status.durationSeconds", "number"),
+        ("DURATION", ".status.duration", "string"),  # 1m05s, as kubectl shows ages
         ("AGE", ".metadata.creationTimestamp", "date"),
     ]
 

@@ -36,6 +36,7 @@ from ..store.records import ClusterState, FailoverMode, Outcome
 from ..waits import wait_set
 from .context import Reporter
 from .decide import drained, serving
+from .preflight import preflight
 
 log = logging.getLogger("failover_operator.failover")
 
@@ -127,6 +128,10 @@ class FailoverExecutor:
         }
         board = _Board(self, run, progress, start)
         await board.publish(Phase.VALIDATING)
+        if spec.dry_run:
+            for key in keys:
+                await self._dry_run(run, board, key)
+            return await self._finish(run, list(board.progress.values()), start, started_mono, None)
         reporter.event(
             "FailoverStarted",
             f"moving {', '.join(f'{ns}/{n}' for ns, n in keys)} to {spec.target_cluster} "
@@ -139,12 +144,39 @@ class FailoverExecutor:
             return board.status(Phase.PENDING)
         return await self._finish(run, list(board.progress.values()), start, started_mono, None)
 
+    async def _dry_run(self, run: _Run, board: _Board, key: tuple[str, str]) -> None:
+        """What the move of one group would meet (reconciler/preflight.py); nothing is written."""
+        ns, group = key
+        spec = run.spec
+        now = _second(self.ctx.clock.now())
+        try:
+            state = await self._state(ns, group)
+        except (_Failed, StoreError) as exc:
+            await board.update(key, phase=Phase.FAILED, message=str(exc), completion_time=now)
+            return
+        stale = set(self.ctx.store.state.stale_clusters(ns, group, state.clusters, state.config.timeouts.heartbeat))
+        verdict = preflight(state, spec.target_cluster, spec.mode, stale, force=spec.force)
+        if verdict.ok:
+            message = "would start: " + "; ".join(f"{i}. {step}" for i, step in enumerate(verdict.steps, 1))
+        else:
+            failing = [c.message for c in verdict.checks if not c.ok]
+            message = "; ".join(([verdict.refusal] if verdict.refusal else []) + failing)
+        await board.update(
+            key,
+            phase=Phase.VALIDATED if verdict.ok else Phase.FAILED,
+            source_cluster=state.config.owner,
+            epoch=state.config.epoch,
+            message=message,
+            completion_time=now,
+        )
+
     async def _finish(
         self, run: _Run, groups: list[GroupProgress], start: datetime, started_mono: float, error: str | None
     ) -> FailoverStatus:
         clock = self.ctx.clock
         failed = [g for g in groups if g.phase == Phase.FAILED]
-        ok = error is None and not failed and all(g.phase == Phase.SUCCEEDED for g in groups)
+        done = Phase.VALIDATED if run.spec.dry_run else Phase.SUCCEEDED
+        ok = error is None and not failed and all(g.phase == done for g in groups)
         if error is not None:
             message = error
         elif failed:
@@ -153,13 +185,17 @@ class FailoverExecutor:
             message = "; ".join(f"{g.namespace}/{g.name}: {g.message}" for g in groups)
         downtimes = [g.downtime_seconds for g in groups if g.downtime_seconds is not None]
         duration = round(clock.monotonic() - started_mono, 3)
-        phase = Phase.SUCCEEDED if ok else Phase.FAILED
+        phase = done if ok else Phase.FAILED
+        # Conditions `kubectl wait` can use honestly: Succeeded (or, for a dry run, Validated) and Failed say
+        # which; Complete only that it is over.
+        said = [("Complete", True), (done.value, ok), ("Failed", not ok)]
         status = FailoverStatus(
             phase=phase,
             groups=groups,
             start_time=start,
             completion_time=_second(clock.now()),
             duration_seconds=duration,
+            duration=duration_text(duration),
             measured_downtime_seconds=max(downtimes) if downtimes else None,
             message=message,
             executed_by=self.ctx.cluster,
@@ -167,22 +203,27 @@ class FailoverExecutor:
                 [],
                 [
                     make_condition(
-                        "Complete", True, phase.value, message, now=clock.now(), observed_generation=run.generation
+                        kind, value, phase.value, message, now=clock.now(), observed_generation=run.generation
                     )
+                    for kind, value in said
                 ],
             ),
             observed_generation=run.generation,
         )
         await run.reporter.patch_status(status.to_merge_patch())
-        self.ctx.metrics.failover_duration.observe(duration)
-        for d in downtimes:
-            self.ctx.metrics.downtime.observe(d)
-        for g in groups:
-            self.ctx.metrics.failovers.labels(g.namespace, g.name, run.spec.mode.value, "false", g.phase.value).inc()
+        if not run.spec.dry_run:  # a dry run moved nothing: it is no failover
+            self.ctx.metrics.failover_duration.observe(duration)
+            for d in downtimes:
+                self.ctx.metrics.downtime.observe(d)
+            for g in groups:
+                labels = (g.namespace, g.name, run.spec.mode.value, "false", g.phase.value)
+                self.ctx.metrics.failovers.labels(*labels).inc()
         if ok:
-            run.reporter.event("FailoverSucceeded", f"{message} ({duration:.1f}s)")
+            run.reporter.event(f"Failover{done.value}", f"{message} ({duration:.1f}s)")
+            log.info("failover %s/%s %s: %s", run.namespace, run.name, done.value.lower(), message)
         else:
             run.reporter.event("FailoverFailed", message, warning=True)
+            log.warning("failover %s/%s failed: %s", run.namespace, run.name, message)
         return status
 
     # --- one group ------------------------------------------------------------------------------------
@@ -536,6 +577,16 @@ class _Board:
     async def update(self, key: tuple[str, str], **changes: object) -> None:
         self.progress[key] = self.progress[key].model_copy(update=changes)
         await self.publish()
+
+
+def duration_text(seconds: float) -> str:
+    """As kubectl shows ages: 6.1s, 1m05s, 2h03m."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 def _second(moment: datetime) -> datetime:
