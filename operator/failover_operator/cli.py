@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import os
 import sys
+import textwrap
 from typing import Any
 
 from . import __version__
@@ -20,7 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "run",
         help="run the operator in the foreground (settings from the environment; see README)",
-        description="Run the operator against the cluster in KUBECONFIG, or the in-cluster config in a pod.",
+        description="Run the operator against the cluster in KUBECONFIG, or the in-cluster config in a pod. "
+        "Settings come from these environment variables:",
+        epilog=_environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
     commands.add_parser(
@@ -31,7 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     setup = commands.add_parser("setup-table", help="create the DynamoDB table (idempotent) and wait until ACTIVE")
-    setup.add_argument("--table", required=True, help="table name")
+    setup.add_argument(
+        "--table",
+        default=os.environ.get("DYNAMODB_TABLE") or "failover-operator",
+        help="table name (default: $DYNAMODB_TABLE, else failover-operator)",
+    )
     setup.add_argument("--endpoint", default=os.environ.get("DYNAMODB_ENDPOINT"), help="custom endpoint URL")
     setup.add_argument(
         "--region",
@@ -61,6 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     return 2  # pragma: no cover - argparse enforces a command
 
 
+def _environment_help() -> str:
+    from .settings import reference
+
+    lines = []
+    for variable, default, description in reference():
+        lines.append(f"  {variable}  (default: {default})")
+        lines += textwrap.wrap(description, 100, initial_indent="      ", subsequent_indent="      ")
+    return "\n".join(lines)
+
+
 def _setup_table(args: Any) -> int:
     from .store import StoreError, ensure_table
 
@@ -72,7 +90,7 @@ def _setup_table(args: Any) -> int:
         from .store.connect import open_client
 
         async with open_client(args.region, args.endpoint) as client:
-            return await ensure_table(client, args.table)
+            return await ensure_table(client, args.table, progress=lambda line: print(line, flush=True))
 
     try:
         description = asyncio.run(go())

@@ -100,6 +100,22 @@ class Settings(StoreSettings):
     def _cluster_name(cls, value: str) -> str:
         return _check_name(value)
 
+    @field_validator("watch_namespace")
+    @classmethod
+    def _namespaces(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        names = [ns.strip() for ns in value.split(",")]
+        if any(not ns for ns in names):
+            raise ValueError(f"has an empty entry (a stray comma?): {value!r}")
+        bad = [ns for ns in names if len(ns) > 63 or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", ns)]
+        if bad:
+            raise ValueError(
+                f"{', '.join(repr(ns) for ns in bad)} is not a namespace name (lower-case letters, digits and '-', "
+                "at most 63, alphanumeric at both ends)"
+            )
+        return ",".join(names)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:

@@ -326,7 +326,10 @@ def test_notes_say_what_to_run_next(helm: Path) -> None:
     assert 'cluster "east"' in notes and "region eu-west-1" in notes
     assert "failover-operator setup-table --table failover-operator --region eu-west-1" in notes
     assert "kubectl -n failover-operator rollout status deployment/failover-operator" in notes
-    assert "kubectl get failovergroups -A" in notes and "deploy/iam-policy.json" in notes
+    assert "kubectl get failovergroups -A" in notes and '"GROUP#shop-fleet#*"' in notes
+    # The notes name nothing a chart user does not have (the repository's deploy/ is not in the chart)
+    assert "deploy/" not in notes
+    assert "kind: Failover" in notes and "targetCluster: east" in notes
     assert "WARNING" not in notes
     warned = run_helm(helm, "install", RELEASE, str(CHART), "--dry-run=client", "--set", "clusterName=east",
                       "--set", "operatorId=shop-fleet").stdout  # fmt: skip

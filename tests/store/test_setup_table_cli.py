@@ -16,10 +16,17 @@ def run_cli(*args, env=None):
 
 async def test_setup_table_creates_and_is_idempotent(moto_endpoint, dynamodb):
     name = f"cli-{uuid.uuid4().hex[:8]}"
+    said = []
     for _ in range(2):
         result = run_cli("setup-table", "--table", name, "--endpoint", moto_endpoint, "--region", "us-east-1")
         assert result.returncode == 0, result.stderr
         assert f"table {name} is ACTIVE" in result.stdout
+        said.append(result.stdout.splitlines()[0])
+    assert said == [f"created table {name}", f"found table {name} (ACTIVE)"]  # which of the two it did
+    # The table's name defaults to DYNAMODB_TABLE, as the operator's does
+    other = f"cli-{uuid.uuid4().hex[:8]}"
+    result = run_cli("setup-table", "--endpoint", moto_endpoint, "--region", "us-east-1", env={"DYNAMODB_TABLE": other})
+    assert result.returncode == 0 and f"created table {other}" in result.stdout, result
     described = (await dynamodb.describe_table(TableName=name))["Table"]
     assert described["GlobalSecondaryIndexes"][0]["IndexName"] == "GSI1"
 

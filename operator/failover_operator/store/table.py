@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -52,31 +53,46 @@ def check_schema(description: dict[str, Any]) -> None:
 
 
 async def ensure_table(
-    client: Any, table_name: str, *, wait_seconds: float = 300.0, poll_interval: float = 2.0
+    client: Any,
+    table_name: str,
+    *,
+    wait_seconds: float = 300.0,
+    poll_interval: float = 2.0,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Create the table if it does not exist, then wait until it and its index are ACTIVE.
 
-    Idempotent and safe to run from several places at once. Returns the table description.
+    Idempotent and safe to run from several places at once. Returns the table description, with
+    `"Created": True` when this call created it. `progress`: told what happens (created, found, waiting).
     """
+    say = progress or (lambda _: None)
+    created = False
     try:
         description = (await client.describe_table(TableName=table_name))["Table"]
+        say(f"found table {table_name} ({description.get('TableStatus')})")
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             raise StoreError(f"cannot describe table {table_name}: {exc}") from exc
         try:
             description = (await client.create_table(**table_definition(table_name)))["TableDescription"]
+            created = True
             log.info("created DynamoDB table %s", table_name)
+            say(f"created table {table_name}")
         except ClientError as create_exc:
             if create_exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
                 raise StoreError(f"cannot create table {table_name}: {create_exc}") from create_exc
             description = (await client.describe_table(TableName=table_name))["Table"]
+            say(f"found table {table_name}, just created by someone else")
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait_seconds
+    started = loop.time()
+    deadline = started + wait_seconds
     while not _active(description):
         if loop.time() > deadline:
             raise StoreError(f"table {table_name} did not become ACTIVE within {wait_seconds:.0f}s")
+        say(f"waiting for table {table_name} and its index to be ACTIVE ({loop.time() - started:.0f}s)")
         await asyncio.sleep(poll_interval)
         description = (await client.describe_table(TableName=table_name))["Table"]
+    description = {**description, "Created": created}
     check_schema(description)
     return description
 
