@@ -471,6 +471,7 @@ class ConditionType(StrEnum):
     SUSPENDED = "Suspended"
     FENCED = "Fenced"
     SPEC_VALID = "SpecValid"
+    READY_TO_TAKE_OVER = "ReadyToTakeOver"  # this cluster could take the group over now, were the owner gone
 
 
 class ConditionStatus(StrEnum):

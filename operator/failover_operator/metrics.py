@@ -33,6 +33,24 @@ class Metrics:
             (*GROUP, "cluster"),
             registry=r,
         )
+        self.owner_heartbeat_age = Gauge(
+            "failover_group_owner_heartbeat_age_seconds",
+            "How long this operator has seen the group's owner's heartbeat unchanged (0 where it is the owner)",
+            GROUP,
+            registry=r,
+        )
+        self.heartbeat_timeout = Gauge(
+            "failover_group_heartbeat_timeout_seconds",
+            "The group's timeouts.heartbeat: an owner silent this long is taken over",
+            GROUP,
+            registry=r,
+        )
+        self.ready_to_take_over = Gauge(
+            "failover_group_ready_to_take_over",
+            "1 if this cluster could take the group over now, were its owner gone (the ReadyToTakeOver condition)",
+            GROUP,
+            registry=r,
+        )
         self.heartbeats = Counter("failover_heartbeats", "Heartbeats (this cluster's liveness) written", registry=r)
         self.heartbeat_failures = Counter(
             "failover_heartbeat_failures", "Heartbeats (this cluster's liveness) that could not be written", registry=r
@@ -72,13 +90,41 @@ class Metrics:
             "failover_dynamodb_requests", "DynamoDB requests made since start (including retries)", registry=r
         )
         self.store_retries = Gauge("failover_dynamodb_retries", "DynamoDB requests retried since start", registry=r)
+        self.store_latency = Histogram(
+            "failover_dynamodb_request_duration_seconds",
+            "Duration of one DynamoDB request (one attempt), by operation and outcome (ok, condition: an answer "
+            "about the data, such as a failed condition; error: throttled, failed or timed out)",
+            ("operation", "outcome"),
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        self.store_errors = Counter(
+            "failover_dynamodb_errors",
+            "DynamoDB requests (attempts) that failed, by operation",
+            ("operation",),
+            registry=r,
+        )
+
+    def request_done(self, operation: str, seconds: float, outcome: str) -> None:
+        """A DynamoDB attempt ended (store.calls.Caller.observe)."""
+        self.store_latency.labels(operation, outcome).observe(seconds)
+        if outcome == "error":
+            self.store_errors.labels(operation).inc()
 
     def group(self, namespace: str, name: str) -> GroupMetrics:
         return GroupMetrics(self, namespace, name)
 
     def forget_group(self, namespace: str, name: str) -> None:
         """Drop a deleted group's series so dashboards don't show ghosts."""
-        for metric in (self.is_primary, self.fenced, self.epoch, self.status_writes):
+        for metric in (
+            self.is_primary,
+            self.fenced,
+            self.epoch,
+            self.status_writes,
+            self.ready_to_take_over,
+            self.owner_heartbeat_age,
+            self.heartbeat_timeout,
+        ):
             with contextlib.suppress(KeyError):
                 metric.remove(namespace, name)
         for value in HEALTHS:
@@ -100,6 +146,9 @@ class GroupMetrics:
     def __init__(self, metrics: Metrics, namespace: str, name: str) -> None:
         self._metrics, self._group = metrics, (namespace, name)
         self.is_primary = metrics.is_primary.labels(namespace, name)
+        self.ready_to_take_over = metrics.ready_to_take_over.labels(namespace, name)
+        self.owner_heartbeat_age = metrics.owner_heartbeat_age.labels(namespace, name)
+        self.heartbeat_timeout = metrics.heartbeat_timeout.labels(namespace, name)
         self.fenced = metrics.fenced.labels(namespace, name)
         self.epoch = metrics.epoch.labels(namespace, name)
         self._health = {value: metrics.health.labels(namespace, name, value) for value in HEALTHS}

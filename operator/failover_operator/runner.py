@@ -99,6 +99,7 @@ async def serve(
             clock,
             concurrency=BULK_CONCURRENCY,
         )
+        store.observe_requests(metrics.request_done)
         kube = KubeClient(api_client)
         ctx = OperatorContext(settings=settings, store=store, workloads=Workloads(kube), metrics=metrics, clock=clock)
         registry = build_registry(ctx, kube, login=login)

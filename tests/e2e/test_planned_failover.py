@@ -185,6 +185,18 @@ async def test_a_dry_run_validates_or_fails_with_the_reasons_and_changes_nothing
         east, west = fleet["east"], fleet["west"]
         await setup_group(fleet, "east")
 
+        async def readiness():
+            said = {}
+            for member in (east, west):
+                s = await status_of(member)
+                said[member.name] = next(
+                    (c["status"], c["reason"]) for c in s.get("conditions", []) if c["type"] == "ReadyToTakeOver"
+                )
+            assert said == {"east": ("False", "Owner"), "west": ("True", "Ready")}, said
+            return said
+
+        await eventually(readiness, within=10)
+
         await west.apply(failover("check", "west", [{"name": "web"}], dryRun=True, reason="would it?"))
         status = await wait_phase(west, "check", phases=("Validated", "Failed"))
         assert status["phase"] == "Validated", status.get("message")

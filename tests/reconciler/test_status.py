@@ -87,3 +87,46 @@ def test_transitions_keep_their_time_until_the_status_changes():
     suspended = build(previous=degraded, now=T0 + timedelta(minutes=2), health=Health.DEGRADED, suspended=True)
     assert {c.type: c for c in suspended.conditions}["Ready"].last_transition_time == T0 + timedelta(minutes=1)
     assert suspended.suspension_reason == "freeze"
+
+
+def test_a_standby_says_whether_it_could_take_over_now_and_why_not():
+    from failover_operator.reconciler.status import takeover_readiness
+
+    config = GroupConfig(namespace="shop", name="web", operator_id="o", owner="east", epoch=3, updated_at=T0)
+    mine = ClusterStatus(
+        cluster_name="west",
+        health=Health.OK,
+        state=ClusterState.STANDBY,
+        heartbeat_seq=1,
+        last_heartbeat=T0,
+        observed_epoch=3,
+    )
+    state = GroupState(config=config, clusters={"west": mine}, lock=None, history=[])
+    base = dict(
+        me="west",
+        config=config,
+        state=state,
+        local_role=LocalRole.STANDBY,
+        health=Health.OK,
+        auto_failover=True,
+        heartbeating=True,
+        store_error=None,
+    )
+
+    def reason(**changes):
+        return takeover_readiness(**{**base, **changes})[:2]
+
+    assert reason() == (True, "Ready")
+    assert reason(me="east") == (False, "Owner")
+    assert reason(config=config.model_copy(update={"suspended": True})) == (False, "Suspended")
+    assert reason(auto_failover=False) == (False, "AutoFailoverOff")
+    assert reason(local_role=LocalRole.FENCED) == (False, "Fenced")
+    assert reason(heartbeating=False) == (False, "NotHeartbeating")
+    assert reason(health=Health.DEGRADED) == (False, "NotHealthy")
+    behind = GroupState(
+        config=config, clusters={"west": mine.model_copy(update={"observed_epoch": 2})}, lock=None, history=[]
+    )
+    assert reason(state=behind) == (False, "NotUpToDate")
+    assert reason(store_error="timed out") == (False, "DynamoDBUnreachable")
+    assert reason(local_role=None) == (False, "NotReconciled")
+    assert "healthy, up to date at epoch 3" in takeover_readiness(**base)[2]

@@ -68,7 +68,7 @@ from .decide import (
 )
 from .fleet import writing_for
 from .plan import GroupPlan
-from .status import group_status, heartbeat_age_text
+from .status import group_status, heartbeat_age_text, takeover_readiness
 
 log = logging.getLogger("failover_operator.group")
 
@@ -133,6 +133,7 @@ class GroupRunner:
         self._serving_seen: dict[tuple[str, int], tuple[tuple[int, int | None] | None, float]] = {}
         self._hurried = False
         self._silence_due: float | None = None  # when the owner's silence, as last seen, reaches the timeout
+        self._takeover: tuple[bool, str, str] | None = None  # ReadyToTakeOver, as of the last tick
         self._dirty = True  # something may have changed since our last full read of the group
         self._cached: GroupState | None = None
         self._moved: tuple[GroupConfig, HistoryRecord] | None = None  # our last move, until its proof lands
@@ -465,7 +466,7 @@ class GroupRunner:
             )
         )
         if decision.action == Action.TAKE_OVER:
-            self.ctx.metrics.failovers.labels(self.namespace, self.name, record.mode.value, "true", "SUCCEEDED").inc()
+            self.ctx.metrics.failovers.labels(self.namespace, self.name, record.mode.value, "true", "Succeeded").inc()
             reporter.event(
                 "AutomaticFailover",
                 f"{me} took over {self.group} from {config.owner} at epoch {record.epoch}: {decision.reason}",
@@ -838,6 +839,13 @@ class GroupRunner:
             age = store.state.heartbeat_age(self.namespace, self.name, cluster)
             if age is not None and cluster != self.ctx.cluster:
                 self.metrics.heartbeat_age(cluster, age)
+        owner_age = (
+            0.0
+            if config.owner == self.ctx.cluster
+            else store.state.heartbeat_age(self.namespace, self.name, config.owner)
+        )
+        if owner_age is not None:
+            self.metrics.owner_heartbeat_age.set(owner_age)
         return Situation(
             store_ok=True,
             config=config,
@@ -912,6 +920,19 @@ class GroupRunner:
                 reason, warning = "DynamoDBUnreachable", True
             reporter.event(reason, decision.reason, warning=warning)
         mine = self.metrics
+        timing = self._timing()
+        self._takeover = takeover_readiness(
+            me=self.ctx.cluster,
+            config=config,
+            state=self._cached,
+            local_role=self.local_role,
+            health=Health(str(self.observation.health)) if self.observation is not None else Health.UNKNOWN,
+            auto_failover=self.plan.auto_failover if self.plan is not None else True,
+            heartbeating=self.sent_ok is not None and self.ctx.clock.monotonic() - self.sent_ok < timing.fence_after,
+            store_error=store_error,
+        )
+        mine.ready_to_take_over.set(1 if self._takeover[0] else 0)
+        mine.heartbeat_timeout.set(timing.heartbeat)
         mine.decided(decision.action.value)
         mine.is_primary.set(1 if self.local_role == LocalRole.PRIMARY else 0)
         mine.fenced.set(1 if self.local_role == LocalRole.FENCED else 0)
@@ -947,6 +968,7 @@ class GroupRunner:
             previous=self._status,
             now=self.ctx.clock.now(),
             spec_error=plan.spec_error,
+            takeover=self._takeover,
         )
         if status != self._status:
             try:
@@ -985,6 +1007,7 @@ class GroupRunner:
             history = state.history[0] if state.history else None
         return (
             self.config,
+            self._takeover,
             clusters,
             history,
             state is None,

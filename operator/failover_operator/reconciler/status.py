@@ -35,6 +35,42 @@ def heartbeat_age_text(age: float | None, interval: float) -> str | None:
     return format_duration(int(age // interval) * interval)
 
 
+def takeover_readiness(
+    *,
+    me: str,
+    config: GroupConfig | None,
+    state: GroupState | None,
+    local_role: LocalRole | None,
+    health: Health,
+    auto_failover: bool,
+    heartbeating: bool,
+    store_error: str | None,
+) -> tuple[bool, str, str]:
+    """Could this cluster take the group over right now, were its owner gone? (ready, reason, message)"""
+    if local_role is None or config is None:
+        return False, "NotReconciled", "the group's config has not been read yet"
+    group = f"{config.namespace}/{config.name}"
+    if store_error is not None:
+        return False, "DynamoDBUnreachable", store_error
+    if config.owner == me:
+        return False, "Owner", f"{me} owns {group} (epoch {config.epoch})"
+    if config.suspended:
+        return False, "Suspended", f"{group} is suspended ({config.suspension_reason or 'no reason given'})"
+    if not auto_failover:
+        return False, "AutoFailoverOff", f"autoFailover is off for {group}: only a Failover moves it"
+    if local_role == LocalRole.FENCED:
+        return False, "Fenced", f"{me} has fenced {group}"
+    if not heartbeating:
+        return False, "NotHeartbeating", f"{me}'s heartbeat is not being written: a takeover needs DynamoDB"
+    if health != Health.OK:
+        return False, "NotHealthy", f"{me} reports {health.value} for {group}"
+    mine = state.clusters.get(me) if state is not None else None
+    if mine is None or mine.observed_epoch != config.epoch:
+        seen = "nothing" if mine is None else f"epoch {mine.observed_epoch}"
+        return False, "NotUpToDate", f"{me}'s status for {group} says {seen}, not epoch {config.epoch} yet"
+    return True, "Ready", f"{me} is healthy, up to date at epoch {config.epoch} and heartbeating"
+
+
 def group_status(
     *,
     me: str,
@@ -50,6 +86,7 @@ def group_status(
     previous: FailoverGroupStatus | None,
     now: datetime,
     spec_error: str | None = None,
+    takeover: tuple[bool, str, str] | None = None,
 ) -> FailoverGroupStatus:
     health = Health(str(observation.health)) if observation is not None else Health.UNKNOWN
     role = Role(local_role.value) if local_role is not None else None
@@ -116,6 +153,20 @@ def group_status(
                 decision.reason if local_role == LocalRole.FENCED else "",
                 now=now,
                 observed_generation=generation,
+            ),
+            *(
+                [
+                    make_condition(
+                        ConditionType.READY_TO_TAKE_OVER,
+                        takeover[0],
+                        takeover[1],
+                        takeover[2],
+                        now=now,
+                        observed_generation=generation,
+                    )
+                ]
+                if takeover is not None
+                else []
             ),
             make_condition(
                 ConditionType.SPEC_VALID,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,8 @@ class Caller:
         self.calls = 0
         self.retries = 0
         self.on_write: Callable[[list[str]], None] | None = None  # told which group partitions a write touched
+        self.observe: Callable[[str, float, str], None] | None = None
+        """Told of each attempt: (operation, seconds, "ok" | "condition" | "error") — for metrics."""
 
     async def __call__(self, operation: str, **params: Any) -> dict[str, Any]:
         if self.limit is not None:
@@ -127,17 +130,22 @@ class Caller:
         attempt = 0
         while True:
             self.calls += 1
+            started = time.perf_counter()
             try:
                 result: dict[str, Any] = await method(**params)
+                self._observed(operation, started, "ok")
                 return result
             except ClientError as exc:
                 if not is_retryable(exc):
                     if error_code(exc) in (CONDITION_FAILED, TRANSACTION_CANCELED):
+                        self._observed(operation, started, "condition")
                         raise  # an answer about the data: the caller decides what it means
+                    self._observed(operation, started, "error")
                     raise unexpected(operation, exc) from exc
                 last: BaseException = exc
             except (TimeoutError, BotoCoreError, ConnectionError) as exc:
                 last = exc
+            self._observed(operation, started, "error")
             attempt += 1
             if attempt >= self.policy.attempts:
                 raise StoreError(f"DynamoDB {operation} failed after {attempt} attempts: {last}") from last
@@ -147,6 +155,10 @@ class Caller:
             delay = self.policy.delay(attempt - 1)
             log.debug("DynamoDB %s failed (%s); retry %d in %.3fs", operation, last, attempt, delay)
             await self.sleep(delay)
+
+    def _observed(self, operation: str, started: float, outcome: str) -> None:
+        if self.observe is not None:
+            self.observe(operation, time.perf_counter() - started, outcome)
 
 
 def unexpected(operation: str, exc: ClientError) -> StoreError:

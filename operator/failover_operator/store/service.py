@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from ..clock import Clock, SystemClock
@@ -61,3 +62,8 @@ class DynamoDBService:
         self.state = StateManager(self._ctx)
         self.liveness = self.state.liveness
         self.operations = OperationsManager(self._ctx, self.state)
+
+    def observe_requests(self, observe: Callable[[str, float, str], None]) -> None:
+        """Tell `observe` of every request attempt: (operation, seconds, "ok" | "condition" | "error")."""
+        for caller in (self._ctx.call, self._ctx.call_once):
+            caller.observe = observe
