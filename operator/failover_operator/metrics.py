@@ -111,6 +111,15 @@ class Metrics:
         if outcome == "error":
             self.store_errors.labels(operation).inc()
 
+    def identify(self, cluster: str, operator_id: str, version: str) -> None:
+        """failover_operator_info: which cluster this operator is (dashboards join on it for a `cluster` label)."""
+        Gauge(
+            "failover_operator_info",
+            "1, labelled with this operator's cluster, operator ID and version",
+            ("cluster", "operator_id", "version"),
+            registry=self.registry,
+        ).labels(cluster, operator_id, version).set(1)
+
     def group(self, namespace: str, name: str) -> GroupMetrics:
         return GroupMetrics(self, namespace, name)
 
@@ -154,7 +163,18 @@ class GroupMetrics:
         self._health = {value: metrics.health.labels(namespace, name, value) for value in HEALTHS}
         self._decisions: dict[str, Counter] = {}
         self._ages: dict[str, Gauge] = {}
+        self._problems: dict[str, Gauge] = {}
         self._health_now: str | None = None
+
+    def problems(self, counts: dict[str, int]) -> None:
+        """The group's problems by kind, as this cluster reads its records (series made only for kinds seen)."""
+        for kind, child in self._problems.items():
+            if kind not in counts:
+                child.set(0)
+        for kind, count in counts.items():
+            if kind not in self._problems:
+                self._problems[kind] = self._metrics.problems.labels(*self._group, kind)
+            self._problems[kind].set(count)
 
     def decided(self, action: str) -> None:
         child = self._decisions.get(action)

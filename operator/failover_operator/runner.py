@@ -77,6 +77,7 @@ async def serve(
 ) -> None:
     """Run until stopped (SIGTERM/SIGINT, or `stop_flag`)."""
     metrics = Metrics()
+    metrics.identify(settings.cluster_name, settings.operator_id, __version__)
     try:
         metrics.serve(settings.metrics_port)
     except OSError as exc:

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -38,6 +39,7 @@ from ..store import (
     keys,
 )
 from ..store.observe import ChangeObserver
+from ..store.problems import find_problems
 from ..store.records import (
     ClusterState,
     ClusterStatus,
@@ -954,6 +956,12 @@ class GroupRunner:
         inputs = self._status_inputs(plan, state, decision, store_error)
         if inputs == self._status_from:
             return  # what the status is made of has not changed since it was last written (or found right)
+        if state is not None:  # the problems the alerts watch, as this cluster reads the records (pure, cheap)
+            stale = self.ctx.store.state.stale_clusters(
+                self.namespace, self.name, state.clusters, state.config.timeouts.heartbeat
+            )
+            found = find_problems(state.config, state.clusters, stale=stale, corrupt=state.corrupt)
+            self.metrics.problems(dict(Counter(p.kind.value for p in found)))
         status = group_status(
             me=self.ctx.cluster,
             config=self.config,
