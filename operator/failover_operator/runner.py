@@ -18,6 +18,8 @@ from pydantic import ValidationError
 from . import __version__, logs
 from .clock import EventLoopClock
 from .handlers import build_registry
+from .health import DEFAULT_API_LIMIT, Health
+from .health import serve as serve_health
 from .metrics import Metrics
 from .reconciler.context import OperatorContext
 from .settings import Settings, explain, load
@@ -103,6 +105,20 @@ async def serve(
         store.observe_requests(metrics.request_done)
         kube = KubeClient(api_client)
         ctx = OperatorContext(settings=settings, store=store, workloads=Workloads(kube), metrics=metrics, clock=clock)
+        health = ctx.health = Health(
+            now=clock.monotonic,
+            carrying=lambda: len(ctx.runners),
+            api_limit=lambda: min(
+                (r.plan.timeouts.heartbeat for r in list(ctx.runners.values()) if r.plan is not None),
+                default=DEFAULT_API_LIMIT,
+            ),
+        )
+        kube.observe = lambda answered, error: health.api_answered() if answered else health.api_failed(error)
+        try:
+            probes = await serve_health(health, settings.health_port)
+        except OSError as exc:
+            raise StartupError(f"cannot serve /healthz on port {settings.health_port}: {exc}") from None
+        started = ready_flag or asyncio.Event()
         registry = build_registry(ctx, kube, login=login)
         namespaces = settings.namespaces
         log.info(
@@ -126,20 +142,27 @@ async def serve(
         ctx.liveness = keeper
         keeping = asyncio.Event()
         lease = asyncio.create_task(keeper.run(keeping))
+
+        async def when_started() -> None:
+            await started.wait()
+            health.started = True
+
+        starting = asyncio.create_task(when_started())
         try:
             await kopf.operator(
                 registry=registry,
                 standalone=True,
                 clusterwide=not namespaces,
                 namespaces=namespaces,
-                liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
-                ready_flag=ready_flag,
+                ready_flag=started,
                 stop_flag=stop_flag,
             )
         finally:
             keeping.set()
-            lease.cancel()
-            await asyncio.gather(lease, return_exceptions=True)
+            for task in (lease, starting):
+                task.cancel()
+            await asyncio.gather(lease, starting, return_exceptions=True)
+            await probes.cleanup()
             kube.close()
 
 

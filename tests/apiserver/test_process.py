@@ -101,6 +101,16 @@ async def test_runs_serves_healthz_and_metrics_and_stops_on_sigterm(moto_endpoin
             return True
 
         await eventually(serving, within=20, interval=0.2)
+
+        async def ready():
+            try:
+                code, body = await asyncio.to_thread(get, health, "/readyz")
+            except OSError as exc:  # 503 (urllib raises for it) until kopf has started
+                raise AssertionError(str(exc)) from exc
+            assert code == 200 and '"ok": true' in body, body
+            return True
+
+        await eventually(ready, within=20, interval=0.2)
         code, text = await asyncio.to_thread(get, metrics, "/metrics")
         assert code == 200 and "failover_dynamodb_requests" in text
         await cluster.wait_watched("failover.dev/v1alpha1", "failovergroups", within=10)

@@ -61,10 +61,6 @@ def build_registry(
         def _login(**kwargs: Any) -> kopf.ConnectionInfo | None:
             return kopf.login_via_client(**kwargs)
 
-    @kopf.on.probe(id="groups", registry=registry)
-    def _groups(**_: Any) -> int:
-        return len(ctx.runners)
-
     fg = (GROUP, VERSION, "failovergroups")
     kopf.on.create(*fg, registry=registry)(groups.on_create)
     kopf.on.resume(*fg, registry=registry)(groups.on_create)

@@ -83,6 +83,8 @@ class ClusterHeartbeat:
             while not stop.is_set():
                 self._retimed.clear()
                 interval = self.interval()
+                if self.ctx.health is not None:
+                    self.ctx.health.loop_turned(interval)
                 due, now = last + interval, clock.monotonic()
                 # News does not wait behind stuck beats, nor for the next regular beat; but it is sent at most
                 # every tenth of an interval (peers read once per interval): a thousand groups starting, each
@@ -140,6 +142,8 @@ class ClusterHeartbeat:
         self._last_error = None
         self.written(sent)
         metrics.heartbeats.inc()
+        if self.ctx.health is not None:
+            self.ctx.health.beat_written()
         return True
 
     def written(self, sent: float) -> None:

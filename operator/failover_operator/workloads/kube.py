@@ -17,7 +17,7 @@ import http
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import TracebackType
@@ -74,6 +74,8 @@ class KubeClient:
         self.api_client = api_client
         self.timeout = timeout
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="failover-kube")
+        self.observe: Callable[[bool, str], None] | None = None
+        """Told of each request: (the API server answered, the error if not) — for /healthz."""
 
     async def get(self, kind: str | Kind, namespace: str, name: str) -> dict[str, Any] | None:
         """The object, or None if it does not exist (a 404 for a resource type that is not served raises)."""
@@ -166,7 +168,15 @@ class KubeClient:
         path = kind.path(namespace, name, subresource)
         what = f"{doing} {kind.kind} {namespace}/{name}"
         request = functools.partial(self._request, method, path, body, what, kind, name, missing_ok)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, request)
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(self._executor, request)
+        except KubeError as exc:
+            if self.observe is not None:  # unreachable, or a server error: no answer; anything else is one
+                self.observe(exc.status != 0 and exc.status < 500, str(exc))
+            raise
+        if self.observe is not None:
+            self.observe(True, "")
+        return result
 
     def _request(
         self, method: str, path: str, body: dict[str, Any] | None, what: str, kind: Kind, name: str, missing_ok: bool
