@@ -16,7 +16,12 @@ from typing import Any
 
 from failover_operator.api import API_VERSION
 from failover_operator.clock import EventLoopClock
-from failover_operator.handlers.registry import FINALIZER, apply_daemon_settings, build_registry
+from failover_operator.handlers.registry import (
+    FINALIZER,
+    apply_daemon_settings,
+    apply_posting_settings,
+    build_registry,
+)
 from failover_operator.metrics import Metrics
 from failover_operator.reconciler.context import OperatorContext
 from failover_operator.settings import Settings
@@ -85,6 +90,7 @@ async def start_member(member: Member, *, settings: Any = None) -> KopfOperator:
     kopf_settings = settings or fast_kopf_settings()
     kopf_settings.persistence.finalizer = FINALIZER
     apply_daemon_settings(kopf_settings)
+    apply_posting_settings(kopf_settings)
     member.operator = await start_kopf(registry, member.cluster, settings=kopf_settings)
     return member.operator
 

@@ -6,7 +6,7 @@ import pytest
 
 from harness.cluster import eventually
 
-from .helpers import failover_status, phases_of, posted, settle, setup_group, status_of
+from .helpers import events, failover_status, phases_of, posted, settle, setup_group, status_of
 from .manifests import failover
 
 
@@ -217,3 +217,5 @@ async def test_a_dry_run_validates_or_fails_with_the_reasons_and_changes_nothing
         assert (state.config.owner, state.config.epoch, state.config.transition, state.history) == ("east", 1, None, [])
         await settle(fleet, "east", epoch=1)
         await posted(west, "Failover", "check", "FailoverValidated")
+        (validated,) = [e for e in await events(west) if e.get("reason") == "FailoverValidated"]
+        assert validated["source"]["component"] == "failover-operator"  # `kubectl describe` shows it as From

@@ -64,3 +64,68 @@ def test_below_the_configured_level_a_downgraded_record_is_dropped(root_level) -
 def test_other_records_pass_untouched() -> None:
     for r in (record(TOO_MANY, name="failover_operator"), record("Handler failed", level=logging.ERROR)):
         assert KopfRetries().filter(r) and r.levelno == logging.ERROR
+
+
+def test_json_lines_carry_the_group_cluster_epoch_action_and_failover_as_fields() -> None:
+    import asyncio
+    import json
+
+    from failover_operator.logs import JsonFormatter, bind
+
+    formatter = JsonFormatter()
+    lines: list[dict[str, object]] = []
+
+    async def runner() -> None:  # a runner's task binds its group; its log calls add what they are about
+        bind(group="shop/web", cluster="east")
+        record = logging.LogRecord(
+            "failover_operator.group", logging.INFO, __file__, 1, "%s: %s", ("shop/web", "x"), None
+        )
+        record.action, record.epoch = "take-over", 7
+        lines.append(json.loads(formatter.format(record)))
+
+    async def executor() -> None:
+        bind(failover="shop/to-west", cluster="west")
+        record = logging.LogRecord("failover_operator.failover", logging.WARNING, __file__, 1, "failed", None, None)
+        lines.append(json.loads(formatter.format(record)))
+
+    async def both() -> None:
+        await asyncio.gather(runner(), executor())  # each task its own fields
+
+    asyncio.run(both())
+    first, second = lines
+    assert {k: first[k] for k in ("group", "cluster", "epoch", "action")} == {
+        "group": "shop/web",
+        "cluster": "east",
+        "epoch": 7,
+        "action": "take-over",
+    }
+    assert second["failover"] == "shop/to-west" and second["cluster"] == "west" and "group" not in second
+
+
+def test_a_repeated_line_is_news_once_a_minute() -> None:
+    from failover_operator.logs import Repeats
+
+    now = [0.0]
+    repeats = Repeats(lambda: now[0])
+    assert repeats.news("decision", "waiting")
+    now[0] = 30.0
+    assert not repeats.news("decision", "waiting")
+    assert repeats.news("decision", "taking over")  # something else: news at once
+    assert repeats.news("read", "waiting")  # another kind of line keeps its own count
+    now[0] = 91.0
+    assert repeats.news("decision", "taking over")
+
+
+def test_kopfs_own_chatter_is_at_warning() -> None:
+    from failover_operator.logs import configure
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure("json", "INFO")
+        assert logging.getLogger("kopf").getEffectiveLevel() == logging.WARNING
+        assert logging.getLogger("failover_operator").getEffectiveLevel() == logging.INFO
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        logging.getLogger("kopf").setLevel(logging.NOTSET)

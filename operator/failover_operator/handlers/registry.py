@@ -30,10 +30,17 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.watching.connect_timeout = 30
     settings.networking.connect_timeout = 30
     settings.networking.request_timeout = 60
-    settings.posting.level = logging.WARNING  # our own events are posted explicitly; kopf's chatter is not
+    apply_posting_settings(settings)
     settings.scanning.disabled = True  # no cluster-wide CRD/namespace scans: fewer RBAC rights needed
     settings.execution.max_workers = 16
     apply_daemon_settings(settings)
+
+
+def apply_posting_settings(settings: kopf.OperatorSettings) -> None:
+    """Events come from failover-operator (`kubectl describe` shows it as From), and only ours: kopf's own log
+    lines below WARNING are not posted."""
+    settings.posting.level = logging.WARNING
+    settings.posting.reporting_component = "failover-operator"
 
 
 def apply_daemon_settings(settings: kopf.OperatorSettings) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from .. import logs
 from ..api import FailoverSpec, FailoverStatus, GroupProgress, Phase, make_condition, merge_conditions
 from ..clock import Clock
 from ..metrics import Metrics
@@ -115,6 +116,7 @@ class FailoverExecutor:
         if status is not None and status.phase is not None and status.phase.terminal:
             return status
         clock = self.ctx.clock
+        logs.bind(failover=f"{namespace}/{name}", cluster=self.ctx.cluster)
         start = (status.start_time if status and status.start_time else None) or _second(clock.now())
         started_mono = clock.monotonic()
         run = _Run(namespace, name, spec, reporter, stop, generation, created)

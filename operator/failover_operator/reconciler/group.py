@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from .. import logs
 from ..api import FailoverGroupStatus
 from ..store import (
     ConflictError,
@@ -136,6 +137,7 @@ class GroupRunner:
         self._hurried = False
         self._silence_due: float | None = None  # when the owner's silence, as last seen, reaches the timeout
         self._takeover: tuple[bool, str, str] | None = None  # ReadyToTakeOver, as of the last tick
+        self._repeats = logs.Repeats(ctx.clock.monotonic)
         self._dirty = True  # something may have changed since our last full read of the group
         self._cached: GroupState | None = None
         self._moved: tuple[GroupConfig, HistoryRecord] | None = None  # our last move, until its proof lands
@@ -172,6 +174,7 @@ class GroupRunner:
         """The two loops, until `stop` is set. Never raises: a failed step is logged and retried."""
         self._started_at = self.ctx.clock.monotonic()
         writing_for.set(self.pk)  # our tasks (created below, copying it) write for this group
+        logs.bind(group=self.group, cluster=self.ctx.cluster)  # ... and log for it
         async with self.ctx.heartbeat.attached():
             loops = [
                 asyncio.ensure_future(self._ticks(plan_source, reporter, stop)),
@@ -257,7 +260,8 @@ class GroupRunner:
             state, cached = await self._read_state(plan)
         except (StoreError, TimeoutError) as exc:
             store_error = str(exc) or "DynamoDB did not answer in time"
-            log.warning("%s: cannot read group state: %s", self.group, store_error)
+            if self._repeats.news("read", store_error):
+                log.warning("%s: cannot read group state: %s", self.group, store_error)
         if state is not None:
             self.config = state.config
             self._read.set()
@@ -449,7 +453,9 @@ class GroupRunner:
         try:
             record = await ops.execute_failover(self.namespace, self.name, name, me, reason, **kwargs)  # type: ignore[arg-type]
         except (ConflictError, LockHeldError, PreconditionError, StoreError) as exc:
-            log.info("%s: %s did not happen: %s", self.group, decision.action.value, exc)
+            if self._repeats.news("move", str(exc)):
+                fields = {"action": decision.action.value, "epoch": config.epoch}
+                log.info("%s: %s did not happen: %s", self.group, decision.action.value, exc, extra=fields)
             self.changed(wake=False)  # read it all again (a lock may have been taken: only a full read shows it)
             self._hurry()
             return None
@@ -560,7 +566,8 @@ class GroupRunner:
                 self.namespace, plan.resources, Role(local.value), known=known
             )
         except KubeError as exc:  # observe grades errors itself; this is a safety net
-            log.warning("%s: cannot observe resources: %s", self.group, exc)
+            if self._repeats.news("observe", str(exc)):
+                log.warning("%s: cannot observe resources: %s", self.group, exc)
             return
         draining_me = self.config is not None and draining(self.config) and self.config.owner == self.ctx.cluster
         scaled_down = self.observation.all_scaled_down
@@ -913,8 +920,10 @@ class GroupRunner:
             store_error is None,
         )
         changed = key != self._event_key
-        level = logging.INFO if changed or decision.action != Action.NONE else logging.DEBUG
-        log.log(level, "%s: %s", self.group, decision.reason)
+        news = self._repeats.news("decision", (key, decision.reason))
+        level = logging.INFO if changed or (decision.action != Action.NONE and news) else logging.DEBUG
+        fields = {"action": decision.action.value, "epoch": config.epoch if config else None}
+        log.log(level, "%s: %s", self.group, decision.reason, extra=fields)
         if changed:
             self._event_key = key
             reason, warning = _EVENTS[decision.action]
@@ -982,7 +991,8 @@ class GroupRunner:
             try:
                 await reporter.patch_status(status.to_merge_patch())
             except KubeError as exc:  # the API server is the one thing we cannot report this to
-                log.warning("%s: cannot update the FailoverGroup's status: %s", self.group, exc)
+                if self._repeats.news("status", str(exc)):
+                    log.warning("%s: cannot update the FailoverGroup's status: %s", self.group, exc)
                 return
             self._status = status
         self._status_from = inputs
