@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from failover_operator.api import API_VERSION
-from failover_operator.store import DynamoDBService, ensure_table
+from failover_operator.store import ensure_table
 
 from . import apiserver
 from .cluster import Cluster
@@ -169,7 +170,7 @@ async def demo(workdir: Path) -> int:
                     for op in operators:
                         await op.wait_healthy()
                     say("  both operators are up")
-                    ok = await _story(client, clusters)
+                    ok = await _story(client, clusters, endpoint)
                 finally:
                     for op in operators:
                         await op.stop()
@@ -182,7 +183,7 @@ async def demo(workdir: Path) -> int:
     return 0
 
 
-async def _story(client: Any, clusters: dict[str, Cluster]) -> bool:
+async def _story(client: Any, clusters: dict[str, Cluster], endpoint: str) -> bool:
     east, west = clusters["east"], clusters["west"]
     step("kubectl apply: Deployment shop/web (3 replicas) and FailoverGroup shop/web, in both clusters")
     for c in clusters.values():
@@ -257,24 +258,53 @@ async def _story(client: Any, clusters: dict[str, Cluster]) -> bool:
     step("kubectl get failovergroups -n shop   (in each cluster)")
     say(await get_fg(clusters))
 
-    step("Failover history (DynamoDB)")
-    store = DynamoDBService(client, TABLE, "demo", OPERATOR_ID)
-    rows = [["EPOCH", "NAME", "FROM", "TO", "MODE", "AUTOMATIC", "DOWNTIME", "REASON"]]
-    for h in await store.state.get_failover_history("shop", "web"):
-        rows.append(
-            [
-                str(h.epoch),
-                h.failover_name,
-                h.source_cluster,
-                h.target_cluster,
-                h.mode.value,
-                str(h.automatic).lower(),
-                f"{h.downtime_seconds or 0:.2f}s",
-                h.reason,
-            ]
-        )
-    say(table(rows))
+    if ok:
+        ok = await _fleet_commands(endpoint)
     return ok
+
+
+FLEET_COMMANDS = [
+    ["status"],
+    ["history", "shop/web"],
+    ["preflight", "shop/web", "--to", "east"],
+    ["problems"],
+    ["switchover", "shop/web", "--to", "east", "--reason", "demo: back to east", "--wait"],
+    ["suspend", "shop/web", "--reason", "demo: maintenance"],
+    ["resume", "shop/web"],
+]
+
+
+async def _fleet_commands(endpoint: str) -> bool:
+    """The fleet CLI against the demo's DynamoDB: what an SRE runs from a laptop, with no cluster access."""
+    env = {
+        **os.environ,
+        "OPERATOR_ID": OPERATOR_ID,
+        "DYNAMODB_TABLE": TABLE,
+        "DYNAMODB_ENDPOINT": endpoint,
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "demo"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "demo"),
+    }
+    env.pop("CLUSTER_NAME", None)
+    step("The fleet from anywhere: failover-operator commands, DynamoDB only (no cluster access)")
+    for args in FLEET_COMMANDS:
+        say(f"\n$ failover-operator {' '.join(_quoted(a) for a in args)}")
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "failover_operator", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        say((done.stdout + done.stderr).rstrip())
+        if args[0] != "problems" and done.returncode != 0:
+            return False
+    return True
+
+
+def _quoted(arg: str) -> str:
+    return f'"{arg}"' if " " in arg else arg
 
 
 def main() -> int:

@@ -291,11 +291,11 @@ class _Printer:
     async def patch_status(self, status: dict[str, Any]) -> None:
         self.final = status
         groups = self.final.get("groups") or []
-        seen = (self.final.get("phase"), [(g.get("phase"), g.get("message")) for g in groups])
-        if seen != self.last:
-            self.last = seen
-            detail = "; ".join(g.get("message") or "" for g in groups if g.get("message"))
-            self._say(f"{self.final.get('phase')}{': ' + detail if detail else ''}")
+        detail = "; ".join(g.get("message") or "" for g in groups if g.get("message"))
+        line = f"{self.final.get('phase')}{': ' + detail if detail else ''}"
+        if line != self.last:
+            self.last = line
+            self._say(line)
         await publish(self.store)  # each step the executor wrote (the request, a withdrawal) reaches the operators
 
 

@@ -136,7 +136,7 @@ def history_table(history: list[dict[str, Any]]) -> str:
     rows = [
         [
             h["epoch"],
-            h["time"],
+            (h["time"] or "")[:19].replace("T", " "),
             f"{h['from']}->{h['to']}",
             h["mode"],
             "auto" if h["automatic"] else "planned",
