@@ -8,13 +8,20 @@ import asyncio
 import os
 import sys
 import textwrap
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line on stderr (exit 2), not argparse's usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="failover-operator", description=__doc__)
+    parser = _Parser(prog="failover-operator", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 

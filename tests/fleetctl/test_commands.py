@@ -53,6 +53,9 @@ def test_status_shows_every_group_with_each_clusters_view(fleet: Any, env: dict[
         ("west", "STANDBY", "OK", 1),
     ]
     assert all(0 <= c["heartbeatAgeSeconds"] < 30 for c in web["clusters"])
+    reported = cli(env, "status", "--cluster", "west", "-o", "json").json["groups"]
+    assert [(g["namespace"], g["name"]) for g in reported] == [("shop", "api"), ("shop", "web")]  # west reports both
+    assert cli(env, "status", "--cluster", "north", "-o", "json").json["groups"] == []
     table = cli(env, "status", "shop/web")
     assert table.code == 0, table.err
     header, first, second = table.out.splitlines()
@@ -78,6 +81,17 @@ def test_usage_and_settings_errors_exit_2_with_one_line(fleet: Any, env: dict[st
     assert answer.code == 2 and "--all" in answer.err, answer
     answer = cli(env, "history", "shop/web", "--limit", "0")
     assert answer.code == 2, answer
+    for wrong in (["history"], ["status", "--bogus"], ["switchover", "shop/web", "--to", "west"]):
+        answer = cli(env, *wrong)
+        assert answer.code == 2 and answer.err.count("\n") == 1 and "--help" in answer.err, (wrong, answer)
+
+
+def test_run_help_lists_every_environment_variable(env: dict[str, str]) -> None:
+    from failover_operator.settings import reference
+
+    answer = cli(env, "run", "--help")
+    assert answer.code == 0
+    assert all(variable in answer.out for variable, _, _ in reference()), answer.out
 
 
 async def test_history_lists_the_failovers_newest_first(fleet: Any, env: dict[str, str]) -> None:

@@ -42,6 +42,7 @@ def add_commands(commands: Any) -> None:
     """Add the fleet commands to the `failover-operator` parser's subcommands."""
     p = commands.add_parser("status", help="every group's owner, epoch and clusters (DynamoDB only)")
     p.add_argument("group", nargs="?", metavar="NAMESPACE/NAME", help="one group (default: all)")
+    p.add_argument("--cluster", help="only the groups this cluster reports on")
     _finish(p, status)
 
     p = commands.add_parser("history", help="a group's failovers, newest first (DynamoDB only)")
@@ -131,7 +132,11 @@ def run(args: argparse.Namespace) -> int:
 
 async def status(store: DynamoDBService, args: argparse.Namespace) -> int:
     group = group_ref(args.group) if args.group else None
-    groups = [status_of(store, state) for state in await read_states(store, group)]
+    states = await read_states(store, group)
+    if args.cluster:
+        reported = set(await store.state.list_groups_for_cluster(args.cluster))
+        states = [s for s in states if (s.config.namespace, s.config.name) in reported]
+    groups = [status_of(store, state) for state in states]
     emit(args, {"groups": groups}, lambda: status_table(groups))
     return 0
 

@@ -138,6 +138,7 @@ class GroupRunner:
         self._silence_due: float | None = None  # when the owner's silence, as last seen, reaches the timeout
         self._takeover: tuple[bool, str, str] | None = None  # ReadyToTakeOver, as of the last tick
         self._repeats = logs.Repeats(ctx.clock.monotonic)
+        self._observed_as: Role | None = None  # the role the last observation was graded for
         self._dirty = True  # something may have changed since our last full read of the group
         self._cached: GroupState | None = None
         self._moved: tuple[GroupConfig, HistoryRecord] | None = None  # our last move, until its proof lands
@@ -350,13 +351,18 @@ class GroupRunner:
         clock = self.ctx.clock
         timing = self._timing()
         plan = self.plan
-        if self.observation is None and plan is not None:
-            # A first tick has not looked yet: the proof says what our resources are (as a PRIMARY's), so that
-            # the status it writes is the true one and need not be written again (a cold start's thousand groups).
+        if plan is not None and (self.observation is None or self._observed_as != Role.PRIMARY):
+            # The proof says what our resources are as a PRIMARY's: a standby's scaled-down Deployment is "OK"
+            # for a standby, but not serving — a proof saying PRIMARY and OK would read as ready to the Failover
+            # that waits for it (downtime under-measured) and to an UPTIME source (which would stop too soon).
+            # On a first tick, it is also the true status, not written again (a cold start's thousand groups).
             with contextlib.suppress(KubeError):
                 self.observation = await self.workloads.observe(self.namespace, plan.resources, Role.PRIMARY)
+                self._observed_as = Role.PRIMARY
         sent = clock.monotonic()
         health, components, message = self._report_now()
+        if self._observed_as != Role.PRIMARY and health == Health.OK:
+            health = Health.DEGRADED  # could not look again: not known to serve yet, whatever it was as a standby
         try:
             # A proof answered after the fence limit is not acted on, so it is not waited for (nor retried) past
             # it either: its PRIMARY may have landed, and the true status must follow it at once, or a takeover of
@@ -565,6 +571,7 @@ class GroupRunner:
             self.observation = await self.workloads.observe(
                 self.namespace, plan.resources, Role(local.value), known=known
             )
+            self._observed_as = Role(local.value)
         except KubeError as exc:  # observe grades errors itself; this is a safety net
             if self._repeats.news("observe", str(exc)):
                 log.warning("%s: cannot observe resources: %s", self.group, exc)
@@ -602,7 +609,7 @@ class GroupRunner:
             log.warning("%s: cannot read DynamoDB after a restart; our resources were %s", self.group, recalled)
             self.local_role = recalled
             self._changed.set()
-        self.observation = observation
+        self.observation, self._observed_as = observation, Role.PRIMARY
 
     # --- DynamoDB -----------------------------------------------------------------------------------
 

@@ -572,7 +572,12 @@ class OperationsManager:
     async def execute_failback(
         self, namespace: str, name: str, reason: str, failover_name: str | None = None
     ) -> HistoryRecord:
-        """Fail over to the previous owner."""
+        """Fail over to the previous owner, in one transaction.
+
+        Seed API, kept for its contract tests and for tooling that has stopped every operator of the fleet; the
+        operators and the fleet CLI never call it: it does not wait for the owner to drain, so with operators
+        running the old owner may serve until its next tick. A move of a live fleet is a transition (a Failover,
+        or `failover-operator switchover`)."""
         config = await self._state.get_group_config(namespace, name)
         if config is None:
             raise PreconditionError(f"group {namespace}/{name} does not exist")
