@@ -124,7 +124,7 @@ def test_kopfs_own_chatter_is_at_warning() -> None:
     try:
         configure("json", "INFO")
         assert logging.getLogger("kopf").getEffectiveLevel() == logging.WARNING
-        assert logging.getLogger("failover_operator").getEffectiveLevel() == logging.INFO
+        assert logging.getLogger().getEffectiveLevel() == logging.INFO  # ours (and the rest) at the level asked
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
