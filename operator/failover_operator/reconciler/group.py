@@ -142,7 +142,7 @@ class GroupRunner:
         self._dirty = True  # something may have changed since our last full read of the group
         self._cached: GroupState | None = None
         self._moved: tuple[GroupConfig, HistoryRecord] | None = None  # our last move, until its proof lands
-        self._refreshed: tuple[GroupState, Mapping[str, Liveness], GroupState] | None = None  # (copy, liveness, both)
+        self._merged: tuple[GroupState, Mapping[str, Liveness]] | None = None  # (our copy, the read) merged last
         self._full_at: float | None = None
         self._full_every = ctx.settings.full_read_seconds * random.uniform(0.75, 1.25)  # spread over time
 
@@ -623,11 +623,13 @@ class GroupRunner:
         live = await self.ctx.fleet.liveness(max_age=plan.heartbeat_interval * (0.25 if moving else 0.9))
         cached = self._cached
         if not fresh and cached is not None and not self._must_read(cached):
-            # The same copy with the same liveness read (most quiet ticks): already merged, and noted for staleness
-            memo = self._refreshed
-            if memo is None or memo[0] is not cached or memo[1] is not live:
-                memo = self._refreshed = (cached, live, store.state.refreshed(cached, live))
-            return memo[2], True
+            # The same copy with the same liveness read (most quiet ticks): already merged, and noted for staleness.
+            # The merged copy replaces ours (merging again only overwrites the liveness): no second copy is kept.
+            merged = self._merged
+            if merged is None or merged[0] is not cached or merged[1] is not live:
+                cached = self._cached = store.state.refreshed(cached, live)
+                self._merged = (cached, live)  # references to what we hold anyway (the liveness read is shared)
+            return cached, True
         if fresh and cached is not None:  # about to act: the config and statuses afresh (the lock is re-checked)
             self._cached = await store.state.get_group_state(self.namespace, self.name, liveness=live, recent=cached)
             return self._cached, False
