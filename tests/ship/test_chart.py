@@ -161,6 +161,8 @@ def test_the_deployment_is_locked_down(helm: Path) -> None:
     assert ports == {"health": defaults["health_port"].default, "metrics": defaults["metrics_port"].default}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    (service,) = [o for o in render(helm, MINIMAL) if o["kind"] == "Service"]
+    assert service["spec"]["publishNotReadyAddresses"] is True  # metrics scraped while not ready (DynamoDB down)
     assert container["args"] == ["run"] and "command" not in container  # the image's entrypoint runs
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
