@@ -66,6 +66,9 @@ async def test_a_switchover_is_carried_out_by_the_operators_and_refusals_are_the
                 assert await _until(moved, MOVE_BUDGET), "the operators did not carry out the switchover"
                 assert not _serves(east_kube, "g01")
 
+                again = await acli(env, "switchover", "shop/g01", "--to", "west", "--reason", "drill three")
+                assert again.code == 0 and "west already owns shop/g01; nothing to do" in again.out, again
+
                 history = await acli(env, "history", "shop/g00", "-o", "json")
                 (record,) = history.json["history"]
                 assert (record["from"], record["to"], record["reason"]) == ("east", "west", "drill")

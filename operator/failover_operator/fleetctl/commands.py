@@ -328,6 +328,14 @@ async def switchover(store: DynamoDBService, args: argparse.Namespace) -> int:
             raise Refused(str(exc)) from None
         finally:
             await publish(store)
+        if t is None:
+            said = f"{args.to} already owns {namespace}/{name}; nothing to do"
+            emit(
+                args,
+                {"name": None, "namespace": namespace, "group": name, "to": args.to, "phase": "Succeeded"},
+                lambda: said,
+            )
+            return 0
         answer = {
             "name": failover_name,
             "namespace": namespace,

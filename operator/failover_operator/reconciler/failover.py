@@ -92,12 +92,16 @@ class FailoverExecutor:
 
     async def request(
         self, failover_name: str, namespace: str, group: str, spec: FailoverSpec, reporter: Reporter
-    ) -> Transition:
+    ) -> Transition | None:
         """Only validate and write the request of one group's move (the operators carry it out, as they do a
-        Failover's); raises FailoverRefused with the sentence a Failover's status would show."""
+        Failover's); None when the target owns the group already (nothing to do, as a Failover says);
+        raises FailoverRefused with the sentence a Failover's status would show."""
         run = _Run(namespace, failover_name, spec, reporter, asyncio.Event(), None)
         try:
-            return await self._request(run, (namespace, group), await self._state(namespace, group))
+            state = await self._state(namespace, group)
+            if state.config.owner == spec.target_cluster and state.config.transition is None:
+                return None
+            return await self._request(run, (namespace, group), state)
         except _Failed as exc:
             raise FailoverRefused(str(exc)) from None
 
