@@ -68,7 +68,9 @@ class Settings(StoreSettings):
     watch_namespace: str | None = Field(
         None, description="Comma-separated namespaces to watch. Unset: all namespaces (cluster-wide)."
     )
-    health_port: int = Field(8080, ge=1, le=65535, description="Port of the liveness endpoint `/healthz`.")
+    health_port: int = Field(
+        8080, ge=1, le=65535, description="Port of `/healthz` (liveness) and `/readyz` (readiness)."
+    )
     metrics_port: int = Field(9090, ge=0, le=65535, description="Port of Prometheus `/metrics` (0 disables it).")
     log_format: Literal["text", "json"] = Field("text", description="`text` for people, `json` for log pipelines.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
