@@ -23,13 +23,13 @@ from ..store import DynamoDBService, NotFoundError, Severity, StoreError
 from ..store.records import FailoverMode
 from .session import (
     WRITER,
+    Publisher,
     Refused,
     UsageError,
     add_store_flags,
     emit,
     group_ref,
     open_store,
-    publish,
     render,
     store_settings,
 )
@@ -227,6 +227,7 @@ async def _suspension(store: DynamoDBService, args: argparse.Namespace, suspende
     else:
         targets = [group_ref(args.group)]
     reason = args.reason if suspended else None
+    publish = Publisher(store)
     done: list[dict[str, Any]] = []
     try:
         for namespace, name in targets:
@@ -242,7 +243,7 @@ async def _suspension(store: DynamoDBService, args: argparse.Namespace, suspende
     except NotFoundError as exc:
         raise Refused(str(exc)) from None
     finally:
-        await publish(store)  # whatever was written, the operators hear of it
+        await publish()  # whatever was written, the operators hear of it
     word = "suspended" if suspended else "resumed"
     emit(
         args,
@@ -280,9 +281,9 @@ class _CliContext:
 class _Printer:
     """The Failover's status and events, as lines: what `kubectl describe` would show, as it happens."""
 
-    def __init__(self, args: argparse.Namespace, store: DynamoDBService) -> None:
+    def __init__(self, args: argparse.Namespace, publish: Publisher) -> None:
         self.args = args
-        self.store = store
+        self.publish = publish
         self.last: object = None
         self.final: dict[str, Any] = {}
 
@@ -301,7 +302,7 @@ class _Printer:
         if line != self.last:
             self.last = line
             self._say(line)
-        await publish(self.store)  # each step the executor wrote (the request, a withdrawal) reaches the operators
+        await self.publish()  # each step the executor wrote (the request, a withdrawal) reaches the operators
 
 
 async def switchover(store: DynamoDBService, args: argparse.Namespace) -> int:
@@ -319,7 +320,8 @@ async def switchover(store: DynamoDBService, args: argparse.Namespace) -> int:
         )
     except ValidationError as exc:
         raise UsageError("; ".join(e["msg"] for e in exc.errors())) from None
-    printer = _Printer(args, store)
+    publish = Publisher(store)
+    printer = _Printer(args, publish)
     executor = FailoverExecutor(_CliContext(store, SystemClock(), Metrics()))
     if not args.wait:
         try:
@@ -327,7 +329,7 @@ async def switchover(store: DynamoDBService, args: argparse.Namespace) -> int:
         except FailoverRefused as exc:
             raise Refused(str(exc)) from None
         finally:
-            await publish(store)
+            await publish()
         if t is None:
             said = f"{args.to} already owns {namespace}/{name}; nothing to do"
             emit(
@@ -356,7 +358,7 @@ async def switchover(store: DynamoDBService, args: argparse.Namespace) -> int:
         )
         return 0
     status = await executor.run(namespace, failover_name, spec, None, printer, asyncio.Event(), None, datetime.now(UTC))
-    await publish(store)
+    await publish()
     if args.output == "json":
         print(json.dumps({"name": failover_name, **status.to_merge_patch()}, indent=2, default=str))
     return 0 if status.phase == Phase.SUCCEEDED else 1

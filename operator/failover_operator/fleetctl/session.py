@@ -8,6 +8,7 @@ import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -59,11 +60,21 @@ async def open_store(settings: StoreSettings) -> AsyncIterator[DynamoDBService]:
         yield DynamoDBService(client, settings.dynamodb_table, WRITER, settings.operator_id)
 
 
-async def publish(store: DynamoDBService) -> None:
+@dataclass
+class Publisher:
     """The operators learn what we wrote from the fleet's liveness, as they learn their peers' writes: without
-    this, a change made here would wait for their periodic full read (minutes)."""
-    written, _ = store.changes.published()
-    await store.liveness.publish(WRITER, written)
+    this, a change made here would wait for their periodic full read (minutes). Each call publishes the writes
+    not yet published (a `switchover --wait` calls it at every step, and most steps write nothing)."""
+
+    store: DynamoDBService
+    sent: int = 0  # the number of our last write already published
+
+    async def __call__(self) -> None:
+        written, _ = self.store.changes.published()
+        new = [pk for pk, number in written.items() if number > self.sent]
+        if new:
+            await self.store.liveness.publish(WRITER, new)
+            self.sent = max(written.values())
 
 
 def group_ref(text: str) -> tuple[str, str]:
