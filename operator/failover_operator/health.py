@@ -3,8 +3,12 @@
 /healthz fails — and the kubelet restarts the operator — when its loop has stalled (the cluster's heartbeat
 loop has not come round for several intervals while it carries groups; a blocked event loop does not answer
 at all) or when the Kubernetes API has not answered for longer than the smallest `timeouts.heartbeat` of its
-groups (by then the watchdog has fenced what it serves; a restart at least reconnects). /readyz says whether
-the operator has started and its heartbeats land in DynamoDB. Each answers JSON with the reasons.
+groups — unless this cluster serves a group. An owner cut off from its API server cannot stop its pods, so it
+keeps its heartbeat (and no standby takes over while they run); a restart would stop the heartbeat, and a
+restarted operator that cannot reach its API server has no group to beat for: a standby would start while the
+old pods still serve. So an owner reports the outage (in the reasons of /readyz, and its status) and stays up.
+/readyz says whether the operator has started and its heartbeats land in DynamoDB. Each answers JSON with the
+reasons.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class Health:
     interval: float = 5.0
     api_limit: Callable[[], float] = field(default=lambda: DEFAULT_API_LIMIT)
     carrying: Callable[[], int] = field(default=lambda: 0)
+    serving: Callable[[], bool] = field(default=lambda: False)
+    """This cluster serves some group (a restart would stop its heartbeat while its pods run on)."""
 
     def api_answered(self) -> None:
         self.api_failing_since, self.api_error = None, None
@@ -54,23 +60,32 @@ class Health:
         """Why the operator should be restarted (empty: it is alive)."""
         now = self.now()
         reasons = []
-        limit = self.api_limit()
-        if self.api_failing_since is not None and now - self.api_failing_since > limit:
-            reasons.append(
-                f"the Kubernetes API has not answered for {now - self.api_failing_since:.0f}s "
-                f"(limit {limit:g}s): {self.api_error}"
-            )
+        outage = self._api_outage(now)
+        if outage is not None and not self.serving():
+            reasons.append(outage)
         if self.carrying() and self.loop_turned_at is not None:
             late = now - self.loop_turned_at
             if late > STALL_INTERVALS * self.interval:
                 reasons.append(f"the heartbeat loop has not turned for {late:.0f}s (interval {self.interval:g}s)")
         return reasons
 
+    def _api_outage(self, now: float) -> str | None:
+        limit = self.api_limit()
+        if self.api_failing_since is None or now - self.api_failing_since <= limit:
+            return None
+        return (
+            f"the Kubernetes API has not answered for {now - self.api_failing_since:.0f}s "
+            f"(limit {limit:g}s): {self.api_error}"
+        )
+
     def ready(self) -> list[str]:
         """Why the operator is not ready (empty: it is)."""
         if not self.started:
             return ["starting"]
         reasons = self.live()
+        outage = self._api_outage(self.now())
+        if outage is not None and outage not in reasons:
+            reasons.append(outage + " (this cluster serves a group: it stays up and keeps its heartbeat)")
         if self.carrying() and (self.beat_ok_at is None or self.now() - self.beat_ok_at > 3 * self.interval):
             reasons.append("its heartbeats do not land in DynamoDB")
         return reasons

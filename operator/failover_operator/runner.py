@@ -107,7 +107,8 @@ async def serve(
         ctx = OperatorContext(settings=settings, store=store, workloads=Workloads(kube), metrics=metrics, clock=clock)
         health = ctx.health = Health(
             now=clock.monotonic,
-            carrying=lambda: len(ctx.runners),
+            carrying=lambda: ctx.heartbeat.users,  # the beats run while any group (or retirement) is attached
+            serving=lambda: any(r.may_serve() for r in list(ctx.runners.values())),
             api_limit=lambda: min(
                 (r.plan.timeouts.heartbeat for r in list(ctx.runners.values()) if r.plan is not None),
                 default=DEFAULT_API_LIMIT,

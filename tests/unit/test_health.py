@@ -38,6 +38,22 @@ def test_healthz_fails_once_the_api_has_not_answered_for_the_heartbeat_timeout()
     assert health.live() == []
 
 
+def test_an_owner_cut_off_from_its_api_server_stays_up_and_says_so() -> None:
+    """A restart would stop its heartbeat while its pods (which nothing can stop now) run on: a standby would
+    start beside them. So /healthz stays 200 while this cluster serves a group; /readyz names the outage."""
+    clock = Clock()
+    serving = True
+    health = Health(now=clock, api_limit=lambda: 15.0, serving=lambda: serving)
+    health.started = True
+    health.api_failed("cannot reach the API server")
+    clock.t += 16
+    assert health.live() == []
+    (reason,) = health.ready()
+    assert "has not answered for 16s" in reason and "serves a group" in reason
+    serving = False  # it serves nothing (fenced, or a standby): a restart harms nobody
+    assert len(health.live()) == 1
+
+
 def test_healthz_fails_when_the_heartbeat_loop_stalls_while_it_carries_groups() -> None:
     clock = Clock()
     groups = 0

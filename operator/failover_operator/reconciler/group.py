@@ -582,6 +582,10 @@ class GroupRunner:
         if self._settled():
             self._settling_since = None
 
+    def may_serve(self) -> bool:
+        """Our resources for the group may be up: we serve it, or have not seen them confirmed down."""
+        return self.local_role == LocalRole.PRIMARY or (self.local_role is not None and self._down() is not True)
+
     def _down(self) -> bool | None:
         """Every listed workload confirmed down; None when they could not all be observed."""
         o = self.observation

@@ -58,6 +58,11 @@ class ClusterHeartbeat:
                     await self._task
                 self._task = None
 
+    @property
+    def users(self) -> int:
+        """How many are attached (the beats run while any is)."""
+        return self._users
+
     def interval(self) -> float:
         """The smallest heartbeatInterval among our groups: each group's staleness is judged on its own
         timeouts.heartbeat, which must be at least twice its interval (the spec says so)."""
