@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .api import CLUSTER_NAME_PATTERN
 
 
-def _check_name(value: str) -> str:
+def check_name(value: str) -> str:
     """The same rule as cluster names in the CRDs: it is what targetCluster and clusterPriority can name."""
     value = value.strip()
     if not value:
@@ -49,7 +49,7 @@ class StoreSettings(BaseSettings):
     @field_validator("operator_id")
     @classmethod
     def _operator_id(cls, value: str) -> str:
-        return _check_name(value)
+        return check_name(value)
 
     @model_validator(mode="after")
     def _region(self) -> StoreSettings:
@@ -100,7 +100,7 @@ class Settings(StoreSettings):
     @field_validator("cluster_name")
     @classmethod
     def _cluster_name(cls, value: str) -> str:
-        return _check_name(value)
+        return check_name(value)
 
     @field_validator("watch_namespace")
     @classmethod

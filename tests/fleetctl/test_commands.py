@@ -81,9 +81,16 @@ def test_usage_and_settings_errors_exit_2_with_one_line(fleet: Any, env: dict[st
     assert answer.code == 2 and "--all" in answer.err, answer
     answer = cli(env, "history", "shop/web", "--limit", "0")
     assert answer.code == 2, answer
-    for wrong in (["history"], ["status", "--bogus"], ["switchover", "shop/web", "--to", "west"]):
+    for wrong in (
+        ["history"],
+        ["status", "--bogus"],
+        ["switchover", "shop/web", "--to", "west"],  # no --reason
+        ["preflight", "shop/web", "--to", "bad name"],
+        ["status", "shop/we#b"],
+    ):
         answer = cli(env, *wrong)
-        assert answer.code == 2 and answer.err.count("\n") == 1 and "--help" in answer.err, (wrong, answer)
+        assert answer.code == 2 and answer.err.count("\n") == 1, (wrong, answer)
+        assert "--help" in answer.err or "NAMESPACE/NAME" in answer.err, (wrong, answer)
 
 
 def test_run_help_lists_every_environment_variable(env: dict[str, str]) -> None:

@@ -19,6 +19,7 @@ from ..clock import Clock, SystemClock
 from ..metrics import Metrics
 from ..reconciler.failover import FailoverExecutor, FailoverRefused
 from ..reconciler.preflight import Preflight, preflight
+from ..settings import check_name
 from ..store import DynamoDBService, NotFoundError, Severity, StoreError
 from ..store.records import FailoverMode
 from .session import (
@@ -42,7 +43,7 @@ def add_commands(commands: Any) -> None:
     """Add the fleet commands to the `failover-operator` parser's subcommands."""
     p = commands.add_parser("status", help="every group's owner, epoch and clusters (DynamoDB only)")
     p.add_argument("group", nargs="?", metavar="NAMESPACE/NAME", help="one group (default: all)")
-    p.add_argument("--cluster", help="only the groups this cluster reports on")
+    p.add_argument("--cluster", type=_cluster, help="only the groups this cluster reports on")
     _finish(p, status)
 
     p = commands.add_parser("history", help="a group's failovers, newest first (DynamoDB only)")
@@ -82,8 +83,16 @@ def add_commands(commands: Any) -> None:
     _finish(p, problems)
 
 
+def _cluster(text: str) -> str:
+    """A cluster name as CLUSTER_NAME allows it (what a FailoverGroup's clusters are called)."""
+    try:
+        return check_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"cluster name {exc}") from None
+
+
 def _move_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--to", required=True, metavar="CLUSTER", help="the cluster that becomes primary")
+    p.add_argument("--to", required=True, type=_cluster, metavar="CLUSTER", help="the cluster that becomes primary")
     p.add_argument("--mode", choices=[m.value for m in FailoverMode], default=FailoverMode.CONSISTENCY.value)
 
 

@@ -79,8 +79,8 @@ class Publisher:
 
 def group_ref(text: str) -> tuple[str, str]:
     namespace, _, name = text.partition("/")
-    if not namespace or not name or "/" in name:
-        raise UsageError(f"expected NAMESPACE/NAME, got {text!r}")
+    if not namespace or not name or "/" in name or "#" in text or any(c.isspace() for c in text):
+        raise UsageError(f"expected NAMESPACE/NAME (a FailoverGroup's namespace and name), got {text!r}")
     return namespace, name
 
 
