@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -114,6 +115,8 @@ def _positive(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run a fleet command: 0 done, 1 refused or problems found, 2 usage or settings (one line on stderr)."""
     handler: Handler = args.fleet
+    # What the store logs for an operator (each problem found, each retry) is said here in the output, once.
+    logging.getLogger("failover_operator").setLevel(logging.ERROR)
     try:
         settings = store_settings(args)
 
