@@ -7,7 +7,10 @@ two operators in this process, on short timeouts; the waits are bounded by the g
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from bench.scale import NS, TABLE, Reporter, _deployment, _group
@@ -96,46 +99,78 @@ async def _until(what: Any, budget: float) -> bool:
     return True
 
 
+TAKEOVER_BUDGET = 3 * INTERVAL + 2 * INTERVAL + 20.0
+"""T + 2h for the last group, plus a generous allowance for the takeovers themselves."""
+
+
+@dataclass
+class Pair:
+    """east owning every group, west standing by: two operators in this process (see `_cluster`)."""
+
+    east: OperatorContext
+    west: OperatorContext
+    east_kube: SimKube
+    west_kube: SimKube
+    west_reporter: Reporter
+    east_tasks: list[asyncio.Task[Any]]
+
+    def settled(self, *, written: bool = False) -> bool:
+        """east serves every group, west stands by for each (and, `written`, has written its status)."""
+        return all(r.local_role == LocalRole.PRIMARY for r in self.east.runners.values()) and all(
+            r.local_role == LocalRole.STANDBY and (not written or r._written_key is not None)
+            for r in self.west.runners.values()
+        )
+
+    async def kill_east(self) -> None:
+        """east's operator dies: nothing stops gracefully."""
+        for task in self.east_tasks:
+            task.cancel()
+        await asyncio.gather(*self.east_tasks, return_exceptions=True)
+
+    def served(self) -> bool:
+        """west is PRIMARY of every group, and its Deployment is scaled up."""
+        return all(
+            r.local_role == LocalRole.PRIMARY and serves(self.west_kube, name)
+            for (_, name), r in self.west.runners.items()
+        )
+
+
+def serves(kube: SimKube, name: str) -> bool:
+    """The cluster's Deployment of the group is scaled up."""
+    return replicas(kube.objects[("deployments", NS, name)]) > 0
+
+
+@contextlib.asynccontextmanager
+async def two_clusters(east_client: Any, west_client: Any, groups: int = GROUPS) -> AsyncIterator[Pair]:
+    """Both operators running until the block ends (then stopped, whatever happened)."""
+    stop = asyncio.Event()
+    east_tasks: list[asyncio.Task[Any]] = []
+    west_tasks: list[asyncio.Task[Any]] = []
+    try:
+        east, east_kube, _ = await _cluster(east_client, "east", stop, east_tasks, groups)
+        west, west_kube, west_reporter = await _cluster(west_client, "west", stop, west_tasks, groups)
+        yield Pair(east, west, east_kube, west_kube, west_reporter, east_tasks)
+    finally:
+        stop.set()
+        for task in east_tasks + west_tasks:
+            task.cancel()
+        await asyncio.gather(*east_tasks, *west_tasks, return_exceptions=True)
+
+
 async def test_a_dead_owners_groups_are_taken_over_a_few_at_a_time() -> None:
     with memdynamo_process() as endpoint:
         async with dynamodb_client(endpoint, parameter_validation=False) as client:
             await ensure_table(client, TABLE)
-            east_stop, west_stop = asyncio.Event(), asyncio.Event()
-            east_tasks: list[asyncio.Task[Any]] = []
-            west_tasks: list[asyncio.Task[Any]] = []
-            try:
-                east, _, _ = await _cluster(client, "east", east_stop, east_tasks)
-                west, west_kube, west_reporter = await _cluster(client, "west", west_stop, west_tasks)
+            async with two_clusters(client, client) as pair:
+                west = pair.west
                 slots = west.acting = CountingSlots(SLOTS)
-
-                def settled() -> bool:
-                    return all(r.local_role == LocalRole.PRIMARY for r in east.runners.values()) and all(
-                        r.local_role == LocalRole.STANDBY for r in west.runners.values()
-                    )
-
-                assert await _until(settled, 60.0), "the groups did not settle"
-                for task in east_tasks:  # east's operator dies: nothing stops gracefully
-                    task.cancel()
-                await asyncio.gather(*east_tasks, return_exceptions=True)
-
-                def served() -> bool:
-                    return all(
-                        r.local_role == LocalRole.PRIMARY and replicas(west_kube.objects[("deployments", NS, name)]) > 0
-                        for (_, name), r in west.runners.items()
-                    )
-
-                # T + 2h for the last group, plus a generous allowance for the takeovers themselves
-                assert await _until(served, 3 * INTERVAL + 2 * INTERVAL + 20.0), {
+                assert await _until(pair.settled, 60.0), "the groups did not settle"
+                await pair.kill_east()
+                assert await _until(pair.served, TAKEOVER_BUDGET), {
                     name: r.local_role for (_, name), r in west.runners.items()
                 }
                 assert 1 <= slots.most <= SLOTS
-                assert west_reporter.events["AutomaticFailover"] == GROUPS
-            finally:
-                east_stop.set()
-                west_stop.set()
-                for task in east_tasks + west_tasks:
-                    task.cancel()
-                await asyncio.gather(*east_tasks, *west_tasks, return_exceptions=True)
+                assert pair.west_reporter.events["AutomaticFailover"] == GROUPS
 
 
 async def test_a_takeover_reads_the_group_once_and_writes_its_status_at_most_twice() -> None:
@@ -152,25 +187,12 @@ async def test_a_takeover_reads_the_group_once_and_writes_its_status_at_most_twi
                 dynamodb_client(proxy.endpoint, parameter_validation=False) as counted,
             ):
                 await ensure_table(client, TABLE)
-                east_stop, west_stop = asyncio.Event(), asyncio.Event()
-                east_tasks: list[asyncio.Task[Any]] = []
-                west_tasks: list[asyncio.Task[Any]] = []
-                try:
-                    east, _, _ = await _cluster(client, "east", east_stop, east_tasks)
-                    west, _, _ = await _cluster(counted, "west", west_stop, west_tasks)
-
-                    def settled() -> bool:
-                        return all(r.local_role == LocalRole.PRIMARY for r in east.runners.values()) and all(
-                            r.local_role == LocalRole.STANDBY and r._written_key is not None
-                            for r in west.runners.values()
-                        )
-
-                    assert await _until(settled, 60.0), "the groups did not settle"
+                async with two_clusters(client, counted) as pair:
+                    west = pair.west
+                    assert await _until(lambda: pair.settled(written=True), 60.0), "the groups did not settle"
                     proxy.recording = True
                     proxy.requests.clear()
-                    for task in east_tasks:
-                        task.cancel()
-                    await asyncio.gather(*east_tasks, return_exceptions=True)
+                    await pair.kill_east()
 
                     def served() -> bool:
                         return all(
@@ -182,17 +204,11 @@ async def test_a_takeover_reads_the_group_once_and_writes_its_status_at_most_twi
                             for r in west.runners.values()
                         )
 
-                    assert await _until(served, 3 * INTERVAL + 2 * INTERVAL + 20.0), "west did not serve every group"
+                    assert await _until(served, TAKEOVER_BUDGET), "west did not serve every group"
                     # What each group's next ticks (4 an interval while its resources settle) would have read
                     stop_at = asyncio.get_running_loop().time() + 3 * INTERVAL
                     await _until(lambda: asyncio.get_running_loop().time() > stop_at, 4 * INTERVAL)
                     sent = list(proxy.requests)
-                finally:
-                    east_stop.set()
-                    west_stop.set()
-                    for task in east_tasks + west_tasks:
-                        task.cancel()
-                    await asyncio.gather(*east_tasks, *west_tasks, return_exceptions=True)
         finally:
             await proxy.stop()
     per_group: dict[str, list[str]] = {}
@@ -230,12 +246,8 @@ async def test_a_proof_of_ownership_never_says_ready_before_the_workload_is_up()
     with memdynamo_process() as endpoint:
         async with dynamodb_client(endpoint, parameter_validation=False) as client:
             await ensure_table(client, TABLE)
-            stop = asyncio.Event()
-            tasks: list[asyncio.Task[Any]] = []
-            try:
-                east, _, _ = await _cluster(client, "east", stop, tasks, groups=2)
-                west_tasks: list[asyncio.Task[Any]] = []
-                west, west_kube, _ = await _cluster(client, "west", stop, west_tasks, groups=2)
+            async with two_clusters(client, client, groups=2) as pair:
+                west, west_kube = pair.west, pair.west_kube
                 proofs: list[tuple[str, int]] = []  # (health said, replicas ready then)
                 prove = west.store.state.prove_ownership
 
@@ -245,29 +257,8 @@ async def test_a_proof_of_ownership_never_says_ready_before_the_workload_is_up()
                     await prove(namespace, name, epoch, health, *args, **kw)
 
                 west.store.state.prove_ownership = recorded  # type: ignore[method-assign]
-
-                def settled() -> bool:
-                    return all(r.local_role == LocalRole.PRIMARY for r in east.runners.values()) and all(
-                        r.local_role == LocalRole.STANDBY for r in west.runners.values()
-                    )
-
-                assert await _until(settled, 60.0), "the groups did not settle"
-                for task in tasks:  # east dies
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-
-                def served() -> bool:
-                    return all(
-                        r.local_role == LocalRole.PRIMARY and replicas(west_kube.objects[("deployments", NS, name)]) > 0
-                        for (_, name), r in west.runners.items()
-                    )
-
-                assert await _until(served, 3 * INTERVAL + 2 * INTERVAL + 20.0), "west did not take over"
-                tasks = west_tasks
-            finally:
-                stop.set()
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                assert await _until(pair.settled, 60.0), "the groups did not settle"
+                await pair.kill_east()
+                assert await _until(pair.served, TAKEOVER_BUDGET), "west did not take over"
     assert proofs and all(ready == 0 for _, ready in proofs), proofs
     assert all(health != "OK" for health, _ in proofs), proofs

@@ -6,43 +6,26 @@ timeouts (heartbeatInterval 1 s, heartbeat timeout 3 s)."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 from bench.scale import NS, TABLE
 
 from failover_operator.reconciler.decide import LocalRole
 from failover_operator.store import ensure_table
 from harness.dynamo import dynamodb_client
 from harness.memdynamo_server import memdynamo_process
-from harness.simulation.kube import SimKube, replicas
-from tests.bench.test_acting import INTERVAL, _cluster, _until
+from tests.bench.test_acting import INTERVAL, _until, serves, two_clusters
 
 from .conftest import acli, environment
 
 MOVE_BUDGET = 2 * INTERVAL + 3 * INTERVAL + 10.0  # two intervals and the scale-up, with room for a loaded machine
 
 
-def _serves(kube: SimKube, name: str) -> bool:
-    return replicas(kube.objects[("deployments", NS, name)]) > 0
-
-
 async def test_a_switchover_is_carried_out_by_the_operators_and_refusals_are_the_failovers_own() -> None:
     with memdynamo_process() as endpoint:
         async with dynamodb_client(endpoint, parameter_validation=False) as client:
             await ensure_table(client, TABLE)
-            stop = asyncio.Event()
-            tasks: list[asyncio.Task[Any]] = []
-            try:
-                east, east_kube, _ = await _cluster(client, "east", stop, tasks, groups=2)
-                west, west_kube, _ = await _cluster(client, "west", stop, tasks, groups=2)
-
-                def settled() -> bool:
-                    return all(r.local_role == LocalRole.PRIMARY for r in east.runners.values()) and all(
-                        r.local_role == LocalRole.STANDBY and r._written_key is not None for r in west.runners.values()
-                    )
-
-                assert await _until(settled, 60.0), "the groups did not settle"
+            async with two_clusters(client, client, groups=2) as pair:
+                west, east_kube, west_kube = pair.west, pair.east_kube, pair.west_kube
+                assert await _until(lambda: pair.settled(written=True), 60.0), "the groups did not settle"
                 env = environment(endpoint, TABLE, "acting")
 
                 refused = await acli(env, "switchover", "shop/g00", "--to", "north", "--reason", "drill")
@@ -54,17 +37,17 @@ async def test_a_switchover_is_carried_out_by_the_operators_and_refusals_are_the
                 )
                 assert followed.code == 0, followed
                 assert followed.json["phase"] == "Succeeded" and followed.json["groups"][0]["epoch"] == 2
-                assert _serves(west_kube, "g00") and not _serves(east_kube, "g00")
+                assert serves(west_kube, "g00") and not serves(east_kube, "g00")
 
                 started = await acli(env, "switchover", "shop/g01", "--to", "west", "--reason", "drill two")
                 assert started.code == 0 and "asked east to hand shop/g01 over to west" in started.out, started
 
                 def moved() -> bool:
                     runner = west.runners[(NS, "g01")]
-                    return runner.local_role == LocalRole.PRIMARY and _serves(west_kube, "g01")
+                    return runner.local_role == LocalRole.PRIMARY and serves(west_kube, "g01")
 
                 assert await _until(moved, MOVE_BUDGET), "the operators did not carry out the switchover"
-                assert not _serves(east_kube, "g01")
+                assert not serves(east_kube, "g01")
 
                 again = await acli(env, "switchover", "shop/g01", "--to", "west", "--reason", "drill three")
                 assert again.code == 0 and "west already owns shop/g01; nothing to do" in again.out, again
@@ -73,8 +56,3 @@ async def test_a_switchover_is_carried_out_by_the_operators_and_refusals_are_the
                 (record,) = history.json["history"]
                 assert (record["from"], record["to"], record["reason"]) == ("east", "west", "drill")
                 assert record["downtimeSeconds"] is not None  # measured by the CLI that followed it
-            finally:
-                stop.set()
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
