@@ -70,20 +70,12 @@ class LivenessManager:
         fenced; None: re-read all."""
         reader = self._ctx.change_reader
         partitions: set[str] | None = set()
-        for cluster, live in found.items():
-            if cluster == self._ctx.cluster_name:
-                continue
-            changed = reader.changed(cluster, live.writer, live.change_seq, live.changes_from, live.changes)
+        # Our peers' change lists, and those of writers with no liveness of their own (a publisher fences nothing)
+        writers = [(cluster, live) for cluster, live in found.items() if cluster != self._ctx.cluster_name]
+        writers += [(keys.publisher_sk(name), published) for name, published in self.publishers.items()]
+        for writer, live in writers:
+            changed = reader.changed(writer, live.writer, live.change_seq, live.changes_from, live.changes)
             partitions = None if changed is None or partitions is None else partitions | changed | set(live.fenced)
-        for name, published in self.publishers.items():
-            changed = reader.changed(
-                keys.publisher_sk(name),
-                published.writer,
-                published.change_seq,
-                published.changes_from,
-                published.changes,
-            )
-            partitions = None if changed is None or partitions is None else partitions | changed
         return partitions
 
     async def read(self) -> dict[str, Liveness]:
