@@ -286,6 +286,9 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
                 metrics=Metrics(),
                 clock=clock,
             )
+            cold = _profiled(scenario.profile, f"the cold start, {cluster}")
+            cold.__enter__()
+            await proxy.record()
             for name, body in bodies.items():
                 plan = plan_of(body)
 
@@ -296,7 +299,10 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
                 tasks.append(asyncio.ensure_future(runner.run(source, reporter, stop)))
             tasks.append(asyncio.ensure_future(_controller(kube, stop)))
             settled_at = await _settled(ctx, groups)
+            cold.__exit__(None, None, None)
+            sent = await proxy.take()
             emit("all_groups_reporting_after", settled_at - started_wall, "s")
+            emit("cold_start_requests", len(sent), "requests", by_operation=dict(Counter(r.operation for r in sent)))
             await asyncio.to_thread(settled.wait, 600)
             # The cold start's writes stay published for KEEP_SECONDS (each peer re-reads what they name): the
             # steady state starts when they are gone.
@@ -371,7 +377,9 @@ def _profiled(enabled: bool, what: str) -> Iterator[None]:
     finally:
         profiler.disable()
         print(f"--- profile: {what} ---", file=sys.stderr)
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("tottime").print_stats(30)
+        stats.sort_stats("cumulative").print_stats(50)
 
 
 async def _planned(

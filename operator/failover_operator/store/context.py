@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from ..clock import Clock
 from . import keys
+from .batch import TransactionBatches
 from .calls import CONDITION_FAILED, Caller, error_code, unexpected
 from .changes import ChangeLog, ChangeReader
 from .errors import CorruptRecordError
@@ -52,6 +53,14 @@ class StoreContext:
     # that arrives later (heartbeats overlap on a slow table). The writer ID tells a restarted process apart.
     writer: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     _writes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    transactions: TransactionBatches | None = None  # concurrent transactions merged (None: each sent alone)
+
+    async def transact(self, items: list[dict[str, Any]], token: str, mergeable: Sequence[int] = ()) -> None:
+        """One TransactWriteItems, possibly sent together with others (store/batch.py): answered as if alone."""
+        if self.transactions is None:
+            await self.call("transact_write_items", TransactItems=items, ClientRequestToken=token)
+        else:
+            await self.transactions.write(items, token, mergeable)
 
     def next_write(self) -> int:
         return next(self._writes)

@@ -445,7 +445,7 @@ class OperationsManager:
                 checked.append(cluster)
         token = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{attempt}:{config.epoch}"))
         try:
-            await ctx.call("transact_write_items", TransactItems=items, ClientRequestToken=token)
+            await ctx.transact(items, token)
         except ClientError as exc:
             if error_code(exc) != TRANSACTION_CANCELED:
                 raise unexpected("TransactWriteItems", exc) from exc
