@@ -414,6 +414,23 @@ class MemoryClient:
         item = table.items.get(table.key_of(params["Key"]))
         return {"Item": deep_copy(item)} if item is not None else {}
 
+    async def batch_get_item(self, **params: Any) -> dict[str, Any]:
+        """Every key asked (at most 100); items not found are left out, as DynamoDB does. Never leaves keys
+        unprocessed (a real table may: the store retries them)."""
+        self.db.requests += 1
+        requested = params["RequestItems"]
+        if sum(len(spec["Keys"]) for spec in requested.values()) > 100:
+            raise _error("ValidationException", "Too many items requested for the BatchGetItem call", "BatchGetItem")
+        responses: dict[str, list[Item]] = {}
+        for name, spec in requested.items():
+            table = self._table(name, "BatchGetItem")
+            found = responses.setdefault(name, [])
+            for key in spec["Keys"]:
+                item = table.items.get(table.key_of(key))
+                if item is not None:
+                    found.append(deep_copy(item))
+        return {"Responses": responses, "UnprocessedKeys": {}}
+
     async def put_item(self, **params: Any) -> dict[str, Any]:
         table = self._table(params["TableName"], "PutItem")
         return self._apply(table, "PutItem", "Put", params)

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 
 from ..memdynamo import MemoryClient
 
-READS = frozenset({"get_item", "query", "describe_table"})
+READS = frozenset({"get_item", "batch_get_item", "query", "describe_table"})
 
 
 @dataclass

@@ -79,6 +79,8 @@ def leading_keys(request: RecordedRequest) -> list[str]:
         raise AssertionError(f"no partition key condition in {body['KeyConditionExpression']!r}")
     elif request.operation == "DescribeTable":
         return []
+    elif request.operation == "BatchGetItem":
+        parts = [{"Key": key} for spec in body["RequestItems"].values() for key in spec["Keys"]]
     else:
         parts = [body]
     found = []

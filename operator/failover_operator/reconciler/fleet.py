@@ -6,19 +6,14 @@ a move is in progress, or for the periodic full read (Settings.full_read_seconds
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ..store import Liveness, keys
+from ..store.changes import writing_for
 
 if TYPE_CHECKING:
     from .context import OperatorContext
-
-
-writing_for: contextvars.ContextVar[str | None] = contextvars.ContextVar("writing_for", default=None)
-"""The group partition whose runner is writing (set in each runner's tasks): its own writes do not send it to
-read the group again; it keeps its copy of them itself (GroupRunner), or marks itself to read afresh."""
 
 
 def _retrieved(future: asyncio.Future[Mapping[str, Liveness]]) -> None:
@@ -60,7 +55,7 @@ class FleetView:
         """Groups whose records were written (None: maybe any): their next tick reads them afresh. `own`: we
         wrote them; a runner writing for its own group (`writing_for`) is left alone."""
         runners = self.ctx.runners
-        writer = writing_for.get() if own else None
+        writers = writing_for.get() if own else frozenset()
         if partitions is None:
             targets = list(runners.values())
         else:
@@ -69,7 +64,7 @@ class FleetView:
             targets = [
                 r
                 for pk in set(partitions)
-                if pk != writer and (r := runners.get(_group_of(pk))) is not None and r.pk == pk
+                if pk not in writers and (r := runners.get(_group_of(pk))) is not None and r.pk == pk
             ]
         for runner in targets:
             runner.changed(wake=wake)

@@ -39,6 +39,7 @@ from ..store import (
     Transition,
     keys,
 )
+from ..store.changes import writing_for
 from ..store.observe import ChangeObserver
 from ..store.problems import find_problems
 from ..store.records import (
@@ -69,7 +70,6 @@ from .decide import (
     recalled_role,
     reported_state,
 )
-from .fleet import writing_for
 from .plan import GroupPlan
 from .status import group_status, heartbeat_age_text, takeover_readiness
 
@@ -174,7 +174,7 @@ class GroupRunner:
     ) -> None:
         """The two loops, until `stop` is set. Never raises: a failed step is logged and retried."""
         self._started_at = self.ctx.clock.monotonic()
-        writing_for.set(self.pk)  # our tasks (created below, copying it) write for this group
+        writing_for.set(frozenset({self.pk}))  # our tasks (created below, copying it) write for this group
         logs.bind(group=self.group, cluster=self.ctx.cluster)  # ... and log for it
         async with self.ctx.heartbeat.attached():
             loops = [
@@ -634,12 +634,18 @@ class GroupRunner:
                 cached = self._cached = store.state.refreshed(cached, live)
                 self._merged = (cached, live)  # references to what we hold anyway (the liveness read is shared)
             return cached, True
-        if fresh and cached is not None:  # about to act: the config and statuses afresh (the lock is re-checked)
-            self._cached = await store.state.get_group_state(self.namespace, self.name, liveness=live, recent=cached)
-            return self._cached, False
-        self._dirty = False  # before the read: a change noted while it runs is read again next time
+        now = self.ctx.clock.monotonic()
+        # The whole partition now and then (a status of a cluster named nowhere, a history record edited);
+        # otherwise the keys the group is known to have, read together with other groups' (store.reread).
+        full = not fresh and cached is not None and self._full_at is not None and now - self._full_at > self._full_every
+        if not fresh:
+            self._dirty = False  # before the read: a change noted while it runs is read again next time
         try:
-            state = await store.state.get_group_state(self.namespace, self.name, liveness=live)
+            if full:
+                state = await store.state.get_group_state(self.namespace, self.name, liveness=live)
+                self._full_at = now
+            else:
+                state = await store.state.reread(self.namespace, self.name, liveness=live, recent=cached)
         except NotFoundError:
             config, created = await store.state.register(
                 self.namespace, self.name, initial_owner=plan.initial_primary, timeouts=plan.timeouts
@@ -654,13 +660,15 @@ class GroupRunner:
             if created:  # nothing else of the group exists yet
                 state = GroupState(config=config, clusters={}, lock=None, history=[])
             else:
-                state = await store.state.get_group_state(self.namespace, self.name, liveness=live)
-        self._cached, self._full_at = state, self.ctx.clock.monotonic()
+                state = await store.state.reread(self.namespace, self.name, liveness=live)
+        self._cached = state
+        if self._full_at is None:
+            self._full_at = now
         return state, False
 
     def _keep(self, status: ClusterStatus) -> None:
         """Our own status write, as it landed, into our copy of the group (a write of ours does not send us to
-        read the group again: see fleet.writing_for)."""
+        read the group again: see store.changes.writing_for)."""
         cached = self._cached
         if cached is None:
             return

@@ -22,7 +22,8 @@ from typing import Any, Generic, TypeVar
 from botocore.exceptions import ClientError
 
 from . import keys
-from .calls import RETRYABLE_CANCELLATION, TRANSACTION_CANCELED, Caller, cancellation_codes, error_code
+from .calls import RETRYABLE_CANCELLATION, TRANSACTION_CANCELED, Caller, RetryPolicy, cancellation_codes, error_code
+from .changes import writing_for
 from .errors import StoreError
 
 Q = TypeVar("Q")
@@ -129,6 +130,7 @@ class Transaction:
     items: list[dict[str, Any]]
     token: str
     mergeable: frozenset[int] = frozenset()
+    writers: frozenset[str] = field(default_factory=writing_for.get)  # see changes.writing_for
     slots: list[int] = field(default_factory=list)  # where each item went in the batch sent
 
 
@@ -216,6 +218,9 @@ class TransactionBatches:
         return [0] * len(keys), fresh, keys
 
     async def _send(self, batch: list[Pending[Transaction, None]]) -> None:
+        # Sent from a task of its own (in the context of whichever asker started it): written for every asker's
+        # group, and only theirs.
+        writing_for.set(frozenset().union(*(p.request.writers for p in batch)))
         if len(batch) == 1:
             t = batch[0].request
             items, token = t.items, t.token
@@ -262,3 +267,85 @@ class TransactionBatches:
             response = dict(exc.response)
             response["CancellationReasons"] = own
             p.future.set_exception(ClientError(response, "TransactWriteItems"))
+
+
+ItemKey = tuple[str, str]  # (PK, SK)
+MAX_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
+
+
+def _item_key(item: dict[str, Any]) -> ItemKey:
+    return item[keys.PK]["S"], item[keys.SK]["S"]
+
+
+class ItemBatches:
+    """Strongly consistent reads of known items, many groups' at once: one BatchGetItem of up to 100 keys where
+    each group would have sent a query of its own. Keys DynamoDB leaves unprocessed are asked again, with
+    backoff (`policy`)."""
+
+    def __init__(
+        self,
+        call: Caller,
+        table: str,
+        *,
+        in_flight: int = 4,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._call = call
+        self._table = table
+        self._policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self.batches: Batches[tuple[ItemKey, ...], list[dict[str, Any]]] = Batches(
+            self._send, self._take, in_flight=in_flight
+        )
+
+    async def get(self, wanted: Sequence[ItemKey]) -> list[dict[str, Any]]:
+        """The items found among `wanted` (absent ones are left out)."""
+        wanted = tuple(dict.fromkeys(wanted))
+        if len(wanted) > MAX_GET_KEYS:
+            raise ValueError(f"at most {MAX_GET_KEYS} keys at once, got {len(wanted)}")
+        return await self.batches.ask(wanted)
+
+    @staticmethod
+    def _take(
+        queue: deque[Pending[tuple[ItemKey, ...], list[dict[str, Any]]]],
+    ) -> list[Pending[tuple[ItemKey, ...], list[dict[str, Any]]]]:
+        taken: list[Pending[tuple[ItemKey, ...], list[dict[str, Any]]]] = []
+        asked: set[ItemKey] = set()
+        while queue:
+            p = queue[0]
+            more = asked.union(p.request)
+            if taken and len(more) > MAX_GET_KEYS:
+                break
+            queue.popleft()
+            if not p.future.done():
+                taken.append(p)
+                asked = more
+        return taken
+
+    async def _send(self, batch: list[Pending[tuple[ItemKey, ...], list[dict[str, Any]]]]) -> None:
+        left = list(dict.fromkeys(k for p in batch for k in p.request))
+        found: dict[ItemKey, dict[str, Any]] = {}
+        attempt = 0
+        while left:
+            result = await self._call(
+                "batch_get_item",
+                RequestItems={
+                    self._table: {
+                        "Keys": [{keys.PK: {"S": pk}, keys.SK: {"S": sk}} for pk, sk in left],
+                        "ConsistentRead": True,
+                    }
+                },
+            )
+            for item in result.get("Responses", {}).get(self._table, []):
+                found[_item_key(item)] = item
+            unprocessed = result.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys") or []
+            left = [_item_key(k) for k in unprocessed]
+            if left:
+                attempt += 1
+                if attempt >= self._policy.attempts:
+                    raise StoreError(f"DynamoDB BatchGetItem left {len(left)} keys unread after {attempt} attempts")
+                await self._sleep(self._policy.delay(attempt - 1))
+        for p in batch:
+            if not p.future.done():
+                p.future.set_result([found[k] for k in p.request if k in found])

@@ -11,6 +11,7 @@ rests on: every action re-reads consistently first, and is conditioned in Dynamo
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,11 @@ from . import keys
 WRITES = frozenset({"put_item", "update_item", "delete_item", "transact_write_items"})
 KEEP_SECONDS = 30.0  # how long a change stays published (a reader reads every interval; 30 s is many)
 KEEP_AT_MOST = 64  # and how many: past that, readers that fell behind re-read everything
+
+writing_for: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("writing_for", default=frozenset())
+"""The group partitions whose own runners are writing (each runner sets its own in its tasks; a transaction
+sent for several groups, all of theirs): a write of theirs does not send them to read the group again — they
+keep their copy of it themselves (GroupRunner), or mark themselves to read afresh."""
 
 
 def written_partitions(operation: str, params: Mapping[str, Any]) -> list[str]:
