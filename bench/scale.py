@@ -128,6 +128,11 @@ class CountingProxy:
         """What was sent since `record`; counting stops."""
         return await asyncio.to_thread(self._ask, "take")
 
+    async def count(self) -> Counter[str]:
+        """How many requests of each operation were sent since `record` (not the requests: the operator's
+        memory is measured meanwhile); counting stops."""
+        return await asyncio.to_thread(self._ask, "count")
+
     def _ask(self, command: str) -> Any:
         self._conn.send(command)
         return self._conn.recv()
@@ -150,6 +155,10 @@ def _proxy_main(upstream: str, keep_alive: bool, conn: Any) -> None:
             elif command == "take":
                 proxy.recording = False
                 conn.send(list(proxy.requests))
+                proxy.requests.clear()
+            elif command == "count":
+                proxy.recording = False
+                conn.send(Counter(r.operation for r in proxy.requests))
                 proxy.requests.clear()
 
     asyncio.run(serve())
@@ -300,9 +309,9 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
             tasks.append(asyncio.ensure_future(_controller(kube, stop)))
             settled_at = await _settled(ctx, groups)
             cold.__exit__(None, None, None)
-            sent = await proxy.take()
+            started = await proxy.count()
             emit("all_groups_reporting_after", settled_at - started_wall, "s")
-            emit("cold_start_requests", len(sent), "requests", by_operation=dict(Counter(r.operation for r in sent)))
+            emit("cold_start_requests", sum(started.values()), "requests", by_operation=dict(started))
             await asyncio.to_thread(settled.wait, 600)
             # The cold start's writes stay published for KEEP_SECONDS (each peer re-reads what they name): the
             # steady state starts when they are gone.
