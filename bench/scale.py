@@ -78,13 +78,17 @@ SCALE_TIME = 0.1 + 0.25  # the fake Deployment controller: ready 0.1 s after a s
 
 
 class TimedRunner(GroupRunner):
-    """A GroupRunner that notes when each tick starts (loop time), for the ticks' lateness."""
+    """A GroupRunner that notes when each tick starts (loop time), for the ticks' lateness, and what each
+    decided (with why it ticked then: on its cadence, or sooner)."""
 
     starts: list[float]
+    decided: Counter[str]
 
     async def tick(self, plan: GroupPlan, reporter: Any) -> Any:
         self.__dict__.setdefault("starts", []).append(asyncio.get_running_loop().time())
-        return await super().tick(plan, reporter)
+        decision = await super().tick(plan, reporter)
+        self.__dict__.setdefault("decided", Counter())[decision.action.value] += 1
+        return decision
 
 
 def lateness(runners: list[GroupRunner], since: float, interval: float) -> list[float]:
@@ -221,6 +225,7 @@ class Scenario:
     dynamodb: str = "memory"  # or "moto"
     moves: bool = True  # then a planned failover, then the owner's death
     profile: bool = False  # profile the steady state and the takeovers (top functions to stderr)
+    tracemalloc: bool = False  # what each group holds in memory, by line (to stderr; slows everything)
     log: str | None = None  # each operator's INFO log to LOG.<cluster>
     requests: str | None = None  # the standby's requests during the takeovers, one JSON line each
     settle: float | None = None  # seconds between every group reporting and the window (default: see _operate)
@@ -286,6 +291,7 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
             for name in bodies:  # the API server's objects are not the operator's memory
                 kube.create(_deployment(name, cluster == "east"))
             rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before the groups' runners
+            traced = _traced(scenario.tracemalloc)
             clock = EventLoopClock()
             settings = Settings(cluster_name=cluster, operator_id="bench", dynamodb_table=TABLE, aws_region="us-east-1")
             ctx = OperatorContext(
@@ -325,6 +331,7 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
                 await asyncio.sleep(window_intervals * interval)
             cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            _print_traced(traced, f"memory held per group, {cluster}", groups)
             per = wall / interval
             requests = await proxy.take()
             write, read = units(requests)
@@ -373,6 +380,29 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
         proxy.stop()
 
 
+def _traced(enabled: bool) -> Any:
+    """A tracemalloc snapshot before the runners start (None: not asked for)."""
+    if not enabled:
+        return None
+    import tracemalloc
+
+    tracemalloc.start()
+    return tracemalloc.take_snapshot()
+
+
+def _print_traced(before: Any, what: str, groups: int) -> None:
+    """What was allocated since `before` and is still held, by line, per group (to stderr)."""
+    if before is None:
+        return
+    import tracemalloc
+
+    diff = tracemalloc.take_snapshot().compare_to(before, "lineno")
+    print(f"--- {what}: {sum(d.size_diff for d in diff) / groups / 1024:.1f} KiB ---", file=sys.stderr)
+    for d in diff[:40]:
+        line = f"{d.size_diff / groups:8.0f} B/group  {d.count_diff / groups:6.1f} objects  {d.traceback}"
+        print(line, file=sys.stderr)
+
+
 @contextlib.contextmanager
 def _profiled(enabled: bool, what: str) -> Iterator[None]:
     """Profile this process while in the block; the top functions to stderr."""
@@ -416,6 +446,7 @@ async def _detection(ctx: OperatorContext, kube: SimKube, names: list[str], inte
     """The owner's operator died just now: when does this cluster serve each of its groups?"""
     died = time.monotonic()
     cpu0, machine0 = time.process_time(), _machine_cpu()
+    decided0 = {name: Counter(getattr(r, "decided", Counter())) for name, r in ctx.runners.items()}
     bound = 3 * interval + 2 * interval  # T + 2h, T = 3h in these groups
     served: dict[str, float] = {}
     waiting = set(names)
@@ -428,13 +459,19 @@ async def _detection(ctx: OperatorContext, kube: SimKube, names: list[str], inte
         await asyncio.sleep(0.1)
     wall = time.monotonic() - died
     busy, total = (b - a for a, b in zip(machine0, _machine_cpu(), strict=True))
+    decided: Counter[str] = Counter()
+    for name, runner in ctx.runners.items():
+        decided += Counter(getattr(runner, "decided", Counter())) - decided0.get(name, Counter())
+    emit("detection_ticks_per_group", sum(decided.values()) / len(names), "ticks", by_action=dict(decided))
     # Who had the CPU meanwhile: this operator, and the machine as a whole (the rest is the local DynamoDB, the
     # counting proxy, the dead owner's leftovers): a takeover rate limited by the machine shows here.
     emit("detection_operator_cpu", 100 * (time.process_time() - cpu0) / wall, "% of a core")
     emit("detection_machine_busy", 100 * busy / total if total else 0.0, "% of all cores", cores=os.cpu_count())
     times = sorted(served.values())
     if times:
+        emit("detection_first", times[0], "s", bound=bound)
         emit("detection_p50", times[len(times) // 2], "s", bound=bound, groups_served=len(times))
+        emit("detection_p90", times[int(len(times) * 0.9)], "s", bound=bound)
         emit("detection_max", times[-1], "s", bound=bound, groups_served=len(times), of=len(names))
     else:
         emit("detection_max", float("inf"), "s", bound=bound, groups_served=0, of=len(names))
@@ -508,6 +545,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile", action="store_true", help="profile the steady state and the standby's takeovers (to stderr)"
     )
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="the memory each group holds, by line (to stderr; slow)"
+    )
     parser.add_argument("--log", metavar="FILE", help="each operator's INFO log, to FILE.<cluster>")
     parser.add_argument(
         "--requests", metavar="FILE", help="the standby's DynamoDB requests during the takeovers, to FILE (JSON lines)"
@@ -526,6 +566,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.dynamodb,
                 moves=moves,
                 profile=args.profile,
+                tracemalloc=args.tracemalloc,
                 log=args.log,
                 requests=args.requests,
                 settle=args.settle,

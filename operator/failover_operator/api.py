@@ -599,7 +599,10 @@ class ClusterReport(_Model):
     )
     health: Health | None = Field(None, description="Health the cluster reports: OK, DEGRADED, ERROR or UNKNOWN.")
     heartbeat_age: Age | None = Field(
-        None, description="How long this cluster has seen that heartbeat unchanged, on its own clock (e.g. 3s)."
+        None,
+        description="How long this cluster has seen that heartbeat unchanged, on its own clock, at least: 0s "
+        "while fresh, then in doubling steps of two intervals (10s, 20s, 40s, ... at 5s), so that a silent "
+        "cluster does not rewrite the status on every tick.",
     )
     last_heartbeat: datetime | None = Field(
         None, description="Wall-clock time the cluster wrote with its last heartbeat (for people; clocks differ)."

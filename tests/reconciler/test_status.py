@@ -14,7 +14,11 @@ def test_heartbeat_age_changes_only_when_it_means_something():
     assert {heartbeat_age_text(a, 5) for a in (0, 3, 7, 9.9)} == {"0s"}
     assert heartbeat_age_text(10, 5) == "10s"
     assert heartbeat_age_text(14.9, 5) == "10s"
-    assert heartbeat_age_text(95, 5) == "1m35s"
+    assert heartbeat_age_text(19.9, 5) == "10s"
+    assert heartbeat_age_text(20, 5) == "20s"
+    assert heartbeat_age_text(95, 5) == "1m20s"
+    # A cluster silent for an hour changes what the status says 9 times, not once a tick (720 times).
+    assert len({heartbeat_age_text(age, 5) for age in range(0, 3600, 5)}) == 10
 
 
 def build(previous=None, now=T0, health=Health.OK, role=LocalRole.PRIMARY, suspended=False):
@@ -58,7 +62,7 @@ def test_group_status_fields_and_conditions():
     assert (s.owner, s.role.value, s.epoch, s.health.value, s.suspended) == ("east", "PRIMARY", 3, "OK", False)
     assert [(c.name, c.role.value, c.heartbeat_age) for c in s.clusters] == [
         ("east", "PRIMARY", "0s"),
-        ("west", "STANDBY", "30s"),
+        ("west", "STANDBY", "20s"),
     ]
     conditions = {c.type: c.status.value for c in s.conditions}
     assert conditions == {
@@ -70,7 +74,7 @@ def test_group_status_fields_and_conditions():
     }
     assert s.decision.startswith("no action") and s.observed_generation == 2
     patch = s.to_merge_patch()
-    assert patch["owner"] == "east" and patch["clusters"][1]["heartbeatAge"] == "30s"
+    assert patch["owner"] == "east" and patch["clusters"][1]["heartbeatAge"] == "20s"
 
 
 def test_an_unchanged_tick_yields_an_identical_status_so_nothing_is_patched():

@@ -22,17 +22,21 @@ from .decide import Decision, LocalRole
 
 
 def heartbeat_age_text(age: float | None, interval: float) -> str | None:
-    """A heartbeat age that changes only when it means something.
+    """A heartbeat age that changes only when it means something, as a lower bound.
 
-    A healthy cluster's heartbeat, seen every tick, is always younger than two intervals; reporting its exact
-    age would rewrite every group's status on every tick. Older ages are shown in whole intervals.
+    A healthy cluster's heartbeat, seen every tick, is always younger than two intervals: "0s". An older one is
+    shown in doubling steps (2, 4, 8, ... intervals): a silent cluster's exact age would rewrite every group's
+    status on every tick, for as long as it stays silent (a thousand patches an interval, the moment a cluster
+    dies). Its `lastHeartbeat` time, which does not move, says exactly when.
     """
     if age is None:
         return None
-    fresh = 2 * interval
-    if age < fresh:
+    step = 2 * interval
+    if age < step:
         return format_duration(0)
-    return format_duration(int(age // interval) * interval)
+    while step * 2 <= age:
+        step *= 2
+    return format_duration(step)
 
 
 def takeover_readiness(
