@@ -416,6 +416,9 @@ def _profiled(enabled: bool, what: str) -> Iterator[None]:
     finally:
         profiler.disable()
         print(f"--- profile: {what} ---", file=sys.stderr)
+        if os.environ.get("BENCH_PROFILE_DIR"):  # the whole profile, for pstats
+            name = "".join(c if c.isalnum() else "-" for c in what)
+            profiler.dump_stats(os.path.join(os.environ["BENCH_PROFILE_DIR"], f"{name}.pstats"))
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("tottime").print_stats(30)
         stats.sort_stats("cumulative").print_stats(50)

@@ -4,8 +4,11 @@ in one process), served on METRICS_PORT at /metrics."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Metric, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 GROUP = ("namespace", "name")
 
@@ -14,49 +17,11 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.is_primary = Gauge(
-            "failover_group_primary", "1 if this cluster is PRIMARY for the group, else 0", GROUP, registry=r
-        )
-        self.fenced = Gauge(
-            "failover_group_fenced", "1 if this cluster has fenced itself for the group", GROUP, registry=r
-        )
-        self.epoch = Gauge("failover_group_epoch", "Epoch of the group's config as last read", GROUP, registry=r)
-        self.health = Gauge(
-            "failover_group_health",
-            "This cluster's health for the group (1 for the current value of the health label)",
-            (*GROUP, "health"),
-            registry=r,
-        )
-        self.heartbeat_age = Gauge(
-            "failover_cluster_heartbeat_age_seconds",
-            "How long this operator has seen each cluster's heartbeat unchanged",
-            (*GROUP, "cluster"),
-            registry=r,
-        )
-        self.owner_heartbeat_age = Gauge(
-            "failover_group_owner_heartbeat_age_seconds",
-            "How long this operator has seen the group's owner's heartbeat unchanged (0 where it is the owner)",
-            GROUP,
-            registry=r,
-        )
-        self.heartbeat_timeout = Gauge(
-            "failover_group_heartbeat_timeout_seconds",
-            "The group's timeouts.heartbeat: an owner silent this long is taken over",
-            GROUP,
-            registry=r,
-        )
-        self.ready_to_take_over = Gauge(
-            "failover_group_ready_to_take_over",
-            "1 if this cluster could take the group over now, were its owner gone (the ReadyToTakeOver condition)",
-            GROUP,
-            registry=r,
-        )
+        self._groups: dict[tuple[str, str], GroupMetrics] = {}
+        r.register(_GroupSeries(self._groups))
         self.heartbeats = Counter("failover_heartbeats", "Heartbeats (this cluster's liveness) written", registry=r)
         self.heartbeat_failures = Counter(
             "failover_heartbeat_failures", "Heartbeats (this cluster's liveness) that could not be written", registry=r
-        )
-        self.status_writes = Counter(
-            "failover_status_writes", "Writes of this cluster's status for a group (on change only)", GROUP, registry=r
         )
         self.ticks = Histogram(
             "failover_tick_duration_seconds",
@@ -64,7 +29,6 @@ class Metrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
-        self.decisions = Counter("failover_decisions", "Decisions taken, by action", (*GROUP, "action"), registry=r)
         self.failovers = Counter(
             "failover_failovers",
             "Failovers this operator executed or observed to completion, by outcome",
@@ -82,9 +46,6 @@ class Metrics:
             "Measured downtime of a failover: old owner down until new owner ready",
             buckets=(0, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
             registry=r,
-        )
-        self.problems = Gauge(
-            "failover_group_problems", "Problems detected in the group's records, by kind", (*GROUP, "kind"), registry=r
         )
         self.store_requests = Gauge(
             "failover_dynamodb_requests", "DynamoDB requests made since start (including retries)", registry=r
@@ -121,24 +82,17 @@ class Metrics:
         ).labels(cluster, operator_id, version).set(1)
 
     def group(self, namespace: str, name: str) -> GroupMetrics:
-        return GroupMetrics(self, namespace, name)
+        """The group's series (exported from the moment they are asked for, until forget_group)."""
+        metrics = self._groups[(namespace, name)] = GroupMetrics(namespace, name)
+        return metrics
 
     def forget_group(self, namespace: str, name: str) -> None:
         """Drop a deleted group's series so dashboards don't show ghosts."""
-        for metric in (
-            self.is_primary,
-            self.fenced,
-            self.epoch,
-            self.status_writes,
-            self.ready_to_take_over,
-            self.owner_heartbeat_age,
-            self.heartbeat_timeout,
-        ):
-            with contextlib.suppress(KeyError):
-                metric.remove(namespace, name)
-        for value in HEALTHS:
-            with contextlib.suppress(KeyError):
-                self.health.remove(namespace, name, value)
+        self._groups.pop((namespace, name), None)
+        for labels in list(self.failovers._metrics):
+            if labels[:2] == (namespace, name):
+                with contextlib.suppress(KeyError):
+                    self.failovers.remove(*labels)
 
     def serve(self, port: int, address: str = "0.0.0.0") -> None:
         if port:
@@ -148,48 +102,143 @@ class Metrics:
 HEALTHS = ("OK", "DEGRADED", "ERROR", "UNKNOWN")
 
 
-class GroupMetrics:
-    """One group's series, each looked up once: a `labels()` lookup per series per tick, for a thousand groups,
-    was a tenth of the operator's steady-state CPU."""
+class Value:
+    """One series' value, read when Prometheus scrapes: a prometheus_client child per series per group (a
+    dozen a group, with a lock each) was 9 KiB of every group's memory."""
 
-    def __init__(self, metrics: Metrics, namespace: str, name: str) -> None:
-        self._metrics, self._group = metrics, (namespace, name)
-        self.is_primary = metrics.is_primary.labels(namespace, name)
-        self.ready_to_take_over = metrics.ready_to_take_over.labels(namespace, name)
-        self.owner_heartbeat_age = metrics.owner_heartbeat_age.labels(namespace, name)
-        self.heartbeat_timeout = metrics.heartbeat_timeout.labels(namespace, name)
-        self.fenced = metrics.fenced.labels(namespace, name)
-        self.epoch = metrics.epoch.labels(namespace, name)
-        self._health = {value: metrics.health.labels(namespace, name, value) for value in HEALTHS}
-        self._decisions: dict[str, Counter] = {}
-        self._ages: dict[str, Gauge] = {}
-        self._problems: dict[str, Gauge] = {}
-        self._health_now: str | None = None
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def set(self, value: float) -> None:
+        self.value = float(value)
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+
+class GroupMetrics:
+    """One group's series, as plain values that `_GroupSeries` exports at scrape time."""
+
+    __slots__ = (
+        "ages",
+        "decisions",
+        "epoch",
+        "fenced",
+        "health_now",
+        "heartbeat_timeout",
+        "is_primary",
+        "labels",
+        "owner_heartbeat_age",
+        "problem_counts",
+        "ready_to_take_over",
+        "status_writes",
+    )
+
+    def __init__(self, namespace: str, name: str) -> None:
+        self.labels = (namespace, name)
+        self.is_primary = Value()
+        self.ready_to_take_over = Value()
+        self.owner_heartbeat_age = Value()
+        self.heartbeat_timeout = Value()
+        self.fenced = Value()
+        self.epoch = Value()
+        self.status_writes = Value()
+        self.health_now: str | None = None
+        self.decisions: dict[str, Value] = {}
+        self.ages: dict[str, Value] = {}
+        self.problem_counts: dict[str, int] = {}
 
     def problems(self, counts: dict[str, int]) -> None:
-        """The group's problems by kind, as this cluster reads its records (series made only for kinds seen)."""
-        for kind, child in self._problems.items():
-            if kind not in counts:
-                child.set(0)
-        for kind, count in counts.items():
-            if kind not in self._problems:
-                self._problems[kind] = self._metrics.problems.labels(*self._group, kind)
-            self._problems[kind].set(count)
+        """The group's problems by kind, as this cluster reads its records (a kind seen once stays, at 0)."""
+        for kind in self.problem_counts:
+            self.problem_counts[kind] = 0
+        self.problem_counts.update(counts)
 
     def decided(self, action: str) -> None:
-        child = self._decisions.get(action)
+        child = self.decisions.get(action)
         if child is None:
-            child = self._decisions[action] = self._metrics.decisions.labels(*self._group, action)
+            child = self.decisions[action] = Value()
         child.inc()
 
     def health(self, value: str) -> None:
-        if value != self._health_now:
-            for each, child in self._health.items():
-                child.set(1 if each == value else 0)
-            self._health_now = value
+        self.health_now = value
 
     def heartbeat_age(self, cluster: str, age: float) -> None:
-        child = self._ages.get(cluster)
+        child = self.ages.get(cluster)
         if child is None:
-            child = self._ages[cluster] = self._metrics.heartbeat_age.labels(*self._group, cluster)
+            child = self.ages[cluster] = Value()
         child.set(age)
+
+
+_GAUGES = (
+    ("failover_group_primary", "1 if this cluster is PRIMARY for the group, else 0", "is_primary"),
+    ("failover_group_fenced", "1 if this cluster has fenced itself for the group", "fenced"),
+    ("failover_group_epoch", "Epoch of the group's config as last read", "epoch"),
+    (
+        "failover_group_owner_heartbeat_age_seconds",
+        "How long this operator has seen the group's owner's heartbeat unchanged (0 where it is the owner)",
+        "owner_heartbeat_age",
+    ),
+    (
+        "failover_group_heartbeat_timeout_seconds",
+        "The group's timeouts.heartbeat: an owner silent this long is taken over",
+        "heartbeat_timeout",
+    ),
+    (
+        "failover_group_ready_to_take_over",
+        "1 if this cluster could take the group over now, were its owner gone (the ReadyToTakeOver condition)",
+        "ready_to_take_over",
+    ),
+)
+
+
+class _GroupSeries(Collector):
+    """Every group's series, made from their GroupMetrics when scraped."""
+
+    def __init__(self, groups: dict[tuple[str, str], GroupMetrics]) -> None:
+        self._groups = groups
+
+    def describe(self) -> list[Metric]:
+        return list(self._families([]))
+
+    def collect(self) -> list[Metric]:
+        return list(self._families(list(self._groups.values())))
+
+    @staticmethod
+    def _families(groups: list[GroupMetrics]) -> Iterator[Metric]:
+        for name, documentation, attribute in _GAUGES:
+            family = GaugeMetricFamily(name, documentation, labels=GROUP)
+            for g in groups:
+                family.add_metric(g.labels, getattr(g, attribute).value)
+            yield family
+        health = GaugeMetricFamily(
+            "failover_group_health",
+            "This cluster's health for the group (1 for the current value of the health label)",
+            labels=(*GROUP, "health"),
+        )
+        ages = GaugeMetricFamily(
+            "failover_cluster_heartbeat_age_seconds",
+            "How long this operator has seen each cluster's heartbeat unchanged",
+            labels=(*GROUP, "cluster"),
+        )
+        problems = GaugeMetricFamily(
+            "failover_group_problems", "Problems detected in the group's records, by kind", labels=(*GROUP, "kind")
+        )
+        writes = CounterMetricFamily(
+            "failover_status_writes", "Writes of this cluster's status for a group (on change only)", labels=GROUP
+        )
+        decisions = CounterMetricFamily("failover_decisions", "Decisions taken, by action", labels=(*GROUP, "action"))
+        for g in groups:
+            for value in HEALTHS:
+                health.add_metric((*g.labels, value), 1.0 if g.health_now == value else 0.0)
+            for cluster, age in g.ages.items():
+                ages.add_metric((*g.labels, cluster), age.value)
+            for kind, count in g.problem_counts.items():
+                problems.add_metric((*g.labels, kind), count)
+            if g.status_writes.value:
+                writes.add_metric(g.labels, g.status_writes.value)
+            for action, decided in g.decisions.items():
+                decisions.add_metric((*g.labels, action), decided.value)
+        yield from (health, ages, problems, writes, decisions)

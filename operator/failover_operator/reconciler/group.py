@@ -120,7 +120,7 @@ class GroupRunner:
         self._seen = ChangeObserver(ctx.clock)
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()  # the role or the fence deadline moved: the fence loop looks again
-        self._read = asyncio.Event()  # the config has been read (or registered) at least once
+        self._was_read = False  # the config has been read (or registered) at least once
         self._act = asyncio.Lock()  # one change of local resources at a time
         self._proving = False  # a proof of ownership is in flight (no background status write may start)
         self._fence_timing: Timing | None = None  # the timing the fence loop last waited on
@@ -253,7 +253,7 @@ class GroupRunner:
     async def tick(self, plan: GroupPlan, reporter: Reporter) -> Decision:
         started = time.perf_counter()
         self._wake.clear()  # whatever woke us is handled by this tick; a wake-up from now on means another
-        first = not self._read.is_set()
+        first = not self._was_read
         state: GroupState | None = None
         store_error: str | None = None
         cached = False
@@ -265,7 +265,7 @@ class GroupRunner:
                 log.warning("%s: cannot read group state: %s", self.group, store_error)
         if state is not None:
             self.config = state.config
-            self._read.set()
+            self._was_read = True
             if self._timing() != self._fence_timing:
                 self._changed.set()  # a timeout edit may bring the fence deadline nearer: the fence loop looks again
         elif first and self.local_role is None:
@@ -735,7 +735,7 @@ class GroupRunner:
     def _status_key(self) -> tuple[object, ...] | None:
         """What our status record for the group would say now; None while there is nothing to say yet."""
         o = self.observation
-        if o is None or not self._read.is_set() or self.local_role is None:
+        if o is None or not self._was_read or self.local_role is None:
             return None
         epoch = self.config.epoch if self.config else None
         return (self.reported, str(o.health), epoch, components_json(o.components), o.message or None)
@@ -789,7 +789,7 @@ class GroupRunner:
         self._written_key = key
         self._keep(written)
         self._reported_once = True
-        self.ctx.metrics.status_writes.labels(self.namespace, self.name).inc()
+        self.metrics.status_writes.inc()
 
     # --- what the rules see -------------------------------------------------------------------------
 
