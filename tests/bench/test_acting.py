@@ -214,42 +214,17 @@ async def test_a_takeover_reads_the_group_once_and_writes_its_status_at_most_twi
             await proxy.stop()
     per_group: dict[str, list[str]] = {}
     for request in sent:
-        for name, what in _what_for_each_group(request).items():
-            per_group.setdefault(name, []).append(what)
+        for name in _groups_of(request):
+            per_group.setdefault(name, []).append(request.operation)
     assert set(per_group) == {name for _, name in west.runners}
     for name, ops in per_group.items():
-        after = ops[ops.index("takeover") :]  # what was read before it depends on east's last words
-        assert Counter(after) == Counter(takeover=1, proof=1, status=after.count("status")), (name, ops)
-        assert after.count("status") <= 2, (name, ops)  # the status: coming up, then ready
-        assert "query" not in ops, (name, ops)  # read by key
+        after = ops[ops.index("TransactWriteItems") :]  # what was read before it depends on east's last words
+        assert Counter(after) == Counter(TransactWriteItems=2, UpdateItem=after.count("UpdateItem")), (name, ops)
+        assert after.count("UpdateItem") <= 2, (name, ops)  # the status: coming up, then ready
+        assert "Query" not in ops, (name, ops)  # read by key
     # Groups acting at the same moment share their reads and their transactions.
     operations = Counter(r.operation for r in sent)
     assert operations["BatchGetItem"] < GROUPS / 2 and operations["TransactWriteItems"] < GROUPS, operations
-
-
-def _what_for_each_group(request: RecordedRequest) -> dict[str, str]:
-    """What a request did for each group it names: a read by key or a query, the takeover (its config
-    updated), the proof of ownership (its config checked), a status write (only its status updated)."""
-    body = request.body
-    if request.operation != "TransactWriteItems":
-        kinds = {"BatchGetItem": "read", "Query": "query", "UpdateItem": "status"}
-        return {name: kinds.get(request.operation, request.operation) for name in _groups_of(request)}
-    items: dict[str, list[tuple[str, str]]] = {}
-    for item in body["TransactItems"]:
-        ((kind, action),) = item.items()
-        key = action.get("Key") or action.get("Item")
-        pk, sk = key[keys.PK]["S"], key[keys.SK]["S"]
-        if pk.startswith("GROUP#"):
-            items.setdefault(keys.parse_group_pk(pk)[2], []).append((kind, sk))
-    out = {}
-    for name, group_items in items.items():
-        if ("Update", keys.CONFIG_SK) in group_items:
-            out[name] = "takeover"
-        elif ("ConditionCheck", keys.CONFIG_SK) in group_items:
-            out[name] = "proof"
-        else:
-            out[name] = "status"
-    return out
 
 
 def _groups_of(request: RecordedRequest) -> set[str]:

@@ -132,27 +132,3 @@ async def test_a_request_whose_asker_stopped_waiting_is_not_sent():
     assert sent == [[1], [2, 4]]
     with pytest.raises(asyncio.CancelledError):
         await waiting[1]
-
-
-async def test_status_writes_asked_while_transactions_are_on_their_way_go_with_them(make_service, proxied, proxy):
-    await _fleet(make_service)
-    east = make_service("east", client=proxied)
-    proxy.requests.clear()
-    proving, writing = GROUPS[:6], GROUPS[6:]
-    results = await asyncio.gather(
-        *(east.state.prove_ownership("shop", g, 1, "OK", {}) for g in proving),
-        *(
-            east.state.update_cluster_status("shop", g, "DEGRADED", "PRIMARY", {"web": {"ready": 0}}, 1, ordered=True)
-            for g in writing
-        ),
-    )
-    assert [r.health.value for r in results[6:]] == ["DEGRADED"] * 6
-    operations = [r.operation for r in proxy.requests]
-    assert "UpdateItem" not in operations and operations.count("TransactWriteItems") < len(GROUPS) / 2
-    for group in writing:
-        status = (await east.state.get_group_state("shop", group)).clusters["east"]
-        assert (status.health.value, status.components) == ("DEGRADED", {"web": {"ready": 0}})
-    # alone, a status write is the plain conditional UpdateItem it always was
-    proxy.requests.clear()
-    await east.state.update_cluster_status("shop", "g00", "OK", "PRIMARY", {}, 1, ordered=True)
-    assert [r.operation for r in proxy.requests] == ["UpdateItem"]

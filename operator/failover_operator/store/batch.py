@@ -63,10 +63,6 @@ class Batches(Generic[Q, R]):
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent = 0  # batches sent (for tests and benchmarks)
 
-    @property
-    def busy(self) -> bool:
-        return self._flying > 0 or bool(self._queue)
-
     async def ask(self, request: Q) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self.again(Pending(request, future))
@@ -159,11 +155,6 @@ class TransactionBatches:
     def __init__(self, call: Caller, *, in_flight: int = 2) -> None:
         self._call = call
         self.batches: Batches[Transaction, None] = Batches(self._send, self._take, in_flight=in_flight)
-
-    @property
-    def busy(self) -> bool:
-        """Transactions are in flight or queued: one more would go along with others."""
-        return self.batches.busy
 
     async def write(self, items: list[dict[str, Any]], token: str, mergeable: Sequence[int] = ()) -> None:
         if len(items) > MAX_TRANSACT_ITEMS:

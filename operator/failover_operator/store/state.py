@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -308,10 +307,7 @@ class StateManager:
         """This cluster's heartbeat: bump the sequence number atomically and record what we see.
 
         `retry=False`: one attempt only. A periodic heartbeat is retried by the next one, which says what is
-        true *then*: a retried old one would land late saying what was true before. An ordered write asked while
-        other transactions are on their way (a mass takeover) goes with them, as a transaction of one conditional
-        update (store/batch.py), retried as they are: its order condition still keeps it from landing over a
-        later write of ours. It then returns the status as written, with heartbeat_seq 0 (not returned).
+        true *then*: a retried old one would land late saying what was true before.
         `ordered`: refuse to land after a write of ours that was sent later (SupersededError). The operator's
         heartbeats overlap when the table is slow; without this, an old one saying FENCED could overwrite the
         proof of ownership sent after it, and let a takeover "of an owner not serving" succeed while it serves."""
@@ -326,45 +322,10 @@ class StateManager:
             observed_epoch = config.epoch
         e = Expr()
         write = ctx.next_write() if ordered else None
-        written_at = ctx.clock.now()
         sets, removes, newer = self._status_update(
-            e, namespace, name, health, state, components, observed_epoch, message, write, now=written_at
+            e, namespace, name, health, state, components, observed_epoch, message, write
         )
         condition = {"ConditionExpression": newer, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if newer else {}
-        batches = ctx.transactions
-        if write is not None and newer is not None and batches is not None and batches.busy:
-            # Other transactions are on their way (a mass takeover): this write goes with them, as a transaction
-            # of one conditional update, instead of a request of its own.
-            update = {
-                "TableName": ctx.table,
-                "Key": ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),
-                "UpdateExpression": update_expression(sets, removes),
-                **condition,
-                **e.params(),
-            }
-            try:
-                await ctx.transact([{"Update": update}], str(uuid.uuid4()))
-            except ClientError as exc:
-                if error_code(exc) != TRANSACTION_CANCELED:
-                    raise unexpected("TransactWriteItems", exc) from exc
-                reasons = exc.response.get("CancellationReasons") or [{}]
-                old = dict(reasons[0].get("Item") or {})
-                if self._mine(old, write):
-                    return cluster_status_from_item(old)
-                raise SupersededError(
-                    f"{ctx.cluster_name}'s status for {namespace}/{name}: a newer write of ours landed first"
-                ) from None
-            # A transaction returns no item: the status as written (its sequence number, moved by DynamoDB, is
-            # not known here: 0).
-            return ClusterStatus(
-                cluster_name=ctx.cluster_name,
-                health=health,
-                state=state,
-                last_heartbeat=written_at,
-                observed_epoch=observed_epoch,
-                components=dict(components),
-                message=message or None,
-            )
         try:
             result = await (ctx.call if retry else ctx.call_once)(
                 "update_item",
@@ -468,8 +429,6 @@ class StateManager:
         observed_epoch: int,
         message: str | None,
         write: int | None,
-        *,
-        now: datetime | None = None,
     ) -> tuple[list[str], list[str], str | None]:
         """SET and REMOVE clauses of a heartbeat (the sequence number moves, the rest says what we see) and, for
         write number `write`, the condition that no write of ours sent after it has landed (numbers grow as
@@ -485,7 +444,7 @@ class StateManager:
             sets += [f"{writer} = {me}", f"{number} = {this}"]
         sets += [
             f"{seq} = if_not_exists({seq}, {e.v(n(0))}) + {e.v(n(1))}",
-            f"{e.n('lastHeartbeat')} = {e.v(ts(now or ctx.clock.now()))}",
+            f"{e.n('lastHeartbeat')} = {e.v(ts(ctx.clock.now()))}",
             f"{e.n('health')} = {e.v(s(health.value))}",
             f"{e.n('state')} = {e.v(s(state.value))}",
             f"{e.n('observedEpoch')} = {e.v(n(observed_epoch))}",
