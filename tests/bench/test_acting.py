@@ -164,13 +164,36 @@ async def test_a_dead_owners_groups_are_taken_over_a_few_at_a_time() -> None:
             async with two_clusters(client, client) as pair:
                 west = pair.west
                 slots = west.acting = CountingSlots(SLOTS)
-                assert await _until(pair.settled, 60.0), "the groups did not settle"
+                assert await _until(lambda: pair.settled(written=True), 60.0), "the groups did not settle"
+                patched_while_queued: list[bool] = []
+                patch = pair.west_reporter.patch_status
+
+                async def noted(status: dict[str, Any]) -> None:
+                    patched_while_queued.append(slots.locked())
+                    await patch(status)
+
+                pair.west_reporter.patch_status = noted  # type: ignore[method-assign]
                 await pair.kill_east()
                 assert await _until(pair.served, TAKEOVER_BUDGET), {
                     name: r.local_role for (_, name), r in west.runners.items()
                 }
                 assert 1 <= slots.most <= SLOTS
                 assert pair.west_reporter.events["AutomaticFailover"] == GROUPS
+                # While groups queued to act, no FailoverGroup status was rebuilt: they served first, and each
+                # shows PRIMARY (and its status record says ready) once the queue is gone.
+                assert patched_while_queued.count(True) == 0, patched_while_queued
+
+                def reported() -> bool:
+                    return all(
+                        r._status is not None
+                        and r._status.role is not None
+                        and r._status.role.value == "PRIMARY"
+                        and r._written_key is not None
+                        and r._written_key[1] == "OK"
+                        for r in west.runners.values()
+                    )
+
+                assert await _until(reported, 4 * INTERVAL), "west did not report every group it serves"
 
 
 async def test_a_takeover_reads_the_group_once_and_writes_its_status_at_most_twice() -> None:

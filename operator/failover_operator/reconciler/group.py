@@ -732,6 +732,10 @@ class GroupRunner:
             return True
         return decision.role == LocalRole.PRIMARY and not self._shaped()
 
+    def _busy(self) -> bool:
+        """Every acting slot is taken: groups queue to act (a dead owner's thousand groups)."""
+        return self.ctx.acting.locked()
+
     def _status_key(self) -> tuple[object, ...] | None:
         """What our status record for the group would say now; None while there is nothing to say yet."""
         o = self.observation
@@ -745,6 +749,11 @@ class GroupRunner:
         if key is None or key == self._written_key:
             return False
         written, since = self._written_key, self._settling_since
+        proved = written is not None and key[0] == written[0] == ClusterState.PRIMARY and key[2] == written[2]
+        if proved and self._busy():
+            # Serving as our proof said, only the health or details moved, while groups queue to act (a mass
+            # takeover): written when the queue is gone — every group serves first, and reports next.
+            return False
         if written is not None and key[:3] == written[:3] and since is not None and self.plan is not None:
             # Only the details move (replicas coming up or going down; state, health and epoch as written):
             # they are written once the resources have settled, or an interval on, not at every step.
@@ -983,6 +992,8 @@ class GroupRunner:
         reporter: Reporter,
         store_error: str | None,
     ) -> None:
+        if self._status is not None and self._busy():
+            return  # groups queue to act (a mass takeover): they serve first; the next tick after shows it
         inputs = self._status_inputs(plan, state, decision, store_error)
         if inputs == self._status_from:
             return  # what the status is made of has not changed since it was last written (or found right)
