@@ -65,8 +65,14 @@ class StoreContext:
     def next_write(self) -> int:
         return next(self._writes)
 
+    _pks: dict[tuple[str, str], str] = field(default_factory=dict)
+
     def pk(self, namespace: str, name: str) -> str:
-        return keys.group_pk(self.operator_id, namespace, name)
+        """The group's partition key (checked once: every group's staleness is judged on every tick)."""
+        pk = self._pks.get((namespace, name))
+        if pk is None:
+            pk = self._pks[(namespace, name)] = keys.group_pk(self.operator_id, namespace, name)
+        return pk
 
     def key(self, pk: str, sk: str) -> dict[str, dict[str, str]]:
         return keys.key(pk, sk)
