@@ -301,20 +301,18 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
                 metrics=Metrics(),
                 clock=clock,
             )
-            cold = _profiled(scenario.profile, f"the cold start, {cluster}")
-            cold.__enter__()
             await proxy.record()
-            for name, body in bodies.items():
-                plan = plan_of(body)
+            with _profiled(scenario.profile, f"the cold start, {cluster}"):
+                for name, body in bodies.items():
+                    plan = plan_of(body)
 
-                async def source(plan: GroupPlan = plan) -> GroupPlan:
-                    return plan
+                    async def source(plan: GroupPlan = plan) -> GroupPlan:
+                        return plan
 
-                runner = ctx.runners.setdefault((NS, name), TimedRunner(ctx, NS, name))
-                tasks.append(asyncio.ensure_future(runner.run(source, reporter, stop)))
-            tasks.append(asyncio.ensure_future(_controller(kube, stop)))
-            settled_at = await _settled(ctx, groups)
-            cold.__exit__(None, None, None)
+                    runner = ctx.runners.setdefault((NS, name), TimedRunner(ctx, NS, name))
+                    tasks.append(asyncio.ensure_future(runner.run(source, reporter, stop)))
+                tasks.append(asyncio.ensure_future(_controller(kube, stop)))
+                settled_at = await _settled(ctx, groups)
             started = await proxy.count()
             emit("all_groups_reporting_after", settled_at - started_wall, "s")
             emit("cold_start_requests", sum(started.values()), "requests", by_operation=dict(started))

@@ -4,6 +4,7 @@ in one process), served on METRICS_PORT at /metrics."""
 from __future__ import annotations
 
 import contextlib
+from collections import defaultdict
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Metric, start_http_server
@@ -146,8 +147,8 @@ class GroupMetrics:
         self.epoch = Value()
         self.status_writes = Value()
         self.health_now: str | None = None
-        self.decisions: dict[str, Value] = {}
-        self.ages: dict[str, Value] = {}
+        self.decisions: defaultdict[str, Value] = defaultdict(Value)  # a series per action taken
+        self.ages: defaultdict[str, Value] = defaultdict(Value)  # a series per cluster seen
         self.problem_counts: dict[str, int] = {}
 
     def problems(self, counts: dict[str, int]) -> None:
@@ -157,19 +158,13 @@ class GroupMetrics:
         self.problem_counts.update(counts)
 
     def decided(self, action: str) -> None:
-        child = self.decisions.get(action)
-        if child is None:
-            child = self.decisions[action] = Value()
-        child.inc()
+        self.decisions[action].inc()
 
     def health(self, value: str) -> None:
         self.health_now = value
 
     def heartbeat_age(self, cluster: str, age: float) -> None:
-        child = self.ages.get(cluster)
-        if child is None:
-            child = self.ages[cluster] = Value()
-        child.set(age)
+        self.ages[cluster].set(age)
 
 
 _GAUGES = (

@@ -34,6 +34,14 @@ MAX_ROUNDS = 6  # a transaction cancelled only for others' sake is sent again at
 _BATCH_NAMESPACE = uuid.UUID("6f1d3c52-4b0e-4f7a-9a51-0f4e2b1c7d90")
 
 
+ItemKey = tuple[str, str]  # (PK, SK)
+TableKey = tuple[str, str, str]  # (table, PK, SK)
+
+
+def _item_key(item: dict[str, Any]) -> ItemKey:
+    return item[keys.PK]["S"], item[keys.SK]["S"]
+
+
 @dataclass(eq=False)
 class Pending(Generic[Q, R]):
     request: Q
@@ -61,7 +69,6 @@ class Batches(Generic[Q, R]):
         self._flying = 0
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self.sent = 0  # batches sent (for tests and benchmarks)
 
     async def ask(self, request: Q) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
@@ -83,13 +90,9 @@ class Batches(Generic[Q, R]):
 
     def _flush(self) -> None:
         self._scheduled = False
-        while self._flying < self._limit:
-            while self._queue and self._queue[0].future.done():
-                self._queue.popleft()  # its asker stopped waiting before it was sent
-            if not self._queue:
-                return
+        while self._flying < self._limit and self._queue:
             try:
-                batch = [p for p in self._take(self._queue) if not p.future.done()]
+                batch = [p for p in self._take(self._queue) if not p.future.done()]  # an asker may have gone
             except Exception as exc:  # a request it cannot make sense of: its asker (and all queued) hear it
                 while self._queue:
                     p = self._queue.popleft()
@@ -101,7 +104,6 @@ class Batches(Generic[Q, R]):
             if not batch:
                 continue
             self._flying += 1
-            self.sent += 1
             task = asyncio.ensure_future(self._run(batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -134,10 +136,10 @@ class Transaction:
     slots: list[int] = field(default_factory=list)  # where each item went in the batch sent
 
 
-def _key_of(item: dict[str, Any]) -> tuple[str, str]:
+def _key_of(item: dict[str, Any]) -> tuple[str, str, str]:
+    """(table, PK, SK) of a transaction's item (a Put names its item)."""
     (action,) = item.values()
-    key = action.get("Key") or {k: action["Item"][k] for k in (keys.PK, keys.SK)}  # a Put names its item
-    return action["TableName"], json.dumps(key, sort_keys=True)
+    return (action["TableName"], *_item_key(action.get("Key") or action["Item"]))
 
 
 def _shape_of(item: dict[str, Any]) -> str:
@@ -166,7 +168,7 @@ class TransactionBatches:
         taken joins only an identical item (a shared check) or, if both may be merged, one of the same shape."""
         taken: list[Pending[Transaction, None]] = []
         items: list[dict[str, Any]] = []
-        where: dict[tuple[str, str], int] = {}
+        where: dict[TableKey, int] = {}
         merging: set[int] = set()  # positions whose item any of its shape may stand in for
         kept: deque[Pending[Transaction, None]] = deque()
         while queue:
@@ -174,48 +176,48 @@ class TransactionBatches:
             if p.future.done():
                 continue  # its asker stopped waiting
             t = p.request
-            slots, fresh, shared = self._place(t, items, where, merging)
-            if slots is None or len(items) + len(fresh) > MAX_TRANSACT_ITEMS:
+            placed = self._place(t, items, where, merging)
+            if placed is None or len(items) + len(placed[0]) > MAX_TRANSACT_ITEMS:
                 if not taken:  # it fits with nothing: sent alone, as it is, and DynamoDB answers it
                     t.slots = list(range(len(t.items)))
                     return [p]
                 kept.append(p)
                 continue
+            fresh, item_keys = placed
             for key, item, i in fresh:
                 where[key] = len(items)
                 if i in t.mergeable:
                     merging.add(len(items))
                 items.append(item)
-            t.slots = [where[key] for key in shared]
+            t.slots = [where[key] for key in item_keys]
             taken.append(p)
         queue.extend(kept)
         return taken
 
     @staticmethod
     def _place(
-        t: Transaction, items: list[dict[str, Any]], where: dict[tuple[str, str], int], merging: set[int]
-    ) -> tuple[list[int] | None, list[tuple[tuple[str, str], dict[str, Any], int]], list[tuple[str, str]]]:
-        """Where `t`'s items would go: (a slot apiece or None if they cannot, its new items, each item's key)."""
-        fresh: list[tuple[tuple[str, str], dict[str, Any], int]] = []
-        keys: list[tuple[str, str]] = []
-        mine: set[tuple[str, str]] = set()
+        t: Transaction, items: list[dict[str, Any]], where: dict[TableKey, int], merging: set[int]
+    ) -> tuple[list[tuple[TableKey, dict[str, Any], int]], list[TableKey]] | None:
+        """`t`'s items that the batch does not have yet (key, item, index), and each item's key; None if `t`
+        cannot join it."""
+        fresh: list[tuple[TableKey, dict[str, Any], int]] = []
+        item_keys: list[TableKey] = []
         for i, item in enumerate(t.items):
             try:
                 key = _key_of(item)
             except (KeyError, TypeError, ValueError, AttributeError):
-                return None, [], []  # malformed: sent alone, for DynamoDB to say what is wrong with it
-            if key in mine:
-                return None, [], []  # the same key twice in itself: only DynamoDB's own answer will do
-            mine.add(key)
-            keys.append(key)
+                return None  # malformed: sent alone, for DynamoDB to say what is wrong with it
+            if key in item_keys:
+                return None  # the same key twice in itself: only DynamoDB's own answer will do
+            item_keys.append(key)
             at = where.get(key)
             if at is None:
                 fresh.append((key, item, i))
             elif not (
                 items[at] == item or (i in t.mergeable and at in merging and _shape_of(items[at]) == _shape_of(item))
             ):
-                return None, [], []
-        return [0] * len(keys), fresh, keys
+                return None
+        return fresh, item_keys
 
     async def _send(self, batch: list[Pending[Transaction, None]]) -> None:
         # Sent from a task of its own (in the context of whichever asker started it): written for every asker's
@@ -269,12 +271,7 @@ class TransactionBatches:
             p.future.set_exception(ClientError(response, "TransactWriteItems"))
 
 
-ItemKey = tuple[str, str]  # (PK, SK)
 MAX_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
-
-
-def _item_key(item: dict[str, Any]) -> ItemKey:
-    return item[keys.PK]["S"], item[keys.SK]["S"]
 
 
 class ItemBatches:

@@ -54,6 +54,7 @@ class StoreContext:
     writer: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     _writes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     transactions: TransactionBatches | None = None  # concurrent transactions merged (None: each sent alone)
+    _pks: dict[tuple[str, str], str] = field(default_factory=dict)  # (namespace, name) -> partition key
 
     async def transact(self, items: list[dict[str, Any]], token: str, mergeable: Sequence[int] = ()) -> None:
         """One TransactWriteItems, possibly sent together with others (store/batch.py): answered as if alone."""
@@ -64,8 +65,6 @@ class StoreContext:
 
     def next_write(self) -> int:
         return next(self._writes)
-
-    _pks: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def pk(self, namespace: str, name: str) -> str:
         """The group's partition key (checked once: every group's staleness is judged on every tick)."""
