@@ -50,14 +50,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import kopf
+
 from failover_operator.api import FailoverSpec
 from failover_operator.clock import EventLoopClock
+from failover_operator.handlers.failovergroups import GroupHandlers
 from failover_operator.metrics import Metrics
 from failover_operator.reconciler.context import OperatorContext
 from failover_operator.reconciler.decide import LocalRole
 from failover_operator.reconciler.failover import FailoverExecutor
 from failover_operator.reconciler.group import GroupRunner
-from failover_operator.reconciler.plan import GroupPlan, plan_of
+from failover_operator.reconciler.plan import GroupPlan
 from failover_operator.settings import Settings
 from failover_operator.store import DynamoDBService, ensure_table, keys
 from failover_operator.store.changes import KEEP_SECONDS
@@ -303,11 +306,12 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
             )
             await proxy.record()
             with _profiled(scenario.profile, f"the cold start, {cluster}"):
-                for name, body in bodies.items():
-                    plan = plan_of(body)
+                handlers = GroupHandlers(ctx, kube)  # type: ignore[arg-type]
+                for name, raw in bodies.items():
+                    body = kopf.Body(raw)
 
-                    async def source(plan: GroupPlan = plan) -> GroupPlan:
-                        return plan
+                    async def source(body: kopf.Body = body, key: tuple[str, str] = (NS, name)) -> GroupPlan | None:
+                        return await handlers.valid_plan(body, key)  # as the operator's daemons ask, every tick
 
                     runner = ctx.runners.setdefault((NS, name), TimedRunner(ctx, NS, name))
                     tasks.append(asyncio.ensure_future(runner.run(source, reporter, stop)))
@@ -324,9 +328,11 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
             await proxy.record()
             patches, fenced = reporter.patches, reporter.events["Fenced"]
             events_before = Counter(reporter.events)
+            window = window_intervals * interval
+            print(f"{cluster}: measuring the steady state for {window:g} s", file=sys.stderr, flush=True)
             cpu0, wall0, loop0 = time.process_time(), time.monotonic(), loop.time()
             with _profiled(scenario.profile, f"the steady state, {cluster}"):
-                await asyncio.sleep(window_intervals * interval)
+                await asyncio.sleep(window)
             cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             _print_traced(traced, f"memory held per group, {cluster}", groups)

@@ -42,6 +42,23 @@ async def test_staleness_is_judged_on_the_status_or_the_liveness_moving(make_ser
     assert await west.state.detect_stale_heartbeats("shop", "web", 15) == []  # a status write is life too
 
 
+async def test_one_read_shared_by_every_group_still_dates_a_cluster_only_a_status_names(make_service, clock):
+    """Each group merges the same liveness read into its statuses; the read is noted once, but a cluster a
+    status names and the read does not (it never beat) still starts its clock from then, and then ages."""
+    await _group(make_service, "east", "west")
+    west = make_service("west")
+    state = await west.state.get_group_state("shop", "web")
+    live = await west.liveness.read()  # nobody has beaten: no liveness at all
+    for _ in range(3):  # three groups' ticks, the same read
+        west.state.refreshed(state, live)
+    clock.advance(10)
+    west.state.refreshed(state, live)
+    assert west.state.heartbeat_age("shop", "web", "east") == pytest.approx(10)  # not reset by noting again
+    assert west.state.stale_clusters("shop", "web", state.clusters, 15) == []
+    clock.advance(6)
+    assert west.state.stale_clusters("shop", "web", state.clusters, 15) == ["east"]
+
+
 async def test_a_stale_takeover_fails_if_the_owner_beat_since(make_service, clock):
     east = await _group(make_service, "east", "west")
     west = make_service("west")

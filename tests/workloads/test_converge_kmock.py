@@ -403,3 +403,31 @@ async def test_an_observation_right_after_a_converge_reads_nothing_again(shop: E
         assert graded == fresh
     finally:
         counting.close()
+
+
+async def test_a_quiet_tick_keeps_its_observation_until_an_object_changes(
+    shop: EmulatedCluster, workloads: Workloads
+) -> None:
+    """Grading is pure: the very objects read before (their resourceVersions) graded for the same role give the
+    previous observation itself, graded nothing again. A status update of one object, another role, or an
+    object that cannot be compared (missing) grades afresh."""
+    await workloads.converge(NS, REFS, Role.PRIMARY, group=GROUP, epoch=1)
+    await play_controllers(shop)
+    first = await workloads.observe(NS, REFS, Role.PRIMARY)
+    assert first.health == "OK" and first.graded is not None
+    assert await workloads.observe(NS, REFS, Role.PRIMARY, previous=first) is first
+
+    as_standby = await workloads.observe(NS, REFS, Role.STANDBY, previous=first)
+    assert as_standby is not first and as_standby.health != first.health  # scaled up on a standby
+
+    await shop.patch_status("apps/v1", "Deployment", NS, "web", {"readyReplicas": 1})  # no spec change
+    changed = await workloads.observe(NS, REFS, Role.PRIMARY, previous=first)
+    assert changed is not first
+    assert (changed.health, changed.message) == ("DEGRADED", "Deployment/web: 1 of 3 ready")
+    assert changed == await workloads.observe(NS, REFS, Role.PRIMARY)  # as a fresh grading says
+    assert await workloads.observe(NS, REFS, Role.PRIMARY, previous=changed) is changed
+
+    with_ghost = [ResourceRef("Deployment", "ghost"), *REFS]
+    missing = await workloads.observe(NS, with_ghost, Role.PRIMARY, previous=changed)
+    assert missing.graded is None and missing.components["Deployment/ghost"]["missing"] is True
+    assert await workloads.observe(NS, with_ghost, Role.PRIMARY, previous=missing) is not missing

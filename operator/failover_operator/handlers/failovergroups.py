@@ -40,16 +40,19 @@ class GroupHandlers:
             self.ctx.runners[key] = GroupRunner(self.ctx, namespace, name)
         return self.ctx.runners[key]
 
-    async def valid_plan(self, body: kopf.Body) -> GroupPlan | None:
+    async def valid_plan(self, body: kopf.Body, key: tuple[str, str] | None = None) -> GroupPlan | None:
         """The plan; for an invalid spec, the last valid plan marked with the error (a bad edit must not stop
         the heartbeat of a running group — its peers would take it for dead), or None if there never was one.
         Each distinct problem is reported once, as an event and in the status."""
-        key = _key(body)
+        key = key or _key(body)
+        last = self._valid.get(key)
+        generation = (body.get("metadata") or {}).get("generation")
+        if last is not None and generation is not None and last.generation == generation and key not in self._invalid:
+            return last  # the spec has not changed since it was last found valid (every tick of every group)
         try:
             plan = plan_of(body)
         except ValidationError as exc:
             message = validation_message(exc)
-            last = self._valid.get(key)
             if last is not None:
                 if self._invalid.get(key) != message:
                     self._invalid[key] = message
@@ -135,7 +138,7 @@ class GroupHandlers:
         runner = self.runner(namespace, name)
         reporter = KopfReporter(body, self.kube, "FailoverGroup")
         async with stop_event(stopped) as stop:
-            await runner.run(lambda: self.valid_plan(body), reporter, stop)
+            await runner.run(lambda: self.valid_plan(body, (namespace, name)), reporter, stop)
 
     async def on_delete(self, body: kopf.Body, **_: Any) -> None:
         namespace, name = _key(body)

@@ -124,12 +124,14 @@ class GroupRunner:
         self._act = asyncio.Lock()  # one change of local resources at a time
         self._proving = False  # a proof of ownership is in flight (no background status write may start)
         self._fence_timing: Timing | None = None  # the timing the fence loop last waited on
+        self._timing_of: tuple[GroupConfig | None, GroupPlan | None, Timing] | None = None  # (config, plan, timing)
         self._status_from: tuple[object, ...] | None = None  # what the FailoverGroup's status was last made of
         self._started_at: float | None = None
         self._reported_once = False  # our status for the group has been written since we started
         self._known: tuple[float, LocalRole | None, dict[str, dict[str, Any]]] = (0.0, None, {})
         """When the last converge ran, to which role, and the objects it read or wrote (for the observation)."""
         self._written_key: tuple[object, ...] | None = None  # what our last confirmed status write said
+        self._components: tuple[Observation, str] | None = None  # an observation and its components as written
         self._writing: asyncio.Task[None] | None = None
         self._last_status_error: str | None = None
         # (owner, epoch) -> (sequence number of its latest claim to serve, when we first saw that claim)
@@ -569,7 +571,7 @@ class GroupRunner:
             known = {}
         try:
             self.observation = await self.workloads.observe(
-                self.namespace, plan.resources, Role(local.value), known=known
+                self.namespace, plan.resources, Role(local.value), known=known, previous=self.observation
             )
             self._observed_as = Role(local.value)
         except KubeError as exc:  # observe grades errors itself; this is a safety net
@@ -742,7 +744,10 @@ class GroupRunner:
         if o is None or not self._was_read or self.local_role is None:
             return None
         epoch = self.config.epoch if self.config else None
-        return (self.reported, str(o.health), epoch, components_json(o.components), o.message or None)
+        known = self._components
+        if known is None or known[0] is not o:  # a quiet tick keeps its observation (Workloads.observe)
+            known = self._components = (o, components_json(o.components))
+        return (self.reported, str(o.health), epoch, known[1], o.message or None)
 
     def _report_changed(self) -> bool:
         key = self._status_key()
@@ -808,13 +813,19 @@ class GroupRunner:
         change_seen = None
         if config is not None and config.timeouts_before is not None:
             change_seen = self._seen.observe(("timeouts", config.timeouts, config.timeouts_before), True)
-        return effective_timing(
+        else:
+            last = self._timing_of
+            if last is not None and last[0] is config and last[1] is plan:
+                return last[2]  # the same config and plan, no timeout change pending: the same timing (a tick asks 4x)
+        timing = effective_timing(
             config,
             plan.timeouts.heartbeat if plan else 15.0,
             self.ctx.settings.self_fence_fraction,
             plan.heartbeat_interval if plan else 5.0,
             change_seen,
         )
+        self._timing_of = (config, plan, timing)
+        return timing
 
     def fence_left(self) -> float:
         """Seconds until this cluster must have stopped serving the group, unless a heartbeat is written."""
@@ -874,15 +885,16 @@ class GroupRunner:
             takeover_ready_for = seen.observe(("takeover", *key), True)
         else:
             seen.forget(("takeover", *key))
+        owner_age = 0.0 if config.owner == self.ctx.cluster else None
         for cluster in state.clusters:
-            age = store.state.heartbeat_age(self.namespace, self.name, cluster)
-            if age is not None and cluster != self.ctx.cluster:
-                self.metrics.heartbeat_age(cluster, age)
-        owner_age = (
-            0.0
-            if config.owner == self.ctx.cluster
-            else store.state.heartbeat_age(self.namespace, self.name, config.owner)
-        )
+            if cluster != self.ctx.cluster:
+                age = store.state.heartbeat_age(self.namespace, self.name, cluster)
+                if age is not None:
+                    self.metrics.heartbeat_age(cluster, age)
+                if cluster == config.owner:
+                    owner_age = age
+        if config.owner != self.ctx.cluster and config.owner not in state.clusters:
+            owner_age = store.state.heartbeat_age(self.namespace, self.name, config.owner)
         if owner_age is not None:
             self.metrics.owner_heartbeat_age.set(owner_age)
         return Situation(

@@ -28,6 +28,7 @@ class LivenessManager:
         self._ctx = ctx
         self.publishers: dict[str, Liveness] = {}
         """Change lists of writers that are not operators (the fleet CLI), as last read with the liveness."""
+        self._noted: Mapping[str, Liveness] | None = None  # the read noted last
 
     async def beat(self, interval: float, fenced: Iterable[str] = (), starting: int = 0) -> Liveness:
         """Write our liveness: the sequence number moves. One attempt: the next beat is the retry (a retried
@@ -156,9 +157,13 @@ class LivenessManager:
                     raise unexpected("PutItem", exc) from exc
         raise StoreError(f"could not publish the changes of {name}: the record kept changing")
 
-    def note(self, found: dict[str, Liveness], also: Iterable[str] = ()) -> None:
+    def note(self, found: Mapping[str, Liveness], also: Iterable[str] = ()) -> None:
         """Note what a read found: each cluster's sequence number, and that the clusters in `also` (known from
         elsewhere, e.g. a group's status records) or seen before have none (it counts as unchanged)."""
+        seen = self._ctx.clusters_seen
+        if found is self._noted and seen.issuperset(also):
+            return  # the read every group shares, noted already: noting it again would change nothing
+        self._noted = found
         heartbeats = self._ctx.heartbeats
         for cluster, live in found.items():
             heartbeats.observe(cluster, live.seq)

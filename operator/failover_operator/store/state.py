@@ -683,7 +683,7 @@ class StateManager:
         self, statuses: dict[str, ClusterStatus], live: Mapping[str, Liveness]
     ) -> dict[str, ClusterStatus]:
         """Each status with its cluster's liveness (0: none), both noted for staleness."""
-        self.liveness.note(dict(live), also=statuses)
+        self.liveness.note(live, also=statuses)
         merged = {}
         for cluster, status in statuses.items():
             beat = live.get(cluster)

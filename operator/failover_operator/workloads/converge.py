@@ -61,6 +61,9 @@ class ConvergeResult:
         return not self.errors
 
 
+Versions = tuple[str, tuple[tuple[str, str], ...]]  # (role, (("Kind/name", resourceVersion), ...))
+
+
 @dataclass(frozen=True)
 class Observation:
     health: Health
@@ -70,6 +73,31 @@ class Observation:
     all_scaled_down: bool  # every listed Deployment/StatefulSet asks for zero pods (some may still terminate)
     all_ready: bool  # everything listed is in its PRIMARY shape and serving
     all_shaped: bool = False  # every listed resource's spec is in the observed role's shape already
+    graded: Versions | None = field(default=None, compare=False)
+    """The role and every object's resourceVersion this was graded from (None: some object was not read): the
+    same objects graded for the same role grade the same (grading is pure), so a quiet tick reuses it."""
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One listed resource as read: the object (None: it does not exist), or why it could not be."""
+
+    key: str
+    kind: str | Kind
+    obj: Mapping[str, Any] | None = None
+    error: str | None = None
+    unobservable: bool = False
+
+    def grade(self, role: Role) -> Component:
+        return assess(self.kind, self.obj, role, error=self.error, unobservable=self.unobservable)
+
+    @property
+    def version(self) -> str | None:
+        """The object's resourceVersion; None when there is none to compare (missing, unreadable, unknown)."""
+        if self.obj is None:
+            return None
+        version = (self.obj.get("metadata") or {}).get("resourceVersion")
+        return version if isinstance(version, str) and version else None
 
 
 def utc_now() -> datetime:
@@ -139,10 +167,17 @@ class Workloads:
         role: Role | str,
         *,
         known: Mapping[str, Mapping[str, Any]] | None = None,
+        previous: Observation | None = None,
     ) -> Observation:
         """Read and grade every listed resource; a failed read is an ERROR component, not an exception.
-        `known` ("Kind/name" -> object, from a converge just done) is graded as it is instead of read again."""
-        components = await self.assess(namespace, refs, role, known=known)
+        `known` ("Kind/name" -> object, from a converge just done) is graded as it is instead of read again.
+        `previous` is returned as it is when it was graded from the very objects read now, for the same role."""
+        role = Role(role)
+        reads = await self._read(namespace, refs, known or {})
+        graded = _graded(role, reads)
+        if graded is not None and previous is not None and previous.graded == graded:
+            return previous
+        components = {r.key: r.grade(role) for r in reads}
         health, message = summarize(components)
         return Observation(
             health=health,
@@ -152,6 +187,7 @@ class Workloads:
             all_scaled_down=all_scaled_down(components),
             all_shaped=all_shaped(components),
             all_ready=all_ready(components),
+            graded=graded,
         )
 
     async def assess(
@@ -164,36 +200,35 @@ class Workloads:
     ) -> dict[str, Component]:
         """Like :meth:`observe`, but the graded :class:`~.health.Component` objects, keyed "Kind/name"."""
         role = Role(role)
-        limit = asyncio.Semaphore(self.concurrency)
-        unique = _unique(refs)
-        if len(unique) == 1:  # most groups, every tick: no task and no gather for one read
-            return dict([await self._assess_one(namespace, unique[0], role, limit, known or {})])
-        graded = await asyncio.gather(*(self._assess_one(namespace, ref, role, limit, known or {}) for ref in unique))
-        return dict(graded)
+        return {r.key: r.grade(role) for r in await self._read(namespace, refs, known or {})}
 
-    async def _assess_one(
-        self,
-        namespace: str,
-        ref: RefLike,
-        role: Role,
-        limit: asyncio.Semaphore,
-        known: Mapping[str, Mapping[str, Any]],
-    ) -> tuple[str, Component]:
+    async def _read(
+        self, namespace: str, refs: Iterable[RefLike], known: Mapping[str, Mapping[str, Any]]
+    ) -> list[_Read]:
+        unique = _unique(refs)
+        limit = asyncio.Semaphore(self.concurrency)
+        if len(unique) == 1:  # most groups, every tick: no task and no gather for one read
+            return [await self._read_one(namespace, unique[0], limit, known)]
+        return list(await asyncio.gather(*(self._read_one(namespace, ref, limit, known) for ref in unique)))
+
+    async def _read_one(
+        self, namespace: str, ref: RefLike, limit: asyncio.Semaphore, known: Mapping[str, Mapping[str, Any]]
+    ) -> _Read:
         try:
             kind = managed_kind(ref.kind)
         except UnknownKindError:
-            return f"{ref.kind}/{ref.name}", assess(ref.kind, None, role)
+            return _Read(f"{ref.kind}/{ref.name}", ref.kind)
         key = f"{kind.kind}/{ref.name}"
         if key in known:
-            return key, assess(kind, known[key], role)
+            return _Read(key, kind, known[key])
         try:
             obj = await _limited(limit, self.kube.get(kind, namespace, ref.name))
         except KubeError as e:
-            return key, assess(kind, None, role, error=str(e), unobservable=e.unobservable)
+            return _Read(key, kind, error=str(e), unobservable=e.unobservable)
         except Exception as e:  # a bug must not hide the other resources' health
             logger.exception("Could not observe %s %s/%s", kind.kind, namespace, ref.name)
-            return key, assess(kind, None, role, error=f"{type(e).__name__}: {e}")
-        return key, assess(kind, obj, role)
+            return _Read(key, kind, error=f"{type(e).__name__}: {e}")
+        return _Read(key, kind, obj)
 
     async def _converge_one(
         self,
@@ -245,6 +280,16 @@ class Workloads:
         except Exception as e:  # a bug in one resource must not stop the others
             logger.exception("Could not converge %s %s/%s", kind.kind, namespace, ref.name)
             result.errors.append(f"{kind.kind} {namespace}/{ref.name}: {type(e).__name__}: {e}")
+
+
+def _graded(role: Role, reads: Iterable[_Read]) -> Versions | None:
+    versions = []
+    for read in reads:
+        version = read.version
+        if version is None:
+            return None
+        versions.append((read.key, version))
+    return role.value, tuple(versions)
 
 
 def _epoch_of(obj: Mapping[str, Any]) -> int | None:
