@@ -7,6 +7,7 @@ from failover_operator.store.errors import CorruptRecordError
 from failover_operator.store.records import (
     MAX_COMPONENTS_BYTES,
     ClusterState,
+    ClusterStatus,
     FailoverMode,
     GroupConfig,
     Health,
@@ -19,6 +20,7 @@ from failover_operator.store.records import (
     components_json,
     config_from_item,
     config_to_item,
+    evolved,
     history_from_item,
     history_to_item,
     lease_to_item,
@@ -149,3 +151,17 @@ def test_huge_components_are_summarised_to_fit_an_item():
     text = components_json(components)
     assert len(text) < MAX_COMPONENTS_BYTES
     assert '"truncated":true' in text and '"count":1000' in text
+
+
+def test_evolved_is_model_copy_with_an_update() -> None:
+    status = ClusterStatus(
+        cluster_name="east", last_heartbeat=datetime(2026, 1, 1, tzinfo=UTC), components={"Deployment/web": {}}
+    )
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    new = evolved(status, liveness_seq=7, alive_at=at)
+    assert new == status.model_copy(update={"liveness_seq": 7, "alive_at": at})
+    assert new.model_fields_set == status.model_copy(update={"liveness_seq": 7, "alive_at": at}).model_fields_set
+    assert (status.liveness_seq, status.alive_at) == (None, None)  # the original is left as it was
+    assert new.model_dump()["alive_at"] == at
+    with pytest.raises(Exception, match="frozen"):
+        new.liveness_seq = 8  # type: ignore[misc]

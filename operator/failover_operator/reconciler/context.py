@@ -65,6 +65,9 @@ class OperatorContext:
 
         self.heartbeat = ClusterHeartbeat(self)
         self.fleet = FleetView(self)
+        call = self.store.call  # read at scrape time: not set by every group's every tick
+        self.metrics.store_requests.set_function(lambda: call.calls)
+        self.metrics.store_retries.set_function(lambda: call.retries)
         changes = getattr(self.store, "changes", None)
         if changes is not None:
             changes.on_change = self._wrote

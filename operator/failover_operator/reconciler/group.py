@@ -51,7 +51,7 @@ from ..store.records import (
     Outcome,
     components_json,
 )
-from ..waits import wait_set
+from ..waits import Flag, wait_set
 from ..workloads.converge import Observation, Workloads
 from ..workloads.kube import KubeError
 from ..workloads.roles import Role
@@ -118,8 +118,8 @@ class GroupRunner:
         self._event_key: tuple[object, ...] | None = None
         self._status: FailoverGroupStatus | None = None
         self._seen = ChangeObserver(ctx.clock)
-        self._wake = asyncio.Event()
-        self._changed = asyncio.Event()  # the role or the fence deadline moved: the fence loop looks again
+        self._wake = Flag()
+        self._changed = Flag()  # the role or the fence deadline moved: the fence loop looks again
         self._was_read = False  # the config has been read (or registered) at least once
         self._act = asyncio.Lock()  # one change of local resources at a time
         self._proving = False  # a proof of ownership is in flight (no background status write may start)
@@ -952,7 +952,6 @@ class GroupRunner:
 
     def _report(self, decision: Decision, reporter: Reporter, store_error: str | None) -> None:
         """Log a decision when it changes (or acts), post an event when it changes."""
-        metrics = self.ctx.metrics
         config = self.config
         key = (
             decision.action,
@@ -993,8 +992,6 @@ class GroupRunner:
             mine.epoch.set(config.epoch)
         if self.observation is not None:
             mine.health(str(self.observation.health))
-        metrics.store_requests.set(self.ctx.store.call.calls)
-        metrics.store_retries.set(self.ctx.store.call.retries)
 
     async def _patch_status(
         self,

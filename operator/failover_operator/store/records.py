@@ -56,6 +56,20 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, use_enum_values=False, extra="forbid")
 
 
+Frozen = TypeVar("Frozen", bound=BaseModel)
+
+
+def evolved(model: Frozen, **changes: Any) -> Frozen:
+    """`model.model_copy(update=changes)` (unvalidated, as that is) at half the cost, for frozen models: every
+    group's quiet tick copies its statuses with the liveness just read."""
+    new = model.__class__.__new__(model.__class__)
+    object.__setattr__(new, "__dict__", {**model.__dict__, **changes})
+    object.__setattr__(new, "__pydantic_fields_set__", model.__pydantic_fields_set__ | changes.keys())
+    object.__setattr__(new, "__pydantic_extra__", model.__pydantic_extra__)  # shared: frozen, as the rest
+    object.__setattr__(new, "__pydantic_private__", model.__pydantic_private__)
+    return new
+
+
 class Timeouts(_Model):
     """Per-group timeouts, in seconds."""
 

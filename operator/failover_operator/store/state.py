@@ -31,6 +31,7 @@ from .records import (
     components_json,
     config_from_item,
     config_to_item,
+    evolved,
     history_from_item,
     lock_from_item,
     n,
@@ -677,7 +678,7 @@ class StateManager:
 
     def refreshed(self, state: GroupState, live: Mapping[str, Liveness]) -> GroupState:
         """A group read earlier, with the clusters' liveness read now (noted for staleness)."""
-        return state.model_copy(update={"clusters": self._with_liveness(state.clusters, live)})
+        return evolved(state, clusters=self._with_liveness(state.clusters, live))
 
     def _with_liveness(
         self, statuses: dict[str, ClusterStatus], live: Mapping[str, Liveness]
@@ -687,9 +688,8 @@ class StateManager:
         merged = {}
         for cluster, status in statuses.items():
             beat = live.get(cluster)
-            merged[cluster] = status.model_copy(
-                update={"liveness_seq": 0 if beat is None else beat.seq, "alive_at": beat.at if beat else None}
-            )
+            seq = 0 if beat is None else beat.seq
+            merged[cluster] = evolved(status, liveness_seq=seq, alive_at=beat.at if beat else None)
         return merged
 
 
