@@ -66,6 +66,7 @@ from failover_operator.store import DynamoDBService, ensure_table, keys
 from failover_operator.store.changes import KEEP_SECONDS
 from failover_operator.store.connect import BULK_CONCURRENCY, MAX_POOL
 from failover_operator.workloads.converge import Workloads
+from failover_operator.workloads.watches import ObjectCache
 from harness.dynamo import dynamodb_client, moto_process
 from harness.faults import RecordedRequest, start_proxy
 from harness.memdynamo_server import memdynamo_process
@@ -296,11 +297,12 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
             rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before the groups' runners
             traced = _traced(scenario.tracemalloc)
             clock = EventLoopClock()
+            watched = ObjectCache(kube)  # as the operator's own process does: quiet ticks read no object
             settings = Settings(cluster_name=cluster, operator_id="bench", dynamodb_table=TABLE, aws_region="us-east-1")
             ctx = OperatorContext(
                 settings=settings,
                 store=_service(client, cluster, clock),
-                workloads=Workloads(kube),  # type: ignore[arg-type]
+                workloads=Workloads(kube, cache=watched),  # type: ignore[arg-type]
                 metrics=Metrics(),
                 clock=clock,
             )

@@ -29,6 +29,7 @@ from failover_operator.store import DynamoDBService
 from failover_operator.store.calls import RetryPolicy
 from failover_operator.workloads.converge import Workloads
 from failover_operator.workloads.kube import KubeClient
+from failover_operator.workloads.watches import ObjectCache
 
 from .cluster import Cluster
 from .controllers import running_controller
@@ -148,10 +149,12 @@ async def running_fleet(
             )
             kube = KubeClient(cluster.api_client())
             stack.callback(kube.close)
+            watched = ObjectCache(kube, settings.namespaces)  # as the operator's own process does
+            stack.push_async_callback(watched.close)
             ctx = OperatorContext(
                 settings=settings,
                 store=store,
-                workloads=Workloads(kube),
+                workloads=Workloads(kube, cache=watched),
                 metrics=Metrics(),
                 clock=clock,
                 failover_poll_seconds=failover_poll_seconds,

@@ -8,7 +8,7 @@ patch_status), with its faults, a Deployment controller, and a record of when th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,7 @@ class SimKube:
     requests: int = 0
     reads: int = 0  # GETs of one object
     _settled: int = -1  # the version at which the controllers last found every object settled
+    _watchers: list[tuple[str, str | None, asyncio.Queue[Obj]]] = field(default_factory=list)
 
     # --- the operator's KubeClient interface -------------------------------------------------------------
 
@@ -83,6 +84,37 @@ class SimKube:
             if plural == k.plural and (namespace is None or ns == namespace)
         ]
 
+    async def list_versioned(self, kind: str | Kind, namespace: str | None) -> tuple[list[Obj], str]:
+        return await self.list(kind, namespace), str(self.version)
+
+    async def watch(
+        self, kind: str | Kind, namespace: str | None, resource_version: str, *, seconds: int = 60
+    ) -> AsyncIterator[Obj]:
+        """Changes from now on (this server keeps no history: an older `resource_version` is 410 Gone), until
+        `seconds` pass (then a bookmark at the current version) or the server becomes unreachable."""
+        k = any_kind(kind)
+        await self._gate(k, namespace or "*", "", "watching")
+        if resource_version != str(self.version):
+            yield {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}
+            return
+        queue: asyncio.Queue[Obj] = asyncio.Queue()
+        watcher = (k.plural, namespace, queue)
+        self._watchers.append(watcher)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        try:
+            while (left := end - loop.time()) > 0:
+                if self.faults.unreachable:
+                    raise KubeError(0, "Unreachable", f"watching {k.plural}: the watch broke: connection reset")
+                try:
+                    event = await asyncio.wait_for(queue.get(), min(left, 1.0))
+                except TimeoutError:
+                    continue
+                yield event
+            yield {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": str(self.version)}}}
+        finally:
+            self._watchers.remove(watcher)
+
     async def create_event(self, involved: Mapping[str, Any], reason: str, message: str, **_: Any) -> None:
         self.events.append((self.now(), reason, message))
 
@@ -99,6 +131,7 @@ class SimKube:
         stored["metadata"].update(resourceVersion=str(self.version), generation=1)
         self.objects[(kind.plural, meta["namespace"], meta["name"])] = stored
         self._record()
+        self._emit(kind.plural, "ADDED", stored)
 
     def is_serving(self) -> bool:
         return any(
@@ -136,6 +169,7 @@ class SimKube:
                 status.update(wanted)
                 self.version += 1
                 obj["metadata"]["resourceVersion"] = str(self.version)
+                self._emit(key[0], "MODIFIED", obj)
         if not started:
             self._settled = self.version
 
@@ -172,7 +206,14 @@ class SimKube:
             updated["metadata"]["resourceVersion"] = str(self.version)
             self.objects[key] = updated
             self._record()
+            self._emit(kind.plural, "MODIFIED", updated)
         return deep_copy(updated)
+
+    def _emit(self, plural: str, change: str, obj: Obj) -> None:
+        namespace = obj["metadata"].get("namespace")
+        for watched, scope, queue in self._watchers:
+            if watched == plural and scope in (None, namespace):
+                queue.put_nowait({"type": change, "object": deep_copy(obj)})
 
     def _record(self) -> None:
         serving = self.is_serving()

@@ -28,6 +28,7 @@ from .store.connect import BULK_CONCURRENCY, open_client
 from .watchdog import LeaseKeeper, Watchdog
 from .workloads.converge import Workloads
 from .workloads.kube import KubeClient, api_client_from_environment
+from .workloads.watches import ObjectCache
 
 log = logging.getLogger("failover_operator")
 
@@ -104,7 +105,9 @@ async def serve(
         )
         store.observe_requests(metrics.request_done)
         kube = KubeClient(api_client)
-        ctx = OperatorContext(settings=settings, store=store, workloads=Workloads(kube), metrics=metrics, clock=clock)
+        watched = ObjectCache(kube, settings.namespaces)
+        workloads = Workloads(kube, cache=watched)
+        ctx = OperatorContext(settings=settings, store=store, workloads=workloads, metrics=metrics, clock=clock)
         health = ctx.health = Health(
             now=clock.monotonic,
             carrying=lambda: ctx.heartbeat.users,  # the beats run while any group (or retirement) is attached
@@ -163,6 +166,7 @@ async def serve(
             for task in (lease, starting):
                 task.cancel()
             await asyncio.gather(lease, starting, return_exceptions=True)
+            await watched.close()
             await probes.cleanup()
             kube.close()
 

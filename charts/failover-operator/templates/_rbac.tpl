@@ -17,25 +17,26 @@ and fails when the audit log shows a request refused, or a rule here never used.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
-# What a FailoverGroup lists: read (health, replicas) and patch (scale, suspend, DNS annotations).
+# What a FailoverGroup lists: read (health, replicas) and patch (scale, suspend, DNS annotations); listed and
+# watched, so that a quiet tick reads none of them (workloads/watches.py).
 - apiGroups: ["apps"]
   resources: ["deployments", "statefulsets"]
-  verbs: ["get", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["batch"]
   resources: ["cronjobs"]
-  verbs: ["get", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses"]
-  verbs: ["get", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["networking.istio.io"]
   resources: ["virtualservices"]
-  verbs: ["get", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["helm.toolkit.fluxcd.io"]
   resources: ["helmreleases"]
-  verbs: ["get", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["kustomize.toolkit.fluxcd.io"]
   resources: ["kustomizations"]
-  verbs: ["get", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 {{- end -}}
 
 {{/*

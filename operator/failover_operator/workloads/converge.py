@@ -24,6 +24,7 @@ from .health import Component, Health, all_down, all_ready, all_scaled_down, all
 from .kinds import Kind, UnknownKindError, managed_kind
 from .kube import KubeClient, KubeError
 from .roles import Role, describe_patch, role_patch
+from .watches import ObjectCache
 
 logger = logging.getLogger(__name__)
 
@@ -125,11 +126,14 @@ class Workloads:
         *,
         concurrency: int = 8,
         conflict_retries: int = 3,
+        cache: ObjectCache | None = None,
     ) -> None:
         self.kube = kube
         self.now = now
         self.concurrency = concurrency
         self.conflict_retries = conflict_retries
+        self.cache = cache
+        """What the watches delivered, graded instead of a GET per resource per tick (None: always GET)."""
 
     async def converge(
         self, namespace: str, refs: Iterable[RefLike], role: Role | str, *, group: str, epoch: int
@@ -221,6 +225,10 @@ class Workloads:
         key = f"{kind.kind}/{ref.name}"
         if key in known:
             return _Read(key, kind, known[key])
+        if self.cache is not None:
+            watched, found = self.cache.get(kind, namespace, ref.name)
+            if watched:
+                return _Read(key, kind, found)
         try:
             obj = await _limited(limit, self.kube.get(kind, namespace, ref.name))
         except KubeError as e:
@@ -266,6 +274,8 @@ class Workloads:
                 try:
                     stored = await _limited(limit, self.kube.patch(kind, namespace, ref.name, _guarded(patch, obj)))
                     result.objects[key] = stored
+                    if self.cache is not None:
+                        self.cache.wrote(kind, namespace, ref.name, stored)
                 except KubeError as e:
                     if e.conflict and attempt < self.conflict_retries:
                         continue  # changed since we read it (GitOps, a controller): read again, decide again
