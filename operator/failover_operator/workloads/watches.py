@@ -168,24 +168,24 @@ def _key(obj: Mapping[str, Any]) -> Key:
 
 
 def _trimmed(kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
-    """What grading reads, kept; the bulk it never reads (the pod templates, the field managers) dropped: a
-    cluster's every Deployment is held."""
+    """What grading reads, kept; the rest dropped (labels, field managers, the last applied copy, the pod
+    templates): the watch holds every object of the kind, the operator's or not."""
     meta = obj.get("metadata")
     if isinstance(meta, dict):
-        annotations = meta.get("annotations")
+        kept = {k: meta[k] for k in _METADATA if k in meta}
+        annotations = kept.get("annotations")
         if isinstance(annotations, dict) and LAST_APPLIED in annotations:
-            meta["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
-        meta.pop("managedFields", None)
+            kept["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+        obj["metadata"] = kept
     spec = obj.get("spec")
     if isinstance(spec, dict):
-        drop = _BULK.get(kind.kind, ())
-        if any(k in spec for k in drop):
-            obj["spec"] = {k: v for k, v in spec.items() if k not in drop}
+        if kind.scalable:
+            obj["spec"] = {k: spec[k] for k in ("replicas",) if k in spec}
+        elif kind.kind == "CronJob":
+            obj["spec"] = {k: v for k, v in spec.items() if k != "jobTemplate"}
+    for key in [k for k in obj if k not in ("apiVersion", "kind", "metadata", "spec", "status")]:
+        del obj[key]
     return obj
 
 
-_BULK = {
-    "Deployment": ("template",),
-    "StatefulSet": ("template", "volumeClaimTemplates"),
-    "CronJob": ("jobTemplate",),
-}
+_METADATA = ("name", "namespace", "resourceVersion", "generation", "annotations", "deletionTimestamp", "uid")
