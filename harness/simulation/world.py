@@ -32,6 +32,7 @@ from failover_operator.store.calls import RetryPolicy
 from failover_operator.store.records import config_from_item, history_from_item
 from failover_operator.watchdog import LeaseKeeper, Watchdog
 from failover_operator.workloads.converge import Workloads
+from failover_operator.workloads.watches import ObjectCache
 
 from ..memdynamo import MemoryDynamoDB
 from .kube import ApiFaults, SimKube
@@ -119,6 +120,16 @@ class GatedKube:
         await self.gate.wait()
         return await self.kube.patch_status(*args)
 
+    async def list_versioned(self, *args: Any) -> Any:
+        await self.gate.wait()
+        return await self.kube.list_versioned(*args)
+
+    async def watch(self, *args: Any, **kwargs: Any) -> Any:
+        await self.gate.wait()
+        async for event in self.kube.watch(*args, **kwargs):
+            await self.gate.wait()  # a paused process reads nothing more; what comes meanwhile waits for it
+            yield event
+
     def close(self) -> None:
         return None
 
@@ -164,6 +175,7 @@ class SimOperator:
         self.cluster = cluster
         self.gate = Gate()
         client = GatedClient(cluster.client, self.gate)
+        self.watched = ObjectCache(GatedKube(cluster.kube, self.gate), [NS])  # type: ignore[arg-type]
         self.ctx = OperatorContext(
             settings=Settings(
                 cluster_name=cluster.name,
@@ -181,7 +193,11 @@ class SimOperator:
                 cluster.clock,
                 retry=RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.5),
             ),
-            workloads=Workloads(GatedKube(cluster.kube, self.gate), now=cluster.clock.now),  # type: ignore[arg-type]
+            workloads=Workloads(
+                GatedKube(cluster.kube, self.gate),  # type: ignore[arg-type]
+                now=cluster.clock.now,
+                cache=self.watched,
+            ),
             metrics=Metrics(),
             clock=cluster.clock,
             failover_poll_seconds=0.1,
@@ -225,6 +241,7 @@ class SimOperator:
         for task in self.tasks.values():
             task.cancel()
         self.tasks.clear()
+        self.watched.stop()
 
     async def stop_daemon(self, key: str) -> None:
         """As kopf does when the object is deleted: set the daemon's stop flag, wait for it to return."""

@@ -51,6 +51,7 @@ from ..store.records import (
     Outcome,
     components_json,
 )
+from ..store.state import stale_among
 from ..waits import Flag, wait_set
 from ..workloads.converge import Observation, Workloads
 from ..workloads.kube import KubeError
@@ -124,6 +125,7 @@ class GroupRunner:
         self._act = asyncio.Lock()  # one change of local resources at a time
         self._proving = False  # a proof of ownership is in flight (no background status write may start)
         self._fence_timing: Timing | None = None  # the timing the fence loop last waited on
+        self._ages: dict[str, float | None] = {}  # the peers' heartbeat ages, as the last tick measured them
         self._timing_of: tuple[GroupConfig | None, GroupPlan | None, Timing] | None = None  # (config, plan, timing)
         self._status_from: tuple[object, ...] | None = None  # what the FailoverGroup's status was last made of
         self._started_at: float | None = None
@@ -591,9 +593,7 @@ class GroupRunner:
     def _down(self) -> bool | None:
         """Every listed workload confirmed down; None when they could not all be observed."""
         o = self.observation
-        if o is None:
-            return None
-        if any(c.get("health") == Health.UNKNOWN.value for c in o.components.values()):
+        if o is None or o.any_unknown:
             return None
         return o.all_down
 
@@ -855,7 +855,10 @@ class GroupRunner:
             return Situation(store_ok=False, **common)  # type: ignore[arg-type]
         config = state.config
         store = self.ctx.store
-        stale = set(store.state.stale_clusters(self.namespace, self.name, state.clusters, timing.heartbeat))
+        ages = self._ages = {
+            c: store.state.heartbeat_age(self.namespace, self.name, c) for c in state.clusters if c != self.ctx.cluster
+        }
+        stale = stale_among(ages, timing.heartbeat)
         owner_status = state.clusters.get(config.owner)
         seen = self._seen
         key = (config.owner, config.epoch)
@@ -885,15 +888,14 @@ class GroupRunner:
             takeover_ready_for = seen.observe(("takeover", *key), True)
         else:
             seen.forget(("takeover", *key))
-        owner_age = 0.0 if config.owner == self.ctx.cluster else None
-        for cluster in state.clusters:
-            if cluster != self.ctx.cluster:
-                age = store.state.heartbeat_age(self.namespace, self.name, cluster)
-                if age is not None:
-                    self.metrics.heartbeat_age(cluster, age)
-                if cluster == config.owner:
-                    owner_age = age
-        if config.owner != self.ctx.cluster and config.owner not in state.clusters:
+        for cluster, age in ages.items():
+            if age is not None:
+                self.metrics.heartbeat_age(cluster, age)
+        if config.owner == self.ctx.cluster:
+            owner_age: float | None = 0.0
+        elif config.owner in ages:
+            owner_age = ages[config.owner]
+        else:
             owner_age = store.state.heartbeat_age(self.namespace, self.name, config.owner)
         if owner_age is not None:
             self.metrics.owner_heartbeat_age.set(owner_age)
@@ -901,7 +903,7 @@ class GroupRunner:
             store_ok=True,
             config=config,
             clusters=state.clusters,
-            stale=frozenset(stale),
+            stale=stale,
             owner_silent_for=silent_for,
             owner_fenced=config.owner != self.ctx.cluster and self._fenced_by(config.owner),
             source_silent_for=source_silent_for,
@@ -910,6 +912,12 @@ class GroupRunner:
             takeover_ready_for=takeover_ready_for,
             **common,  # type: ignore[arg-type]
         )
+
+    def _age(self, cluster: str) -> float | None:
+        """`cluster`'s heartbeat age as this tick measured it (measured now if it did not)."""
+        if cluster in self._ages:
+            return self._ages[cluster]
+        return self.ctx.store.state.heartbeat_age(self.namespace, self.name, cluster)
 
     def _fenced_by(self, cluster: str) -> bool:
         """`cluster`'s heartbeat says it has fenced this group: it does not serve it, whatever its status says."""
@@ -1055,11 +1063,7 @@ class GroupRunner:
                     c.last_heartbeat,
                     c.observed_epoch,
                     c.message,
-                    None
-                    if name == self.ctx.cluster
-                    else heartbeat_age_text(
-                        self.ctx.store.state.heartbeat_age(self.namespace, self.name, name), interval
-                    ),
+                    None if name == self.ctx.cluster else heartbeat_age_text(self._age(name), interval),
                 )
                 for name, c in sorted(state.clusters.items())
             )

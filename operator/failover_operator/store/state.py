@@ -505,14 +505,8 @@ class StateManager:
         self, namespace: str, name: str, statuses: Mapping[str, ClusterStatus], timeout_seconds: float
     ) -> list[str]:
         """Staleness verdicts from observations already made (no I/O)."""
-        stale = []
-        for cluster in sorted(statuses):
-            if cluster == self._ctx.cluster_name:
-                continue
-            age = self.heartbeat_age(namespace, name, cluster)
-            if age is not None and age > timeout_seconds:
-                stale.append(cluster)
-        return stale
+        ages = {c: self.heartbeat_age(namespace, name, c) for c in statuses if c != self._ctx.cluster_name}
+        return sorted(stale_among(ages, timeout_seconds))
 
     def date_by_timestamps(self, state: GroupState) -> None:
         """For a one-shot reader (the fleet CLI), which has watched no number move: date each cluster's numbers
@@ -691,6 +685,11 @@ class StateManager:
             seq = 0 if beat is None else beat.seq
             merged[cluster] = evolved(status, liveness_seq=seq, alive_at=beat.at if beat else None)
         return merged
+
+
+def stale_among(ages: Mapping[str, float | None], timeout_seconds: float) -> frozenset[str]:
+    """The clusters whose heartbeat age (None: never seen) is past the timeout: stale."""
+    return frozenset(c for c, age in ages.items() if age is not None and age > timeout_seconds)
 
 
 async def _given(liveness: Mapping[str, Liveness]) -> Mapping[str, Liveness]:

@@ -74,6 +74,7 @@ class Observation:
     all_scaled_down: bool  # every listed Deployment/StatefulSet asks for zero pods (some may still terminate)
     all_ready: bool  # everything listed is in its PRIMARY shape and serving
     all_shaped: bool = False  # every listed resource's spec is in the observed role's shape already
+    any_unknown: bool = False  # some listed resource could not be observed (the API could not answer)
     graded: Versions | None = field(default=None, compare=False)
     """The role and every object's resourceVersion this was graded from (None: some object was not read): the
     same objects graded for the same role grade the same (grading is pure), so a quiet tick reuses it."""
@@ -191,6 +192,7 @@ class Workloads:
             all_scaled_down=all_scaled_down(components),
             all_shaped=all_shaped(components),
             all_ready=all_ready(components),
+            any_unknown=any(c.health == Health.UNKNOWN for c in components.values()),
             graded=graded,
         )
 

@@ -80,12 +80,17 @@ class ObjectCache:
         if watch is not None and isinstance(version, str) and ((namespace, name), version) not in watch.recent:
             watch.pending[(namespace, name)] = (version, watch.lists)
 
-    async def close(self) -> None:
+    def stop(self) -> None:
+        """Stop every watch (a process dying stops them so); nothing is known from now on."""
         self._closed = True
-        tasks = [w.task for w in self._watches.values() if w.task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for watch in self._watches.values():
+            watch.synced = False
+            if watch.task is not None:
+                watch.task.cancel()
+
+    async def close(self) -> None:
+        self.stop()
+        await asyncio.gather(*(w.task for w in self._watches.values() if w.task is not None), return_exceptions=True)
 
     # --- inside ----------------------------------------------------------------------------------------
 
