@@ -333,6 +333,7 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
             window = window_intervals * interval
             print(f"{cluster}: measuring the steady state for {window:g} s", file=sys.stderr, flush=True)
             cpu0, wall0, loop0 = time.process_time(), time.monotonic(), loop.time()
+            kube_reads0 = kube.reads
             with _profiled(scenario.profile, f"the steady state, {cluster}"):
                 await asyncio.sleep(window)
             cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
@@ -347,6 +348,12 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
             emit("dynamodb_read_units_per_interval", read / per, "RRU")
             emit("dynamodb_monthly_cost", (write * WRITE_PRICE + read * READ_PRICE) / wall * MONTH, "USD")
             emit("status_patches_per_interval", (reporter.patches - patches) / per, "patches")
+            emit(
+                "kubernetes_reads_per_interval",
+                (kube.reads - kube_reads0) / per,
+                "GETs",
+                note="of listed resources (the watches deliver what changes)",
+            )
             emit("role_changes", sum(1 for k, r in ctx.runners.items() if r.local_role != roles.get(k)), "groups")
             emit("fencings", reporter.events["Fenced"] - fenced, "events")
             during = reporter.events - events_before

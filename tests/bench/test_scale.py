@@ -70,6 +70,7 @@ def test_the_bench_measures_the_steady_state_a_planned_failover_and_a_death(
         assert figures[(cluster, "fencings")]["value"] == 0
         assert figures[(cluster, "role_changes")]["value"] == 0
         assert 0 < figures[(cluster, "dynamodb_requests_per_interval")]["value"] < 4
+        assert figures[(cluster, "kubernetes_reads_per_interval")]["value"] == 0  # the watches deliver
     planned = figures[("west", "planned_failover_seconds")]
     assert planned["phase"] == "Succeeded" and planned["serving"] is True
     died = figures[("west", "detection_max")]
