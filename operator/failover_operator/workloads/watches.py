@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,7 +36,9 @@ class Watchable(Protocol):
 
     async def list_versioned(self, kind: Kind, namespace: str | None) -> tuple[list[dict[str, Any]], str]: ...
 
-    def watch(self, kind: Kind, namespace: str | None, resource_version: str, *, seconds: int = ...) -> Any: ...
+    def watch(
+        self, kind: Kind, namespace: str | None, resource_version: str, *, seconds: int = ...
+    ) -> AsyncIterator[dict[str, Any]]: ...
 
 
 @dataclass
@@ -62,7 +64,6 @@ class ObjectCache:
         self.namespaces = frozenset(namespaces)  # empty: the whole cluster, one watch per kind
         self.seconds = seconds
         self._watches: dict[tuple[str, str | None], _Watch] = {}
-        self._kinds: dict[tuple[str, str | None], Kind] = {}
         self._closed = False
 
     def get(self, kind: Kind, namespace: str, name: str) -> tuple[bool, dict[str, Any] | None]:
