@@ -29,7 +29,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks (JSON lines)"
 	@echo "make bench-rto - automatic-failover time from the fault to the standby serving (JSON lines)"
-	@echo "make bench-scale - steady-state DynamoDB requests, cost, CPU, memory per cluster at GROUPS groups (JSON lines)"
+	@echo "make bench-scale - steady-state DynamoDB requests, cost, CPU, memory per cluster at GROUPS groups, counted over WINDOW intervals (JSON lines)"
 	@echo "make chaos TRIALS=N SEED=S - N fault-simulation trials from seed S; ends 'trials=N faults=F violations=V'"
 	@echo "make crds   - regenerate crds/ from operator/failover_operator/api.py (and copy crds/ and the alert rules into the chart)"
 	@echo "make run    - the operator against the cluster in KUBECONFIG (settings from the environment)"
@@ -97,8 +97,9 @@ bench-rto: install
 	$(BIN)/python -m bench.rto
 
 GROUPS ?= 100
+WINDOW ?= 6
 bench-scale: install
-	$(BIN)/python -m bench.scale --groups $(GROUPS)
+	$(BIN)/python -m bench.scale --groups $(GROUPS) --window $(WINDOW)
 
 # The deterministic fault simulation (harness/simulation): virtual time, so machine load cannot change a verdict;
 # a seed replays a trial exactly (PYTHONHASHSEED fixes set and dict orders). JOBS processes share the trials.

@@ -288,6 +288,7 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
     tasks: list[asyncio.Task[Any]] = []
     loop = asyncio.get_running_loop()
     kube = SimKube(cluster, loop.time)
+    watched = ObjectCache(kube)  # as the operator's own process does: quiet ticks read no object
     reporter = Reporter()
     try:
         async with dynamodb_client(proxy.endpoint, max_pool=MAX_POOL, parameter_validation=False) as client:
@@ -297,7 +298,6 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
             rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before the groups' runners
             traced = _traced(scenario.tracemalloc)
             clock = EventLoopClock()
-            watched = ObjectCache(kube)  # as the operator's own process does: quiet ticks read no object
             settings = Settings(cluster_name=cluster, operator_id="bench", dynamodb_table=TABLE, aws_region="us-east-1")
             ctx = OperatorContext(
                 settings=settings,
@@ -390,6 +390,7 @@ async def _operate(cluster: str, endpoint: str, scenario: Scenario, settled: Any
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await watched.close()
         proxy.stop()
 
 

@@ -106,8 +106,9 @@ class SimKube:
             while (left := end - loop.time()) > 0.001:  # (virtual time: a timeout of 1e-15 s moves nothing)
                 if self.faults.unreachable:
                     raise KubeError(0, "Unreachable", f"watching {k.plural}: the watch broke: connection reset")
-                try:
-                    event = await asyncio.wait_for(queue.get(), min(left, 1.0))
+                try:  # not wait_for: in 3.11 it can swallow a cancellation that meets the answer
+                    async with asyncio.timeout(min(left, 1.0)):
+                        event = await queue.get()
                 except TimeoutError:
                     continue
                 yield event
