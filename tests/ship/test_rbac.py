@@ -198,8 +198,8 @@ def _string_args(tree: ast.AST, function: str, position: int) -> set[str]:
 
 def test_the_operators_client_only_gets_patches_lists_and_posts_events() -> None:
     """workloads/kube.py is the operator's only Kubernetes client besides kopf: GET and PATCH of single objects
-    (main object and status), a GET of a list, and a POST of an Event — the verbs the chart grants. A new method
-    there must come with a new rule."""
+    (main object and status), a GET of a list (and a watch: a GET of a list with watch=true), and a POST of an
+    Event — the verbs the chart grants. A new method there must come with a new rule."""
     tree = ast.parse((PACKAGE / "workloads" / "kube.py").read_text())
     assert _string_args(tree, "_call", 0) == {"GET", "PATCH"}
     assert _string_args(tree, "_call", 6) == {"status"}

@@ -1,6 +1,7 @@
 """A small async client for the resources in :mod:`.kinds`, over the official (blocking) kubernetes client.
 
-Every call runs in a dedicated thread pool, so the event loop never blocks. Requests are built generically
+Every call runs in a dedicated thread pool, so the event loop never blocks; a watch reads its stream in a
+thread of its own (it would hold a pool worker for its whole length). Requests are built generically
 from a :class:`~.kinds.Kind` (``ApiClient.param_serialize`` + ``call_api``), so built-in and custom resources
 take the same path and the same explicit content type: patches are always ``application/merge-patch+json``
 (the typed ``AppsV1Api.patch_*`` methods would send strategic merge, which custom resources refuse with 415).
