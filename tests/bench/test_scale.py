@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from bench.scale import Scenario, lateness, run, units
+from bench.scale import Lateness, Scenario, run, units
 
 from failover_operator.store import ConflictError, DynamoDBService, ensure_table, keys
 from harness.dynamo import dynamodb_client
@@ -29,13 +29,15 @@ def test_units_count_writes_reads_transactions_and_index_entries() -> None:
 
 
 def test_lateness_is_what_a_tick_came_after_the_interval() -> None:
-    class Runner:
-        def __init__(self, starts: list[float]) -> None:
-            self.__dict__["starts"] = starts
-
-    runners = [Runner([0.0, 5.0, 10.2, 10.3, 15.3])]
-    late = lateness(runners, 0.0, 5.0)  # 10.2 -> 10.3 is a settling tick, not a late one
-    assert [round(x, 6) for x in late] == [0.0, 0.2, 0.0]
+    late = Lateness(since=0.0)
+    before = None
+    for start in [0.0, 5.0, 10.2, 10.3, 15.3]:  # 10.2 -> 10.3 is a settling tick, not a late one
+        late.note(before, start, 5.0)
+        before = start
+    assert (late.ticks, late.ms, round(late.worst, 6)) == (3, {0: 2, 200: 1}, 0.2)
+    assert late.p99() == 0.2
+    late.note(-1.0, 4.0, 5.0)  # a tick from before the window counts not
+    assert late.ticks == 3
 
 
 async def test_the_in_memory_dynamodb_over_http_answers_as_dynamodb_does() -> None:
