@@ -213,3 +213,22 @@ async def test_our_write_delivered_before_the_patch_answered_is_not_waited_for()
         assert cache.get(DEPLOYMENT, NS, "web") == (True, obj("web", "6", replicas=0))
     finally:
         await cache.close()
+
+
+async def test_a_watch_refused_on_its_way_is_listed_again_and_misses_nothing(
+    cluster: EmulatedCluster, counting: CountingKube, cache: ObjectCache
+) -> None:
+    workloads = Workloads(counting, cache=cache)
+    await workloads.observe(NS, WEB, Role.PRIMARY)
+    await synced(cache)
+    cluster.emulator.add_fault(verb="watch", plural="deployments", status=500, times=2)  # the next re-watches fail
+    await cluster.patch_status("apps/v1", "Deployment", NS, "web", {"readyReplicas": 1})
+
+    async def noticed() -> bool:  # read while the watch is down, then from the watch listed again
+        seen = await workloads.observe(NS, WEB, Role.PRIMARY)
+        assert seen.components["Deployment/web"]["ready"] == 1
+        known, obj = cache.get(DEPLOYMENT, NS, "web")
+        assert known and obj is not None and obj["status"]["readyReplicas"] == 1
+        return True
+
+    await eventually(noticed, within=10)

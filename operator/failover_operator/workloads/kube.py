@@ -154,12 +154,15 @@ class KubeClient:
                 loop.call_soon_threadsafe(events.put_nowait, item)
 
         def read() -> None:
+            ended: KubeError | None = None  # None: the API server ended the watch
             try:
                 for event in self._stream(path, query, what, k, seconds + WATCH_MARGIN_SECONDS, stop):
                     put(event)
-                put(None)
             except KubeError as exc:
-                put(exc)
+                ended = exc
+            except Exception as exc:  # whatever it is, the watch must end, not fall silent
+                ended = KubeError(0, "ClientError", f"{what}: {type(exc).__name__}: {exc}")
+            put(ended)
 
         threading.Thread(target=read, name=f"failover-watch-{k.plural}", daemon=True).start()
         try:
