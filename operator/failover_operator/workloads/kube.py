@@ -201,7 +201,7 @@ class KubeClient:
                 except ValueError:
                     decoded = data.decode("utf-8", "replace")[:200] if isinstance(data, bytes) else str(data)
                 raise _error(response.status, decoded, what, kind, False)
-            pending = b""
+            pending, whole = b"", False
             try:
                 for chunk in raw.stream(amt=None, decode_content=True):
                     pending += chunk
@@ -211,7 +211,10 @@ class KubeClient:
                             yield json.loads(line)
                     if stop.is_set():
                         return
+                whole = True
             finally:
+                if not whole:
+                    raw.close()  # read only in part: its connection cannot serve another request
                 raw.release_conn()
         except ApiException as e:
             raise KubeError(e.status or 0, "ClientError", f"{what}: {e.reason or e}") from None
