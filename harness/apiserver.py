@@ -437,7 +437,7 @@ class RealCluster(Cluster):
             deadline = time.monotonic() + 30
             while True:
                 current = self.call("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
-                conditions = {c["type"]: c["status"] for c in (current.get("status") or {}).get("conditions", [])}
+                conditions = {c["type"]: c["status"] for c in (current.get("status") or {}).get("conditions") or []}
                 if conditions.get("Established") == "True":
                     break
                 if time.monotonic() > deadline:

@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 MERGE_PATCH = "application/merge-patch+json"
 Objects = list[dict[str, Any]]
 Query = list[tuple[str, str]]
+Streams = list[urllib3.BaseHTTPResponse]
 WATCH_MARGIN_SECONDS = 15.0  # a watch silent this long past the end the API server was asked for is dead
 
 
@@ -148,6 +149,7 @@ class KubeClient:
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[dict[str, Any] | KubeError | None] = asyncio.Queue()
         stop = threading.Event()
+        streams: Streams = []  # the response being read (urllib3's), to cut short when we stop listening
 
         def put(item: dict[str, Any] | KubeError | None) -> None:
             with contextlib.suppress(RuntimeError):  # the loop closed under us: nobody listens any more
@@ -156,7 +158,7 @@ class KubeClient:
         def read() -> None:
             ended: KubeError | None = None  # None: the API server ended the watch
             try:
-                for event in self._stream(path, query, what, k, seconds + WATCH_MARGIN_SECONDS, stop):
+                for event in self._stream(path, query, what, k, seconds + WATCH_MARGIN_SECONDS, stop, streams):
                     put(event)
             except KubeError as exc:
                 ended = exc
@@ -171,7 +173,10 @@ class KubeClient:
                     raise item
                 yield item
         finally:
-            stop.set()  # the thread ends at its next line, or when the server ends the watch
+            stop.set()
+            for stream in streams:  # unblock the thread's read now: an open watch holds up an API server's exit
+                with contextlib.suppress(Exception):
+                    stream.shutdown()
 
     def _stream(
         self,
@@ -181,6 +186,7 @@ class KubeClient:
         kind: Kind,
         read_timeout: float,
         stop: threading.Event,
+        streams: Streams,
     ) -> Iterator[dict[str, Any]]:
         """In the watch's thread: the events, one JSON line each."""
         headers = {"Accept": "application/json"}
@@ -194,6 +200,10 @@ class KubeClient:
             )
             response = self.api_client.call_api(*serialized, _request_timeout=(self.timeout, read_timeout))
             raw = response.response
+            streams.append(raw)
+            if stop.is_set():
+                raw.close()
+                return
             if not 200 <= response.status < 300:
                 data = response.read()
                 try:
