@@ -3,26 +3,14 @@ each), and a watch the server ends is made again from where it ended."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from failover_operator.workloads import KubeClient
 from failover_operator.workloads.kinds import managed_kind
 from failover_operator.workloads.watches import ObjectCache
 from harness.cluster import eventually
+from harness.counting_kube import CountingKube
 
 from ..e2e.manifests import deployment
 
 DEPLOYMENT = managed_kind("Deployment")
-
-
-class CountingKube(KubeClient):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.gets = 0
-
-    async def get(self, *args: Any, **kwargs: Any) -> Any:
-        self.gets += 1
-        return await super().get(*args, **kwargs)
 
 
 async def test_changes_reach_the_cache_as_they_happen_and_across_watches(apiservers) -> None:

@@ -15,6 +15,7 @@ import pytest
 from failover_operator.workloads import KubeClient, ResourceRef, Role, Workloads
 from failover_operator.workloads import annotations as ann
 from harness.cluster import kubernetes_api_client
+from harness.counting_kube import CountingKube
 from harness.emulator import EmulatedCluster
 
 NS = "shop"
@@ -356,23 +357,23 @@ async def test_bounded_parallelism(cluster: EmulatedCluster) -> None:
             {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(name), "spec": {"replicas": 2}}
         )
 
-    class CountingKube(KubeClient):
+    class InFlightKube(KubeClient):
         in_flight = 0
         most = 0
 
         async def _call(self, *args: Any, **kwargs: Any) -> Any:
-            CountingKube.in_flight += 1
-            CountingKube.most = max(CountingKube.most, CountingKube.in_flight)
+            InFlightKube.in_flight += 1
+            InFlightKube.most = max(InFlightKube.most, InFlightKube.in_flight)
             try:
                 return await super()._call(*args, **kwargs)
             finally:
-                CountingKube.in_flight -= 1
+                InFlightKube.in_flight -= 1
 
-    counting = CountingKube(kubernetes_api_client(cluster.url), workers=8)
+    counting = InFlightKube(kubernetes_api_client(cluster.url), workers=8)
     refs = [ResourceRef("Deployment", n) for n in names]
     result = await Workloads(counting, concurrency=3).converge(NS, refs, Role.STANDBY, group=GROUP, epoch=1)
     assert sorted(result.changed) == sorted(f"Deployment/{n}" for n in names) and result.errors == []
-    assert CountingKube.most == 3  # in parallel, but never more than `concurrency` requests at once
+    assert InFlightKube.most == 3  # in parallel, but never more than `concurrency` requests at once
     seen = await Workloads(counting, concurrency=3).observe(NS, refs, Role.STANDBY)
     counting.close()
     assert len(seen.components) == 12
@@ -382,24 +383,17 @@ async def test_an_observation_right_after_a_converge_reads_nothing_again(shop: E
     """What converging read (or the API server stored for its patch) is what the observation grades: one read
     per resource per tick. The grade is the same as a fresh read's."""
 
-    class CountingKube(KubeClient):
-        gets = 0
-
-        async def get(self, *args: Any, **kwargs: Any) -> Any:
-            CountingKube.gets += 1
-            return await super().get(*args, **kwargs)
-
     counting = CountingKube(kubernetes_api_client(shop.url), workers=4)
     workloads = Workloads(counting, now=lambda: NOW)
     try:
         result = await workloads.converge(NS, REFS, Role.STANDBY, group=GROUP, epoch=3)
         assert sorted(result.objects) == sorted(f"{r.kind}/{r.name}" for r in REFS)
         assert result.objects["Deployment/web"]["spec"]["replicas"] == 0  # as stored after the scale-down
-        CountingKube.gets = 0
+        counting.gets = 0
         graded = await workloads.observe(NS, REFS, Role.STANDBY, known=result.objects)
-        assert CountingKube.gets == 0
+        assert counting.gets == 0
         fresh = await workloads.observe(NS, REFS, Role.STANDBY)
-        assert CountingKube.gets == len(REFS)
+        assert counting.gets == len(REFS)
         assert graded == fresh
     finally:
         counting.close()

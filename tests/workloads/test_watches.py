@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from failover_operator.workloads import KubeClient, ResourceRef, Role, Workloads
+from failover_operator.workloads import ResourceRef, Role, Workloads
 from failover_operator.workloads.kinds import managed_kind
 from failover_operator.workloads.watches import ObjectCache
 from harness.cluster import eventually, kubernetes_api_client
+from harness.counting_kube import CountingKube
 from harness.emulator import EmulatedCluster
 
 NS = "shop"
@@ -28,16 +29,6 @@ def deployment(name: str, replicas: int) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": NS},
         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": template},
     }
-
-
-class CountingKube(KubeClient):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.gets = 0
-
-    async def get(self, *args: Any, **kwargs: Any) -> Any:
-        self.gets += 1
-        return await super().get(*args, **kwargs)
 
 
 @pytest.fixture
