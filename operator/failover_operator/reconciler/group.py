@@ -855,9 +855,7 @@ class GroupRunner:
             return Situation(store_ok=False, **common)  # type: ignore[arg-type]
         config = state.config
         store = self.ctx.store
-        ages = self._ages = {
-            c: store.state.heartbeat_age(self.namespace, self.name, c) for c in state.clusters if c != self.ctx.cluster
-        }
+        ages = self._ages = store.state.heartbeat_ages(self.namespace, self.name, state.clusters)
         stale = stale_among(ages, timing.heartbeat)
         owner_status = state.clusters.get(config.owner)
         seen = self._seen

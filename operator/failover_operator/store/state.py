@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -505,8 +505,11 @@ class StateManager:
         self, namespace: str, name: str, statuses: Mapping[str, ClusterStatus], timeout_seconds: float
     ) -> list[str]:
         """Staleness verdicts from observations already made (no I/O)."""
-        ages = {c: self.heartbeat_age(namespace, name, c) for c in statuses if c != self._ctx.cluster_name}
-        return sorted(stale_among(ages, timeout_seconds))
+        return sorted(stale_among(self.heartbeat_ages(namespace, name, statuses), timeout_seconds))
+
+    def heartbeat_ages(self, namespace: str, name: str, clusters: Iterable[str]) -> dict[str, float | None]:
+        """Each of these clusters' heartbeat age for the group (see heartbeat_age), ours left out."""
+        return {c: self.heartbeat_age(namespace, name, c) for c in clusters if c != self._ctx.cluster_name}
 
     def date_by_timestamps(self, state: GroupState) -> None:
         """For a one-shot reader (the fleet CLI), which has watched no number move: date each cluster's numbers
