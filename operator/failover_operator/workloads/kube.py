@@ -205,12 +205,7 @@ class KubeClient:
                 raw.close()
                 return
             if not 200 <= response.status < 300:
-                data = response.read()
-                try:
-                    decoded: Any = json.loads(data) if data else None
-                except ValueError:
-                    decoded = data.decode("utf-8", "replace")[:200] if isinstance(data, bytes) else str(data)
-                raise _error(response.status, decoded, what, kind, False)
+                raise _error(response.status, _decoded(response.read()), what, kind, False)
             pending, whole = b"", False
             try:
                 for chunk in raw.stream(amt=None, decode_content=True):
@@ -320,10 +315,7 @@ class KubeClient:
             raise KubeError(e.status or 0, "ClientError", f"{what}: {e.reason or e}") from None
         except (urllib3.exceptions.HTTPError, OSError, ConfigException) as e:
             raise KubeError(0, "Unreachable", f"{what}: cannot reach the API server: {e}") from None
-        try:
-            decoded: Any = json.loads(data) if data else None
-        except ValueError:
-            decoded = data.decode("utf-8", "replace")[:200] if isinstance(data, bytes) else str(data)
+        decoded = _decoded(data)
         if 200 <= status < 300 and isinstance(decoded, dict):
             return decoded
         if 200 <= status < 300:
@@ -332,6 +324,14 @@ class KubeClient:
         if object_missing and missing_ok:
             return None
         raise _error(status, decoded, what, kind, object_missing)
+
+
+def _decoded(data: Any) -> Any:
+    """An answer's JSON (None if empty), or the start of its text when it is not JSON."""
+    try:
+        return json.loads(data) if data else None
+    except ValueError:
+        return data.decode("utf-8", "replace")[:200] if isinstance(data, bytes) else str(data)
 
 
 def _names_object(body: Any, name: str) -> bool:
