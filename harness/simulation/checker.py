@@ -1,13 +1,16 @@
 """The verdict on one trial, over its whole timeline.
 
 - **safety**: at no moment do two clusters serve the group (a Deployment with `spec.replicas > 0`). A cluster
-  serving while it is not the owner is *excused* when no software in it could have stopped it: its API server
-  was unreachable while it was also cut off from DynamoDB (or its operator was down), or its operator and its
-  watchdog were both gone; or when a person asked for it: an UPTIME hand-off (old and new owner overlap by
-  design), or a forced failover whose old owner could not answer (down, its API server unreachable, or its
-  DynamoDB too slow, lossy or blind to read the request and write an answer within two intervals: what force
-  gives up). A moment with two *unexcused* serving clusters (the owner counts as unexcused) is a violation;
-  excused overlaps are counted by kind, never hidden.
+  serving while it is not the owner is *excused* only while a condition holds under which no software in it
+  could stop it, plus the time software needs to act once it can (`act`: two intervals and a second):
+  - inherent: its API server unreachable while it is also cut off from DynamoDB, or its operator down;
+  - inherent: its operator and its watchdog both gone;
+  - intended: an UPTIME hand-off it is part of, from the request until the new owner is ready (or the hand-off
+    ends otherwise), and an API server outage of the old owner that began after the request (it cannot stop);
+  - forced: a forced move took the group from it while it could not answer (down, cut off, blind to the
+    request, its API server unreachable): for as long as that lasts.
+  An excuse that merely touched an overlap excuses only its own stretch of it. A moment with two *unexcused*
+  serving clusters (the owner counts as unexcused) is a violation; excused overlaps are counted by kind.
 - **liveness**: once the group has no serving cluster, a healthy standby serves within
   `timeouts.heartbeat + 3 * heartbeatInterval` (plus slack for a tick) — checked over stretches where some
   cluster was able to take over throughout (operator up, DynamoDB and its API reachable, no planned failover)
@@ -22,6 +25,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .world import World
+
+INHERENT_BLIND = "inherent: API server and DynamoDB (or operator) lost at once"
+INHERENT_GONE = "inherent: operator and watchdog both gone"
+INTENDED_UPTIME = "intended: UPTIME hand-off"
+INTENDED_UPTIME_BLIND = "intended: UPTIME hand-off, its old owner's API server lost during it"
+FORCED = "forced: the old owner could not answer"
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,15 @@ class Verdict:
 Intervals = list[tuple[float, float]]
 
 
+@dataclass
+class _Overlap:
+    start: float
+    end: float
+    who: frozenset[str]
+    owner: str | None
+    epoch: int
+
+
 def _during(intervals: Intervals, start: float, end: float) -> bool:
     return any(a < end and start < b for a, b in intervals)
 
@@ -51,6 +69,27 @@ def _during(intervals: Intervals, start: float, end: float) -> bool:
 def _covers(intervals: Intervals, start: float, end: float) -> bool:
     """Some single interval holds throughout [start, end)."""
     return any(a <= start and end <= b for a, b in intervals)
+
+
+def union(intervals: Iterable[tuple[float, float]]) -> Intervals:
+    """The same moments as sorted, disjoint intervals."""
+    merged: Intervals = []
+    for a, b in sorted(i for i in intervals if i[1] > i[0]):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def intersect(first: Intervals, second: Intervals) -> Intervals:
+    """The moments in both."""
+    return union((max(a, c), min(b, d)) for a, b in union(first) for c, d in union(second) if max(a, c) < min(b, d))
+
+
+def extended(intervals: Intervals, by: float) -> Intervals:
+    """Each interval held `by` seconds longer: the time software needs to act once the condition is over."""
+    return union((a, b + by) for a, b in intervals)
 
 
 def _serving_at(world: World, end: float) -> list[tuple[float, float, frozenset[str]]]:
@@ -84,91 +123,123 @@ def _owner_at(world: World, t: float) -> tuple[str | None, int]:
     return owner, epoch
 
 
+def act_time(world: World) -> float:
+    """How long software may take to act once it can: a tick or two and a request."""
+    return 2 * world.timing.interval + 1.0
+
+
+def excuses(world: World, end: float, conditions: dict[str, dict[str, Intervals]]) -> dict[str, dict[str, Intervals]]:
+    """cluster -> kind -> when that cluster serving while not the owner is excused."""
+    act = act_time(world)
+    found: dict[str, dict[str, Intervals]] = {name: {} for name in world.clusters}
+    for name in world.clusters:
+        mine = conditions.get(name, {})
+        lost = [*mine.get("dynamo_down", []), *mine.get("dynamo_lost", []), *mine.get("operator_down", [])]
+        found[name][INHERENT_BLIND] = extended(intersect(mine.get("api_down", []), lost), act)
+        gone = intersect(mine.get("operator_down", []), mine.get("watchdog_down", []))
+        found[name][INHERENT_GONE] = extended(gone, act)
+    for source, target, start, stop in _uptime_windows(world, end):
+        for name in (source, target):
+            found[name].setdefault(INTENDED_UPTIME, []).append((start, stop + act))
+        blind = [(a, b) for a, b in conditions.get(source, {}).get("api_down", []) if start <= a < stop]
+        found[source].setdefault(INTENDED_UPTIME_BLIND, []).extend(extended(blind, act))
+    for name, spans in _forced_windows(world, conditions).items():
+        found[name][FORCED] = extended(spans, act)
+    return {name: {kind: union(spans) for kind, spans in kinds.items()} for name, kinds in found.items()}
+
+
 def judge(world: World, end: float, conditions: dict[str, dict[str, Intervals]]) -> Verdict:
     """`conditions[cluster][kind]`: intervals of "api_down", "dynamo_down", "operator_down", "watchdog_down",
     "network_noise" (lost/slow answers, throttling, 5xx), "dynamo_lost" (noise so bad that no write can be
-    confirmed in time: every answer lost, 90 % failing, or slower than the fence limit), "unable" (the group
-    deleted there)."""
+    confirmed in time: every answer lost, 90 % failing, or slower than the fence limit), "cannot_answer" (blind to
+    a request, or mute), "unable" (the group deleted there)."""
     verdict = Verdict()
-    timing = world.timing
-    grace = timing.interval + 1.0
-
-    def held(name: str, kind: str, start: float, stop: float) -> bool:
-        return _during(conditions.get(name, {}).get(kind, []), start, stop)
-
-    history = {h.epoch: h for h in world.history()}
-    uptime = _uptime_windows(world, grace)
+    excused_by = excuses(world, end, conditions)
+    cuts = {when for when, _, _ in world.ownership}
+    for kinds in excused_by.values():
+        cuts |= {t for spans in kinds.values() for span in spans for t in span}
     for start, stop, serving in _serving_at(world, end):
         if len(serving) < 2:
             continue
-        owner, epoch = _owner_at(world, start)
-        unexcused = {owner} & serving
-        kinds = []
-        for name in sorted(serving - {owner}):
-            since = start - grace
-            if held(name, "api_down", since, stop) and any(
-                held(name, kind, since, stop) for kind in ("dynamo_down", "dynamo_lost", "operator_down")
-            ):
-                kinds.append("inherent: API server and DynamoDB (or operator) lost at once")
-            elif held(name, "operator_down", since, stop) and held(name, "watchdog_down", since, stop):
-                kinds.append("inherent: operator and watchdog both gone")
-            elif _during(uptime.get((name, owner), []), start, stop):
-                kinds.append("intended: UPTIME hand-off")
-            elif _forced_away(world, history, name, start, conditions, timing.interval):
-                kinds.append("forced: the old owner could not answer")
+        inner = sorted(t for t in cuts if start < t < stop)
+        bad: list[_Overlap] = []
+        for a, b in itertools.pairwise([start, *inner, stop]):
+            owner, epoch = _owner_at(world, a)
+            unexcused = {owner} & serving
+            kinds = []
+            for name in sorted(serving - {owner}):
+                kind = next((k for k, spans in excused_by[name].items() if _covers(spans, a, b)), None)
+                if kind is None:
+                    unexcused.add(name)
+                else:
+                    kinds.append(kind)
+            if len(unexcused) < 2:
+                for kind in kinds:
+                    verdict.excused[kind] = verdict.excused.get(kind, 0.0) + (b - a)
+            elif bad and bad[-1].end == a and bad[-1].who == unexcused:
+                bad[-1].end = b
             else:
-                unexcused.add(name)
-        if len(unexcused) >= 2:
+                bad.append(_Overlap(a, b, frozenset(n for n in unexcused if n), owner, epoch))
+        for overlap in bad:
             verdict.violations.append(
                 Violation(
                     "safety",
-                    start,
-                    f"{' and '.join(sorted(unexcused))} served at once for "
-                    f"{stop - start:.2f}s (owner {owner} at epoch {epoch})",
+                    overlap.start,
+                    f"{' and '.join(sorted(overlap.who))} served at once for {overlap.end - overlap.start:.2f}s "
+                    f"(owner {overlap.owner} at epoch {overlap.epoch})",
                 )
             )
-        else:
-            for kind in kinds:
-                verdict.excused[kind] = verdict.excused.get(kind, 0.0) + (stop - start)
     _liveness(world, end, conditions, verdict)
     _durability(world, verdict)
     return verdict
 
 
-def _uptime_windows(world: World, grace: float) -> dict[tuple[str, str], Intervals]:
-    """(old owner, new owner) -> when an UPTIME hand-off between them was in the config (plus a tick)."""
-    windows: dict[tuple[str, str], Intervals] = {}
-    changes = [*world.transitions, (float("inf"), None)]
-    for (t, transition), (t_next, _) in itertools.pairwise(changes):
-        if transition and transition.get("mode") == "UPTIME":
-            pair = (transition["source_cluster"], transition["target_cluster"])
-            windows.setdefault(pair, []).append((t, t_next + grace))
+def _uptime_windows(world: World, end: float) -> list[tuple[str, str, float, float]]:
+    """(old owner, new owner, from, until) of each UPTIME move: from its request until the new owner has reported
+    itself ready as the owner (what the old owner waits for before it stops), or until the move ends otherwise
+    (withdrawn, handed back, overtaken)."""
+    windows = []
+    changes = [*world.transitions, (end, None)]
+    seen: dict[str, float] = {}
+    for (t, transition), (t_next, following) in itertools.pairwise(changes):
+        if not transition or transition.get("mode") != "UPTIME":
+            continue
+        name = transition["failover_name"]
+        seen.setdefault(name, t)
+        if following and following.get("failover_name") == name:
+            continue  # the same move, on to its next step (the request became the hand-off)
+        source, target = transition["source_cluster"], transition["target_cluster"]
+        start = seen.pop(name)
+        owned = [(when, epoch) for when, owner, epoch in world.ownership if when >= start and owner == target]
+        ready = [
+            when
+            for when, cluster, serves, epoch in world.reports
+            if owned and cluster == target and serves and when >= owned[0][0] and epoch == owned[0][1]
+        ]
+        moved = [when for when, owner, _ in world.ownership if when > start and owner != target]
+        windows.append((source, target, start, min([t_next, *ready[:1], *moved[:1]])))
     return windows
 
 
-def _forced_away(
-    world: World,
-    history: dict[int, object],
-    name: str,
-    t: float,
-    conditions: dict[str, dict[str, Intervals]],
-    interval: float,
-) -> bool:
-    """`name` lost ownership by a forced failover, before `t`, at a moment it could not have answered."""
+def _forced_windows(world: World, conditions: dict[str, dict[str, Intervals]]) -> dict[str, Intervals]:
+    """cluster -> when a forced move had taken the group from it while it could not answer: the stretch of its
+    condition (down, cut off, blind to the request, its API server unreachable) that held within two intervals
+    before the move (force waits two intervals for the old owner), from the move on."""
+    interval = world.timing.interval
+    history = {h.epoch: h for h in world.history()}
+    found: dict[str, Intervals] = {}
     for when, _, epoch in world.ownership:
-        if when > t:
-            break
         record = history.get(epoch)
-        if record is None or not getattr(record, "forced", False) or getattr(record, "source_cluster", None) != name:
+        if record is None or not getattr(record, "forced", False):
             continue
-        mine = conditions.get(name, {})
-        # down, cut off, blind to the request, or unable to scale down (its API server): it cannot confirm
-        unreachable = [
-            span for k in ("operator_down", "dynamo_down", "cannot_answer", "api_down") for span in mine.get(k, [])
-        ]
-        if _during(unreachable, when - 2 * interval, t):  # force waits two intervals for the old owner
-            return True
-    return False
+        source = record.source_cluster
+        mine = conditions.get(source, {})
+        kinds = ("operator_down", "dynamo_down", "cannot_answer", "api_down")
+        unable = union(span for kind in kinds for span in mine.get(kind, []))
+        for a, b in unable:
+            if a < when and when - 2 * interval < b:
+                found.setdefault(source, []).append((when, b))
+    return found
 
 
 def _liveness(world: World, end: float, conditions: dict[str, dict[str, Intervals]], verdict: Verdict) -> None:

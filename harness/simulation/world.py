@@ -27,7 +27,7 @@ from failover_operator.reconciler.group import GroupRunner
 from failover_operator.reconciler.plan import GroupPlan, plan_of
 from failover_operator.reconciler.retire import retire_group
 from failover_operator.settings import Settings
-from failover_operator.store import DynamoDBService, StoreError, ensure_table
+from failover_operator.store import DynamoDBService, StoreError, ensure_table, keys
 from failover_operator.store.calls import RetryPolicy
 from failover_operator.store.records import config_from_item, history_from_item
 from failover_operator.watchdog import LeaseKeeper, Watchdog
@@ -351,6 +351,8 @@ class World:
         self.story: list[Event] = []
         self.ownership: list[tuple[float, str, int]] = []  # (time, owner, epoch)
         self.transitions: list[tuple[float, dict[str, Any] | None]] = []  # (time, the config's transition)
+        self.reports: list[tuple[float, str, bool, int | None]] = []
+        """(time, cluster, its status says it serves healthily, at which epoch) at every write of a status."""
         self.db = MemoryDynamoDB(self.time)
         self.clusters: dict[str, SimCluster] = {}
         for name in names:
@@ -385,6 +387,12 @@ class World:
                     t = config.transition.model_dump(mode="json") if config.transition else None
                     if not self.transitions or self.transitions[-1][1] != t:
                         self.transitions.append((self.time(), t))
+                elif key[1].startswith(keys.CLUSTER_PREFIX) and key[0].startswith(keys.GROUP_PREFIX) and item:
+                    ready = item.get("state", {}).get("S") == "PRIMARY" and item.get("health", {}).get("S") == "OK"
+                    epoch = item.get("observedEpoch", {}).get("N")
+                    self.reports.append(
+                        (self.time(), key[1][len(keys.CLUSTER_PREFIX) :], ready, int(epoch) if epoch else None)
+                    )
 
             inner._store = observed  # type: ignore[method-assign]
             return inner

@@ -1,0 +1,130 @@
+"""Issue 18: overlaps that seed ranges nobody had run found, each replayed as a scripted trial (virtual time:
+machine load cannot change the verdict). Besides the checker's verdict, each asserts the outcome that was
+wrong, so that a change of the checker's excuses cannot hide it again. Times are seconds of virtual time."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.simulation.checker import story
+from harness.simulation.trial import Fault, Outcome, Trial, run
+from harness.simulation.world import Timing
+
+
+def timing(interval: float, heartbeat: float) -> Timing:
+    return Timing(interval, heartbeat, heartbeat + 2 * interval, 2 * heartbeat)
+
+
+def play(trial: Trial) -> Outcome:
+    outcome = run(trial)
+    if not outcome.verdict.ok:
+        first = outcome.verdict.violations[0]
+        raise AssertionError(f"{outcome.verdict.violations}\n{story(outcome.world, first.time, window=20)}")
+    return outcome
+
+
+def serving_at_end(outcome: Outcome, cluster: str) -> bool:
+    record = outcome.world.clusters[cluster].kube.serving
+    return bool(record) and record[-1][1]
+
+
+def owner_at_end(outcome: Outcome) -> str:
+    return outcome.world.ownership[-1][1]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18: not fixed yet")
+def test_1a_a_group_deleted_in_a_crashed_owner_whose_group_moved_meanwhile_stops_serving_there() -> None:
+    """East (the owner) crashes; its FailoverGroup is deleted while it is down; north takes over, west later
+    from north. East's operator comes back and leaves the group it no longer owns: it must scale its copy down
+    (it used to delete its status and leave the copy serving, unmanaged, for ever)."""
+    outcome = play(
+        Trial(
+            2,
+            ["east", "west", "north"],
+            timing(0.5, 2.0),
+            [
+                Fault(6.30, "crash", "east", 2.26),
+                Fault(7.51, "group_deleted", "east"),
+                Fault(10.05, "slow_answers", "north", 1.84, {"latency": 1.3}),
+                Fault(11.97, "pause", "north", 2.17),
+            ],
+            25.0,
+        )
+    )
+    assert owner_at_end(outcome) != "east"
+    assert not serving_at_end(outcome, "east")
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18: not fixed yet")
+def test_1b_a_group_deleted_in_a_paused_and_blind_owner_stops_serving_there_once_it_can() -> None:
+    outcome = play(
+        Trial(
+            1,
+            ["east", "west"],
+            timing(0.2, 0.8),
+            [
+                Fault(4.35, "api_unreachable", "east", 1.67),
+                Fault(4.58, "pause", "east", 1.09),
+                Fault(5.29, "group_deleted", "east"),
+            ],
+            12.1,
+            watchdog=True,
+        )
+    )
+    assert owner_at_end(outcome) == "west"
+    assert not serving_at_end(outcome, "east")
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18: not fixed yet")
+def test_1c_a_group_deleted_in_a_paused_owner_stops_serving_there_when_it_resumes() -> None:
+    outcome = play(
+        Trial(
+            1,
+            ["east", "west", "north", "south"],
+            timing(0.2, 0.8),
+            [Fault(5.61, "pause", "east", 0.97), Fault(6.13, "group_deleted", "east")],
+            12.0,
+        )
+    )
+    assert owner_at_end(outcome) != "east"
+    assert not serving_at_end(outcome, "east")
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18: not fixed yet")
+def test_2_a_restarted_owner_under_throttling_never_keeps_pods_it_cannot_vouch_for() -> None:
+    """East's operator is killed and back 1.12 s later, while 90 % of its DynamoDB requests are throttled: the new
+    process never gets a heartbeat through, and west takes over. The new process found east's Deployment scaled
+    up and kept it (and renewed the watchdog's Lease with "nothing served", which satisfied the watchdog)."""
+    outcome = play(
+        Trial(
+            1,
+            ["east", "west"],
+            timing(0.5, 3.0),
+            [Fault(6.70, "crash", "east", 1.12), Fault(7.03, "throttle", "east", 2.81, {"p": 0.9})],
+            16.0,
+            watchdog=True,
+        )
+    )
+    assert owner_at_end(outcome) == "west"
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18: not fixed yet")
+def test_3_an_uptime_failover_is_not_carried_out_on_an_owner_that_cannot_reach_its_api_server() -> None:
+    """East's API server is unreachable when an UPTIME Failover to west is applied: west used to take the group
+    at once, and east, told the hand-off was complete, could not scale down until its API server came back
+    (8 s of two serving, no force asked for). A non-forced move now waits for an owner able to act."""
+    outcome = play(
+        Trial(
+            1,
+            ["east", "west", "north"],
+            timing(1.0, 4.0),
+            [
+                Fault(14.34, "api_unreachable", "east", 9.46),
+                Fault(15.05, "failover", "west", options={"target": "west", "mode": "UPTIME", "force": False}),
+            ],
+            32.0,
+        )
+    )
+    west = outcome.world.clusters["west"].kube.serving
+    started = [t for t, up in west if up]
+    assert not started or started[0] >= 14.34 + 9.46, west
