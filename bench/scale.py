@@ -57,7 +57,7 @@ from failover_operator.clock import EventLoopClock
 from failover_operator.handlers.failovergroups import GroupHandlers
 from failover_operator.metrics import Metrics
 from failover_operator.reconciler.context import OperatorContext
-from failover_operator.reconciler.decide import LocalRole
+from failover_operator.reconciler.decide import Role
 from failover_operator.reconciler.failover import FailoverExecutor
 from failover_operator.reconciler.group import GroupRunner
 from failover_operator.reconciler.plan import GroupPlan
@@ -495,7 +495,7 @@ async def _detection(ctx: OperatorContext, kube: SimKube, names: list[str], inte
     while waiting and time.monotonic() - died < bound + 60:
         for name in list(waiting):
             runner = ctx.runners.get((NS, name))
-            if runner is not None and runner.local_role == LocalRole.PRIMARY and _serving(kube, name):
+            if runner is not None and runner.local_role == Role.PRIMARY and _serving(kube, name):
                 served[name] = time.monotonic() - died
                 waiting.discard(name)
         await asyncio.sleep(0.1)
@@ -547,7 +547,7 @@ async def _settled(ctx: OperatorContext, groups: int) -> float:
     """When every group knows its role and has written its status."""
     limit = max(120.0, groups * 0.2)
     deadline = time.monotonic() + limit
-    known = (LocalRole.PRIMARY, LocalRole.STANDBY)
+    known = (Role.PRIMARY, Role.STANDBY)
     done = 0
     while time.monotonic() < deadline:
         done = sum(1 for r in ctx.runners.values() if r.local_role in known and _reported(r))

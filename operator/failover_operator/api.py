@@ -35,7 +35,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from .store.records import ClusterState, FailoverMode, Health, HistoryRecord, Timeouts
+from .model import ClusterState, FailoverMode, Health, HistoryRecord, Role, Timeouts
 
 __all__ = [
     "API_VERSION",
@@ -580,14 +580,6 @@ def _without_nulls(value: Any) -> Any:
 
 
 # --- FailoverGroup status --------------------------------------------------------------------------------
-
-
-class Role(StrEnum):
-    """The role this cluster's copy of a group is converged to."""
-
-    PRIMARY = "PRIMARY"
-    STANDBY = "STANDBY"
-    FENCED = "FENCED"
 
 
 class ClusterReport(_Model):

@@ -27,7 +27,7 @@ STALL_INTERVALS = 4
 
 
 @dataclass
-class Health:
+class Probes:
     """What the probes answer from: told of every Kubernetes answer and of every heartbeat loop turn."""
 
     now: Callable[[], float] = time.monotonic
@@ -91,7 +91,7 @@ class Health:
         return reasons
 
 
-async def serve(health: Health, port: int) -> web.AppRunner:
+async def serve(health: Probes, port: int) -> web.AppRunner:
     """Serve /healthz and /readyz on `port` (0.0.0.0). Raises OSError if the port is taken."""
 
     def answer(reasons: list[str]) -> web.Response:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from . import __version__, logs
 from .clock import EventLoopClock
 from .handlers import build_registry
-from .health import DEFAULT_API_LIMIT, Health
+from .health import DEFAULT_API_LIMIT, Probes
 from .health import serve as serve_health
 from .metrics import Metrics
 from .reconciler.context import OperatorContext
@@ -108,7 +108,7 @@ async def serve(
         watched = ObjectCache(kube, settings.namespaces)
         workloads = Workloads(kube, cache=watched)
         ctx = OperatorContext(settings=settings, store=store, workloads=workloads, metrics=metrics, clock=clock)
-        health = ctx.health = Health(
+        health = ctx.health = Probes(
             now=clock.monotonic,
             carrying=lambda: ctx.heartbeat.users,  # the beats run while any group (or retirement) is attached
             serving=lambda: any(r.may_serve() for r in list(ctx.runners.values())),

@@ -29,14 +29,13 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from .clock import Clock
-from .reconciler.decide import LocalRole
+from .model import Role
 from .reconciler.plan import plan_of
 from .store.observe import ChangeObserver
 from .waits import wait_set
 from .workloads.converge import Workloads
 from .workloads.kinds import FAILOVER_GROUP, LEASE
 from .workloads.kube import KubeError
-from .workloads.roles import Role
 
 log = logging.getLogger("failover_operator.watchdog")
 
@@ -60,7 +59,7 @@ class Kube(Protocol):
 class Serving(Protocol):
     """A group runner as the keeper sees it."""
 
-    local_role: LocalRole | None
+    local_role: Role | None
 
     def fence_left(self) -> float: ...
 
@@ -92,7 +91,7 @@ class LeaseKeeper:
 
     def time_left(self) -> float | None:
         """Until the first serving group must fence (None: nothing served)."""
-        left = [r.fence_left() for r in self.runners() if r.local_role == LocalRole.PRIMARY]
+        left = [r.fence_left() for r in self.runners() if r.local_role == Role.PRIMARY]
         return max(0.0, min(left)) if left else None
 
     def poke(self) -> None:

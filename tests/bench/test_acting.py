@@ -18,7 +18,7 @@ from bench.scale import NS, TABLE, Reporter, _deployment, _group
 from failover_operator.clock import EventLoopClock
 from failover_operator.metrics import Metrics
 from failover_operator.reconciler.context import OperatorContext
-from failover_operator.reconciler.decide import LocalRole
+from failover_operator.reconciler.decide import Role
 from failover_operator.reconciler.group import GroupRunner
 from failover_operator.reconciler.plan import GroupPlan, plan_of
 from failover_operator.settings import Settings
@@ -116,8 +116,8 @@ class Pair:
 
     def settled(self, *, written: bool = False) -> bool:
         """east serves every group, west stands by for each (and, `written`, has written its status)."""
-        return all(r.local_role == LocalRole.PRIMARY for r in self.east.runners.values()) and all(
-            r.local_role == LocalRole.STANDBY and (not written or r._written_key is not None)
+        return all(r.local_role == Role.PRIMARY for r in self.east.runners.values()) and all(
+            r.local_role == Role.STANDBY and (not written or r._written_key is not None)
             for r in self.west.runners.values()
         )
 
@@ -130,8 +130,7 @@ class Pair:
     def served(self) -> bool:
         """west is PRIMARY of every group, and its Deployment is scaled up."""
         return all(
-            r.local_role == LocalRole.PRIMARY and serves(self.west_kube, name)
-            for (_, name), r in self.west.runners.items()
+            r.local_role == Role.PRIMARY and serves(self.west_kube, name) for (_, name), r in self.west.runners.items()
         )
 
 
@@ -220,7 +219,7 @@ async def test_a_takeover_reads_the_group_once_and_writes_its_status_at_most_twi
 
                     def served() -> bool:
                         return all(
-                            r.local_role == LocalRole.PRIMARY
+                            r.local_role == Role.PRIMARY
                             and r.observation is not None
                             and r.observation.all_ready
                             and r._written_key is not None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bench.scale import NS, TABLE
 
-from failover_operator.reconciler.decide import LocalRole
+from failover_operator.reconciler.decide import Role
 from failover_operator.store import ensure_table
 from harness.dynamo import dynamodb_client
 from harness.memdynamo_server import memdynamo_process
@@ -44,7 +44,7 @@ async def test_a_switchover_is_carried_out_by_the_operators_and_refusals_are_the
 
                 def moved() -> bool:
                     runner = west.runners[(NS, "g01")]
-                    return runner.local_role == LocalRole.PRIMARY and serves(west_kube, "g01")
+                    return runner.local_role == Role.PRIMARY and serves(west_kube, "g01")
 
                 assert await _until(moved, MOVE_BUDGET), "the operators did not carry out the switchover"
                 assert not serves(east_kube, "g01")

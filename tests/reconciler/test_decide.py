@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from failover_operator.model import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health, Timeouts, Transition
 from failover_operator.reconciler.decide import (
     Action,
-    LocalRole,
+    Role,
     Situation,
     Timing,
     decide,
@@ -16,18 +17,9 @@ from failover_operator.reconciler.decide import (
     reported_state,
     takeover_order,
 )
-from failover_operator.store.records import (
-    ClusterState,
-    ClusterStatus,
-    FailoverMode,
-    GroupConfig,
-    Health,
-    Timeouts,
-    Transition,
-)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-P, S, F = LocalRole.PRIMARY, LocalRole.STANDBY, LocalRole.FENCED
+P, S, F = Role.PRIMARY, Role.STANDBY, Role.FENCED
 
 
 def cfg(owner="east", epoch=7, **kw):

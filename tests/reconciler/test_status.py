@@ -1,10 +1,10 @@
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from failover_operator.reconciler.decide import Action, Decision, LocalRole
+from failover_operator.model import ClusterState, ClusterStatus, Health
+from failover_operator.reconciler.decide import Action, Decision, Role
 from failover_operator.reconciler.status import group_status, heartbeat_age_text
 from failover_operator.store import GroupConfig, GroupState
-from failover_operator.store.records import ClusterState, ClusterStatus, Health
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -21,7 +21,7 @@ def test_heartbeat_age_changes_only_when_it_means_something():
     assert len({heartbeat_age_text(age, 5) for age in range(0, 3600, 5)}) == 10
 
 
-def build(previous=None, now=T0, health=Health.OK, role=LocalRole.PRIMARY, suspended=False):
+def build(previous=None, now=T0, health=Health.OK, role=Role.PRIMARY, suspended=False):
     config = GroupConfig(
         namespace="shop",
         name="web",
@@ -110,7 +110,7 @@ def test_a_standby_says_whether_it_could_take_over_now_and_why_not():
         me="west",
         config=config,
         state=state,
-        local_role=LocalRole.STANDBY,
+        local_role=Role.STANDBY,
         health=Health.OK,
         auto_failover=True,
         heartbeating=True,
@@ -124,7 +124,7 @@ def test_a_standby_says_whether_it_could_take_over_now_and_why_not():
     assert reason(me="east") == (False, "Owner")
     assert reason(config=config.model_copy(update={"suspended": True})) == (False, "Suspended")
     assert reason(auto_failover=False) == (False, "AutoFailoverOff")
-    assert reason(local_role=LocalRole.FENCED) == (False, "Fenced")
+    assert reason(local_role=Role.FENCED) == (False, "Fenced")
     assert reason(heartbeating=False) == (False, "NotHeartbeating")
     assert reason(health=Health.DEGRADED) == (False, "NotHealthy")
     behind = GroupState(

@@ -39,7 +39,7 @@ from failover_operator.api import (
     set_condition,
     validation_message,
 )
-from failover_operator.store.records import HistoryRecord, Timeouts
+from failover_operator.model import HistoryRecord, Timeouts
 
 T0 = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ import urllib.request
 
 import kubernetes
 
-from failover_operator.health import STALL_INTERVALS, Health, serve
+from failover_operator.health import STALL_INTERVALS, Probes, serve
 from failover_operator.workloads.kube import KubeClient, KubeError
 
 
@@ -26,7 +26,7 @@ class Clock:
 
 def test_healthz_fails_once_the_api_has_not_answered_for_the_heartbeat_timeout() -> None:
     clock = Clock()
-    health = Health(now=clock, api_limit=lambda: 15.0)
+    health = Probes(now=clock, api_limit=lambda: 15.0)
     health.api_failed("cannot reach the API server")
     clock.t += 14.9
     assert health.live() == []
@@ -43,7 +43,7 @@ def test_an_owner_cut_off_from_its_api_server_stays_up_and_says_so() -> None:
     start beside them. So /healthz stays 200 while this cluster serves a group; /readyz names the outage."""
     clock = Clock()
     serving = True
-    health = Health(now=clock, api_limit=lambda: 15.0, serving=lambda: serving)
+    health = Probes(now=clock, api_limit=lambda: 15.0, serving=lambda: serving)
     health.started = True
     health.api_failed("cannot reach the API server")
     clock.t += 16
@@ -57,7 +57,7 @@ def test_an_owner_cut_off_from_its_api_server_stays_up_and_says_so() -> None:
 def test_healthz_fails_when_the_heartbeat_loop_stalls_while_it_carries_groups() -> None:
     clock = Clock()
     groups = 0
-    health = Health(now=clock, carrying=lambda: groups)
+    health = Probes(now=clock, carrying=lambda: groups)
     health.loop_turned(5.0)
     clock.t += STALL_INTERVALS * 5.0 + 1
     assert health.live() == []  # no group carried: nothing to stall
@@ -70,7 +70,7 @@ def test_healthz_fails_when_the_heartbeat_loop_stalls_while_it_carries_groups() 
 
 def test_readyz_once_started_and_heartbeating() -> None:
     clock = Clock()
-    health = Health(now=clock, carrying=lambda: 1)
+    health = Probes(now=clock, carrying=lambda: 1)
     assert health.ready() == ["starting"]
     health.started = True
     health.loop_turned(5.0)
@@ -84,7 +84,7 @@ def test_readyz_once_started_and_heartbeating() -> None:
 
 async def test_the_endpoints_answer_503_with_the_reasons() -> None:
     clock = Clock()
-    health = Health(now=clock, api_limit=lambda: 15.0)
+    health = Probes(now=clock, api_limit=lambda: 15.0)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -2,25 +2,27 @@ from datetime import UTC, datetime
 
 import pytest
 
-from failover_operator.store import keys
-from failover_operator.store.errors import CorruptRecordError
-from failover_operator.store.records import (
-    MAX_COMPONENTS_BYTES,
+from failover_operator.model import (
     ClusterState,
     ClusterStatus,
     FailoverMode,
     GroupConfig,
     Health,
     HistoryRecord,
-    Lease,
     Outcome,
     Timeouts,
     Transition,
+    evolved,
+)
+from failover_operator.store import keys
+from failover_operator.store.errors import CorruptRecordError
+from failover_operator.store.records import (
+    MAX_COMPONENTS_BYTES,
+    Lease,
     cluster_status_from_item,
     components_json,
     config_from_item,
     config_to_item,
-    evolved,
     history_from_item,
     history_to_item,
     lease_to_item,

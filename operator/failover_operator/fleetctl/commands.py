@@ -18,11 +18,11 @@ from pydantic import ValidationError
 from ..api import FailoverSpec, Phase
 from ..clock import Clock, SystemClock
 from ..metrics import Metrics
+from ..model import FailoverMode
 from ..reconciler.failover import FailoverExecutor, FailoverRefused
 from ..reconciler.preflight import Preflight, preflight
 from ..settings import check_name
 from ..store import DynamoDBService, NotFoundError, Severity, StoreError
-from ..store.records import FailoverMode
 from .session import (
     WRITER,
     Publisher,

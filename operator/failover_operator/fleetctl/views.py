@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..model import GroupConfig, HistoryRecord
 from ..store import DynamoDBService, GroupState, NotFoundError
-from ..store.records import GroupConfig, HistoryRecord
 from .session import Refused, age_text, render
 
 

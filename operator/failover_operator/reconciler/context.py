@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..clock import Clock
-from ..health import Health
+from ..health import Probes
 from ..metrics import Metrics
 from ..settings import Settings
 from ..store import DynamoDBService
@@ -53,7 +53,7 @@ class OperatorContext:
     runners: dict[tuple[str, str], GroupRunner] = field(default_factory=dict)
     failover_poll_seconds: float = 0.5
     liveness: Liveness | None = None  # None: no watchdog watches this operator (tests)
-    health: Health | None = None  # what /healthz and /readyz answer from (None: not served, in tests)
+    health: Probes | None = None  # what /healthz and /readyz answer from (None: not served, in tests)
     acting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(ACTING_CONCURRENCY))
     """Groups acting at once (a move, a proof of ownership, and the reads and status writes around them)."""
     heartbeat: ClusterHeartbeat = field(init=False)  # beats while any runner is attached

@@ -32,15 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..store.records import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health, Transition
-
-
-class LocalRole(StrEnum):
-    """What this cluster's copy of the group's resources is converged to."""
-
-    PRIMARY = "PRIMARY"
-    STANDBY = "STANDBY"
-    FENCED = "FENCED"  # scaled down by itself: it could not prove it still owns the group
+from ..model import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health, Role, Transition
 
 
 class Action(StrEnum):
@@ -61,7 +53,7 @@ class Action(StrEnum):
 @dataclass(frozen=True)
 class Decision:
     action: Action
-    role: LocalRole | None
+    role: Role | None
     """The role to converge local resources to (None: touch nothing — we have not read the config yet)."""
     reason: str
     epoch: int | None = None
@@ -94,7 +86,7 @@ class Situation:
 
     me: str
     group: str  # "namespace/name", for reasons
-    local_role: LocalRole | None  # None: never converged since start
+    local_role: Role | None  # None: never converged since start
     my_health: Health
     store_ok: bool  # this tick's DynamoDB read succeeded
     since_heartbeat_write: float | None  # seconds since our last good heartbeat was sent (None: never)
@@ -120,11 +112,11 @@ class Situation:
 def decide(s: Situation) -> Decision:
     # 1. An owner that cannot prove it still owns the group goes down before anyone else may come up.
     silent = s.since_heartbeat_write is None or s.since_heartbeat_write > s.timing.fence_after
-    if s.local_role in (LocalRole.PRIMARY, LocalRole.FENCED) and silent:
+    if s.local_role in (Role.PRIMARY, Role.FENCED) and silent:
         written = "never" if s.since_heartbeat_write is None else f"{s.since_heartbeat_write:.1f}s ago"
         return Decision(
-            Action.FENCE if s.local_role == LocalRole.PRIMARY else Action.NONE,
-            LocalRole.FENCED,
+            Action.FENCE if s.local_role == Role.PRIMARY else Action.NONE,
+            Role.FENCED,
             f"fencing: {s.me} cannot write its heartbeat for {s.group} (last written {written}, "
             f"limit {s.timing.fence_after:g}s) and stays down until it can prove ownership",
         )
@@ -151,22 +143,22 @@ def _as_owner(s: Situation, config: GroupConfig) -> Decision:
         if s.transition_age is not None and s.transition_age > limit:
             return Decision(
                 Action.ABANDON,
-                LocalRole.PRIMARY,
+                Role.PRIMARY,
                 f"resuming: failover {t.failover_name} to {t.target_cluster} did not transfer within {limit:g}s; "
                 f"{s.me} withdraws it and stays PRIMARY of {where}",
                 transition=t,
             )
         return Decision(
             Action.DRAIN,
-            LocalRole.STANDBY,
+            Role.STANDBY,
             f"draining for failover {t.failover_name}: {s.me} stops serving {where} for {t.target_cluster} "
             f"({t.mode.value}) and waits for the transfer",
             transition=t,
         )
-    if s.local_role == LocalRole.PRIMARY:
-        return Decision(Action.NONE, LocalRole.PRIMARY, f"no action: I am {s.me}, PRIMARY of {where}")
-    why = "DynamoDB is reachable again and " if s.local_role == LocalRole.FENCED else ""
-    return Decision(Action.PROMOTE, LocalRole.PRIMARY, f"promoting: {why}{s.me} owns {where}")
+    if s.local_role == Role.PRIMARY:
+        return Decision(Action.NONE, Role.PRIMARY, f"no action: I am {s.me}, PRIMARY of {where}")
+    why = "DynamoDB is reachable again and " if s.local_role == Role.FENCED else ""
+    return Decision(Action.PROMOTE, Role.PRIMARY, f"promoting: {why}{s.me} owns {where}")
 
 
 def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterStatus]) -> Decision:
@@ -175,18 +167,18 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
     limit = s.timing.transitory
 
     # An UPTIME hand-off from me: I serve until the new owner is ready, or take ownership back.
-    if t is not None and handing_off(config) and t.source_cluster == s.me and s.local_role == LocalRole.PRIMARY:
+    if t is not None and handing_off(config) and t.source_cluster == s.me and s.local_role == Role.PRIMARY:
         if serving(clusters.get(config.owner), config.epoch):
             return Decision(
                 Action.HAND_OFF,
-                LocalRole.STANDBY,
+                Role.STANDBY,
                 f"demoting: {config.owner} is ready as the owner of {where} (UPTIME hand-off complete)",
                 transition=t,
             )
         if s.transition_age is not None and s.transition_age > limit:
             return Decision(
                 Action.HAND_BACK,
-                LocalRole.PRIMARY,
+                Role.PRIMARY,
                 f"taking {s.group} back: {config.owner} has not reported ready within {limit:g}s of the UPTIME "
                 f"hand-off; {s.me} serves on and claims it at epoch {config.epoch + 1}",
                 epoch=config.epoch,
@@ -194,7 +186,7 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
             )
         return Decision(
             Action.NONE,
-            LocalRole.PRIMARY,
+            Role.PRIMARY,
             f"handing over: {config.owner} owns {where} and promotes first (UPTIME); {s.me} serves until it is ready",
         )
 
@@ -240,9 +232,9 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
             )
         return _standby(s, Action.WAIT, f"waiting: {config.owner} drains {where} for failover {t.failover_name}")
 
-    if s.local_role in (LocalRole.PRIMARY, LocalRole.FENCED, None):
-        verb = "demoting" if s.local_role == LocalRole.PRIMARY else "standing by"
-        return Decision(Action.DEMOTE, LocalRole.STANDBY, f"{verb}: {config.owner} owns {where}")
+    if s.local_role in (Role.PRIMARY, Role.FENCED, None):
+        verb = "demoting" if s.local_role == Role.PRIMARY else "standing by"
+        return Decision(Action.DEMOTE, Role.STANDBY, f"{verb}: {config.owner} owns {where}")
 
     # A standby decides whether the owner is gone.
     standing = f"I am {s.me}, STANDBY of {s.group}; {config.owner} is PRIMARY at epoch {config.epoch}"
@@ -288,7 +280,7 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
         )
     return Decision(
         Action.TAKE_OVER,
-        LocalRole.STANDBY,  # promoted only after the takeover and a proof of ownership
+        Role.STANDBY,  # promoted only after the takeover and a proof of ownership
         f"taking over: {cause}; {s.me} claims {s.group} at epoch {config.epoch + 1}",
         epoch=config.epoch,
         cause=kind,
@@ -309,11 +301,11 @@ def _serving_elsewhere(s: Situation, config: GroupConfig, clusters: Mapping[str,
 
 
 def _transfer(t: Transition, config: GroupConfig, reason: str, *, forced: bool = False) -> Decision:
-    return Decision(Action.TRANSFER, LocalRole.STANDBY, reason, epoch=config.epoch, transition=t, forced=forced)
+    return Decision(Action.TRANSFER, Role.STANDBY, reason, epoch=config.epoch, transition=t, forced=forced)
 
 
 def _standby(s: Situation, action: Action, reason: str) -> Decision:
-    return Decision(action, LocalRole.STANDBY, reason)
+    return Decision(action, Role.STANDBY, reason)
 
 
 def draining(config: GroupConfig) -> bool:
@@ -356,7 +348,7 @@ def drained(status: ClusterStatus | None, epoch: int) -> bool:
 
 
 def reported_state(
-    role: LocalRole | None,
+    role: Role | None,
     draining_me: bool,
     down: bool | None,
     previous: ClusterState,
@@ -370,7 +362,7 @@ def reported_state(
     which reports PRIMARY until no pod runs: FAILOVER (drained) means confirmed down, and the transfer waits
     for it. `down` None: the resources could not be observed: the previous report stands.
     """
-    if role == LocalRole.PRIMARY:
+    if role == Role.PRIMARY:
         return ClusterState.PRIMARY
     if down is None:
         return previous
@@ -379,20 +371,20 @@ def reported_state(
             return ClusterState.FAILOVER
     elif draining_me or not scaled_down:
         return ClusterState.PRIMARY
-    return ClusterState.FENCED if role == LocalRole.FENCED else ClusterState.STANDBY
+    return ClusterState.FENCED if role == Role.FENCED else ClusterState.STANDBY
 
 
-def recalled_role(managed_roles: Iterable[str | None]) -> LocalRole | None:
+def recalled_role(managed_roles: Iterable[str | None]) -> Role | None:
     """A restarted operator that cannot read DynamoDB: what its resources say it was doing.
 
     Resources it last converged PRIMARY: it may have been the owner, and standbys may be taking over right now
     (its heartbeat stopped while it restarted): it counts as a PRIMARY that cannot prove ownership, and fences.
     FENCED: it stays down. Nothing of ours on them: nothing is touched before the config has been read."""
     roles = set(managed_roles)
-    if LocalRole.PRIMARY.value in roles:
-        return LocalRole.PRIMARY
-    if LocalRole.FENCED.value in roles:
-        return LocalRole.FENCED
+    if Role.PRIMARY.value in roles:
+        return Role.PRIMARY
+    if Role.FENCED.value in roles:
+        return Role.FENCED
     return None
 
 

@@ -22,6 +22,7 @@ from .. import logs
 from ..api import FailoverSpec, FailoverStatus, GroupProgress, Phase, make_condition, merge_conditions
 from ..clock import Clock
 from ..metrics import Metrics
+from ..model import ClusterState, FailoverMode, Outcome
 from ..store import (
     ClusterStatus,
     ConflictError,
@@ -33,7 +34,6 @@ from ..store import (
     Transition,
     failover_refusal,
 )
-from ..store.records import ClusterState, FailoverMode, Outcome
 from ..waits import wait_set
 from .context import Reporter
 from .decide import drained, serving

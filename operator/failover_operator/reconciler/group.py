@@ -25,6 +25,7 @@ from typing import Any
 
 from .. import logs
 from ..api import FailoverGroupStatus
+from ..model import ClusterState, ClusterStatus, FailoverMode, Health, HistoryRecord, Outcome, Role
 from ..store import (
     ConflictError,
     GroupConfig,
@@ -42,25 +43,15 @@ from ..store import (
 from ..store.changes import writing_for
 from ..store.observe import ChangeObserver
 from ..store.problems import find_problems
-from ..store.records import (
-    ClusterState,
-    ClusterStatus,
-    FailoverMode,
-    Health,
-    HistoryRecord,
-    Outcome,
-    components_json,
-)
+from ..store.records import components_json
 from ..store.state import stale_among
 from ..waits import Flag, wait_set
 from ..workloads.converge import Observation, Workloads
 from ..workloads.kube import KubeError
-from ..workloads.roles import Role
 from .context import OperatorContext, Reporter
 from .decide import (
     Action,
     Decision,
-    LocalRole,
     Situation,
     Timing,
     claims_serving,
@@ -107,7 +98,7 @@ class GroupRunner:
         self.name = name
         self.group = f"{namespace}/{name}"
         self.pk = keys.group_pk(ctx.store.operator_id, namespace, name)  # the group's partition, checked once
-        self.local_role: LocalRole | None = None
+        self.local_role: Role | None = None
         self.reported = ClusterState.STANDBY
         self.config: GroupConfig | None = None
         self.plan: GroupPlan | None = None
@@ -130,7 +121,7 @@ class GroupRunner:
         self._status_from: tuple[object, ...] | None = None  # what the FailoverGroup's status was last made of
         self._started_at: float | None = None
         self._reported_once = False  # our status for the group has been written since we started
-        self._known: tuple[float, LocalRole | None, dict[str, dict[str, Any]]] = (0.0, None, {})
+        self._known: tuple[float, Role | None, dict[str, dict[str, Any]]] = (0.0, None, {})
         """When the last converge ran, to which role, and the objects it read or wrote (for the observation)."""
         self._written_key: tuple[object, ...] | None = None  # what our last confirmed status write said
         self._components: tuple[Observation, str] | None = None  # an observation and its components as written
@@ -226,10 +217,10 @@ class GroupRunner:
         while not stop.is_set():
             self._changed.clear()
             timing = self._fence_timing = self._timing()
-            if self.local_role == LocalRole.PRIMARY:
+            if self.local_role == Role.PRIMARY:
                 left = self._fence_left(timing)
                 if left <= 0:
-                    self.local_role = LocalRole.FENCED
+                    self.local_role = Role.FENCED
                     self.ctx.heartbeat.soon()  # our peers should know at once (our status may not land)
                     self._report_action(
                         "Fenced",
@@ -239,12 +230,12 @@ class GroupRunner:
                     )
                     continue
                 await wait_set(self._changed, left + 0.001)  # until the deadline, or until it moves
-            elif self.local_role in (LocalRole.STANDBY, LocalRole.FENCED) and not self._down():
+            elif self.local_role in (Role.STANDBY, Role.FENCED) and not self._down():
                 await self._converge(self.local_role, reporter)
                 await self._observe()
                 self._report_status()  # in the background: this loop never waits on DynamoDB
                 await asyncio.sleep(min(timing.interval / 2, 0.5))
-            elif self.local_role == LocalRole.FENCED and self._report_changed():
+            elif self.local_role == Role.FENCED and self._report_changed():
                 # Until our status stops saying PRIMARY, a standby cannot take over from us "as not serving":
                 # it is retried here, not only by ticks (which may be stuck on reads that fail).
                 self._report_status()
@@ -306,11 +297,11 @@ class GroupRunner:
             taken = await self._move(decision, state, reporter)
             if taken is None:
                 return Decision(Action.NONE, self.local_role, f"no action: {decision.action.value} did not happen")
-            decision = Decision(action, LocalRole.PRIMARY, decision.reason)
+            decision = Decision(action, Role.PRIMARY, decision.reason)
             return await self._promote(decision, taken, reporter)
         if action == Action.ASK_TO_DRAIN and config is not None:
             await self._ask_to_drain(config, decision)
-            await self._converge(LocalRole.STANDBY, reporter)
+            await self._converge(Role.STANDBY, reporter)
             return decision
         if action == Action.ABANDON and decision.transition is not None and config is not None:
             t = decision.transition
@@ -321,13 +312,13 @@ class GroupRunner:
                 self.changed(wake=False)  # our own write: the next tick reads what it left
             except StoreError as exc:
                 return Decision(
-                    Action.NONE, LocalRole.STANDBY, f"no action: could not withdraw failover {t.failover_name}: {exc}"
+                    Action.NONE, Role.STANDBY, f"no action: could not withdraw failover {t.failover_name}: {exc}"
                 )
             if not withdrawn:  # it transferred after all (or was undone elsewhere): the next read says which
                 self._hurry()
                 return Decision(
                     Action.NONE,
-                    LocalRole.STANDBY,
+                    Role.STANDBY,
                     f"no action: failover {t.failover_name} is no longer withdrawable; reading again",
                 )
             self.config = config.model_copy(update={"transition": None})
@@ -337,11 +328,11 @@ class GroupRunner:
             with contextlib.suppress(StoreError):
                 await self.ctx.store.operations.clear_transition(self.namespace, self.name, t.failover_name, t.epoch)
             self.changed(wake=False)
-        if decision.role == LocalRole.PRIMARY and config is not None and config.owner == self.ctx.cluster:
+        if decision.role == Role.PRIMARY and config is not None and config.owner == self.ctx.cluster:
             if action == Action.PROMOTE or not self._shaped():
                 return await self._promote(decision, config.epoch, reporter)
             return decision  # scaled up as it should (pods may still start): nothing to scale, nothing to prove
-        if decision.role == LocalRole.PRIMARY:
+        if decision.role == Role.PRIMARY:
             return decision  # an UPTIME source serving on: it keeps what it has, and scales nothing up
         if decision.role is not None and (decision.role != self.local_role or not self._shaped()):
             # A standby already down is left alone (its resources are still observed every tick, and its fence
@@ -377,7 +368,7 @@ class GroupRunner:
         except ConflictError as exc:
             self.changed(wake=False)  # our own write (the move) or a peer's: the next tick reads what they left
             self._hurry()
-            return Decision(Action.NONE, LocalRole.STANDBY, f"no action: not promoting: {exc}")
+            return Decision(Action.NONE, Role.STANDBY, f"no action: not promoting: {exc}")
         except (StoreError, TimeoutError) as exc:
             self.changed(wake=False)  # our own writes, landed or not: the next tick reads what they left
             self._written_key = None  # it may have landed, saying PRIMARY: say again what is true
@@ -403,13 +394,13 @@ class GroupRunner:
                 f"longer than {timing.fence_after:g}s; not promoting on it",
             )
         self.reported = ClusterState.PRIMARY
-        if decision.action != Action.PROMOTE and self.local_role != LocalRole.PRIMARY:
+        if decision.action != Action.PROMOTE and self.local_role != Role.PRIMARY:
             reporter.event("Promoted", f"promoting: {self.ctx.cluster} owns {self.group} at epoch {epoch}")
-        if self.ctx.liveness is not None and self.local_role != LocalRole.PRIMARY:
+        if self.ctx.liveness is not None and self.local_role != Role.PRIMARY:
             # The watchdog must know we are about to serve before we do: frozen after the scale-up and before
             # the next renewal, we would otherwise never be fenced.
             await self.ctx.liveness.renew(also=self.fence_left())
-        await self._converge(LocalRole.PRIMARY, reporter, epoch=epoch, proved_at=sent)
+        await self._converge(Role.PRIMARY, reporter, epoch=epoch, proved_at=sent)
         return decision
 
     async def _move(self, decision: Decision, state: GroupState, reporter: Reporter) -> int | None:
@@ -521,16 +512,16 @@ class GroupRunner:
         o = self.observation
         if o is None:
             return Health.UNKNOWN, {}, None
-        return Health(str(o.health)), dict(o.components), o.message or None
+        return o.health, dict(o.components), o.message or None
 
     # --- local resources ----------------------------------------------------------------------------
 
     async def _converge(
-        self, role: LocalRole, reporter: Reporter, *, epoch: int | None = None, proved_at: float | None = None
+        self, role: Role, reporter: Reporter, *, epoch: int | None = None, proved_at: float | None = None
     ) -> None:
         """Converge our resources to `role`. PRIMARY only with a proof (`proved_at`) still within the limit."""
         async with self._act:
-            if role == LocalRole.PRIMARY:
+            if role == Role.PRIMARY:
                 timing = self._timing()
                 if proved_at is None or self.ctx.clock.monotonic() - proved_at > timing.fence_after:
                     return
@@ -543,9 +534,7 @@ class GroupRunner:
                 return
             config = self.config
             at = epoch if epoch is not None else (config.epoch if config else 0)
-            result = await self.workloads.converge(
-                self.namespace, plan.resources, Role(role.value), group=self.group, epoch=at
-            )
+            result = await self.workloads.converge(self.namespace, plan.resources, role, group=self.group, epoch=at)
             self._known = (self.ctx.clock.monotonic(), role, result.objects)
         errors = tuple(result.errors)
         if errors != self._converge_errors:  # once per distinct problem, not every tick
@@ -554,7 +543,7 @@ class GroupRunner:
             if errors:
                 reporter.event(
                     "ConvergeFailed",
-                    f"could not make every resource {Role(role.value).shape.value}: {'; '.join(errors)}",
+                    f"could not make every resource {role.shape.value}: {'; '.join(errors)}",
                     warning=True,
                 )
             else:
@@ -565,7 +554,7 @@ class GroupRunner:
         plan = self.plan
         if plan is None:
             return
-        local = self.local_role or LocalRole.STANDBY
+        local = self.local_role or Role.STANDBY
         # What the converge just read or wrote is graded as it is: one read per resource per tick, not two.
         when, converged, known = self._known
         self._known = (0.0, None, {})
@@ -573,9 +562,9 @@ class GroupRunner:
             known = {}
         try:
             self.observation = await self.workloads.observe(
-                self.namespace, plan.resources, Role(local.value), known=known, previous=self.observation
+                self.namespace, plan.resources, local, known=known, previous=self.observation
             )
-            self._observed_as = Role(local.value)
+            self._observed_as = local
         except KubeError as exc:  # observe grades errors itself; this is a safety net
             if self._repeats.news("observe", str(exc)):
                 log.warning("%s: cannot observe resources: %s", self.group, exc)
@@ -588,7 +577,7 @@ class GroupRunner:
 
     def may_serve(self) -> bool:
         """Our resources for the group may be up: we serve it, or have not seen them confirmed down."""
-        return self.local_role == LocalRole.PRIMARY or (self.local_role is not None and self._down() is not True)
+        return self.local_role == Role.PRIMARY or (self.local_role is not None and self._down() is not True)
 
     def _down(self) -> bool | None:
         """Every listed workload confirmed down; None when they could not all be observed."""
@@ -605,7 +594,7 @@ class GroupRunner:
         return self.observation is not None and self.observation.all_shaped
 
     def _settled(self) -> bool:
-        return self._ready() if self.local_role == LocalRole.PRIMARY else bool(self._down())
+        return self._ready() if self.local_role == Role.PRIMARY else bool(self._down())
 
     async def _recall(self, plan: GroupPlan) -> None:
         """Started without being able to read DynamoDB: see decide.recalled_role."""
@@ -732,7 +721,7 @@ class GroupRunner:
         """The decision writes to DynamoDB (a transaction, a request, a proof of ownership)."""
         if decision.action not in (Action.NONE, Action.WAIT, Action.DEMOTE, Action.FENCE):
             return True
-        return decision.role == LocalRole.PRIMARY and not self._shaped()
+        return decision.role == Role.PRIMARY and not self._shaped()
 
     def _busy(self) -> bool:
         """Every acting slot is taken: groups queue to act (a dead owner's thousand groups)."""
@@ -840,7 +829,7 @@ class GroupRunner:
         now = self.ctx.clock.monotonic()
         timing = self._timing()
         since = None if self.sent_ok is None else now - self.sent_ok
-        my_health = Health(str(self.observation.health)) if self.observation is not None else Health.UNKNOWN
+        my_health = self.observation.health if self.observation is not None else Health.UNKNOWN
         common = dict(
             me=self.ctx.cluster,
             group=self.group,
@@ -984,7 +973,7 @@ class GroupRunner:
             config=config,
             state=self._cached,
             local_role=self.local_role,
-            health=Health(str(self.observation.health)) if self.observation is not None else Health.UNKNOWN,
+            health=self.observation.health if self.observation is not None else Health.UNKNOWN,
             auto_failover=self.plan.auto_failover if self.plan is not None else True,
             heartbeating=self.sent_ok is not None and self.ctx.clock.monotonic() - self.sent_ok < timing.fence_after,
             store_error=store_error,
@@ -992,8 +981,8 @@ class GroupRunner:
         mine.ready_to_take_over.set(1 if self._takeover[0] else 0)
         mine.heartbeat_timeout.set(timing.heartbeat)
         mine.decided(decision.action.value)
-        mine.is_primary.set(1 if self.local_role == LocalRole.PRIMARY else 0)
-        mine.fenced.set(1 if self.local_role == LocalRole.FENCED else 0)
+        mine.is_primary.set(1 if self.local_role == Role.PRIMARY else 0)
+        mine.fenced.set(1 if self.local_role == Role.FENCED else 0)
         if config is not None:
             mine.epoch.set(config.epoch)
         if self.observation is not None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..store import StoreError
 from ..waits import wait_set
-from .decide import LocalRole
+from .decide import Role
 
 if TYPE_CHECKING:
     from .context import OperatorContext
@@ -114,7 +114,7 @@ class ClusterHeartbeat:
                 task.cancel()
 
     def _fenced(self) -> list[str]:
-        return [r.pk for r in list(self.ctx.runners.values()) if r.local_role == LocalRole.FENCED]
+        return [r.pk for r in list(self.ctx.runners.values()) if r.local_role == Role.FENCED]
 
     def _starting(self) -> int:
         return sum(1 for r in list(self.ctx.runners.values()) if r.starting())

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api import FailoverGroupSpec
-from ..store.records import Timeouts
+from ..model import Timeouts
 from ..workloads.converge import ResourceRef
 
 

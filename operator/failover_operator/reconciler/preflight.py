@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..model import FailoverMode, Health, Outcome
 from ..store import GroupState, failover_refusal
-from ..store.records import FailoverMode, Health, Outcome
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import asyncio
 import contextlib
 import logging
 
+from ..model import Health
 from ..store import ConflictError, GroupState, LockHeldError, NotFoundError, PreconditionError, StoreError
-from ..store.records import Health
 from ..workloads.roles import Role
 from .context import OperatorContext, Reporter
 from .decide import takeover_order

@@ -15,10 +15,10 @@ from ..api import (
     make_condition,
     merge_conditions,
 )
+from ..model import Health
 from ..store import GroupConfig, GroupState
-from ..store.records import Health
 from ..workloads.converge import Observation
-from .decide import Decision, LocalRole
+from .decide import Decision
 
 
 def heartbeat_age_text(age: float | None, interval: float) -> str | None:
@@ -44,7 +44,7 @@ def takeover_readiness(
     me: str,
     config: GroupConfig | None,
     state: GroupState | None,
-    local_role: LocalRole | None,
+    local_role: Role | None,
     health: Health,
     auto_failover: bool,
     heartbeating: bool,
@@ -62,7 +62,7 @@ def takeover_readiness(
         return False, "Suspended", f"{group} is suspended ({config.suspension_reason or 'no reason given'})"
     if not auto_failover:
         return False, "AutoFailoverOff", f"autoFailover is off for {group}: only a Failover moves it"
-    if local_role == LocalRole.FENCED:
+    if local_role == Role.FENCED:
         return False, "Fenced", f"{me} has fenced {group}"
     if not heartbeating:
         return False, "NotHeartbeating", f"{me}'s heartbeat is not being written: a takeover needs DynamoDB"
@@ -80,7 +80,7 @@ def group_status(
     me: str,
     config: GroupConfig | None,
     state: GroupState | None,
-    local_role: LocalRole | None,
+    local_role: Role | None,
     observation: Observation | None,
     decision: Decision,
     heartbeat_age: Callable[[str], float | None],
@@ -92,8 +92,8 @@ def group_status(
     spec_error: str | None = None,
     takeover: tuple[bool, str, str] | None = None,
 ) -> FailoverGroupStatus:
-    health = Health(str(observation.health)) if observation is not None else Health.UNKNOWN
-    role = Role(local_role.value) if local_role is not None else None
+    health = observation.health if observation is not None else Health.UNKNOWN
+    role = local_role
     clusters = []
     if state is not None:
         for name in sorted(state.clusters):
@@ -117,7 +117,7 @@ def group_status(
         message = f"invalid spec (running with the last valid one): {spec_error}"
     if message is None and observation is not None and health != Health.OK:
         message = observation.message or None
-    ready = local_role in (LocalRole.PRIMARY, LocalRole.STANDBY) and health == Health.OK and store_error is None
+    ready = local_role in (Role.PRIMARY, Role.STANDBY) and health == Health.OK and store_error is None
     if local_role is None:
         ready_reason, ready_message = "NotReconciled", "the group's config has not been read yet"
     elif store_error is not None:
@@ -125,7 +125,7 @@ def group_status(
     elif health != Health.OK:
         ready_reason, ready_message = "ResourcesNotHealthy", message or health.value
     else:
-        ready_reason = "Primary" if local_role == LocalRole.PRIMARY else "Standby"
+        ready_reason = "Primary" if local_role == Role.PRIMARY else "Standby"
         ready_message = decision.reason
     suspended = bool(config and config.suspended)
     conditions = merge_conditions(
@@ -152,9 +152,9 @@ def group_status(
             ),
             make_condition(
                 ConditionType.FENCED,
-                local_role == LocalRole.FENCED,
-                "Fenced" if local_role == LocalRole.FENCED else "NotFenced",
-                decision.reason if local_role == LocalRole.FENCED else "",
+                local_role == Role.FENCED,
+                "Fenced" if local_role == Role.FENCED else "NotFenced",
+                decision.reason if local_role == Role.FENCED else "",
                 now=now,
                 observed_generation=generation,
             ),

@@ -3,6 +3,17 @@
 Knows nothing of Kubernetes. See docs/design.md ("The table", "Time") for the records and the rules.
 """
 
+from ..model import (
+    ClusterState,
+    ClusterStatus,
+    FailoverMode,
+    GroupConfig,
+    Health,
+    HistoryRecord,
+    Outcome,
+    Timeouts,
+    Transition,
+)
 from .errors import (
     ConflictError,
     CorruptRecordError,
@@ -15,20 +26,7 @@ from .errors import (
 from .liveness import LivenessManager
 from .operations import OperationsManager, OwnerCheck, failover_refusal
 from .problems import Problem, ProblemKind, Severity
-from .records import (
-    ClusterState,
-    ClusterStatus,
-    FailoverMode,
-    GroupConfig,
-    Health,
-    HistoryRecord,
-    Lease,
-    Liveness,
-    LockInfo,
-    Outcome,
-    Timeouts,
-    Transition,
-)
+from .records import Lease, Liveness, LockInfo
 from .service import DynamoDBService
 from .state import GroupState, StateManager
 from .table import ensure_table

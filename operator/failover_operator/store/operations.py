@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..model import ClusterState, FailoverMode, GroupConfig, Health, HistoryRecord, Outcome, Transition
 from . import keys
 from .calls import TRANSACTION_CANCELED, cancellation_codes, error_code, unexpected
 from .context import StoreContext, coerce
@@ -19,15 +20,8 @@ from .errors import ConflictError, CorruptRecordError, LockHeldError, NotFoundEr
 from .expr import Expr, update_expression
 from .problems import Problem, ProblemKind, find_problems
 from .records import (
-    ClusterState,
-    FailoverMode,
-    GroupConfig,
-    Health,
-    HistoryRecord,
     Lease,
     LockInfo,
-    Outcome,
-    Transition,
     b,
     config_from_item,
     history_to_item,

@@ -7,7 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from .records import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health, LockInfo
+from ..model import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health
+from .records import LockInfo
 
 
 class ProblemKind(StrEnum):

@@ -11,11 +11,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError
 
+from ..model import (
+    ClusterStatus,
+    FailoverMode,
+    GroupConfig,
+    HistoryRecord,
+    Record,
+    Timeouts,
+    Transition,
+)
 from . import keys
 from .errors import CorruptRecordError
 
@@ -26,122 +34,7 @@ Item = dict[str, dict[str, Any]]
 MAX_COMPONENTS_BYTES = 64 * 1024
 
 
-class Health(StrEnum):
-    OK = "OK"
-    DEGRADED = "DEGRADED"
-    ERROR = "ERROR"
-    UNKNOWN = "UNKNOWN"
-
-
-class ClusterState(StrEnum):
-    PRIMARY = "PRIMARY"
-    STANDBY = "STANDBY"
-    FAILOVER = "FAILOVER"
-    FAILBACK = "FAILBACK"
-    FENCED = "FENCED"
-
-
-class Outcome(StrEnum):
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    ROLLED_BACK = "ROLLED_BACK"  # an UPTIME hand-off whose new owner never became ready: ownership returned
-
-
-class FailoverMode(StrEnum):
-    CONSISTENCY = "CONSISTENCY"
-    UPTIME = "UPTIME"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, use_enum_values=False, extra="forbid")
-
-
-Frozen = TypeVar("Frozen", bound=BaseModel)
-
-
-def evolved(model: Frozen, **changes: Any) -> Frozen:
-    """`model.model_copy(update=changes)` (unvalidated, as that is) at half the cost, for frozen models: every
-    group's quiet tick copies its statuses with the liveness just read."""
-    new = model.__class__.__new__(model.__class__)
-    object.__setattr__(new, "__dict__", {**model.__dict__, **changes})
-    object.__setattr__(new, "__pydantic_fields_set__", model.__pydantic_fields_set__ | changes.keys())
-    object.__setattr__(new, "__pydantic_extra__", model.__pydantic_extra__)  # shared: frozen, as the rest
-    object.__setattr__(new, "__pydantic_private__", model.__pydantic_private__)
-    return new
-
-
-class Timeouts(_Model):
-    """Per-group timeouts, in seconds."""
-
-    heartbeat: float = Field(15.0, gt=0)
-    unhealthy_primary: float = Field(60.0, gt=0)
-    transitory_state: float = Field(300.0, gt=0)
-
-
-class Transition(_Model):
-    """A move of ownership in progress, which every cluster's tick advances (the protocol of a failover).
-
-    CONSISTENCY, at `epoch` (the owner's): the source drains and reports FAILOVER; the target then transfers
-    ownership (epoch + 1) in a transaction conditioned on this very transition, and the transition goes with
-    it. A source that gives up after transitoryState removes it first (conditionally), so a late transfer can
-    never land after it resumed. `force`: the target transfers after one heartbeat interval even if the source
-    has not confirmed. `automatic`: asked by a standby because the owner reports ERROR.
-    UPTIME, at `epoch` (the owner's): the target transfers at once and the transition stays, at the new epoch,
-    as the hand-off: the source serves until the target reports ready, then removes it; if the target never
-    does within transitoryState, the source takes ownership back (epoch + 1, history ROLLED_BACK)."""
-
-    failover_name: str
-    source_cluster: str
-    target_cluster: str
-    mode: FailoverMode = FailoverMode.CONSISTENCY
-    requested_by: str
-    requested_at: datetime
-    epoch: int
-    force: bool = False
-    automatic: bool = False
-    reason: str = ""
-
-
-class GroupConfig(_Model):
-    namespace: str
-    name: str
-    operator_id: str
-    owner: str
-    previous_owner: str | None = None
-    epoch: int = Field(1, ge=0)
-    version: int = Field(1, ge=1)
-    suspended: bool = False
-    suspension_reason: str | None = None
-    timeouts: Timeouts = Timeouts()
-    timeouts_before: Timeouts | None = None
-    """The timeouts before the last change of them: nobody's wait shortens before the old timeout has passed."""
-    last_failover: datetime | None = None
-    updated_at: datetime
-    transition: Transition | None = None
-
-
-class ClusterStatus(_Model):
-    cluster_name: str
-    health: Health = Health.UNKNOWN
-    state: ClusterState = ClusterState.STANDBY
-    heartbeat_seq: int = Field(0, ge=0)
-    last_heartbeat: datetime
-    observed_epoch: int | None = None
-    components: dict[str, Any] = {}
-    message: str | None = None
-    liveness_seq: int | None = None
-    """The cluster's liveness sequence number (store/liveness.py) as read with this status; None: not read.
-    The cluster is alive for this group while either number moves."""
-    alive_at: datetime | None = None
-    """The cluster's own clock when its liveness was last written (for people; never compared)."""
-
-    @field_validator("components", mode="before")
-    @classmethod
-    def _components_from_json(cls, value: Any) -> Any:
-        return json.loads(value) if isinstance(value, str) else value
-
-
-class Liveness(_Model):
+class Liveness(Record):
     """A cluster's proof of life for every group at once: written every interval (the smallest
     heartbeatInterval among its groups). Readers judge staleness by `seq` moving, on their own clock."""
 
@@ -162,24 +55,7 @@ class Liveness(_Model):
     STARTING_LIMIT seconds): peers do not count an owner that has never reported as silent meanwhile."""
 
 
-class HistoryRecord(_Model):
-    failover_name: str
-    source_cluster: str
-    target_cluster: str
-    reason: str = ""
-    forced: bool = False
-    automatic: bool = False
-    mode: FailoverMode = FailoverMode.CONSISTENCY
-    started_at: datetime
-    finished_at: datetime
-    outcome: Outcome = Outcome.SUCCEEDED
-    epoch: int
-    downtime_seconds: float | None = None
-    record_id: str = ""
-    """The record's sort key; identifies it for later updates (e.g. measured downtime)."""
-
-
-class LockInfo(_Model):
+class LockInfo(Record):
     holder: str
     reason: str = ""
     acquired_at: datetime
@@ -188,7 +64,7 @@ class LockInfo(_Model):
     renewals: int = 0
 
 
-class Lease(_Model):
+class Lease(Record):
     """Proof of holding a group's lock. The token never changes; renewals count up."""
 
     token: str

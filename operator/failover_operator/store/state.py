@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
+from ..model import ClusterState, ClusterStatus, GroupConfig, Health, HistoryRecord, Timeouts, evolved
 from . import keys
 from .batch import ItemBatches
 from .calls import CONDITION_FAILED, TRANSACTION_CANCELED, error_code, unexpected
@@ -18,20 +19,13 @@ from .errors import ConflictError, CorruptRecordError, NotFoundError, Superseded
 from .expr import Expr, update_expression
 from .liveness import LivenessManager
 from .records import (
-    ClusterState,
-    ClusterStatus,
-    GroupConfig,
-    Health,
-    HistoryRecord,
     Liveness,
     LockInfo,
-    Timeouts,
     b,
     cluster_status_from_item,
     components_json,
     config_from_item,
     config_to_item,
-    evolved,
     history_from_item,
     lock_from_item,
     n,

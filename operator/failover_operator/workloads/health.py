@@ -15,26 +15,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
+from ..model import Health, Role
 from . import annotations as ann
 from .kinds import Kind, UnknownKindError, managed_kind
-from .roles import Role
-
-
-class Health(StrEnum):
-    OK = "OK"
-    DEGRADED = "DEGRADED"
-    UNKNOWN = "UNKNOWN"
-    ERROR = "ERROR"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-
-_RANK = {Health.OK: 0, Health.DEGRADED: 1, Health.UNKNOWN: 2, Health.ERROR: 3}
 
 
 @dataclass(frozen=True)

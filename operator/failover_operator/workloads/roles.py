@@ -27,22 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
+from ..model import Role
 from . import annotations as ann
 from .kinds import Kind, managed_kind
-
-
-class Role(StrEnum):
-    PRIMARY = "PRIMARY"
-    STANDBY = "STANDBY"
-    FENCED = "FENCED"  # a standby's shape, taken by an owner that could not prove it still owns the group
-
-    @property
-    def shape(self) -> Role:
-        """The shape the resources take: FENCED ones look like a standby's."""
-        return Role.STANDBY if self == Role.FENCED else self
 
 
 def role_patch(

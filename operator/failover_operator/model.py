@@ -1,0 +1,176 @@
+"""The domain's words: roles, health, states, modes, outcomes, timeouts — and the records the clusters share
+(a group's config with its owner, epoch and transition; each cluster's status; the history of moves).
+
+No I/O and no other module of the package: `api.py`, the rules (`rules/`), the store (which keeps these
+records in DynamoDB: `store/records.py` converts them to and from items), the workloads and the reconciler all
+speak these words, so each means one thing everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Role(StrEnum):
+    """What this cluster's copy of a group's resources is converged to."""
+
+    PRIMARY = "PRIMARY"
+    STANDBY = "STANDBY"
+    FENCED = "FENCED"  # a standby's shape, taken by an owner that could not prove it still owns the group
+
+    @property
+    def shape(self) -> Role:
+        """The shape the resources take: FENCED ones look like a standby's."""
+        return Role.STANDBY if self == Role.FENCED else self
+
+
+class Health(StrEnum):
+    """Of one resource, of a cluster's copy of a group, as reported. UNKNOWN: it could not be observed (its API
+    server did not answer) — not knowing is not failing."""
+
+    OK = "OK"
+    DEGRADED = "DEGRADED"
+    ERROR = "ERROR"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def rank(self) -> int:
+        """Worse is higher: a group is as healthy as its worst resource."""
+        return _RANK[self]
+
+
+_RANK = {Health.OK: 0, Health.DEGRADED: 1, Health.UNKNOWN: 2, Health.ERROR: 3}
+
+
+class ClusterState(StrEnum):
+    """What a cluster's status record says of its copy of a group (the truth about its resources)."""
+
+    PRIMARY = "PRIMARY"  # scaled up: it serves
+    STANDBY = "STANDBY"
+    FAILOVER = "FAILOVER"  # drained for a move: confirmed down, the target may start
+    FAILBACK = "FAILBACK"
+    FENCED = "FENCED"  # an owner that scaled itself down: it could not prove ownership in time
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    ROLLED_BACK = "ROLLED_BACK"  # an UPTIME hand-off whose new owner never became ready: ownership returned
+
+
+class FailoverMode(StrEnum):
+    CONSISTENCY = "CONSISTENCY"
+    UPTIME = "UPTIME"
+
+
+class Record(BaseModel):
+    """A record the clusters share: immutable, and nothing in it that the table does not hold."""
+
+    model_config = ConfigDict(frozen=True, use_enum_values=False, extra="forbid")
+
+
+Frozen = TypeVar("Frozen", bound=BaseModel)
+
+
+def evolved(model: Frozen, **changes: Any) -> Frozen:
+    """`model.model_copy(update=changes)` (unvalidated, as that is) at half the cost, for frozen models: every
+    group's quiet tick copies its statuses with the liveness just read."""
+    new = model.__class__.__new__(model.__class__)
+    object.__setattr__(new, "__dict__", {**model.__dict__, **changes})
+    object.__setattr__(new, "__pydantic_fields_set__", model.__pydantic_fields_set__ | changes.keys())
+    object.__setattr__(new, "__pydantic_extra__", model.__pydantic_extra__)  # shared: frozen, as the rest
+    object.__setattr__(new, "__pydantic_private__", model.__pydantic_private__)
+    return new
+
+
+class Timeouts(Record):
+    """Per-group timeouts, in seconds."""
+
+    heartbeat: float = Field(15.0, gt=0)
+    unhealthy_primary: float = Field(60.0, gt=0)
+    transitory_state: float = Field(300.0, gt=0)
+
+
+class Transition(Record):
+    """A move of ownership in progress, which every cluster's tick advances (the protocol of a failover).
+
+    CONSISTENCY, at `epoch` (the owner's): the source drains and reports FAILOVER; the target then transfers
+    ownership (epoch + 1) in a transaction conditioned on this very transition, and the transition goes with
+    it. A source that gives up after transitoryState removes it first (conditionally), so a late transfer can
+    never land after it resumed. `force`: the target transfers after one heartbeat interval even if the source
+    has not confirmed. `automatic`: asked by a standby because the owner reports ERROR.
+    UPTIME, at `epoch` (the owner's): the target transfers at once and the transition stays, at the new epoch,
+    as the hand-off: the source serves until the target reports ready, then removes it; if the target never
+    does within transitoryState, the source takes ownership back (epoch + 1, history ROLLED_BACK)."""
+
+    failover_name: str
+    source_cluster: str
+    target_cluster: str
+    mode: FailoverMode = FailoverMode.CONSISTENCY
+    requested_by: str
+    requested_at: datetime
+    epoch: int
+    force: bool = False
+    automatic: bool = False
+    reason: str = ""
+
+
+class GroupConfig(Record):
+    namespace: str
+    name: str
+    operator_id: str
+    owner: str
+    previous_owner: str | None = None
+    epoch: int = Field(1, ge=0)
+    version: int = Field(1, ge=1)
+    suspended: bool = False
+    suspension_reason: str | None = None
+    timeouts: Timeouts = Timeouts()
+    timeouts_before: Timeouts | None = None
+    """The timeouts before the last change of them: nobody's wait shortens before the old timeout has passed."""
+    last_failover: datetime | None = None
+    updated_at: datetime
+    transition: Transition | None = None
+
+
+class ClusterStatus(Record):
+    cluster_name: str
+    health: Health = Health.UNKNOWN
+    state: ClusterState = ClusterState.STANDBY
+    heartbeat_seq: int = Field(0, ge=0)
+    last_heartbeat: datetime
+    observed_epoch: int | None = None
+    components: dict[str, Any] = {}
+    message: str | None = None
+    liveness_seq: int | None = None
+    """The cluster's liveness sequence number (store/liveness.py) as read with this status; None: not read.
+    The cluster is alive for this group while either number moves."""
+    alive_at: datetime | None = None
+    """The cluster's own clock when its liveness was last written (for people; never compared)."""
+
+    @field_validator("components", mode="before")
+    @classmethod
+    def _components_from_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+
+class HistoryRecord(Record):
+    failover_name: str
+    source_cluster: str
+    target_cluster: str
+    reason: str = ""
+    forced: bool = False
+    automatic: bool = False
+    mode: FailoverMode = FailoverMode.CONSISTENCY
+    started_at: datetime
+    finished_at: datetime
+    outcome: Outcome = Outcome.SUCCEEDED
+    epoch: int
+    downtime_seconds: float | None = None
+    record_id: str = ""
+    """The record's sort key; identifies it for later updates (e.g. measured downtime)."""
