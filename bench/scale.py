@@ -56,8 +56,8 @@ from failover_operator.api import FailoverSpec
 from failover_operator.clock import EventLoopClock
 from failover_operator.handlers.failovergroups import GroupHandlers
 from failover_operator.metrics import Metrics
+from failover_operator.model import Role
 from failover_operator.reconciler.context import OperatorContext
-from failover_operator.reconciler.decide import Role
 from failover_operator.reconciler.failover import FailoverExecutor
 from failover_operator.reconciler.group import GroupRunner
 from failover_operator.reconciler.plan import GroupPlan
@@ -567,8 +567,8 @@ def _service(client: Any, cluster: str, clock: EventLoopClock) -> DynamoDBServic
 
 
 def _reported(runner: GroupRunner) -> bool:
-    """The runner wrote its status at least once (`_reported_key`: the same before issue 9, for baselines)."""
-    return bool(getattr(runner, "_written_key", None) or getattr(runner, "_reported_key", None))
+    """The runner wrote its status at least once."""
+    return runner.reports.written_key is not None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,11 +1,12 @@
 """The simulated world of one trial: clusters, each with its API server and the operator's own reconciler code,
 one in-memory DynamoDB, and the faults the schedule applies, all on one virtual clock (virtual_loop.py).
 
-The operator's code runs as it does under kopf (`handlers/` only parses objects and calls the reconciler): the
-same `GroupRunner.run` per group, `FailoverExecutor.run` per Failover, `retire_group` on deletion, the real
+The operator's code runs as it does under kopf (`handlers/` only parses objects and calls the lifecycle): the
+same `GroupLifecycle` per group (create, run, update, delete), `FailoverExecutor.run` per Failover, the real
 store over `DynamoDBService`, the real `Workloads` over the cluster's API. A crash cancels every task of the
-operator (its pods keep running); a pause freezes it at its next I/O; a restart builds it anew from what the
-cluster's objects carry, as a restarted process would.
+operator (its pods keep running); a SIGTERM stops its daemons as kopf does, then the process is gone; a pause
+freezes it at its next I/O; a restart builds it anew from what the cluster's objects carry, as a restarted
+process would.
 """
 
 from __future__ import annotations
@@ -19,13 +20,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from failover_operator.api import FailoverSpec, FailoverStatus, format_duration
+from failover_operator.lifecycle import GroupLifecycle
 from failover_operator.metrics import Metrics
 from failover_operator.reconciler.context import OperatorContext
-from failover_operator.reconciler.edits import write_timeouts
 from failover_operator.reconciler.failover import FailoverExecutor
-from failover_operator.reconciler.group import GroupRunner
 from failover_operator.reconciler.plan import GroupPlan, plan_of
-from failover_operator.reconciler.retire import retire_group
 from failover_operator.settings import Settings
 from failover_operator.store import DynamoDBService, StoreError, ensure_table, keys
 from failover_operator.store.calls import RetryPolicy
@@ -268,15 +267,14 @@ class SimOperator:
     async def _group(self, group: dict[str, Any]) -> None:
         """on_create/on_resume (register), then the daemon (the runner), as kopf runs them."""
         plan = plan_of(group)
-        store = self.ctx.store
+        life = GroupLifecycle(self.ctx, NS, NAME)
         while True:
             try:
-                await store.state.register_group(NS, NAME, initial_owner=plan.initial_primary, timeouts=plan.timeouts)
+                await life.create(plan)
                 break
             except StoreError:
                 await asyncio.sleep(1.0)  # kopf's TemporaryError delay, shortened
-        runner = self.ctx.runners.setdefault((NS, NAME), GroupRunner(self.ctx, NS, NAME))
-        await runner.run(self._plan, Recorder(self.world, self.cluster.name, group), self.stops["group"])
+        await life.run(self._plan, Recorder(self.world, self.cluster.name, group), self.stops["group"])
 
     async def _failover(self, name: str) -> None:
         obj = self.cluster.failovers[name]
@@ -298,21 +296,28 @@ class SimOperator:
     async def edit_timeouts(self, timing: Timing) -> None:
         """on_update of a timeouts edit: written to DynamoDB, the runner woken."""
         plan = await self._plan()
-        if plan is None:
+        group = self.cluster.group
+        if plan is None or group is None:
             return
         with contextlib.suppress(StoreError):
-            await write_timeouts(self.ctx.store, NS, NAME, plan.timeouts)
-        self.ctx.wake(NS, NAME)
+            recorder = Recorder(self.world, self.cluster.name, group)
+            await GroupLifecycle(self.ctx, NS, NAME).update(plan, {("spec", "timeouts")}, recorder)
 
     async def delete_group(self) -> None:
-        """on_delete: the daemon stops, then the group is retired (hand-over if we own it)."""
+        """on_delete: the daemon stops, then this cluster leaves the group."""
         await self.stop_daemon("group")
         plan = await self._plan()
         group = self.cluster.group
         if group is None:
             return
-        await retire_group(self.ctx, NS, NAME, plan, Recorder(self.world, self.cluster.name, group))
+        await GroupLifecycle(self.ctx, NS, NAME).delete(plan, Recorder(self.world, self.cluster.name, group))
         self.cluster.group = None
+
+    async def terminate(self) -> None:
+        """SIGTERM: kopf sets every daemon's stop flag and waits for them (here up to its cancellation timeout),
+        then the process exits."""
+        await asyncio.gather(*(self.stop_daemon(key) for key in list(self.tasks) if key != "lease"))
+        self.crash()
 
 
 @dataclass

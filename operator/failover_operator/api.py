@@ -772,6 +772,11 @@ class GroupProgress(_Model):
     downtime_seconds: float | None = Field(
         None, ge=0, description="Seconds during which neither cluster served the group."
     )
+    overlap_unknown: bool | None = Field(
+        None,
+        description="Forced, and the old owner never confirmed it stopped serving before the new owner took over: "
+        "the two may have served at once, for a time nobody measured (and the downtime is unknown).",
+    )
     message: StatusText | None = Field(None, description="What happened, or why the group failed.")
 
 

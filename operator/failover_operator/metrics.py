@@ -36,6 +36,12 @@ class Metrics:
             (*GROUP, "mode", "automatic", "outcome"),
             registry=r,
         )
+        self.unconfirmed_moves = Counter(
+            "failover_unconfirmed_moves",
+            "Forced moves whose old owner never confirmed it stopped serving: an overlap is possible, unmeasured",
+            GROUP,
+            registry=r,
+        )
         self.failover_duration = Histogram(
             "failover_failover_duration_seconds",
             "Wall time of a Failover from start to completion",
@@ -90,10 +96,11 @@ class Metrics:
     def forget_group(self, namespace: str, name: str) -> None:
         """Drop a deleted group's series so dashboards don't show ghosts."""
         self._groups.pop((namespace, name), None)
-        for labels in list(self.failovers._metrics):
-            if labels[:2] == (namespace, name):
-                with contextlib.suppress(KeyError):
-                    self.failovers.remove(*labels)
+        for counter in (self.failovers, self.unconfirmed_moves):
+            for labels in list(counter._metrics):
+                if labels[:2] == (namespace, name):
+                    with contextlib.suppress(KeyError):
+                        counter.remove(*labels)
 
     def serve(self, port: int, address: str = "0.0.0.0") -> None:
         if port:

@@ -172,5 +172,8 @@ class HistoryRecord(Record):
     outcome: Outcome = Outcome.SUCCEEDED
     epoch: int
     downtime_seconds: float | None = None
+    unconfirmed: bool = False
+    """Forced, and the old owner never confirmed it stopped serving before the new one took over: an overlap is
+    possible and was not measured, so no downtime is either."""
     record_id: str = ""
     """The record's sort key; identifies it for later updates (e.g. measured downtime)."""

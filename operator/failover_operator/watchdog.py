@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from .clock import Clock
 from .model import Role
 from .reconciler.plan import plan_of
+from .rules import watchdog_deadline
 from .store.observe import ChangeObserver
 from .waits import wait_set
 from .workloads.converge import Workloads
@@ -59,7 +60,8 @@ class Kube(Protocol):
 class Serving(Protocol):
     """A group runner as the keeper sees it."""
 
-    local_role: Role | None
+    @property
+    def local_role(self) -> Role | None: ...
 
     def fence_left(self) -> float: ...
 
@@ -154,11 +156,12 @@ class Watchdog:
         self.namespaces = namespaces
         self.poll = poll
         self._seen = ChangeObserver(clock)
-        self._allowed: float | None = None  # what the Lease said when it last changed
+        self._deadline: float | None = None  # when the last renewal that vouched for serving runs out
         self.fenced = 0
 
     async def step(self) -> bool:
-        """One look at the Lease; True when it is quiet past its time (and the fencing was done)."""
+        """One look at the Lease; True when the last renewal that vouched for serving has run out (and the
+        fencing was done). A renewal saying nothing is served does not extend it (rules.watchdog_deadline)."""
         try:
             lease = await self.kube.get(LEASE, self.lease_namespace, self.lease_name)
         except KubeError as exc:
@@ -169,11 +172,13 @@ class Watchdog:
         meta = lease.get("metadata") or {}
         version = meta.get("resourceVersion")
         quiet = self._seen.observe("lease", version)
-        if quiet == 0.0:
-            raw = (meta.get("annotations") or {}).get(FENCE_AFTER, IDLE)
-            self._allowed = None if raw == IDLE else _seconds(raw)
-        if self._allowed is None or quiet <= self._allowed:
+        now = self.clock.monotonic()
+        raw = (meta.get("annotations") or {}).get(FENCE_AFTER, IDLE)
+        allowed = None if raw == IDLE else _seconds(raw)
+        self._deadline = watchdog_deadline(self._deadline, quiet == 0.0, now, allowed)
+        if self._deadline is None or now <= self._deadline:
             return False
+        self._deadline = None
         await self.fence(quiet)
         return True
 

@@ -17,8 +17,8 @@ from bench.scale import NS, TABLE, Reporter, _deployment, _group
 
 from failover_operator.clock import EventLoopClock
 from failover_operator.metrics import Metrics
+from failover_operator.model import Role
 from failover_operator.reconciler.context import OperatorContext
-from failover_operator.reconciler.decide import Role
 from failover_operator.reconciler.group import GroupRunner
 from failover_operator.reconciler.plan import GroupPlan, plan_of
 from failover_operator.settings import Settings
@@ -117,7 +117,7 @@ class Pair:
     def settled(self, *, written: bool = False) -> bool:
         """east serves every group, west stands by for each (and, `written`, has written its status)."""
         return all(r.local_role == Role.PRIMARY for r in self.east.runners.values()) and all(
-            r.local_role == Role.STANDBY and (not written or r._written_key is not None)
+            r.local_role == Role.STANDBY and (not written or r.reports.written_key is not None)
             for r in self.west.runners.values()
         )
 
@@ -187,8 +187,8 @@ async def test_a_dead_owners_groups_are_taken_over_a_few_at_a_time() -> None:
                         r._status is not None
                         and r._status.role is not None
                         and r._status.role.value == "PRIMARY"
-                        and r._written_key is not None
-                        and r._written_key[1] == "OK"
+                        and r.reports.written_key is not None
+                        and r.reports.written_key[1] == "OK"
                         for r in west.runners.values()
                     )
 
@@ -222,8 +222,8 @@ async def test_a_takeover_reads_the_group_once_and_writes_its_status_at_most_twi
                             r.local_role == Role.PRIMARY
                             and r.observation is not None
                             and r.observation.all_ready
-                            and r._written_key is not None
-                            and r._written_key[1] == "OK"
+                            and r.reports.written_key is not None
+                            and r.reports.written_key[1] == "OK"
                             for r in west.runners.values()
                         )
 

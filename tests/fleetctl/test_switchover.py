@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bench.scale import NS, TABLE
 
-from failover_operator.reconciler.decide import Role
+from failover_operator.model import Role
 from failover_operator.store import ensure_table
 from harness.dynamo import dynamodb_client
 from harness.memdynamo_server import memdynamo_process

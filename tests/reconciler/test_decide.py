@@ -1,18 +1,29 @@
-"""The rules of failover as a table: situation in, decision out."""
+"""The rules of failover as a table: situation in, decision out (rules/decide.py)."""
 
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from failover_operator.model import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health, Timeouts, Transition
-from failover_operator.reconciler.decide import (
-    Action,
+from failover_operator.model import (
+    ClusterState,
+    ClusterStatus,
+    FailoverMode,
+    GroupConfig,
+    Health,
     Role,
+    Timeouts,
+    Transition,
+)
+from failover_operator.rules import (
+    Action,
     Situation,
+    StatusCheck,
+    TakeoverCause,
     Timing,
     decide,
     effective_timing,
+    fence_left,
     recalled_role,
     reported_state,
     takeover_order,
@@ -20,6 +31,7 @@ from failover_operator.reconciler.decide import (
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 P, S, F = Role.PRIMARY, Role.STANDBY, Role.FENCED
+STALE, NOT_SERVING = TakeoverCause.STALE, TakeoverCause.NOT_SERVING
 
 
 def cfg(owner="east", epoch=7, **kw):
@@ -52,6 +64,10 @@ EVERYONE = {
 
 
 def sit(me, local_role, config=None, **kw):
+    """A situation; its fence deadline, unless given, as the runner measures it from the last heartbeat."""
+    timing = kw.get("timing", TIMING)
+    since = kw.get("since_heartbeat_write", 1.0)
+    kw.setdefault("fence_left", 0.0 if since is None else timing.fence_after - since)
     base = dict(
         me=me,
         group="shop/web",
@@ -83,6 +99,7 @@ DRAINED = {**EVERYONE, "east": st("east", ClusterState.FAILOVER)}
 FENCED_OWNER = {**EVERYONE, "east": st("east", ClusterState.FENCED)}
 NO_OWNER = {k: v for k, v in EVERYONE.items() if k != "east"}
 SICK_OWNER = {**EVERYONE, "east": st("east", ClusterState.PRIMARY, health=Health.ERROR)}
+BLIND_OWNER = {**EVERYONE, "east": st("east", ClusterState.PRIMARY, health=Health.UNKNOWN)}
 
 CASES = [
     # (id, situation, action, role, words in the reason)
@@ -321,6 +338,41 @@ CASES = [
         "taking over",
     ),
     (
+        "restarted owner: resources found serving are proved, not trusted",
+        sit("east", P, proved=False, fence_left=2.0),
+        Action.PROMOTE,
+        P,
+        "promoting: east found its resources serving when it started and proves it still owns shop/web at epoch 7",
+    ),
+    (
+        "restarted owner that could not prove in time fences",
+        sit("east", P, proved=False, fence_left=-0.1),
+        Action.FENCE,
+        F,
+        "found shop/web serving when it started and could not prove it still owns it within 3.75s",
+    ),
+    (
+        "uptime: the target waits while the owner cannot observe its resources",
+        sit("west", S, cfg(transition=UPTIME), clusters=BLIND_OWNER),
+        Action.WAIT,
+        S,
+        "east cannot observe its resources for shop/web (health UNKNOWN), so it could not stop serving them",
+    ),
+    (
+        "consistency: a blind owner is waited for, and says why",
+        sit("west", S, cfg(transition=TRANSITION), clusters=BLIND_OWNER),
+        Action.WAIT,
+        S,
+        "east cannot observe its resources for shop/web (health UNKNOWN)",
+    ),
+    (
+        "forced uptime does not wait for a blind owner",
+        sit("west", S, cfg(transition=UPTIME.model_copy(update={"force": True})), clusters=BLIND_OWNER),
+        Action.TRANSFER,
+        S,
+        "UPTIME: east serves until west is ready",
+    ),
+    (
         "unhealthy standby cannot take over",
         sit("west", S, owner_silent_for=SILENT, my_health=Health.DEGRADED),
         Action.NONE,
@@ -339,11 +391,20 @@ def test_rules(situation, action, role, words):
 
 def test_a_takeover_is_conditioned_on_the_epoch_seen_and_on_what_the_owner_says():
     stale = decide(sit("north", S, owner_silent_for=SILENT))
-    assert (stale.epoch, stale.cause) == (7, "stale")  # it still claims to serve: its heartbeat must not move
+    assert stale.move is not None and (stale.move.epoch, stale.move.cause) == (7, STALE)
+    # it still claims to serve: its numbers must not move
+    assert stale.move.checks == {"east": StatusCheck(heartbeat_seq=1, liveness_seq=0)}
     fenced = decide(sit("north", S, owner_silent_for=SILENT, clusters=FENCED_OWNER))
-    assert (fenced.epoch, fenced.cause) == (7, "not serving")  # it must still not claim to serve
+    assert fenced.move is not None and (fenced.move.epoch, fenced.move.cause) == (7, NOT_SERVING)
+    assert fenced.move.checks == {"east": StatusCheck(not_serving=True)}  # it must still not claim to serve
     transfer = decide(sit("west", S, cfg(transition=TRANSITION), clusters=DRAINED))
-    assert (transfer.epoch, transfer.transition, transfer.forced) == (7, TRANSITION, False)
+    assert transfer.move is not None
+    assert (transfer.move.epoch, transfer.move.transition, transfer.move.unconfirmed) == (7, TRANSITION, False)
+    assert transfer.move.checks == {"east": StatusCheck(drained=True)}  # it must still be drained
+    forced = decide(sit("west", S, cfg(transition=FORCED), transition_age=10.1))
+    assert forced.move is not None and forced.move.unconfirmed and forced.move.checks == {}
+    uptime = decide(sit("west", S, cfg(transition=UPTIME)))
+    assert uptime.move is not None and uptime.move.checks == {"east": StatusCheck(able=True)}
 
 
 def test_an_owner_listed_fenced_is_taken_over_as_stale_only_when_its_numbers_stood_still():
@@ -352,9 +413,9 @@ def test_an_owner_listed_fenced_is_taken_over_as_stale_only_when_its_numbers_sto
     proof's PRIMARY refuses. Numbers unchanged for the whole timeout (seed 4910: cut off since it fenced):
     "stale", which any write of the owner refuses — else nobody could take over until it writes again."""
     listed = decide(sit("north", S, owner_silent_for=SILENT, owner_fenced=True))
-    assert (listed.action, listed.cause) == (Action.TAKE_OVER, "not serving")
+    assert listed.move is not None and (listed.action, listed.move.cause) == (Action.TAKE_OVER, NOT_SERVING)
     gone = decide(sit("north", S, owner_silent_for=SILENT, owner_fenced=True, stale=frozenset({"east"})))
-    assert (gone.action, gone.cause) == (Action.TAKE_OVER, "stale")
+    assert gone.move is not None and (gone.action, gone.move.cause) == (Action.TAKE_OVER, STALE)
 
 
 def test_exactly_one_standby_contends_at_once_when_all_agree():
@@ -391,10 +452,27 @@ def test_uptime_hand_off_keeps_the_old_owner_serving_until_the_new_one_is_ready(
     done = decide(sit("east", P, config, clusters=ready))
     assert (done.action, done.role, done.transition) == (Action.HAND_OFF, S, handoff)
     late = decide(sit("east", P, config, clusters=not_ready, transition_age=301))
-    assert (late.action, late.role, late.epoch) == (Action.HAND_BACK, P, 8)
+    assert late.move is not None and (late.action, late.role, late.move.epoch) == (Action.HAND_BACK, P, 8)
+    assert late.move.checks == {"west": StatusCheck(not_ready=True)}
     assert "has not reported ready within 300s of the UPTIME hand-off; east serves on" in late.reason
     # the new owner is not confused by the hand-off record
     assert decide(sit("west", P, config, clusters=ready)).action == Action.NONE
+
+
+def test_the_old_owner_of_an_uptime_hand_off_stops_when_it_cannot_follow_it():
+    """Seed 1796577804: east, the old owner of an UPTIME hand-off, could not read DynamoDB (its heartbeats still
+    landed): it never saw west ready and served beside it for 2.7 s past the hand-off. It serves beside the new
+    owner only while it follows the hand-off: its fence deadline is the fence limit past its last read
+    (timing.fence_left), on the fence loop's own schedule."""
+    handoff = UPTIME.model_copy(update={"epoch": 8})
+    config = cfg(owner="west", epoch=8, transition=handoff)
+    left = fence_left(100.0, TIMING, heartbeat_sent=99.0, proved=True, started=0.0, following=92.0)
+    assert left == -0.5  # read 8 s ago, limit 7.5 s: past it, although its heartbeat is 1 s old
+    assert fence_left(100.0, TIMING, heartbeat_sent=99.0, proved=True, started=0.0) == 6.5
+    blind = dict(store_ok=False, config=None, clusters=None, known_config=config, read_age=8.0)
+    stops = decide(sit("east", P, fence_left=left, **blind))
+    assert (stops.action, stops.role) == (Action.FENCE, F)
+    assert "cannot read shop/web (for 8.0s, limit 7.5s) during the UPTIME move to west" in stops.reason
 
 
 def test_nobody_else_takes_over_while_the_old_owner_of_an_uptime_hand_off_serves_on():
@@ -412,13 +490,14 @@ def test_nobody_else_takes_over_while_the_old_owner_of_an_uptime_hand_off_serves
     assert held.action == Action.NONE
     assert "but east still serves shop/web (UPTIME hand-off to west)" in held.reason
     both = decide(sit("north", S, config, clusters=clusters, owner_silent_for=SILENT, source_silent_for=SILENT))
-    assert (both.action, both.cause, both.source_cause) == (Action.TAKE_OVER, "stale", "stale")
+    assert both.move is not None and (both.action, both.move.cause) == (Action.TAKE_OVER, STALE)
+    assert both.move.checks["east"] == StatusCheck(heartbeat_seq=1, liveness_seq=0)  # the source re-checked too
     fenced = {**clusters, "east": st("east", ClusterState.FENCED, epoch=8)}
     gone = decide(sit("north", S, config, clusters=fenced, owner_silent_for=SILENT, source_silent_for=SILENT))
-    assert (gone.action, gone.source_cause) == (Action.TAKE_OVER, "not serving")
+    assert gone.move is not None and gone.move.checks["east"] == StatusCheck(not_serving=True)
     # Without a hand-off there is nothing more to check.
     plain = decide(sit("north", S, cfg(owner="west", epoch=8), clusters=clusters, owner_silent_for=SILENT))
-    assert (plain.action, plain.source_cause) == (Action.TAKE_OVER, None)
+    assert plain.move is not None and set(plain.move.checks) == {"west"}
 
 
 def test_what_a_cluster_reports_is_the_truth_about_its_resources():

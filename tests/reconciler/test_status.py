@@ -1,9 +1,9 @@
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from failover_operator.model import ClusterState, ClusterStatus, Health
-from failover_operator.reconciler.decide import Action, Decision, Role
+from failover_operator.model import ClusterState, ClusterStatus, Health, Role
 from failover_operator.reconciler.status import group_status, heartbeat_age_text
+from failover_operator.rules import Action, Decision
 from failover_operator.store import GroupConfig, GroupState
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -94,7 +94,7 @@ def test_transitions_keep_their_time_until_the_status_changes():
 
 
 def test_a_standby_says_whether_it_could_take_over_now_and_why_not():
-    from failover_operator.reconciler.status import takeover_readiness
+    from failover_operator.rules import readiness
 
     config = GroupConfig(namespace="shop", name="web", operator_id="o", owner="east", epoch=3, updated_at=T0)
     mine = ClusterStatus(
@@ -105,11 +105,10 @@ def test_a_standby_says_whether_it_could_take_over_now_and_why_not():
         last_heartbeat=T0,
         observed_epoch=3,
     )
-    state = GroupState(config=config, clusters={"west": mine}, lock=None, history=[])
     base = dict(
         me="west",
         config=config,
-        state=state,
+        mine=mine,
         local_role=Role.STANDBY,
         health=Health.OK,
         auto_failover=True,
@@ -118,7 +117,7 @@ def test_a_standby_says_whether_it_could_take_over_now_and_why_not():
     )
 
     def reason(**changes):
-        return takeover_readiness(**{**base, **changes})[:2]
+        return readiness(**{**base, **changes})[:2]
 
     assert reason() == (True, "Ready")
     assert reason(me="east") == (False, "Owner")
@@ -127,10 +126,10 @@ def test_a_standby_says_whether_it_could_take_over_now_and_why_not():
     assert reason(local_role=Role.FENCED) == (False, "Fenced")
     assert reason(heartbeating=False) == (False, "NotHeartbeating")
     assert reason(health=Health.DEGRADED) == (False, "NotHealthy")
-    behind = GroupState(
-        config=config, clusters={"west": mine.model_copy(update={"observed_epoch": 2})}, lock=None, history=[]
-    )
-    assert reason(state=behind) == (False, "NotUpToDate")
+    assert reason(mine=mine.model_copy(update={"observed_epoch": 2})) == (False, "NotUpToDate")
+    assert reason(mine=None) == (False, "NotUpToDate")
+    # what the takeover rule requires of a standby (rules.eligible): a cluster still reporting PRIMARY is not one
+    assert reason(mine=mine.model_copy(update={"state": ClusterState.PRIMARY})) == (False, "NotUpToDate")
     assert reason(store_error="timed out") == (False, "DynamoDBUnreachable")
     assert reason(local_role=None) == (False, "NotReconciled")
-    assert "healthy, up to date at epoch 3" in takeover_readiness(**base)[2]
+    assert "healthy, up to date at epoch 3" in readiness(**base)[2]

@@ -127,7 +127,14 @@ def history_of(record: HistoryRecord) -> dict[str, Any]:
         "time": _iso(record.finished_at),
         "outcome": record.outcome.value,
         "forced": record.forced,
+        "overlapUnknown": record.unconfirmed,
     }
+
+
+def _downtime(h: dict[str, Any]) -> str:
+    if h.get("overlapUnknown"):
+        return "unknown (overlap possible: the old owner never confirmed it stopped)"
+    return "-" if h["downtimeSeconds"] is None else f"{h['downtimeSeconds']:.2f}s"
 
 
 def history_table(history: list[dict[str, Any]]) -> str:
@@ -139,9 +146,9 @@ def history_table(history: list[dict[str, Any]]) -> str:
             (h["time"] or "")[:19].replace("T", " "),
             f"{h['from']}->{h['to']}",
             h["mode"],
-            "auto" if h["automatic"] else "planned",
+            "auto" if h["automatic"] else "forced" if h.get("forced") else "planned",
             h["outcome"],
-            "-" if h["downtimeSeconds"] is None else f"{h['downtimeSeconds']:.2f}s",
+            _downtime(h),
             h["name"],
             h["reason"],
         ]

@@ -1,5 +1,5 @@
-"""FailoverGroup: register on create/resume, tick in a daemon, sync suspension and timeouts on update,
-hand over and clean up on delete."""
+"""FailoverGroup: kopf's handlers around the group's lifecycle (lifecycle.py): register on create/resume, run
+in a daemon, sync suspension and timeouts on update, leave on delete."""
 
 from __future__ import annotations
 
@@ -15,12 +15,10 @@ from ..api import (
     make_condition,
     validation_message,
 )
+from ..lifecycle import GroupLifecycle
 from ..reconciler.context import OperatorContext
-from ..reconciler.edits import write_timeouts
-from ..reconciler.group import GroupRunner
 from ..reconciler.plan import GroupPlan, plan_of
-from ..reconciler.retire import retire_group
-from ..store import NotFoundError, StoreError
+from ..store import StoreError
 from ..workloads.kube import KubeClient
 from .reporting import KopfReporter, stop_event
 
@@ -33,12 +31,6 @@ class GroupHandlers:
         self.kube = kube
         self._invalid: dict[tuple[str, str], str] = {}
         self._valid: dict[tuple[str, str], GroupPlan] = {}
-
-    def runner(self, namespace: str, name: str) -> GroupRunner:
-        key = (namespace, name)
-        if key not in self.ctx.runners:
-            self.ctx.runners[key] = GroupRunner(self.ctx, namespace, name)
-        return self.ctx.runners[key]
 
     async def valid_plan(self, body: kopf.Body, key: tuple[str, str] | None = None) -> GroupPlan | None:
         """The plan; for an invalid spec, the last valid plan marked with the error (a bad edit must not stop
@@ -93,70 +85,43 @@ class GroupHandlers:
         plan = await self.valid_plan(body)
         if plan is None:
             return
-        store = self.ctx.store
         try:
-            config = await store.state.register_group(
-                namespace, name, initial_owner=plan.initial_primary, timeouts=plan.timeouts
-            )
-            if plan.suspended and not config.suspended:
-                await store.operations.update_suspension(
-                    namespace, name, True, plan.suspension_reason or "suspended in the FailoverGroup spec"
-                )
+            await GroupLifecycle(self.ctx, namespace, name).create(plan)
         except StoreError as exc:
             raise kopf.TemporaryError(f"cannot register {namespace}/{name} in DynamoDB: {exc}", delay=10) from exc
 
     async def on_update(self, body: kopf.Body, diff: kopf.Diff, **_: Any) -> None:
-        """Changes made in this cluster's spec go to DynamoDB once, when they are made (never every tick:
-        clusters whose copies differ would otherwise undo each other forever)."""
+        """Changes made in this cluster's spec go to DynamoDB once, when they are made."""
         namespace, name = _key(body)
         plan = await self.valid_plan(body)
         if plan is None:
             return
         fields = {tuple(d[1]) for d in diff}
-        store = self.ctx.store
-        runner = self.runner(namespace, name)
+        reporter = KopfReporter(body, self.kube, "FailoverGroup")
         try:
-            if {("spec", "suspended"), ("spec", "suspensionReason"), ("spec",)} & fields:
-                config = await store.operations.update_suspension(
-                    namespace, name, plan.suspended, plan.suspension_reason if plan.suspended else None
-                )
-                KopfReporter(body, self.kube, "FailoverGroup").event(
-                    "Suspended" if config.suspended else "Resumed",
-                    f"automatic failover of {namespace}/{name} is "
-                    + (f"suspended: {config.suspension_reason}" if config.suspended else "enabled again"),
-                )
-            if any(f[:2] == ("spec", "timeouts") or f == ("spec",) for f in fields):
-                await write_timeouts(store, namespace, name, plan.timeouts)
-        except NotFoundError:
-            pass  # not registered yet: the first tick registers it with the current spec
+            await GroupLifecycle(self.ctx, namespace, name).update(plan, fields, reporter)
         except StoreError as exc:
             raise kopf.TemporaryError(f"cannot update {namespace}/{name} in DynamoDB: {exc}", delay=10) from exc
-        runner.wake()
 
     async def daemon(self, body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
         namespace, name = _key(body)
-        runner = self.runner(namespace, name)
         reporter = KopfReporter(body, self.kube, "FailoverGroup")
         async with stop_event(stopped) as stop:
-            await runner.run(lambda: self.valid_plan(body, (namespace, name)), reporter, stop)
+            await GroupLifecycle(self.ctx, namespace, name).run(
+                lambda: self.valid_plan(body, (namespace, name)), reporter, stop
+            )
 
     async def on_delete(self, body: kopf.Body, **_: Any) -> None:
         namespace, name = _key(body)
+        plan: GroupPlan | None
         try:
             plan = plan_of(body)
         except ValidationError:
-            plan = None
+            plan = self._valid.get((namespace, name))
         reporter = KopfReporter(body, self.kube, "FailoverGroup")
-        try:
-            await retire_group(self.ctx, namespace, name, plan, reporter)
-        except StoreError as exc:
-            raise kopf.TemporaryError(
-                f"cannot hand over or clean up {namespace}/{name} in DynamoDB: {exc}", delay=10
-            ) from exc
-        self.ctx.runners.pop((namespace, name), None)
+        await GroupLifecycle(self.ctx, namespace, name).delete(plan, reporter)
         self._valid.pop((namespace, name), None)
         self._invalid.pop((namespace, name), None)
-        self.ctx.metrics.forget_group(namespace, name)
 
 
 def _key(body: kopf.Body) -> tuple[str, str]:

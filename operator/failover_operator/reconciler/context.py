@@ -18,6 +18,7 @@ ACTING_CONCURRENCY = 32
 acting group sends one request at a time, and the others' reads and status writes need room too."""
 
 if TYPE_CHECKING:
+    from .claims import Claims
     from .fleet import FleetView
     from .group import GroupRunner
     from .heartbeat import ClusterHeartbeat
@@ -58,13 +59,16 @@ class OperatorContext:
     """Groups acting at once (a move, a proof of ownership, and the reads and status writes around them)."""
     heartbeat: ClusterHeartbeat = field(init=False)  # beats while any runner is attached
     fleet: FleetView = field(init=False)
+    claims: Claims | None = field(init=False)  # resources two groups list: which one manages each
 
     def __post_init__(self) -> None:
-        from .fleet import FleetView  # they need the context; the context names them
+        from .claims import Claims  # they need the context; the context names them
+        from .fleet import FleetView
         from .heartbeat import ClusterHeartbeat
 
         self.heartbeat = ClusterHeartbeat(self)
         self.fleet = FleetView(self)
+        self.claims = Claims(self)
         call = self.store.call  # read at scrape time: not set by every group's every tick
         self.metrics.store_requests.set_function(lambda: call.calls)
         self.metrics.store_retries.set_function(lambda: call.retries)

@@ -23,6 +23,7 @@ from ..api import FailoverSpec, FailoverStatus, GroupProgress, Phase, make_condi
 from ..clock import Clock
 from ..metrics import Metrics
 from ..model import ClusterState, FailoverMode, Outcome
+from ..rules import drained, refusal, serving
 from ..store import (
     ClusterStatus,
     ConflictError,
@@ -32,11 +33,9 @@ from ..store import (
     NotFoundError,
     StoreError,
     Transition,
-    failover_refusal,
 )
 from ..waits import wait_set
 from .context import Reporter
-from .decide import drained, serving
 from .preflight import preflight
 
 log = logging.getLogger("failover_operator.failover")
@@ -225,7 +224,8 @@ class FailoverExecutor:
                 labels = (g.namespace, g.name, run.spec.mode.value, "false", g.phase.value)
                 self.ctx.metrics.failovers.labels(*labels).inc()
         if ok:
-            run.reporter.event(f"Failover{done.value}", f"{message} ({duration:.1f}s)")
+            overlap = any(g.overlap_unknown for g in groups)
+            run.reporter.event(f"Failover{done.value}", f"{message} ({duration:.1f}s)", warning=overlap)
             log.info("failover %s/%s %s: %s", run.namespace, run.name, done.value.lower(), message)
         else:
             run.reporter.event("FailoverFailed", message, warning=True)
@@ -284,11 +284,16 @@ class FailoverExecutor:
         spec = run.spec
         config = state.config
         stale = set(self.ctx.store.state.stale_clusters(ns, group, state.clusters, config.timeouts.heartbeat))
-        refusal = failover_refusal(
-            state, spec.target_cluster, stale, check_suspension=not spec.force, check_health=not spec.force
+        refused = refusal(
+            config,
+            state.clusters,
+            spec.target_cluster,
+            stale,
+            check_suspension=not spec.force,
+            check_health=not spec.force,
         )
-        if refusal:
-            raise _Failed(refusal)
+        if refused:
+            raise _Failed(refused)
         transition = Transition(
             failover_name=run.name,
             source_cluster=config.owner,
@@ -417,6 +422,22 @@ class FailoverExecutor:
     ) -> None:
         ns, group = key
         clock = self.ctx.clock
+        run.reporter.event("Promoted", f"{ns}/{group}: {t.target_cluster} reports ready at epoch {record.epoch}")
+        moved = f"{record.source_cluster} -> {record.target_cluster} at epoch {record.epoch}"
+        if record.unconfirmed:
+            # Forced past an owner that never said it stopped: it may have served on beside the new owner, for a
+            # time nobody measured. No downtime is claimed for it (it would hide the overlap).
+            self.ctx.metrics.unconfirmed_moves.labels(ns, group).inc()
+            await board.update(
+                key,
+                phase=Phase.SUCCEEDED,
+                epoch=record.epoch,
+                promoted_time=_second(clock.now()),
+                overlap_unknown=True,
+                completion_time=_second(clock.now()),
+                message=f"{moved}, forced: {unconfirmed_text(record.source_cluster)}",
+            )
+            return
         note = ""
         if down_at is None:
             if t.mode == FailoverMode.UPTIME:
@@ -429,7 +450,6 @@ class FailoverExecutor:
                 await self.ctx.store.state.record_downtime(ns, group, record.record_id, downtime)
             except StoreError as exc:
                 log.warning("%s/%s: could not record downtime: %s", ns, group, exc)
-        run.reporter.event("Promoted", f"{ns}/{group}: {t.target_cluster} reports ready at epoch {record.epoch}")
         await board.update(
             key,
             phase=Phase.SUCCEEDED,
@@ -437,8 +457,7 @@ class FailoverExecutor:
             promoted_time=_second(clock.now()),
             downtime_seconds=downtime,
             completion_time=_second(clock.now()),
-            message=f"{record.source_cluster} -> {record.target_cluster} at epoch {record.epoch}, "
-            f"downtime {downtime:.2f}s{note}",
+            message=f"{moved}, downtime {downtime:.2f}s{note}",
         )
 
     async def _withdrawn(self, ns: str, group: str, t: Transition) -> bool:
@@ -538,6 +557,14 @@ class FailoverExecutor:
     async def _pause(self, run: _Run) -> None:
         if await wait_set(run.stop, self.ctx.failover_poll_seconds):
             raise _Stopped()
+
+
+def unconfirmed_text(source: str) -> str:
+    """What a forced move past an owner that never confirmed it stopped gives up, in one phrase."""
+    return (
+        f"{source} never confirmed it stopped serving, so it may have served beside the new owner for a time nobody "
+        f"measured; the downtime is unknown"
+    )
 
 
 def _not_registered(ns: str, group: str) -> str:

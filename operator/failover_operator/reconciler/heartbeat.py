@@ -15,9 +15,9 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from ..model import Role
 from ..store import StoreError
 from ..waits import wait_set
-from .decide import Role
 
 if TYPE_CHECKING:
     from .context import OperatorContext

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ..api import FailoverGroupSpec
@@ -22,6 +23,8 @@ class GroupPlan:
     suspension_reason: str | None = None
     resources: tuple[ResourceRef, ...] = ()
     generation: int | None = None
+    created: datetime | None = None
+    """The FailoverGroup's creationTimestamp: of two groups listing one resource, the older manages it."""
     spec_error: str | None = None  # the current spec is invalid; this plan is the last valid one
 
 
@@ -50,4 +53,16 @@ def plan_of(body: Mapping[str, Any]) -> GroupPlan:
         suspension_reason=spec.suspension_reason,
         resources=tuple(resources),
         generation=(body.get("metadata") or {}).get("generation"),
+        created=_timestamp((body.get("metadata") or {}).get("creationTimestamp")),
     )
+
+
+def _timestamp(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -2,7 +2,7 @@
 the last failovers of the group measured. Pure: the fleet CLI's `preflight` and a Failover with
 `spec.dryRun: true` both judge from one read of the group.
 
-The verdict is the operators' own (`failover_refusal`, the sentence a Failover's status shows); the checks
+The verdict is the operators' own (rules.refusal, the sentence a Failover's status shows); the checks
 around it say more than its first reason: a move that would be accepted can still be slow (the target is not
 up to date) or wait for ever (a CONSISTENCY move whose owner does not answer)."""
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..model import FailoverMode, Health, Outcome
-from ..store import GroupState, failover_refusal
+from ..rules import FORCE_WAIT_INTERVALS, refusal
+from ..store import GroupState
 
 
 @dataclass(frozen=True)
@@ -92,28 +93,50 @@ def preflight(state: GroupState, target: str, mode: FailoverMode, stale: set[str
                 + f" {config.timeouts.heartbeat:g}s",
             ),
         ]
-    if mode == FailoverMode.CONSISTENCY and not force:
+    owner_status = state.clusters.get(owner)
+    if not force:
         checks.append(
             Check(
-                "owner-reachable",
-                owner not in stale,
-                f"{owner} must confirm it stopped serving; its heartbeat "
+                "owner-can-act",
+                owner_status is None or owner_status.health != Health.UNKNOWN,
+                f"{owner} reports {owner_status.health.value}"
                 + (
-                    f"has not changed for over {config.timeouts.heartbeat:g}s (use UPTIME, force, or let automatic "
-                    "failover take over)"
-                    if owner in stale
-                    else f"changed within {config.timeouts.heartbeat:g}s"
-                ),
+                    ": it cannot observe its resources, so it could not stop serving them (a forced move would not "
+                    "wait for it)"
+                    if owner_status.health == Health.UNKNOWN
+                    else ""
+                )
+                if owner_status is not None
+                else f"{owner} has never reported status for {group}",
             )
         )
-    refusal = failover_refusal(state, target, stale, check_suspension=not force, check_health=not force)
+    if mode == FailoverMode.CONSISTENCY and not force:
+        reachable = owner_status is not None and owner not in stale
+        if owner_status is None:
+            heard = f"{owner} has never reported status for {group} (use force, or let automatic failover take over)"
+        elif owner in stale:
+            heard = (
+                f"{owner} must confirm it stopped serving; its heartbeat has not changed for over "
+                f"{config.timeouts.heartbeat:g}s (use UPTIME, force, or let automatic failover take over)"
+            )
+        else:
+            heard = (
+                f"{owner} must confirm it stopped serving; its heartbeat changed within {config.timeouts.heartbeat:g}s"
+            )
+        checks.append(Check("owner-reachable", reachable, heard))
+    refused = refusal(state.config, state.clusters, target, stale, check_suspension=not force, check_health=not force)
     limit = config.timeouts.transitory_state
     e = config.epoch
     if mode == FailoverMode.CONSISTENCY:
         steps = [
             f"ask {owner} to hand {group} over: the request is written to the group's config at epoch {e}",
             f"{owner} scales its resources down and reports it has stopped"
-            + (" (forced: after one interval, whether it confirms or not)" if force else ""),
+            + (
+                f" (forced: {owner} is waited for {FORCE_WAIT_INTERVALS} heartbeat intervals, then the move goes ahead "
+                "whether it confirmed or not)"
+                if force
+                else ""
+            ),
             f"{target} takes ownership (epoch {e + 1}) in one transaction that requires that report",
             f"{target} proves ownership, scales up, and reports ready: the failover has succeeded",
             f"if {target} has not taken over within {limit:g}s, the request is withdrawn and {owner} serves again",
@@ -127,4 +150,4 @@ def preflight(state: GroupState, target: str, mode: FailoverMode, stale: set[str
     downtimes = [
         h.downtime_seconds for h in state.history if h.downtime_seconds is not None and h.outcome == Outcome.SUCCEEDED
     ]
-    return Preflight(group, target, mode, force, refusal, checks, steps, downtimes[:5])
+    return Preflight(group, target, mode, force, refused, checks, steps, downtimes[:5])

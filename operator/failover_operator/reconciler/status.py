@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from ..api import (
@@ -16,9 +16,9 @@ from ..api import (
     merge_conditions,
 )
 from ..model import Health
+from ..rules import Decision
 from ..store import GroupConfig, GroupState
 from ..workloads.converge import Observation
-from .decide import Decision
 
 
 def heartbeat_age_text(age: float | None, interval: float) -> str | None:
@@ -39,40 +39,12 @@ def heartbeat_age_text(age: float | None, interval: float) -> str | None:
     return format_duration(step)
 
 
-def takeover_readiness(
-    *,
-    me: str,
-    config: GroupConfig | None,
-    state: GroupState | None,
-    local_role: Role | None,
-    health: Health,
-    auto_failover: bool,
-    heartbeating: bool,
-    store_error: str | None,
-) -> tuple[bool, str, str]:
-    """Could this cluster take the group over right now, were its owner gone? (ready, reason, message)"""
-    if local_role is None or config is None:
-        return False, "NotReconciled", "the group's config has not been read yet"
-    group = f"{config.namespace}/{config.name}"
-    if store_error is not None:
-        return False, "DynamoDBUnreachable", store_error
-    if config.owner == me:
-        return False, "Owner", f"{me} owns {group} (epoch {config.epoch})"
-    if config.suspended:
-        return False, "Suspended", f"{group} is suspended ({config.suspension_reason or 'no reason given'})"
-    if not auto_failover:
-        return False, "AutoFailoverOff", f"autoFailover is off for {group}: only a Failover moves it"
-    if local_role == Role.FENCED:
-        return False, "Fenced", f"{me} has fenced {group}"
-    if not heartbeating:
-        return False, "NotHeartbeating", f"{me}'s heartbeat is not being written: a takeover needs DynamoDB"
-    if health != Health.OK:
-        return False, "NotHealthy", f"{me} reports {health.value} for {group}"
-    mine = state.clusters.get(me) if state is not None else None
-    if mine is None or mine.observed_epoch != config.epoch:
-        seen = "nothing" if mine is None else f"epoch {mine.observed_epoch}"
-        return False, "NotUpToDate", f"{me}'s status for {group} says {seen}, not epoch {config.epoch} yet"
-    return True, "Ready", f"{me} is healthy, up to date at epoch {config.epoch} and heartbeating"
+def claimed_text(claimed: Mapping[str, str]) -> str | None:
+    """What a group says of the resources it lists that another group of this cluster manages (None: none)."""
+    if not claimed:
+        return None
+    listed = "; ".join(f"{key} is managed by FailoverGroup {group}" for key, group in sorted(claimed.items()))
+    return f"{listed}: this group leaves it alone and never scales it (list each resource in one group only)"
 
 
 def group_status(
@@ -90,6 +62,7 @@ def group_status(
     previous: FailoverGroupStatus | None,
     now: datetime,
     spec_error: str | None = None,
+    claimed: Mapping[str, str] | None = None,
     takeover: tuple[bool, str, str] | None = None,
 ) -> FailoverGroupStatus:
     health = observation.health if observation is not None else Health.UNKNOWN
@@ -115,6 +88,9 @@ def group_status(
     message = store_error and f"cannot reach DynamoDB: {store_error}"
     if message is None and spec_error is not None:
         message = f"invalid spec (running with the last valid one): {spec_error}"
+    conflict = claimed_text(claimed or {})
+    if message is None and conflict is not None:
+        message = conflict
     if message is None and observation is not None and health != Health.OK:
         message = observation.message or None
     ready = local_role in (Role.PRIMARY, Role.STANDBY) and health == Health.OK and store_error is None
@@ -174,9 +150,9 @@ def group_status(
             ),
             make_condition(
                 ConditionType.SPEC_VALID,
-                spec_error is None,
-                "Valid" if spec_error is None else "InvalidSpec",
-                spec_error or "",
+                spec_error is None and conflict is None,
+                "InvalidSpec" if spec_error is not None else "ResourceClaimed" if conflict is not None else "Valid",
+                spec_error or conflict or "",
                 now=now,
                 observed_generation=generation,
             ),

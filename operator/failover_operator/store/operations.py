@@ -6,13 +6,13 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ..model import ClusterState, FailoverMode, GroupConfig, Health, HistoryRecord, Outcome, Transition
+from ..rules import StatusCheck, refusal
 from . import keys
 from .calls import TRANSACTION_CANCELED, cancellation_codes, error_code, unexpected
 from .context import StoreContext, coerce
@@ -49,30 +49,15 @@ def failover_refusal(
     check_suspension: bool = True,
     check_health: bool = True,
 ) -> str | None:
-    """Why a failover of `state`'s group to `target` must not happen, or None. Pure."""
-    config = state.config
-    group = f"{config.namespace}/{config.name}"
-    if target == config.owner:
-        return f"{target} already owns {group} (epoch {config.epoch})"
-    if check_suspension and config.suspended:
-        why = f" ({config.suspension_reason})" if config.suspension_reason else ""
-        return f"{group} is suspended{why}: only a forced failover may move it"
-    status = state.clusters.get(target)
-    if status is None:
-        return (
-            f"{target} has never reported status for {group}: is its operator running, "
-            f"and is the FailoverGroup applied there?"
-        )
-    if check_health:
-        if status.health in (Health.ERROR, Health.UNKNOWN):
-            detail = f": {status.message}" if status.message else ""
-            return f"{target} reports health {status.health.value} for {group}{detail}"
-        if target in stale:
-            return (
-                f"{target}'s heartbeat for {group} has not changed for over {config.timeouts.heartbeat:g}s: "
-                f"its operator looks down"
-            )
-    return None
+    """Why a failover of `state`'s group to `target` must not happen, or None (the rulebook's `refusal`)."""
+    return refusal(
+        state.config,
+        state.clusters,
+        target,
+        stale,
+        check_suspension=check_suspension,
+        check_health=check_health,
+    )
 
 
 class OperationsManager:
@@ -252,6 +237,7 @@ class OperationsManager:
         skip_checks: bool = False,
         other_checks: Mapping[str, OwnerCheck] | None = None,
         state: GroupState | None = None,
+        unconfirmed: bool = False,
     ) -> HistoryRecord:
         """Move ownership to `target_cluster` in one transaction: config (epoch + 1), history, lock release.
 
@@ -270,6 +256,7 @@ class OperationsManager:
         `state`: a strongly consistent read of the group the caller made just now and decided on (else it is read
         here). If it shows no lock and no `lease` is given, no lock is taken: the transaction is conditioned on
         there still being none (what taking and releasing it would have guarded, in one request instead of two).
+        `unconfirmed`: forced, and the owner never confirmed it stopped serving (the history record says so).
         """
         keys.check_part(target_cluster, "target cluster")
         if not failover_name:
@@ -312,6 +299,7 @@ class OperationsManager:
                 transition=transition,
                 outcome=outcome,
                 check_suspension=checked,
+                unconfirmed=unconfirmed,
             )
         except BaseException:
             if own_lease and lease is not None:
@@ -334,6 +322,7 @@ class OperationsManager:
         transition: Transition | None,
         outcome: Outcome,
         check_suspension: bool,
+        unconfirmed: bool = False,
     ) -> HistoryRecord:
         ctx = self._ctx
         pk = ctx.pk(config.namespace, config.name)
@@ -354,6 +343,7 @@ class OperationsManager:
             finished_at=now,
             outcome=outcome,
             epoch=new_epoch,
+            unconfirmed=unconfirmed,
             record_id=keys.history_sk(now, attempt[:12]),
         )
         cfg = Expr()
@@ -430,7 +420,7 @@ class OperationsManager:
         ]
         checked: list[str] = []  # whose status or liveness each ConditionCheck after the lock's is about
         for cluster, cluster_check in checks.items():
-            check = cluster_check.item(ctx.table, ctx.key(pk, keys.cluster_sk(cluster)), config.epoch)
+            check = _check_item(cluster_check, ctx.table, ctx.key(pk, keys.cluster_sk(cluster)), config.epoch)
             if check is not None:
                 items.append(check)
                 checked.append(cluster)
@@ -639,52 +629,42 @@ class OperationsManager:
             raise PreconditionError(f"the config record of {namespace}/{name} is unreadable: {error.detail}") from None
 
 
-@dataclass(frozen=True)
-class OwnerCheck:
-    """What a transfer requires of the current owner's status record (the optional fourth action).
+OwnerCheck = StatusCheck
+"""What a transfer requires of a cluster's records (the rulebook's StatusCheck), by its seed API name."""
 
-    `heartbeat_seq`: still the status the taker judged stale (0: no record at all); `liveness_seq`: the same of the
-    cluster's liveness record (a check on that record); `health`: still that
-    health; `not_serving`: not PRIMARY at the config's epoch (an owner re-proves ownership by writing exactly
-    that, conditioned on the config: the two cannot both succeed); `drained`: FAILOVER at the config's epoch
-    (it stopped serving for this move); `not_ready`: not PRIMARY, OK and at the epoch (an UPTIME hand-off that
-    is rolled back only if the new owner did not become ready after all)."""
 
-    heartbeat_seq: int | None = None
-    liveness_seq: int | None = None
-    health: Health | None = None
-    not_serving: bool = False
-    drained: bool = False
-    not_ready: bool = False
+def _check_item(check: StatusCheck, table: str, key: dict[str, Any], epoch: int) -> dict[str, Any] | None:
+    """The ConditionCheck of a transaction that requires `check` of a cluster's status record (None: nothing to
+    require of the status; a liveness number is checked on the liveness record, see LivenessManager.unchanged)."""
+    e = Expr()
+    parts = []
 
-    def item(self, table: str, key: dict[str, Any], epoch: int) -> dict[str, Any] | None:
-        e = Expr()
-        parts = []
+    def absent() -> str:
+        return f"attribute_not_exists({e.n(keys.PK)})"
 
-        def absent() -> str:
-            return f"attribute_not_exists({e.n(keys.PK)})"
+    def at(state: ClusterState) -> str:
+        return f"{e.n('state')} = {e.v(s(state.value))} AND {e.n('observedEpoch')} = {e.v(n(epoch))}"
 
-        def at(state: ClusterState) -> str:
-            return f"{e.n('state')} = {e.v(s(state.value))} AND {e.n('observedEpoch')} = {e.v(n(epoch))}"
-
-        if self.heartbeat_seq == 0:
-            parts.append(absent())
-        elif self.heartbeat_seq is not None:
-            parts.append(f"{e.n('heartbeatSeq')} = {e.v(n(self.heartbeat_seq))}")
-        if self.health is not None:
-            parts.append(f"{e.n('health')} = {e.v(s(self.health.value))}")
-        if self.not_serving:
-            parts.append(f"({absent()} OR NOT ({at(ClusterState.PRIMARY)}))")
-        if self.drained:
-            parts.append(at(ClusterState.FAILOVER))
-        if self.not_ready:
-            ok = f"{e.n('health')} = {e.v(s(Health.OK.value))}"
-            parts.append(f"({absent()} OR NOT ({at(ClusterState.PRIMARY)} AND {ok}))")
-        if not parts:
-            return None
-        return {
-            "ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": " AND ".join(parts), **e.params()}
-        }
+    if check.heartbeat_seq == 0:
+        parts.append(absent())
+    elif check.heartbeat_seq is not None:
+        parts.append(f"{e.n('heartbeatSeq')} = {e.v(n(check.heartbeat_seq))}")
+    if check.health is not None:
+        parts.append(f"{e.n('health')} = {e.v(s(check.health.value))}")
+    if check.not_serving:
+        parts.append(f"({absent()} OR NOT ({at(ClusterState.PRIMARY)}))")
+    if check.drained:
+        parts.append(at(ClusterState.FAILOVER))
+    if check.not_ready:
+        ok = f"{e.n('health')} = {e.v(s(Health.OK.value))}"
+        parts.append(f"({absent()} OR NOT ({at(ClusterState.PRIMARY)} AND {ok}))")
+    if check.able:
+        parts.append(f"{e.n('health')} <> {e.v(s(Health.UNKNOWN.value))}")
+    if not parts:
+        return None
+    return {
+        "ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": " AND ".join(parts), **e.params()}
+    }
 
 
 def _already_applied(exc: ClientError, record: HistoryRecord) -> bool:

@@ -413,6 +413,7 @@ def history_to_item(pk: str, record: HistoryRecord) -> Item:
         "epoch": n(record.epoch),
     }
     _opt(item, "downtimeSeconds", n(record.downtime_seconds) if record.downtime_seconds is not None else None)
+    _opt(item, "unconfirmed", b(True) if record.unconfirmed else None)
     return item
 
 
@@ -433,5 +434,6 @@ def history_from_item(item: Mapping[str, Any]) -> HistoryRecord:
         outcome=r.text("outcome"),
         epoch=r.number("epoch"),
         downtime_seconds=r.number("downtimeSeconds", required=False),
+        unconfirmed=bool(r.flag("unconfirmed", required=False)),
         record_id=r.sk,
     )

@@ -173,16 +173,26 @@ class Workloads:
         *,
         known: Mapping[str, Mapping[str, Any]] | None = None,
         previous: Observation | None = None,
+        foreign: Mapping[str, str] | None = None,
     ) -> Observation:
         """Read and grade every listed resource; a failed read is an ERROR component, not an exception.
         `known` ("Kind/name" -> object, from a converge just done) is graded as it is instead of read again.
-        `previous` is returned as it is when it was graded from the very objects read now, for the same role."""
+        `previous` is returned as it is when it was graded from the very objects read now, for the same role.
+        `foreign` ("Kind/name" -> who manages it instead): listed, but left alone — an ERROR component that
+        says so, neither read nor counted as up or down."""
         role = Role(role)
-        reads = await self._read(namespace, refs, known or {})
+        foreign = foreign or {}
+        mine = [ref for ref in refs if ref_key(ref) not in foreign] if foreign else refs
+        reads = await self._read(namespace, mine, known or {})
         graded = _graded(role, reads)
+        if graded is not None and foreign:
+            graded = (graded[0], (*graded[1], *sorted((k, f"foreign:{v}") for k, v in foreign.items())))
         if graded is not None and previous is not None and previous.graded == graded:
             return previous
         components = {r.key: r.grade(role) for r in reads}
+        for key, manager in foreign.items():
+            text = f"managed by {manager}, not by this group: left alone"
+            components[key] = Component(Health.ERROR, {"managedBy": manager}, text, shaped=True)
         health, message = summarize(components)
         return Observation(
             health=health,
@@ -195,6 +205,20 @@ class Workloads:
             any_unknown=any(c.health == Health.UNKNOWN for c in components.values()),
             graded=graded,
         )
+
+    def managed_by(self, namespace: str, ref: RefLike) -> str | None:
+        """The group a listed resource says manages it (its `failover.dev/group`), as the watch delivered it;
+        None when it says none, or the watch does not know it yet (nothing is read for this)."""
+        if self.cache is None:
+            return None
+        try:
+            kind = managed_kind(ref.kind)
+        except UnknownKindError:
+            return None
+        known, obj = self.cache.get(kind, namespace, ref.name)
+        if not known or obj is None:
+            return None
+        return ann.annotations_of(obj).get(ann.GROUP)
 
     async def assess(
         self,
@@ -321,6 +345,14 @@ def _guarded(patch: Mapping[str, Any], obj: Mapping[str, Any]) -> dict[str, Any]
 async def _limited(limit: asyncio.Semaphore, call: Awaitable[Any]) -> Any:
     async with limit:
         return await call
+
+
+def ref_key(ref: RefLike) -> str:
+    """ "Kind/name" as components are keyed (the kind as the API names it, when it is one we manage)."""
+    try:
+        return f"{managed_kind(ref.kind).kind}/{ref.name}"
+    except UnknownKindError:
+        return f"{ref.kind}/{ref.name}"
 
 
 def _unique(refs: Iterable[RefLike]) -> list[RefLike]:

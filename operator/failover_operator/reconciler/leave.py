@@ -1,0 +1,145 @@
+"""A FailoverGroup deleted in this cluster: leave the group, step by step as the rulebook says (rules/leave.py),
+reading afresh before each step.
+
+Until it has left, the cluster keeps heartbeating (its copy may serve) and the group's fence loop keeps
+running: an owner whose heartbeat cannot be written fences its copy at its deadline (the effective one, from
+the config as read), and a copy being stopped is scaled down again until that is confirmed — so nobody takes
+over from a leaving cluster while it may still serve, and no cluster leaves while its copy may serve a group
+that another cluster owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from .. import logs
+from ..model import Role
+from ..rules import Leave, Leaving, Step, leave
+from ..store import ConflictError, GroupState, LockHeldError, NotFoundError, PreconditionError, StoreError
+from .context import Reporter
+from .plan import GroupPlan
+
+if TYPE_CHECKING:
+    from .group import GroupRunner
+
+log = logging.getLogger("failover_operator.group")
+
+FIRST_RETRY = 0.25  # seconds; doubling up to one heartbeat interval while a step cannot be taken
+
+
+async def leave_group(runner: GroupRunner, plan: GroupPlan | None, reporter: Reporter) -> None:
+    """Leave the group in this cluster; returns once this cluster's part of it is gone from DynamoDB. Never
+    gives up: a step that fails is retried (DynamoDB, an API server that cannot confirm the scale-down)."""
+    ctx = runner.ctx
+    logs.bind(group=runner.group, cluster=ctx.cluster)
+    if plan is not None:
+        runner.take(plan)
+    async with ctx.heartbeat.attached(), runner.fencing(reporter):
+        delay = FIRST_RETRY
+        said: str | None = None
+        while True:
+            try:
+                step = await _step(runner, plan, reporter)
+            except (StoreError, TimeoutError) as exc:
+                text = str(exc) or "DynamoDB did not answer in time"
+                if text != said:
+                    log.warning("%s: leaving the group, retrying: %s", runner.group, text)
+                said = text
+            else:
+                if step is None:
+                    return
+                if step.reason != said:
+                    log.info("%s: %s", runner.group, step.reason)
+                said = step.reason
+            interval = plan.heartbeat_interval if plan is not None else 5.0
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, interval)
+
+
+async def _step(runner: GroupRunner, plan: GroupPlan | None, reporter: Reporter) -> Leave | None:
+    """One step; None once this cluster has left."""
+    ctx = runner.ctx
+    store = ctx.store
+    acting = runner.acting
+    if not acting.recalled:
+        await acting.recall()
+    try:
+        state: GroupState | None = await store.state.get_group_state(runner.namespace, runner.name)
+    except NotFoundError:
+        state = None
+    if state is not None:
+        runner.records.config = state.config  # the fence deadline follows the config's timeouts (an edit)
+    down: bool | None = True
+    if plan is not None:
+        seen = await runner.workloads.observe(runner.namespace, plan.resources, Role.STANDBY, foreign=runner.claimed)
+        down = None if seen.any_unknown else seen.all_down
+    timing = runner.measure.timing()
+    stale = frozenset(
+        store.state.stale_clusters(runner.namespace, runner.name, state.clusters, timing.heartbeat) if state else ()
+    )
+    step = leave(
+        Leaving(
+            me=ctx.cluster,
+            group=runner.group,
+            config=state.config if state else None,
+            clusters=state.clusters if state else {},
+            stale=stale,
+            down=down,
+            priority=plan.priority if plan else (),
+        )
+    )
+    if step.step == Step.STOP:
+        if acting.role != Role.STANDBY:
+            reporter.event("StoppingToLeave", step.reason)
+        await acting.converge(Role.STANDBY, reporter)  # the fence loop retries it until confirmed down
+        return step
+    if step.step == Step.HAND_OVER and state is not None:
+        handed_to = await _hand_over(runner, state, step)
+        if handed_to is not None:
+            reporter.event("HandedOver", f"{ctx.cluster} stopped serving {runner.group} and handed it to {handed_to}")
+            return step  # the next step reads the move and leaves
+        reporter.event(
+            "NoHandover",
+            f"no live peer could take {runner.group}; {ctx.cluster} leaves it owned by itself (serving nothing), "
+            f"and the others take it over once they see it gone",
+            warning=True,
+        )
+    if step.step == Step.DONE:
+        return None
+    await store.state.delete_cluster_status(runner.namespace, runner.name)
+    remaining = await store.state.get_all_cluster_statuses(runner.namespace, runner.name)
+    if step.step == Step.REMOVE and not remaining:
+        deleted = await store.state.delete_group(runner.namespace, runner.name)
+        log.info("%s: %s was the last cluster; removed %d records of the group", runner.group, ctx.cluster, deleted)
+        reporter.event(
+            "GroupRemoved", f"{ctx.cluster} was the last cluster of {runner.group}; its DynamoDB records are removed"
+        )
+    else:
+        others = ", ".join(sorted(remaining)) or "no cluster"
+        reporter.event("LeftGroup", f"{ctx.cluster} left {runner.group}; {others} remain")
+    return None
+
+
+async def _hand_over(runner: GroupRunner, state: GroupState, step: Leave) -> str | None:
+    """Move ownership to the first of the step's targets that takes it; who took it, or None."""
+    ctx = runner.ctx
+    config = state.config
+    for target, forced in step.targets:
+        try:
+            record = await ctx.store.operations.execute_failover(
+                runner.namespace,
+                runner.name,
+                f"handover-{ctx.cluster}-epoch-{config.epoch + 1}",
+                target,
+                f"FailoverGroup {runner.group} deleted in {ctx.cluster}",
+                force=forced,
+                expected_epoch=config.epoch,
+                lease_seconds=ctx.settings.lock_lease_seconds,
+            )
+        except (PreconditionError, ConflictError, LockHeldError) as exc:
+            log.info("%s: hand-over to %s refused: %s", runner.group, target, exc)
+            continue
+        return record.target_cluster
+    return None
