@@ -25,7 +25,7 @@ IMAGE   ?= failover-operator:$(VERSION)
 
 help:
 	@echo "make demo   - two local API servers, one local DynamoDB, a real failover (no cloud, no cluster)"
-	@echo "make test   - lint and the whole test suite"
+	@echo "make test   - lint (ruff, mypy) and the whole test suite"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks (JSON lines)"
 	@echo "make bench-rto - automatic-failover time from the fault to the standby serving (JSON lines)"
@@ -55,6 +55,7 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 test: install tools envtest
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	HELM=$(HELM) KUBECTL=$(KUBECTL) REQUIRE_HELM=$$(test -x $(HELM) && echo 1 || echo 0) \
 		REQUIRE_ENVTEST=$(REQUIRE_ENVTEST) $(BIN)/python -m pytest
 

@@ -8,13 +8,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 from .checker import story
-from .trial import Outcome, draw, main_line, run
+from .trial import DRAWS, Outcome, draw, main_line, run
 from .virtual_loop import SpinError
 
 
-def one(seed: int) -> tuple[int, int, int, dict[str, float], str]:
-    """(seed, faults, violations, excused seconds by kind, the report of a failing trial)."""
-    trial = draw(seed)
+def one(job: tuple[int, int]) -> tuple[int, int, int, dict[str, float], str]:
+    """(seed, faults, violations, excused seconds by kind, the report of a failing trial) of (seed, draw)."""
+    seed, version = job
+    trial = draw(seed, version)
     try:
         outcome: Outcome = run(trial)
     except SpinError as exc:  # time stood still: as wrong as two serving, and found the same way
@@ -43,13 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="trial i uses seed SEED + i")
     parser.add_argument("--jobs", type=int, default=2, help="processes (the verdicts do not depend on it)")
     parser.add_argument("--seeds", help="comma-separated seeds to replay (instead of --trials and --seed)")
+    parser.add_argument(
+        "--draw", type=int, choices=DRAWS, default=DRAWS[-1], help="how trials are drawn from seeds (1: the first way)"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else range(args.seed, args.seed + args.trials)
     faults = violations = 0
     excused: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for _, f, v, ex, report in pool.map(one, seeds, chunksize=4):
+        for _, f, v, ex, report in pool.map(one, [(seed, args.draw) for seed in seeds], chunksize=4):
             faults += f
             violations += v
             for kind, seconds in ex.items():

@@ -3,7 +3,8 @@
 - **safety**: at no moment do two clusters serve the group (a Deployment with `spec.replicas > 0`). A cluster
   serving while it is not the owner is *excused* only while a condition holds under which no software in it
   could stop it, plus the time software needs to act once it can (`act`: two intervals and a second):
-  - inherent: its API server unreachable while it is also cut off from DynamoDB, or its operator down;
+  - inherent: its API server unreachable while it is also cut off from DynamoDB, or its operator down (and
+    from then on for as long as its API server stays unreachable: nothing can scale it down);
   - inherent: its operator and its watchdog both gone;
   - intended: an UPTIME hand-off it is part of, from the request until the new owner is ready (or the hand-off
     ends otherwise), and an API server outage of the old owner that began after the request (it cannot stop);
@@ -134,8 +135,15 @@ def excuses(world: World, end: float, conditions: dict[str, dict[str, Intervals]
     found: dict[str, dict[str, Intervals]] = {name: {} for name in world.clusters}
     for name in world.clusters:
         mine = conditions.get(name, {})
+        # Cut off (or down) while its API server was gone: nobody can stop it, and nobody hears from it. Once that
+        # happened, nothing can stop it either for as long as its API server stays gone.
         lost = [*mine.get("dynamo_down", []), *mine.get("dynamo_lost", []), *mine.get("operator_down", [])]
-        found[name][INHERENT_BLIND] = extended(intersect(mine.get("api_down", []), lost), act)
+        blind = []
+        for a, b in union(mine.get("api_down", [])):
+            both = intersect([(a, b)], lost)
+            if both:
+                blind.append((both[0][0], b))
+        found[name][INHERENT_BLIND] = extended(blind, act)
         gone = intersect(mine.get("operator_down", []), mine.get("watchdog_down", []))
         found[name][INHERENT_GONE] = extended(gone, act)
     for source, target, start, stop in _uptime_windows(world, end):

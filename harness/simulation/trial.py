@@ -21,7 +21,7 @@ from .virtual_loop import VirtualLoop
 from .world import Timing, World
 
 FENCE_FRACTION = 0.5  # Settings.self_fence_fraction's default, which the simulated operators use
-KINDS = (
+KINDS_V1 = (
     "crash",
     "pause",
     "dynamo_down",
@@ -38,6 +38,14 @@ KINDS = (
     "failover_deleted",
     "group_deleted",
 )
+KINDS = (*KINDS_V1, "sigterm")
+RESTARTS = ("crash", "pause", "sigterm")
+NOISE = ("lose_answers", "slow_answers", "throttle", "server_errors")
+BLIND = ("api_unreachable", "api_refuses", "dynamo_reads_down", "dynamo_writes_down", "dynamo_down")
+DRAWS = (1, 2)
+"""How trials are drawn from a seed: 1 the first way (kept, so that the seeds it found replay exactly), 2 with
+harder trials: faults that meet on one cluster (a restart under noise, a deletion while paused or blind, a
+planned move while the owner is blind), faults on two clusters at once, every kind of restart."""
 
 
 @dataclass
@@ -70,8 +78,71 @@ class Outcome:
     world: World
 
 
-def draw(seed: int) -> Trial:
-    """A random trial: 2-5 clusters, their timing, 1-4 faults (planned failovers count as faults)."""
+def draw(seed: int, version: int = DRAWS[-1]) -> Trial:
+    """A random trial: 2-5 clusters, their timing, and faults (planned failovers count as faults)."""
+    if version == 1:
+        return _draw_v1(seed)
+    rng = random.Random(seed)
+    names = ["east", "west", "north", "south", "central"][: rng.randint(2, 5)]
+    interval = rng.choice([0.2, 0.5, 1.0])
+    heartbeat = round(interval * rng.choice([3, 4, 6]), 3)
+    timing = Timing(interval, heartbeat, heartbeat + 2 * interval, heartbeat * rng.choice([2, 3]))
+    start = 2.0 + 2 * interval
+    horizon = start + 6 * heartbeat
+    faults: list[Fault] = []
+    for _ in range(rng.randint(1, 3)):
+        # The first cluster is the bootstrap owner: it is where most things that matter happen.
+        cluster = names[0] if rng.random() < 0.5 else rng.choice(names)
+        at = round(rng.uniform(start, horizon), 3)
+        first = _fault(rng, rng.choice(KINDS), cluster, at, names, timing)
+        faults.append(first)
+        if rng.random() < 0.6:  # something else goes wrong on the same cluster meanwhile
+            kind = rng.choice(_COMPANIONS.get(first.kind, KINDS))
+            when = round(first.at + rng.uniform(-0.3, 0.8) * max(first.for_, heartbeat), 3)
+            faults.append(_fault(rng, kind, cluster, max(start, when), names, timing))
+        if rng.random() < 0.25:  # and on another cluster at about the same time
+            other = rng.choice([n for n in names if n != cluster])
+            when = round(first.at + rng.uniform(-0.5, 0.5) * heartbeat, 3)
+            faults.append(_fault(rng, rng.choice(KINDS), other, max(start, when), names, timing))
+    faults.sort(key=lambda f: f.at)
+    return Trial(seed, names, timing, faults, _duration(timing, faults), watchdog=rng.random() < 0.5)
+
+
+_COMPANIONS = {
+    **{kind: (*NOISE, *BLIND, "group_deleted", "failover") for kind in RESTARTS},  # a restart under noise, ...
+    **{kind: (*RESTARTS, "group_deleted", "failover", *BLIND) for kind in NOISE},
+    **{kind: (*RESTARTS, *NOISE, "group_deleted", "failover", "failover_deleted") for kind in BLIND},
+    "group_deleted": (*RESTARTS, *BLIND, *NOISE),
+    "failover": (*RESTARTS, *BLIND, *NOISE, "failover", "group_deleted"),
+    "failover_deleted": (*RESTARTS, *BLIND, *NOISE),
+    "timeouts_edit": (*RESTARTS, *BLIND),
+}
+
+
+def _fault(rng: random.Random, kind: str, cluster: str, at: float, names: list[str], timing: Timing) -> Fault:
+    heartbeat = timing.heartbeat
+    length = round(rng.uniform(0.3, 3.0) * heartbeat, 3)
+    options: dict[str, Any] = {}
+    if kind == "lose_answers":
+        options["p"] = rng.choice([0.3, 1.0])
+    elif kind == "slow_answers":
+        options["latency"] = round(rng.uniform(0.1, 0.8) * heartbeat, 3)
+    elif kind in ("throttle", "server_errors"):
+        options["p"] = rng.choice([0.5, 0.9])
+    elif kind == "timeouts_edit":
+        options["heartbeat"] = round(heartbeat * rng.choice([0.5, 2.0]), 3)
+    elif kind in ("failover", "failover_deleted"):
+        # Every mode against every owner state: the target is anyone but the cluster the fault is about, which is
+        # often the owner (whatever else is happening to it).
+        target = rng.choice([n for n in names if n != cluster] or names)
+        options.update(target=target, mode=rng.choice(["CONSISTENCY", "UPTIME"]), force=rng.random() < 0.3)
+        if kind == "failover_deleted":
+            length = round(rng.uniform(0.1, 2.0) * heartbeat, 3)
+    return Fault(at, kind, cluster, length, options)
+
+
+def _draw_v1(seed: int) -> Trial:
+    """The first way of drawing trials (seeds found with it replay exactly)."""
     rng = random.Random(seed)
     names = ["east", "west", "north", "south", "central"][: rng.randint(2, 5)]
     interval = rng.choice([0.2, 0.5, 1.0])
@@ -81,7 +152,7 @@ def draw(seed: int) -> Trial:
     start = 2.0 + 2 * interval
     horizon = start + 6 * heartbeat
     for _ in range(rng.randint(1, 4)):
-        kind = rng.choice(KINDS)
+        kind = rng.choice(KINDS_V1)
         cluster = rng.choice(names)
         at = round(rng.uniform(start, horizon), 3)
         length = round(rng.uniform(0.3, 3.0) * heartbeat, 3)
@@ -159,7 +230,8 @@ async def _run(trial: Trial, on_world: Callable[[World], None] | None) -> Outcom
         world.start(name)
         if trial.watchdog:
             world.start_watchdog(name)
-    actions = asyncio.gather(*(_apply(world, fault, conditions, trial) for fault in trial.faults))
+    active: dict[str, list[Fault]] = {}
+    actions = asyncio.gather(*(_apply(world, fault, conditions, trial, active) for fault in trial.faults))
     await asyncio.sleep(trial.duration)
     actions.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -172,58 +244,30 @@ def _note(conditions: dict[str, dict[str, Intervals]], cluster: str, kind: str, 
     conditions[cluster].setdefault(kind, []).append((start, end))
 
 
-async def _apply(world: World, fault: Fault, conditions: dict[str, dict[str, Intervals]], trial: Trial) -> None:
+async def _apply(
+    world: World,
+    fault: Fault,
+    conditions: dict[str, dict[str, Intervals]],
+    trial: Trial,
+    active: dict[str, list[Fault]],
+) -> None:
+    """Apply one fault for its time. Faults that overlap on one cluster add up: the cluster's network, API server
+    and operator are always what every fault in effect on it says together (`_in_effect`), so that a fault
+    that ends does not mend what another, still in effect, broke."""
     await asyncio.sleep(fault.at)
     name = fault.cluster
-    cluster = world.clusters[name]
     until = fault.at + fault.for_
     kind = fault.kind
     world.log(name, "fault", str(fault))
-    if kind == "crash":
-        _note(conditions, name, "operator_down", fault.at, until + trial.timing.interval)
-        world.crash(name)
-        await asyncio.sleep(fault.for_)
-        world.start(name)
-    elif kind == "pause":
-        _note(conditions, name, "operator_down", fault.at, until + trial.timing.interval)
-        world.pause(name)
-        await asyncio.sleep(fault.for_)
-        world.resume(name)
-    elif kind.startswith("dynamo_"):
-        reads = kind in ("dynamo_down", "dynamo_reads_down")
-        writes = kind in ("dynamo_down", "dynamo_writes_down")
-        if writes:
-            _note(conditions, name, "dynamo_down", fault.at, until)
-        _note(conditions, name, "network_noise", fault.at, until)
-        _note(conditions, name, "cannot_answer", fault.at, until)  # blind to a request, or mute
-        cluster.network.reads_down |= reads
-        cluster.network.writes_down |= writes
-        await asyncio.sleep(fault.for_)
-        cluster.network.reads_down = cluster.network.writes_down = False
-    elif kind in ("lose_answers", "slow_answers", "throttle", "server_errors"):
-        _note(conditions, name, "network_noise", fault.at, until + trial.timing.heartbeat)
-        p, latency = fault.options.get("p", 0.0), fault.options.get("latency", 0.0)
-        if p >= 0.9 or latency >= FENCE_FRACTION * trial.timing.heartbeat:  # no write confirmed in time
-            _note(conditions, name, "dynamo_lost", fault.at, until + trial.timing.interval)
-        if p >= 0.5 or latency >= trial.timing.interval / 2:  # a read and a write may not fit in an interval
-            _note(conditions, name, "cannot_answer", fault.at, until)
-        attribute, value = {
-            "lose_answers": ("lose_answers", fault.options.get("p", 1.0)),
-            "slow_answers": ("latency", fault.options.get("latency", 0.5)),
-            "throttle": ("throttle", fault.options.get("p", 0.5)),
-            "server_errors": ("server_errors", fault.options.get("p", 0.5)),
-        }[kind]
-        setattr(cluster.network, attribute, value)
-        await asyncio.sleep(fault.for_)
-        setattr(cluster.network, attribute, 0.0)
-    elif kind in ("api_unreachable", "api_refuses"):
-        _note(conditions, name, "api_down", fault.at, until)
-        if kind == "api_unreachable":
-            cluster.kube.faults.unreachable = True
-        else:
-            cluster.kube.faults.refuse_writes = True
-        await asyncio.sleep(fault.for_)
-        cluster.kube.faults.unreachable = cluster.kube.faults.refuse_writes = False
+    lasting = kind in (*RESTARTS, *NOISE, *BLIND, "dynamo_down")
+    if lasting:
+        _note_conditions(conditions, fault, trial)
+        mine = active.setdefault(name, [])
+        mine.append(fault)
+        await _in_effect(world, name, mine, fault)
+        await asyncio.sleep(max(0.0, until - world.time()))
+        mine.remove(fault)
+        await _in_effect(world, name, mine, None)
     elif kind == "timeouts_edit":
         old = world.timing
         new = Timing(
@@ -244,6 +288,60 @@ async def _apply(world: World, fault: Fault, conditions: dict[str, dict[str, Int
     elif kind == "group_deleted":
         _note(conditions, name, "unable", fault.at, trial.duration)
         await world.delete_group(name)
+
+
+def _note_conditions(conditions: dict[str, dict[str, Intervals]], fault: Fault, trial: Trial) -> None:
+    """What the checker may excuse while a fault lasts (checker.judge's conditions)."""
+    name, kind, at = fault.cluster, fault.kind, fault.at
+    until = at + fault.for_
+    if kind in RESTARTS:
+        _note(conditions, name, "operator_down", at, until + trial.timing.interval)
+    elif kind.startswith("dynamo_"):
+        if kind in ("dynamo_down", "dynamo_writes_down"):
+            _note(conditions, name, "dynamo_down", at, until)
+        _note(conditions, name, "network_noise", at, until)
+        _note(conditions, name, "cannot_answer", at, until)  # blind to a request, or mute
+    elif kind in NOISE:
+        _note(conditions, name, "network_noise", at, until + trial.timing.heartbeat)
+        p, latency = fault.options.get("p", 0.0), fault.options.get("latency", 0.0)
+        if p >= 0.9 or latency >= FENCE_FRACTION * trial.timing.heartbeat:  # no write confirmed in time
+            _note(conditions, name, "dynamo_lost", at, until + trial.timing.interval)
+        if p >= 0.5 or latency >= trial.timing.interval / 2:  # a read and a write may not fit in an interval
+            _note(conditions, name, "cannot_answer", at, until)
+    elif kind in ("api_unreachable", "api_refuses"):
+        _note(conditions, name, "api_down", at, until)
+
+
+async def _in_effect(world: World, name: str, faults: list[Fault], started: Fault | None) -> None:
+    """Make cluster `name` what the faults in effect on it say together; `started`: the one that just began."""
+    cluster = world.clusters[name]
+    kinds = [f.kind for f in faults]
+    network = cluster.network
+    network.reads_down = any(k in ("dynamo_down", "dynamo_reads_down") for k in kinds)
+    network.writes_down = any(k in ("dynamo_down", "dynamo_writes_down") for k in kinds)
+    for kind, attribute, option, default in (
+        ("lose_answers", "lose_answers", "p", 1.0),
+        ("slow_answers", "latency", "latency", 0.5),
+        ("throttle", "throttle", "p", 0.5),
+        ("server_errors", "server_errors", "p", 0.5),
+    ):
+        setattr(
+            network, attribute, max((f.options.get(option, default) for f in faults if f.kind == kind), default=0.0)
+        )
+    cluster.kube.faults.unreachable = "api_unreachable" in kinds
+    cluster.kube.faults.refuse_writes = "api_refuses" in kinds
+    # The operator: killed by a crash or a SIGTERM and started again once none is in effect; a pause freezes the
+    # process it finds (a process started anew is not paused).
+    if started is not None and started.kind == "crash":
+        world.crash(name)
+    elif started is not None and started.kind == "sigterm":
+        await world.terminate(name)
+    elif started is not None and started.kind == "pause":
+        world.pause(name)
+    if not any(k in ("crash", "sigterm") for k in kinds):
+        world.start(name)
+    if "pause" not in kinds:
+        world.resume(name)
 
 
 def main_line(trials: int, faults: int, violations: int) -> str:

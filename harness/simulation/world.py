@@ -265,16 +265,24 @@ class SimOperator:
             return None
 
     async def _group(self, group: dict[str, Any]) -> None:
-        """on_create/on_resume (register), then the daemon (the runner), as kopf runs them."""
+        """on_create/on_resume (register, retried while it fails) and the daemon (the runner), as kopf runs
+        them: the daemon is spawned before the changing handlers and does not wait for them."""
         plan = plan_of(group)
         life = GroupLifecycle(self.ctx, NS, NAME)
-        while True:
-            try:
-                await life.create(plan)
-                break
-            except StoreError:
-                await asyncio.sleep(1.0)  # kopf's TemporaryError delay, shortened
-        await life.run(self._plan, Recorder(self.world, self.cluster.name, group), self.stops["group"])
+
+        async def create() -> None:
+            while True:
+                try:
+                    await life.create(plan)
+                    return
+                except StoreError:
+                    await asyncio.sleep(1.0)  # kopf's TemporaryError delay, shortened
+
+        registering = asyncio.ensure_future(create())
+        try:
+            await life.run(self._plan, Recorder(self.world, self.cluster.name, group), self.stops["group"])
+        finally:
+            registering.cancel()
 
     async def _failover(self, name: str) -> None:
         obj = self.cluster.failovers[name]
@@ -473,6 +481,16 @@ class World:
         cluster.operator.crash()
         cluster.operator = None
         self.log(name, "fault", "operator killed (SIGKILL)")
+
+    async def terminate(self, name: str) -> None:
+        """SIGTERM: the operator stops its daemons as kopf does, then exits; its pods keep running."""
+        cluster = self.clusters[name]
+        operator = cluster.operator
+        if operator is None:
+            return
+        self.log(name, "fault", "operator terminated (SIGTERM)")
+        cluster.operator = None
+        await operator.terminate()
 
     def pause(self, name: str) -> None:
         operator = self.clusters[name].operator

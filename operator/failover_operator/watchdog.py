@@ -157,6 +157,7 @@ class Watchdog:
         self.poll = poll
         self._seen = ChangeObserver(clock)
         self._deadline: float | None = None  # when the last renewal that vouched for serving runs out
+        self._failed: dict[tuple[str, str], str] = {}  # (namespace, name) -> what the last fencing could not do
         self.fenced = 0
 
     async def step(self) -> bool:
@@ -178,44 +179,54 @@ class Watchdog:
         self._deadline = watchdog_deadline(self._deadline, quiet == 0.0, now, allowed)
         if self._deadline is None or now <= self._deadline:
             return False
-        self._deadline = None
-        await self.fence(quiet)
+        if await self.fence(quiet):
+            self._deadline = None  # nothing is served any more: nothing to fence until someone vouches again
         return True
 
-    async def fence(self, quiet: float) -> None:
-        """Scale every group this cluster serves as PRIMARY down to FENCED."""
+    async def fence(self, quiet: float) -> bool:
+        """Scale every group this cluster serves as PRIMARY down to FENCED; True once nothing is left serving (or
+        could not be seen): until then every look fences again (an API server that refused is asked again)."""
         scopes: list[str | None] = list(self.namespaces) or [None]
+        done = True
         for namespace in scopes:
             try:
                 groups = await self.kube.list(FAILOVER_GROUP, namespace)
             except KubeError as exc:
                 log.warning("cannot list FailoverGroups: %s", exc)
+                done = False
                 continue
             for body in groups:
-                await self._fence_group(body, quiet)
+                done = await self._fence_group(body, quiet) and done
+        return done
 
-    async def _fence_group(self, body: dict[str, Any], quiet: float) -> None:
+    async def _fence_group(self, body: dict[str, Any], quiet: float) -> bool:
+        """True when nothing of the group is left serving here (and nothing is unknown)."""
         meta = body.get("metadata") or {}
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         try:
             plan = plan_of(body)
         except ValidationError:
-            return
+            return True
         seen = await self.workloads.observe(namespace, plan.resources, Role.PRIMARY)
         roles = {c.get("managedRole") for c in seen.components.values()}
         if Role.PRIMARY.value not in roles:
-            return
+            return not seen.any_unknown
         epoch = (body.get("status") or {}).get("epoch") or 0
         result = await self.workloads.converge(
             namespace, plan.resources, Role.FENCED, group=f"{namespace}/{name}", epoch=int(epoch)
         )
+        failed = "; ".join(result.errors)
+        key = (namespace, name)
+        if not result.changed and self._failed.get(key) == failed:
+            return not result.errors  # the same refusal as last time: tried again, said once
+        self._failed[key] = failed
         self.fenced += 1
         text = (
             f"the operator's Lease has not changed for {quiet:.1f}s: its operator is gone or frozen; the watchdog "
             f"scaled {namespace}/{name} down (FENCED) so that a standby may take over without overlap"
         )
         if result.errors:
-            text += f"; could not fence: {'; '.join(result.errors)}"
+            text += f"; could not fence: {failed} (it tries again every {self.poll:g}s)"
         log.warning("%s", text)
         try:
             await self.kube.create_event(
@@ -223,6 +234,7 @@ class Watchdog:
             )
         except KubeError as exc:
             log.warning("cannot post an event for %s/%s: %s", namespace, name, exc)
+        return not result.errors
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

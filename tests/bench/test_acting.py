@@ -184,9 +184,9 @@ async def test_a_dead_owners_groups_are_taken_over_a_few_at_a_time() -> None:
 
                 def reported() -> bool:
                     return all(
-                        r._status is not None
-                        and r._status.role is not None
-                        and r._status.role.value == "PRIMARY"
+                        r.reports.status is not None
+                        and r.reports.status.role is not None
+                        and r.reports.status.role.value == "PRIMARY"
                         and r.reports.written_key is not None
                         and r.reports.written_key[1] == "OK"
                         for r in west.runners.values()

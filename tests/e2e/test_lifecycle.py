@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from harness.cluster import eventually
 from harness.fleet import start_member
 
@@ -212,3 +214,44 @@ async def test_a_failover_recreated_under_an_old_name_is_a_new_request(fleet_of,
         again = await eventually(lambda: phase(west, "to-west"), within=15)
         assert again["phase"] == "Succeeded" and again["groups"][0]["epoch"] == 4  # moved again, not "already done"
         await settle(fleet, "west", epoch=4)
+
+
+async def test_a_deployment_listed_by_a_second_group_is_left_to_the_first(fleet_of):
+    """Issue 18, finding 4: group `web` is owned by west; a second group `dup` listing the same Deployment is
+    applied, east its owner. East used to scale shop/web up as dup's owner (both clusters ran it for 5 s). The
+    group that manages it (its annotation; else the older group) keeps it; `dup` never scales it, and says so."""
+    async with fleet_of("east", "west") as fleet:
+        east, west = fleet["east"], fleet["west"]
+        await setup_group(fleet, "west")
+        for member in (east, west):
+            await member.apply(group("dup", initialPrimary="east", workloads=[{"kind": "Deployment", "name": "web"}]))
+
+        async def claimed():
+            for member in (east, west):
+                s = await status_of(member, name="dup")
+                cond = {c["type"]: c for c in s.get("conditions", [])}
+                assert cond.get("SpecValid", {}).get("reason") == "ResourceClaimed", (member.name, s)
+                assert "Deployment/web is managed by FailoverGroup shop/web" in cond["SpecValid"]["message"]
+                assert s.get("health") == "ERROR", (member.name, s)
+            assert (await east.store.state.get_group_config("shop", "dup")).owner == "east"
+            return True
+
+        # Meanwhile, sampled closely: east's copy never comes up, west's never goes down.
+        timeout = 2.0  # FAST_TIMING's heartbeat timeout: the decisions of several ticks
+        seen: list[tuple[int, int]] = []
+
+        async def watch() -> None:
+            while True:
+                seen.append((await east.replicas("shop", "web"), await west.replicas("shop", "web")))
+                await asyncio.sleep(0.02)
+
+        watching = asyncio.create_task(watch())
+        try:
+            await eventually(claimed, within=5 * timeout)
+            await posted(east, "FailoverGroup", "dup", "ResourceClaimed")
+            started = asyncio.get_running_loop().time()
+            await eventually(lambda: asyncio.get_running_loop().time() - started > timeout, within=3 * timeout)
+        finally:
+            watching.cancel()
+        assert seen and set(seen) == {(0, 3)}, sorted(set(seen))
+        await settle(fleet, "west")  # `web` itself is untouched

@@ -475,6 +475,29 @@ def test_the_old_owner_of_an_uptime_hand_off_stops_when_it_cannot_follow_it():
     assert "cannot read shop/web (for 8.0s, limit 7.5s) during the UPTIME move to west" in stops.reason
 
 
+def test_an_uptime_hand_off_does_not_overlap_an_old_owner_that_cannot_stop():
+    """Seed 1796579011: east's API server went away just before an UPTIME move to west, too soon for its status
+    to say so; west took the group and started, and east, blind, could never stop (4 s past the hand-off). The
+    new owner serves only while the old one can stop once it is ready; the old one ends the hand-off only when
+    it can stop."""
+    handoff = UPTIME.model_copy(update={"epoch": 8})
+    config = cfg(owner="west", epoch=8, transition=handoff)
+    blind = {**EVERYONE, "east": st("east", ClusterState.PRIMARY, Health.UNKNOWN, epoch=7)}
+    waits = decide(sit("west", S, config, clusters=blind))
+    assert (waits.action, waits.role) == (Action.WAIT, S), waits.reason
+    assert "east cannot observe its resources for shop/web (health UNKNOWN)" in waits.reason
+    stands = decide(sit("west", P, config, clusters=blind))
+    assert (stands.action, stands.role) == (Action.WAIT, S)  # already up: it steps back
+    able = {**blind, "east": st("east", ClusterState.PRIMARY, Health.OK, epoch=7)}
+    assert decide(sit("west", S, config, clusters=able)).action == Action.PROMOTE
+    gone = decide(sit("west", S, config, clusters=blind, stale=frozenset({"east"})))  # dead: fenced by then
+    assert gone.action == Action.PROMOTE
+    ready = {**able, "west": st("west", ClusterState.PRIMARY, Health.OK, epoch=8)}
+    holds = decide(sit("east", P, config, clusters=ready, my_health=Health.UNKNOWN))
+    assert (holds.action, holds.role) == (Action.NONE, P) and "cannot observe its resources" in holds.reason
+    assert decide(sit("east", P, config, clusters=ready)).action == Action.HAND_OFF
+
+
 def test_nobody_else_takes_over_while_the_old_owner_of_an_uptime_hand_off_serves_on():
     """West owns the group after an UPTIME hand-off from east and went silent; east still serves. North may not
     start until east has not shown it serves for a heartbeat timeout too — and then only on a transaction that

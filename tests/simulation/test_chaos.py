@@ -1,5 +1,6 @@
-"""The quick set of `make chaos`: 200 random fault trials (a fixed seed range, apart from `make chaos`'s
-default one), run as `make chaos` runs them; not one violation of safety, liveness or durability."""
+"""The quick set of `make chaos`: random fault trials on a seed range nobody has run (it moves with the clock:
+a range that passed proves only itself), and every seed that ever found a violation, replayed exactly; not one
+violation of safety, liveness or durability. A failing fresh seed is printed: it goes into FOUND with its fix."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 from tests.ship.tools import ROOT
 
 TRIALS = 200
-SEED = 100_000
 # Seeds whose trials found a violation once, each fixed since (replayed exactly: same seed, same trial):
 # 489 the watchdog did not see a group deleted while its operator was dead (a finalizer keeps it: the simulation
 #     now does too); 521 an inherent overlap (API refusing writes, DynamoDB failing 90 %) the checker did not
@@ -41,10 +42,19 @@ SEED = 100_000
 # 9847 a forced UPTIME move scaled its target up while a third cluster (the old owner of an earlier hand-off,
 # whose scale-down its API server refused) still served: no move proceeds while a cluster other than the
 # source still reports PRIMARY.
+#
+# Issue 18 (the checker's excuses now hold only while their condition holds): 1796577804 the old owner of an
+# UPTIME move could not read DynamoDB and served on beside the ready new owner (its right to serve beside it now
+# lasts the fence limit past its last read); 1796578298 a crashed owner whose group was deleted while it was
+# down left its copy serving after ownership had moved (a leaving cluster now always stops its copy unless it
+# owns the group and is the last); 1796578534 the same, after a forced UPTIME move.
 FOUND = (
     *(489, 521, 536, 590, 816, 919, 940, 991, 1313, 1520, 1522, 2566, 2744, 3615, 3676, 4656, 4801, 4910, 9847),
-    100289,
+    *(100289, 1796577804, 1796578298, 1796578534),
 )
+"""Seeds drawn the first way (`--draw 1`)."""
+FOUND_V2: tuple[int, ...] = ()
+"""Seeds drawn the second way (the default): harder trials, faults meeting on one cluster."""
 
 
 def simulate(*args: str) -> tuple[int, int, int, str]:
@@ -61,12 +71,16 @@ def simulate(*args: str) -> tuple[int, int, int, str]:
     return trials, faults, violations, result.stdout
 
 
-def test_two_hundred_random_fault_trials_find_nothing() -> None:
-    trials, faults, violations, out = simulate("--trials", str(TRIALS), "--seed", str(SEED))
+def test_two_hundred_random_fault_trials_on_a_fresh_seed_range_find_nothing() -> None:
+    seed = int(time.time() * 1000) % 10**12  # a range nobody has run; a failure names its seed
+    trials, faults, violations, out = simulate("--trials", str(TRIALS), "--seed", str(seed))
     assert trials == TRIALS and faults >= TRIALS  # every trial draws at least one fault
-    assert violations == 0, out[-6000:]
+    assert violations == 0, f"fresh seeds from {seed}: add the failing ones to FOUND_V2 with their fix\n{out[-6000:]}"
 
 
 def test_the_trials_that_once_found_a_violation_find_none() -> None:
-    trials, _, violations, out = simulate("--seeds", ",".join(map(str, FOUND)))
+    trials, _, violations, out = simulate("--seeds", ",".join(map(str, FOUND)), "--draw", "1")
     assert trials == len(FOUND) and violations == 0, out[-6000:]
+    if FOUND_V2:
+        trials, _, violations, out = simulate("--seeds", ",".join(map(str, FOUND_V2)))
+        assert trials == len(FOUND_V2) and violations == 0, out[-6000:]

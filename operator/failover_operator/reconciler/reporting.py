@@ -68,6 +68,11 @@ class Reports:
     def writing(self) -> asyncio.Task[None] | None:
         return self._writing
 
+    @property
+    def status(self) -> FailoverGroupStatus | None:
+        """The FailoverGroup's status as last written (None: not yet)."""
+        return self._status
+
     # --- our status record in DynamoDB ---------------------------------------------------------------
 
     def key(self) -> tuple[object, ...] | None:

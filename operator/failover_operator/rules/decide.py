@@ -152,7 +152,7 @@ def decide(s: Situation) -> Decision:
         )
     config = s.config
     if config.owner == s.me:
-        return _as_owner(s, config)
+        return _as_owner(s, config, s.clusters or {})
     return _as_other(s, config, s.clusters or {})
 
 
@@ -175,9 +175,21 @@ def _unvouched(s: Situation) -> str:
     return f"cannot write its heartbeat for {s.group} (last written {written}, limit {s.timing.fence_after:g}s)"
 
 
-def _as_owner(s: Situation, config: GroupConfig) -> Decision:
+def _as_owner(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterStatus]) -> Decision:
     where = f"{s.group} at epoch {config.epoch}"
     t = config.transition
+    if t is not None and handing_off(config) and t.source_cluster != s.me and t.source_cluster not in s.stale:
+        # The new owner of an UPTIME hand-off starts beside the old one only while the old one can stop once it
+        # is ready: an old owner that cannot observe its resources (its API server is gone) would serve on.
+        source = clusters.get(t.source_cluster)
+        if claims_serving(source, t.epoch - 1) or claims_serving(source, config.epoch):
+            if not able_to_act(source):
+                return Decision(
+                    Action.WAIT,
+                    Role.STANDBY,
+                    f"waiting: {_cannot_act(t.source_cluster, s.group)} once {s.me} is ready; {s.me} serves {where} "
+                    f"once it can (or {t.source_cluster} takes the group back after {s.timing.transitory:g}s)",
+                )
     if t is not None and draining(config):
         limit = s.timing.transitory
         if s.transition_age is not None and s.transition_age > limit:
@@ -214,6 +226,13 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
 
     # An UPTIME hand-off from me: I serve until the new owner is ready, or take ownership back.
     if t is not None and handing_off(config) and t.source_cluster == s.me and s.local_role == Role.PRIMARY:
+        if serving(clusters.get(config.owner), config.epoch) and s.my_health == Health.UNKNOWN:
+            return Decision(
+                Action.NONE,
+                Role.PRIMARY,
+                f"handing over: {config.owner} is ready as the owner of {where}, but {s.me} cannot observe its "
+                f"resources to stop serving them; it ends the hand-off once it can",
+            )
         if serving(clusters.get(config.owner), config.epoch):
             return Decision(
                 Action.HAND_OFF,
