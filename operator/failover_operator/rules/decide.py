@@ -182,14 +182,14 @@ def _as_owner(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
         # The new owner of an UPTIME hand-off starts beside the old one only while the old one can stop once it
         # is ready: an old owner that cannot observe its resources (its API server is gone) would serve on.
         source = clusters.get(t.source_cluster)
-        if claims_serving(source, t.epoch - 1) or claims_serving(source, config.epoch):
-            if not able_to_act(source):
-                return Decision(
-                    Action.WAIT,
-                    Role.STANDBY,
-                    f"waiting: {_cannot_act(t.source_cluster, s.group)} once {s.me} is ready; {s.me} serves {where} "
-                    f"once it can (or {t.source_cluster} takes the group back after {s.timing.transitory:g}s)",
-                )
+        serves = claims_serving(source, t.epoch - 1) or claims_serving(source, config.epoch)
+        if serves and not able_to_act(source):
+            return Decision(
+                Action.WAIT,
+                Role.STANDBY,
+                f"waiting: {_cannot_act(t.source_cluster, s.group)} once {s.me} is ready; {s.me} serves {where} "
+                f"once it can (or {t.source_cluster} takes the group back after {s.timing.transitory:g}s)",
+            )
     if t is not None and draining(config):
         limit = s.timing.transitory
         if s.transition_age is not None and s.transition_age > limit:
