@@ -102,8 +102,9 @@ class Transition(Record):
     CONSISTENCY, at `epoch` (the owner's): the source drains and reports FAILOVER; the target then transfers
     ownership (epoch + 1) in a transaction conditioned on this very transition, and the transition goes with
     it. A source that gives up after transitoryState removes it first (conditionally), so a late transfer can
-    never land after it resumed. `force`: the target transfers after one heartbeat interval even if the source
-    has not confirmed. `automatic`: asked by a standby because the owner reports ERROR.
+    never land after it resumed. `force`: the target transfers after two heartbeat intervals
+    (rules.FORCE_WAIT_INTERVALS) even if the source has not confirmed. `automatic`: asked by a standby because
+    the owner reports ERROR.
     UPTIME, at `epoch` (the owner's): the target transfers at once and the transition stays, at the new epoch,
     as the hand-off: the source serves until the target reports ready, then removes it; if the target never
     does within transitoryState, the source takes ownership back (epoch + 1, history ROLLED_BACK)."""
