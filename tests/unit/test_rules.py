@@ -1,0 +1,148 @@
+"""The rulebook beyond a group's tick (tests/reconciler/test_decide.py is that table): leaving a group, who
+manages a resource two groups list, the fence deadline, the watchdog's deadline, which moves are refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from failover_operator.model import ClusterState, ClusterStatus, GroupConfig, Health
+from failover_operator.rules import (
+    Leaving,
+    Step,
+    Timing,
+    claimant,
+    fence_left,
+    leave,
+    refusal,
+    watchdog_deadline,
+)
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+TIMING = Timing(heartbeat=15, fence_after=7.5, unhealthy=60, transitory=300, interval=5.0)
+
+
+def cfg(owner: str = "east", epoch: int = 7) -> GroupConfig:
+    return GroupConfig(namespace="shop", name="web", operator_id="o", owner=owner, epoch=epoch, updated_at=T0)
+
+
+def st(name: str, health: Health = Health.OK, state: ClusterState = ClusterState.STANDBY) -> ClusterStatus:
+    return ClusterStatus(
+        cluster_name=name, health=health, state=state, heartbeat_seq=1, last_heartbeat=T0, observed_epoch=7
+    )
+
+
+ALL = {"east": st("east", state=ClusterState.PRIMARY), "west": st("west"), "north": st("north")}
+
+
+def leaving(me: str, config: GroupConfig | None = None, **kw: object) -> Leaving:
+    base: dict[str, object] = dict(
+        me=me, group="shop/web", config=cfg() if config is None else config, clusters=ALL, stale=frozenset(), down=True
+    )
+    base.update(kw)
+    return Leaving(**base)  # type: ignore[arg-type]
+
+
+LEAVE_CASES = [
+    # (id, situation, step, words in the reason, hand-over targets)
+    ("not the owner, copy up: stop first", leaving("west", down=False), Step.STOP, "west stops serving", ()),
+    ("not the owner, copy unknown: stop first", leaving("west", down=None), Step.STOP, "(east owns it at epoch 7)", ()),
+    ("not the owner, copy down: leave", leaving("west"), Step.LEAVE, "leaves it to east", ()),
+    ("owner with peers, copy up: stop first", leaving("east", down=False), Step.STOP, "before it hands it over", ()),
+    (
+        "owner with peers, copy down: hand over, healthy first, in priority order",
+        leaving(
+            "east",
+            clusters={**ALL, "south": st("south", Health.DEGRADED)},
+            priority=("north",),
+        ),
+        Step.HAND_OVER,
+        "hands it to a live peer",
+        (("north", False), ("west", False), ("south", True)),
+    ),
+    (
+        "owner whose peers are all silent: leaves it owned, serving nothing",
+        leaving("east", stale=frozenset({"west", "north"})),
+        Step.LEAVE,
+        "no live peer can take shop/web",
+        (),
+    ),
+    (
+        "owner and last cluster: its resources stay as they are",
+        leaving("east", clusters={"east": ALL["east"]}, down=False),
+        Step.REMOVE,
+        "leaves its resources as they are",
+        (),
+    ),
+    (
+        "last cluster, not the owner: stops first",
+        leaving("west", clusters={"west": ALL["west"]}, down=False),
+        Step.STOP,
+        "west stops serving",
+        (),
+    ),
+    (
+        "last cluster, not the owner, down: removes the records",
+        leaving("west", clusters={"west": ALL["west"]}),
+        Step.REMOVE,
+        "last cluster of shop/web",
+        (),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("situation", "step", "words", "targets"), [c[1:] for c in LEAVE_CASES], ids=[c[0] for c in LEAVE_CASES]
+)
+def test_leaving(situation: Leaving, step: Step, words: str, targets: tuple[tuple[str, bool], ...]) -> None:
+    decided = leave(situation)
+    assert decided.step == step, decided.reason
+    assert words in decided.reason
+    assert decided.targets == targets
+
+
+def test_no_record_left_is_done() -> None:
+    assert leave(Leaving("west", "shop/web", None, {}, frozenset(), True)).step == Step.DONE
+
+
+def test_a_resource_two_groups_list_is_managed_by_the_one_it_names_else_the_older() -> None:
+    older, newer = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
+    listing = {"shop/web": older, "shop/dup": newer}
+    assert claimant(None, listing) == "shop/web"
+    assert claimant("shop/dup", listing) == "shop/dup"  # converged by dup first: it stays dup's
+    assert claimant("shop/gone", listing) == "shop/web"  # a group that no longer lists it claims nothing
+    assert claimant(None, {"shop/b": older, "shop/a": older}) == "shop/a"  # the same age: by name
+    assert claimant(None, {"shop/b": None, "shop/a": older}) == "shop/a"  # an unknown age is not older
+    assert claimant(None, {}) is None
+
+
+def test_the_fence_deadline() -> None:
+    assert fence_left(100.0, TIMING, heartbeat_sent=98.0, proved=True, started=0.0) == 5.5
+    assert fence_left(100.0, TIMING, heartbeat_sent=None, proved=True, started=0.0) == 0.0
+    # found serving when it started: the allowance from its start, whatever its heartbeats
+    assert TIMING.unproved_allowance == 3.75
+    assert fence_left(100.0, TIMING, heartbeat_sent=99.9, proved=False, started=98.0) == 1.75
+    # serving beside a new owner (an UPTIME move): no longer than the fence limit past its last read
+    assert fence_left(100.0, TIMING, heartbeat_sent=99.9, proved=True, started=0.0, following=95.0) == 2.5
+    edited = Timing(heartbeat=15, fence_after=11.25, unhealthy=60, transitory=300, interval=5.0)  # fraction 0.75
+    assert edited.unproved_allowance == 1.875  # within the rest of the timeout after the predecessor's limit
+
+
+def test_the_watchdog_is_not_satisfied_by_a_renewal_that_says_nothing_is_served() -> None:
+    deadline = watchdog_deadline(None, True, 10.0, 7.0)
+    assert deadline == 17.0
+    assert watchdog_deadline(deadline, False, 12.0, 7.0) == 17.0  # unchanged: the same deadline
+    assert watchdog_deadline(deadline, True, 12.0, None) == 17.0  # "nothing served": the deadline keeps running
+    assert watchdog_deadline(deadline, True, 12.0, 7.0) == 19.0  # vouched for again
+    assert watchdog_deadline(None, True, 12.0, None) is None  # nothing ever served: nothing to fence
+
+
+def test_a_move_is_refused_while_the_owner_cannot_act_unless_forced() -> None:
+    blind = {**ALL, "east": st("east", Health.UNKNOWN, ClusterState.PRIMARY)}
+    refused = refusal(cfg(), blind, "west", set())
+    assert refused is not None and "east cannot observe its resources for shop/web" in refused
+    assert "use force" in refused
+    assert refusal(cfg(), blind, "west", set(), check_health=False) is None  # force
+    assert refusal(cfg(), blind, "west", {"east"}) is None  # a silent owner: what automatic failover is for
+    assert refusal(cfg(), ALL, "west", set()) is None
