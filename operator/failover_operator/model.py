@@ -148,6 +148,9 @@ class ClusterStatus(Record):
     observed_epoch: int | None = None
     components: dict[str, Any] = {}
     message: str | None = None
+    following: str | None = None
+    """The UPTIME move of the group (its failover name) that this cluster, the move's source, has seen and follows:
+    its target starts beside it only once it says so, since it must see the target ready to stop."""
     liveness_seq: int | None = None
     """The cluster's liveness sequence number (store/liveness.py) as read with this status; None: not read.
     The cluster is alive for this group while either number moves."""

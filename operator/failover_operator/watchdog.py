@@ -90,6 +90,9 @@ class LeaseKeeper:
         self.gap = gap
         self._warned: str | None = None
         self._poked = asyncio.Event()
+        self.refused: str | None = None
+        """Why the API server did not take our last renewal (it does not answer, or refuses writes), None once it
+        takes one: this cluster could not change its resources either (rules: it cannot act)."""
 
     def time_left(self) -> float | None:
         """Until the first serving group must fence (None: nothing served)."""
@@ -121,8 +124,12 @@ class LeaseKeeper:
                 hint = " (the Helm chart creates it; see README, Watchdog)" if exc.not_found else ""
                 log.warning("cannot renew the watchdog Lease %s/%s: %s%s", self.namespace, self.name, text, hint)
             self._warned = text
+            # Not answering, or refusing writes, is about the API server; a refusal of this one object (no Lease,
+            # no right to it) is not.
+            self.refused = text if exc.unobservable and exc.status != 403 else None
             return False
         self._warned = None
+        self.refused = None
         return True
 
     async def run(self, stop: asyncio.Event) -> None:

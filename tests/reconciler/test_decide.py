@@ -100,6 +100,7 @@ FENCED_OWNER = {**EVERYONE, "east": st("east", ClusterState.FENCED)}
 NO_OWNER = {k: v for k, v in EVERYONE.items() if k != "east"}
 SICK_OWNER = {**EVERYONE, "east": st("east", ClusterState.PRIMARY, health=Health.ERROR)}
 BLIND_OWNER = {**EVERYONE, "east": st("east", ClusterState.PRIMARY, health=Health.UNKNOWN)}
+FOLLOWING = {**EVERYONE, "east": st("east", ClusterState.PRIMARY).model_copy(update={"following": "fo-1"})}
 
 CASES = [
     # (id, situation, action, role, words in the reason)
@@ -214,8 +215,15 @@ CASES = [
         "transferring (forced): east did not confirm it stopped serving",
     ),
     (
-        "uptime: the target transfers at once",
+        "uptime: the target waits for the source to follow the move",
         sit("west", S, cfg(transition=UPTIME)),
+        Action.WAIT,
+        S,
+        "waiting: east has not said yet that it follows failover fo-1 (UPTIME: it must see west ready",
+    ),
+    (
+        "uptime: the target transfers at once when the source follows",
+        sit("west", S, cfg(transition=UPTIME), clusters=FOLLOWING),
         Action.TRANSFER,
         S,
         "UPTIME: east serves until west is ready",
@@ -352,18 +360,18 @@ CASES = [
         "found shop/web serving when it started and could not prove it still owns it within 3.75s",
     ),
     (
-        "uptime: the target waits while the owner cannot observe its resources",
+        "uptime: the target waits while the owner cannot act on its resources",
         sit("west", S, cfg(transition=UPTIME), clusters=BLIND_OWNER),
         Action.WAIT,
         S,
-        "east cannot observe its resources for shop/web (health UNKNOWN), so it could not stop serving them",
+        "east cannot act on its resources for shop/web (health UNKNOWN), so it could not stop serving them",
     ),
     (
         "consistency: a blind owner is waited for, and says why",
         sit("west", S, cfg(transition=TRANSITION), clusters=BLIND_OWNER),
         Action.WAIT,
         S,
-        "east cannot observe its resources for shop/web (health UNKNOWN)",
+        "east cannot act on its resources for shop/web (health UNKNOWN)",
     ),
     (
         "forced uptime does not wait for a blind owner",
@@ -403,8 +411,8 @@ def test_a_takeover_is_conditioned_on_the_epoch_seen_and_on_what_the_owner_says(
     assert transfer.move.checks == {"east": StatusCheck(drained=True)}  # it must still be drained
     forced = decide(sit("west", S, cfg(transition=FORCED), transition_age=10.1))
     assert forced.move is not None and forced.move.unconfirmed and forced.move.checks == {}
-    uptime = decide(sit("west", S, cfg(transition=UPTIME)))
-    assert uptime.move is not None and uptime.move.checks == {"east": StatusCheck(able=True)}
+    uptime = decide(sit("west", S, cfg(transition=UPTIME), clusters=FOLLOWING))
+    assert uptime.move is not None and uptime.move.checks == {"east": StatusCheck(able=True, following="fo-1")}
 
 
 def test_an_owner_listed_fenced_is_taken_over_as_stale_only_when_its_numbers_stood_still():
@@ -485,7 +493,7 @@ def test_an_uptime_hand_off_does_not_overlap_an_old_owner_that_cannot_stop():
     blind = {**EVERYONE, "east": st("east", ClusterState.PRIMARY, Health.UNKNOWN, epoch=7)}
     waits = decide(sit("west", S, config, clusters=blind))
     assert (waits.action, waits.role) == (Action.WAIT, S), waits.reason
-    assert "east cannot observe its resources for shop/web (health UNKNOWN)" in waits.reason
+    assert "east cannot act on its resources for shop/web (health UNKNOWN)" in waits.reason
     stands = decide(sit("west", P, config, clusters=blind))
     assert (stands.action, stands.role) == (Action.WAIT, S)  # already up: it steps back
     able = {**blind, "east": st("east", ClusterState.PRIMARY, Health.OK, epoch=7)}
@@ -494,7 +502,7 @@ def test_an_uptime_hand_off_does_not_overlap_an_old_owner_that_cannot_stop():
     assert gone.action == Action.PROMOTE
     ready = {**able, "west": st("west", ClusterState.PRIMARY, Health.OK, epoch=8)}
     holds = decide(sit("east", P, config, clusters=ready, my_health=Health.UNKNOWN))
-    assert (holds.action, holds.role) == (Action.NONE, P) and "cannot observe its resources" in holds.reason
+    assert (holds.action, holds.role) == (Action.NONE, P) and "cannot act on its resources" in holds.reason
     assert decide(sit("east", P, config, clusters=ready)).action == Action.HAND_OFF
 
 
@@ -622,8 +630,8 @@ def test_no_move_overlaps_a_third_cluster_that_still_serves(transition):
     """Seed 9847: north, the old owner of an earlier UPTIME hand-off, could not scale down (its API server
     refused); a forced UPTIME move to west scaled west up at once, and the two served together for 0.35 s. The
     target waits until every cluster but the source has stopped — unless that one is silent (stale)."""
-    clusters = {**EVERYONE, "north": st("north", ClusterState.PRIMARY, epoch=6)}
-    drained = {**clusters, "east": st("east", ClusterState.FAILOVER)}
+    clusters = {**FOLLOWING, "north": st("north", ClusterState.PRIMARY, epoch=6)}
+    drained = {**clusters, "east": st("east", ClusterState.FAILOVER).model_copy(update={"following": "fo-1"})}
     for statuses in (clusters, drained):
         waiting = decide(sit("west", S, cfg(transition=transition), clusters=statuses, transition_age=11.0))
         assert waiting.action == Action.WAIT and "north still reports serving" in waiting.reason

@@ -79,18 +79,44 @@ def test_9_a_forced_failover_of_a_reachable_owner_does_not_overlap() -> None:
 
 
 def test_7_uptime_returns_ownership_when_the_target_never_becomes_ready() -> None:
-    """The target cannot scale up (its API server refuses writes): the old owner never stops serving, and
-    after transitoryState ownership returns to it, in one conditional transaction."""
-    outcome = play(
-        Fault(3.0, "api_refuses", "west", 12.0),
-        Fault(3.2, "failover", "west", options={"target": "west", "mode": "UPTIME", "force": False}),
-        duration=25.0,
+    """The target scales up but its pods never become ready: the old owner never stops serving, and after
+    transitoryState ownership returns to it, in one conditional transaction."""
+
+    def never_ready(world: World) -> None:
+        kube = world.clusters["west"].kube
+        step = kube.controller_step
+        kube.controller_step = lambda startup, started: step(1e9, started)  # type: ignore[method-assign]
+
+    outcome = run(
+        Trial(
+            1,
+            ["east", "west"],
+            QUICK,
+            [Fault(3.2, "failover", "west", options={"target": "west", "mode": "UPTIME", "force": False})],
+            25.0,
+        ),
+        on_world=never_ready,
     )
+    assert outcome.verdict.ok, outcome.verdict.violations
     assert serving(outcome, "east") == [(0.0, True)]  # served throughout: no gap
     assert owners(outcome)[-1] == ("east", 3), outcome.world.ownership
     (handoff, rollback) = outcome.world.history()
     assert (handoff.source_cluster, handoff.target_cluster) == ("east", "west")
     assert (rollback.source_cluster, rollback.target_cluster, rollback.outcome.value) == ("west", "east", "ROLLED_BACK")
+
+
+def test_an_uptime_failover_to_a_target_whose_api_server_takes_no_writes_is_refused() -> None:
+    """The target's API server refuses writes (it reads fine): it could not scale up, and it says so (UNKNOWN:
+    its Lease renewals are refused), so the move is refused and nothing moves."""
+    outcome = play(
+        Fault(3.0, "api_refuses", "west", 12.0),
+        Fault(3.5, "failover", "west", options={"target": "west", "mode": "UPTIME", "force": False}),
+        duration=25.0,
+    )
+    assert serving(outcome, "east") == [(0.0, True)]
+    assert owners(outcome) == [("east", 1)]
+    failed = [e.text for e in outcome.world.story if e.cluster == "west" and e.text.startswith("FailoverFailed:")]
+    assert failed and "west reports health UNKNOWN" in failed[0], failed
 
 
 def test_1_a_late_transfer_never_lands_after_the_owner_resumed() -> None:

@@ -141,7 +141,7 @@ def test_the_watchdog_is_not_satisfied_by_a_renewal_that_says_nothing_is_served(
 def test_a_move_is_refused_while_the_owner_cannot_act_unless_forced() -> None:
     blind = {**ALL, "east": st("east", Health.UNKNOWN, ClusterState.PRIMARY)}
     refused = refusal(cfg(), blind, "west", set())
-    assert refused is not None and "east cannot observe its resources for shop/web" in refused
+    assert refused is not None and "east cannot act on its resources for shop/web" in refused
     assert "use force" in refused
     assert refusal(cfg(), blind, "west", set(), check_health=False) is None  # force
     assert refusal(cfg(), blind, "west", {"east"}) is None  # a silent owner: what automatic failover is for

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -338,6 +339,7 @@ class Acting:
             if runner.reports.repeats.news("observe", str(exc)):
                 log.warning("%s: cannot observe resources: %s", runner.group, exc)
             return
+        self.observation = self._able(self.observation)
         config = runner.records.config
         draining_me = config is not None and draining(config) and config.owner == self.ctx.cluster
         scaled_down = self.observation.all_scaled_down
@@ -373,6 +375,16 @@ class Acting:
                     runner.measure.timing().unproved_allowance,
                 )
             self.become(recalled, proved=recalled != Role.PRIMARY)
+
+    def _able(self, observation: Observation) -> Observation:
+        """The observation, UNKNOWN while the local API server takes no write (the Lease's renewal says so): a
+        cluster that can see its resources but not change them cannot act on them either (rules.able_to_act)."""
+        liveness = self.ctx.liveness
+        refused = liveness.refused if liveness is not None else None
+        if refused is None or observation.health == Health.UNKNOWN:
+            return observation
+        message = f"cannot change its resources: the API server does not take writes ({refused})"
+        return dataclasses.replace(observation, health=Health.UNKNOWN, message=message, graded=None)
 
     def may_serve(self) -> bool:
         """Our resources for the group may be up: we serve it, or have not seen them confirmed down."""

@@ -35,6 +35,11 @@ class Liveness(Protocol):
         """Renew now; `also`: the time left of a group about to scale up (not counted as serving yet)."""
         ...
 
+    @property
+    def refused(self) -> str | None:
+        """Why the local API server did not take the last renewal (it cannot be written), or None."""
+        ...
+
 
 class Reporter(Protocol):
     """Carries results back to Kubernetes (implemented in handlers/, the only place that knows kopf)."""

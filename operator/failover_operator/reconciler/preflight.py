@@ -101,7 +101,7 @@ def preflight(state: GroupState, target: str, mode: FailoverMode, stale: set[str
                 owner_status is None or owner_status.health != Health.UNKNOWN,
                 f"{owner} reports {owner_status.health.value}"
                 + (
-                    ": it cannot observe its resources, so it could not stop serving them (a forced move would not "
+                    ": it cannot act on its resources, so it could not stop serving them (a forced move would not "
                     "wait for it)"
                     if owner_status.health == Health.UNKNOWN
                     else ""

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import logs
 from ..api import FailoverGroupStatus
 from ..model import ClusterState, HistoryRecord, Role
-from ..rules import Action, Decision, readiness
+from ..rules import Action, Decision, readiness, uptime_source
 from ..store import GroupState, StoreError, SupersededError
 from ..store.problems import find_problems
 from ..store.records import components_json
@@ -48,13 +48,24 @@ _EVENTS = {
 }
 
 
+class StatusKey(NamedTuple):
+    """What our status record for the group says (what decides whether it must be written again)."""
+
+    state: ClusterState
+    health: str
+    epoch: int | None
+    components: str  # as JSON
+    message: str | None
+    following: str | None  # the UPTIME move we are the source of, seen (ClusterStatus.following)
+
+
 class Reports:
     def __init__(self, runner: GroupRunner) -> None:
         self.runner = runner
         self.ctx: OperatorContext = runner.ctx
         self.repeats = logs.Repeats(self.ctx.clock.monotonic)
         self.proving = False  # a proof of ownership is in flight (no background status write may start)
-        self.written_key: tuple[object, ...] | None = None  # what our last confirmed status write said
+        self.written_key: StatusKey | None = None  # what our last confirmed status write said
         self.reported_once = False  # our status for the group has been written since we started
         self.takeover: tuple[bool, str, str] | None = None  # ReadyToTakeOver, as of the last tick
         self._event_key: tuple[object, ...] | None = None
@@ -75,7 +86,7 @@ class Reports:
 
     # --- our status record in DynamoDB ---------------------------------------------------------------
 
-    def key(self) -> tuple[object, ...] | None:
+    def key(self) -> StatusKey | None:
         """What our status record for the group would say now; None while there is nothing to say yet."""
         runner = self.runner
         acting = runner.acting
@@ -86,13 +97,18 @@ class Reports:
         known = self._components
         if known is None or known[0] is not o:  # a quiet tick keeps its observation (Workloads.observe)
             known = self._components = (o, components_json(o.components))
-        return (acting.reported, str(o.health), config.epoch if config else None, known[1], o.message or None)
+        t = config.transition if config is not None else None
+        following = t.failover_name if t is not None and uptime_source(config, self.ctx.cluster) else None
+        epoch = config.epoch if config else None
+        return StatusKey(acting.reported, str(o.health), epoch, known[1], o.message or None, following)
 
     def changed(self) -> bool:
         key = self.key()
         if key is None or key == self.written_key:
             return False
         written, since = self.written_key, self.runner.acting.settling_since
+        if written is not None and key.following != written.following:
+            return True  # the target of an UPTIME move waits for it
         proved = written is not None and key[0] == written[0] == ClusterState.PRIMARY and key[2] == written[2]
         if proved and self.runner.busy():
             # Serving as our proof said, only the health or details moved, while groups queue to act (a mass
@@ -133,6 +149,7 @@ class Reports:
                 message=observation.message or None,
                 retry=acting.reported != ClusterState.PRIMARY,  # retried at once: it unblocks a takeover of us
                 ordered=True,
+                following=key.following,
             )
         except SupersededError:
             return  # a write sent after this one landed first: it says something newer
@@ -153,7 +170,7 @@ class Reports:
     ) -> None:
         """A proof of ownership wrote our status: it is what we last said."""
         self.reported_once = True
-        self.written_key = (state, str(health), epoch, components_json(components), message)
+        self.written_key = StatusKey(state, str(health), epoch, components_json(components), message, None)
 
     # --- decisions: log lines, events, metrics --------------------------------------------------------
 

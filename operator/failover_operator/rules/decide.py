@@ -59,7 +59,9 @@ class StatusCheck:
     not_ready: bool = False
     """It does not say PRIMARY and OK at the epoch (an UPTIME hand-off is handed back only then)."""
     able: bool = False
-    """It can observe its resources (health is not UNKNOWN), so it can stop them: a non-forced UPTIME move."""
+    """It can act on its resources (health is not UNKNOWN), so it can stop them: a non-forced UPTIME move."""
+    following: str | None = None
+    """It follows this UPTIME move (it has seen it, so it will see the target ready and stop)."""
 
     @property
     def empty(self) -> bool:
@@ -180,7 +182,8 @@ def _as_owner(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
     t = config.transition
     if t is not None and handing_off(config) and t.source_cluster != s.me and t.source_cluster not in s.stale:
         # The new owner of an UPTIME hand-off starts beside the old one only while the old one can stop once it
-        # is ready: an old owner that cannot observe its resources (its API server is gone) would serve on.
+        # is ready: an old owner that cannot act on its resources (its API server is gone, or takes no writes)
+        # would serve on.
         source = clusters.get(t.source_cluster)
         serves = claims_serving(source, t.epoch - 1) or claims_serving(source, config.epoch)
         if serves and not able_to_act(source):
@@ -230,7 +233,7 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
             return Decision(
                 Action.NONE,
                 Role.PRIMARY,
-                f"handing over: {config.owner} is ready as the owner of {where}, but {s.me} cannot observe its "
+                f"handing over: {config.owner} is ready as the owner of {where}, but {s.me} cannot act on its "
                 f"resources to stop serving them; it ends the hand-off once it can",
             )
         if serving(clusters.get(config.owner), config.epoch):
@@ -332,15 +335,23 @@ def _transfer(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
         )
     forced_now = t.force and s.transition_age is not None and s.transition_age > s.timing.force_wait
     if t.mode == FailoverMode.UPTIME:
-        if t.force or able_to_act(source):
+        # The source serves on beside us until we are ready, so it must be able to stop then: able to act on its
+        # resources, and following the move (it has seen it: it will see us ready). Force asks for neither.
+        if t.force or (able_to_act(source) and source is not None and source.following == t.failover_name):
             return _moving(
                 t,
                 config,
-                {} if t.force else {owner: StatusCheck(able=True)},
+                {} if t.force else {owner: StatusCheck(able=True, following=t.failover_name)},
                 f"transferring: {s.me} takes {where} for failover {t.failover_name} "
                 f"(UPTIME: {owner} serves until {s.me} is ready)",
             )
-        return _standby(Action.WAIT, f"waiting: {_cannot_act(owner, s.group)}; {s.me} takes it once {owner} can")
+        if not able_to_act(source):
+            return _standby(Action.WAIT, f"waiting: {_cannot_act(owner, s.group)}; {s.me} takes it once {owner} can")
+        return _standby(
+            Action.WAIT,
+            f"waiting: {owner} has not said yet that it follows failover {t.failover_name} (UPTIME: it must see "
+            f"{s.me} ready to stop serving {where})",
+        )
     if drained(source, config.epoch):
         return _moving(
             t,
@@ -365,7 +376,7 @@ def _transfer(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
 
 
 def _cannot_act(cluster: str, group: str) -> str:
-    return f"{cluster} cannot observe its resources for {group} (health UNKNOWN), so it could not stop serving them"
+    return f"{cluster} cannot act on its resources for {group} (health UNKNOWN), so it could not stop serving them"
 
 
 def _moving(

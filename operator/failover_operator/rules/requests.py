@@ -49,9 +49,9 @@ def refusal(
         owner = clusters.get(config.owner)
         if owner is not None and config.owner not in stale and not able_to_act(owner):
             return (
-                f"{config.owner} cannot observe its resources for {group} (health UNKNOWN: its API server does not "
-                f"answer), so it could not stop serving them; retry once it reports again, or use force (which "
-                f"gives up the promise of no overlap)"
+                f"{config.owner} cannot act on its resources for {group} (health UNKNOWN: its API server does not "
+                f"answer, or takes no writes), so it could not stop serving them; retry once it reports again, or use "
+                f"force (which gives up the promise of no overlap)"
             )
     return None
 

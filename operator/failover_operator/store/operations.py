@@ -660,6 +660,8 @@ def _check_item(check: StatusCheck, table: str, key: dict[str, Any], epoch: int)
         parts.append(f"({absent()} OR NOT ({at(ClusterState.PRIMARY)} AND {ok}))")
     if check.able:
         parts.append(f"{e.n('health')} <> {e.v(s(Health.UNKNOWN.value))}")
+    if check.following is not None:
+        parts.append(f"{e.n('following')} = {e.v(s(check.following))}")
     if not parts:
         return None
     return {

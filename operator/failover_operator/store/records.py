@@ -321,6 +321,7 @@ def cluster_status_from_item(item: Mapping[str, Any]) -> ClusterStatus:
         observed_epoch=r.number("observedEpoch", required=False),
         components=components,
         message=r.text("message", required=False),
+        following=r.text("following", required=False),
     )
 
 

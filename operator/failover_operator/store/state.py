@@ -298,6 +298,7 @@ class StateManager:
         message: str | None = None,
         retry: bool = True,
         ordered: bool = False,
+        following: str | None = None,
     ) -> ClusterStatus:
         """This cluster's heartbeat: bump the sequence number atomically and record what we see.
 
@@ -305,7 +306,8 @@ class StateManager:
         true *then*: a retried old one would land late saying what was true before.
         `ordered`: refuse to land after a write of ours that was sent later (SupersededError). The operator's
         heartbeats overlap when the table is slow; without this, an old one saying FENCED could overwrite the
-        proof of ownership sent after it, and let a takeover "of an owner not serving" succeed while it serves."""
+        proof of ownership sent after it, and let a takeover "of an owner not serving" succeed while it serves.
+        `following`: the UPTIME move of the group this cluster, its source, has seen (ClusterStatus.following)."""
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
         health = coerce(Health, health)
@@ -318,7 +320,7 @@ class StateManager:
         e = Expr()
         write = ctx.next_write() if ordered else None
         sets, removes, newer = self._status_update(
-            e, namespace, name, health, state, components, observed_epoch, message, write
+            e, namespace, name, health, state, components, observed_epoch, message, write, following
         )
         condition = {"ConditionExpression": newer, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if newer else {}
         try:
@@ -424,6 +426,7 @@ class StateManager:
         observed_epoch: int,
         message: str | None,
         write: int | None,
+        following: str | None = None,
     ) -> tuple[list[str], list[str], str | None]:
         """SET and REMOVE clauses of a heartbeat (the sequence number moves, the rest says what we see) and, for
         write number `write`, the condition that no write of ours sent after it has landed (numbers grow as
@@ -453,6 +456,10 @@ class StateManager:
             sets.append(f"{e.n('message')} = {e.v(s(message))}")
         else:
             removes.append(e.n("message"))
+        if following:
+            sets.append(f"{e.n('following')} = {e.v(s(following))}")
+        else:
+            removes.append(e.n("following"))
         return sets, removes, newer
 
     async def get_cluster_status(
