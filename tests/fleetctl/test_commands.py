@@ -117,6 +117,25 @@ async def test_history_lists_the_failovers_newest_first(fleet: Any, env: dict[st
     assert "drill two" in cli(env, "history", "shop/web").out
 
 
+async def test_history_says_a_forced_move_is_forced_and_never_claims_a_downtime_for_an_unconfirmed_one(
+    fleet: Any, env: dict[str, str]
+) -> None:
+    """Issue 18, finding 5: a forced move whose old owner never confirmed it stopped may have overlapped."""
+    await fleet["west"].operations.execute_failover("shop", "web", "forced", "west", "dead owner", force=True)
+    await fleet["east"].operations.execute_failover(
+        "shop", "web", "blind", "east", "frozen owner", force=True, unconfirmed=True
+    )
+    history = cli(env, "history", "shop/web", "-o", "json").json["history"]
+    assert [(h["name"], h["forced"], h["overlapUnknown"], h["downtimeSeconds"]) for h in history] == [
+        ("blind", True, True, None),
+        ("forced", True, False, None),
+    ]
+    table = cli(env, "history", "shop/web").out.splitlines()
+    blind, forced = (next(line for line in table if name in line) for name in ("blind", "forced"))
+    assert "forced" in blind and "unknown (overlap possible: the old owner never confirmed it stopped)" in blind
+    assert "forced" in forced and "planned" not in forced
+
+
 async def test_suspend_and_resume_one_group_or_all_and_tell_the_operators(fleet: Any, env: dict[str, str]) -> None:
     reader = fleet["east"]
     await reader.liveness.read()

@@ -356,16 +356,21 @@ class Acting:
         plan = runner.plan
         if self.recalled or plan is None:
             return
+        if self.role is not None:
+            self.recalled = True  # a decision got there first: what it converged to is known
+            return
         try:
             observation = await runner.workloads.observe(
                 runner.namespace, plan.resources, Role.PRIMARY, foreign=runner.claimed
             )
         except KubeError:
             return
+        recalled = recalled_role(c.get("managedRole") for c in observation.components.values())
+        if recalled is None and observation.any_unknown:
+            return  # its API server did not answer: nothing learned yet, asked again on the next tick
         self.recalled = True
         self.started_at = self.ctx.clock.monotonic()
         self.observation, self.observed_as = observation, Role.PRIMARY
-        recalled = recalled_role(c.get("managedRole") for c in observation.components.values())
         if recalled is not None and self.role is None:
             if recalled == Role.PRIMARY:
                 log.info(
