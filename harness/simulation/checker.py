@@ -291,6 +291,9 @@ def _liveness(world: World, end: float, conditions: dict[str, dict[str, Interval
             ]
             blocked += [iv for other in conditions.values() for iv in other.get("timeouts_edit", [])]
             blocked += _blind_owner(conditions.get(owner or "", {}))
+            # The owner's own writes landing late (slow or lost answers): its last claim to serve lands late, and a
+            # takeover rightly waits a whole timeout from the last one seen.
+            blocked += conditions.get(owner or "", {}).get("network_noise", [])
             t = start
             while t + bound < stop:
                 clash = [b for a, b in blocked if a < t + bound and t < b]

@@ -122,6 +122,19 @@ _COMPANIONS = {
 def _fault(rng: random.Random, kind: str, cluster: str, at: float, names: list[str], timing: Timing) -> Fault:
     heartbeat = timing.heartbeat
     length = round(rng.uniform(0.3, 3.0) * heartbeat, 3)
+    options = _options(rng, kind, heartbeat)
+    if kind in ("failover", "failover_deleted"):
+        # Every mode against every owner state: the target is anyone but the cluster the fault is about, which is
+        # often the owner (whatever else is happening to it).
+        target = rng.choice([n for n in names if n != cluster] or names)
+        options.update(target=target, mode=rng.choice(["CONSISTENCY", "UPTIME"]), force=rng.random() < 0.3)
+        if kind == "failover_deleted":
+            length = round(rng.uniform(0.1, 2.0) * heartbeat, 3)
+    return Fault(at, kind, cluster, length, options)
+
+
+def _options(rng: random.Random, kind: str, heartbeat: float) -> dict[str, Any]:
+    """How bad a fault of `kind` is (drawn in the same order by both ways of drawing)."""
     options: dict[str, Any] = {}
     if kind == "lose_answers":
         options["p"] = rng.choice([0.3, 1.0])
@@ -131,14 +144,7 @@ def _fault(rng: random.Random, kind: str, cluster: str, at: float, names: list[s
         options["p"] = rng.choice([0.5, 0.9])
     elif kind == "timeouts_edit":
         options["heartbeat"] = round(heartbeat * rng.choice([0.5, 2.0]), 3)
-    elif kind in ("failover", "failover_deleted"):
-        # Every mode against every owner state: the target is anyone but the cluster the fault is about, which is
-        # often the owner (whatever else is happening to it).
-        target = rng.choice([n for n in names if n != cluster] or names)
-        options.update(target=target, mode=rng.choice(["CONSISTENCY", "UPTIME"]), force=rng.random() < 0.3)
-        if kind == "failover_deleted":
-            length = round(rng.uniform(0.1, 2.0) * heartbeat, 3)
-    return Fault(at, kind, cluster, length, options)
+    return options
 
 
 def _draw_v1(seed: int) -> Trial:
@@ -156,16 +162,8 @@ def _draw_v1(seed: int) -> Trial:
         cluster = rng.choice(names)
         at = round(rng.uniform(start, horizon), 3)
         length = round(rng.uniform(0.3, 3.0) * heartbeat, 3)
-        options: dict[str, Any] = {}
-        if kind == "lose_answers":
-            options["p"] = rng.choice([0.3, 1.0])
-        elif kind == "slow_answers":
-            options["latency"] = round(rng.uniform(0.1, 0.8) * heartbeat, 3)
-        elif kind in ("throttle", "server_errors"):
-            options["p"] = rng.choice([0.5, 0.9])
-        elif kind == "timeouts_edit":
-            options["heartbeat"] = round(heartbeat * rng.choice([0.5, 2.0]), 3)
-        elif kind in ("failover", "failover_deleted"):
+        options = _options(rng, kind, heartbeat)
+        if kind in ("failover", "failover_deleted"):
             options.update(
                 target=rng.choice(names), mode=rng.choice(["CONSISTENCY", "UPTIME"]), force=rng.random() < 0.25
             )

@@ -424,40 +424,35 @@ class FailoverExecutor:
         clock = self.ctx.clock
         run.reporter.event("Promoted", f"{ns}/{group}: {t.target_cluster} reports ready at epoch {record.epoch}")
         moved = f"{record.source_cluster} -> {record.target_cluster} at epoch {record.epoch}"
+        downtime: float | None = None
         if record.unconfirmed:
             # Forced past an owner that never said it stopped: it may have served on beside the new owner, for a
             # time nobody measured. No downtime is claimed for it (it would hide the overlap).
             self.ctx.metrics.unconfirmed_moves.labels(ns, group).inc()
-            await board.update(
-                key,
-                phase=Phase.SUCCEEDED,
-                epoch=record.epoch,
-                promoted_time=_second(clock.now()),
-                overlap_unknown=True,
-                completion_time=_second(clock.now()),
-                message=f"{moved}, forced: {unconfirmed_text(record.source_cluster)}",
-            )
-            return
-        note = ""
-        if down_at is None:
-            if t.mode == FailoverMode.UPTIME:
-                down_at = ready_at
-            else:
-                down_at, note = transferred_at, " (measured from the transfer)"
-        downtime = round(max(0.0, ready_at - down_at), 3)
-        if t.requested_by == self.ctx.cluster:
-            try:
-                await self.ctx.store.state.record_downtime(ns, group, record.record_id, downtime)
-            except StoreError as exc:
-                log.warning("%s/%s: could not record downtime: %s", ns, group, exc)
+            message = f"{moved}, forced: {unconfirmed_text(record.source_cluster)}"
+        else:
+            note = ""
+            if down_at is None:
+                if t.mode == FailoverMode.UPTIME:
+                    down_at = ready_at
+                else:
+                    down_at, note = transferred_at, " (measured from the transfer)"
+            downtime = round(max(0.0, ready_at - down_at), 3)
+            if t.requested_by == self.ctx.cluster:
+                try:
+                    await self.ctx.store.state.record_downtime(ns, group, record.record_id, downtime)
+                except StoreError as exc:
+                    log.warning("%s/%s: could not record downtime: %s", ns, group, exc)
+            message = f"{moved}, downtime {downtime:.2f}s{note}"
         await board.update(
             key,
             phase=Phase.SUCCEEDED,
             epoch=record.epoch,
             promoted_time=_second(clock.now()),
             downtime_seconds=downtime,
+            overlap_unknown=True if record.unconfirmed else None,
             completion_time=_second(clock.now()),
-            message=f"{moved}, downtime {downtime:.2f}s{note}",
+            message=message,
         )
 
     async def _withdrawn(self, ns: str, group: str, t: Transition) -> bool:
