@@ -7,7 +7,8 @@
     from then on for as long as its API server stays unreachable: nothing can scale it down);
   - inherent: its operator and its watchdog both gone;
   - intended: an UPTIME hand-off it is part of, from the request until the new owner is ready (or the hand-off
-    ends otherwise), and an API server outage of the old owner that began after the request (it cannot stop);
+    ends otherwise), and an API server outage of the old owner that began after the request, while it still had
+    the right to serve (it cannot stop);
   - forced: a forced move took the group from it while it could not answer (down, cut off, blind to the
     request, its API server unreachable): for as long as that lasts.
   An excuse that merely touched an overlap excuses only its own stretch of it. A moment with two *unexcused*
@@ -149,7 +150,9 @@ def excuses(world: World, end: float, conditions: dict[str, dict[str, Intervals]
     for source, target, start, stop in _uptime_windows(world, end):
         for name in (source, target):
             found[name].setdefault(INTENDED_UPTIME, []).append((start, stop + act))
-        blind = [(a, b) for a, b in conditions.get(source, {}).get("api_down", []) if start <= a < stop]
+        # Its API server lost while it still had the right to serve (the hand-off, and the time to end it): from
+        # then on it cannot stop, for as long as that lasts.
+        blind = [(a, b) for a, b in conditions.get(source, {}).get("api_down", []) if start <= a < stop + act]
         found[source].setdefault(INTENDED_UPTIME_BLIND, []).extend(extended(blind, act))
     for name, spans in _forced_windows(world, conditions).items():
         found[name][FORCED] = extended(spans, act)
@@ -312,13 +315,18 @@ def _liveness(world: World, end: float, conditions: dict[str, dict[str, Interval
 
 def _blind_owner(owner: dict[str, Intervals]) -> Intervals:
     """When the owner was alive but could not reach its API server: by design nobody takes over then (it may
-    still serve, and not being able to observe is not failing) — until it is also cut off or down."""
-    dead = [*owner.get("dynamo_down", []), *owner.get("operator_down", [])]
+    still serve, and not being able to observe is not failing) — while it is not also cut off or down."""
+    dead = union([*owner.get("dynamo_down", []), *owner.get("operator_down", [])])
     spans = []
-    for a, b in owner.get("api_down", []):
-        cut = min((s for s, _ in dead if a <= s < b), default=b)
-        if not any(s <= a < e for s, e in dead):
-            spans.append((a, cut))
+    for a, b in union(owner.get("api_down", [])):
+        start = a
+        for d, e in dead:
+            if d < b and start < e:
+                if start < d:
+                    spans.append((start, d))
+                start = max(start, e)
+        if start < b:
+            spans.append((start, b))
     return spans
 
 

@@ -330,13 +330,14 @@ async def _in_effect(world: World, name: str, faults: list[Fault], started: Faul
     cluster.kube.faults.refuse_writes = "api_refuses" in kinds
     # The operator: killed by a crash or a SIGTERM and started again once none is in effect; a pause freezes the
     # process it finds (a process started anew is not paused).
+    world.held_down[name] = any(k in ("crash", "sigterm") for k in kinds)
     if started is not None and started.kind == "crash":
         world.crash(name)
     elif started is not None and started.kind == "sigterm":
-        await world.terminate(name)
+        world.loop.create_task(world.terminate(name))  # it exits when it has stopped (later if it is paused)
     elif started is not None and started.kind == "pause":
         world.pause(name)
-    if not any(k in ("crash", "sigterm") for k in kinds):
+    if not world.held_down[name]:
         world.start(name)
     if "pause" not in kinds:
         world.resume(name)

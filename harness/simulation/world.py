@@ -203,6 +203,7 @@ class SimOperator:
         )
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self.stops: dict[str, asyncio.Event] = {}
+        self.terminating = False  # SIGTERM received: stopping its daemons
         self.keeper = LeaseKeeper(
             GatedKube(cluster.kube, self.gate),
             LEASE_NS,
@@ -364,6 +365,7 @@ class World:
         self.story: list[Event] = []
         self.ownership: list[tuple[float, str, int]] = []  # (time, owner, epoch)
         self.transitions: list[tuple[float, dict[str, Any] | None]] = []  # (time, the config's transition)
+        self.held_down: dict[str, bool] = {}  # a crash or SIGTERM fault is in effect: not started again yet
         self.reports: list[tuple[float, str, bool, int | None]] = []
         """(time, cluster, its status says it serves healthily, at which epoch) at every write of a status."""
         self.db = MemoryDynamoDB(self.time)
@@ -483,14 +485,21 @@ class World:
         self.log(name, "fault", "operator killed (SIGKILL)")
 
     async def terminate(self, name: str) -> None:
-        """SIGTERM: the operator stops its daemons as kopf does, then exits; its pods keep running."""
+        """SIGTERM: the operator stops its daemons as kopf does, then exits; its pods keep running. A paused
+        process handles it once it is resumed (or is killed after the grace period). It is started again once
+        it has exited, unless something still holds it down."""
         cluster = self.clusters[name]
         operator = cluster.operator
-        if operator is None:
+        if operator is None or operator.terminating:
             return
+        operator.terminating = True
         self.log(name, "fault", "operator terminated (SIGTERM)")
-        cluster.operator = None
         await operator.terminate()
+        if cluster.operator is operator:
+            cluster.operator = None
+            self.log(name, "fault", "operator exited")
+        if not self.held_down.get(name):
+            self.start(name)
 
     def pause(self, name: str) -> None:
         operator = self.clusters[name].operator

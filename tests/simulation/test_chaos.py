@@ -68,6 +68,17 @@ FOUND_V2 = (
     # starts).
     *(1796578913, 1796578940, 1796579011, 1796579084, 1796579101, 1796579184, 1796579205, 1796579246),
     *(1796579309, 1796580414, 1796580694),
+    # 1796579632752 two timeout edits 0.1 s apart: the second kept the first's new, shorter timeout as "before",
+    # and standbys stopped waiting the old one at once (0.03 s of two serving; what an edit replaces now keeps
+    # the longest heartbeat timeout); 1796579633255 an UPTIME source slowed by DynamoDB lost its API server
+    # while still ending the hand-off (it now stops first and removes the hand-off meanwhile; the checker's
+    # UPTIME excuse carries on while an API outage that began in it lasts); 1796579632420 a SIGTERM to a paused
+    # operator (the simulation now handles it when the process is resumed, as a real one does); the checker:
+    # 1796579630104, 1796579633504 an owner's writes landing late rightly postpone a takeover, 1796579631553,
+    # 1796579633050 an owner alive but blind after a restart is not failed over, 1796579630719 the inherent
+    # API-and-DynamoDB excuse lasts while the API server stays gone.
+    *(1796579630104, 1796579630719, 1796579631553, 1796579632420, 1796579632752, 1796579633050),
+    *(1796579633255, 1796579633504),
 )
 """Seeds drawn the second way (the default): harder trials, faults meeting on one cluster."""
 

@@ -146,3 +146,20 @@ def test_a_move_is_refused_while_the_owner_cannot_act_unless_forced() -> None:
     assert refusal(cfg(), blind, "west", set(), check_health=False) is None  # force
     assert refusal(cfg(), blind, "west", {"east"}) is None  # a silent owner: what automatic failover is for
     assert refusal(cfg(), ALL, "west", set()) is None
+
+
+def test_a_second_timeout_edit_soon_after_a_first_keeps_the_longer_wait() -> None:
+    """Seed 1796579632752: the heartbeat timeout went 0.6 s -> 0.3 s, and 0.1 s later the rest of the timeouts
+    changed: the second write kept 0.3 s as "before", and standbys waited 0.3 s at once while a cut-off owner
+    could still be fencing on 0.6 s (a 0.03 s overlap). What a change replaces keeps the longest heartbeat
+    timeout not yet known to be over."""
+    from failover_operator.model import Timeouts
+    from failover_operator.reconciler.edits import replaced
+
+    first = cfg().model_copy(
+        update={"timeouts": Timeouts(heartbeat=0.3), "timeouts_before": Timeouts(heartbeat=0.6, unhealthy_primary=9)}
+    )
+    assert replaced(first) == Timeouts(heartbeat=0.6)  # the current ones, with the longer heartbeat timeout
+    longer = first.model_copy(update={"timeouts": Timeouts(heartbeat=1.0)})
+    assert replaced(longer) == Timeouts(heartbeat=1.0)
+    assert replaced(cfg()) == cfg().timeouts

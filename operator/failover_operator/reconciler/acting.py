@@ -81,12 +81,20 @@ class Acting:
         if action == Action.ABANDON and decision.transition is not None and config is not None:
             return await self._abandon(decision, decision.transition, config, reporter)
         if action == Action.HAND_OFF and decision.transition is not None:
+            # The new owner is ready: stop serving at once, and remove the hand-off meanwhile (a slow table must
+            # not keep two clusters serving).
             t = decision.transition
-            with contextlib.suppress(StoreError):
-                await self.ctx.store.operations.clear_transition(
-                    runner.namespace, runner.name, t.failover_name, t.epoch
-                )
-            runner.records.changed()
+            ops = self.ctx.store.operations
+            clearing = asyncio.ensure_future(
+                ops.clear_transition(runner.namespace, runner.name, t.failover_name, t.epoch)
+            )
+            try:
+                await self.converge(Role.STANDBY, reporter)
+            finally:
+                with contextlib.suppress(StoreError, TimeoutError):
+                    await clearing
+                runner.records.changed()
+            return decision
         if decision.role == Role.PRIMARY and config is not None and config.owner == self.ctx.cluster:
             if action == Action.PROMOTE or not self.shaped():
                 return await self.promote(decision, config.epoch, reporter)
