@@ -80,4 +80,6 @@ class GroupLifecycle:
         """This cluster leaves the group (reconciler/leave.py); returns once it has. Its runner is forgotten."""
         await leave_group(self.runner, plan, reporter)
         self.ctx.runners.pop((self.namespace, self.name), None)
+        if self.ctx.claims is not None:
+            self.ctx.claims.forget(f"{self.namespace}/{self.name}")
         self.ctx.metrics.forget_group(self.namespace, self.name)

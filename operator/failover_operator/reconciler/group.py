@@ -170,6 +170,9 @@ class GroupRunner:
         self, plan_source: Callable[[], Awaitable[GroupPlan | None]], reporter: Reporter, stop: asyncio.Event
     ) -> None:
         clock = self.ctx.clock
+        first = await plan_source()
+        if first is not None:
+            self.take(first)  # what it lists is known at once (another group may list the same resource)
         await asyncio.sleep(self._spread())
         next_tick = clock.monotonic()
         extra = False
