@@ -222,14 +222,28 @@ def _uptime_windows(world: World, end: float) -> list[tuple[str, str, float, flo
         source, target = transition["source_cluster"], transition["target_cluster"]
         start = seen.pop(name)
         owned = [(when, epoch) for when, owner, epoch in world.ownership if when >= start and owner == target]
-        ready = [
-            when
-            for when, cluster, serves, epoch in world.reports
-            if owned and cluster == target and serves and when >= owned[0][0] and epoch == owned[0][1]
-        ]
+        ready = _ready_for_good(world, target, owned[0] if owned else None, act_time(world))
         moved = [when for when, owner, _ in world.ownership if when > start and owner != target]
-        windows.append((source, target, start, min([t_next, *ready[:1], *moved[:1]])))
+        windows.append((source, target, start, min([t_next, *ready, *moved[:1]])))
     return windows
+
+
+def _ready_for_good(world: World, target: str, owned: tuple[float, int] | None, act: float) -> list[float]:
+    """When the new owner first reported itself ready at its epoch and did not take it back within `act` (the
+    time the old owner has to see it and stop): a report withdrawn sooner (it fenced, say) is one the old owner
+    may rightly have missed, and the hand-off goes on."""
+    if owned is None:
+        return []
+    since, epoch = owned
+    mine = [(when, serves and e == epoch) for when, cluster, serves, e in world.reports if cluster == target]
+    mine = [(when, ready) for when, ready in mine if when >= since]
+    for i, (when, ready) in enumerate(mine):
+        if not ready:
+            continue
+        withdrawn = next((w for w, r in mine[i + 1 :] if not r), None)
+        if withdrawn is None or withdrawn >= when + act:
+            return [when]
+    return []
 
 
 def _forced_windows(world: World, conditions: dict[str, dict[str, Intervals]]) -> dict[str, Intervals]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .checker import Intervals, Verdict, judge
 from .virtual_loop import VirtualLoop
-from .world import Timing, World
+from .world import CLIENT_TIMEOUT, Timing, World
 
 FENCE_FRACTION = 0.5  # Settings.self_fence_fraction's default, which the simulated operators use
 KINDS_V1 = (
@@ -302,7 +302,10 @@ def _note_conditions(conditions: dict[str, dict[str, Intervals]], fault: Fault, 
     elif kind in NOISE:
         _note(conditions, name, "network_noise", at, until + trial.timing.heartbeat)
         p, latency = fault.options.get("p", 0.0), fault.options.get("latency", 0.0)
-        if p >= 0.9 or latency >= FENCE_FRACTION * trial.timing.heartbeat:  # no write confirmed in time
+        limit = FENCE_FRACTION * trial.timing.heartbeat
+        # No write confirmed in time: (nearly) every answer failing, answers slower than the fence limit, or lost
+        # answers each holding a heartbeat for longer than it (a few in flight, and none may come back in time).
+        if p >= 0.9 or latency >= limit or (kind == "lose_answers" and limit <= CLIENT_TIMEOUT):
             _note(conditions, name, "dynamo_lost", at, until + trial.timing.interval)
         if p >= 0.5 or latency >= trial.timing.interval / 2:  # a read and a write may not fit in an interval
             _note(conditions, name, "cannot_answer", at, until)

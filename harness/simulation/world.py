@@ -43,6 +43,7 @@ LEASE_STEP = 0.5  # how often the simulated operators renew their Lease
 TABLE = "simulation"
 OPERATOR_ID = "sim"
 BASE_WALL = datetime(2026, 6, 1, tzinfo=UTC)
+CLIENT_TIMEOUT = 2.0  # botocore's read timeout as the simulated clusters have it: how long a lost answer takes
 
 
 class SimClock:
@@ -373,7 +374,7 @@ class World:
         for name in names:
             clock = SimClock(self.time, offset=self.rng.uniform(-3600, 3600), rate=self.rng.uniform(0.9, 1.1))
             network = NetworkFaults()
-            client = FaultyClient(self.db.client(), network, self.rng, timeout=2.0)
+            client = FaultyClient(self.db.client(), network, self.rng, timeout=CLIENT_TIMEOUT)
             kube = SimKube(name, self.time, ApiFaults())
             self.clusters[name] = SimCluster(name, clock, kube, network, client)
         self._watch_config()

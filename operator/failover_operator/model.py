@@ -148,6 +148,9 @@ class ClusterStatus(Record):
     observed_epoch: int | None = None
     components: dict[str, Any] = {}
     message: str | None = None
+    leaving: bool = False
+    """Its FailoverGroup is being deleted there: it is leaving the group, and takes nothing over (nor is it handed
+    anything)."""
     following: str | None = None
     """The UPTIME move of the group (its failover name) that this cluster, the move's source, has seen and follows:
     its target starts beside it only once it says so, since it must see the target ready to stop."""

@@ -13,6 +13,7 @@ from failover_operator.rules import (
     Step,
     Timing,
     claimant,
+    eligible,
     fence_left,
     leave,
     refusal,
@@ -60,6 +61,14 @@ LEAVE_CASES = [
         Step.HAND_OVER,
         "hands it to a live peer",
         (("north", False), ("west", False), ("south", True)),
+    ),
+    (
+        "owner: a peer that is leaving too is handed nothing (seed 1796580352984: two leaving clusters handed the "
+        "group back and forth)",
+        leaving("east", clusters={**ALL, "west": ALL["west"].model_copy(update={"leaving": True})}),
+        Step.HAND_OVER,
+        "hands it to a live peer",
+        (("north", False),),
     ),
     (
         "owner whose peers are all silent: leaves it owned, serving nothing",
@@ -163,3 +172,13 @@ def test_a_second_timeout_edit_soon_after_a_first_keeps_the_longer_wait() -> Non
     longer = first.model_copy(update={"timeouts": Timeouts(heartbeat=1.0)})
     assert replaced(longer) == Timeouts(heartbeat=1.0)
     assert replaced(cfg()) == cfg().timeouts
+
+
+def test_a_cluster_that_is_leaving_is_moved_nothing_and_takes_nothing_over() -> None:
+    leaving_west = {**ALL, "west": ALL["west"].model_copy(update={"leaving": True})}
+    assert (
+        refusal(cfg(), leaving_west, "west", set())
+        == "west is leaving shop/web (its FailoverGroup is being deleted there)"
+    )
+
+    assert eligible(ALL["west"], 7) and not eligible(leaving_west["west"], 7)

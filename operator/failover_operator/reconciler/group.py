@@ -63,6 +63,7 @@ class GroupRunner:
         self.acting = Acting(self)
         self.measure = Measure(self)
         self.reports = Reports(self)
+        self.leaving = False  # its FailoverGroup is deleted here: this cluster leaves the group (reconciler/leave.py)
         self.claimed: dict[str, str] = {}
         """Resources this group lists that another group of this cluster manages ("Kind/name" -> group)."""
         self._wake = Flag()
@@ -215,6 +216,13 @@ class GroupRunner:
             self._fence.clear()
             timing = self.measure.timing()
             interval = timing.interval
+            if acting.role is None and not acting.recalled and self.plan is not None:
+                # What our resources were converged to, learned here too: a tick may be stuck on DynamoDB for
+                # a long while, and resources found serving must not wait for it to start their fence deadline.
+                await acting.recall()
+                if acting.role is None:
+                    await wait_set(self._fence, min(interval / 2, 0.5))
+                    continue
             if acting.role == Role.PRIMARY:
                 left = self.fence_left()
                 if left <= 0:

@@ -39,8 +39,13 @@ async def leave_group(runner: GroupRunner, plan: GroupPlan | None, reporter: Rep
     async with ctx.heartbeat.attached(), runner.fencing(reporter):
         delay = FIRST_RETRY
         said: str | None = None
+        marked = False
         while True:
             try:
+                if not marked:  # first of all: nobody hands the group to a cluster that is leaving it
+                    runner.leaving = True  # and our status writes say so from now on
+                    await ctx.store.state.mark_leaving(runner.namespace, runner.name)
+                    marked = True
                 step = await _step(runner, plan, reporter)
             except (StoreError, TimeoutError) as exc:
                 text = str(exc) or "DynamoDB did not answer in time"

@@ -150,6 +150,7 @@ class Reports:
                 retry=acting.reported != ClusterState.PRIMARY,  # retried at once: it unblocks a takeover of us
                 ordered=True,
                 following=key.following,
+                leaving=runner.leaving,
             )
         except SupersededError:
             return  # a write sent after this one landed first: it says something newer

@@ -471,12 +471,13 @@ def _takeover_cause(
 
 
 def eligible(status: ClusterStatus | None, epoch: int) -> bool:
-    """A standby that could take over: it reports STANDBY, healthy, up to date with `epoch`."""
+    """A standby that could take over: it reports STANDBY, healthy, up to date with `epoch`, and is not leaving."""
     return (
         status is not None
         and status.health == Health.OK
         and status.state == ClusterState.STANDBY
         and status.observed_epoch == epoch
+        and not status.leaving
     )
 
 

@@ -37,6 +37,8 @@ def refusal(
             f"{target} has never reported status for {group}: is its operator running, "
             f"and is the FailoverGroup applied there?"
         )
+    if status.leaving:
+        return f"{target} is leaving {group} (its FailoverGroup is being deleted there)"
     if check_health:
         if status.health in (Health.ERROR, Health.UNKNOWN):
             detail = f": {status.message}" if status.message else ""

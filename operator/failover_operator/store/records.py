@@ -322,6 +322,7 @@ def cluster_status_from_item(item: Mapping[str, Any]) -> ClusterStatus:
         components=components,
         message=r.text("message", required=False),
         following=r.text("following", required=False),
+        leaving=bool(r.flag("leaving", required=False)),
     )
 
 

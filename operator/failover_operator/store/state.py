@@ -299,6 +299,7 @@ class StateManager:
         retry: bool = True,
         ordered: bool = False,
         following: str | None = None,
+        leaving: bool = False,
     ) -> ClusterStatus:
         """This cluster's heartbeat: bump the sequence number atomically and record what we see.
 
@@ -307,7 +308,8 @@ class StateManager:
         `ordered`: refuse to land after a write of ours that was sent later (SupersededError). The operator's
         heartbeats overlap when the table is slow; without this, an old one saying FENCED could overwrite the
         proof of ownership sent after it, and let a takeover "of an owner not serving" succeed while it serves.
-        `following`: the UPTIME move of the group this cluster, its source, has seen (ClusterStatus.following)."""
+        `following`: the UPTIME move of the group this cluster, its source, has seen (ClusterStatus.following).
+        `leaving`: this cluster is leaving the group (ClusterStatus.leaving)."""
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
         health = coerce(Health, health)
@@ -320,7 +322,7 @@ class StateManager:
         e = Expr()
         write = ctx.next_write() if ordered else None
         sets, removes, newer = self._status_update(
-            e, namespace, name, health, state, components, observed_epoch, message, write, following
+            e, namespace, name, health, state, components, observed_epoch, message, write, following, leaving
         )
         condition = {"ConditionExpression": newer, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if newer else {}
         try:
@@ -427,6 +429,7 @@ class StateManager:
         message: str | None,
         write: int | None,
         following: str | None = None,
+        leaving: bool = False,
     ) -> tuple[list[str], list[str], str | None]:
         """SET and REMOVE clauses of a heartbeat (the sequence number moves, the rest says what we see) and, for
         write number `write`, the condition that no write of ours sent after it has landed (numbers grow as
@@ -460,6 +463,10 @@ class StateManager:
             sets.append(f"{e.n('following')} = {e.v(s(following))}")
         else:
             removes.append(e.n("following"))
+        if leaving:
+            sets.append(f"{e.n('leaving')} = {e.v(b(True))}")
+        else:
+            removes.append(e.n("leaving"))
         return sets, removes, newer
 
     async def get_cluster_status(
@@ -531,6 +538,21 @@ class StateManager:
         ages = (heartbeats.age((self._ctx.pk(namespace, name), cluster_name)), heartbeats.age(cluster_name))
         known = [a for a in ages if a is not None]
         return min(known) if known else None
+
+    async def mark_leaving(self, namespace: str, name: str) -> None:
+        """Say in our status for the group that we are leaving it (ClusterStatus.leaving); nothing if we have no
+        status for it."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        await ctx.write_if(
+            "update_item",
+            Key=ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),
+            UpdateExpression="SET #l = :t",
+            ConditionExpression="attribute_exists(#pk)",
+            ExpressionAttributeNames={"#l": "leaving", "#pk": keys.PK},
+            ExpressionAttributeValues={":t": b(True)},
+            ReturnValuesOnConditionCheckFailure="NONE",
+        )
 
     async def delete_cluster_status(self, namespace: str, name: str, cluster_name: str | None = None) -> None:
         ctx = self._ctx
