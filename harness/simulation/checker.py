@@ -3,8 +3,9 @@
 - **safety**: at no moment do two clusters serve the group (a Deployment with `spec.replicas > 0`). A cluster
   serving while it is not the owner is *excused* only while a condition holds under which no software in it
   could stop it, plus the time software needs to act once it can (`act`: two intervals and a second):
-  - inherent: its API server unreachable while it is also cut off from DynamoDB, or its operator down (and
-    from then on for as long as its API server stays unreachable: nothing can scale it down);
+  - inherent: its API server unreachable (or refusing writes) while DynamoDB fails it in any way (cut off,
+    lost, slow, throttled or failed answers) or its operator is down — and from then on for as long as its API
+    server stays so: nothing can scale it down, and nobody hears from it;
   - inherent: its operator and its watchdog both gone;
   - intended: an UPTIME hand-off it is part of, from the request until the new owner is ready (or the hand-off
     ends otherwise), and an API server outage of the old owner that began after the request, while it still had
@@ -137,8 +138,15 @@ def excuses(world: World, end: float, conditions: dict[str, dict[str, Intervals]
     for name in world.clusters:
         mine = conditions.get(name, {})
         # Cut off (or down) while its API server was gone: nobody can stop it, and nobody hears from it. Once that
-        # happened, nothing can stop it either for as long as its API server stays gone.
-        lost = [*mine.get("dynamo_down", []), *mine.get("dynamo_lost", []), *mine.get("operator_down", [])]
+        # happened, nothing can stop it either for as long as its API server stays gone. Any trouble with
+        # DynamoDB counts (its noise included: lost, slow, throttled or failed answers, one fault or several at
+        # once): a blind cluster serves beside another only if its heartbeats could not be confirmed.
+        lost = [
+            *mine.get("dynamo_down", []),
+            *mine.get("dynamo_lost", []),
+            *mine.get("network_noise", []),
+            *mine.get("operator_down", []),
+        ]
         blind = []
         for a, b in union(mine.get("api_down", [])):
             both = intersect([(a, b)], lost)

@@ -41,6 +41,7 @@ from .workloads.kube import KubeError
 log = logging.getLogger("failover_operator.watchdog")
 
 FENCE_AFTER = "failover.dev/fence-after-seconds"  # on the Lease: how long it may stay unchanged
+RENEWS_EVERY = "failover.dev/renews-every-seconds"  # on the Lease: how often the operator renews it at least
 IDLE = "none"  # nothing served: nothing to fence
 SOURCE = "failover-operator-watchdog"  # the events' source
 
@@ -109,7 +110,9 @@ class LeaseKeeper:
         if also is not None:
             left = max(0.0, also) if left is None else min(left, max(0.0, also))
         patch = {
-            "metadata": {"annotations": {FENCE_AFTER: IDLE if left is None else f"{left:.3f}"}},
+            "metadata": {
+                "annotations": {FENCE_AFTER: IDLE if left is None else f"{left:.3f}", RENEWS_EVERY: f"{self.step:g}"}
+            },
             "spec": {
                 "holderIdentity": self.holder,
                 "renewTime": _micro_time(self.clock.now()),
@@ -164,6 +167,7 @@ class Watchdog:
         self.poll = poll
         self._seen = ChangeObserver(clock)
         self._deadline: float | None = None  # when the last renewal that vouched for serving runs out
+        self._looked_at: float | None = None  # when the Lease was last seen
         self._failed: dict[tuple[str, str], str] = {}  # (namespace, name) -> what the last fencing could not do
         self.fenced = 0
 
@@ -181,9 +185,15 @@ class Watchdog:
         version = meta.get("resourceVersion")
         quiet = self._seen.observe("lease", version)
         now = self.clock.monotonic()
-        raw = (meta.get("annotations") or {}).get(FENCE_AFTER, IDLE)
+        blind_for = 0.0 if self._looked_at is None else now - self._looked_at
+        self._looked_at = now
+        annotations = meta.get("annotations") or {}
+        raw = annotations.get(FENCE_AFTER, IDLE)
         allowed = None if raw == IDLE else _seconds(raw)
-        self._deadline = watchdog_deadline(self._deadline, quiet == 0.0, now, allowed)
+        every = _seconds(annotations.get(RENEWS_EVERY, ""))
+        self._deadline = watchdog_deadline(
+            self._deadline, quiet == 0.0, now, allowed, blind_for=blind_for, renewed_every=every
+        )
         if self._deadline is None or now <= self._deadline:
             return False
         if await self.fence(quiet):

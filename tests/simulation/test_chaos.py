@@ -79,6 +79,15 @@ FOUND_V2 = (
     # API-and-DynamoDB excuse lasts while the API server stays gone.
     *(1796579630104, 1796579630719, 1796579631553, 1796579632420, 1796579632752, 1796579633050),
     *(1796579633255, 1796579633504),
+    # 1796580352984 two clusters leaving at once handed the group back and forth (a leaving cluster now says so
+    # first, and is handed nothing); 1796580352742 a restarted process whose ticks were stuck on DynamoDB never
+    # recalled the resources it found serving (its fence loop recalls them too); 1796580356542 after the API
+    # server came back, the watchdog took a 13 s old renewal for a fresh one (it now trusts a renewal first seen
+    # after it could not look only until the next one is due); the checker: 1796580353985 an UPTIME source may
+    # miss a ready report the target withdrew within the time to act, 1796580353863 lost answers holding a
+    # heartbeat past the fence limit are DynamoDB lost, 1796580357200 a cluster whose API server refuses writes
+    # while DynamoDB fails it in any way cannot be stopped (inherent).
+    *(1796580352742, 1796580352984, 1796580353863, 1796580353985, 1796580356542, 1796580357200),
 )
 """Seeds drawn the second way (the default): harder trials, faults meeting on one cluster."""
 

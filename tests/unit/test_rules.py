@@ -145,6 +145,13 @@ def test_the_watchdog_is_not_satisfied_by_a_renewal_that_says_nothing_is_served(
     assert watchdog_deadline(deadline, True, 12.0, None) == 17.0  # "nothing served": the deadline keeps running
     assert watchdog_deadline(deadline, True, 12.0, 7.0) == 19.0  # vouched for again
     assert watchdog_deadline(None, True, 12.0, None) is None  # nothing ever served: nothing to fence
+    # Seed 1796580356542: the API server was gone for 13 s, for the watchdog and a frozen operator alike; the
+    # renewal the watchdog saw when it came back was 13 s old, and it waited its whole allowance again. A
+    # renewal first seen after the watchdog was blind for longer than the operator's renewal period vouches only
+    # until the next renewal is due.
+    assert watchdog_deadline(None, True, 30.0, 3.0, blind_for=13.5, renewed_every=0.5) == 31.0
+    assert watchdog_deadline(None, True, 30.0, 3.0, blind_for=0.1, renewed_every=0.5) == 33.0
+    assert watchdog_deadline(None, True, 30.0, 3.0, blind_for=13.5) == 33.0  # an older operator says nothing
 
 
 def test_a_move_is_refused_while_the_owner_cannot_act_unless_forced() -> None:

@@ -13,11 +13,25 @@ finding 2), so the predecessor's deadline keeps running until the new process vo
 from __future__ import annotations
 
 
-def watchdog_deadline(deadline: float | None, changed: bool, now: float, allowed: float | None) -> float | None:
+def watchdog_deadline(
+    deadline: float | None,
+    changed: bool,
+    now: float,
+    allowed: float | None,
+    *,
+    blind_for: float = 0.0,
+    renewed_every: float | None = None,
+) -> float | None:
     """The watchdog's fence deadline after one look at the Lease (None: nothing to fence).
 
     `changed`: the Lease was renewed since the last look (now is when the watchdog saw it); `allowed`: the time
-    left that the renewal carried (None: it said nothing is served)."""
+    left that the renewal carried (None: it said nothing is served). `blind_for`: how long before this look the
+    watchdog last saw the Lease (its API server did not answer meanwhile); `renewed_every`: how often the
+    operator renews it. A renewal first seen after the watchdog could not look for longer than that may be as
+    old as the blindness: it vouches only until the next renewal is due (a living operator renews by then; the
+    one that wrote it may have died long ago, its pods serving while the API server was gone)."""
     if not changed or allowed is None:
         return deadline
+    if renewed_every is not None and blind_for > renewed_every:
+        allowed = min(allowed, 2 * renewed_every)
     return now + allowed
