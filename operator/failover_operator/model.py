@@ -135,6 +135,9 @@ class GroupConfig(Record):
     timeouts_before: Timeouts | None = None
     """The timeouts before the last change of them: nobody's wait shortens before the old timeout has passed."""
     last_failover: datetime | None = None
+    last_move: str | None = None
+    """The history record of the last change of owner (its sort key): what tells a move's retry that landed from
+    another move that landed."""
     updated_at: datetime
     transition: Transition | None = None
 

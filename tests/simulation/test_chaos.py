@@ -88,6 +88,11 @@ FOUND_V2 = (
     # heartbeat past the fence limit are DynamoDB lost, 1796580357200 a cluster whose API server refuses writes
     # while DynamoDB fails it in any way cannot be stopped (inherent).
     *(1796580352742, 1796580352984, 1796580353863, 1796580353985, 1796580356542, 1796580357200),
+    # 1796581046804 a FailoverGroup deleted twice in its owner's cluster: two hand-overs stamped at the same
+    # instant carried the same config update, which the store merged into one transaction as if it were a shared
+    # check (only checks are shared now), and a move's retry is told from another move by the history record
+    # the config names (`lastMove`), not by its timestamp.
+    1796581046804,
 )
 """Seeds drawn the second way (the default): harder trials, faults meeting on one cluster."""
 

@@ -132,3 +132,22 @@ async def test_a_request_whose_asker_stopped_waiting_is_not_sent():
     assert sent == [[1], [2, 4]]
     with pytest.raises(asyncio.CancelledError):
         await waiting[1]
+
+
+async def test_two_moves_of_one_group_asked_at_the_same_instant_are_never_merged(make_service, proxied, proxy):
+    """Seed 1796581046804: a FailoverGroup deleted twice in the owner's cluster: two hand-overs of the group,
+    computed at the same instant, carried the very same config update; merged into one transaction as if it
+    were a shared check, both "won" and the history got two records for epoch 2. Only checks are shared."""
+    await _fleet(make_service)
+    east = make_service("east", client=proxied)  # a fake clock: the moves stamp the same instant
+    state = await east.state.get_group_state("shop", "g01")
+
+    async def hand_over() -> object:
+        return await east.operations.execute_failover(
+            "shop", "g01", "handover-east-epoch-2", "west", "deleted", expected_epoch=1, state=state
+        )
+
+    results = await asyncio.gather(hand_over(), hand_over(), hand_over(), return_exceptions=True)
+    won = [r for r in results if not isinstance(r, BaseException)]
+    assert len(won) == 1 and all(isinstance(r, ConflictError) for r in results if r not in won), results
+    assert [h.epoch for h in await east.state.get_failover_history("shop", "g01")] == [2]

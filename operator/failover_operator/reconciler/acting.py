@@ -258,7 +258,16 @@ class Acting:
         runner.records.moved = (
             None  # it left a hand-off in the config, which our copy does not have: read it
             if handed_off
-            else (moved.model_copy(update={"version": config.version + 1, "last_failover": record.finished_at}), record)
+            else (
+                moved.model_copy(
+                    update={
+                        "version": config.version + 1,
+                        "last_failover": record.finished_at,
+                        "last_move": record.record_id,
+                    }
+                ),
+                record,
+            )
         )
         runner.reports.moved(decision, record, config.owner)
         return record.epoch

@@ -165,7 +165,8 @@ class TransactionBatches:
 
     def _take(self, queue: deque[Pending[Transaction, None]]) -> list[Pending[Transaction, None]]:
         """As many queued transactions, oldest first, as fit in one with no key twice: an item on a key already
-        taken joins only an identical item (a shared check) or, if both may be merged, one of the same shape."""
+        taken joins only an identical check (a shared ConditionCheck) or, if both may be merged, one of the same
+        shape — never an identical write: each caller would think its own had landed."""
         taken: list[Pending[Transaction, None]] = []
         items: list[dict[str, Any]] = []
         where: dict[TableKey, int] = {}
@@ -214,9 +215,10 @@ class TransactionBatches:
             if at is None:
                 fresh.append((key, item, i))
             elif not (
-                items[at] == item or (i in t.mergeable and at in merging and _shape_of(items[at]) == _shape_of(item))
+                (items[at] == item and "ConditionCheck" in item)  # a check both make: made once for both
+                or (i in t.mergeable and at in merging and _shape_of(items[at]) == _shape_of(item))
             ):
-                return None
+                return None  # two writes of one item (two moves of one group, however alike) never go together
         return fresh, item_keys
 
     async def _send(self, batch: list[Pending[Transaction, None]]) -> None:

@@ -353,6 +353,7 @@ class OperationsManager:
             f"{cfg.n('epoch')} = {cfg.v(n(new_epoch))}",
             f"{cfg.n('version')} = {cfg.n('version')} + {cfg.v(n(1))}",
             f"{cfg.n('lastFailover')} = {cfg.v(ts(now))}",
+            f"{cfg.n('lastMove')} = {cfg.v(s(record.record_id))}",
             f"{cfg.n('updatedAt')} = {cfg.v(ts(now))}",
         ]
         removes = [cfg.n("transition")]
@@ -672,7 +673,8 @@ def _check_item(check: StatusCheck, table: str, key: dict[str, Any], epoch: int)
 def _already_applied(exc: ClientError, record: HistoryRecord) -> bool:
     """Did a retry of our own transaction fail only because its first attempt had succeeded?
 
-    The config's old image then carries exactly what we wrote: our target, our epoch, our timestamp.
+    The config's old image then carries exactly what we wrote: our target, our epoch, our history record (a
+    move of someone else's, even one stamped at the same instant, names its own).
     Real DynamoDB answers such a retry from its ClientRequestToken cache; this covers the cases where
     that cache cannot (token expired after 10 minutes, or a store without idempotency, like moto).
     """
@@ -684,7 +686,7 @@ def _already_applied(exc: ClientError, record: HistoryRecord) -> bool:
         now = config_from_item(item)
     except CorruptRecordError:
         return False
-    return now.owner == record.target_cluster and now.epoch == record.epoch and now.last_failover == record.finished_at
+    return now.owner == record.target_cluster and now.epoch == record.epoch and now.last_move == record.record_id
 
 
 def _unchanged_condition(e: Expr, item: dict[str, Any]) -> str:

@@ -210,6 +210,7 @@ def config_attrs(config: GroupConfig) -> Item:
     _opt(item, "previousOwner", s(config.previous_owner) if config.previous_owner else None)
     _opt(item, "suspensionReason", s(config.suspension_reason) if config.suspension_reason else None)
     _opt(item, "lastFailover", ts(config.last_failover) if config.last_failover else None)
+    _opt(item, "lastMove", s(config.last_move) if config.last_move else None)
     _opt(item, "transition", transition_to_attr(config.transition) if config.transition else None)
     _opt(item, "timeoutsBefore", timeouts_to_attr(config.timeouts_before) if config.timeouts_before else None)
     return item
@@ -266,6 +267,7 @@ def config_from_item(item: Mapping[str, Any]) -> GroupConfig:
         timeouts=timeouts,
         timeouts_before=_timeouts_from(r, "timeoutsBefore"),
         last_failover=r.stamp("lastFailover", required=False),
+        last_move=r.text("lastMove", required=False),
         updated_at=r.stamp("updatedAt"),
         transition=transition,
     )

@@ -225,7 +225,10 @@ class StateManager:
         corrupt: list[str] = []
         config, statuses = self._config_and_statuses(namespace, name, items, liveness, corrupt)
         locks = [item for item in items if sk_of(item) == keys.LOCK_SK]
-        if recent is not None and recent.config.last_failover == config.last_failover:
+        if recent is not None and (recent.config.last_failover, recent.config.last_move) == (
+            config.last_failover,
+            config.last_move,
+        ):
             lock, _ = self._lock_and_history(pk, locks, corrupt)
             history = recent.history
         elif config.last_failover is None:
