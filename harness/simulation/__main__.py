@@ -29,7 +29,7 @@ def one(job: tuple[int, int]) -> tuple[int, int, int, dict[str, float], str]:
         lines += [f"  {v.kind} at {v.time:.2f}s: {v.text}" for v in verdict.violations]
         lines.append(
             f"  clusters {outcome.trial.clusters}, timing {outcome.trial.timing}, watchdog "
-            f"{outcome.trial.watchdog}; faults:"
+            f"{outcome.trial.watchdog}, replicas {outcome.trial.replicas}; faults:"
         )
         lines += [f"    {fault}" for fault in outcome.trial.faults]
         lines.append("  story:")

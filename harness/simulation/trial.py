@@ -42,10 +42,12 @@ KINDS = (*KINDS_V1, "sigterm")
 RESTARTS = ("crash", "pause", "sigterm")
 NOISE = ("lose_answers", "slow_answers", "throttle", "server_errors")
 BLIND = ("api_unreachable", "api_refuses", "dynamo_reads_down", "dynamo_writes_down", "dynamo_down")
-DRAWS = (1, 2)
+DRAWS = (1, 2, 3)
 """How trials are drawn from a seed: 1 the first way (kept, so that the seeds it found replay exactly), 2 with
 harder trials: faults that meet on one cluster (a restart under noise, a deletion while paused or blind, a
-planned move while the owner is blind), faults on two clusters at once, every kind of restart."""
+planned move while the owner is blind), faults on two clusters at once, every kind of restart; 3 the same
+trials as 2, half of them with two replicas of the operator per cluster electing a leader (a restart of the
+leader is then a hand-off to the other replica)."""
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Trial:
     faults: list[Fault]
     duration: float
     watchdog: bool = False
+    replicas: int = 1  # of the operator per cluster (2: they elect a leader)
 
 
 @dataclass
@@ -105,7 +108,9 @@ def draw(seed: int, version: int = DRAWS[-1]) -> Trial:
             when = round(first.at + rng.uniform(-0.5, 0.5) * heartbeat, 3)
             faults.append(_fault(rng, rng.choice(KINDS), other, max(start, when), names, timing))
     faults.sort(key=lambda f: f.at)
-    return Trial(seed, names, timing, faults, _duration(timing, faults), watchdog=rng.random() < 0.5)
+    watchdog = rng.random() < 0.5
+    replicas = 2 if version >= 3 and rng.random() < 0.5 else 1
+    return Trial(seed, names, timing, faults, _duration(timing, faults), watchdog=watchdog, replicas=replicas)
 
 
 _COMPANIONS = {
@@ -215,7 +220,7 @@ def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
 
 async def _run(trial: Trial, on_world: Callable[[World], None] | None) -> Outcome:
     random.seed(trial.seed)  # the store's retry jitter
-    world = World(trial.seed, trial.clusters, trial.timing)
+    world = World(trial.seed, trial.clusters, trial.timing, replicas=trial.replicas)
     if on_world is not None:
         on_world(world)
     owner = trial.clusters[0]

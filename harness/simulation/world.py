@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from failover_operator.api import FailoverSpec, FailoverStatus, format_duration
+from failover_operator.leadership import Leadership, LeaderTiming
 from failover_operator.lifecycle import GroupLifecycle
 from failover_operator.metrics import Metrics
 from failover_operator.reconciler.context import OperatorContext
@@ -39,6 +40,7 @@ from .network import FaultyClient, NetworkFaults
 
 NS, NAME = "shop", "web"
 LEASE_NS, LEASE_NAME = "failover-operator", "failover-operator"
+LEADER_LEASE = "failover-operator-leader"
 LEASE_STEP = 0.5  # how often the simulated operators renew their Lease
 TABLE = "simulation"
 OPERATOR_ID = "sim"
@@ -168,11 +170,13 @@ class Timing:
 
 
 class SimOperator:
-    """`failover-operator run` in one cluster: a task per group and per Failover, as kopf's daemons are."""
+    """`failover-operator run` in one cluster: a task per group and per Failover, as kopf's daemons are. With a
+    `pod` name, one of the cluster's replicas: it acts only once it leads (leadership.py), as runner.serve does."""
 
-    def __init__(self, world: World, cluster: SimCluster) -> None:
+    def __init__(self, world: World, cluster: SimCluster, pod: str | None = None) -> None:
         self.world = world
         self.cluster = cluster
+        self.pod = pod
         self.gate = Gate()
         client = GatedClient(cluster.client, self.gate)
         self.watched = ObjectCache(GatedKube(cluster.kube, self.gate), [NS])  # type: ignore[arg-type]
@@ -204,6 +208,7 @@ class SimOperator:
         )
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self.stops: dict[str, asyncio.Event] = {}
+        self.deleted: set[str] = set()  # daemons stopped because their object was deleted
         self.terminating = False  # SIGTERM received: stopping its daemons
         self.keeper = LeaseKeeper(
             GatedKube(cluster.kube, self.gate),
@@ -215,12 +220,54 @@ class SimOperator:
             step=LEASE_STEP,
         )
         self.ctx.liveness = self.keeper
+        self.leadership: Leadership | None = None
+        if pod is not None:
+            t = world.timing
+            timing = LeaderTiming(duration=t.heartbeat / 2, renew_every=t.interval / 2)
+            kube = GatedKube(cluster.kube, self.gate)
+            self.leadership = Leadership(kube, LEASE_NS, LEADER_LEASE, pod, cluster.clock, timing)
+        self.acting = pod is None  # it runs the operator: alone, or as the leader
+        self.exited = False
 
     @property
     def paused(self) -> bool:
         return not self.gate.open.is_set()
 
+    @property
+    def name(self) -> str:
+        return self.pod or self.cluster.name
+
     def start(self) -> None:
+        if self.leadership is None:
+            self._begin()
+        else:
+            self._spawn("elect", self._elect())
+
+    async def _elect(self) -> None:
+        """A replica: follow until it leads, then run the operator until it loses the Lease or is deposed, and
+        exit (the kubelet starts it again, a follower)."""
+        assert self.leadership is not None
+        if not await self.leadership.acquire(self.stops["elect"]):
+            return
+        self.ctx.store.term = self.leadership.term
+        self.ctx.leading = self.leadership.still_leading
+        self.acting = True
+        self.world.log(self.cluster.name, "fault", f"{self.pod} leads (term {self.leadership.term})")
+        self._begin()
+        lost = asyncio.Event()
+        keeping = asyncio.ensure_future(self.leadership.keep(lost))
+        waits = [asyncio.ensure_future(flag.wait()) for flag in (lost, self.ctx.deposed)]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (keeping, *waits):
+                task.cancel()
+        self.world.log(self.cluster.name, "fault", f"{self.pod} steps down and exits")
+        await self._stop_daemons()
+        self.world.exited(self)
+
+    def _begin(self) -> None:
+        """What kopf starts: the Lease keeper, a daemon per group and per Failover."""
         self._spawn("lease", self.keeper.run(asyncio.Event()))
         group = self.cluster.group
         if group is not None and (group.get("metadata") or {}).get("deletionTimestamp"):
@@ -239,16 +286,23 @@ class SimOperator:
         self.tasks[key] = asyncio.ensure_future(coro)
 
     def crash(self) -> None:
+        current = asyncio.current_task()
         for task in self.tasks.values():
-            task.cancel()
+            if task is not current:
+                task.cancel()
         self.tasks.clear()
         self.watched.stop()
+        self.acting = False
+        self.exited = True
 
-    async def stop_daemon(self, key: str) -> None:
-        """As kopf does when the object is deleted: set the daemon's stop flag, wait for it to return."""
+    async def stop_daemon(self, key: str, *, deleted: bool = False) -> None:
+        """As kopf does when the object is deleted or the operator stops: set the daemon's stop flag (and say
+        why), wait for it to return."""
         stop, task = self.stops.get(key), self.tasks.get(key)
         if stop is None or task is None:
             return
+        if deleted:
+            self.deleted.add(key)
         stop.set()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(asyncio.shield(task), timeout=10)
@@ -301,6 +355,7 @@ class SimOperator:
             self.stops[f"failover/{name}"],
             1,
             created,
+            deleted=lambda: f"failover/{name}" in self.deleted,
         )
 
     async def edit_timeouts(self, timing: Timing) -> None:
@@ -324,10 +379,17 @@ class SimOperator:
         self.cluster.group = None
 
     async def terminate(self) -> None:
-        """SIGTERM: kopf sets every daemon's stop flag and waits for them (here up to its cancellation timeout),
-        then the process exits."""
-        await asyncio.gather(*(self.stop_daemon(key) for key in list(self.tasks) if key != "lease"))
+        """SIGTERM: kopf sets every daemon's stop flag and waits for them (here up to its cancellation timeout);
+        a leader then releases its Lease; the process exits."""
+        if "elect" in self.stops:
+            self.stops["elect"].set()
+        await self._stop_daemons()
+        if self.leadership is not None:
+            await self.leadership.release()
         self.crash()
+
+    async def _stop_daemons(self) -> None:
+        await asyncio.gather(*(self.stop_daemon(key) for key in list(self.tasks) if key not in ("lease", "elect")))
 
 
 @dataclass
@@ -338,9 +400,15 @@ class SimCluster:
     network: NetworkFaults
     client: FaultyClient
     failovers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    operator: SimOperator | None = None
+    pods: tuple[str, ...] = ()  # the operator's replicas (their pod names); none: one process, no election
+    processes: dict[str, SimOperator] = field(default_factory=dict)  # by pod (or the cluster's name)
     watchdog: asyncio.Task[Any] | None = None
     started: dict[tuple[str, str, str], float] = field(default_factory=dict)  # controller's scale-up clocks
+
+    @property
+    def operator(self) -> SimOperator | None:
+        """The process that acts for the cluster: the only one, or the replica that leads (None: none does)."""
+        return next((p for p in self.processes.values() if p.acting), None)
 
     @property
     def group(self) -> dict[str, Any] | None:
@@ -358,7 +426,7 @@ class SimCluster:
 class World:
     """Everything of one trial. `log` keeps the story; `ownership` every change of the group's owner."""
 
-    def __init__(self, seed: int, names: list[str], timing: Timing, *, startup: float = 0.5) -> None:
+    def __init__(self, seed: int, names: list[str], timing: Timing, *, startup: float = 0.5, replicas: int = 1) -> None:
         self.rng = random.Random(seed)
         self.loop = asyncio.get_running_loop()
         self.timing = timing
@@ -376,7 +444,8 @@ class World:
             network = NetworkFaults()
             client = FaultyClient(self.db.client(), network, self.rng, timeout=CLIENT_TIMEOUT)
             kube = SimKube(name, self.time, ApiFaults())
-            self.clusters[name] = SimCluster(name, clock, kube, network, client)
+            pods = tuple(f"{name}-{i}" for i in range(replicas)) if replicas > 1 else ()
+            self.clusters[name] = SimCluster(name, clock, kube, network, client, pods=pods)
         self._watch_config()
 
     def time(self) -> float:
@@ -431,14 +500,15 @@ class World:
         for cluster in self.clusters.values():
             cluster.client.inner = self.db.client()
             cluster.kube.create(_deployment(primary=cluster.name == owner))
-            cluster.kube.create(
-                {
-                    "apiVersion": "coordination.k8s.io/v1",
-                    "kind": "Lease",
-                    "metadata": {"name": LEASE_NAME, "namespace": LEASE_NS},
-                    "spec": {},
-                }
-            )
+            for lease in (LEASE_NAME, LEADER_LEASE):  # the chart creates both
+                cluster.kube.create(
+                    {
+                        "apiVersion": "coordination.k8s.io/v1",
+                        "kind": "Lease",
+                        "metadata": {"name": lease, "namespace": LEASE_NS},
+                        "spec": {},
+                    }
+                )
             cluster.group = {
                 "apiVersion": "failover.dev/v1alpha1",
                 "kind": "FailoverGroup",
@@ -456,12 +526,34 @@ class World:
     # --- what happens to clusters -------------------------------------------------------------------------
 
     def start(self, name: str) -> None:
+        """Every process of the cluster that is not running is started (a replica, as a follower)."""
         cluster = self.clusters[name]
-        if cluster.operator is not None:
-            return
-        cluster.operator = SimOperator(self, cluster)
-        cluster.operator.start()
-        self.log(name, "fault", "operator started")
+        for pod in cluster.pods or (None,):
+            slot = pod or name
+            if slot in cluster.processes:
+                continue
+            process = cluster.processes[slot] = SimOperator(self, cluster, pod)
+            process.start()
+            self.log(name, "fault", f"operator started{f' ({pod})' if pod else ''}")
+
+    def exited(self, process: SimOperator) -> None:
+        """A process ended by itself (a replica that stepped down): the kubelet starts it again a second later."""
+        cluster = process.cluster
+        if cluster.processes.get(process.name) is process:
+            del cluster.processes[process.name]
+            process.crash()
+
+        async def restart() -> None:
+            await asyncio.sleep(1.0)
+            if not self.held_down.get(cluster.name):
+                self.start(cluster.name)
+
+        self.loop.create_task(restart())
+
+    def _target(self, name: str) -> SimOperator | None:
+        """The process a fault of the operator hits: the one that acts (the leader), else any."""
+        cluster = self.clusters[name]
+        return cluster.operator or next(iter(cluster.processes.values()), None)
 
     def start_watchdog(self, name: str) -> None:
         """`failover-operator watchdog` in that cluster: its own process (never paused with the operator)."""
@@ -478,41 +570,43 @@ class World:
         cluster.watchdog = self.loop.create_task(dog.run(asyncio.Event()))
 
     def crash(self, name: str) -> None:
+        """SIGKILL of the process that acts (the leader, or the only one)."""
         cluster = self.clusters[name]
-        if cluster.operator is None:
+        process = self._target(name)
+        if process is None:
             return
-        cluster.operator.crash()
-        cluster.operator = None
-        self.log(name, "fault", "operator killed (SIGKILL)")
+        process.crash()
+        cluster.processes.pop(process.name, None)
+        self.log(name, "fault", f"operator killed (SIGKILL){f' ({process.pod})' if process.pod else ''}")
 
     async def terminate(self, name: str) -> None:
-        """SIGTERM: the operator stops its daemons as kopf does, then exits; its pods keep running. A paused
-        process handles it once it is resumed (or is killed after the grace period). It is started again once
-        it has exited, unless something still holds it down."""
+        """SIGTERM of the process that acts: it stops its daemons as kopf does (a leader releases its Lease), then
+        exits; its pods keep running. A paused process handles it once it is resumed (or is killed after the
+        grace period). It is started again once it has exited, unless something still holds it down."""
         cluster = self.clusters[name]
-        operator = cluster.operator
-        if operator is None or operator.terminating:
+        process = self._target(name)
+        if process is None or process.terminating:
             return
-        operator.terminating = True
-        self.log(name, "fault", "operator terminated (SIGTERM)")
-        await operator.terminate()
-        if cluster.operator is operator:
-            cluster.operator = None
+        process.terminating = True
+        self.log(name, "fault", f"operator terminated (SIGTERM){f' ({process.pod})' if process.pod else ''}")
+        await process.terminate()
+        if cluster.processes.get(process.name) is process:
+            del cluster.processes[process.name]
             self.log(name, "fault", "operator exited")
         if not self.held_down.get(name):
             self.start(name)
 
     def pause(self, name: str) -> None:
-        operator = self.clusters[name].operator
-        if operator is not None and not operator.paused:
-            operator.gate.open.clear()
+        process = self._target(name)
+        if process is not None and not process.paused:
+            process.gate.open.clear()
             self.log(name, "fault", "operator paused (SIGSTOP)")
 
     def resume(self, name: str) -> None:
-        operator = self.clusters[name].operator
-        if operator is not None and operator.paused:
-            operator.gate.open.set()
-            self.log(name, "fault", "operator resumed (SIGCONT)")
+        for process in self.clusters[name].processes.values():
+            if process.paused:
+                process.gate.open.set()
+                self.log(name, "fault", "operator resumed (SIGCONT)")
 
     def apply_failover(self, name: str, where: str, target: str, mode: str, force: bool) -> None:
         cluster = self.clusters[where]
@@ -533,7 +627,7 @@ class World:
             return
         self.log(where, "fault", f"Failover {name} deleted")
         if cluster.operator is not None:
-            await cluster.operator.stop_daemon(f"failover/{name}")
+            await cluster.operator.stop_daemon(f"failover/{name}", deleted=True)
         cluster.failovers.pop(name, None)
 
     async def edit_timeouts(self, timing: Timing) -> None:

@@ -41,6 +41,8 @@ class Probes:
     carrying: Callable[[], int] = field(default=lambda: 0)
     serving: Callable[[], bool] = field(default=lambda: False)
     """This cluster serves some group (a restart would stop its heartbeat while its pods run on)."""
+    mode: str = "alone"
+    """"leader" or "follower" of this cluster's replicas (leadership.py), or "alone" (no POD_NAME)."""
 
     def api_answered(self) -> None:
         self.api_failing_since, self.api_error = None, None
@@ -95,7 +97,8 @@ async def serve(health: Probes, port: int) -> web.AppRunner:
     """Serve /healthz and /readyz on `port` (0.0.0.0). Raises OSError if the port is taken."""
 
     def answer(reasons: list[str]) -> web.Response:
-        return web.json_response({"ok": not reasons, "reasons": reasons}, status=200 if not reasons else 503)
+        body = {"ok": not reasons, "reasons": reasons, "mode": health.mode}
+        return web.json_response(body, status=200 if not reasons else 503)
 
     async def healthz(_: web.Request) -> web.Response:
         return answer(health.live())

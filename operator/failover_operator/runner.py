@@ -20,14 +20,18 @@ from .clock import EventLoopClock
 from .handlers import build_registry
 from .health import DEFAULT_API_LIMIT, Probes
 from .health import serve as serve_health
+from .leadership import Leadership, LeaderTiming
 from .metrics import Metrics
 from .reconciler.context import OperatorContext
+from .reconciler.plan import plan_of
 from .settings import Settings, explain, load
 from .store import DynamoDBService
 from .store.connect import BULK_CONCURRENCY, open_client
+from .waits import wait_set
 from .watchdog import LeaseKeeper, Watchdog
 from .workloads.converge import Workloads
-from .workloads.kube import KubeClient, api_client_from_environment
+from .workloads.kinds import FAILOVER_GROUP, managed_kind
+from .workloads.kube import KubeClient, KubeError, api_client_from_environment
 from .workloads.watches import ObjectCache
 
 log = logging.getLogger("failover_operator")
@@ -123,52 +127,163 @@ async def serve(
         except OSError as exc:
             raise StartupError(f"cannot serve /healthz on port {settings.health_port}: {exc}") from None
         started = ready_flag or asyncio.Event()
-        registry = build_registry(ctx, kube, login=login)
         namespaces = settings.namespaces
         log.info(
-            "failover-operator %s: cluster %s, operator ID %s, table %s (%s), watching %s",
+            "failover-operator %s: cluster %s, operator ID %s, table %s (%s), watching %s%s",
             __version__,
             settings.cluster_name,
             settings.operator_id,
             settings.dynamodb_table,
             settings.aws_region,
             ", ".join(namespaces) if namespaces else "all namespaces",
+            f"; replica {settings.pod_name}" if settings.pod_name else "",
         )
-        keeper = LeaseKeeper(
-            kube,
-            settings.lease_namespace,
-            settings.lease_name,
-            settings.cluster_name,
-            clock,
-            lambda: list(ctx.runners.values()),
-            step=LEASE_STEP_SECONDS,
-        )
-        ctx.liveness = keeper
-        keeping = asyncio.Event()
-        lease = asyncio.create_task(keeper.run(keeping))
-
-        async def when_started() -> None:
-            await started.wait()
-            health.started = True
-
-        starting = asyncio.create_task(when_started())
+        stop = stop_flag or asyncio.Event()
         try:
-            await kopf.operator(
-                registry=registry,
-                standalone=True,
-                clusterwide=not namespaces,
-                namespaces=namespaces,
-                ready_flag=started,
-                stop_flag=stop_flag,
-            )
+            leadership = _leadership(settings, kube, clock)
+            if leadership is not None:
+                health.mode = "follower"
+                health.started = True  # ready: a follower is what a rollout waits for
+                if not await _follow(leadership, ctx, client, settings, stop):
+                    log.info("replica %s stops (it did not lead)", settings.pod_name)
+                    return
+                store.term = leadership.term
+                ctx.leading = leadership.still_leading
+                health.mode = "leader"
+                health.started = False
+            why = await _lead(ctx, kube, settings, leadership, login=login, started=started, stop=stop)
+            if leadership is not None and why == "stopped":
+                await leadership.release()
+            log.info("failover-operator stopped (%s); the workloads stay as they are", why)
         finally:
-            keeping.set()
-            for task in (lease, starting):
-                task.cancel()
-            await asyncio.gather(lease, starting, return_exceptions=True)
             await watched.close()
             await probes.cleanup()
             kube.close()
+
+
+def _leadership(settings: Settings, kube: KubeClient, clock: EventLoopClock) -> Leadership | None:
+    """The leader election of this cluster's replicas (None: POD_NAME unset, the process runs alone)."""
+    if not settings.pod_name:
+        return None
+    timing = LeaderTiming(duration=settings.leader_lease_seconds, renew_every=settings.leader_renew_seconds)
+    namespace = settings.pod_namespace or settings.lease_namespace
+    return Leadership(kube, namespace, settings.leader_lease_name, settings.pod_name, clock, timing)
+
+
+async def _follow(
+    leadership: Leadership, ctx: OperatorContext, client: Any, settings: Settings, stop: asyncio.Event
+) -> bool:
+    """Wait to lead (True), or until stopped (False): SIGTERM and SIGINT stop a follower at once. Meanwhile the
+    watches of what the groups list are kept synced, and the DynamoDB client warm, to take over without a gap."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    log.info(
+        "replica %s follows: it leads once the Lease %s/%s is released or expires",
+        settings.pod_name,
+        leadership.namespace,
+        leadership.name,
+    )
+    warming = asyncio.create_task(_warm(ctx, client, settings, stop))
+    try:
+        return await leadership.acquire(stop)
+    finally:
+        warming.cancel()
+        await asyncio.gather(warming, return_exceptions=True)
+
+
+WARM_EVERY_SECONDS = 30.0
+
+
+async def _warm(ctx: OperatorContext, client: Any, settings: Settings, stop: asyncio.Event) -> None:
+    """What a follower keeps ready: a watch of every kind the FailoverGroups list, and its DynamoDB client."""
+    cache = ctx.workloads.cache
+    while not stop.is_set():
+        with contextlib.suppress(Exception):  # best effort: the leader does it all anyway
+            await client.describe_table(TableName=settings.dynamodb_table)
+        scopes: list[str | None] = list(settings.namespaces) or [None]
+        for namespace in scopes:
+            try:
+                groups = await ctx.workloads.kube.list(FAILOVER_GROUP, namespace)
+            except KubeError:
+                continue
+            for body in groups:
+                with contextlib.suppress(Exception):
+                    plan = plan_of(body)
+                    group_namespace = (body.get("metadata") or {}).get("namespace") or ""
+                    for ref in plan.resources:
+                        if cache is not None:
+                            cache.get(managed_kind(ref.kind), group_namespace, ref.name)
+        await wait_set(stop, WARM_EVERY_SECONDS)
+
+
+async def _lead(
+    ctx: OperatorContext,
+    kube: KubeClient,
+    settings: Settings,
+    leadership: Leadership | None,
+    *,
+    login: bool,
+    started: asyncio.Event,
+    stop: asyncio.Event,
+) -> str:
+    """Run the operator (kopf and the watchdog's Lease) until stopped; why it stopped: "stopped" (SIGTERM, SIGINT
+    or the stop flag), "lost the leader Lease", or "deposed" (another replica leads)."""
+    health = ctx.health
+    assert health is not None
+    registry = build_registry(ctx, kube, login=login)
+    keeper = LeaseKeeper(
+        kube,
+        settings.lease_namespace,
+        settings.lease_name,
+        settings.cluster_name,
+        ctx.clock,
+        lambda: list(ctx.runners.values()),
+        step=LEASE_STEP_SECONDS,
+    )
+    ctx.liveness = keeper
+    keeping = asyncio.Event()
+    lost = asyncio.Event()
+    kopf_stop = asyncio.Event()
+    tasks = [asyncio.create_task(keeper.run(keeping))]
+
+    async def when_started() -> None:
+        await started.wait()
+        health.started = True
+
+    async def stopping() -> None:  # whichever comes first stops kopf
+        waits = [asyncio.ensure_future(flag.wait()) for flag in (stop, lost, ctx.deposed)]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        kopf_stop.set()
+
+    tasks += [asyncio.create_task(when_started()), asyncio.create_task(stopping())]
+    if leadership is not None:
+        tasks.append(asyncio.create_task(leadership.keep(lost)))
+    namespaces = settings.namespaces
+    try:
+        await kopf.operator(
+            registry=registry,
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            ready_flag=started,
+            stop_flag=kopf_stop,
+        )
+    finally:
+        keeping.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if ctx.deposed.is_set():
+        return "deposed: another replica of this cluster's operator leads"
+    if lost.is_set():
+        return "lost the leader Lease"
+    return "stopped"
 
 
 def watch() -> int:

@@ -96,6 +96,35 @@ class Settings(StoreSettings):
         "chart sets it to the release's namespace).",
     )
     lease_name: str = Field("failover-operator", description="Name of that Lease (the chart creates it).")
+    pod_name: str | None = Field(
+        None,
+        description="This replica's pod (the chart sets it from the downward API). Set: the replicas of this "
+        "cluster elect a leader on the Lease `LEADER_LEASE_NAME` in `POD_NAMESPACE`, and only the leader "
+        "heartbeats, decides and acts. Unset: the process runs alone (local runs, the demo).",
+    )
+    pod_namespace: str | None = Field(
+        None,
+        description="This replica's namespace (downward API), where the leader Lease is. Default: LEASE_NAMESPACE.",
+    )
+    leader_lease_name: str = Field("failover-operator-leader", description="Name of the leader Lease.")
+    leader_lease_seconds: float = Field(
+        8.0,
+        gt=0,
+        description="A leader whose Lease a replica has seen unchanged this long has died: the replica takes over. "
+        "(One that is stopped, by a rollout or `helm upgrade`, releases it: taken over within a second.)",
+    )
+    leader_renew_seconds: float = Field(
+        1.0, gt=0, description="The leader renews its Lease, and the other replicas look at it, this often."
+    )
+
+    @model_validator(mode="after")
+    def _leader_timing(self) -> Settings:
+        if self.leader_renew_seconds >= self.leader_lease_seconds:
+            raise ValueError(
+                f"LEADER_RENEW_SECONDS ({self.leader_renew_seconds:g}) must be below LEADER_LEASE_SECONDS "
+                f"({self.leader_lease_seconds:g}): a living leader renews well within the duration"
+            )
+        return self
 
     @field_validator("cluster_name")
     @classmethod

@@ -240,9 +240,20 @@ def users(rendered: list[dict[str, Any]]) -> dict[str, str]:
 
 def lease_env(rendered: list[dict[str, Any]]) -> dict[str, str]:
     """LEASE_NAMESPACE and LEASE_NAME, as the chart sets them."""
-    deployment = next(o for o in rendered if o["kind"] == "Deployment")
-    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
-    return {k: env[k] for k in ("LEASE_NAMESPACE", "LEASE_NAME")}
+    return {k: v for k, v in _chart_env(rendered).items() if k in ("LEASE_NAMESPACE", "LEASE_NAME")}
+
+
+def election_env(rendered: list[dict[str, Any]], cluster: str) -> dict[str, str]:
+    """The operator's leader election as the chart sets it up (the pod's name and namespace come from the
+    downward API there: one replica per cluster here, named as a pod of the Deployment would be)."""
+    env = _chart_env(rendered)
+    election = {k: env[k] for k in ("LEADER_LEASE_NAME", "LEADER_LEASE_SECONDS")}
+    return {**election, "POD_NAME": f"failover-operator-{cluster}-0", "POD_NAMESPACE": NAMESPACE}
+
+
+def _chart_env(rendered: list[dict[str, Any]]) -> dict[str, str]:
+    deployment = next(o for o in rendered if o["kind"] == "Deployment" and "watchdog" not in o["metadata"]["name"])
+    return {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
 
 
 @dataclasses.dataclass
@@ -373,7 +384,7 @@ async def record(
                 workdir=workdir,
                 operator_id=OPERATOR_ID,
                 token=tokens[cluster.name][command],
-                env=env,
+                env={**env, **(election_env(rendered, cluster.name) if command == "run" else {})},
                 command=command,
             )
 

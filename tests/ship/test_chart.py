@@ -35,11 +35,12 @@ def render(helm: Path, values: dict[str, Any]) -> list[dict[str, Any]]:
 
 def one(objs: list[dict[str, Any]], kind: str, *, watchdog: bool = False) -> dict[str, Any]:
     """The one object of this kind that belongs to the operator (or, `watchdog`, to the watchdog): the watchdog's
-    objects are named `<release>-watchdog...`, the Lease's Roles `...-lease`."""
+    objects are named `<release>-watchdog...`, the Leases' Roles `...-lease` and `...-leader`, the replicas'
+    election Lease `<release>-leader`."""
 
     def belongs(obj: dict[str, Any]) -> bool:
         name = obj["metadata"]["name"]
-        if kind in ("Role", "RoleBinding") and name.endswith("-lease"):
+        if kind in ("Role", "RoleBinding", "Lease") and name.endswith(("-lease", "-leader")):
             return False
         return ("-watchdog" in name) == watchdog
 
@@ -146,8 +147,12 @@ def test_every_rendered_built_in_object_is_valid(helm: Path, name: str) -> None:
 def test_the_deployment_is_locked_down(helm: Path) -> None:
     deployment = one(render(helm, MINIMAL), "Deployment")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    # Two replicas electing a leader; a rollout starts the new pod before it stops an old one.
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
     pod = spec["template"]["spec"]
+    (term,) = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
     (container,) = pod["containers"]
     pod_sc, sc = pod["securityContext"], container["securityContext"]
     assert pod_sc["runAsNonRoot"] is True and pod_sc["runAsUser"] > 0 and pod_sc["runAsGroup"] > 0
@@ -237,7 +242,8 @@ def test_namespaced_mode_has_roles_and_no_cluster_role(helm: Path) -> None:
 def test_rbac_and_service_account_can_be_brought_along(helm: Path) -> None:
     values = {**MINIMAL, "rbac": {"create": False}, "serviceAccount": {"create": False, "name": "mine"}}
     objs = render(helm, values)
-    assert {o["kind"] for o in objs} == {"CustomResourceDefinition", "Deployment", "Service", "Lease"}
+    kinds = {"CustomResourceDefinition", "Deployment", "Service", "Lease", "PodDisruptionBudget"}
+    assert {o["kind"] for o in objs} == kinds
     for watchdog in (False, True):
         pod = one(objs, "Deployment", watchdog=watchdog)["spec"]["template"]["spec"]
         assert pod["serviceAccountName"] == "mine"
@@ -255,7 +261,8 @@ def test_the_watchdog_runs_beside_the_operator_with_its_settings_but_no_aws_cred
     assert watchdog["spec"]["replicas"] == 1 and watchdog["spec"]["strategy"] == {"type": "Recreate"}
     assert container["securityContext"] == operator["spec"]["template"]["spec"]["containers"][0]["securityContext"]
     credentials = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
-    assert env_of(watchdog) == {k: v for k, v in env_of(operator).items() if k not in credentials}
+    election = {"POD_NAME", "POD_NAMESPACE", "LEADER_LEASE_NAME", "LEADER_LEASE_SECONDS"}  # one watchdog, no election
+    assert env_of(watchdog) == {k: v for k, v in env_of(operator).items() if k not in credentials | election}
     assert env_of(watchdog)["LEASE_NAME"] == RELEASE and env_of(watchdog)["LEASE_NAMESPACE"] == "failover-operator"
     # Its own identity and its own pods: neither Deployment's selector matches the other's pods.
     assert pod["serviceAccountName"] == f"{RELEASE}-watchdog"
@@ -277,11 +284,29 @@ def test_the_lease_is_created_by_the_chart_and_only_named_rules_reach_it(helm: P
     objs = render(helm, MINIMAL)
     lease = one(objs, "Lease")
     assert lease["metadata"] == {**lease["metadata"], "name": RELEASE, "namespace": "failover-operator"}
-    for name, verbs in ((f"{RELEASE}-lease", ["patch"]), (f"{RELEASE}-watchdog-lease", ["get"])):
+    (leader,) = [o for o in objs if o["kind"] == "Lease" and o["metadata"]["name"] == f"{RELEASE}-leader"]
+    assert leader["metadata"]["namespace"] == "failover-operator" and "holderIdentity" not in leader["spec"]
+    assert str(leader["spec"]["leaseDurationSeconds"]) == env_of(one(objs, "Deployment"))["LEADER_LEASE_SECONDS"]
+    assert env_of(one(objs, "Deployment"))["LEADER_LEASE_NAME"] == f"{RELEASE}-leader"
+    for name, lease_name, verbs in (
+        (f"{RELEASE}-lease", RELEASE, ["patch"]),
+        (f"{RELEASE}-watchdog-lease", RELEASE, ["get"]),
+        (f"{RELEASE}-leader", f"{RELEASE}-leader", ["get", "patch"]),
+    ):
         (role,) = [o for o in objs if o["kind"] == "Role" and o["metadata"]["name"] == name]
-        assert role["rules"] == [
-            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [RELEASE], "verbs": verbs}
-        ]
+        rule = {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [lease_name]}
+        assert role["rules"] == [{**rule, "verbs": verbs}], name
+
+
+def test_a_disruption_budget_keeps_one_replica_only_when_there_is_a_spare(helm: Path) -> None:
+    (pdb,) = [o for o in render(helm, MINIMAL) if o["kind"] == "PodDisruptionBudget"]
+    assert pdb["spec"]["minAvailable"] == 1
+    assert (
+        pdb["spec"]["selector"]["matchLabels"]
+        == one(render(helm, MINIMAL), "Deployment")["spec"]["selector"]["matchLabels"]
+    )
+    # One replica and a budget of one would block every node drain.
+    assert not [o for o in render(helm, {**MINIMAL, "replicaCount": 1}) if o["kind"] == "PodDisruptionBudget"]
 
 
 def test_the_watchdog_can_be_turned_off(helm: Path) -> None:

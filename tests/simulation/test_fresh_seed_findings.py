@@ -4,9 +4,11 @@ wrong, so that a change of the checker's excuses cannot hide it again. Times are
 
 from __future__ import annotations
 
+import asyncio
+
 from harness.simulation.checker import story
 from harness.simulation.trial import Fault, Outcome, Trial, run
-from harness.simulation.world import Timing
+from harness.simulation.world import Timing, World
 
 
 def timing(interval: float, heartbeat: float) -> Timing:
@@ -162,3 +164,41 @@ def test_5_a_forced_move_past_an_owner_that_never_confirmed_reports_an_unknown_o
     assert events and "never confirmed it stopped serving" in events[0]
     metrics = west.operator.ctx.metrics if west.operator is not None else None
     assert metrics is not None and metrics.unconfirmed_moves.labels("shop", "web")._value.get() == 1
+
+
+def test_6_a_forced_request_withdrawn_and_written_again_waits_the_force_wait_from_the_new_request() -> None:
+    """Seed 1796581929666 (draw 2): a forced CONSISTENCY request was withdrawn and, under the same Failover name,
+    written again; the target had timed the force wait from the first request (keyed on name and epoch), took the
+    group at once after the second, while the owner had not seen it yet: two served. A request written again is
+    a new request: its force wait starts over, and an owner that answers within it drains before the target
+    starts. The Failover that moved the group says Succeeded (its record is found by the request it followed;
+    it used to be matched by time, and clocks an hour apart called it overtaken)."""
+    name = "fo-again"
+    tasks: list[asyncio.Future[None]] = []
+
+    def script(world: World) -> None:
+        async def steps() -> None:
+            await asyncio.sleep(5.1)
+            world.apply_failover(name, "west", "north", "CONSISTENCY", True)
+            await asyncio.sleep(0.5)  # north has seen it, for less than the force wait (1s)
+            await world.delete_failover(name, "west")
+            await asyncio.sleep(0.9)
+            world.apply_failover(name, "west", "north", "CONSISTENCY", True)
+
+        tasks.append(asyncio.ensure_future(steps()))
+
+    outcome = run(
+        Trial(1, ["east", "west", "north"], timing(0.5, 2.0), [Fault(5.0, "pause", "east", 1.9)], 16.0),
+        on_world=script,
+    )
+    assert owner_at_end(outcome) == "north"
+    (record,) = outcome.world.history()
+    assert not record.unconfirmed, "north took the group without east's confirmation"
+    east = outcome.world.clusters["east"].kube.serving
+    north = outcome.world.clusters["north"].kube.serving
+    stopped = next(t for t, up in east if t > 5.0 and not up)
+    started = next(t for t, up in north if up)
+    assert stopped <= started, (east, north)
+    status = outcome.world.clusters["west"].failovers[name]["status"]
+    assert status["phase"] == "Succeeded", status
+    assert outcome.verdict.ok, outcome.verdict.violations

@@ -98,7 +98,7 @@ async def test_the_endpoints_answer_503_with_the_reasons() -> None:
             except urllib.error.HTTPError as error:
                 return error.code, json.loads(error.read())
 
-        assert await asyncio.to_thread(get, "/healthz") == (200, {"ok": True, "reasons": []})
+        assert await asyncio.to_thread(get, "/healthz") == (200, {"ok": True, "reasons": [], "mode": "alone"})
         assert (await asyncio.to_thread(get, "/readyz"))[0] == 503  # not started
         health.api_failed("connection refused")
         clock.t += 20

@@ -76,6 +76,11 @@ the operator's alone (failover-operator.credentials): the watchdog never talks t
 {{- end }}
 {{- end -}}
 
+{{/* The Lease the operator's replicas elect their leader on. */}}
+{{- define "failover-operator.leaderLease" -}}
+{{- printf "%s-leader" (include "failover-operator.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{/* The watchdog: its own name (so that the operator's selector never matches its pods). */}}
 {{- define "failover-operator.watchdog.fullname" -}}
 {{- printf "%s-watchdog" (include "failover-operator.fullname" .) | trunc 63 | trimSuffix "-" -}}

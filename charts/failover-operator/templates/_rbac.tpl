@@ -135,7 +135,7 @@ subjects:
 {{- end }}
 {{- end -}}
 
-{{/* A Role on the one Lease, in the release namespace: `verbs` for `account`. */}}
+{{/* A Role on named Leases (`leases`, default the watchdog's), in the release namespace: `verbs` for `account`. */}}
 {{- define "failover-operator.leaseGrant" }}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
@@ -148,7 +148,7 @@ metadata:
 rules:
   - apiGroups: ["coordination.k8s.io"]
     resources: ["leases"]
-    resourceNames: [{{ include "failover-operator.fullname" .root | quote }}]
+    resourceNames: {{ (.leases | default (list (include "failover-operator.fullname" .root))) | toJson }}
     verbs: {{ .verbs | toJson }}
 ---
 apiVersion: rbac.authorization.k8s.io/v1

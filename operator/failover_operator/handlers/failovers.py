@@ -7,6 +7,7 @@ deleted, and restarted with the operator, resuming from DynamoDB where the recor
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -46,7 +47,19 @@ class FailoverHandlers:
             await reporter.patch_status(failed.to_merge_patch())
             return
         async with stop_event(stopped) as stop:
-            await self.executor.run(namespace, name, spec, status, reporter, stop, generation, _created(body))
+            await self.executor.run(
+                namespace, name, spec, status, reporter, stop, generation, _created(body), deleted=_deleted(stopped)
+            )
+
+
+def _deleted(stopped: kopf.DaemonStopped) -> Callable[[], bool]:
+    """Whether the daemon stops because its Failover was deleted (not because the operator stops)."""
+
+    def deleted() -> bool:
+        reason = stopped.reason
+        return reason is not None and bool(reason & kopf.DaemonStoppingReason.RESOURCE_DELETED)
+
+    return deleted
 
 
 def _status(body: kopf.Body) -> FailoverStatus | None:

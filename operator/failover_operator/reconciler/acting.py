@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..model import ClusterState, FailoverMode, GroupConfig, Health, Outcome, Role, Transition
 from ..rules import Action, Decision, Move, draining, recalled_role, reported_state
-from ..store import ConflictError, GroupState, LockHeldError, NotFoundError, PreconditionError, StoreError
+from ..store import (
+    ConflictError,
+    DeposedError,
+    GroupState,
+    LockHeldError,
+    NotFoundError,
+    PreconditionError,
+    StoreError,
+)
 from ..workloads.converge import Observation
 from ..workloads.kube import KubeError
 from .context import Reporter
@@ -165,6 +173,9 @@ class Acting:
                 await store.state.prove_ownership(
                     runner.namespace, runner.name, epoch, health, components, message=message
                 )
+        except DeposedError as exc:
+            self.ctx.depose(str(exc))
+            return Decision(Action.NONE, self.role, f"no action: {exc}")
         except ConflictError as exc:
             runner.records.changed()  # our own write (the move) or a peer's: the next tick reads what they left
             runner.records.moved = None
@@ -307,6 +318,8 @@ class Acting:
     ) -> None:
         """Converge our resources to `role`. PRIMARY only with a proof (`proved_at`) still within the limit."""
         runner = self.runner
+        if self.ctx.deposed.is_set():
+            return  # another replica leads: it acts for the cluster now
         async with self._lock:
             if role == Role.PRIMARY:
                 timing = runner.measure.timing()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -12,6 +14,8 @@ from ..metrics import Metrics
 from ..settings import Settings
 from ..store import DynamoDBService
 from ..workloads.converge import Workloads
+
+log = logging.getLogger("failover_operator.runner")
 
 ACTING_CONCURRENCY = 32
 """Groups of one operator that act at once: below the store's concurrency (40 requests in flight), since each
@@ -62,6 +66,12 @@ class OperatorContext:
     health: Probes | None = None  # what /healthz and /readyz answer from (None: not served, in tests)
     acting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(ACTING_CONCURRENCY))
     """Groups acting at once (a move, a proof of ownership, and the reads and status writes around them)."""
+    leading: Callable[[], Awaitable[bool]] | None = None
+    """Whether this replica still leads, asked before fencing (None: it runs alone). A leader that was frozen
+    while another took over must not scale down what the new leader serves."""
+    deposed: asyncio.Event = field(default_factory=asyncio.Event)
+    """Another replica of this cluster's operator leads now (a later leader term wrote our records): this process
+    stops acting at once — it neither fences nor scales anything — and steps down (runner.serve)."""
     heartbeat: ClusterHeartbeat = field(init=False)  # beats while any runner is attached
     fleet: FleetView = field(init=False)
     claims: Claims | None = field(init=False)  # resources two groups list: which one manages each
@@ -86,6 +96,12 @@ class OperatorContext:
         runners read them afresh."""
         self.fleet.touched(partitions, wake=False, own=True)
         self.heartbeat.soon()
+
+    def depose(self, why: str) -> None:
+        """A write of ours was refused for a later leader term (store.DeposedError)."""
+        if not self.deposed.is_set():
+            log.warning("%s: %s; this replica stops acting and steps down", self.cluster, why)
+            self.deposed.set()
 
     @property
     def cluster(self) -> str:

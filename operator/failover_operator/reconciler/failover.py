@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -83,6 +84,7 @@ class _Run:
     stop: asyncio.Event
     generation: int | None
     created: datetime | None = None
+    deleted: Callable[[], bool] = lambda: True
 
 
 class FailoverExecutor:
@@ -114,15 +116,21 @@ class FailoverExecutor:
         stop: asyncio.Event,
         generation: int | None = None,
         created: datetime | None = None,
+        *,
+        deleted: Callable[[], bool] = lambda: True,
     ) -> FailoverStatus:
-        """Follow the Failover to Succeeded or Failed (or until `stop`); returns the last status."""
+        """Follow the Failover to Succeeded or Failed (or until `stop`); returns the last status.
+
+        `deleted` says, once `stop` is set, whether the Failover was deleted (its request is withdrawn: the source
+        serves on) or only this process stops (the request stays: the operators carry it out without us, and
+        the next leader follows it again; a withdrawal would have a drained source serve again in between)."""
         if status is not None and status.phase is not None and status.phase.terminal:
             return status
         clock = self.ctx.clock
         logs.bind(failover=f"{namespace}/{name}", cluster=self.ctx.cluster)
         start = (status.start_time if status and status.start_time else None) or _second(clock.now())
         started_mono = clock.monotonic()
-        run = _Run(namespace, name, spec, reporter, stop, generation, created)
+        run = _Run(namespace, name, spec, reporter, stop, generation, created, deleted)
         try:
             keys = spec.group_keys(namespace)
         except ValueError as exc:
@@ -145,7 +153,10 @@ class FailoverExecutor:
         try:
             await asyncio.gather(*(self._group(run, board, key) for key in keys))
         except _Stopped:
-            log.info("failover %s/%s stopped before it finished", namespace, name)
+            if run.deleted():
+                log.info("failover %s/%s deleted before it finished; its request is withdrawn", namespace, name)
+            else:
+                log.info("failover %s/%s: this process stops; the request stays for the next one", namespace, name)
             return board.status(Phase.PENDING)
         return await self._finish(run, list(board.progress.values()), start, started_mono, None)
 
@@ -275,7 +286,8 @@ class FailoverExecutor:
         except _Stopped:
             # Deleted before it moved: withdraw the request, so the source serves on. Shielded: kopf may
             # cancel us after it has waited long enough, and the undo must still complete.
-            await asyncio.shield(self._withdraw(ns, group, t))
+            if run.deleted():
+                await asyncio.shield(self._withdraw(ns, group, t))
             raise
 
     async def _request(self, run: _Run, key: tuple[str, str], state: GroupState) -> Transition:
@@ -348,7 +360,7 @@ class FailoverExecutor:
             config = state.config
             limit = config.timeouts.transitory_state
             if record is None:
-                record = await self._in_history(ns, group, run)
+                record = await self._in_history(ns, group, run, t)
             rolled_back = [h for h in state.history if h.failover_name == run.name and h.outcome == Outcome.ROLLED_BACK]
             if rolled_back:
                 back = rolled_back[0]
@@ -503,8 +515,12 @@ class FailoverExecutor:
             message=f"{record.source_cluster} -> {record.target_cluster} at epoch {record.epoch}",
         )
 
-    async def _in_history(self, ns: str, group: str, run: _Run) -> HistoryRecord | None:
-        """The transfer of this very Failover, if it happened already."""
+    async def _in_history(
+        self, ns: str, group: str, run: _Run, request: Transition | None = None
+    ) -> HistoryRecord | None:
+        """The transfer of this very Failover, if it happened already: of the `request` we follow (its record
+        starts when the request was written), or, resuming with no request left to follow, one of its name that
+        finished after the Failover was created (give or take the clocks of the clusters)."""
         try:
             history = await self.ctx.store.state.get_failover_history(ns, group, limit=50)
         except NotFoundError:
@@ -516,7 +532,11 @@ class FailoverExecutor:
                 for h in history
                 if h.failover_name == run.name
                 and h.outcome == Outcome.SUCCEEDED
-                and (oldest is None or h.finished_at >= oldest)
+                and (
+                    h.started_at == request.requested_at
+                    if request is not None
+                    else oldest is None or h.finished_at >= oldest
+                )
             ),
             None,
         )

@@ -223,8 +223,15 @@ class GroupRunner:
                 if acting.role is None:
                     await wait_set(self._fence, min(interval / 2, 0.5))
                     continue
+            if self.ctx.deposed.is_set():
+                await self.ctx.deposed.wait()  # (set: returns at once) another replica leads: it fences if need be
+                await asyncio.sleep(interval)
+                continue
             if acting.role == Role.PRIMARY:
                 left = self.fence_left()
+                if left <= 0 and self.ctx.leading is not None and not await self.ctx.leading():
+                    self.ctx.depose("another replica took the leader Lease while this one could not renew it")
+                    continue
                 if left <= 0:
                     acting.become(Role.FENCED)
                     self.ctx.heartbeat.soon()  # our peers should know at once (our status may not land)

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from ..model import Role
-from ..store import StoreError
+from ..store import DeposedError, StoreError
 from ..waits import wait_set
 
 if TYPE_CHECKING:
@@ -131,6 +131,9 @@ class ClusterHeartbeat:
             await self.ctx.store.liveness.beat(
                 self.interval() if interval is None else interval, self._fenced(), self._starting()
             )
+        except DeposedError as exc:
+            self.ctx.depose(str(exc))
+            return False
         except (StoreError, TimeoutError) as exc:
             metrics.heartbeat_failures.inc()
             text = str(exc) or "timed out"

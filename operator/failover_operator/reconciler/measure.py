@@ -128,8 +128,12 @@ class Measure:
         else:
             self.seen.forget(("error", *key))
         transition_age = None
-        if t is not None:
-            transition_age = self.seen.observe(("transition", t.failover_name, t.epoch), True)
+        if t is None:
+            self.seen.forget("transition")
+        else:
+            # The request as written, not its name: one withdrawn and written again (a Failover deleted and
+            # applied again, its executor restarted) is a new request, and its waits start over.
+            transition_age = self.seen.observe("transition", (t.failover_name, t.epoch, t.requested_at, t.force))
         caused = (silent_for or 0) > timing.heartbeat or (owner_error_for or 0) > timing.unhealthy
         takeover_ready_for = None
         if caused:

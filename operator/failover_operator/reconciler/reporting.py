@@ -17,7 +17,7 @@ from .. import logs
 from ..api import FailoverGroupStatus
 from ..model import ClusterState, HistoryRecord, Role
 from ..rules import Action, Decision, readiness, uptime_source
-from ..store import GroupState, StoreError, SupersededError
+from ..store import DeposedError, GroupState, StoreError, SupersededError
 from ..store.problems import find_problems
 from ..store.records import components_json
 from ..workloads.converge import Observation
@@ -152,6 +152,9 @@ class Reports:
                 following=key.following,
                 leaving=runner.leaving,
             )
+        except DeposedError as exc:
+            self.ctx.depose(str(exc))
+            return
         except SupersededError:
             return  # a write sent after this one landed first: it says something newer
         except (StoreError, TimeoutError) as exc:

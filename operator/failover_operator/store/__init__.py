@@ -17,6 +17,7 @@ from ..model import (
 from .errors import (
     ConflictError,
     CorruptRecordError,
+    DeposedError,
     LockHeldError,
     NotFoundError,
     PreconditionError,
@@ -36,6 +37,7 @@ __all__ = [
     "ClusterStatus",
     "ConflictError",
     "CorruptRecordError",
+    "DeposedError",
     "DynamoDBService",
     "FailoverMode",
     "GroupConfig",

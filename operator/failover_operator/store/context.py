@@ -52,6 +52,9 @@ class StoreContext:
     # Our status writes, numbered as they are sent: one sent later must never be overwritten by one sent earlier
     # that arrives later (heartbeats overlap on a slow table). The writer ID tells a restarted process apart.
     writer: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    term: int = 0
+    """This process's leader term (leadership.py; 0: it runs alone): every write of the cluster's own records
+    carries it and is refused once a later term has written them."""
     _writes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     transactions: TransactionBatches | None = None  # concurrent transactions merged (None: each sent alone)
     _pks: dict[tuple[str, str], str] = field(default_factory=dict)  # (namespace, name) -> partition key
@@ -65,6 +68,16 @@ class StoreContext:
 
     def next_write(self) -> int:
         return next(self._writes)
+
+    def in_term(self, e: Any) -> tuple[str, str]:
+        """(condition, SET clause) that fence a write of the cluster's own records by our leader term."""
+        term, mine = e.n("term"), e.v({"N": str(self.term)})
+        return f"(attribute_not_exists({term}) OR {term} <= {mine})", f"{term} = {mine}"
+
+    def deposed(self, item: Mapping[str, Any]) -> bool:
+        """The record (as it was when our write was refused) was written by a later leader term."""
+        stored = raw(item, "term", "N")
+        return stored is not None and int(stored) > self.term
 
     def pk(self, namespace: str, name: str) -> str:
         """The group's partition key (checked once: every group's staleness is judged on every tick)."""

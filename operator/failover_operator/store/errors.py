@@ -19,6 +19,11 @@ class SupersededError(ConflictError):
     """A write of ours arrived after a newer write of ours: it was (rightly) not applied."""
 
 
+class DeposedError(ConflictError):
+    """Another replica of this cluster's operator leads now (a later leader term wrote the cluster's records): this
+    process no longer speaks for the cluster, and must stop acting for it."""
+
+
 class LockHeldError(StoreError):
     """The group's lock is held by someone else, whose lease is still live."""
 

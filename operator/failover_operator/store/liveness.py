@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from . import keys
 from .calls import CONDITION_FAILED, error_code, unexpected
 from .context import StoreContext, sk_of
-from .errors import CorruptRecordError, StoreError
+from .errors import CorruptRecordError, DeposedError, StoreError
 from .expr import Expr, update_expression
 from .records import Liveness, liveness_from_item, n, publisher_from_item, s, ts
 
@@ -56,15 +56,44 @@ class LivenessManager:
                 sets.append(f"{e.n('changes')} = {e.v({'M': {pk: n(number) for pk, number in latest.items()}})}")
             else:
                 removes.append(e.n("changes"))
-        result = await ctx.call_once(
-            "update_item",
-            TableName=ctx.table,
-            Key=self.key(ctx.cluster_name),
-            UpdateExpression=update_expression(sets, removes),
-            ReturnValues="ALL_NEW",
-            **e.params(),
-        )
+        in_term, term = ctx.in_term(e)
+        sets.append(term)
+        try:
+            result = await ctx.call_once(
+                "update_item",
+                TableName=ctx.table,
+                Key=self.key(ctx.cluster_name),
+                UpdateExpression=update_expression(sets, removes),
+                ConditionExpression=in_term,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **e.params(),
+            )
+        except ClientError as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise unexpected("UpdateItem", exc) from exc
+            raise DeposedError(
+                f"{ctx.cluster_name}'s heartbeat was written by a later leader term: another replica of this "
+                f"cluster's operator leads now"
+            ) from None
         return liveness_from_item(result["Attributes"])
+
+    def bumped(self) -> dict[str, Any]:
+        """A transaction's Update that moves our sequence number (a proof of ownership is also a beat), fenced by
+        our leader term."""
+        ctx = self._ctx
+        e = Expr()
+        in_term, term = ctx.in_term(e)
+        return {
+            "Update": {
+                "TableName": ctx.table,
+                "Key": self.key(ctx.cluster_name),
+                "UpdateExpression": "SET " + ", ".join([*self.bump(e), term]),
+                "ConditionExpression": in_term,
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                **e.params(),
+            }
+        }
 
     def changed(self, found: Mapping[str, Liveness]) -> set[str] | None:
         """The group partitions our peers wrote since our last look at their liveness, and those they have

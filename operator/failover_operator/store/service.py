@@ -65,6 +65,15 @@ class DynamoDBService:
         self.liveness = self.state.liveness
         self.operations = OperationsManager(self._ctx, self.state)
 
+    @property
+    def term(self) -> int:
+        """This process's leader term (leadership.py): our writes of the cluster's records carry it."""
+        return self._ctx.term
+
+    @term.setter
+    def term(self, term: int) -> None:
+        self._ctx.term = term
+
     def observe_requests(self, observe: Callable[[str, float, str], None]) -> None:
         """Tell `observe` of every request attempt: (operation, seconds, "ok" | "condition" | "error")."""
         for caller in (self._ctx.call, self._ctx.call_once):

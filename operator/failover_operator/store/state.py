@@ -15,7 +15,7 @@ from . import keys
 from .batch import ItemBatches
 from .calls import CONDITION_FAILED, TRANSACTION_CANCELED, error_code, unexpected
 from .context import StoreContext, coerce, sk_of
-from .errors import ConflictError, CorruptRecordError, NotFoundError, SupersededError
+from .errors import ConflictError, CorruptRecordError, DeposedError, NotFoundError, SupersededError
 from .expr import Expr, update_expression
 from .liveness import LivenessManager
 from .records import (
@@ -327,7 +327,7 @@ class StateManager:
         sets, removes, newer = self._status_update(
             e, namespace, name, health, state, components, observed_epoch, message, write, following, leaving
         )
-        condition = {"ConditionExpression": newer, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if newer else {}
+        condition = {"ConditionExpression": newer, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         try:
             result = await (ctx.call if retry else ctx.call_once)(
                 "update_item",
@@ -344,6 +344,11 @@ class StateManager:
             old = dict(exc.response.get("Item") or {})
             if write is not None and self._mine(old, write):  # a retry of this very write, whose first landed
                 return cluster_status_from_item(old)
+            if ctx.deposed(old):
+                raise DeposedError(
+                    f"{ctx.cluster_name}'s status for {namespace}/{name} was written by a later leader term: another "
+                    f"replica of this cluster's operator leads now"
+                ) from None
             raise SupersededError(
                 f"{ctx.cluster_name}'s status for {namespace}/{name}: a newer write of ours landed first"
             ) from None
@@ -394,18 +399,12 @@ class StateManager:
                     "TableName": ctx.table,
                     "Key": ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),
                     "UpdateExpression": update_expression(sets, removes),
-                    "ConditionExpression": str(newer),
+                    "ConditionExpression": newer,
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     **e.params(),
                 }
             },
-            {
-                "Update": {
-                    "TableName": ctx.table,
-                    "Key": self.liveness.key(ctx.cluster_name),
-                    "UpdateExpression": "SET " + ", ".join(self.liveness.bump(lv := Expr())),
-                    **lv.params(),
-                }
-            },
+            self.liveness.bumped(),
         ]
         try:
             # The token makes a retry of a proof that landed answer "succeeded" (real DynamoDB, for 10 minutes)
@@ -416,6 +415,12 @@ class StateManager:
         except ClientError as exc:
             if error_code(exc) != TRANSACTION_CANCELED:
                 raise unexpected("TransactWriteItems", exc) from exc
+            reasons = exc.response.get("CancellationReasons") or []
+            if any(ctx.deposed(reason.get("Item") or {}) for reason in reasons):
+                raise DeposedError(
+                    f"{ctx.cluster_name}'s records were written by a later leader term: another replica of this "
+                    f"cluster's operator leads now; not proving ownership of {namespace}/{name}"
+                ) from None
             raise ConflictError(
                 f"{ctx.cluster_name} no longer owns {namespace}/{name} at epoch {epoch}; nothing was written"
             ) from None
@@ -433,18 +438,19 @@ class StateManager:
         write: int | None,
         following: str | None = None,
         leaving: bool = False,
-    ) -> tuple[list[str], list[str], str | None]:
-        """SET and REMOVE clauses of a heartbeat (the sequence number moves, the rest says what we see) and, for
-        write number `write`, the condition that no write of ours sent after it has landed (numbers grow as
-        writes are sent)."""
+    ) -> tuple[list[str], list[str], str]:
+        """SET and REMOVE clauses of a heartbeat (the sequence number moves, the rest says what we see), and its
+        condition: no later leader term has written it and, for write number `write`, no write of ours sent after
+        it has landed (numbers grow as writes are sent)."""
         ctx = self._ctx
         seq = e.n("heartbeatSeq")
-        sets = []
-        newer = None
+        in_term, term = ctx.in_term(e)
+        sets = [term]
+        newer = in_term
         if write is not None:
             writer, number = e.n("writer"), e.n("writeSeq")
             me, this = e.v(s(ctx.writer)), e.v(n(write))
-            newer = f"attribute_not_exists({number}) OR {writer} <> {me} OR {number} < {this}"
+            newer += f" AND (attribute_not_exists({number}) OR {writer} <> {me} OR {number} < {this})"
             sets += [f"{writer} = {me}", f"{number} = {this}"]
         sets += [
             f"{seq} = if_not_exists({seq}, {e.v(n(0))}) + {e.v(n(1))}",

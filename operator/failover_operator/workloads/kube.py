@@ -97,6 +97,16 @@ class KubeClient:
         assert result is not None
         return result
 
+    async def create(self, kind: str | Kind, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create an object; returns it as stored (a 409 ``KubeError`` if it exists)."""
+        k = any_kind(kind)
+        name = str((body.get("metadata") or {}).get("name") or "")
+        what = f"creating {k.kind} {namespace}/{name}"
+        request = functools.partial(self._request, "POST", k.path(namespace), dict(body), what, k, name, False)
+        result = await self._run(request)
+        assert result is not None
+        return result
+
     async def patch_status(
         self, kind: str | Kind, namespace: str, name: str, status: Mapping[str, Any]
     ) -> dict[str, Any]:
@@ -286,7 +296,10 @@ class KubeClient:
     ) -> dict[str, Any] | None:
         path = kind.path(namespace, name, subresource)
         what = f"{doing} {kind.kind} {namespace}/{name}"
-        request = functools.partial(self._request, method, path, body, what, kind, name, missing_ok)
+        return await self._run(functools.partial(self._request, method, path, body, what, kind, name, missing_ok))
+
+    async def _run(self, request: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
+        """One request in a worker thread, told to `observe` (the API server answered or not)."""
         try:
             result = await asyncio.get_running_loop().run_in_executor(self._executor, request)
         except KubeError as exc:
