@@ -42,12 +42,14 @@ KINDS = (*KINDS_V1, "sigterm")
 RESTARTS = ("crash", "pause", "sigterm")
 NOISE = ("lose_answers", "slow_answers", "throttle", "server_errors")
 BLIND = ("api_unreachable", "api_refuses", "dynamo_reads_down", "dynamo_writes_down", "dynamo_down")
-DRAWS = (1, 2, 3)
+DRAWS = (1, 2, 3, 4)
 """How trials are drawn from a seed: 1 the first way (kept, so that the seeds it found replay exactly), 2 with
 harder trials: faults that meet on one cluster (a restart under noise, a deletion while paused or blind, a
 planned move while the owner is blind), faults on two clusters at once, every kind of restart; 3 the same
 trials as 2, half of them with two replicas of the operator per cluster electing a leader (a restart of the
-leader is then a hand-off to the other replica)."""
+leader is then a hand-off to the other replica); 4 the same trials as 3, a third of them with the group suspended
+for a while (maintenance), mostly while something happens to its owner (drawn from a second generator, so that
+the rest of each trial is the one draw 3 makes of the seed)."""
 
 
 @dataclass
@@ -110,7 +112,29 @@ def draw(seed: int, version: int = DRAWS[-1]) -> Trial:
     faults.sort(key=lambda f: f.at)
     watchdog = rng.random() < 0.5
     replicas = 2 if version >= 3 and rng.random() < 0.5 else 1
+    if version >= 4:
+        faults = sorted([*faults, *_maintenance(random.Random(seed * 7919 + 4), names, timing)], key=lambda f: f.at)
     return Trial(seed, names, timing, faults, _duration(timing, faults), watchdog=watchdog, replicas=replicas)
+
+
+MAINTENANCE_COMPANIONS = ("dynamo_down", "dynamo_writes_down", "crash", "sigterm", "pause", "api_unreachable")
+
+
+def _maintenance(rng: random.Random, names: list[str], timing: Timing) -> list[Fault]:
+    """A third of the trials: the group suspended for a while; mostly, its bootstrap owner meets a fault of the kind
+    maintenance is for (DynamoDB lost, its operator restarted or stopped) while it is, and the resume may come
+    while the fault lasts."""
+    if rng.random() >= 1 / 3:
+        return []
+    heartbeat = timing.heartbeat
+    start = 2.0 + 2 * timing.interval
+    at = round(rng.uniform(start, start + 4 * heartbeat), 3)
+    suspended = Fault(at, "suspend", names[0], round(rng.uniform(1.0, 4.0) * heartbeat, 3))
+    if rng.random() >= 0.8:
+        return [suspended]
+    kind = rng.choice(MAINTENANCE_COMPANIONS)
+    when = round(at + rng.uniform(0.1, 0.9) * suspended.for_, 3)
+    return [suspended, _fault(rng, kind, names[0], when, names, timing)]
 
 
 _COMPANIONS = {
@@ -291,6 +315,24 @@ async def _apply(
     elif kind == "group_deleted":
         _note(conditions, name, "unable", fault.at, trial.duration)
         await world.delete_group(name)
+    elif kind == "suspend":
+        await _suspend(world, fault, conditions, active)
+
+
+async def _suspend(
+    world: World, fault: Fault, conditions: dict[str, dict[str, Intervals]], active: dict[str, list[Fault]]
+) -> None:
+    """Suspended for the fault's time: nobody may take over meanwhile, nor after the resume until the owner has
+    said it no longer holds the group (its next status, once its operator reads the resume)."""
+    await world.suspend(True)
+    await asyncio.sleep(fault.for_)
+    await world.suspend(False)
+    timing = world.timing
+    after = timing.heartbeat + 4 * timing.interval
+    owner = world.ownership[-1][1] if world.ownership else fault.cluster
+    back = max([world.time(), *(f.at + f.for_ for f in active.get(owner, []))])
+    for name in world.clusters:
+        _note(conditions, name, "unable", fault.at, back + after)
 
 
 def _note_conditions(conditions: dict[str, dict[str, Intervals]], fault: Fault, trial: Trial) -> None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from failover_operator.api import FailoverSpec, FailoverStatus, format_duration
+from failover_operator.fleetctl.session import Publisher
 from failover_operator.leadership import Leadership, LeaderTiming
 from failover_operator.lifecycle import GroupLifecycle
 from failover_operator.metrics import Metrics
@@ -218,6 +219,7 @@ class SimOperator:
             cluster.clock,
             lambda: list(self.ctx.runners.values()),
             step=LEASE_STEP,
+            maintenance=self.ctx.maintenance,
         )
         self.ctx.liveness = self.keeper
         self.leadership: Leadership | None = None
@@ -267,8 +269,16 @@ class SimOperator:
         self.world.exited(self)
 
     def _begin(self) -> None:
-        """What kopf starts: the Lease keeper, a daemon per group and per Failover."""
-        self._spawn("lease", self.keeper.run(asyncio.Event()))
+        """What the operator starts: the Lease keeper (which first recalls what its predecessor held in
+        maintenance), then what kopf starts: a daemon per group and per Failover."""
+        self._spawn("lease", self._keep_lease())
+
+    async def _keep_lease(self) -> None:
+        self.ctx.maintenance.recall(await self.keeper.recall())
+        self._daemons()
+        await self.keeper.run(asyncio.Event())
+
+    def _daemons(self) -> None:
         group = self.cluster.group
         if group is not None and (group.get("metadata") or {}).get("deletionTimestamp"):
             self._spawn("deletion", self.delete_group())  # kopf: a deletion that waited for our finalizer
@@ -657,6 +667,13 @@ class World:
         group["metadata"]["deletionTimestamp"] = cluster.clock.now().isoformat()
         if cluster.operator is not None:
             await cluster.operator.delete_group()
+
+    async def suspend(self, suspended: bool) -> None:
+        """`failover-operator suspend` / `resume` of the group, from outside every cluster (DynamoDB only)."""
+        self.log("*", "fault", "group suspended (maintenance)" if suspended else "group resumed")
+        admin = DynamoDBService(self.db.client(), TABLE, "fleet-cli", OPERATOR_ID, SimClock(self.time, 0.0, 1.0))
+        await admin.operations.update_suspension(NS, NAME, suspended, "maintenance" if suspended else None)
+        await Publisher(admin)()  # as the CLI does: the operators hear of it with the fleet's liveness
 
     # --- what the checker reads -----------------------------------------------------------------------------
 

@@ -157,6 +157,10 @@ class ClusterStatus(Record):
     following: str | None = None
     """The UPTIME move of the group (its failover name) that this cluster, the move's source, has seen and follows:
     its target starts beside it only once it says so, since it must see the target ready to stop."""
+    maintenance: bool = False
+    """The owner holds the suspended group in maintenance: it does not fence itself when its heartbeats fail, and
+    its watchdog leaves the group alone. Only the cluster itself takes it back (by saying otherwise), so nobody
+    takes the group over from it while its last word says so — even once the group is resumed."""
     liveness_seq: int | None = None
     """The cluster's liveness sequence number (store/liveness.py) as read with this status; None: not read.
     The cluster is alive for this group while either number moves."""

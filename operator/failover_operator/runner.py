@@ -241,8 +241,10 @@ async def _lead(
         ctx.clock,
         lambda: list(ctx.runners.values()),
         step=LEASE_STEP_SECONDS,
+        maintenance=ctx.maintenance,
     )
     ctx.liveness = keeper
+    ctx.maintenance.recall(await keeper.recall())  # before any group starts: what our predecessor held
     keeping = asyncio.Event()
     lost = asyncio.Event()
     kopf_stop = asyncio.Event()

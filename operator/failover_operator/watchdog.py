@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from .clock import Clock
 from .model import Role
+from .reconciler.maintenance import MaintenanceBoard
 from .reconciler.plan import plan_of
 from .rules import watchdog_deadline
 from .store.observe import ChangeObserver
@@ -42,6 +43,7 @@ log = logging.getLogger("failover_operator.watchdog")
 
 FENCE_AFTER = "failover.dev/fence-after-seconds"  # on the Lease: how long it may stay unchanged
 RENEWS_EVERY = "failover.dev/renews-every-seconds"  # on the Lease: how often the operator renews it at least
+MAINTENANCE = "failover.dev/maintenance"  # on the Lease: groups the operator holds in maintenance ("ns/name,...")
 IDLE = "none"  # nothing served: nothing to fence
 SOURCE = "failover-operator-watchdog"  # the events' source
 
@@ -80,6 +82,7 @@ class LeaseKeeper:
         runners: Callable[[], Iterable[Serving]],
         step: float = 1.0,
         gap: float = 0.05,
+        maintenance: MaintenanceBoard | None = None,
     ) -> None:
         self.kube = kube
         self.namespace = namespace
@@ -91,6 +94,10 @@ class LeaseKeeper:
         self.gap = gap
         self._warned: str | None = None
         self._poked = asyncio.Event()
+        self.maintenance = maintenance
+        if maintenance is not None:
+            maintenance.watched = True
+            maintenance.poke = self.poke
         self.refused: str | None = None
         """Why the API server did not take our last renewal (it does not answer, or refuses writes), None once it
         takes one: this cluster could not change its resources either (rules: it cannot act)."""
@@ -98,7 +105,19 @@ class LeaseKeeper:
     def time_left(self) -> float | None:
         """Until the first serving group must fence (None: nothing served)."""
         left = [r.fence_left() for r in self.runners() if r.local_role == Role.PRIMARY]
+        left = [x for x in left if not math.isinf(x)]  # held in maintenance: the watchdog leaves them alone
         return max(0.0, min(left)) if left else None
+
+    async def recall(self) -> frozenset[str]:
+        """The groups the Lease lists as held in maintenance, as this process starts to lead (its predecessor's
+        word, which its status records in DynamoDB still say): nothing if the Lease cannot be read."""
+        try:
+            lease = await self.kube.get(LEASE, self.namespace, self.name)
+        except KubeError as exc:
+            log.warning("cannot read the watchdog Lease %s/%s: %s", self.namespace, self.name, exc)
+            return frozenset()
+        annotations = ((lease or {}).get("metadata") or {}).get("annotations") or {}
+        return held_groups(annotations)
 
     def poke(self) -> None:
         self._poked.set()
@@ -107,12 +126,14 @@ class LeaseKeeper:
         """Renew now. `also`: a group about to scale up, whose time left counts although it is not serving yet
         (so a process that freezes between its scale-up and its next renewal is still fenced)."""
         left = self.time_left()
-        if also is not None:
+        if also is not None and not math.isinf(also):
             left = max(0.0, also) if left is None else min(left, max(0.0, also))
+        held = frozenset(self.maintenance.listed) if self.maintenance is not None else frozenset()
+        annotations = {FENCE_AFTER: IDLE if left is None else f"{left:.3f}", RENEWS_EVERY: f"{self.step:g}"}
+        if self.maintenance is not None:
+            annotations[MAINTENANCE] = ",".join(sorted(held))
         patch = {
-            "metadata": {
-                "annotations": {FENCE_AFTER: IDLE if left is None else f"{left:.3f}", RENEWS_EVERY: f"{self.step:g}"}
-            },
+            "metadata": {"annotations": annotations},
             "spec": {
                 "holderIdentity": self.holder,
                 "renewTime": _micro_time(self.clock.now()),
@@ -133,6 +154,8 @@ class LeaseKeeper:
             return False
         self._warned = None
         self.refused = None
+        if self.maintenance is not None:
+            self.maintenance.renewed(held)
         return True
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -169,6 +192,8 @@ class Watchdog:
         self._deadline: float | None = None  # when the last renewal that vouched for serving runs out
         self._looked_at: float | None = None  # when the Lease was last seen
         self._failed: dict[tuple[str, str], str] = {}  # (namespace, name) -> what the last fencing could not do
+        self._held: frozenset[str] = frozenset()  # groups the operator holds in maintenance, as the Lease says
+        self._left_alone: set[str] = set()  # held groups we did not fence (said once)
         self.fenced = 0
 
     async def step(self) -> bool:
@@ -188,6 +213,8 @@ class Watchdog:
         blind_for = 0.0 if self._looked_at is None else now - self._looked_at
         self._looked_at = now
         annotations = meta.get("annotations") or {}
+        self._held = held_groups(annotations)
+        self._left_alone &= self._held
         raw = annotations.get(FENCE_AFTER, IDLE)
         allowed = None if raw == IDLE else _seconds(raw)
         every = _seconds(annotations.get(RENEWS_EVERY, ""))
@@ -223,6 +250,17 @@ class Watchdog:
         try:
             plan = plan_of(body)
         except ValidationError:
+            return True
+        if f"{namespace}/{name}" in self._held:
+            if f"{namespace}/{name}" not in self._left_alone:
+                self._left_alone.add(f"{namespace}/{name}")
+                log.warning(
+                    "the operator's Lease has not changed for %.1fs, but it holds %s/%s in maintenance (suspended): "
+                    "the watchdog leaves it as it is",
+                    quiet,
+                    namespace,
+                    name,
+                )
             return True
         seen = await self.workloads.observe(namespace, plan.resources, Role.PRIMARY)
         roles = {c.get("managedRole") for c in seen.components.values()}
@@ -260,6 +298,11 @@ class Watchdog:
             except Exception:  # the watchdog must outlive any single failure
                 log.exception("watchdog step failed")
             await wait_set(stop, self.poll)
+
+
+def held_groups(annotations: dict[str, str]) -> frozenset[str]:
+    """The groups a Lease's annotations list as held in maintenance."""
+    return frozenset(g for g in (annotations.get(MAINTENANCE) or "").split(",") if g)
 
 
 def _micro_time(moment: datetime) -> str:

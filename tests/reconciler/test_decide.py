@@ -100,6 +100,7 @@ FENCED_OWNER = {**EVERYONE, "east": st("east", ClusterState.FENCED)}
 NO_OWNER = {k: v for k, v in EVERYONE.items() if k != "east"}
 SICK_OWNER = {**EVERYONE, "east": st("east", ClusterState.PRIMARY, health=Health.ERROR)}
 BLIND_OWNER = {**EVERYONE, "east": st("east", ClusterState.PRIMARY, health=Health.UNKNOWN)}
+FROM_NORTH = TRANSITION.model_copy(update={"source_cluster": "north", "epoch": 8})
 FOLLOWING = {**EVERYONE, "east": st("east", ClusterState.PRIMARY).model_copy(update={"following": "fo-1"})}
 
 CASES = [
@@ -323,6 +324,65 @@ CASES = [
         Action.NONE,
         S,
         "suspended (db migration)",
+    ),
+    # Maintenance (a suspended group held by its owner as it is).
+    (
+        "maintenance: the owner holds its resources as they are",
+        sit("east", P, cfg(suspended=True), maintenance=True),
+        Action.HOLD,
+        P,
+        "maintenance: east holds shop/web at epoch 7 as it is",
+    ),
+    (
+        "maintenance: an owner that cannot write its heartbeat does not fence",
+        sit("east", P, cfg(suspended=True), maintenance=True, since_heartbeat_write=30.0, fence_left=float("inf")),
+        Action.HOLD,
+        P,
+        "neither fences itself",
+    ),
+    (
+        "maintenance: nor when it cannot read DynamoDB",
+        sit("east", P, store_ok=False, config=None, maintenance=True, fence_left=float("inf")),
+        Action.NONE,
+        P,
+        "it holds the group in maintenance: no fencing",
+    ),
+    (
+        "maintenance: an owner found serving still proves it owns the group",
+        sit("east", P, cfg(suspended=True), maintenance=True, proved=False, fence_left=float("inf")),
+        Action.PROMOTE,
+        P,
+        "proves it still owns",
+    ),
+    (
+        "maintenance: resumed, but the owner's last word says it holds the group: nobody takes over",
+        sit(
+            "west",
+            S,
+            clusters={**EVERYONE, "east": st("east", ClusterState.PRIMARY).model_copy(update={"maintenance": True})},
+            owner_silent_for=SILENT,
+            stale=frozenset({"east"}),
+        ),
+        Action.NONE,
+        S,
+        "east last said it holds shop/web in maintenance",
+    ),
+    (
+        "maintenance: a silent cluster that held the group still holds a move up (it does not fence itself)",
+        sit(
+            "west",
+            S,
+            cfg(owner="north", epoch=8, transition=FROM_NORTH),
+            clusters={
+                **EVERYONE,
+                "east": st("east", ClusterState.PRIMARY).model_copy(update={"maintenance": True}),
+                "north": st("north", ClusterState.FAILOVER, epoch=8),
+            },
+            stale=frozenset({"east"}),
+        ),
+        Action.WAIT,
+        S,
+        "east still reports serving",
     ),
     (
         "autoFailover off",

@@ -103,6 +103,8 @@ class Acting:
                     await clearing
                 runner.records.changed()
             return decision
+        if action == Action.HOLD:
+            return decision  # maintenance: whatever a person made of our resources stays as it is
         if decision.role == Role.PRIMARY and config is not None and config.owner == self.ctx.cluster:
             if action == Action.PROMOTE or not self.shaped():
                 return await self.promote(decision, config.epoch, reporter)
@@ -117,6 +119,8 @@ class Acting:
 
     def writes(self, decision: Decision) -> bool:
         """The decision writes to DynamoDB (a move, a request, a proof of ownership)."""
+        if decision.action == Action.HOLD:
+            return False
         if decision.action not in (Action.NONE, Action.WAIT, Action.DEMOTE, Action.FENCE):
             return True
         return decision.role == Role.PRIMARY and not self.shaped()
@@ -164,6 +168,7 @@ class Acting:
         if self.observed_as != Role.PRIMARY and health == Health.OK:
             health = Health.DEGRADED  # could not look again: not known to serve yet, whatever it was as a standby
         reports = runner.reports
+        maintenance = runner.maintenance.declared
         try:
             # A proof answered after the fence limit is not acted on, so it is not waited for (nor retried) past
             # it either: its PRIMARY may have landed, and the true status must follow it at once, or a takeover of
@@ -171,7 +176,7 @@ class Acting:
             reports.proving = True
             async with asyncio.timeout(timing.fence_after):
                 await store.state.prove_ownership(
-                    runner.namespace, runner.name, epoch, health, components, message=message
+                    runner.namespace, runner.name, epoch, health, components, message=message, maintenance=maintenance
                 )
         except DeposedError as exc:
             self.ctx.depose(str(exc))
@@ -192,10 +197,10 @@ class Acting:
             )
         finally:
             reports.proving = False
-        if not runner.records.kept_proof(epoch, health, components, message):
+        if not runner.records.kept_proof(epoch, health, components, message, maintenance):
             runner.records.changed()  # our own writes, but not what our copy expected: the next tick reads them
         self.ctx.heartbeat.written(sent)  # the proof moved our liveness too
-        reports.proved(ClusterState.PRIMARY, health, epoch, components, message)
+        reports.proved(ClusterState.PRIMARY, health, epoch, components, message, maintenance)
         if clock.monotonic() - sent > timing.fence_after:
             reports.written_key = None  # it says PRIMARY, but we do not act on it: say again what is true
             return Decision(

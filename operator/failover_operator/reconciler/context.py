@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .fleet import FleetView
     from .group import GroupRunner
     from .heartbeat import ClusterHeartbeat
+    from .maintenance import MaintenanceBoard
 
 
 class Liveness(Protocol):
@@ -75,15 +76,18 @@ class OperatorContext:
     heartbeat: ClusterHeartbeat = field(init=False)  # beats while any runner is attached
     fleet: FleetView = field(init=False)
     claims: Claims | None = field(init=False)  # resources two groups list: which one manages each
+    maintenance: MaintenanceBoard = field(init=False)  # groups this cluster holds in maintenance (the Lease lists)
 
     def __post_init__(self) -> None:
         from .claims import Claims  # they need the context; the context names them
         from .fleet import FleetView
         from .heartbeat import ClusterHeartbeat
+        from .maintenance import MaintenanceBoard
 
         self.heartbeat = ClusterHeartbeat(self)
         self.fleet = FleetView(self)
         self.claims = Claims(self)
+        self.maintenance = MaintenanceBoard()
         call = self.store.call  # read at scrape time: not set by every group's every tick
         self.metrics.store_requests.set_function(lambda: call.calls)
         self.metrics.store_retries.set_function(lambda: call.retries)

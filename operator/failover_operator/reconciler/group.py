@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,6 +30,7 @@ from ..waits import Flag, wait_set
 from ..workloads.converge import Observation, ResourceRef, Workloads
 from .acting import Acting
 from .context import OperatorContext, Reporter
+from .maintenance import Maintenance
 from .measure import STARTING_LIMIT, Measure
 from .plan import GroupPlan
 from .reading import GroupRecords
@@ -63,6 +65,7 @@ class GroupRunner:
         self.acting = Acting(self)
         self.measure = Measure(self)
         self.reports = Reports(self)
+        self.maintenance = Maintenance(self)
         self.leaving = False  # its FailoverGroup is deleted here: this cluster leaves the group (reconciler/leave.py)
         self.claimed: dict[str, str] = {}
         """Resources this group lists that another group of this cluster manages ("Kind/name" -> group)."""
@@ -229,6 +232,9 @@ class GroupRunner:
                 continue
             if acting.role == Role.PRIMARY:
                 left = self.fence_left()
+                if math.isinf(left):  # held in maintenance: no deadline (rules.fence_left)
+                    await wait_set(self._fence, interval)
+                    continue
                 if left <= 0 and self.ctx.leading is not None and not await self.ctx.leading():
                     self.ctx.depose("another replica took the leader Lease while this one could not renew it")
                     continue
@@ -269,6 +275,8 @@ class GroupRunner:
         if acting.role is None:
             self.records.changed()  # read every tick until our role is known
         state, cached, store_error = await self._read(plan)
+        if state is not None:
+            self.maintenance.update(state.config)
         if state is not None and self.measure.timing() != self._fence_timing:
             self._fence_timing = self.measure.timing()
             self.fence_moved()  # a timeout edit may bring the fence deadline nearer: the fence loop looks again
@@ -282,6 +290,8 @@ class GroupRunner:
         async with self.ctx.acting if writes else contextlib.nullcontext():
             if writes and (cached or queued):  # about to act on a read from an earlier tick: read afresh first
                 state, _, store_error = await self._read(plan, fresh=True)
+                if state is not None:
+                    self.maintenance.update(state.config)
                 decision = decide(self.measure.situation(plan, state))
             decision = await acting.carry_out(decision, state, reporter)
             await acting.observe()

@@ -43,6 +43,7 @@ async def leave_group(runner: GroupRunner, plan: GroupPlan | None, reporter: Rep
         while True:
             try:
                 if not marked:  # first of all: nobody hands the group to a cluster that is leaving it
+                    runner.maintenance.leave()  # (an owner that held it fences itself again, first)
                     runner.leaving = True  # and our status writes say so from now on
                     await ctx.store.state.mark_leaving(runner.namespace, runner.name)
                     marked = True

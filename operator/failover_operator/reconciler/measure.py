@@ -63,13 +63,15 @@ class Measure:
         """Seconds until this cluster must have stopped serving the group, unless it writes a heartbeat (or, for
         resources found serving when it started, proves ownership)."""
         acting = self.runner.acting
+        maintenance = self.runner.maintenance
         return fence_left(
             self.ctx.clock.monotonic(),
             self.timing(),
             heartbeat_sent=self.ctx.heartbeat.sent_ok,
             proved=acting.role != Role.PRIMARY or acting.proved,
-            started=acting.started_at,
+            started=max(acting.started_at, maintenance.left_at or acting.started_at),
             following=self.runner.records.read_at if self.handing_off() else None,
+            held=maintenance.held,
         )
 
     def handing_off(self) -> bool:
@@ -96,6 +98,7 @@ class Measure:
             proved=acting.proved,
             auto_failover=plan.auto_failover,
             priority=plan.priority,
+            maintenance=runner.maintenance.held,
         )
         if state is None:
             read_at = runner.records.read_at

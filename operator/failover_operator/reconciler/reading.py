@@ -121,7 +121,9 @@ class GroupRecords:
             status = status.model_copy(update={"liveness_seq": before.liveness_seq, "alive_at": before.alive_at})
         self.cached = cached.model_copy(update={"clusters": {**cached.clusters, self.ctx.cluster: status}})
 
-    def kept_proof(self, epoch: int, health: Health, components: dict[str, Any], message: str | None) -> bool:
+    def kept_proof(
+        self, epoch: int, health: Health, components: dict[str, Any], message: str | None, maintenance: bool = False
+    ) -> bool:
         """A proof of ownership that landed, after the move that gave us the group (if any), into our copy of
         the group: both are our own writes, and a mass takeover should not re-read a thousand groups for them.
         False when our copy does not lead to what the proof was conditioned on (it is then read again)."""
@@ -145,6 +147,7 @@ class GroupRecords:
             observed_epoch=epoch,
             components=components,
             message=message,
+            maintenance=maintenance,
             liveness_seq=before.liveness_seq if before else None,
             alive_at=before.alive_at if before else None,
         )

@@ -45,6 +45,7 @@ _EVENTS = {
     Action.ASK_TO_DRAIN: ("AskedToDrain", True),
     Action.WAIT: ("WaitingToTakeOver", True),
     Action.NONE: ("Decision", False),
+    Action.HOLD: ("Maintenance", False),
 }
 
 
@@ -57,6 +58,7 @@ class StatusKey(NamedTuple):
     components: str  # as JSON
     message: str | None
     following: str | None  # the UPTIME move we are the source of, seen (ClusterStatus.following)
+    maintenance: bool = False  # we hold the group in maintenance, or are about to (ClusterStatus.maintenance)
 
 
 class Reports:
@@ -100,7 +102,8 @@ class Reports:
         t = config.transition if config is not None else None
         following = t.failover_name if t is not None and uptime_source(config, self.ctx.cluster) else None
         epoch = config.epoch if config else None
-        return StatusKey(acting.reported, str(o.health), epoch, known[1], o.message or None, following)
+        held = runner.maintenance.declared
+        return StatusKey(acting.reported, str(o.health), epoch, known[1], o.message or None, following, held)
 
     def changed(self) -> bool:
         key = self.key()
@@ -109,6 +112,8 @@ class Reports:
         written, since = self.written_key, self.runner.acting.settling_since
         if written is not None and key.following != written.following:
             return True  # the target of an UPTIME move waits for it
+        if written is not None and key.maintenance != written.maintenance:
+            return True  # maintenance begins (or ends) once our status says so
         proved = written is not None and key[0] == written[0] == ClusterState.PRIMARY and key[2] == written[2]
         if proved and self.runner.busy():
             # Serving as our proof said, only the health or details moved, while groups queue to act (a mass
@@ -151,6 +156,7 @@ class Reports:
                 ordered=True,
                 following=key.following,
                 leaving=runner.leaving,
+                maintenance=key.maintenance,
             )
         except DeposedError as exc:
             self.ctx.depose(str(exc))
@@ -170,11 +176,18 @@ class Reports:
         runner.metrics.status_writes.inc()
 
     def proved(
-        self, state: ClusterState, health: object, epoch: int, components: dict[str, Any], message: str | None
+        self,
+        state: ClusterState,
+        health: object,
+        epoch: int,
+        components: dict[str, Any],
+        message: str | None,
+        maintenance: bool,
     ) -> None:
         """A proof of ownership wrote our status: it is what we last said."""
         self.reported_once = True
-        self.written_key = StatusKey(state, str(health), epoch, components_json(components), message, None)
+        key = StatusKey(state, str(health), epoch, components_json(components), message, None, maintenance)
+        self.written_key = key
 
     # --- decisions: log lines, events, metrics --------------------------------------------------------
 

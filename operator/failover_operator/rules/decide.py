@@ -30,6 +30,7 @@ class Action(StrEnum):
     TAKE_OVER = "take-over"  # the owner is gone: claim the group, then promote
     ASK_TO_DRAIN = "ask-to-drain"  # the owner reports ERROR: ask it to drain, as a planned failover would
     WAIT = "wait"  # would act, but yields (to a preferred standby, or to the owner draining)
+    HOLD = "hold"  # maintenance: the owner leaves its resources exactly as they are
 
 
 class TakeoverCause(StrEnum):
@@ -133,6 +134,9 @@ class Situation:
     takeover_ready_for: float | None = None  # how long a takeover cause has held, as we saw it
     auto_failover: bool = True
     priority: tuple[str, ...] = ()
+    maintenance: bool = False
+    """This cluster holds the group in maintenance (reconciler/maintenance.py): its status and its watchdog say
+    so, so nobody takes the group over from it, and it neither fences itself nor reshapes its resources."""
 
 
 def decide(s: Situation) -> Decision:
@@ -146,12 +150,12 @@ def decide(s: Situation) -> Decision:
     if not s.store_ok or s.config is None:
         role = s.local_role
         kept = f"keeps {s.group} {role.value}" if role else f"has not touched {s.group} yet"
-        return Decision(
-            Action.NONE,
-            role,
-            f"no action: cannot read {s.group} from DynamoDB; {s.me} {kept} (an owner fences itself after "
-            f"{s.timing.fence_after:g}s without a heartbeat)",
+        why = (
+            "it holds the group in maintenance: no fencing"
+            if s.maintenance
+            else f"an owner fences itself after {s.timing.fence_after:g}s without a heartbeat"
         )
+        return Decision(Action.NONE, role, f"no action: cannot read {s.group} from DynamoDB; {s.me} {kept} ({why})")
     config = s.config
     if config.owner == s.me:
         return _as_owner(s, config, s.clusters or {})
@@ -211,6 +215,13 @@ def _as_owner(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
             transition=t,
         )
     if s.local_role == Role.PRIMARY and s.proved:
+        if s.maintenance:
+            return Decision(
+                Action.HOLD,
+                Role.PRIMARY,
+                f"maintenance: {s.me} holds {where} as it is ({s.group} is suspended): it neither fences itself "
+                f"nor changes its resources, and nobody takes the group over",
+            )
         return Decision(Action.NONE, Role.PRIMARY, f"no action: I am {s.me}, PRIMARY of {where}")
     if s.local_role == Role.PRIMARY:
         return Decision(
@@ -276,6 +287,13 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
     if config.suspended:
         why = f" ({config.suspension_reason})" if config.suspension_reason else ""
         return _standby(Action.NONE, f"no action: {cause}, but {s.group} is suspended{why}: no automatic failover")
+    owner_status = clusters.get(config.owner)
+    if owner_status is not None and owner_status.maintenance:
+        return _standby(
+            Action.NONE,
+            f"no action: {cause}, but {config.owner} last said it holds {s.group} in maintenance (it does not fence "
+            f"itself): nobody takes the group over until it says otherwise",
+        )
     if not s.auto_failover:
         return _standby(Action.NONE, f"no action: {cause}, but autoFailover is off for {s.group}")
     fresh = s.transition_age is None or s.transition_age <= limit
@@ -402,8 +420,8 @@ def _serving_elsewhere(s: Situation, config: GroupConfig, clusters: Mapping[str,
     moves: it has not confirmed that it stopped serving. A silent one (past the timeout) does not hold a move
     up: its watchdog or its own fencing has stopped it by then."""
     for name, status in sorted(clusters.items()):
-        if name in (s.me, config.owner) or name in s.stale:
-            continue
+        if name in (s.me, config.owner) or (name in s.stale and not status.maintenance):
+            continue  # (one that held the group in maintenance does not fence itself: silent, it may still serve)
         if status.state == ClusterState.PRIMARY:
             return name
     return None

@@ -4,6 +4,7 @@ every duration on its own monotonic clock."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -72,6 +73,7 @@ def fence_left(
     proved: bool,
     started: float,
     following: float | None = None,
+    held: bool = False,
 ) -> float:
     """Seconds until this cluster must have stopped serving the group (0 or less: now).
 
@@ -80,8 +82,12 @@ def fence_left(
     yet (a restarted process, a new leader): the unproved allowance from when it started — its own heartbeats
     do not extend it, since they vouch for resources it has not yet shown it still owns. `following`: it serves
     only by an UPTIME hand-off to another owner, whose records it last read then: it may serve beside the new
-    owner while it follows the hand-off, so no longer than the fence limit without a read."""
-    if not proved:
+    owner while it follows the hand-off, so no longer than the fence limit without a read. `held`: it holds the
+    group in maintenance (it said so, and nobody takes the group over from it while it does): no deadline of
+    its own, only a hand-off's."""
+    if held:
+        left = math.inf
+    elif not proved:
         left = started + timing.unproved_allowance - now
     elif heartbeat_sent is None:
         left = 0.0

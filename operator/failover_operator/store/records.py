@@ -325,6 +325,7 @@ def cluster_status_from_item(item: Mapping[str, Any]) -> ClusterStatus:
         message=r.text("message", required=False),
         following=r.text("following", required=False),
         leaving=bool(r.flag("leaving", required=False)),
+        maintenance=bool(r.flag("maintenance", required=False)),
     )
 
 

@@ -303,6 +303,7 @@ class StateManager:
         ordered: bool = False,
         following: str | None = None,
         leaving: bool = False,
+        maintenance: bool = False,
     ) -> ClusterStatus:
         """This cluster's heartbeat: bump the sequence number atomically and record what we see.
 
@@ -312,7 +313,8 @@ class StateManager:
         heartbeats overlap when the table is slow; without this, an old one saying FENCED could overwrite the
         proof of ownership sent after it, and let a takeover "of an owner not serving" succeed while it serves.
         `following`: the UPTIME move of the group this cluster, its source, has seen (ClusterStatus.following).
-        `leaving`: this cluster is leaving the group (ClusterStatus.leaving)."""
+        `leaving`: this cluster is leaving the group (ClusterStatus.leaving).
+        `maintenance`: this cluster, the owner, holds the group in maintenance (ClusterStatus.maintenance)."""
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
         health = coerce(Health, health)
@@ -325,7 +327,18 @@ class StateManager:
         e = Expr()
         write = ctx.next_write() if ordered else None
         sets, removes, newer = self._status_update(
-            e, namespace, name, health, state, components, observed_epoch, message, write, following, leaving
+            e,
+            namespace,
+            name,
+            health,
+            state,
+            components,
+            observed_epoch,
+            message,
+            write,
+            following,
+            leaving,
+            maintenance,
         )
         condition = {"ConditionExpression": newer, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         try:
@@ -368,6 +381,7 @@ class StateManager:
         components: Mapping[str, Any],
         *,
         message: str | None = None,
+        maintenance: bool = False,
     ) -> None:
         """Report this cluster PRIMARY at `epoch` — if, and only if, it still owns the group at that epoch.
 
@@ -383,7 +397,16 @@ class StateManager:
         e = Expr()
         write = ctx.next_write()
         sets, removes, newer = self._status_update(
-            e, namespace, name, coerce(Health, health), ClusterState.PRIMARY, components, epoch, message, write
+            e,
+            namespace,
+            name,
+            coerce(Health, health),
+            ClusterState.PRIMARY,
+            components,
+            epoch,
+            message,
+            write,
+            maintenance=maintenance,
         )
         items = [
             {
@@ -438,6 +461,7 @@ class StateManager:
         write: int | None,
         following: str | None = None,
         leaving: bool = False,
+        maintenance: bool = False,
     ) -> tuple[list[str], list[str], str]:
         """SET and REMOVE clauses of a heartbeat (the sequence number moves, the rest says what we see), and its
         condition: no later leader term has written it and, for write number `write`, no write of ours sent after
@@ -476,6 +500,10 @@ class StateManager:
             sets.append(f"{e.n('leaving')} = {e.v(b(True))}")
         else:
             removes.append(e.n("leaving"))
+        if maintenance:
+            sets.append(f"{e.n('maintenance')} = {e.v(b(True))}")
+        else:
+            removes.append(e.n("maintenance"))
         return sets, removes, newer
 
     async def get_cluster_status(

@@ -1,0 +1,85 @@
+"""Maintenance (issue 19): a suspended group is held by its owner exactly as it is — no fencing when its
+heartbeats fail, no watchdog fencing, no takeover — and the hold ends safely however the resume arrives.
+Scripted trials on virtual time; each asserts the outcome that matters besides the checker's verdict."""
+
+from __future__ import annotations
+
+from harness.simulation.checker import story
+from harness.simulation.trial import Fault, Outcome, Trial, run
+from harness.simulation.world import Timing
+
+TIMING = Timing(interval=0.5, heartbeat=2.0, unhealthy=3.0, transitory=4.0)
+CLUSTERS = ["east", "west", "north"]
+
+
+def play(*faults: Fault, watchdog: bool = True, duration: float = 30.0, replicas: int = 1) -> Outcome:
+    trial = Trial(1, CLUSTERS, TIMING, sorted(faults, key=lambda f: f.at), duration, watchdog, replicas)
+    outcome = run(trial)
+    if not outcome.verdict.ok:
+        first = outcome.verdict.violations[0]
+        raise AssertionError(f"{outcome.verdict.violations}\n{story(outcome.world, first.time, window=20)}")
+    return outcome
+
+
+def owners(outcome: Outcome) -> list[str]:
+    return [owner for _, owner, _ in outcome.world.ownership]
+
+
+def serving(outcome: Outcome, cluster: str) -> list[bool]:
+    return [up for _, up in outcome.world.clusters[cluster].kube.serving]
+
+
+def said(outcome: Outcome, cluster: str, words: str) -> list[float]:
+    return [e.time for e in outcome.world.story if e.cluster == cluster and words in e.text]
+
+
+def test_without_maintenance_a_dynamodb_outage_of_the_owner_fences_it_and_the_group_moves() -> None:
+    """The control: what maintenance exists to avoid."""
+    outcome = play(Fault(5.0, "dynamo_down", "east", 6.0))
+    assert owners(outcome)[0] == "east" and len(owners(outcome)) > 1
+    assert serving(outcome, "east")[:2] == [True, False]
+
+
+def test_a_suspended_groups_owner_keeps_serving_through_a_dynamodb_outage() -> None:
+    outcome = play(Fault(4.0, "suspend", "east", 14.0), Fault(6.0, "dynamo_down", "east", 6.0))
+    assert owners(outcome) == ["east"]
+    assert serving(outcome, "east") == [True]  # up throughout
+    assert said(outcome, "east", "Fenced") == []
+
+
+def test_the_watchdog_leaves_a_suspended_group_alone_when_the_operator_dies() -> None:
+    outcome = play(Fault(4.0, "suspend", "east", 14.0), Fault(6.0, "crash", "east", 6.0))
+    assert owners(outcome) == ["east"]
+    assert serving(outcome, "east") == [True]
+    assert outcome.world.clusters["east"].kube.events == []  # no WatchdogFenced
+
+
+def test_a_resume_the_blind_owner_cannot_read_moves_nothing_until_it_can() -> None:
+    """Resumed at 9 s while east cannot reach DynamoDB (6-16 s): east does not know, and keeps holding. Its last
+    word says it holds the group, so nobody takes over although its heartbeat is stale for 7 s; once it reads
+    the resume it is an owner like any other again."""
+    outcome = play(Fault(4.0, "suspend", "east", 5.0), Fault(6.0, "dynamo_down", "east", 10.0))
+    assert owners(outcome) == ["east"]
+    assert serving(outcome, "east") == [True]
+    # Back from 16 s, it reads the resume and its decisions are an owner's again (it holds nothing).
+    assert [t for t in said(outcome, "east", "no action: I am east, PRIMARY") if t > 16.0]
+
+
+def test_a_restarted_operator_keeps_holding_what_its_predecessor_held_while_dynamodb_is_out() -> None:
+    """East's operator is restarted (SIGTERM) in maintenance while DynamoDB is out: the new process cannot read
+    the config, but the watchdog's Lease says its predecessor held the group: it does not fence it after its
+    unproved allowance."""
+    outcome = play(
+        Fault(4.0, "suspend", "east", 16.0),
+        Fault(6.0, "dynamo_down", "east", 10.0),
+        Fault(8.0, "sigterm", "east", 1.0),
+    )
+    assert owners(outcome) == ["east"]
+    assert serving(outcome, "east") == [True]
+    assert said(outcome, "east", "Fenced") == []
+
+
+def test_after_maintenance_the_owner_fences_again_and_the_group_moves_when_it_must() -> None:
+    outcome = play(Fault(4.0, "suspend", "east", 3.0), Fault(12.0, "dynamo_down", "east", 8.0))
+    assert owners(outcome)[0] == "east" and len(owners(outcome)) > 1
+    assert serving(outcome, "east")[:2] == [True, False]
