@@ -95,8 +95,11 @@ FOUND_V2 = (
     1796581046804,
     # 1796581929666 a forced request withdrawn at the requester's SIGTERM and written again by its restart: the
     # target timed the force wait from the first (it starts over for a request written again), and a SIGTERM
-    # no longer withdraws a request (only deleting the Failover does).
+    # no longer withdraws a request (only deleting the Failover does); 1796581935883 the new owner of an UPTIME
+    # hand-off that could write but not read served on after the source took the group back (it now follows the
+    # hand-off as its source does: no read within the fence limit, it stops).
     1796581929666,
+    1796581935883,
 )
 """Seeds drawn the second way (`--draw 2`): harder trials, faults meeting on one cluster."""
 FOUND_V3 = (

@@ -202,3 +202,29 @@ def test_6_a_forced_request_withdrawn_and_written_again_waits_the_force_wait_fro
     status = outcome.world.clusters["west"].failovers[name]["status"]
     assert status["phase"] == "Succeeded", status
     assert outcome.verdict.ok, outcome.verdict.violations
+
+
+def test_7_the_new_owner_of_an_uptime_hand_off_that_cannot_read_stops_before_it_may_be_handed_back() -> None:
+    """Seed 1796581935883 (draw 2): west took the group by an UPTIME move, scaled up, then could not read DynamoDB
+    (it could still write its heartbeats) and never reported ready; east took the group back after the transitory
+    timeout while west, blind to it, served on for 3 s. The new owner of a hand-off now follows it as its source
+    does: it serves only while it reads the group within the fence limit."""
+    outcome = play(
+        Trial(
+            2,
+            ["east", "west"],
+            timing(0.5, 2.0),
+            [
+                Fault(11.97, "failover", "east", 3.05, {"target": "west", "mode": "UPTIME", "force": False}),
+                Fault(12.69, "dynamo_reads_down", "west", 5.61),
+            ],
+            28.0,
+        )
+    )
+    assert [(owner, epoch) for _, owner, epoch in outcome.world.ownership] == [("east", 1), ("west", 2), ("east", 3)]
+    west = outcome.world.clusters["west"].kube.serving
+    stopped = next(t for t, up in west if t > 12.0 and not up)
+    handed_back = outcome.world.ownership[2][0]
+    assert stopped < handed_back, (west, handed_back)
+    fenced = [e.text for e in outcome.world.story if e.cluster == "west" and e.text.startswith("Fenced:")]
+    assert fenced and "could not read the UPTIME hand-off" in fenced[0]

@@ -239,14 +239,14 @@ class GroupRunner:
                     self.ctx.depose("another replica took the leader Lease while this one could not renew it")
                     continue
                 if left <= 0:
-                    acting.become(Role.FENCED)
-                    self.ctx.heartbeat.soon()  # our peers should know at once (our status may not land)
-                    if self.measure.handing_off():
+                    if self.measure.handing_off():  # (asked while it still serves)
                         why = f"could not read the UPTIME hand-off of {self.group} within {timing.fence_after:g}s"
                     elif acting.proved:
                         why = f"has not written its heartbeat for {self.group} within {timing.fence_after:g}s"
                     else:
                         why = f"could not prove it owns {self.group} within {timing.unproved_allowance:g}s of starting"
+                    acting.become(Role.FENCED)
+                    self.ctx.heartbeat.soon()  # our peers should know at once (our status may not land)
                     self.reports.action("Fenced", f"fencing: {self.ctx.cluster} {why}", reporter)
                     continue
                 await wait_set(self._fence, left + 0.001)  # until the deadline, or until it moves

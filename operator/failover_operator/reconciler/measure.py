@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..model import ClusterStatus, GroupConfig, Health, Role
-from ..rules import Situation, Timing, claims_serving, effective_timing, fence_left, handing_off, uptime_source
+from ..rules import Situation, Timing, claims_serving, effective_timing, fence_left, handing_off, uptime_party
 from ..store import GroupState
 from ..store.observe import ChangeObserver
 from ..store.state import stale_among
@@ -77,8 +77,10 @@ class Measure:
     def handing_off(self) -> bool:
         """We serve while an UPTIME move away from us is asked for or under way (as the config was last read):
         the target takes the group and starts beside us without waiting for us, so we may serve only while we
-        follow the move (rules.fence_left: `following`)."""
-        return self.runner.acting.role == Role.PRIMARY and uptime_source(self.runner.records.config, self.ctx.cluster)
+        follow the move (rules.fence_left: `following`). Its target, too, serves beside the source until it is
+        ready — and the source takes the group back if it is not ready in time — so it too serves only while it
+        follows the hand-off."""
+        return self.runner.acting.role == Role.PRIMARY and uptime_party(self.runner.records.config, self.ctx.cluster)
 
     def situation(self, plan: GroupPlan, state: GroupState | None) -> Situation:
         runner = self.runner

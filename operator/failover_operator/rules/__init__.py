@@ -48,6 +48,7 @@ from .decide import (
     draining,
     eligible,
     handing_off,
+    uptime_party,
     uptime_source,
 )
 from .leave import Leave, Leaving, Step, leave
@@ -93,6 +94,7 @@ __all__ = [
     "serving",
     "takeover_grace",
     "takeover_order",
+    "uptime_party",
     "uptime_source",
     "watchdog_deadline",
 ]

@@ -165,12 +165,18 @@ def decide(s: Situation) -> Decision:
 def _unvouched(s: Situation) -> str:
     """Why a cluster that may serve must stop: what it could not write (or read) in time."""
     known = s.known_config or s.config
-    if s.local_role == Role.PRIMARY and uptime_source(known, s.me) and known is not None and known.transition:
+    if s.local_role == Role.PRIMARY and uptime_party(known, s.me) and known is not None and known.transition:
         age = "never" if s.read_age is None else f"for {s.read_age:.1f}s"
+        t = known.transition
+        if t.source_cluster == s.me:
+            return (
+                f"cannot read {s.group} ({age}, limit {s.timing.fence_after:g}s) during the UPTIME move to "
+                f"{t.target_cluster}: it stops serving rather than serve on beside a new owner it cannot see"
+            )
         return (
-            f"cannot read {s.group} ({age}, limit {s.timing.fence_after:g}s) during the UPTIME move to "
-            f"{known.transition.target_cluster}: it stops serving rather than serve on beside a new owner it cannot "
-            f"see"
+            f"cannot read {s.group} ({age}, limit {s.timing.fence_after:g}s) during the UPTIME hand-off from "
+            f"{t.source_cluster}: it stops serving rather than serve on after {t.source_cluster} may have taken the "
+            f"group back"
         )
     if not s.proved and s.local_role == Role.PRIMARY:
         return (
@@ -446,6 +452,14 @@ def uptime_source(config: GroupConfig | None, me: str) -> bool:
         return False
     asked = config is not None and config.owner == me and t.epoch == config.epoch
     return asked or (config is not None and handing_off(config))
+
+
+def uptime_party(config: GroupConfig | None, me: str) -> bool:
+    """`me` serves beside another cluster by an UPTIME move of the group: its source (rules: uptime_source), or the
+    new owner while the hand-off lasts (the source may take the group back if it is not ready in time)."""
+    if uptime_source(config, me):
+        return True
+    return config is not None and config.owner == me and handing_off(config)
 
 
 def handing_off(config: GroupConfig) -> bool:
