@@ -98,8 +98,11 @@ FOUND_V2 = (
     # no longer withdraws a request (only deleting the Failover does); 1796581935883 the new owner of an UPTIME
     # hand-off that could write but not read served on after the source took the group back (it now follows the
     # hand-off as its source does: no read within the fence limit, it stops).
+    # 1796581938481 a Failover executed in a cluster that ran no group: nothing published its request (no
+    # heartbeat), and the healthy owner heard of it only from the forced transfer (executors publish now).
     1796581929666,
     1796581935883,
+    1796581938481,
 )
 """Seeds drawn the second way (`--draw 2`): harder trials, faults meeting on one cluster."""
 FOUND_V3 = (

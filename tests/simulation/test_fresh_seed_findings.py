@@ -228,3 +228,25 @@ def test_7_the_new_owner_of_an_uptime_hand_off_that_cannot_read_stops_before_it_
     assert stopped < handed_back, (west, handed_back)
     fenced = [e.text for e in outcome.world.story if e.cluster == "west" and e.text.startswith("Fenced:")]
     assert fenced and "could not read the UPTIME hand-off" in fenced[0]
+
+
+def test_8_a_failover_executed_in_a_cluster_that_runs_no_group_reaches_the_owner_within_the_force_wait() -> None:
+    """Seed 1796581938481 (draw 2): east had left the group (its FailoverGroup deleted) when a forced Failover
+    applied there asked north to drain. East ran no group, so it sent no heartbeat to carry the news: north heard
+    of the request only from west's forced transfer, 0.5 s later, and served beside west meanwhile. An executor
+    now publishes what it wrote at once, as the fleet CLI does, and a healthy owner drains within the wait."""
+    outcome = play(
+        Trial(
+            2,
+            ["east", "west", "north", "south"],
+            timing(0.2, 0.8),
+            [
+                Fault(5.81, "group_deleted", "east", 0.39),
+                Fault(6.58, "failover", "east", 2.3, {"target": "west", "mode": "CONSISTENCY", "force": True}),
+            ],
+            14.0,
+            watchdog=True,
+        )
+    )
+    moves = [h for h in outcome.world.history() if h.target_cluster == "west"]
+    assert len(moves) == 1 and not moves[0].unconfirmed, moves

@@ -289,6 +289,9 @@ class _CliContext:
     def wake(self, namespace: str, name: str) -> None:
         """No runner here to wake: the operators hear of our writes through `publish`."""
 
+    async def announce(self, namespace: str, name: str) -> None:
+        """The printer publishes what we wrote after each step (`_Printer.patch_status`)."""
+
 
 class _Printer:
     """The Failover's status and events, as lines: what `kubectl describe` would show, as it happens."""

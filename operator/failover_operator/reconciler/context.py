@@ -12,7 +12,7 @@ from ..clock import Clock
 from ..health import Probes
 from ..metrics import Metrics
 from ..settings import Settings
-from ..store import DynamoDBService
+from ..store import DynamoDBService, StoreError, keys
 from ..workloads.converge import Workloads
 
 log = logging.getLogger("failover_operator.runner")
@@ -116,3 +116,14 @@ class OperatorContext:
         runner = self.runners.get((namespace, name))
         if runner is not None:
             runner.changed(wake=True)
+
+    async def announce(self, namespace: str, name: str) -> None:
+        """A Failover executed here wrote the group's records: our runner ticks now, and the other operators hear
+        of it at once, as a publisher's change list (store/liveness.py): our heartbeat would tell them only with
+        its next beat — never, if this cluster runs no group at all (it then does not beat)."""
+        self.wake(namespace, name)
+        pk = keys.group_pk(self.store.operator_id, namespace, name)
+        try:
+            await self.store.liveness.publish(f"failovers-{self.cluster}", [pk])
+        except (StoreError, TimeoutError) as exc:
+            log.warning("%s/%s: could not tell the other operators of our write at once: %s", namespace, name, exc)

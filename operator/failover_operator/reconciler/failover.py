@@ -70,6 +70,10 @@ class ExecutorContext(Protocol):
 
     def wake(self, namespace: str, name: str) -> None: ...
 
+    async def announce(self, namespace: str, name: str) -> None:
+        """We wrote the group's records (a request, a withdrawal): the operators must hear of it now — a forced
+        move's wait assumes the owner learns of the request within an interval."""
+
 
 class _Stopped(Exception):
     """The Failover was deleted or the operator is stopping."""
@@ -331,7 +335,7 @@ class FailoverExecutor:
             f"{ns}/{group}: asked {transition.source_cluster} to hand over to {spec.target_cluster} "
             f"({spec.mode.value}, epoch {transition.epoch})",
         )
-        self.ctx.wake(ns, group)
+        await self.ctx.announce(ns, group)
         return config.transition or transition
 
     async def _follow(self, run: _Run, board: _Board, key: tuple[str, str], t: Transition) -> None:
@@ -567,7 +571,7 @@ class FailoverExecutor:
                 t.failover_name,
                 exc,
             )
-        self.ctx.wake(ns, group)
+        await self.ctx.announce(ns, group)
 
     async def _pause(self, run: _Run) -> None:
         if await wait_set(run.stop, self.ctx.failover_poll_seconds):
