@@ -592,12 +592,20 @@ class ClusterReport(_Model):
     health: Health | None = Field(None, description="Health the cluster reports: OK, DEGRADED, ERROR or UNKNOWN.")
     heartbeat_age: Age | None = Field(
         None,
-        description="How long this cluster has seen that heartbeat unchanged, on its own clock, at least: 0s "
-        "while fresh, then in doubling steps of two intervals (10s, 20s, 40s, ... at 5s), so that a silent "
-        "cluster does not rewrite the status on every tick.",
+        description="No longer written (an age written once looked live long after it was not): see silentSince, "
+        "and `failover-operator status`, which computes ages when it is run.",
     )
     last_heartbeat: datetime | None = Field(
-        None, description="Wall-clock time the cluster wrote with its last heartbeat (for people; clocks differ)."
+        None,
+        description="Wall-clock time the cluster wrote with its latest status record (for people; clocks differ). "
+        "A cluster rewrites that record only when what it says changes, so an old time is not a silence.",
+    )
+    silent_since: datetime | None = Field(
+        None,
+        description="Set when this cluster's operator, writing this status, had seen no sign of life from the "
+        "cluster (neither its status record nor its liveness moving) for over two heartbeat intervals: the "
+        "moment, on this cluster's clock, since which it has been silent. Absent: it was heartbeating when this "
+        "status was written (the status is rewritten only when something in it changes).",
     )
     observed_epoch: int | None = Field(None, ge=0, description="The last epoch the cluster has acted on.")
     message: StatusText | None = Field(None, description="What the cluster says about itself.")

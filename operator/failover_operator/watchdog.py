@@ -45,6 +45,8 @@ FENCE_AFTER = "failover.dev/fence-after-seconds"  # on the Lease: how long it ma
 RENEWS_EVERY = "failover.dev/renews-every-seconds"  # on the Lease: how often the operator renews it at least
 MAINTENANCE = "failover.dev/maintenance"  # on the Lease: groups the operator holds in maintenance ("ns/name,...")
 IDLE = "none"  # nothing served: nothing to fence
+API_SILENT_SECONDS = 5.0
+"""No renewal of the Lease landing for this long: the API server takes no writes (it may be frozen)."""
 SOURCE = "failover-operator-watchdog"  # the events' source
 
 
@@ -98,9 +100,20 @@ class LeaseKeeper:
         if maintenance is not None:
             maintenance.watched = True
             maintenance.poke = self.poke
-        self.refused: str | None = None
-        """Why the API server did not take our last renewal (it does not answer, or refuses writes), None once it
-        takes one: this cluster could not change its resources either (rules: it cannot act)."""
+        self._refusal: str | None = None
+        self._renewed_at = clock.monotonic()  # the last renewal that landed (or our start)
+
+    @property
+    def refused(self) -> str | None:
+        """Why the API server does not take our renewals — it refused the last one (it does not answer, or refuses
+        writes), or none has landed for API_SILENT_SECONDS (a frozen server answers nothing, and a request waits
+        out its timeout) — None while it takes them: this cluster could not change its resources either (rules:
+        it cannot act), whatever its watches last said of them."""
+        if self._refusal is not None:
+            return self._refusal
+        if self.clock.monotonic() - self._renewed_at > API_SILENT_SECONDS:
+            return f"it has not answered a write for over {API_SILENT_SECONDS:g}s"
+        return None
 
     def time_left(self) -> float | None:
         """Until the first serving group must fence (None: nothing served)."""
@@ -150,10 +163,14 @@ class LeaseKeeper:
             self._warned = text
             # Not answering, or refusing writes, is about the API server; a refusal of this one object (no Lease,
             # no right to it) is not.
-            self.refused = text if exc.unobservable and exc.status != 403 else None
+            refused = exc.unobservable and exc.status != 403
+            self._refusal = text if refused else None
+            if not refused:
+                self._renewed_at = self.clock.monotonic()  # it answered: not about the API server taking writes
             return False
         self._warned = None
-        self.refused = None
+        self._refusal = None
+        self._renewed_at = self.clock.monotonic()
         if self.maintenance is not None:
             self.maintenance.renewed(held)
         return True

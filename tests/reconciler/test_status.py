@@ -2,23 +2,19 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from failover_operator.model import ClusterState, ClusterStatus, Health, Role
-from failover_operator.reconciler.status import group_status, heartbeat_age_text
+from failover_operator.reconciler.status import group_status, silent_since
 from failover_operator.rules import Action, Decision
 from failover_operator.store import GroupConfig, GroupState
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def test_heartbeat_age_changes_only_when_it_means_something():
-    assert heartbeat_age_text(None, 5) is None
-    assert {heartbeat_age_text(a, 5) for a in (0, 3, 7, 9.9)} == {"0s"}
-    assert heartbeat_age_text(10, 5) == "10s"
-    assert heartbeat_age_text(14.9, 5) == "10s"
-    assert heartbeat_age_text(19.9, 5) == "10s"
-    assert heartbeat_age_text(20, 5) == "20s"
-    assert heartbeat_age_text(95, 5) == "1m20s"
-    # A cluster silent for an hour changes what the status says 9 times, not once a tick (720 times).
-    assert len({heartbeat_age_text(age, 5) for age in range(0, 3600, 5)}) == 10
+def test_a_silence_is_shown_as_the_moment_it_began_and_does_not_move_while_it_lasts():
+    assert silent_since(None, 5, T0) is None
+    assert {silent_since(a, 5, T0) for a in (0, 3, 7, 9.9)} == {None}  # heartbeating: nothing to say
+    began = T0 - timedelta(seconds=10)
+    # A cluster silent for an hour changes what the status says once, not once a tick (720 times).
+    assert {silent_since(age, 5, began + timedelta(seconds=age)) for age in range(10, 3600, 5)} == {began}
 
 
 def build(previous=None, now=T0, health=Health.OK, role=Role.PRIMARY, suspended=False):
@@ -48,7 +44,7 @@ def build(previous=None, now=T0, health=Health.OK, role=Role.PRIMARY, suspended=
         local_role=role,
         observation=observation,
         decision=decision,
-        heartbeat_age=lambda c: 30.0,
+        heartbeat_age=lambda c: 30.0 + (now - T0).total_seconds(),  # silent since T0 - 30 s
         heartbeat_interval=5,
         generation=2,
         store_error=None,
@@ -60,9 +56,10 @@ def build(previous=None, now=T0, health=Health.OK, role=Role.PRIMARY, suspended=
 def test_group_status_fields_and_conditions():
     s = build()
     assert (s.owner, s.role.value, s.epoch, s.health.value, s.suspended) == ("east", "PRIMARY", 3, "OK", False)
-    assert [(c.name, c.role.value, c.heartbeat_age) for c in s.clusters] == [
-        ("east", "PRIMARY", "0s"),
-        ("west", "STANDBY", "20s"),
+    # West silent for 30 s (over two intervals): since when, as a moment; we (east) are not silent to ourselves.
+    assert [(c.name, c.role.value, c.silent_since, c.heartbeat_age) for c in s.clusters] == [
+        ("east", "PRIMARY", None, None),
+        ("west", "STANDBY", T0 - timedelta(seconds=30), None),
     ]
     conditions = {c.type: c.status.value for c in s.conditions}
     assert conditions == {
@@ -74,7 +71,8 @@ def test_group_status_fields_and_conditions():
     }
     assert s.decision.startswith("no action") and s.observed_generation == 2
     patch = s.to_merge_patch()
-    assert patch["owner"] == "east" and patch["clusters"][1]["heartbeatAge"] == "20s"
+    assert patch["owner"] == "east" and patch["clusters"][1]["silentSince"] == "2025-12-31T23:59:30Z"
+    assert "heartbeatAge" not in patch["clusters"][0] and "silentSince" not in patch["clusters"][0]
 
 
 def test_an_unchanged_tick_yields_an_identical_status_so_nothing_is_patched():

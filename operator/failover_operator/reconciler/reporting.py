@@ -24,7 +24,7 @@ from ..workloads.converge import Observation
 from ..workloads.kube import KubeError
 from .context import Reporter
 from .plan import GroupPlan
-from .status import group_status, heartbeat_age_text
+from .status import group_status, silent_since
 
 if TYPE_CHECKING:
     from .context import OperatorContext
@@ -313,9 +313,10 @@ class Reports:
         self, plan: GroupPlan, state: GroupState | None, decision: Decision, store_error: str | None
     ) -> tuple[object, ...]:
         """Everything `group_status` shows, cheaply: equal inputs make an equal status (building it is the
-        dearest part of a quiet tick). Heartbeat ages as shown (in steps), not as measured."""
+        dearest part of a quiet tick). Silences as shown (since when, to the second), not as measured."""
         runner = self.runner
         interval = plan.heartbeat_interval
+        now = self.ctx.clock.now()
         clusters: tuple[object, ...] = ()
         history: object = None
         if state is not None:
@@ -327,7 +328,7 @@ class Reports:
                     c.last_heartbeat,
                     c.observed_epoch,
                     c.message,
-                    None if name == self.ctx.cluster else heartbeat_age_text(runner.measure.age(name), interval),
+                    None if name == self.ctx.cluster else silent_since(runner.measure.age(name), interval, now),
                 )
                 for name, c in sorted(state.clusters.items())
             )

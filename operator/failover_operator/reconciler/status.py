@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..api import (
     ClusterReport,
@@ -11,7 +11,6 @@ from ..api import (
     FailoverGroupStatus,
     LastFailover,
     Role,
-    format_duration,
     make_condition,
     merge_conditions,
 )
@@ -21,22 +20,13 @@ from ..store import GroupConfig, GroupState
 from ..workloads.converge import Observation
 
 
-def heartbeat_age_text(age: float | None, interval: float) -> str | None:
-    """A heartbeat age that changes only when it means something, as a lower bound.
-
-    A healthy cluster's heartbeat, seen every tick, is always younger than two intervals: "0s". An older one is
-    shown in doubling steps (2, 4, 8, ... intervals): a silent cluster's exact age would rewrite every group's
-    status on every tick, for as long as it stays silent (a thousand patches an interval, the moment a cluster
-    dies). Its `lastHeartbeat` time, which does not move, says exactly when.
-    """
-    if age is None:
+def silent_since(age: float | None, interval: float, now: datetime) -> datetime | None:
+    """Since when a cluster has been silent (no sign of life seen for over two intervals), to the second; None
+    while it heartbeats. A moment, not an age: it stays true however long the status goes unwritten (a status is
+    rewritten only when something in it changes), and it does not move while the silence lasts."""
+    if age is None or age < 2 * interval:
         return None
-    step = 2 * interval
-    if age < step:
-        return format_duration(0)
-    while step * 2 <= age:
-        step *= 2
-    return format_duration(step)
+    return (now - timedelta(seconds=age)).replace(microsecond=0)
 
 
 def claimed_text(claimed: Mapping[str, str]) -> str | None:
@@ -76,7 +66,7 @@ def group_status(
                     name=name,
                     role=c.state,
                     health=c.health,
-                    heartbeat_age=heartbeat_age_text(0.0 if name == me else heartbeat_age(name), heartbeat_interval),
+                    silent_since=None if name == me else silent_since(heartbeat_age(name), heartbeat_interval, now),
                     last_heartbeat=c.last_heartbeat.replace(microsecond=0),
                     observed_epoch=c.observed_epoch,
                     message=c.message,
