@@ -38,7 +38,12 @@ def environment(endpoint: str, table: str, operator_id: str) -> dict[str, str]:
 
 def cli(env: dict[str, str], *args: str, timeout: float = 60.0) -> Answer:
     done = subprocess.run(
-        [sys.executable, "-m", "failover_operator", *args], capture_output=True, text=True, timeout=timeout, env=env
+        [sys.executable, "-m", "failover_operator", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,  # as in a script: nobody to answer a question
     )
     return Answer(done.returncode, done.stdout, done.stderr)
 
@@ -50,6 +55,7 @@ async def acli(env: dict[str, str], *args: str, budget: float = 120.0) -> Answer
         "-m",
         "failover_operator",
         *args,
+        stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,

@@ -143,24 +143,41 @@ async def test_suspend_and_resume_one_group_or_all_and_tell_the_operators(fleet:
     answer = cli(env, "suspend", "shop/web", "--reason", "db migration", "-o", "json")
     assert answer.code == 0, answer.err
     assert answer.json["groups"] == [
-        {"namespace": "shop", "name": "web", "suspended": True, "suspensionReason": "db migration"}
+        {"namespace": "shop", "name": "web", "suspended": True, "suspensionReason": "db migration", "changed": True}
     ]
     config = await reader.state.get_group_config("shop", "web")
     assert config is not None and config.suspended and config.suspension_reason == "db migration"
     # The operators learn it with their next read of the fleet's liveness, not at their next full read: the
     # first time they meet the CLI's change list, as every group (as when they meet a new peer); then by name.
     assert reader.liveness.changed(await reader.liveness.read()) is None
-    assert cli(env, "suspend", "shop/web", "--reason", "db migration, part two").code == 0
+    # Issue 19: suspending a suspended group says so and keeps its reason, unless asked to replace it
+    again = cli(env, "suspend", "shop/web", "--reason", "db migration, part two")
+    assert again.code == 0 and again.out.strip() == (
+        "shop/web is already suspended (db migration); its reason is kept (--replace-reason replaces it)"
+    ), again
+    assert reader.liveness.changed(await reader.liveness.read()) == set()  # nothing written, nothing published
+    replaced = cli(env, "suspend", "shop/web", "--reason", "db migration, part two", "--replace-reason")
+    assert replaced.code == 0 and replaced.out.strip() == "shop/web suspended", replaced
     assert reader.liveness.changed(await reader.liveness.read()) == {keys.group_pk(OPERATOR, "shop", "web")}
-    assert cli(env, "suspend", "--all", "--reason", "region maintenance").code == 0
+    answer = cli(env, "suspend", "--all", "--reason", "region maintenance", "-o", "json")
+    assert answer.code == 0, answer
+    assert [(g["name"], g["changed"], g["suspensionReason"]) for g in answer.json["groups"]] == [
+        ("api", True, "region maintenance"),
+        ("web", False, "db migration, part two"),
+    ]
     configs = {c.name: c for c in await reader.state.list_groups()}
-    assert all(c.suspended and c.suspension_reason == "region maintenance" for c in configs.values())
+    assert {c.name: (c.suspended, c.suspension_reason) for c in configs.values()} == {
+        "api": (True, "region maintenance"),
+        "web": (True, "db migration, part two"),
+    }
     answer = cli(env, "resume", "--all")
     assert answer.code == 0 and "shop/api resumed" in answer.out, answer
     assert not any(c.suspended for c in await reader.state.list_groups())
     assert reader.liveness.changed(await reader.liveness.read()) == {
         keys.group_pk(OPERATOR, "shop", n) for n in ("web", "api")
     }
+    answer = cli(env, "resume", "shop/web")
+    assert answer.code == 0 and answer.out.strip() == "shop/web was not suspended", answer
 
 
 async def test_preflight_says_what_a_failover_would_meet(fleet: Any, env: dict[str, str]) -> None:
