@@ -168,7 +168,16 @@ def run(args: argparse.Namespace) -> int:
     handler: Handler = args.fleet
     prog: str = getattr(args, "prog", PROG)
     # What the store logs for an operator (each problem found, each retry) is said here in the output, once.
-    logging.getLogger("failover_operator").setLevel(logging.ERROR)
+    logger = logging.getLogger("failover_operator")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return _run(args, handler, prog)
+    finally:
+        logger.setLevel(level)
+
+
+def _run(args: argparse.Namespace, handler: Handler, prog: str) -> int:
     settings: StoreSettings | None = None
     try:
         check_can_ask(args)  # before anything is read: never wait for an answer nobody can give
