@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ..model import ClusterState, ClusterStatus, HistoryRecord, Role
+from ..reconciler.preflight import heard
 from ..rules import readiness
 from ..store import DynamoDBService, GroupState, NotFoundError
 from .session import Fleet, Refused, age_text, render
@@ -45,11 +46,6 @@ def stale_of(store: DynamoDBService, state: GroupState) -> set[str]:
     """The clusters silent for longer than the group's heartbeat timeout, as this reader dated them."""
     config = state.config
     return set(store.state.stale_clusters(config.namespace, config.name, state.clusters, config.timeouts.heartbeat))
-
-
-def heard(status: ClusterStatus) -> bool:
-    """The cluster has a liveness record (it heartbeats at all); unknown (not read with it) counts as yes."""
-    return status.liveness_seq != 0
 
 
 def known_clusters(state: GroupState) -> list[str]:
