@@ -268,7 +268,7 @@ FLEET_COMMANDS = [
     ["history", "shop/web"],
     ["preflight", "shop/web", "--to", "east"],
     ["problems"],
-    ["switchover", "shop/web", "--to", "east", "--reason", "demo: back to east", "--wait"],
+    ["switchover", "shop/web", "--to", "east", "--reason", "demo: back to east", "--wait", "--yes"],
     ["suspend", "shop/web", "--reason", "demo: maintenance"],
     ["resume", "shop/web"],
 ]

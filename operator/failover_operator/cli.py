@@ -1,5 +1,6 @@
 """`failover-operator`: run the operator or its watchdog, set up the DynamoDB table, or look at and steer the
-fleet through DynamoDB alone (status, history, switchover, suspend, resume, preflight, problems)."""
+fleet through DynamoDB alone (status, history, show-config, switchover, cancel, suspend, resume, preflight,
+problems). `kubectl-failover` is the same fleet commands as a kubectl plugin (`kubectl failover status`)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,29 @@ def main(argv: list[str] | None = None) -> int:
 
         return watch()
     return 2  # pragma: no cover - argparse enforces a command
+
+
+KUBECTL_PLUGIN = "kubectl failover"
+"""What the fleet commands are called as a kubectl plugin: kubectl runs `kubectl-failover` from PATH."""
+
+
+def kubectl_main(argv: list[str] | None = None) -> int:
+    """`kubectl failover ...`: the fleet commands (DynamoDB only, as `failover-operator` runs them), named as
+    kubectl shows them in usage, help and errors. The kubectl plugin's entry point (`kubectl-failover`)."""
+    parser = _Parser(
+        prog=KUBECTL_PLUGIN,
+        description="The failover-operator fleet commands as a kubectl plugin: read and steer the fleet through "
+        "DynamoDB alone (no cluster access; kubectl's context is not used). Settings as for failover-operator: "
+        "OPERATOR_ID, DYNAMODB_TABLE, AWS_REGION, DYNAMODB_ENDPOINT, or the flags.",
+    )
+    parser.add_argument("--version", action="version", version=f"failover-operator {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    from .fleetctl.commands import add_commands
+    from .fleetctl.commands import run as run_fleet
+
+    add_commands(commands)
+    parser.set_defaults(prog=KUBECTL_PLUGIN)
+    return run_fleet(parser.parse_args(argv))
 
 
 def _environment_help() -> str:

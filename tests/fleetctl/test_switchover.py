@@ -28,18 +28,18 @@ async def test_a_switchover_is_carried_out_by_the_operators_and_refusals_are_the
                 assert await _until(lambda: pair.settled(written=True), 60.0), "the groups did not settle"
                 env = environment(endpoint, TABLE, "acting")
 
-                refused = await acli(env, "switchover", "shop/g00", "--to", "north", "--reason", "drill")
+                refused = await acli(env, "switchover", "shop/g00", "--to", "north", "--reason", "drill", "--yes")
                 assert refused.code == 1 and refused.err.count("\n") == 1, refused
                 assert "north has never reported status for shop/g00" in refused.err
 
                 followed = await acli(
-                    env, "switchover", "shop/g00", "--to", "west", "--reason", "drill", "--wait", "-o", "json"
+                    env, "switchover", "shop/g00", "--to", "west", "--reason", "drill", "--wait", "--yes", "-o", "json"
                 )
                 assert followed.code == 0, followed
                 assert followed.json["phase"] == "Succeeded" and followed.json["groups"][0]["epoch"] == 2
                 assert serves(west_kube, "g00") and not serves(east_kube, "g00")
 
-                started = await acli(env, "switchover", "shop/g01", "--to", "west", "--reason", "drill two")
+                started = await acli(env, "switchover", "shop/g01", "--to", "west", "--reason", "drill two", "--yes")
                 assert started.code == 0 and "asked east to hand shop/g01 over to west" in started.out, started
 
                 def moved() -> bool:
@@ -49,7 +49,7 @@ async def test_a_switchover_is_carried_out_by_the_operators_and_refusals_are_the
                 assert await _until(moved, MOVE_BUDGET), "the operators did not carry out the switchover"
                 assert not serves(east_kube, "g01")
 
-                again = await acli(env, "switchover", "shop/g01", "--to", "west", "--reason", "drill three")
+                again = await acli(env, "switchover", "shop/g01", "--to", "west", "--reason", "drill three", "--yes")
                 assert again.code == 0 and "west already owns shop/g01; nothing to do" in again.out, again
 
                 history = await acli(env, "history", "shop/g00", "-o", "json")

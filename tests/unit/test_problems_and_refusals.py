@@ -94,3 +94,28 @@ def test_refusals_name_the_reason():
     assert failover_refusal(state(config(), sick), "west", set(), check_health=False) is None
     assert "heartbeat" in failover_refusal(state(config(), healthy), "west", {"west"})
     assert failover_refusal(state(config(), healthy), "west", {"west"}, check_health=False) is None
+
+
+def test_a_silent_clusters_last_report_is_no_claim_to_serve():
+    """Issue 19: the owner's operator killed (kill -9), its watchdog fenced the app but cannot write DynamoDB, a
+    standby took over: the old owner's last status still says PRIMARY at the old epoch. That is no split brain."""
+    cfg = config(owner="west", epoch=6)
+    clusters = {
+        "east": status("east", state=ClusterState.PRIMARY, epoch=5),  # its last words, before it went silent
+        "west": status("west", state=ClusterState.PRIMARY, epoch=6),
+    }
+    found = find_problems(cfg, clusters, stale=["east"])
+    assert kinds(found) == [("NO_HEALTHY_STANDBY", None), ("STALE_HEARTBEAT", "east")]
+    (silent,) = [p for p in found if p.kind == ProblemKind.STALE_HEARTBEAT]
+    assert silent.severity == Severity.WARNING  # not the owner: nothing is at risk from it
+    assert "last report (PRIMARY at epoch 5) is no claim to serve" in silent.message
+    # Both heartbeating and both saying PRIMARY: that is split brain, reported as before
+    assert sorted(kinds(find_problems(cfg, clusters)), key=repr) == [
+        ("NO_HEALTHY_STANDBY", None),
+        ("SPLIT_BRAIN", "east"),
+        ("SPLIT_BRAIN", None),
+    ]
+    # Two live ones beside a silent third: still split brain, naming the live two only
+    three = {**clusters, "north": status("north", state=ClusterState.PRIMARY, epoch=6)}
+    (both,) = [p for p in find_problems(cfg, three, stale=["east"]) if p.kind == ProblemKind.SPLIT_BRAIN]
+    assert "2 clusters report PRIMARY for shop/web: north, west" in both.message

@@ -1,5 +1,6 @@
 """What every fleet command shares: settings (environment, overridden by flags), the store, the way
-answers are printed, and the exit codes (0 done, 1 refused or problems found, 2 usage or settings)."""
+answers are printed, the confirmation a change asks for, and the exit codes (0 done, 1 refused or problems
+found, 2 usage or settings)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import json
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from ..settings import StoreSettings, explain
-from ..store import DynamoDBService
+from ..store import DynamoDBService, GroupConfig
 
 WRITER = "fleet-cli"
 """The name the CLI writes under: `requestedBy` of what it asks, and its change list in the fleet partition."""
@@ -26,6 +28,97 @@ class UsageError(Exception):
 
 class Refused(Exception):
     """The command was refused (or found what it was asked to look for): exit 1."""
+
+
+PROG = "failover-operator"
+"""The name the commands go by in what they print (`kubectl failover` when run as the kubectl plugin)."""
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """What a command works on: the fleet's store, the settings that found it, and the name it is called by."""
+
+    store: DynamoDBService
+    settings: StoreSettings
+    prog: str = PROG
+
+    @property
+    def table(self) -> str:
+        """The table and its Region, as people name them."""
+        return f"table {self.settings.dynamodb_table} in {self.settings.aws_region}"
+
+    async def groups(self) -> list[GroupConfig]:
+        """Every group of the operator ID; none at all is only an answer if the fleet exists (`require`)."""
+        configs = await self.store.state.list_groups()
+        if not configs:
+            await self.require()
+        return configs
+
+    async def require(self) -> None:
+        """Refuse when the table holds no trace of a fleet of this operator ID: no group, and nobody ever wrote
+        in its partition FLEET#<operatorId> (no cluster's liveness, no change list of ours). A mistyped
+        --operator-id otherwise reads as an empty, healthy fleet. (The IAM policy grants no Scan: a fleet is
+        known only by its own partitions.)"""
+        live = await self.store.liveness.read()
+        if live or self.store.liveness.publishers:
+            return
+        operator_id = self.settings.operator_id
+        raise Refused(
+            f"{self.table} holds no fleet with operator ID {operator_id!r}: no group and no cluster's heartbeat "
+            f"(FLEET#{operator_id}); check --operator-id / OPERATOR_ID (the operators' own OPERATOR_ID)"
+        )
+
+
+def missing_table(exc: BaseException) -> bool:
+    """The request failed because the table does not exist (in that Region)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ClientError) and seen.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def reason_text(text: str) -> str:
+    """--reason: a why for people, kept with what it explains; empty or blank says nothing, so it is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must say why (it is shown wherever the change is); it may not be blank")
+    return text.strip()
+
+
+def add_yes_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="do it without asking (required when stdin is not a terminal: scripts, CI)",
+    )
+    parser.set_defaults(asks=True)
+
+
+def check_can_ask(args: argparse.Namespace, stdin: TextIO | None = None) -> None:
+    """Before anything is read: a command that asks for confirmation refuses at once (exit 2) when nobody can
+    answer (stdin is not a terminal) and --yes was not given. It never waits for an answer that cannot come."""
+    if not getattr(args, "asks", False) or args.yes:
+        return
+    stream = stdin or sys.stdin
+    if stream is None or not stream.isatty():
+        raise UsageError(f"{args.command} asks for confirmation and stdin is not a terminal: pass --yes to go ahead")
+
+
+def confirm(args: argparse.Namespace, question: str, stdin: TextIO | None = None, out: TextIO | None = None) -> None:
+    """Ask `question` on stderr (stdout keeps the answer alone, for scripts) unless --yes; anything but y/yes
+    refuses (exit 1), and nothing is changed."""
+    if args.yes:
+        return
+    check_can_ask(args, stdin)
+    stream, said = stdin or sys.stdin, out or sys.stderr
+    print(f"{question} [y/N] ", end="", file=said, flush=True)
+    answer = stream.readline()
+    if answer.strip().lower() not in ("y", "yes"):
+        if not answer.endswith("\n"):
+            print(file=said)  # end the question's line (end of input)
+        raise Refused("not confirmed; nothing was changed")
 
 
 def add_store_flags(parser: argparse.ArgumentParser) -> None:
@@ -51,12 +144,26 @@ def store_settings(args: argparse.Namespace) -> StoreSettings:
 
 @contextlib.asynccontextmanager
 async def open_store(settings: StoreSettings) -> AsyncIterator[DynamoDBService]:
-    from ..store.connect import open_client
+    from ..store.connect import NoCredentialsError, open_client
 
     region = settings.aws_region or ""
-    async with open_client(
-        region, settings.dynamodb_endpoint, request_timeout=settings.dynamodb_timeout_seconds, max_pool=10
-    ) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            client = await stack.enter_async_context(
+                open_client(
+                    region,
+                    settings.dynamodb_endpoint,
+                    request_timeout=settings.dynamodb_timeout_seconds,
+                    max_pool=10,
+                    require_credentials=True,
+                )
+            )
+        except NoCredentialsError:
+            raise UsageError(
+                "no AWS credentials found (the standard AWS chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                "AWS_PROFILE and ~/.aws, SSO, a web identity, a container or instance role); the fleet commands "
+                f"call DynamoDB ({region}) as you: log in or export credentials, then retry"
+            ) from None
         yield DynamoDBService(client, settings.dynamodb_table, WRITER, settings.operator_id)
 
 
@@ -96,11 +203,6 @@ def render(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [[str(h) for h in header], *[["-" if c is None else str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     return "\n".join("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
-
-
-def fail(message: str) -> int:
-    print(f"failover-operator: {message}", file=sys.stderr)
-    return 1
 
 
 def age_text(seconds: float | None) -> str:

@@ -1,44 +1,81 @@
-"""The fleet as the commands show it: status, history and problems, read from DynamoDB only."""
+"""The fleet as the commands show it: status and history, read from DynamoDB only."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from ..model import GroupConfig, HistoryRecord
+from ..model import ClusterState, ClusterStatus, HistoryRecord, Role
+from ..reconciler.preflight import heard
+from ..rules import readiness
 from ..store import DynamoDBService, GroupState, NotFoundError
-from .session import Refused, age_text, render
+from .session import Fleet, Refused, age_text, render
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
-async def read_states(store: DynamoDBService, group: tuple[str, str] | None) -> list[GroupState]:
-    """Every group of the operator ID (or one), each dated by its records' timestamps (see date_by_timestamps)."""
+async def read_states(fleet: Fleet, group: tuple[str, str] | None) -> list[GroupState]:
+    """Every group of the operator ID (or one), each dated by its records' timestamps (see date_by_timestamps).
+    None of them at all is refused when the table holds no fleet of that operator ID (Fleet.require)."""
+    store = fleet.store
     live = await store.liveness.read()
-    if group is not None:
-        wanted = [group]
-    else:
-        configs: list[GroupConfig] = await store.state.list_groups()
-        wanted = sorted((c.namespace, c.name) for c in configs)
+    wanted = [group] if group is not None else sorted((c.namespace, c.name) for c in await fleet.groups())
     states = []
     for namespace, name in wanted:
         try:
             state = await store.state.get_group_state(namespace, name, liveness=live)
         except NotFoundError:
             if group is not None:
-                raise Refused(f"group {namespace}/{name} is not registered in DynamoDB") from None
+                raise Refused(not_registered(fleet, namespace, name)) from None
             continue  # deleted since it was listed
         store.state.date_by_timestamps(state)
         states.append(state)
     return states
 
 
+def not_registered(fleet: Fleet, namespace: str, name: str) -> str:
+    return (
+        f"group {namespace}/{name} is not registered in DynamoDB (operator ID {fleet.settings.operator_id}, "
+        f"{fleet.table})"
+    )
+
+
+def stale_of(store: DynamoDBService, state: GroupState) -> set[str]:
+    """The clusters silent for longer than the group's heartbeat timeout, as this reader dated them."""
+    config = state.config
+    return set(store.state.stale_clusters(config.namespace, config.name, state.clusters, config.timeouts.heartbeat))
+
+
+def known_clusters(state: GroupState) -> list[str]:
+    """The clusters of a group as DynamoDB knows them: its owner and every cluster that reported on it."""
+    return sorted({state.config.owner, *state.clusters})
+
+
+def ready_to_take_over(name: str, status: ClusterStatus, state: GroupState, stale: set[str]) -> dict[str, Any]:
+    """Could `name` take the group over now, were its owner gone: the rulebook's own answer (rules.readiness,
+    what the cluster's ReadyToTakeOver condition says), from what DynamoDB holds. autoFailover is each
+    cluster's FailoverGroup spec, not in DynamoDB: taken as on (its default)."""
+    role = {ClusterState.PRIMARY: Role.PRIMARY, ClusterState.FENCED: Role.FENCED}.get(status.state, Role.STANDBY)
+    ready, reason, message = readiness(
+        me=name,
+        config=state.config,
+        mine=status,
+        local_role=role,
+        health=status.health,
+        auto_failover=True,
+        heartbeating=name not in stale and heard(status),
+        store_error=None,
+    )
+    return {"ready": ready, "reason": reason, "message": message}
+
+
 def status_of(store: DynamoDBService, state: GroupState) -> dict[str, Any]:
     config = state.config
     t = config.transition
     lock = state.lock
+    stale = stale_of(store, state)
     return {
         "namespace": config.namespace,
         "name": config.name,
@@ -55,12 +92,13 @@ def status_of(store: DynamoDBService, state: GroupState) -> dict[str, Any]:
             "target": t.target_cluster,
             "mode": t.mode.value,
             "epoch": t.epoch,
+            "force": t.force,
             "requestedBy": t.requested_by,
-            "requestedAt": _iso(t.requested_at),
+            "requestedAt": iso(t.requested_at),
         },
         "lock": None
         if lock is None
-        else {"holder": lock.holder, "reason": lock.reason, "acquiredAt": _iso(lock.acquired_at)},
+        else {"holder": lock.holder, "reason": lock.reason, "acquiredAt": iso(lock.acquired_at)},
         "clusters": [
             {
                 "name": name,
@@ -68,7 +106,9 @@ def status_of(store: DynamoDBService, state: GroupState) -> dict[str, Any]:
                 "health": c.health.value,
                 "observedEpoch": c.observed_epoch,
                 "heartbeatAgeSeconds": _rounded(store.state.heartbeat_age(config.namespace, config.name, name)),
+                "stale": name in stale,
                 "message": c.message,
+                "readyToTakeOver": ready_to_take_over(name, c, state, stale),
             }
             for name, c in sorted(state.clusters.items())
         ],
@@ -77,6 +117,14 @@ def status_of(store: DynamoDBService, state: GroupState) -> dict[str, Any]:
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def ready_text(cluster: dict[str, Any], owner: str) -> str | None:
+    """The READY column: yes, or no and the rulebook's reason in one word; the owner has nothing to take over."""
+    ready = cluster.get("readyToTakeOver")
+    if ready is None or cluster["name"] == owner:
+        return None
+    return "yes" if ready["ready"] else f"no: {ready['reason']}"
 
 
 def status_table(groups: list[dict[str, Any]]) -> str:
@@ -95,7 +143,8 @@ def status_table(groups: list[dict[str, Any]]) -> str:
         for i, c in enumerate(clusters):
             lead = first if i == 0 else [""] * len(first)
             age = c.get("heartbeatAgeSeconds")
-            rows.append([*lead, c["name"], c["state"], c["health"], c["observedEpoch"], age_text(age)])
+            ready = ready_text(c, g["owner"])
+            rows.append([*lead, c["name"], c["state"], c["health"], c["observedEpoch"], age_text(age), ready])
     if not rows:
         return "No groups."
     header = [
@@ -110,8 +159,17 @@ def status_table(groups: list[dict[str, Any]]) -> str:
         "HEALTH",
         "OBSERVED",
         "HEARTBEAT",
+        "READY",
     ]
     return render(header, rows)
+
+
+def history_kind(record: HistoryRecord) -> str:
+    """How the move came about: automatic (a takeover, or a drain asked because the owner failed), forced (a
+    request that did not wait for the owner to confirm it stopped), or planned."""
+    if record.forced:
+        return "forced"
+    return "auto" if record.automatic else "planned"
 
 
 def history_of(record: HistoryRecord) -> dict[str, Any]:
@@ -120,21 +178,25 @@ def history_of(record: HistoryRecord) -> dict[str, Any]:
         "from": record.source_cluster,
         "to": record.target_cluster,
         "mode": record.mode.value,
+        "kind": history_kind(record),
         "automatic": record.automatic,
         "downtimeSeconds": record.downtime_seconds,
         "reason": record.reason,
         "name": record.failover_name,
-        "time": _iso(record.finished_at),
-        "outcome": record.outcome.value,
+        "time": iso(record.finished_at),
+        "outcome": record.outcome.value,  # whatever the model's Outcome says, new values included
         "forced": record.forced,
         "overlapUnknown": record.unconfirmed,
     }
 
 
 def _downtime(h: dict[str, Any]) -> str:
+    """What the record measured, whoever measured it; an unconfirmed forced move claims none (it may overlap)."""
+    if h["downtimeSeconds"] is not None:
+        return f"{h['downtimeSeconds']:.2f}s"
     if h.get("overlapUnknown"):
         return "unknown (overlap possible: the old owner never confirmed it stopped)"
-    return "-" if h["downtimeSeconds"] is None else f"{h['downtimeSeconds']:.2f}s"
+    return "-"
 
 
 def history_table(history: list[dict[str, Any]]) -> str:
@@ -146,7 +208,7 @@ def history_table(history: list[dict[str, Any]]) -> str:
             (h["time"] or "")[:19].replace("T", " "),
             f"{h['from']}->{h['to']}",
             h["mode"],
-            "auto" if h["automatic"] else "forced" if h.get("forced") else "planned",
+            h["kind"],
             h["outcome"],
             _downtime(h),
             h["name"],

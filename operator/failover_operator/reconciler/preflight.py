@@ -2,15 +2,16 @@
 the last failovers of the group measured. Pure: the fleet CLI's `preflight` and a Failover with
 `spec.dryRun: true` both judge from one read of the group.
 
-The verdict is the operators' own (rules.refusal, the sentence a Failover's status shows); the checks
+The refusal is the operators' own (rules.refusal, the sentence a Failover's status shows); the checks
 around it say more than its first reason: a move that would be accepted can still be slow (the target is not
-up to date) or wait for ever (a CONSISTENCY move whose owner does not answer)."""
+up to date) or wait for ever (a CONSISTENCY move whose owner does not answer). The verdict takes both: it is
+ok only when no check failed, and `why_not` says why when it is not."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..model import FailoverMode, Health, Outcome
+from ..model import ClusterStatus, FailoverMode, Health, Outcome
 from ..rules import FORCE_WAIT_INTERVALS, refusal
 from ..store import GroupState
 
@@ -37,6 +38,38 @@ class Preflight:
     def ok(self) -> bool:
         """It would start, and nothing found would keep it from finishing."""
         return self.refusal is None and all(c.ok for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def why_not(self) -> str | None:
+        """Why it would not go through (None: it would): the refusal, else every failed check."""
+        if self.refusal is not None:
+            return self.refusal
+        return "; ".join(f"{c.name}: {c.message}" for c in self.failed) or None
+
+    @property
+    def verdict(self) -> str:
+        """One line that agrees with the checks: `would start` only when none failed."""
+        if self.refusal is not None:
+            return f"would be refused: {self.refusal}"
+        if self.failed:
+            return f"would not succeed: {self.why_not}"
+        return "would start"
+
+
+def heard(status: ClusterStatus | None) -> bool:
+    """The cluster has heartbeated: its liveness record exists (liveness_seq 0: read, and there is none; None:
+    not read with it, judged by staleness alone). A status record alone may be all a cluster ever wrote."""
+    return status is not None and status.liveness_seq != 0
+
+
+def force_wait_text() -> str:
+    """The force wait as the rule applies it (rules.FORCE_WAIT_INTERVALS), in words."""
+    n = FORCE_WAIT_INTERVALS
+    return f"{n} heartbeat interval{'s' if n != 1 else ''}"
 
 
 def preflight(state: GroupState, target: str, mode: FailoverMode, stale: set[str], *, force: bool = False) -> Preflight:
@@ -87,8 +120,10 @@ def preflight(state: GroupState, target: str, mode: FailoverMode, stale: set[str
             ),
             Check(
                 "target-heartbeating",
-                target not in stale,
-                f"{target}'s heartbeat "
+                target not in stale and heard(status),
+                f"{target} has never heartbeated (DynamoDB holds no liveness record of it): is its operator running?"
+                if not heard(status)
+                else f"{target}'s heartbeat "
                 + ("has not changed for over" if target in stale else "changed within")
                 + f" {config.timeouts.heartbeat:g}s",
             ),
@@ -111,19 +146,24 @@ def preflight(state: GroupState, target: str, mode: FailoverMode, stale: set[str
             )
         )
     if mode == FailoverMode.CONSISTENCY and not force:
-        reachable = owner_status is not None and owner not in stale
+        reachable = owner_status is not None and owner not in stale and heard(owner_status)
         if owner_status is None:
-            heard = f"{owner} has never reported status for {group} (use force, or let automatic failover take over)"
+            said = f"{owner} has never reported status for {group} (use force, or let automatic failover take over)"
+        elif not heard(owner_status):
+            said = (
+                f"{owner} must confirm it stopped serving, and has never heartbeated (DynamoDB holds no liveness "
+                f"record of it): use force, or let automatic failover take over"
+            )
         elif owner in stale:
-            heard = (
+            said = (
                 f"{owner} must confirm it stopped serving; its heartbeat has not changed for over "
                 f"{config.timeouts.heartbeat:g}s (use UPTIME, force, or let automatic failover take over)"
             )
         else:
-            heard = (
+            said = (
                 f"{owner} must confirm it stopped serving; its heartbeat changed within {config.timeouts.heartbeat:g}s"
             )
-        checks.append(Check("owner-reachable", reachable, heard))
+        checks.append(Check("owner-reachable", reachable, said))
     refused = refusal(state.config, state.clusters, target, stale, check_suspension=not force, check_health=not force)
     limit = config.timeouts.transitory_state
     e = config.epoch
@@ -132,8 +172,8 @@ def preflight(state: GroupState, target: str, mode: FailoverMode, stale: set[str
             f"ask {owner} to hand {group} over: the request is written to the group's config at epoch {e}",
             f"{owner} scales its resources down and reports it has stopped"
             + (
-                f" (forced: {owner} is waited for {FORCE_WAIT_INTERVALS} heartbeat intervals, then the move goes ahead "
-                "whether it confirmed or not)"
+                f" (forced: {target} waits {force_wait_text()} for it, then the move goes ahead whether {owner} "
+                "confirmed or not)"
                 if force
                 else ""
             ),

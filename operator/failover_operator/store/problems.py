@@ -44,17 +44,25 @@ def find_problems(
     lock_age: float | None = None,
     corrupt: Iterable[str] = (),
 ) -> list[Problem]:
-    """`stale` are clusters whose heartbeat we have seen unchanged too long; `lock_age` is how long we
-    have seen the lock record unchanged."""
+    """`stale` are clusters whose heartbeat we have seen unchanged too long (their last report is no claim to
+    serve: not counted toward SPLIT_BRAIN); `lock_age` is how long we have seen the lock record unchanged."""
     group = f"{config.namespace}/{config.name}"
     problems: list[Problem] = []
     stale = set(stale)
     for cluster in sorted(stale):
+        last = clusters.get(cluster)
+        said = (
+            f"; its last report (PRIMARY at epoch {last.observed_epoch}) is no claim to serve: a cluster silent "
+            f"that long has fenced itself, or its watchdog has"
+            if last is not None and last.state == ClusterState.PRIMARY and cluster != config.owner
+            else ""
+        )
         problems.append(
             Problem(
                 kind=ProblemKind.STALE_HEARTBEAT,
                 cluster=cluster,
-                message=f"{cluster}'s heartbeat for {group} has not changed for over {config.timeouts.heartbeat:g}s",
+                message=f"{cluster}'s heartbeat for {group} has not changed for over {config.timeouts.heartbeat:g}s"
+                + said,
                 severity=Severity.ERROR if cluster == config.owner else Severity.WARNING,
             )
         )
@@ -103,8 +111,12 @@ def find_problems(
         and t.epoch == config.epoch
         else None
     )  # an UPTIME hand-off: the old owner serves until the new one is ready, by design
+    # A silent cluster's last report is not a claim: past the timeout it has stopped serving (it fences itself at
+    # a fraction of it, its watchdog when its operator dies), and it is reported above as what it is, stale.
     primaries = sorted(
-        name for name, status in clusters.items() if status.state == ClusterState.PRIMARY and name != handing_off
+        name
+        for name, status in clusters.items()
+        if status.state == ClusterState.PRIMARY and name != handing_off and name not in stale
     )
     if len(primaries) > 1:
         problems.append(

@@ -564,9 +564,14 @@ class StateManager:
         pk = ctx.pk(state.config.namespace, state.config.name)
         now = ctx.clock.now()
         for cluster, status in state.clusters.items():
-            ctx.heartbeats.backdate((pk, cluster), status.heartbeat_seq, (now - status.last_heartbeat).total_seconds())
+            reported = (now - status.last_heartbeat).total_seconds()
+            ctx.heartbeats.backdate((pk, cluster), status.heartbeat_seq, reported)
             if status.alive_at is not None and status.liveness_seq is not None:
                 ctx.heartbeats.backdate(cluster, status.liveness_seq, (now - status.alive_at).total_seconds())
+            elif status.liveness_seq is not None:
+                # No liveness record (read with none: the cluster never heartbeated). Its absence, just noted,
+                # would look like a heartbeat seen this instant: it vouches for nothing newer than the status.
+                ctx.heartbeats.backdate(cluster, None, reported)
 
     def heartbeat_age(self, namespace: str, name: str, cluster_name: str) -> float | None:
         """Seconds this service has seen both `cluster_name`'s status for the group and its liveness unchanged
