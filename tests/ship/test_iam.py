@@ -120,8 +120,10 @@ def test_leading_keys_condition_allows_every_key_the_operator_touched(clusterwid
     assert touched, "no keyed request was recorded"
     refused = sorted(k for k in touched if not any(string_like(p, k) for p in patterns))
     assert not refused, f"the LeadingKeys condition would refuse: {refused}"
-    # ... and it is not a blank cheque: another fleet's groups, and GSI1's partitions, are refused.
-    for other in ("GROUP#other-fleet#shop#web", "GROUP#fleet2#shop#web", keys.operator_gsi1pk(scenario.OPERATOR_ID)):
+    # ... and it is not a blank cheque: another fleet's groups and listing, and GSI1's cluster partitions (shared
+    # by every fleet in the table), are refused.
+    others = ("GROUP#other-fleet#shop#web", "GROUP#fleet2#shop#web", keys.operator_gsi1pk("fleet2"), "CLUSTER#east")
+    for other in others:
         assert not any(string_like(p, other) for p in patterns), other
 
 
@@ -136,10 +138,11 @@ def test_every_item_action_is_conditioned_on_the_operators_partitions() -> None:
     statement = item_statement()
     condition = statement["Condition"]
     assert list(condition) == ["ForAllValues:StringLike"]
-    leading = {"dynamodb:LeadingKeys": ["GROUP#OPERATOR_ID#*", "FLEET#OPERATOR_ID"]}
+    leading = {"dynamodb:LeadingKeys": ["GROUP#OPERATOR_ID#*", "FLEET#OPERATOR_ID", "OPERATOR#OPERATOR_ID"]}
     assert condition["ForAllValues:StringLike"] == leading
     assert keys.group_pk("OPERATOR_ID", "ns", "name").startswith("GROUP#OPERATOR_ID#")  # the key formats it relies on
     assert keys.fleet_pk("OPERATOR_ID") == "FLEET#OPERATOR_ID"
+    assert keys.operator_gsi1pk("OPERATOR_ID") == "OPERATOR#OPERATOR_ID"  # the fleet CLI's listing of its groups
     assert statement["Resource"] == [TABLE_ARN, f"{TABLE_ARN}/index/*"]
     unconditioned = [s for s in POLICY["Statement"] if "Condition" not in s]
     assert [(s["Action"], s["Resource"]) for s in unconditioned] == [(["dynamodb:DescribeTable"], TABLE_ARN)]

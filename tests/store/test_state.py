@@ -219,10 +219,6 @@ async def test_listing_groups_is_per_operator_id(make_service):
     assert [(g.namespace, g.name) for g in await a_east.state.list_groups()] == [("shop", "api"), ("shop", "web")]
     assert [(g.namespace, g.name) for g in await b_east.state.list_groups()] == [("billing", "jobs"), ("shop", "web")]
     assert {g.operator_id for g in await b_east.state.list_groups()} == {"fleet-b"}
-    assert await a_east.state.list_groups_for_cluster("east") == [("shop", "web")]
-    assert await a_east.state.list_groups_for_cluster("west") == [("shop", "api")]
-    assert await b_east.state.list_groups_for_cluster("east") == [("billing", "jobs"), ("shop", "web")]
-    assert await b_east.state.list_groups_for_cluster("west") == []
     # and the records themselves are disjoint
     await a_east.state.update_group_config(
         (await a_east.state.get_group_config("shop", "web")).model_copy(update={"suspended": True})
@@ -252,7 +248,6 @@ async def test_bad_names_are_refused_before_any_io(make_service, dynamodb, table
         lambda: st.get_all_cluster_statuses(bad, "web"),
         lambda: st.get_failover_history("shop", bad),
         lambda: st.detect_stale_heartbeats(bad, "web", 10),
-        lambda: st.list_groups_for_cluster(bad),
         lambda: ops.acquire_lock(bad, "web", "r"),
         lambda: ops.is_locked("shop", bad),
         lambda: ops.validate_failover_preconditions("shop", "web", bad),

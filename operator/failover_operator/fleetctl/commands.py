@@ -235,8 +235,9 @@ async def status(fleet: Fleet, args: argparse.Namespace) -> int:
     group = group_ref(args.group) if args.group else None
     states = await read_states(fleet, group)
     if args.cluster:
-        reported = set(await fleet.store.state.list_groups_for_cluster(args.cluster))
-        states = [s for s in states if (s.config.namespace, s.config.name) in reported]
+        # From the groups read anyway (their status records), not GSI1's CLUSTER#<name> partition: that one is
+        # shared by every fleet in the table, and the IAM policy keeps each fleet to its own keys.
+        states = [s for s in states if args.cluster in s.clusters]
     groups = [status_of(fleet.store, state) for state in states]
     emit(args, {"groups": groups}, lambda: status_table(groups))
     return 0

@@ -688,32 +688,6 @@ class StateManager:
                 ctx.report_corrupt(error)
         return sorted(groups, key=lambda g: (g.namespace, g.name))
 
-    async def list_groups_for_cluster(self, cluster_name: str) -> list[tuple[str, str]]:
-        """(namespace, name) of this operator ID's groups where `cluster_name` has a status record.
-
-        From GSI1, so eventually consistent on real DynamoDB. The index partition CLUSTER#{name} is shared by
-        every fleet in the table; other operator IDs' records are filtered out by their partition key.
-        """
-        ctx = self._ctx
-        items = await ctx.query_all(
-            IndexName=keys.GSI1,
-            KeyConditionExpression="#g = :g",
-            FilterExpression="begins_with(#pk, :mine)",
-            ExpressionAttributeNames={"#g": keys.GSI1PK, "#pk": keys.PK},
-            ExpressionAttributeValues={
-                ":g": s(keys.cluster_gsi1pk(cluster_name)),
-                ":mine": s(keys.group_pk_prefix(ctx.operator_id)),
-            },
-        )
-        groups = set()
-        for item in items:
-            try:
-                _, namespace, name = keys.parse_group_pk(item[keys.PK]["S"])
-            except (KeyError, ValueError):
-                continue
-            groups.add((namespace, name))
-        return sorted(groups)
-
     # --- helpers -------------------------------------------------------------------------------------
 
     async def _get_config_item(self, pk: str) -> dict[str, Any] | None:
