@@ -288,7 +288,7 @@ async def _lead(
     stop: Stop,
 ) -> str:
     """Run the operator (kopf and the watchdog's Lease) until stopped; why it stopped: STOPPED (SIGTERM, SIGINT
-    or the stop flag), "lost the leader Lease", or "deposed: ..." (another replica leads)."""
+    or the stop flag), "lost the leader Lease: ...", or "deposed: ..." (another replica leads)."""
     health = ctx.health
     assert health is not None
     registry = build_registry(ctx, kube, login=login)

@@ -49,6 +49,15 @@ def exported() -> set[str]:
     return names
 
 
+def test_the_readme_has_every_metric_in_its_table() -> None:
+    rows = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `failover_")]
+    first_cells = " ".join(row.split("|")[1] for row in rows)
+    histograms = {name.removesuffix("_bucket") for name in exported() if name.endswith("_bucket")}
+    named = {n for n in exported() if not n.endswith(("_bucket", "_sum", "_count"))} | histograms
+    missing = sorted(name for name in named if f"`{name}`" not in first_cells)
+    assert not missing, f"README's metrics table lacks {missing}"
+
+
 def expressions() -> list[tuple[str, str]]:
     found = [(rule["alert"], rule["expr"]) for group in RULES["groups"] for rule in group["rules"]]
     for panel in DASHBOARD["panels"]:
