@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from .clock import Clock
-from .logs import Repeats
+from .logs import Repeats, template
 from .metrics import WatchdogMetrics
 from .model import Role
 from .reconciler.plan import plan_of
@@ -125,7 +125,7 @@ class LeaseKeeper:
             await self.kube.patch(LEASE, self.namespace, self.name, patch)
         except KubeError as exc:
             text = str(exc)
-            if text != self._warned:
+            if self._warned is None or template(text) != template(self._warned):  # once per kind of failure
                 hint = " (the Helm chart creates it; see README, Watchdog)" if exc.not_found else ""
                 log.warning("cannot renew the watchdog Lease %s/%s: %s%s", self.namespace, self.name, text, hint)
             self._warned = text
