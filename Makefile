@@ -31,7 +31,7 @@ help:
 	@echo "make bench-rto - automatic-failover time from the fault to the standby serving (JSON lines)"
 	@echo "make bench-scale - steady-state DynamoDB requests, cost, CPU, memory per cluster at GROUPS groups, counted over WINDOW intervals (JSON lines)"
 	@echo "make chaos TRIALS=N SEED=S - N fault-simulation trials from seed S; ends 'trials=N faults=F violations=V'"
-	@echo "make crds   - regenerate crds/ from operator/failover_operator/api.py (and copy crds/ and the alert rules into the chart)"
+	@echo "make crds   - regenerate crds/ from operator/failover_operator/api.py (and copy crds/ and the alert rules into the chart, the chart's dashboard into deploy/monitoring)"
 	@echo "make run    - the operator against the cluster in KUBECONFIG (settings from the environment)"
 	@echo "make tools  - fetch helm and kubectl into $(TOOLS)/ (pinned; used by the chart checks)"
 	@echo "make envtest - unpack kube-apiserver and etcd from $(ENVTEST_SOURCE) into $(ENVTEST)/ (if it exists)"
@@ -123,6 +123,7 @@ crds: install
 	$(BIN)/python -m failover_operator.crdgen --write crds
 	cp crds/*.yaml charts/failover-operator/crds/
 	cp deploy/monitoring/alerts.yaml charts/failover-operator/files/alerts.yaml
+	cp charts/failover-operator/dashboards/failover-operator.json deploy/monitoring/dashboard.json
 
 clean:
 	rm -rf $(VENV) $(TOOLS) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

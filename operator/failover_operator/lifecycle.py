@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Set
 
+from . import logs
 from .reconciler.context import OperatorContext, Reporter
 from .reconciler.edits import write_timeouts
 from .reconciler.group import GroupRunner
@@ -70,14 +71,20 @@ class GroupLifecycle:
             pass  # not registered yet: the first tick registers it with the current spec
         self.runner.wake()
 
+    def _bind(self) -> None:
+        """Every line of the group's runner and of its deletion carries its `group` (and our `cluster`)."""
+        logs.bind(group=f"{self.namespace}/{self.name}", cluster=self.ctx.cluster)
+
     async def run(
         self, plan_source: Callable[[], Awaitable[GroupPlan | None]], reporter: Reporter, stop: asyncio.Event
     ) -> None:
         """The group's runner, until `stop` is set (the daemon's life)."""
+        self._bind()
         await self.runner.run(plan_source, reporter, stop)
 
     async def delete(self, plan: GroupPlan | None, reporter: Reporter) -> None:
         """This cluster leaves the group (reconciler/leave.py); returns once it has. Its runner is forgotten."""
+        self._bind()
         await leave_group(self.runner, plan, reporter)
         self.ctx.runners.pop((self.namespace, self.name), None)
         if self.ctx.claims is not None:

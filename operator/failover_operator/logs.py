@@ -11,8 +11,21 @@ import time
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 
-FIELDS = ("group", "cluster", "epoch", "action", "failover")
-"""What a JSON log line carries as fields (from `bind` or a call's `extra`), not only in its message."""
+FIELDS = (
+    "group",
+    "cluster",
+    "epoch",
+    "action",
+    "failover",
+    "operator_id",
+    "table",
+    "region",
+    "version",
+    "mode",
+    "reason",
+)
+"""What a JSON log line carries as fields (from `bind` or a call's `extra`), not only in its message: the first five
+on a group's or a Failover's lines, the others on a process's start and stop lines."""
 
 _context: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar("log_context", default={})  # noqa: B039
 
@@ -24,10 +37,23 @@ def bind(**fields: object) -> None:
 
 REPEAT_SECONDS = 60.0
 
+_NUMBER = re.compile(r"(?<![\w-])\d+(?:\.\d+)?")
+
+
+def template(said: object) -> object:
+    """What a line says with its numbers left out: "last written 1.8s ago" and "last written 2.3s ago" say the
+    same thing (a number inside a name, such as `east-2` or `web2`, is kept)."""
+    if isinstance(said, str):
+        return _NUMBER.sub("#", said)
+    if isinstance(said, tuple):
+        return tuple(template(part) for part in said)
+    return said
+
 
 class Repeats:
     """A line that says what the last one said is logged at most once a minute: a decision or an error that
-    holds for a while is news once, not at every tick (one INFO line was seen 75 times in 30 s)."""
+    holds for a while is news once, not at every tick (one INFO line was seen 75 times in 30 s). What it says is
+    compared without its numbers (`template`): a wait or an age that grows with every tick is the same news."""
 
     def __init__(self, now: Callable[[], float] = time.monotonic, every: float = REPEAT_SECONDS) -> None:
         self._now = now
@@ -37,6 +63,7 @@ class Repeats:
     def news(self, key: Hashable, said: object) -> bool:
         """True if `said` differs from what was last logged under `key`, or that was a minute ago."""
         now = self._now()
+        said = template(said)
         last = self._last.get(key)
         if last is not None and last[0] == said and now - last[1] < self._every:
             return False
@@ -72,6 +99,25 @@ class KopfRetries(logging.Filter):
         return level >= logging.getLogger().getEffectiveLevel()
 
 
+class Urllib3Retries(logging.Filter):
+    """The kubernetes client's connection pool (urllib3) logs each retry of a broken connection as a WARNING of its
+    own ("Retrying (Retry(total=2, connect=None, ...)) after connection broken by ..."), several per failed
+    request. A request that fails for good raises, and our own line says what could not be done; a retry becomes
+    one DEBUG line of ours, dropped below the configured level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("urllib3") or not isinstance(record.msg, str):
+            return True
+        if not record.msg.startswith("Retrying ("):
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        error, url = (args[1], args[2]) if len(args) == 3 else ("?", "?")
+        record.msg = "a connection to %s broke (%r); the HTTP client retries it"
+        record.args = (url, error)
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -92,6 +138,8 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, key, None)
             if isinstance(value, dict):
                 entry["object"] = {k: v for k, v in value.items() if k in ("namespace", "name", "kind")}
+                if value.get("kind") == "FailoverGroup" and "group" not in entry:  # kopf's lines about a group
+                    entry["group"] = f"{value.get('namespace') or ''}/{value.get('name') or ''}"
         return json.dumps(entry, default=str)
 
 
@@ -102,6 +150,7 @@ def configure(log_format: str = "text", level: str = "INFO") -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(KopfRetries())
+    handler.addFilter(Urllib3Retries())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

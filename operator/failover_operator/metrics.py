@@ -1,11 +1,16 @@
 """Prometheus metrics. One `Metrics` per operator instance, on its own registry (tests run two operators
-in one process), served on METRICS_PORT at /metrics."""
+in one process), served on METRICS_PORT at /metrics; `WatchdogMetrics` for `failover-operator watchdog`.
+
+A group's series exist only while the group is known to this operator: from its runner's start
+(`Metrics.group`) until it has left the group (`forget_group`). Counting for a group it does not know (a
+Failover naming a group that does not exist, one finishing after its group was deleted) creates no series."""
 
 from __future__ import annotations
 
-import contextlib
+import math
 from collections import defaultdict
 from collections.abc import Iterator
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Metric, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -30,18 +35,10 @@ class Metrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
-        self.failovers = Counter(
-            "failover_failovers",
-            "Failovers this operator executed or observed to completion, by outcome",
-            (*GROUP, "mode", "automatic", "outcome"),
-            registry=r,
-        )
-        self.unconfirmed_moves = Counter(
-            "failover_unconfirmed_moves",
-            "Forced moves whose old owner never confirmed it stopped serving: an overlap is possible, unmeasured",
-            GROUP,
-            registry=r,
-        )
+        self.failovers = GroupCounter(self._groups, "failovers")
+        """failover_failovers_total{namespace, name, mode, automatic, outcome}: `.labels(...).inc()`."""
+        self.unconfirmed_moves = GroupCounter(self._groups, "unconfirmed")
+        """failover_unconfirmed_moves_total{namespace, name}: `.labels(...).inc()`."""
         self.failover_duration = Histogram(
             "failover_failover_duration_seconds",
             "Wall time of a Failover from start to completion",
@@ -94,17 +91,69 @@ class Metrics:
         return metrics
 
     def forget_group(self, namespace: str, name: str) -> None:
-        """Drop a deleted group's series so dashboards don't show ghosts."""
+        """Drop a deleted group's series (all of them: its counters are its own) so dashboards show no ghosts."""
         self._groups.pop((namespace, name), None)
-        for counter in (self.failovers, self.unconfirmed_moves):
-            for labels in list(counter._metrics):
-                if labels[:2] == (namespace, name):
-                    with contextlib.suppress(KeyError):
-                        counter.remove(*labels)
 
-    def serve(self, port: int, address: str = "0.0.0.0") -> None:
-        if port:
-            start_http_server(port, addr=address, registry=self.registry)
+    def serve(self, port: int, address: str = "0.0.0.0") -> WSGIServer | None:
+        return serve(self.registry, port, address)
+
+
+def serve(registry: CollectorRegistry, port: int, address: str = "0.0.0.0") -> WSGIServer | None:
+    """Serve /metrics on `port` in a thread (0: not at all); the server, to shut down. Raises OSError."""
+    if not port:
+        return None
+    server, _ = start_http_server(port, addr=address, registry=registry)
+    return server
+
+
+class WatchdogMetrics:
+    """`failover-operator watchdog`'s own series (failover_watchdog_*): that it runs, what it sees of the
+    operator's Lease, and its fences. On its own registry, served on METRICS_PORT like the operator's."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.up = Gauge(
+            "failover_watchdog_up",
+            "1 while the watchdog runs, labelled with its cluster, operator ID and version",
+            ("cluster", "operator_id", "version"),
+            registry=r,
+        )
+        self.lease_readable = Gauge(
+            "failover_watchdog_lease_readable",
+            "1 if the watchdog's last look found the operator's Lease; 0 if it could not read it (the API server "
+            "did not answer, or the Lease is missing or not allowed to it): it cannot fence on a Lease it cannot see",
+            registry=r,
+        )
+        self.lease_age = Gauge(
+            "failover_watchdog_lease_age_seconds",
+            "How long the watchdog has seen the operator's Lease unchanged, on its own clock (NaN until it has seen "
+            "the Lease)",
+            registry=r,
+        )
+        self.lease_age.set(math.nan)
+        self.armed = Gauge(
+            "failover_watchdog_armed",
+            "1 while a renewal of the Lease vouches for groups this cluster serves: the watchdog fences them if the "
+            "Lease then stays unchanged for as long as that renewal allowed; 0 when nothing is served",
+            registry=r,
+        )
+        self.fences = Counter(
+            "failover_watchdog_fences",
+            "FailoverGroups the watchdog scaled down (FENCED) because the operator's Lease went quiet",
+            registry=r,
+        )
+        self.last_fence = Gauge(
+            "failover_watchdog_last_fence_timestamp_seconds",
+            "Unix time of the watchdog's last fence (0: none since it started)",
+            registry=r,
+        )
+
+    def identify(self, cluster: str, operator_id: str, version: str) -> None:
+        self.up.labels(cluster, operator_id, version).set(1)
+
+    def serve(self, port: int, address: str = "0.0.0.0") -> WSGIServer | None:
+        return serve(self.registry, port, address)
 
 
 HEALTHS = ("OK", "DEGRADED", "ERROR", "UNKNOWN")
@@ -126,6 +175,22 @@ class Value:
         self.value += amount
 
 
+class GroupCounter:
+    """A counter of groups' series, `.labels(namespace, name, *more)` like a prometheus_client Counter's; a group
+    this operator does not know (see the module's docstring) is counted nowhere."""
+
+    def __init__(self, groups: dict[tuple[str, str], GroupMetrics], attribute: str) -> None:
+        self._groups = groups
+        self._attribute = attribute
+
+    def labels(self, namespace: str, name: str, *more: str) -> Value:
+        group = self._groups.get((namespace, name))
+        if group is None:
+            return Value()  # detached: exported by nobody
+        counts: defaultdict[tuple[str, ...], Value] = getattr(group, self._attribute)
+        return counts[more]
+
+
 class GroupMetrics:
     """One group's series, as plain values that `_GroupSeries` exports at scrape time."""
 
@@ -133,6 +198,7 @@ class GroupMetrics:
         "ages",
         "decisions",
         "epoch",
+        "failovers",
         "fenced",
         "health_now",
         "heartbeat_timeout",
@@ -142,6 +208,7 @@ class GroupMetrics:
         "problem_counts",
         "ready_to_take_over",
         "status_writes",
+        "unconfirmed",
     )
 
     def __init__(self, namespace: str, name: str) -> None:
@@ -157,6 +224,8 @@ class GroupMetrics:
         self.decisions: defaultdict[str, Value] = defaultdict(Value)  # a series per action taken
         self.ages: defaultdict[str, Value] = defaultdict(Value)  # a series per cluster seen
         self.problem_counts: dict[str, int] = {}
+        self.failovers: defaultdict[tuple[str, ...], Value] = defaultdict(Value)  # by (mode, automatic, outcome)
+        self.unconfirmed: defaultdict[tuple[str, ...], Value] = defaultdict(Value)  # one series: ()
 
     def problems(self, counts: dict[str, int]) -> None:
         """The group's problems by kind, as this cluster reads its records (a kind seen once stays, at 0)."""
@@ -232,6 +301,16 @@ class _GroupSeries(Collector):
             "failover_status_writes", "Writes of this cluster's status for a group (on change only)", labels=GROUP
         )
         decisions = CounterMetricFamily("failover_decisions", "Decisions taken, by action", labels=(*GROUP, "action"))
+        failovers = CounterMetricFamily(
+            "failover_failovers",
+            "Failovers this operator executed or observed to completion, by outcome",
+            labels=(*GROUP, "mode", "automatic", "outcome"),
+        )
+        unconfirmed = CounterMetricFamily(
+            "failover_unconfirmed_moves",
+            "Forced moves whose old owner never confirmed it stopped serving: an overlap is possible, unmeasured",
+            labels=GROUP,
+        )
         for g in groups:
             for value in HEALTHS:
                 health.add_metric((*g.labels, value), 1.0 if g.health_now == value else 0.0)
@@ -243,4 +322,8 @@ class _GroupSeries(Collector):
                 writes.add_metric(g.labels, g.status_writes.value)
             for action, decided in g.decisions.items():
                 decisions.add_metric((*g.labels, action), decided.value)
-        yield from (health, ages, problems, writes, decisions)
+            for outcome, moved in g.failovers.items():
+                failovers.add_metric((*g.labels, *outcome), moved.value)
+            for moved in g.unconfirmed.values():
+                unconfirmed.add_metric(g.labels, moved.value)
+        yield from (health, ages, problems, writes, decisions, failovers, unconfirmed)

@@ -8,7 +8,9 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import kopf
 from aiohttp import web
@@ -21,7 +23,7 @@ from .handlers import build_registry
 from .health import DEFAULT_API_LIMIT, Probes
 from .health import serve as serve_health
 from .leadership import Leadership, LeaderTiming
-from .metrics import Metrics
+from .metrics import Metrics, WatchdogMetrics
 from .reconciler.context import OperatorContext
 from .reconciler.plan import plan_of
 from .settings import Settings, explain, load
@@ -37,6 +39,7 @@ from .workloads.watches import ObjectCache
 log = logging.getLogger("failover_operator")
 
 LEASE_STEP_SECONDS = 1.0  # how often the watchdog's Lease is renewed
+STOPPED = "stopped"  # _lead: by a signal or the stop flag (Stop says which)
 
 
 class StartupError(Exception):
@@ -85,15 +88,12 @@ async def serve(
     """Run until stopped (SIGTERM/SIGINT, or `stop_flag`)."""
     metrics = Metrics()
     metrics.identify(settings.cluster_name, settings.operator_id, __version__)
-    try:
-        metrics.serve(settings.metrics_port)
-    except OSError as exc:
-        raise StartupError(f"cannot serve metrics on port {settings.metrics_port}: {exc}") from None
     if api_client is None:
         try:
             api_client = api_client_from_environment()
         except Exception as exc:  # the kubernetes client raises several unrelated types here
             raise StartupError(f"no Kubernetes configuration (in-cluster or KUBECONFIG): {exc}") from None
+    server = _serve_metrics(metrics.serve, settings.metrics_port)
     async with open_client(
         settings.aws_region or "", settings.dynamodb_endpoint, request_timeout=settings.dynamodb_timeout_seconds
     ) as client:
@@ -128,37 +128,99 @@ async def serve(
             raise StartupError(f"cannot serve /healthz on port {settings.health_port}: {exc}") from None
         started = ready_flag or asyncio.Event()
         namespaces = settings.namespaces
-        log.info(
-            "failover-operator %s: cluster %s, operator ID %s, table %s (%s), watching %s%s",
-            __version__,
-            settings.cluster_name,
-            settings.operator_id,
-            settings.dynamodb_table,
-            settings.aws_region,
-            ", ".join(namespaces) if namespaces else "all namespaces",
-            f"; replica {settings.pod_name}" if settings.pod_name else "",
-        )
-        stop = stop_flag or asyncio.Event()
+        leadership = _leadership(settings, kube, clock)
+        if leadership is None:
+            mode = ("alone", "alone (POD_NAME unset: no leader election)")
+        else:
+            mode = (
+                "leader election",
+                f"leader election (replica {settings.pod_name}, Lease {leadership.namespace}/{leadership.name})",
+            )
+        _starts("failover-operator", settings, mode, ", ".join(namespaces) if namespaces else "all namespaces")
+        stop = Stop(stop_flag)
+        stop.listen()
         try:
-            leadership = _leadership(settings, kube, clock)
             if leadership is not None:
                 health.mode = "follower"
                 health.started = True  # ready: a follower is what a rollout waits for
-                if not await _follow(leadership, ctx, client, settings, stop):
-                    log.info("replica %s stops (it did not lead)", settings.pod_name)
+                if not await _follow(leadership, ctx, client, settings, stop.flag):
+                    _stops("failover-operator", settings, stop.why(), f" (replica {settings.pod_name} never led)")
                     return
                 store.term = leadership.term
                 ctx.leading = leadership.still_leading
                 health.mode = "leader"
                 health.started = False
             why = await _lead(ctx, kube, settings, leadership, login=login, started=started, stop=stop)
-            if leadership is not None and why == "stopped":
+            if leadership is not None and why == STOPPED:
                 await leadership.release()
-            log.info("failover-operator stopped (%s); the workloads stay as they are", why)
+            if why == STOPPED:
+                why = stop.why() if stop.flag.is_set() else "received SIGTERM or SIGINT while starting"
+            _stops("failover-operator", settings, why, "; the workloads stay as they are")
+        except Exception as exc:
+            _stops("failover-operator", settings, f"failed: {exc!r}", level=logging.ERROR)
+            raise
         finally:
             await watched.close()
             await probes.cleanup()
             kube.close()
+            if server is not None:
+                await asyncio.to_thread(_close, server)
+
+
+class Stop:
+    """Why the process stops: SIGTERM or SIGINT (remembered), or the caller's flag; `flag` is set either way."""
+
+    def __init__(self, flag: asyncio.Event | None = None) -> None:
+        self.flag = flag or asyncio.Event()
+        self.signal: str | None = None
+
+    def listen(self) -> None:
+        """SIGTERM and SIGINT set the flag. Again once kopf has started: it installs handlers of its own."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                loop.add_signal_handler(signum, self.received, signum)
+
+    def received(self, signum: int) -> None:
+        self.signal = signal.Signals(signum).name
+        self.flag.set()
+
+    def why(self) -> str:
+        return f"received {self.signal}" if self.signal else "asked to stop"
+
+
+def _starts(process: str, settings: Settings, mode: tuple[str, str], watching: str) -> None:
+    """The first line of `run` and `watchdog`: who it is, where its fleet is, how it runs."""
+    fields = {
+        "cluster": settings.cluster_name,
+        "operator_id": settings.operator_id,
+        "table": settings.dynamodb_table,
+        "region": settings.aws_region,
+        "version": __version__,
+        "mode": mode[0],
+    }
+    log.info(
+        "%s %s starts: cluster %s, operator ID %s, table %s, region %s, mode %s; watching %s",
+        process,
+        __version__,
+        settings.cluster_name,
+        settings.operator_id,
+        settings.dynamodb_table,
+        settings.aws_region,
+        mode[1],
+        watching,
+        extra=fields,
+    )
+
+
+def _stops(process: str, settings: Settings, why: str, note: str = "", *, level: int = logging.INFO) -> None:
+    """The last line of `run` and `watchdog`: why it stops (the `reason` field of a JSON line)."""
+    log.log(level, "%s stops: %s%s", process, why, note, extra={"cluster": settings.cluster_name, "reason": why})
+
+
+def _close(server: WSGIServer) -> None:
+    server.shutdown()
+    server.server_close()
 
 
 def _leadership(settings: Settings, kube: KubeClient, clock: EventLoopClock) -> Leadership | None:
@@ -173,12 +235,9 @@ def _leadership(settings: Settings, kube: KubeClient, clock: EventLoopClock) -> 
 async def _follow(
     leadership: Leadership, ctx: OperatorContext, client: Any, settings: Settings, stop: asyncio.Event
 ) -> bool:
-    """Wait to lead (True), or until stopped (False): SIGTERM and SIGINT stop a follower at once. Meanwhile the
-    watches of what the groups list are kept synced, and the DynamoDB client warm, to take over without a gap."""
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    """Wait to lead (True), or until stopped (False): SIGTERM and SIGINT stop a follower at once (they set `stop`:
+    see Stop). Meanwhile the watches of what the groups list are kept synced, and the DynamoDB client warm, to
+    take over without a gap."""
     log.info(
         "replica %s follows: it leads once the Lease %s/%s is released or expires",
         settings.pod_name,
@@ -226,10 +285,10 @@ async def _lead(
     *,
     login: bool,
     started: asyncio.Event,
-    stop: asyncio.Event,
+    stop: Stop,
 ) -> str:
-    """Run the operator (kopf and the watchdog's Lease) until stopped; why it stopped: "stopped" (SIGTERM, SIGINT
-    or the stop flag), "lost the leader Lease", or "deposed" (another replica leads)."""
+    """Run the operator (kopf and the watchdog's Lease) until stopped; why it stopped: STOPPED (SIGTERM, SIGINT
+    or the stop flag), "lost the leader Lease: ...", or "deposed: ..." (another replica leads)."""
     health = ctx.health
     assert health is not None
     registry = build_registry(ctx, kube, login=login)
@@ -253,9 +312,10 @@ async def _lead(
     async def when_started() -> None:
         await started.wait()
         health.started = True
+        stop.listen()  # kopf's own handlers would stop it without telling us which signal it was
 
     async def stopping() -> None:  # whichever comes first stops kopf
-        waits = [asyncio.ensure_future(flag.wait()) for flag in (stop, lost, ctx.deposed)]
+        waits = [asyncio.ensure_future(flag.wait()) for flag in (stop.flag, lost, ctx.deposed)]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -284,8 +344,15 @@ async def _lead(
     if ctx.deposed.is_set():
         return "deposed: another replica of this cluster's operator leads"
     if lost.is_set():
-        return "lost the leader Lease"
-    return "stopped"
+        return "lost the leader Lease: another replica leads"
+    return STOPPED
+
+
+def _serve_metrics(serve: Callable[[int], WSGIServer | None], port: int) -> WSGIServer | None:
+    try:
+        return serve(port)
+    except OSError as exc:
+        raise StartupError(f"cannot serve metrics on port {port}: {exc}") from None
 
 
 def watch() -> int:
@@ -307,35 +374,53 @@ def watch() -> int:
 
 
 async def watchdog(settings: Settings, *, api_client: Any = None, stop: asyncio.Event | None = None) -> None:
-    """Run the watchdog until SIGTERM/SIGINT (or `stop`), with /healthz on HEALTH_PORT."""
+    """Run the watchdog until SIGTERM/SIGINT (or `stop`), with /healthz on HEALTH_PORT and its own metrics
+    (failover_watchdog_*) on METRICS_PORT."""
     if api_client is None:
         try:
             api_client = api_client_from_environment()
         except Exception as exc:  # the kubernetes client raises several unrelated types here
             raise StartupError(f"no Kubernetes configuration (in-cluster or KUBECONFIG): {exc}") from None
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    stopping = Stop(stop)
+    stopping.listen()
+    metrics = WatchdogMetrics()
+    metrics.identify(settings.cluster_name, settings.operator_id, __version__)
+    server = _serve_metrics(metrics.serve, settings.metrics_port)
     kube = KubeClient(api_client)
     dog = Watchdog(
-        kube, Workloads(kube), EventLoopClock(), settings.lease_namespace, settings.lease_name, settings.namespaces
-    )
-    health = await _health_server(settings.health_port)
-    log.info(
-        "failover-operator watchdog %s: cluster %s, Lease %s/%s, watching %s",
-        __version__,
-        settings.cluster_name,
+        kube,
+        Workloads(kube),
+        EventLoopClock(),
         settings.lease_namespace,
         settings.lease_name,
-        ", ".join(settings.namespaces) or "all namespaces",
+        settings.namespaces,
+        metrics=metrics,
     )
     try:
-        await dog.run(stop)
+        health = await _health_server(settings.health_port)
+    except StartupError:
+        if server is not None:
+            await asyncio.to_thread(_close, server)
+        kube.close()
+        raise
+    _starts(
+        "failover-operator watchdog",
+        settings,
+        ("alone", "alone (one watchdog per cluster: no leader election)"),
+        f"the Lease {settings.lease_namespace}/{settings.lease_name}, "
+        + (", ".join(settings.namespaces) or "all namespaces"),
+    )
+    try:
+        await dog.run(stopping.flag)
+        _stops("failover-operator watchdog", settings, stopping.why())
+    except Exception as exc:
+        _stops("failover-operator watchdog", settings, f"failed: {exc!r}", level=logging.ERROR)
+        raise
     finally:
         await health.cleanup()
         kube.close()
+        if server is not None:
+            await asyncio.to_thread(_close, server)
 
 
 async def _health_server(port: int) -> web.AppRunner:

@@ -29,6 +29,8 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from .clock import Clock
+from .logs import Repeats, template
+from .metrics import WatchdogMetrics
 from .model import Role
 from .reconciler.maintenance import MaintenanceBoard
 from .reconciler.plan import plan_of
@@ -157,7 +159,7 @@ class LeaseKeeper:
             await self.kube.patch(LEASE, self.namespace, self.name, patch)
         except KubeError as exc:
             text = str(exc)
-            if text != self._warned:
+            if self._warned is None or template(text) != template(self._warned):  # once per kind of failure
                 hint = " (the Helm chart creates it; see README, Watchdog)" if exc.not_found else ""
                 log.warning("cannot renew the watchdog Lease %s/%s: %s%s", self.namespace, self.name, text, hint)
             self._warned = text
@@ -197,6 +199,7 @@ class Watchdog:
         namespaces: list[str],
         *,
         poll: float = 0.25,
+        metrics: WatchdogMetrics | None = None,
     ) -> None:
         self.kube = kube
         self.workloads = workloads
@@ -211,21 +214,30 @@ class Watchdog:
         self._failed: dict[tuple[str, str], str] = {}  # (namespace, name) -> what the last fencing could not do
         self._held: frozenset[str] = frozenset()  # groups the operator holds in maintenance, as the Lease says
         self._left_alone: set[str] = set()  # held groups we did not fence (said once)
+        self._unreadable: str | None = None  # why the last look could not read the Lease
+        self._repeats = Repeats(clock.monotonic)
+        self.metrics = metrics or WatchdogMetrics()
         self.fenced = 0
 
     async def step(self) -> bool:
         """One look at the Lease; True when the last renewal that vouched for serving has run out (and the
         fencing was done). A renewal saying nothing is served does not extend it (rules.watchdog_deadline)."""
+        where = f"{self.lease_namespace}/{self.lease_name}"
         try:
             lease = await self.kube.get(LEASE, self.lease_namespace, self.lease_name)
         except KubeError as exc:
-            log.warning("cannot read the Lease %s/%s: %s", self.lease_namespace, self.lease_name, exc)
-            return False  # not seeing the Lease is not seeing it quiet: the API is the problem, fencing is moot
+            # Not seeing the Lease is not seeing it quiet: the API is the problem, fencing is moot.
+            return self._blind(f"cannot read the operator's Lease {where}: {exc}")
         if lease is None:
-            return False
+            return self._blind(f"the operator's Lease {where} does not exist (the Helm chart creates it)")
+        if self._unreadable is not None:
+            log.info("the operator's Lease %s can be read again", where)
+            self._unreadable = None
         meta = lease.get("metadata") or {}
         version = meta.get("resourceVersion")
         quiet = self._seen.observe("lease", version)
+        self.metrics.lease_readable.set(1)
+        self.metrics.lease_age.set(quiet)
         now = self.clock.monotonic()
         blind_for = 0.0 if self._looked_at is None else now - self._looked_at
         self._looked_at = now
@@ -238,11 +250,24 @@ class Watchdog:
         self._deadline = watchdog_deadline(
             self._deadline, quiet == 0.0, now, allowed, blind_for=blind_for, renewed_every=every
         )
+        self.metrics.armed.set(0 if self._deadline is None else 1)
         if self._deadline is None or now <= self._deadline:
             return False
         if await self.fence(quiet):
             self._deadline = None  # nothing is served any more: nothing to fence until someone vouches again
+            self.metrics.armed.set(0)
         return True
+
+    def _blind(self, why: str) -> bool:
+        """The Lease could not be seen: said once a minute (not at every look), and in the metrics."""
+        self._unreadable = why
+        if self._repeats.news("lease", why):
+            log.warning("%s", why)
+        self.metrics.lease_readable.set(0)
+        age = self._seen.age("lease")
+        if age is not None:
+            self.metrics.lease_age.set(age)  # unchanged for at least this long, as far as it knows
+        return False
 
     async def fence(self, quiet: float) -> bool:
         """Scale every group this cluster serves as PRIMARY down to FENCED; True once nothing is left serving (or
@@ -293,6 +318,9 @@ class Watchdog:
             return not result.errors  # the same refusal as last time: tried again, said once
         self._failed[key] = failed
         self.fenced += 1
+        if result.changed:
+            self.metrics.fences.inc()
+            self.metrics.last_fence.set(self.clock.now().timestamp())
         text = (
             f"the operator's Lease has not changed for {quiet:.1f}s: its operator is gone or frozen; the watchdog "
             f"scaled {namespace}/{name} down (FENCED) so that a standby may take over without overlap"

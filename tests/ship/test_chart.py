@@ -166,7 +166,7 @@ def test_the_deployment_is_locked_down(helm: Path) -> None:
     assert ports == {"health": defaults["health_port"].default, "metrics": defaults["metrics_port"].default}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
-    (service,) = [o for o in render(helm, MINIMAL) if o["kind"] == "Service"]
+    service = one(render(helm, MINIMAL), "Service")
     assert service["spec"]["publishNotReadyAddresses"] is True  # metrics scraped while not ready (DynamoDB down)
     assert container["args"] == ["run"] and "command" not in container  # the image's entrypoint runs
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
@@ -220,9 +220,10 @@ def test_custom_values_reach_the_objects(helm: Path) -> None:
 def test_metrics_can_be_turned_off(helm: Path) -> None:
     objs = render(helm, {**MINIMAL, "metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}})
     assert not [o for o in objs if o["kind"] in ("Service", "ServiceMonitor")]
-    deployment = one(objs, "Deployment")
-    assert env_of(deployment)["METRICS_PORT"] == "0"
-    assert [p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]] == ["health"]
+    for watchdog in (False, True):
+        deployment = one(objs, "Deployment", watchdog=watchdog)
+        assert env_of(deployment)["METRICS_PORT"] == "0"
+        assert [p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]] == ["health"]
 
 
 def test_namespaced_mode_has_roles_and_no_cluster_role(helm: Path) -> None:
@@ -307,6 +308,31 @@ def test_a_disruption_budget_keeps_one_replica_only_when_there_is_a_spare(helm: 
     )
     # One replica and a budget of one would block every node drain.
     assert not [o for o in render(helm, {**MINIMAL, "replicaCount": 1}) if o["kind"] == "PodDisruptionBudget"]
+
+
+def test_the_watchdogs_metrics_are_served_and_scraped_like_the_operators(helm: Path) -> None:
+    objs = render(helm, CUSTOM)  # metrics on port 9091, a ServiceMonitor
+    watchdog = one(objs, "Deployment", watchdog=True)
+    pod = watchdog["spec"]["template"]["spec"]
+    ports = {p["name"]: p["containerPort"] for p in pod["containers"][0]["ports"]}
+    assert ports == {"health": 8081, "metrics": 9091} and env_of(watchdog)["METRICS_PORT"] == "9091"
+    service = one(objs, "Service", watchdog=True)
+    assert service["metadata"]["name"] == f"{RELEASE}-watchdog-metrics"
+    assert service["spec"]["selector"] == watchdog["spec"]["selector"]["matchLabels"]  # the watchdog's pod only
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9091, "targetPort": "metrics", "protocol": "TCP"}]
+    assert service["metadata"]["annotations"] == CUSTOM["metrics"]["service"]["annotations"]
+    monitor = one(objs, "ServiceMonitor", watchdog=True)
+    assert monitor["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "metrics", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}
+    ]
+    # Neither ServiceMonitor selects the other's Service (one job each: the alerts tell them apart by it).
+    operator_service, operator_monitor = one(objs, "Service"), one(objs, "ServiceMonitor")
+    assert not operator_monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert not monitor["spec"]["selector"]["matchLabels"].items() <= operator_service["metadata"]["labels"].items()
+    # No ServiceMonitor without the operator's CRDs being asked for.
+    assert not [o for o in render(helm, MINIMAL) if o["kind"] == "ServiceMonitor"]
 
 
 def test_the_watchdog_can_be_turned_off(helm: Path) -> None:

@@ -163,7 +163,11 @@ def test_5_a_forced_move_past_an_owner_that_never_confirmed_reports_an_unknown_o
     events = [e.text for e in outcome.world.story if e.cluster == "west" and e.text.startswith("FailoverSucceeded:")]
     assert events and "never confirmed it stopped serving" in events[0]
     metrics = west.operator.ctx.metrics if west.operator is not None else None
-    assert metrics is not None and metrics.unconfirmed_moves.labels("shop", "web")._value.get() == 1
+    assert metrics is not None
+    unconfirmed = metrics.registry.get_sample_value(
+        "failover_unconfirmed_moves_total", {"namespace": "shop", "name": "web"}
+    )
+    assert unconfirmed == 1
 
 
 def test_6_a_forced_request_withdrawn_and_written_again_waits_the_force_wait_from_the_new_request() -> None:

@@ -129,3 +129,63 @@ def test_kopfs_own_chatter_is_at_warning() -> None:
         root.handlers[:] = handlers
         root.setLevel(level)
         logging.getLogger("kopf").setLevel(logging.NOTSET)
+
+
+def test_a_repeated_line_whose_numbers_change_is_the_same_news() -> None:
+    from failover_operator.logs import Repeats
+
+    now = [0.0]
+    repeats = Repeats(lambda: now[0])
+    fencing = "cannot write its heartbeat for shop/web (last written {}s ago, limit 7.5s)"
+    assert repeats.news("decision", ("FENCE", fencing.format(1.8)))
+    now[0] = 0.5
+    assert not repeats.news("decision", ("FENCE", fencing.format(2.3)))  # the same warning, a later age
+    assert not repeats.news("decision", ("FENCE", fencing.format(12)))
+    assert repeats.news("decision", ("FENCE", "fencing shop/web2: another reason"))
+    # a number inside a name is part of the name: another cluster or group is other news
+    assert repeats.news("read", "cannot reach east-2")
+    assert repeats.news("read", "cannot reach east-3")
+    now[0] = 61.0
+    assert repeats.news("decision", ("FENCE", fencing.format(61.3)))  # once a minute still
+
+
+def test_the_kubernetes_clients_connection_retries_are_no_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    """The client's urllib3 pool retries a refused connection three times, each a WARNING of its own: none is
+    printed; what failed for good is the caller's to say (here, the exception)."""
+    from kubernetes import client
+
+    from failover_operator.logs import configure
+    from harness.dynamo import free_port
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        for log_level in ("INFO", "DEBUG"):
+            configure("text", log_level)
+            configuration = client.Configuration(host=f"http://127.0.0.1:{free_port()}")  # nothing listens
+            api = client.CoreV1Api(client.ApiClient(configuration))
+            with pytest.raises(Exception, match="Max retries exceeded"):
+                api.list_namespace(_request_timeout=1)
+            err = capsys.readouterr().err
+            assert "Retrying (Retry(" not in err and "WARNING" not in err, err
+            if log_level == "DEBUG":  # one line of ours per retry, at DEBUG
+                ours = [line for line in err.splitlines() if "the HTTP client retries it" in line]
+                assert len(ours) == 3 and all(" DEBUG " in line for line in ours), err
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name in ("kopf", "botocore", "aiobotocore", "aioboto3", "urllib3", "kubernetes", "asyncio"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_kopfs_lines_about_a_failover_group_carry_its_group() -> None:
+    import json
+
+    from failover_operator.logs import JsonFormatter
+
+    r = record("Deletion is in progress", name="kopf.objects", level=logging.INFO)
+    r.k8s_ref = {"apiVersion": "failover.dev/v1alpha1", "kind": "FailoverGroup", "namespace": "shop", "name": "web"}
+    line = json.loads(JsonFormatter().format(r))
+    assert line["group"] == "shop/web" and line["object"]["kind"] == "FailoverGroup"
+    r.k8s_ref = {"apiVersion": "failover.dev/v1alpha1", "kind": "Failover", "namespace": "shop", "name": "to-west"}
+    assert "group" not in json.loads(JsonFormatter().format(r))

@@ -4,7 +4,12 @@ fences again on every look until nothing is left serving (an API server that ref
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Any
+
+import pytest
+from prometheus_client import generate_latest
 
 from failover_operator.clock import FakeClock
 from failover_operator.watchdog import FENCE_AFTER, IDLE, Watchdog
@@ -105,3 +110,78 @@ async def test_it_fences_again_until_the_api_server_lets_it() -> None:
     assert not await dog.step()  # nothing left serving: nothing to fence until someone vouches again
     events = [reason for _, reason, _ in kube.events]
     assert events.count("WatchdogFenced") == 2  # the refusal once, the fencing once: not one per look
+
+
+def scrape(dog: Watchdog) -> dict[str, float]:
+    """The watchdog's /metrics as it would be served: sample (with its labels) -> value."""
+    out = {}
+    for line in generate_latest(dog.metrics.registry).decode().splitlines():
+        if line and not line.startswith("#"):
+            sample, _, value = line.rpartition(" ")
+            out[sample] = float(value)
+    return out
+
+
+async def test_its_metrics_say_what_it_sees_of_the_lease_and_when_it_fenced() -> None:
+    clock, kube, dog = world()
+    dog.metrics.identify("east", "fleet", "1.2.3")
+    assert math.isnan(scrape(dog)["failover_watchdog_lease_age_seconds"])  # not seen yet: unknown, not 0
+    await renew(kube, "1.000")
+    assert not await dog.step()
+    seen = scrape(dog)
+    assert seen['failover_watchdog_up{cluster="east",operator_id="fleet",version="1.2.3"}'] == 1.0
+    assert seen["failover_watchdog_lease_readable"] == 1.0
+    assert seen["failover_watchdog_lease_age_seconds"] == 0.0
+    assert seen["failover_watchdog_armed"] == 1.0  # the renewal vouches for serving: it fences if it goes quiet
+    assert seen["failover_watchdog_fences_total"] == 0.0
+    assert seen["failover_watchdog_last_fence_timestamp_seconds"] == 0.0
+    clock.advance(0.6)
+    assert not await dog.step()
+    assert scrape(dog)["failover_watchdog_lease_age_seconds"] == pytest.approx(0.6)
+    clock.advance(0.5)
+    assert await dog.step()  # fenced
+    seen = scrape(dog)
+    assert seen["failover_watchdog_fences_total"] == 1.0
+    assert seen["failover_watchdog_last_fence_timestamp_seconds"] == clock.now().timestamp()
+    assert seen["failover_watchdog_armed"] == 0.0  # nothing served any more
+    assert seen["failover_watchdog_lease_age_seconds"] == pytest.approx(1.1)
+
+
+async def test_a_refused_fence_is_not_counted_until_it_is_done() -> None:
+    clock, kube, dog = world()
+    await renew(kube, "0.500")
+    assert not await dog.step()
+    kube.faults.refuse_writes = True
+    clock.advance(1.0)
+    assert await dog.step()
+    assert scrape(dog)["failover_watchdog_fences_total"] == 0.0  # it tried: nothing was scaled down
+    kube.faults.refuse_writes = False
+    clock.advance(0.1)
+    assert await dog.step()
+    assert scrape(dog)["failover_watchdog_fences_total"] == 1.0
+
+
+async def test_a_lease_it_cannot_read_is_in_its_metrics_and_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    clock, kube, dog = world()
+    await renew(kube, IDLE)
+    assert not await dog.step()
+    kube.faults.unreachable = True
+    caplog.set_level(logging.INFO, logger="failover_operator.watchdog")
+    for _ in range(20):  # five seconds of looks at 0.25 s
+        clock.advance(0.25)
+        assert not await dog.step()
+    seen = scrape(dog)
+    assert seen["failover_watchdog_lease_readable"] == 0.0
+    assert seen["failover_watchdog_lease_age_seconds"] == pytest.approx(5.0)  # unchanged for all it knows
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "cannot read the operator's Lease failover-operator/failover-operator" in warnings[0]
+    kube.faults.unreachable = False
+    clock.advance(0.25)
+    assert not await dog.step()
+    assert scrape(dog)["failover_watchdog_lease_readable"] == 1.0
+    assert "the operator's Lease failover-operator/failover-operator can be read again" in caplog.messages
+    del kube.objects[("leases", NS, LEASE)]
+    clock.advance(0.25)
+    assert not await dog.step()
+    assert scrape(dog)["failover_watchdog_lease_readable"] == 0.0
+    assert "the operator's Lease failover-operator/failover-operator does not exist" in caplog.messages[-1]
