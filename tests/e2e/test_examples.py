@@ -54,4 +54,3 @@ async def test_the_examples_bring_a_group_up_and_move_it(fleet_of) -> None:
         status = await failover_status(west, "web-to-west")
         assert status["phase"] == "Succeeded", status.get("message")
         await settle(fleet, "west", replicas=replicas, epoch=2, within=30)
-
