@@ -725,7 +725,8 @@ class FailoverSpec(_Model):
     )
     force: StrictBool = Field(
         False,
-        description="Move even if the target is unhealthy, the group is suspended or the old primary does not answer.",
+        description="Move even if the target is unhealthy, the group is suspended or the old primary does not answer: "
+        "the target waits two heartbeatIntervals for the old primary to confirm it stopped, then moves without it.",
     )
     reason: Text | None = Field(None, description="Why the failover is requested, for people and the history.")
     dry_run: StrictBool = Field(

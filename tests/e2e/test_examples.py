@@ -4,28 +4,12 @@ moves it to west -- waited for as the README says, with `kubectl wait --for=cond
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-
 import yaml
 
-from harness.apiserver import RealCluster
-
-from ..ship.tools import ROOT, require_tool
-from .helpers import failover_status, settle
+from ..ship.tools import ROOT
+from .helpers import failover_status, kubectl, settle
 
 EXAMPLES = ROOT / "deploy" / "examples"
-
-
-async def kubectl(cluster: RealCluster, *args: str) -> subprocess.CompletedProcess[str]:
-    binary = require_tool("kubectl")
-    return await asyncio.to_thread(
-        subprocess.run,
-        [str(binary), "--kubeconfig", str(cluster.kubeconfig), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def example_replicas() -> int:
