@@ -24,7 +24,7 @@ IMAGE   ?= failover-operator:$(VERSION)
 .PHONY: help venv install test lint typecheck bench bench-rto bench-scale chaos demo run crds setup-table clean tools envtest ship deploy-manifests image
 
 help:
-	@echo "make demo   - two local API servers, one local DynamoDB, a real failover (no cloud, no cluster)"
+	@echo "make demo   - two local API servers, one local DynamoDB, a real failover, shown with kubectl (no cloud, no cluster)"
 	@echo "make test   - lint (ruff, mypy) and the whole test suite"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks (JSON lines)"
@@ -110,8 +110,9 @@ JOBS   ?= 2
 chaos: install
 	PYTHONHASHSEED=0 $(BIN)/python -m harness.simulation --trials $(TRIALS) --seed $(SEED) --jobs $(JOBS)
 
-demo: install envtest
-	$(BIN)/python -m harness.demo
+# kubectl first: the demo prints what the real kubectl shows (a fetched binary, or the machine's: see `tools`)
+demo: install envtest $(KUBECTL)
+	KUBECTL=$(KUBECTL) $(BIN)/python -m harness.demo
 
 run: install
 	$(BIN)/failover-operator run
