@@ -21,7 +21,7 @@ REQUIRE_ENVTEST := $(if $(wildcard $(ENVTEST_SOURCE)/SHA256SUMS),1,0)
 export PYTHONPATH := $(CURDIR)
 IMAGE   ?= failover-operator:$(VERSION)
 
-.PHONY: help venv install test lint typecheck bench bench-rto bench-scale chaos demo run crds setup-table clean tools envtest ship deploy-manifests image
+.PHONY: help venv install test lint typecheck bench bench-rto bench-scale chaos demo run crds setup-table clean tools envtest ship deploy-manifests image lock
 
 help:
 	@echo "make demo   - two local API servers, one local DynamoDB, a real failover, shown with kubectl (no cloud, no cluster)"
@@ -38,6 +38,7 @@ help:
 	@echo "make ship   - only the shipping checks: chart, manifests, RBAC, IAM, Dockerfile (tests/ship)"
 	@echo "make deploy-manifests - render deploy/failover-operator.yaml from charts/failover-operator"
 	@echo "make image  - docker build -t $(IMAGE) . (needs a Docker engine)"
+	@echo "make lock   - pin the image's runtime dependencies in requirements.lock: the tested versions, with hashes (asks the package index)"
 
 venv: $(BIN)/python
 
@@ -82,6 +83,12 @@ deploy-manifests: install tools
 
 image:
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
+# The image installs exactly requirements.lock (pip --require-hashes). Run after a change of dependencies and
+# `make install`; a test fails while the lock differs from what the tests run with.
+lock: install
+	$(BIN)/python -m tests.ship.lock --write
+	$(BIN)/python -m tests.ship.lock --verify
 
 lint: install
 	$(BIN)/ruff check .
