@@ -21,10 +21,10 @@ REQUIRE_ENVTEST := $(if $(wildcard $(ENVTEST_SOURCE)/SHA256SUMS),1,0)
 export PYTHONPATH := $(CURDIR)
 IMAGE   ?= failover-operator:$(VERSION)
 
-.PHONY: help venv install test lint typecheck bench bench-rto bench-scale chaos demo run crds setup-table clean tools envtest ship deploy-manifests image
+.PHONY: help venv install test lint typecheck bench bench-rto bench-scale chaos demo run crds setup-table clean tools envtest ship deploy-manifests image lock
 
 help:
-	@echo "make demo   - two local API servers, one local DynamoDB, a real failover (no cloud, no cluster)"
+	@echo "make demo   - two local API servers, one local DynamoDB, a real failover, shown with kubectl (no cloud, no cluster)"
 	@echo "make test   - lint (ruff, mypy) and the whole test suite"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks (JSON lines)"
@@ -38,6 +38,7 @@ help:
 	@echo "make ship   - only the shipping checks: chart, manifests, RBAC, IAM, Dockerfile (tests/ship)"
 	@echo "make deploy-manifests - render deploy/failover-operator.yaml from charts/failover-operator"
 	@echo "make image  - docker build -t $(IMAGE) . (needs a Docker engine)"
+	@echo "make lock   - pin the image's runtime dependencies in requirements.lock: the tested versions, with hashes (asks the package index)"
 
 venv: $(BIN)/python
 
@@ -83,6 +84,12 @@ deploy-manifests: install tools
 image:
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
+# The image installs exactly requirements.lock (pip --require-hashes). Run after a change of dependencies and
+# `make install`; a test fails while the lock differs from what the tests run with.
+lock: install
+	$(BIN)/python -m tests.ship.lock --write
+	$(BIN)/python -m tests.ship.lock --verify
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -110,8 +117,9 @@ JOBS   ?= 2
 chaos: install
 	PYTHONHASHSEED=0 $(BIN)/python -m harness.simulation --trials $(TRIALS) --seed $(SEED) --jobs $(JOBS)
 
-demo: install envtest
-	$(BIN)/python -m harness.demo
+# kubectl first: the demo prints what the real kubectl shows (a fetched binary, or the machine's: see `tools`)
+demo: install envtest $(KUBECTL)
+	KUBECTL=$(KUBECTL) $(BIN)/python -m harness.demo
 
 run: install
 	$(BIN)/failover-operator run

@@ -3,7 +3,8 @@
 Starts a local DynamoDB (moto) and two Kubernetes API servers, `east` and `west` -- real kube-apiservers when
 their binaries are there (see harness/apiserver.py), emulated ones otherwise -- runs the real operator process
 for each (`failover-operator run`, as in a pod), applies a FailoverGroup with a Deployment in both, then a
-Failover to west, and shows what a person sees with kubectl (the real kubectl's output when it is there).
+Failover to west, and shows what a person sees with kubectl: the real kubectl's output (`make demo` fetches it
+first and passes it as KUBECTL) when the API servers are real; kubectl's columns printed by hand otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,12 @@ from .manifests import deployment
 from .processes import OperatorProcess
 
 ROOT = Path(__file__).resolve().parents[1]
-KUBECTL = ROOT / ".tools" / "kubectl"
+
+
+def kubectl_binary(environ: Mapping[str, str] = os.environ) -> Path:
+    """The kubectl `make demo` fetched (it passes KUBECTL), else the one `make tools` put in .tools/."""
+    return Path(environ.get("KUBECTL") or ROOT / ".tools" / "kubectl")
+
 
 TABLE = "failover-demo"
 OPERATOR_ID = "demo"
@@ -75,10 +81,11 @@ async def get_fg(clusters: dict[str, Cluster]) -> str:
 async def kubectl(cluster: Cluster, *args: str) -> str | None:
     """The real kubectl's output, when the binary and a real API server are there (else None)."""
     kubeconfig = getattr(cluster, "kubeconfig", None)
-    if kubeconfig is None or not KUBECTL.exists():
+    binary = kubectl_binary()
+    if kubeconfig is None or not binary.exists():
         return None
     done = await asyncio.to_thread(
-        subprocess.run, [str(KUBECTL), "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True
+        subprocess.run, [str(binary), "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True
     )
     return (done.stdout or done.stderr).rstrip()
 
@@ -125,6 +132,8 @@ async def two_clusters() -> AsyncIterator[dict[str, Cluster]]:
             for cluster in clusters.values():
                 await cluster.ensure_namespace("shop")
             say(f"  real kube-apiservers (envtest binaries in {assets}), one etcd")
+            if not kubectl_binary().exists():
+                say(f"  {DIM}no kubectl at {kubectl_binary()} (`make tools`): its columns are printed by hand{RESET}")
             yield dict(clusters)
             for cluster in clusters.values():
                 await cluster.close()

@@ -182,6 +182,12 @@ def _matches(pattern: str, what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+# A CEL rule runs even where the field's pattern failed (a pattern is no "blocking" error), and duration() of a
+# string that is no duration fails the rule with an evaluation error of its own: each rule that parses a duration
+# passes on what is not one, and leaves it to the pattern's message.
+_IS_DURATION = f"{{d}}.matches(r'{DURATION_PATTERN}')"
+_DURATION_RULE = f"!{_IS_DURATION} || duration({{d}}) > duration('0s')"
+
 # Patterns go into the schema through json_schema_extra rather than Field(pattern=...), so that pydantic
 # reports the clearer messages of the validators above instead of "String should match pattern '...'".
 Duration = Annotated[
@@ -192,7 +198,7 @@ Duration = Annotated[
         json_schema_extra={
             "pattern": DURATION_PATTERN,
             "x-kubernetes-validations": [
-                {"rule": "duration(self) > duration('0s')", "message": "must be a duration greater than zero"}
+                {"rule": _DURATION_RULE.format(d="self"), "message": "must be a duration greater than zero"}
             ],
         },
     ),
@@ -346,11 +352,15 @@ class Durations(NamedTuple):
 
 
 # The cross-field rule in CEL. Written with has() and the defaults because objects stored before a default
-# existed are validated without it (e.g. on a status update).
+# existed are validated without it (e.g. on a status update). It judges only two valid durations and a timeout
+# above zero: anything else has its own message on its own field, and this one would only repeat it.
+_INTERVAL = f"(has(self.heartbeatInterval) ? self.heartbeatInterval : '{DEFAULT_HEARTBEAT_INTERVAL}')"
+_TIMEOUT = (
+    f"(has(self.timeouts) && has(self.timeouts.heartbeat) ? self.timeouts.heartbeat : '{DEFAULT_HEARTBEAT_TIMEOUT}')"
+)
 _HEARTBEAT_RULE = (
-    f"duration(has(self.heartbeatInterval) ? self.heartbeatInterval : '{DEFAULT_HEARTBEAT_INTERVAL}') < "
-    "duration(has(self.timeouts) && has(self.timeouts.heartbeat) ? self.timeouts.heartbeat : "
-    f"'{DEFAULT_HEARTBEAT_TIMEOUT}')"
+    f"!{_IS_DURATION.format(d=_INTERVAL)} || !{_IS_DURATION.format(d=_TIMEOUT)} || "
+    f"duration({_TIMEOUT}) <= duration('0s') || duration({_INTERVAL}) < duration({_TIMEOUT})"
 )
 
 
@@ -719,7 +729,8 @@ class FailoverSpec(_Model):
             "x-kubernetes-list-type": "atomic",
             "x-kubernetes-validations": [
                 {
-                    "rule": "self.all(g, self.exists_one(h, h.name == g.name && "
+                    # has(): an item without a name is its own rule's message, not an evaluation error here
+                    "rule": "self.all(g, !has(g.name) || self.exists_one(h, has(h.name) && h.name == g.name && "
                     "(has(h.__namespace__) ? h.__namespace__ : '') == (has(g.__namespace__) ? g.__namespace__ : '')))",
                     "message": "must not list a group twice",
                 }
@@ -733,7 +744,8 @@ class FailoverSpec(_Model):
     )
     force: StrictBool = Field(
         False,
-        description="Move even if the target is unhealthy, the group is suspended or the old primary does not answer.",
+        description="Move even if the target is unhealthy, the group is suspended or the old primary does not answer: "
+        "the target waits two heartbeatIntervals for the old primary to confirm it stopped, then moves without it.",
     )
     reason: Text | None = Field(None, description="Why the failover is requested, for people and the history.")
     dry_run: StrictBool = Field(

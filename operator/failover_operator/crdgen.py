@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -118,6 +119,65 @@ def _ordered(node: dict[str, Any]) -> dict[str, Any]:
     return {k: node[k] for k in [*known, *sorted(k for k in node if k not in _ORDER)]}
 
 
+# A type, required, enum, maxLength or maxItems violation anywhere in an object makes the API server skip every
+# CEL rule of the object and say so in a line of its own after the real message ("<nil>: Invalid value: null:
+# some validation rules were not checked because the object was invalid; ..."). In the spec, where people make
+# mistakes, the two of those a person meets most -- a field left out, a value not among the allowed ones -- are
+# therefore rules themselves (a rule's own failure blocks nothing), with messages that say what to write. Kept
+# as they are: `required` on the keys of list-maps (the API server refuses a CRD whose map keys are neither
+# required nor defaulted), types, maxLength and maxItems (which bound the rules' cost); and the status, which the
+# operator writes, not people.
+_CEL_RESERVED = {"namespace", "in", "as", "break", "const", "continue", "else", "false", "for", "function", "if",
+                 "import", "let", "loop", "package", "null", "return", "true", "var", "void", "while"}  # fmt: skip
+
+
+def unblocking(node: Mapping[str, Any], *, keep_required: Sequence[str] = ()) -> dict[str, Any]:
+    """`node` (a spec schema) with `enum` and `required` (but for `keep_required`) turned into CEL rules."""
+    out = dict(node)
+    rules: list[dict[str, str]] = []
+    if "enum" in out:
+        values = [str(v) for v in out.pop("enum")]
+        if not all(re.fullmatch(r"\w+", v) for v in values):
+            raise SchemaError(f"enum values must be words to go into a CEL rule: {values}")
+        allowed = ", ".join(f"'{v}'" for v in values)
+        listed = ", ".join(f'"{v}"' for v in values)
+        rules.append({"rule": f"self in [{allowed}]", "message": f"supported values: {listed}"})
+    if "properties" in out:
+        out["properties"] = {name: unblocking(sub) for name, sub in out["properties"].items()}
+        required = list(out.pop("required", []))
+        if kept := [name for name in required if name in keep_required]:
+            out["required"] = kept
+        for name in (n for n in required if n not in keep_required):
+            rules.append(required_rule(name, out["properties"][name]))
+            out["properties"][name] = _ordered(
+                {
+                    **out["properties"][name],
+                    "description": f"{out['properties'][name].get('description', '')} Required.",
+                }
+            )
+    if "items" in out:
+        out["items"] = unblocking(out["items"], keep_required=out.get("x-kubernetes-list-map-keys", ()))
+    if rules:
+        out["x-kubernetes-validations"] = [*rules, *out.get("x-kubernetes-validations", [])]
+    return _ordered(out)
+
+
+def required_rule(name: str, node: Mapping[str, Any]) -> dict[str, str]:
+    """The CEL rule that field `name` (schema `node`) is present, its message saying what belongs there."""
+    field = f"__{name}__" if name in _CEL_RESERVED else name
+    what = _first_sentence(node.get("description", ""))
+    return {"rule": f"has(self.{field})", "message": f"{name} is required" + (f": {what}" if what else "")}
+
+
+def _first_sentence(description: str) -> str:
+    """'The cluster that becomes primary. More.' -> 'the cluster that becomes primary' (for a message's tail)."""
+    sentence = description.split(". ", 1)[0].rstrip(".")
+    first = sentence.split(" ", 1)[0]
+    if first[1:] == first[1:].lower():  # "The", "A", "Name": not "FailoverGroups" or "UPTIME"
+        sentence = sentence[:1].lower() + sentence[1:]
+    return sentence
+
+
 def _column(name: str, type_: str, path: str, description: str, priority: int = 0) -> dict[str, Any]:
     column: dict[str, Any] = {"name": name, "type": type_, "jsonPath": path, "description": description}
     if priority:
@@ -167,6 +227,7 @@ _MODELS: dict[str, tuple[type[BaseModel], type[BaseModel], str]] = {
 def crd(resource: api.ResourceKind) -> dict[str, Any]:
     """The CustomResourceDefinition (apiextensions.k8s.io/v1) of one kind."""
     spec_model, status_model, description = _MODELS[resource.kind]
+    spec = unblocking(structural(spec_model))
     schema = {
         "type": "object",
         "description": description,
@@ -174,10 +235,10 @@ def crd(resource: api.ResourceKind) -> dict[str, Any]:
             "apiVersion": {"type": "string", "description": "APIVersion of this object: failover.dev/v1alpha1."},
             "kind": {"type": "string", "description": f"Kind of this object: {resource.kind}."},
             "metadata": {"type": "object"},
-            "spec": structural(spec_model),
+            "spec": spec,
             "status": structural(status_model),
         },
-        "required": ["spec"],
+        "x-kubernetes-validations": [required_rule("spec", spec)],  # not `required`: see unblocking()
     }
     return {
         "apiVersion": "apiextensions.k8s.io/v1",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
+from harness.apiserver import RealCluster
 from harness.cluster import eventually
 from harness.fleet import Fleet, Member
 
+from ..ship.tools import require_tool
 from .manifests import deployment, group
 
 
@@ -129,3 +132,15 @@ async def posted(member: Member, kind: str, name: str, reason: str, namespace: s
         return True
 
     await eventually(check, within=5)
+
+
+async def kubectl(cluster: RealCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real kubectl against `cluster`, as its admin (in a thread: the operators keep running)."""
+    binary = require_tool("kubectl")
+    return await asyncio.to_thread(
+        subprocess.run,
+        [str(binary), "--kubeconfig", str(cluster.kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -86,6 +86,13 @@ async def test_an_invalid_failover_fails_with_the_reason(fleet_of):
         s = await eventually(failed, within=5)
         for words in ("targetCluster", "failoverGroups", "mode"):
             assert words in s["message"]
+        # Ended like any other Failover: `kubectl wait --for=condition=Complete` returns here too
+        assert {c["type"]: c["status"] for c in s["conditions"]} == {
+            "Complete": "True",
+            "Succeeded": "False",
+            "Failed": "True",
+        }
+        assert s["completionTime"]
         await posted(east, "Failover", "bad", "InvalidSpec")
 
 

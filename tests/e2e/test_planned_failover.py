@@ -6,7 +6,7 @@ import pytest
 
 from harness.cluster import eventually
 
-from .helpers import events, failover_status, phases_of, posted, settle, setup_group, status_of
+from .helpers import events, failover_status, kubectl, phases_of, posted, settle, setup_group, status_of
 from .manifests import failover
 
 
@@ -138,6 +138,11 @@ async def test_suspension_blocks_a_planned_failover_but_not_a_forced_one(fleet_o
         # `kubectl wait --for=condition=Succeeded` must not take a failure for success (Complete only says "over")
         conditions = {c["type"]: c["status"] for c in blocked["conditions"]}
         assert conditions == {"Complete": "True", "Succeeded": "False", "Failed": "True"}
+        # What the README says of `kubectl wait`, with the real kubectl (--timeout=0s: look once, do not wait)
+        for condition, met in (("Complete", True), ("Failed", True), ("Succeeded", False)):
+            waited = await kubectl(west.cluster, "wait", f"--for=condition={condition}", "--timeout=0s",
+                                   "-n", "shop", "failover/blocked")  # fmt: skip
+            assert (waited.returncode == 0) == met, (condition, waited.stdout, waited.stderr)
         await posted(west, "Failover", "blocked", "FailoverFailed")
         assert (await status_of(east)).get("owner") == "east"
 

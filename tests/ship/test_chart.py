@@ -384,6 +384,8 @@ def test_notes_say_what_to_run_next(helm: Path) -> None:
     # The notes name nothing a chart user does not have (the repository's deploy/ is not in the chart)
     assert "deploy/" not in notes
     assert "kind: Failover" in notes and "targetCluster: east" in notes
+    # The fleet CLI's settings, Region included (without it the CLI stops: "AWS_REGION ... is required")
+    assert "OPERATOR_ID=shop-fleet DYNAMODB_TABLE=failover-operator AWS_REGION=eu-west-1\n" in notes
     assert "WARNING" not in notes
     warned = run_helm(helm, "install", RELEASE, str(CHART), "--dry-run=client", "--set", "clusterName=east",
                       "--set", "operatorId=shop-fleet").stdout  # fmt: skip

@@ -1,9 +1,10 @@
 """The Dockerfile (parsed: there is no Docker engine here) and the wheel it installs.
 
 `make image` builds the image where Docker runs. These checks hold the Dockerfile to what the chart and the
-operator expect: a slim Python base, a multi-stage build that installs the wheel `pip wheel` makes from this
-project (with constraints.txt), a numeric non-root user (the chart's runAsUser), the operator as entrypoint
-with `run` as its command, and a build context (.dockerignore) that holds what the build copies and nothing else.
+operator expect: a slim Python base, a multi-stage build that installs every runtime dependency from
+requirements.lock (pinned, hashes required) and then the wheel `pip wheel` makes from this project, a numeric
+non-root user (the chart's runAsUser), the operator as entrypoint with `run` as its command, and a build context
+(.dockerignore) that holds what the build copies and nothing else.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.utils import canonicalize_name
 
 import failover_operator
 from failover_operator import cli
 from failover_operator.settings import Settings
 
+from . import lock
 from .manifests import CHART
 from .tools import ROOT
 
@@ -112,13 +115,46 @@ def test_multi_stage_on_a_slim_python_base() -> None:
     assert len({s.image for s in STAGES}) == 1, "the venv built in one stage runs on the other's Python"
 
 
-def test_the_build_stage_installs_the_wheel_pip_wheel_makes_with_the_constraints() -> None:
+def build_stage() -> Stage:
     (build,) = [s for s in STAGES[:-1] if s.name == FINAL.last("COPY").args.split()[0].removeprefix("--from=")]
-    script = " ".join(i.args for i in build.all("RUN"))
-    assert re.search(r"pip wheel --no-deps --wheel-dir (\S+) \.", script), script
-    assert re.search(r"pip install --constraint constraints\.txt \S+/failover_operator-\*\.whl", script), script
+    return build
+
+
+def test_the_build_stage_installs_the_lock_with_hashes_then_the_wheel_pip_wheel_makes_without_dependencies() -> None:
+    build = build_stage()
+    script = " && ".join(i.args for i in build.all("RUN"))
+    steps = [step.strip() for step in script.split("&&")]
+
+    def step(pattern: str) -> int:
+        found = [n for n, s in enumerate(steps) if re.search(pattern, s)]
+        assert len(found) == 1, f"{pattern!r} in {steps}"
+        return found[0]
+
+    locked = step(r"pip install --require-hashes --no-deps -r requirements\.lock$")
+    built = step(r"pip wheel --no-deps --wheel-dir (\S+) \.$")
+    wheel = step(r"pip install --no-deps \S+/failover_operator-\*\.whl$")
+    checked = step(r"pip check$")
+    assert locked < wheel < checked and built < wheel, steps
+    # Nothing else is installed: every other package comes from the lock, hashed
+    assert [s for s in steps if re.search(r"pip install", s)] == [steps[locked], steps[wheel]], steps
     copied = {word for i in build.all("COPY") for word in shlex.split(i.args)[:-1]}
-    assert {"pyproject.toml", "constraints.txt", "README.md", "operator/"} <= copied
+    assert {"pyproject.toml", "requirements.lock", "README.md", "LICENSE", "operator/"} <= copied
+    assert "constraints.txt" not in copied, "the lock pins everything; constraints.txt is for `make install`"
+
+
+def test_the_lock_pins_every_runtime_dependency_at_the_tested_version_with_hashes() -> None:
+    """pyproject's dependencies and theirs, transitively (extras included), each `==` the version installed
+    where the tests run, each with at least one sha256; for the base image the Dockerfile names."""
+    text = lock.LOCK.read_text()
+    assert lock.problems(text) == []
+    pins = lock.parse(text)
+    assert all(pin.hashes for pin in pins)
+    names = {pin.key for pin in pins}
+    for requirement in lock.runtime_requirements():
+        assert canonicalize_name(requirement.name) in names, requirement
+    assert {"pydantic-core", "botocore", "aiohttp", "urllib3"} <= names  # transitive ones too
+    assert ARGS["PYTHON_IMAGE"] == "python:3.11-slim-bookworm", "the lock's hashes are for CPython 3.11, glibc 2.36"
+    assert lock.PYTHON == (3, 11) and lock.GLIBC_MINOR == 36
 
 
 def test_the_runtime_stage_runs_the_operator_as_a_numeric_non_root_user() -> None:
@@ -189,15 +225,16 @@ PATTERNS = [
 
 def context_files() -> list[str]:
     """The files of the build context that the Dockerfile's COPY instructions need."""
-    files = ["pyproject.toml", "constraints.txt", "README.md"]
+    files = ["pyproject.toml", "requirements.lock", "README.md", "LICENSE"]
     files += [p.relative_to(ROOT).as_posix() for p in (ROOT / "operator").rglob("*") if p.is_file()]
     return [f for f in files if not dockerignored(f, PATTERNS)]
 
 
 def test_the_build_context_holds_what_the_build_copies_and_nothing_else() -> None:
-    for needed in ("pyproject.toml", "constraints.txt", "README.md", "operator/failover_operator/cli.py"):
+    for needed in ("pyproject.toml", "requirements.lock", "README.md", "LICENSE", "operator/failover_operator/cli.py"):
         assert not dockerignored(needed, PATTERNS), needed
     for excluded in (
+        "constraints.txt",
         ".venv/bin/python",
         ".git/HEAD",
         ".tools/helm",
@@ -245,6 +282,7 @@ def test_the_wheel_is_the_package_the_tests_run(wheel: Path) -> None:
     assert re.search(rf"^Name: {re.escape(PROJECT['name'])}$", metadata, re.M)
     assert re.search(rf"^Version: {re.escape(PROJECT['version'])}$", metadata, re.M)
     assert "failover-operator = failover_operator.cli:main" in entry_points
+    assert f"{dist_info}/licenses/LICENSE" in names, "the licence travels with the wheel"
     assert wheel.name == f"failover_operator-{PROJECT['version']}-py3-none-any.whl"
 
 

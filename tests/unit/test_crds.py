@@ -1,13 +1,16 @@
 """The generated CRDs: up to date, structural, and enforcing what the pydantic models enforce.
 
-jsonschema validates example objects against the openAPIV3Schema (it ignores the x-kubernetes-* keys, so the
-CEL rules are checked for presence only); kubernetes-validate checks the CRD manifests themselves against the
-apiextensions.k8s.io/v1 schema of real Kubernetes versions.
+jsonschema validates example objects against the openAPIV3Schema. It ignores the x-kubernetes-* keys: the CEL
+rules that stand for `required` and `enum` in the spec (crdgen.unblocking) are read back as those keywords for it,
+the others are checked for presence here and enforced on a real API server in tests/apiserver/test_crds.py.
+kubernetes-validate checks the CRD manifests themselves against the apiextensions.k8s.io/v1 schema of real
+Kubernetes versions.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
@@ -42,8 +45,24 @@ def walk(node: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, 
         yield from walk(node["additionalProperties"], f"{path}{{}}")
 
 
+REQUIRED_RULE = re.compile(r"has\(self\.(?:__)?(\w+?)(?:__)?\)")
+ENUM_RULE = re.compile(r"self in \[('\w+'(?:, '\w+')*)\]")
+
+
+def as_json_schema(node: dict[str, Any]) -> dict[str, Any]:
+    """`node` with the rules crdgen.unblocking() wrote for `required` and `enum` turned back into them."""
+    out = copy.deepcopy(node)
+    for _, sub in walk(out):
+        for rule in sub.get("x-kubernetes-validations", []):
+            if found := REQUIRED_RULE.fullmatch(rule["rule"]):
+                sub.setdefault("required", []).append(found.group(1))
+            elif found := ENUM_RULE.fullmatch(rule["rule"]):
+                sub["enum"] = [v.strip("'") for v in found.group(1).split(", ")]
+    return out
+
+
 def errors(kind: str, obj: dict[str, Any]) -> list[str]:
-    validator = jsonschema.Draft202012Validator(schema_of(kind))
+    validator = jsonschema.Draft202012Validator(as_json_schema(schema_of(kind)))
     return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
 
 
@@ -157,7 +176,7 @@ def test_printer_columns_point_at_schema_fields(kind: str) -> None:
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_schema_is_structural(kind: str) -> None:
     schema = schema_of(kind)
-    assert schema["required"] == ["spec"]
+    assert "required" not in schema and [r["rule"] for r in schema["x-kubernetes-validations"]] == ["has(self.spec)"]
     assert schema["properties"]["metadata"] == {"type": "object"}
     assert set(schema["properties"]) == {"apiVersion", "kind", "metadata", "spec", "status"}
     for path, node in walk(schema):
@@ -190,7 +209,7 @@ def test_optional_fields_are_not_required(kind: str) -> None:
     schema = schema_of(kind)
     for model, path in _models(kind):
         node = dict(walk(schema))[path]
-        required = set(node.get("required", []))
+        required = set(as_json_schema(node).get("required", []))
         for name, field in model.model_fields.items():
             alias = field.alias or name
             assert (alias in required) == field.is_required(), f"{path}.{alias}"
@@ -235,8 +254,15 @@ def test_failover_group_cel_rules() -> None:
         *spec["properties"]["timeouts"]["properties"].values(),
     ]
     for node in durations:
-        assert rules(node) == {"must be a duration greater than zero": "duration(self) > duration('0s')"}
+        # what is no duration at all is the pattern's to say: the rule passes it rather than fail to parse it
+        assert rules(node) == {
+            "must be a duration greater than zero": f"!self.matches(r'{api.DURATION_PATTERN}') || "
+            "duration(self) > duration('0s')"
+        }
         assert node["pattern"] == api.DURATION_PATTERN
+    assert rule.startswith(
+        f"!(has(self.heartbeatInterval) ? self.heartbeatInterval : '5s').matches(r'{api.DURATION_PATTERN}')"
+    )
     priority = spec["properties"]["clusterPriority"]
     assert "must not list a cluster twice" in rules(priority)
     assert priority["x-kubernetes-list-type"] == "atomic"  # ordered: replaced whole, never merged
@@ -247,8 +273,44 @@ def test_failover_group_cel_rules() -> None:
 
 def test_failover_spec_is_immutable() -> None:
     spec = schema_of("Failover")["properties"]["spec"]
-    assert rules(spec) == {"spec is immutable: create a new Failover": "self == oldSelf"}
-    assert spec["required"] == ["targetCluster", "failoverGroups"]
+    assert rules(spec)["spec is immutable: create a new Failover"] == "self == oldSelf"
+    assert as_json_schema(spec)["required"] == ["targetCluster", "failoverGroups"]
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_the_spec_has_no_check_that_would_silence_its_rules(kind: str) -> None:
+    """A missing field or a value not allowed anywhere in an object would make the API server skip every CEL rule
+    and add a line of noise: in the spec they are rules themselves, with messages saying what to write (only the
+    keys of list-maps stay `required`: the API server insists)."""
+    spec = schema_of(kind)["properties"]["spec"]
+    for path, node in walk(spec, ".spec"):
+        assert "enum" not in node, path
+        keys = node.get("x-kubernetes-list-map-keys", [])
+        if "items" in node:
+            assert node["items"].get("required", []) == keys, path
+        elif not path.endswith("[]"):
+            assert "required" not in node, path
+    messages = [r["message"] for _, node in walk(spec) for r in node.get("x-kubernetes-validations", [])]
+    if kind == "Failover":
+        assert "targetCluster is required: the cluster that becomes primary of every listed group" in messages
+        assert 'supported values: "CONSISTENCY", "UPTIME"' in messages
+    else:
+        assert 'supported values: "Deployment", "StatefulSet", "CronJob"' in messages
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_rule_is_known_to_these_tests(kind: str) -> None:
+    """The rules as_json_schema() reads back, plus the ones checked by name above: nothing unread."""
+    known = {
+        "self == oldSelf",
+        api._HEARTBEAT_RULE,
+        f"!self.matches(r'{api.DURATION_PATTERN}') || duration(self) > duration('0s')",
+    }
+    for path, node in walk(schema_of(kind)):
+        for rule in node.get("x-kubernetes-validations", []):
+            text = rule["rule"]
+            simple = REQUIRED_RULE.fullmatch(text) or ENUM_RULE.fullmatch(text)
+            assert simple or text in known or "self.all(" in text, f"{path}: {text}"
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

@@ -14,7 +14,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from ..api import FailoverSpec, FailoverStatus, Phase, validation_message
+from ..api import FailoverSpec, FailoverStatus, Phase, make_condition, validation_message
 from ..reconciler.context import OperatorContext
 from ..reconciler.failover import FailoverExecutor
 from ..workloads.kube import KubeClient
@@ -41,8 +41,19 @@ class FailoverHandlers:
         except ValidationError as exc:
             message = f"invalid Failover: {validation_message(exc)}"
             reporter.event("InvalidSpec", message, warning=True)
+            now = self.ctx.clock.now()
+            # The conditions every ended Failover has, so `kubectl wait --for=condition=Complete` returns here too.
+            said = [("Complete", True), (Phase.SUCCEEDED.value, False), ("Failed", True)]
             failed = FailoverStatus(
-                phase=Phase.FAILED, message=message, executed_by=self.ctx.cluster, observed_generation=generation
+                phase=Phase.FAILED,
+                message=message,
+                executed_by=self.ctx.cluster,
+                observed_generation=generation,
+                completion_time=now.replace(microsecond=0),
+                conditions=[
+                    make_condition(kind, value, Phase.FAILED.value, message, now=now, observed_generation=generation)
+                    for kind, value in said
+                ],
             )
             await reporter.patch_status(failed.to_merge_patch())
             return
