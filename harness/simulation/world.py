@@ -668,12 +668,21 @@ class World:
         if cluster.operator is not None:
             await cluster.operator.delete_group()
 
+    def admin(self) -> DynamoDBService:
+        """The fleet CLI's view of the table: DynamoDB only, from outside every cluster, never faulted."""
+        return DynamoDBService(self.db.client(), TABLE, "fleet-cli", OPERATOR_ID, SimClock(self.time, 0.0, 1.0))
+
+    @staticmethod
+    async def publish(admin: DynamoDBService) -> None:
+        """As the fleet CLI does after a write: the operators hear of it with their read of the fleet's liveness."""
+        await Publisher(admin)()
+
     async def suspend(self, suspended: bool) -> None:
         """`failover-operator suspend` / `resume` of the group, from outside every cluster (DynamoDB only)."""
         self.log("*", "fault", "group suspended (maintenance)" if suspended else "group resumed")
-        admin = DynamoDBService(self.db.client(), TABLE, "fleet-cli", OPERATOR_ID, SimClock(self.time, 0.0, 1.0))
+        admin = self.admin()
         await admin.operations.update_suspension(NS, NAME, suspended, "maintenance" if suspended else None)
-        await Publisher(admin)()  # as the CLI does: the operators hear of it with the fleet's liveness
+        await self.publish(admin)
 
     # --- what the checker reads -----------------------------------------------------------------------------
 

@@ -61,6 +61,7 @@ class Outcome(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     ROLLED_BACK = "ROLLED_BACK"  # an UPTIME hand-off whose new owner never became ready: ownership returned
+    WITHDRAWN = "WITHDRAWN"  # a move request withdrawn before it moved anything (deleted, cancelled, timed out)
 
 
 class FailoverMode(StrEnum):
@@ -191,3 +192,8 @@ class HistoryRecord(Record):
     possible and was not measured, so no downtime is either."""
     record_id: str = ""
     """The record's sort key; identifies it for later updates (e.g. measured downtime)."""
+
+    @property
+    def moved(self) -> bool:
+        """It records a change of owner (its epoch); a withdrawn request moved nothing."""
+        return self.outcome in (Outcome.SUCCEEDED, Outcome.ROLLED_BACK)

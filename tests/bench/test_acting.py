@@ -248,7 +248,7 @@ async def test_a_takeover_reads_the_group_once_and_writes_its_status_at_most_twi
     # How many share depends on how many act within the same few milliseconds, which a loaded machine changes (it
     # is a figure of bench/, not a verdict of a test): here only that sharing never costs a request.
     operations = Counter(r.operation for r in sent)
-    assert operations["BatchGetItem"] <= GROUPS and operations["TransactWriteItems"] < 2 * GROUPS, operations
+    assert operations["BatchGetItem"] <= GROUPS and operations["TransactWriteItems"] <= 2 * GROUPS, operations
 
 
 def _groups_of(request: RecordedRequest) -> set[str]:

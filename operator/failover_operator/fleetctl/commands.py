@@ -413,7 +413,7 @@ async def _cancel(fleet: Fleet, args: argparse.Namespace, ref: str) -> int:
     done: list[pending.Pending] = []
     try:
         for request in found:
-            if not await request.withdraw(fleet.store):
+            if not await request.withdraw(fleet.store, f"cancelled with the fleet CLI: {args.reason}"):
                 (now,) = await read_states(fleet, (namespace, name))
                 raise Refused(request.missed(now))
             done.append(request)

@@ -23,8 +23,9 @@ class Pending:
     name: str  # its own name (a move: the Failover's or the switchover's)
     what: str  # for people: "the move of shop/web from east to west (CONSISTENCY), asked by fleet-cli at ..."
     then: str  # what follows its withdrawal: "east serves on"
-    withdraw: Callable[[DynamoDBService], Awaitable[bool]]
-    """Withdraw it, only if it is still there as found: True if withdrawn, False if it was gone or replaced."""
+    withdraw: Callable[[DynamoDBService, str], Awaitable[bool]]
+    """Withdraw it (saying why), only if it is still there as found: True if withdrawn, False if it was gone or
+    replaced."""
     missed: Callable[[GroupState], str]
     """What became of it, when `withdraw` found it gone: the group as read afterwards in, a sentence out."""
     detail: dict[str, Any] = field(default_factory=dict)  # for -o json
@@ -53,7 +54,8 @@ def _move_words(t: Transition) -> str:
 class MoveRequest:
     """A move asked in the group's config (its transition) that has not transferred ownership yet: the source
     still owns the group at the epoch the request was made at. Withdrawn as deleting its Failover does
-    (`clear_transition`, conditioned on this very request): once withdrawn, no transfer of it can land."""
+    (`withdraw_transition`, conditioned on this very request; the history says so): once withdrawn, no transfer
+    of it can land."""
 
     def pending(self, state: GroupState) -> Pending | None:
         config, t = state.config, state.config.transition
@@ -78,8 +80,8 @@ class MoveRequest:
             f"{iso(t.requested_at)}"
         )
 
-        async def withdraw(store: DynamoDBService) -> bool:
-            return await store.operations.clear_transition(namespace, name, t.failover_name, t.epoch)
+        async def withdraw(store: DynamoDBService, why: str) -> bool:
+            return await store.operations.withdraw_transition(namespace, name, t, why)
 
         def missed(now: GroupState) -> str:
             c = now.config

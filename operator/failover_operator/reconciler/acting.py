@@ -128,8 +128,13 @@ class Acting:
     async def _abandon(self, decision: Decision, t: Transition, config: GroupConfig, reporter: Reporter) -> Decision:
         runner = self.runner
         try:
-            withdrawn = await self.ctx.store.operations.clear_transition(
-                runner.namespace, runner.name, t.failover_name, t.epoch
+            limit = runner.measure.timing().transitory
+            withdrawn = await self.ctx.store.operations.withdraw_transition(
+                runner.namespace,
+                runner.name,
+                t,
+                f"{self.ctx.cluster} gave up waiting for {t.target_cluster} to take over after {limit:g}s and "
+                f"serves again",
             )
             runner.records.changed()  # our own write: the next tick reads what it left
         except StoreError as exc:
@@ -286,6 +291,7 @@ class Acting:
             )
         )
         runner.reports.moved(decision, record, config.owner)
+        runner.moves.ours(decision, record, config.owner, runner.measure.stopped_since(decision, state))
         return record.epoch
 
     async def _ask_to_drain(self, config: GroupConfig, decision: Decision) -> None:

@@ -74,7 +74,7 @@ def group_status(
             )
     elif previous is not None:
         clusters = list(previous.clusters)
-    last = state.history[0] if state is not None and state.history else None
+    last = next((h for h in state.history if h.moved), None) if state is not None else None
     message = store_error and f"cannot reach DynamoDB: {store_error}"
     if message is None and spec_error is not None:
         message = f"invalid spec (running with the last valid one): {spec_error}"
