@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from failover_operator.model import FailoverMode, Outcome, Transition
 from harness.simulation.checker import story
-from harness.simulation.trial import Fault, Outcome as TrialOutcome, Trial, run
+from harness.simulation.trial import Fault, Trial, run
+from harness.simulation.trial import Outcome as TrialOutcome
 from harness.simulation.world import NAME, NS, World
 
 from .test_maintenance import TIMING
