@@ -7,7 +7,8 @@ serves is counted as failed. (A Failover's own status is its executor's, whereve
 Downtime is measured on this cluster's clock, from when the old owner stopped as this cluster could tell — the
 moment it last claimed to serve (an owner gone silent), its report that it had stopped (a planned move), or the
 move itself (a hand-over by a leaving owner, which stops before it writes it) — each as this cluster first saw it
-(at most a read late: never another machine's clock) — to the moment this cluster is ready. A forced move past an owner that never confirmed it stopped has no downtime: it may have overlapped.
+(at most a read late: never another machine's clock) — to the moment this cluster is ready. A forced move past an
+owner that never confirmed it stopped has no downtime: it may have overlapped.
 """
 
 from __future__ import annotations
