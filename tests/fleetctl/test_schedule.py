@@ -216,6 +216,10 @@ async def test_what_time_cannot_change_is_refused_and_what_it_may_is_noted(
     assert (
         "west's operator judges it again at" in noted.err and "drops it, saying why, if it still would be" in noted.err
     )
+    assert noted.out.startswith("scheduled-") and ": shop/web moves from east to west (CONSISTENCY) at " in noted.out
+    assert "asked for then by west's operator on its own clock (see it with `failover-operator status " in noted.out
+    assert " (in 1h0m), " in noted.out or " (in 59m59s), " in noted.out, noted.out
+    assert noted.out.rstrip().endswith("withdraw it with `failover-operator cancel shop/web --reason ...` until then)")
     config = await east.state.get_group_config("shop", "web")
     assert config is not None and config.schedule is not None
 
