@@ -5,6 +5,8 @@ per move)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from harness.simulation.checker import story
@@ -125,3 +127,48 @@ def test_a_target_whose_operator_was_down_at_the_time_drops_it_when_it_is_back()
     dropped = [e for e in outcome.world.story if e.cluster == "west" and "SwitchoverDropped" in e.text]
     assert len(dropped) == 1 and dropped[0].time >= 20.0, dropped
     assert "past its time, more than transitoryState (4s)" in dropped[0].text
+
+
+READS = {"get_item", "query", "batch_get_item", "transact_get_items"}
+
+
+def _reads(faults: list[Fault]) -> list[tuple[float, str]]:
+    """(when, cluster) of every DynamoDB read the clusters' operators make in a short trial."""
+    log: list[tuple[float, str]] = []
+
+    def counting(world: Any) -> None:
+        for name, cluster in world.clusters.items():
+            inner = cluster.client
+
+            class Counting:
+                def __getattr__(self, operation: str, inner: Any = inner, name: str = name) -> Any:
+                    method = getattr(inner, operation)
+
+                    async def call(**params: Any) -> Any:
+                        if operation in READS:
+                            log.append((world.time(), name))
+                        return await method(**params)
+
+                    return call
+
+                def __setattr__(self, attribute: str, value: Any, inner: Any = inner) -> None:
+                    setattr(inner, attribute, value)  # (the world sets the DynamoDB behind it)
+
+            cluster.client = Counting()
+
+    outcome = run(Trial(1, CLUSTERS, TIMING, faults, DUE + 4.0, watchdog=True), on_world=counting)
+    assert outcome.verdict.ok, outcome.verdict.violations
+    return log
+
+
+def test_waiting_for_its_time_reads_dynamodb_no_more_often() -> None:
+    """Each cluster notices the time from the config it already knows: from a heartbeat timeout after the schedule
+    was written (and read) until its time, every cluster reads exactly what it reads with nothing scheduled."""
+    quiet, waiting = _reads([]), _reads([scheduled()])
+
+    def per_cluster(log: list[tuple[float, str]]) -> dict[str, int]:
+        window = [name for when, name in log if ASKED + TIMING.heartbeat <= when < DUE]
+        return {name: window.count(name) for name in CLUSTERS}
+
+    assert per_cluster(waiting) == per_cluster(quiet)
+    assert all(count > 0 for count in per_cluster(quiet).values())  # (they do read meanwhile: the fleet's liveness)
