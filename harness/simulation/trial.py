@@ -317,6 +317,11 @@ async def _apply(
         await world.delete_group(name)
     elif kind == "suspend":
         await _suspend(world, fault, conditions, active)
+    elif kind == "schedule":  # scripted only (never drawn): due `for_` seconds after it is asked
+        scheduled = await world.schedule_switchover(name, until, fault.options.get("mode", "CONSISTENCY"))
+        if "cancel_at" in fault.options:
+            await asyncio.sleep(max(0.0, fault.options["cancel_at"] - world.time()))
+            await world.unschedule(scheduled)
 
 
 async def _suspend(

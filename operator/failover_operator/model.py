@@ -9,7 +9,7 @@ speak these words, so each means one thing everywhere.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -122,6 +122,30 @@ class Transition(Record):
     reason: str = ""
 
 
+class ScheduledSwitchover(Record):
+    """A switchover asked for a later time (`failover-operator switchover --at`), kept in the group's config until
+    then, as Patroni keeps a scheduled switchover in its DCS: carried out by the operators, not by a process that
+    must stay running. At `at`, on its own clock (a wall-clock time is for people, never a safety matter), the
+    target's operator turns it into a move request (a Transition named `name`) in one conditional write that
+    removes it; when the move would be refused then, it removes it and says why (rules/schedule.py)."""
+
+    name: str
+    """The move's name once it starts (its Transition's failover name, its history record's): scheduled-<time>."""
+    source_cluster: str
+    """The owner when it was scheduled: a group owned by another cluster at its time is not moved (dropped)."""
+    target_cluster: str
+    mode: FailoverMode = FailoverMode.CONSISTENCY
+    at: datetime
+    requested_by: str
+    requested_at: datetime
+    reason: str = ""
+
+    @property
+    def when(self) -> str:
+        """Its time as people write it: ISO 8601, UTC, to the second ('2026-12-07T02:00:00Z')."""
+        return self.at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 class GroupConfig(Record):
     namespace: str
     name: str
@@ -139,6 +163,8 @@ class GroupConfig(Record):
     last_move: str | None = None
     """The history record of the last change of owner (its sort key): what tells a move's retry that landed from
     another move that landed."""
+    schedule: ScheduledSwitchover | None = None
+    """A switchover asked for a later time, not started yet (`switchover --at`)."""
     updated_at: datetime
     transition: Transition | None = None
 

@@ -10,7 +10,7 @@ from ..api import DEFAULT_HEARTBEAT_INTERVAL
 from ..model import Timeouts
 from ..store import GroupState, Liveness
 from .session import render
-from .views import iso
+from .views import iso, scheduled_of
 
 NOT_IN_DYNAMODB = {
     "clusterPriority": "not in DynamoDB: each cluster's FailoverGroup spec.clusterPriority (unset: clusters by name)",
@@ -67,6 +67,7 @@ def config_of(state: GroupState, live: dict[str, Liveness]) -> dict[str, Any]:
             "requestedAt": iso(t.requested_at),
             "reason": t.reason,
         },
+        "scheduledSwitchover": scheduled_of(c),
         "lastFailover": iso(c.last_failover),
         "updatedAt": iso(c.updated_at),
     }
@@ -74,6 +75,12 @@ def config_of(state: GroupState, live: dict[str, Liveness]) -> dict[str, Any]:
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:g}s"
+
+
+def _scheduled(sw: dict[str, Any] | None) -> str | None:
+    if sw is None:
+        return None
+    return f"{sw['name']}: {sw['from']} -> {sw['to']} ({sw['mode']}) at {sw['at']}, asked by {sw['requestedBy']}"
 
 
 def config_table(cfg: dict[str, Any]) -> str:
@@ -119,6 +126,7 @@ def config_table(cfg: dict[str, Any]) -> str:
             else f"{moving['failoverName']}: {moving['source']} -> {moving['target']} ({moving['mode']}, "
             f"epoch {moving['epoch']})",
         ],
+        ["scheduled switchover", _scheduled(cfg["scheduledSwitchover"])],
         ["last failover", cfg["lastFailover"]],
         ["updated", cfg["updatedAt"]],
     ]

@@ -170,8 +170,18 @@ class Measure:
             owner_error_for=owner_error_for,
             transition_age=transition_age,
             takeover_ready_for=takeover_ready_for,
+            schedule_late=self.schedule_late(config),
             **common,  # type: ignore[arg-type]
         )
+
+    def schedule_late(self, config: GroupConfig) -> float | None:
+        """Seconds since the config's scheduled switchover was due, on this cluster's wall clock (None: none is
+        scheduled, or not yet due). From the config as known: noticing the time reads nothing."""
+        sw = config.schedule
+        if sw is None:
+            return None
+        late = (self.ctx.clock.now() - sw.at).total_seconds()
+        return late if late >= 0 else None
 
     def _note_ages(self, config: GroupConfig, ages: dict[str, float | None]) -> None:
         metrics = self.runner.metrics

@@ -46,6 +46,8 @@ _EVENTS = {
     Action.WAIT: ("WaitingToTakeOver", True),
     Action.NONE: ("Decision", False),
     Action.HOLD: ("Maintenance", False),
+    Action.START_SCHEDULED: ("SwitchoverStarted", False),
+    Action.DROP_SCHEDULED: ("SwitchoverDropped", True),
 }
 
 

@@ -11,10 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from ..model import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health, Role, Transition
 from .reports import able_to_act, claims_serving, drained, serving
 from .timing import Timing, takeover_grace, takeover_order
+
+if TYPE_CHECKING:
+    from ..model import ScheduledSwitchover
 
 
 class Action(StrEnum):
@@ -31,6 +35,8 @@ class Action(StrEnum):
     ASK_TO_DRAIN = "ask-to-drain"  # the owner reports ERROR: ask it to drain, as a planned failover would
     WAIT = "wait"  # would act, but yields (to a preferred standby, or to the owner draining)
     HOLD = "hold"  # maintenance: the owner leaves its resources exactly as they are
+    START_SCHEDULED = "start-scheduled"  # the target of a switchover whose time has come asks for the move
+    DROP_SCHEDULED = "drop-scheduled"  # a scheduled switchover that would be refused (or is obsolete) is removed
 
 
 class TakeoverCause(StrEnum):
@@ -96,6 +102,8 @@ class Decision:
     """For TAKE_OVER, TRANSFER, HAND_BACK: the write and what it re-checks."""
     transition: Transition | None = None
     """For DRAIN, ABANDON, TRANSFER, HAND_BACK, HAND_OFF: the transition acted on."""
+    schedule: ScheduledSwitchover | None = None
+    """For START_SCHEDULED, DROP_SCHEDULED: the scheduled switchover acted on."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,10 @@ class Situation:
     maintenance: bool = False
     """This cluster holds the group in maintenance (reconciler/maintenance.py): its status and its watchdog say
     so, so nobody takes the group over from it, and it neither fences itself nor reshapes its resources."""
+    schedule_late: float | None = None
+    """Seconds since the time of the config's scheduled switchover, on this cluster's own wall clock (None: none
+    is scheduled, or its time has not come). A wall-clock time is for people: it decides when a move is asked
+    for, never whether anyone may serve."""
 
 
 def decide(s: Situation) -> Decision:
@@ -228,6 +240,9 @@ def _as_owner(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
                 f"maintenance: {s.me} holds {where} as it is ({s.group} is suspended): it neither fences itself "
                 f"nor changes its resources, and nobody takes the group over",
             )
+        obsolete = _schedule_obsolete(s, config)
+        if obsolete is not None:
+            return obsolete
         return Decision(Action.NONE, Role.PRIMARY, f"no action: I am {s.me}, PRIMARY of {where}")
     if s.local_role == Role.PRIMARY:
         return Decision(
@@ -285,6 +300,11 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
     if s.local_role in (Role.PRIMARY, Role.FENCED, None):
         verb = "demoting" if s.local_role == Role.PRIMARY else "standing by"
         return Decision(Action.DEMOTE, Role.STANDBY, f"{verb}: {config.owner} owns {where}")
+
+    # A switchover scheduled to me whose time has come: I ask for the move (or drop it, saying why).
+    sw = config.schedule
+    if sw is not None and sw.target_cluster == s.me and s.schedule_late is not None and t is None:
+        return _schedule_due(s, config, clusters, cause)
 
     # A standby decides whether the owner is gone.
     standing = f"I am {s.me}, STANDBY of {s.group}; {config.owner} is PRIMARY at epoch {config.epoch}"
@@ -397,6 +417,20 @@ def _transfer(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
     if not t.force and source is not None and not able_to_act(source):
         return _standby(Action.WAIT, f"waiting: {_cannot_act(owner, s.group)}; it drains once it can")
     return _standby(Action.WAIT, f"waiting: {owner} drains {where} for failover {t.failover_name}")
+
+
+def _schedule_due(
+    s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterStatus], cause: str | None
+) -> Decision:
+    from .schedule import due  # (rules/schedule.py judges with requests.refusal, which imports this module)
+
+    return due(s, config, clusters, cause)
+
+
+def _schedule_obsolete(s: Situation, config: GroupConfig) -> Decision | None:
+    from .schedule import obsolete
+
+    return obsolete(s, config)
 
 
 def _cannot_act(cluster: str, group: str) -> str:

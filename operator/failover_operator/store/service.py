@@ -14,6 +14,7 @@ from .changes import ChangeLog
 from .context import StoreContext
 from .observe import ChangeObserver
 from .operations import OperationsManager
+from .schedule import ScheduleManager
 from .state import StateManager
 
 
@@ -64,6 +65,7 @@ class DynamoDBService:
         self.state = StateManager(self._ctx)
         self.liveness = self.state.liveness
         self.operations = OperationsManager(self._ctx, self.state)
+        self.schedules = ScheduleManager(self._ctx)  # switchovers scheduled for later (store/schedule.py)
 
     @property
     def term(self) -> int:
