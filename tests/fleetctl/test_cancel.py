@@ -132,7 +132,7 @@ async def test_a_move_that_lands_while_the_person_is_asked_is_too_late(
                 nonlocal landed
                 await west.operations.execute_failover("shop", "web", t.failover_name, "west", "drill", transition=t)
                 landed = True
-                return await original(store)
+                return await original(store, why)
 
             return pending.Pending(found.kind, found.name, found.what, found.then, withdraw, found.missed, found.detail)
 

@@ -262,9 +262,9 @@ async def test_a_schedule_that_starts_while_the_person_is_asked_is_too_late_but_
             assert found is not None
             original = found.withdraw
 
-            async def withdraw(store: DynamoDBService) -> bool:
+            async def withdraw(store: DynamoDBService, why: str) -> bool:
                 await west.schedules.start("shop", "web", move)  # its time came meanwhile
-                return await original(store)
+                return await original(store, why)
 
             return pending.Pending(found.kind, found.name, found.what, found.then, withdraw, found.missed, found.detail)
 
