@@ -80,15 +80,16 @@ async def test_deleting_a_group_removes_its_series_and_every_line_of_it_names_th
         await setup_group(fleet, "east")
         metrics = east.ctx.metrics
         assert 'failover_group_primary{name="web",namespace="shop"} 1.0' in series(metrics)
-        await east.apply(failover("noop", "east", [{"name": "web"}]))  # counted: the group exists here
-        assert (await finished(east, "noop"))["phase"] == "Succeeded"
+        # A Failover that moved nothing is counted where it ran (a move, by the cluster it moved the group to)
+        await east.apply(failover("nowhere", "west", [{"name": "web"}]))  # counted: the group exists here
+        assert (await finished(east, "nowhere"))["phase"] == "Failed"
 
         def counted() -> list[str]:  # the status is patched first, then the failover counted
             return [line for line in of_group(metrics, "web") if line.startswith("failover_failovers_total")]
 
         assert await eventually(counted, within=5) == [
             'failover_failovers_total{automatic="false",mode="CONSISTENCY",name="web",namespace="shop",'
-            'outcome="Succeeded"} 1.0'
+            'outcome="Failed"} 1.0'
         ]
         with json_lines() as lines:
             await east.cluster.delete(*FG, "shop", "web")
