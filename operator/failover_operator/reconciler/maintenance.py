@@ -71,6 +71,7 @@ class Maintenance:
         runner = self.runner
         group = runner.group
         wanted = config.suspended and config.owner == runner.ctx.cluster and not runner.leaving
+        wanted = wanted and runner.ctx.cluster not in config.fences  # fenced by hand: down, not held as it is
         if not wanted:
             if self.held:
                 self.held = False  # first: our fence deadline is back

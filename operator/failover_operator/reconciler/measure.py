@@ -119,7 +119,7 @@ class Measure:
         silent_for = None
         self.silence_due = None
         if config.owner != me:
-            silent_for = self._silent_for(config.owner, owner_status, config.epoch)
+            silent_for = self._silent_for(config.owner, owner_status, config.epoch, held=config.owner in config.fences)
             if silent_for <= timing.heartbeat:
                 self.silence_due = now + timing.heartbeat - silent_for + SILENCE_MARGIN
         source_silent_for = None
@@ -185,10 +185,15 @@ class Measure:
         live = self.ctx.fleet.of(cluster)
         return live is not None and self.runner.pk in live.fenced
 
-    def _silent_for(self, cluster: str, status: ClusterStatus | None, epoch: int) -> float:
+    def _silent_for(self, cluster: str, status: ClusterStatus | None, epoch: int, *, held: bool = False) -> float:
         """How long since we saw `cluster` claim, afresh, to serve at `epoch` (its status says PRIMARY at the
-        epoch, and its status or its liveness moved since), or since we first looked; nothing else counts."""
+        epoch, and its status or its liveness moved since), or since we first looked; nothing else counts.
+        `held`: it is fenced by hand (it does not serve, by a person's decision): its silence counts from when it
+        is unfenced, so that it has the whole timeout to prove ownership again before anyone may take over."""
         key = (cluster, epoch)
+        if held:
+            self._serving_seen[key] = (None, self.ctx.clock.monotonic())
+            return 0.0
         fresh = None
         if status is not None and claims_serving(status, epoch) and not self._fenced_by(cluster):
             fresh = (status.heartbeat_seq, status.liveness_seq)
