@@ -37,6 +37,7 @@ class Measure:
         # (owner, epoch) -> (sequence numbers of its latest claim to serve, when we first saw that claim)
         self._serving_seen: dict[tuple[str, int], tuple[tuple[int, int | None] | None, float]] = {}
         self._timing_of: tuple[GroupConfig | None, GroupPlan | None, Timing] | None = None
+        self._hand_fenced = False  # our copy was fenced by hand, and has not served since (Situation.unfenced)
 
     def timing(self) -> Timing:
         """The group's durations as they apply now (effective_timing: a timeout edit shortens nobody's wait)."""
@@ -146,6 +147,10 @@ class Measure:
         else:
             self.seen.forget(("takeover", *key))
         self._note_ages(config, ages)
+        if me in config.fences:
+            self._hand_fenced = True
+        elif acting.role != Role.FENCED:
+            self._hand_fenced = False
         return Situation(
             store_ok=True,
             config=config,
@@ -157,6 +162,7 @@ class Measure:
             owner_error_for=owner_error_for,
             transition_age=transition_age,
             takeover_ready_for=takeover_ready_for,
+            unfenced=self._hand_fenced and me not in config.fences,
             **common,  # type: ignore[arg-type]
         )
 

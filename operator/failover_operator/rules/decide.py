@@ -139,6 +139,8 @@ class Situation:
     maintenance: bool = False
     """This cluster holds the group in maintenance (reconciler/maintenance.py): its status and its watchdog say
     so, so nobody takes the group over from it, and it neither fences itself nor reshapes its resources."""
+    unfenced: bool = False
+    """Our copy is FENCED because a person fenced it by hand, and the fence has been lifted (`unfence`)."""
 
 
 def decide(s: Situation) -> Decision:
@@ -292,6 +294,8 @@ def _as_owner(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
             f"promoting: {s.me} found its resources serving when it started and proves it still owns {where}",
         )
     why = "DynamoDB is reachable again and " if s.local_role == Role.FENCED else ""
+    if s.local_role == Role.FENCED and s.unfenced:
+        why = "it was unfenced and "
     return Decision(Action.PROMOTE, Role.PRIMARY, f"promoting: {why}{s.me} owns {where}")
 
 
