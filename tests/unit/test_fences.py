@@ -76,6 +76,10 @@ def test_problems_remind_of_every_fence() -> None:
     assert "west is fenced by hand for shop/web" in fences[1].message
     assert "its copy stays down and takes nothing over until" in fences[1].message
     assert not [p for p in find_problems(config(), CLUSTERS) if p.kind == ProblemKind.FENCED_BY_HAND]
+    # A standby fenced by hand could not take the group over: with none other, nobody could.
+    alone = {"east": CLUSTERS["east"], "west": CLUSTERS["west"]}
+    assert ProblemKind.NO_HEALTHY_STANDBY not in {p.kind for p in find_problems(config(), alone)}
+    assert ProblemKind.NO_HEALTHY_STANDBY in {p.kind for p in find_problems(config(fences={"west": FENCE}), alone)}
 
 
 def _status(cfg: GroupConfig, role: Role, reason: str) -> object:

@@ -91,6 +91,7 @@ def find_problems(
         for name, status in clusters.items()
         if name != config.owner
         and name not in stale
+        and name not in config.fences  # fenced by hand: it takes nothing over
         and status.state == ClusterState.STANDBY
         and status.health == Health.OK
         and status.observed_epoch == config.epoch
