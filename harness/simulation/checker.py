@@ -18,7 +18,8 @@
   `timeouts.heartbeat + 3 * heartbeatInterval` (plus slack for a tick) — checked over stretches where some
   cluster was able to take over throughout (operator up, DynamoDB and its API reachable, no planned failover)
   and the owner was not alive but blind (its API server unreachable: by design, not failed over for it).
-- **durability**: exactly one history record per ownership change (each epoch after the first, once).
+- **durability**: exactly one history record per ownership change (each epoch after the first, once); records of
+  withdrawn requests move nothing and are not counted.
 """
 
 from __future__ import annotations
@@ -355,7 +356,7 @@ def _blind_owner(owner: dict[str, Intervals]) -> Intervals:
 def _durability(world: World, verdict: Verdict) -> None:
     if not world.config_exists():
         return  # the group was removed, and its records with it
-    epochs = [h.epoch for h in world.history()]
+    epochs = [h.epoch for h in world.history() if h.moved]  # a withdrawn request moved nothing
     final = world.ownership[-1][2] if world.ownership else 1
     expected = list(range(2, final + 1))
     if sorted(epochs) != expected:

@@ -319,6 +319,11 @@ async def _apply(
         await _suspend(world, fault, conditions, active)
     elif kind == "fence":
         await _fence(world, fault, conditions)
+    elif kind == "schedule":  # scripted only (never drawn): due `for_` seconds after it is asked
+        scheduled = await world.schedule_switchover(name, until, fault.options.get("mode", "CONSISTENCY"))
+        if "cancel_at" in fault.options:
+            await asyncio.sleep(max(0.0, fault.options["cancel_at"] - world.time()))
+            await world.unschedule(scheduled)
 
 
 async def _suspend(

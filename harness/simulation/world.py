@@ -24,6 +24,7 @@ from failover_operator.fleetctl.session import Publisher
 from failover_operator.leadership import Leadership, LeaderTiming
 from failover_operator.lifecycle import GroupLifecycle
 from failover_operator.metrics import Metrics
+from failover_operator.model import FailoverMode, ScheduledSwitchover
 from failover_operator.reconciler.context import OperatorContext
 from failover_operator.reconciler.failover import FailoverExecutor
 from failover_operator.reconciler.plan import GroupPlan, plan_of
@@ -668,12 +669,51 @@ class World:
         if cluster.operator is not None:
             await cluster.operator.delete_group()
 
+    def admin(self) -> DynamoDBService:
+        """The fleet CLI's view of the table: DynamoDB only, from outside every cluster, never faulted."""
+        return DynamoDBService(self.db.client(), TABLE, "fleet-cli", OPERATOR_ID, SimClock(self.time, 0.0, 1.0))
+
+    @staticmethod
+    async def publish(admin: DynamoDBService) -> None:
+        """As the fleet CLI does after a write: the operators hear of it with their read of the fleet's liveness."""
+        await Publisher(admin)()
+
     async def suspend(self, suspended: bool) -> None:
         """`failover-operator suspend` / `resume` of the group, from outside every cluster (DynamoDB only)."""
         self.log("*", "fault", "group suspended (maintenance)" if suspended else "group resumed")
-        admin = DynamoDBService(self.db.client(), TABLE, "fleet-cli", OPERATOR_ID, SimClock(self.time, 0.0, 1.0))
+        admin = self.admin()
         await admin.operations.update_suspension(NS, NAME, suspended, "maintenance" if suspended else None)
+        await self.publish(admin)
+
+    async def schedule_switchover(self, target: str, at: float, mode: str = "CONSISTENCY") -> str:
+        """`failover-operator switchover --to TARGET --at TIME` from outside every cluster (DynamoDB only): TIME is
+        when the target's own clock reads world time `at` (the clock its operator goes by). Its name."""
+        admin = DynamoDBService(self.db.client(), TABLE, "fleet-cli", OPERATOR_ID, SimClock(self.time, 0.0, 1.0))
+        config = await admin.state.get_group_config(NS, NAME)
+        assert config is not None
+        clock = self.clusters[target].clock
+        schedule = ScheduledSwitchover(
+            name=f"scheduled-{int(at * 1000)}",
+            source_cluster=config.owner,
+            target_cluster=target,
+            mode=FailoverMode(mode),
+            at=BASE_WALL + timedelta(seconds=clock.offset + clock.rate * at),
+            requested_by="fleet-cli",
+            requested_at=admin.clock.now(),
+            reason="scheduled in the simulation",
+        )
+        self.log("*", "fault", f"switchover {schedule.name} to {target} ({mode}) scheduled for {at:g}s")
+        await admin.schedules.schedule(NS, NAME, schedule)
         await Publisher(admin)()  # as the CLI does: the operators hear of it with the fleet's liveness
+        return schedule.name
+
+    async def unschedule(self, name: str) -> bool:
+        """`failover-operator cancel` of a scheduled switchover: True if it was still scheduled."""
+        admin = DynamoDBService(self.db.client(), TABLE, "fleet-cli", OPERATOR_ID, SimClock(self.time, 0.0, 1.0))
+        withdrawn = await admin.schedules.unschedule(NS, NAME, name)
+        self.log("*", "fault", f"switchover {name} {'cancelled' if withdrawn else 'no longer scheduled'}")
+        await Publisher(admin)()
+        return withdrawn
 
     async def fence(self, cluster: str, reason: str | None) -> None:
         """`failover-operator fence` of one cluster's copy (`reason` given) or `unfence` (None), from outside every

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, NamedTuple, Self
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, Self
 
 from pydantic import (
     AfterValidator,
@@ -36,6 +36,9 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from .model import ClusterState, FailoverMode, Health, HistoryRecord, Role, Timeouts
+
+if TYPE_CHECKING:
+    from .model import ScheduledSwitchover
 
 __all__ = [
     "API_VERSION",
@@ -645,6 +648,30 @@ class LastFailover(_Model):
         )
 
 
+class ScheduledSwitchoverReport(_Model):
+    """A switchover of the group scheduled for later (`failover-operator switchover --at`), from DynamoDB."""
+
+    name: StatusText = Field(description="The move's name once it starts (its history record's).")
+    source_cluster: StatusClusterName = Field(description="The owner when it was scheduled.")
+    target_cluster: StatusClusterName = Field(description="The cluster that becomes primary.")
+    mode: FailoverMode = Field(description="CONSISTENCY or UPTIME.")
+    at: datetime = Field(description="When the target's operator asks for the move, on its own clock.")
+    requested_by: StatusText = Field(description="Who scheduled it.")
+    reason: StatusText | None = Field(None, description="Why, as given when it was scheduled.")
+
+    @classmethod
+    def from_schedule(cls, sw: ScheduledSwitchover) -> ScheduledSwitchoverReport:
+        return cls(
+            name=sw.name,
+            source_cluster=sw.source_cluster,
+            target_cluster=sw.target_cluster,
+            mode=sw.mode,
+            at=sw.at.replace(microsecond=0),
+            requested_by=sw.requested_by,
+            reason=sw.reason or None,
+        )
+
+
 class FailoverGroupStatus(_Status):
     """The group as this cluster's operator last saw it (written by the operator only)."""
 
@@ -660,6 +687,9 @@ class FailoverGroupStatus(_Status):
         json_schema_extra=_map_list("name"),
     )
     last_failover: LastFailover | None = Field(None, description="The latest change of owner.")
+    scheduled_switchover: ScheduledSwitchoverReport | None = Field(
+        None, description="A switchover scheduled for later (switchover --at), not started yet."
+    )
     decision: StatusText | None = Field(
         None, description="The operator's last decision and its reason, e.g. 'no action: I am east, PRIMARY ...'."
     )

@@ -9,7 +9,7 @@ speak these words, so each means one thing everywhere.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -61,6 +61,7 @@ class Outcome(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     ROLLED_BACK = "ROLLED_BACK"  # an UPTIME hand-off whose new owner never became ready: ownership returned
+    WITHDRAWN = "WITHDRAWN"  # a move request withdrawn before it moved anything (deleted, cancelled, timed out)
 
 
 class FailoverMode(StrEnum):
@@ -131,6 +132,30 @@ class Fence(Record):
     fenced_by: str
 
 
+class ScheduledSwitchover(Record):
+    """A switchover asked for a later time (`failover-operator switchover --at`), kept in the group's config until
+    then, as Patroni keeps a scheduled switchover in its DCS: carried out by the operators, not by a process that
+    must stay running. At `at`, on its own clock (a wall-clock time is for people, never a safety matter), the
+    target's operator turns it into a move request (a Transition named `name`) in one conditional write that
+    removes it; when the move would be refused then, it removes it and says why (rules/schedule.py)."""
+
+    name: str
+    """The move's name once it starts (its Transition's failover name, its history record's): scheduled-<time>."""
+    source_cluster: str
+    """The owner when it was scheduled: a group owned by another cluster at its time is not moved (dropped)."""
+    target_cluster: str
+    mode: FailoverMode = FailoverMode.CONSISTENCY
+    at: datetime
+    requested_by: str
+    requested_at: datetime
+    reason: str = ""
+
+    @property
+    def when(self) -> str:
+        """Its time as people write it: ISO 8601, UTC, to the second ('2026-12-07T02:00:00Z')."""
+        return self.at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 class GroupConfig(Record):
     namespace: str
     name: str
@@ -150,6 +175,8 @@ class GroupConfig(Record):
     last_move: str | None = None
     """The history record of the last change of owner (its sort key): what tells a move's retry that landed from
     another move that landed."""
+    schedule: ScheduledSwitchover | None = None
+    """A switchover asked for a later time, not started yet (`switchover --at`)."""
     updated_at: datetime
     transition: Transition | None = None
 
@@ -203,3 +230,8 @@ class HistoryRecord(Record):
     possible and was not measured, so no downtime is either."""
     record_id: str = ""
     """The record's sort key; identifies it for later updates (e.g. measured downtime)."""
+
+    @property
+    def moved(self) -> bool:
+        """It records a change of owner (its epoch); a withdrawn request moved nothing."""
+        return self.outcome in (Outcome.SUCCEEDED, Outcome.ROLLED_BACK)

@@ -282,3 +282,43 @@ def test_server_side_apply_works_for_both_kinds_and_merges_managers(kubectl: Kub
         ).returncode
         == 0
     )
+
+
+def test_a_groups_status_shows_a_scheduled_switchover_and_its_merge_patch_clears_it(kubectl: Kubectl) -> None:
+    """What the operator writes (reconciler/status.py): the server takes the schedule as the model dumps it, and
+    the null the merge patch sends once it is gone removes it."""
+    from datetime import UTC, datetime
+
+    from failover_operator.api import FailoverGroupStatus, ScheduledSwitchoverReport
+    from failover_operator.model import FailoverMode, ScheduledSwitchover
+
+    code, out = apply(kubectl, group())
+    assert code == 0, out
+    scheduled = ScheduledSwitchover(
+        name="scheduled-20261207-020000-ab12",
+        source_cluster="east",
+        target_cluster="west",
+        mode=FailoverMode.UPTIME,
+        at=datetime(2026, 12, 7, 2, tzinfo=UTC),
+        requested_by="fleet-cli",
+        requested_at=datetime(2026, 12, 6, 20, tzinfo=UTC),
+        reason="east: kernel upgrade",
+    )
+    shown = FailoverGroupStatus(owner="east", scheduled_switchover=ScheduledSwitchoverReport.from_schedule(scheduled))
+    cleared = FailoverGroupStatus(owner="east")
+    seen = []
+    for status in (shown, cleared):
+        patch = json.dumps({"status": status.to_merge_patch()})
+        done = kubectl("-n", "shop", "patch", "failovergroup/web", "--type=merge", "--subresource=status", "-p", patch)
+        assert done.returncode == 0, done.stderr
+        seen.append(json.loads(kubectl("-n", "shop", "get", "failovergroup/web", "-o", "json").stdout)["status"])
+    assert seen[0]["scheduledSwitchover"] == {
+        "name": "scheduled-20261207-020000-ab12",
+        "sourceCluster": "east",
+        "targetCluster": "west",
+        "mode": "UPTIME",
+        "at": "2026-12-07T02:00:00Z",
+        "requestedBy": "fleet-cli",
+        "reason": "east: kernel upgrade",
+    }
+    assert "scheduledSwitchover" not in seen[1] and seen[1]["owner"] == "east"

@@ -128,11 +128,11 @@ async def test_a_move_that_lands_while_the_person_is_asked_is_too_late(
             assert found is not None
             original = found.withdraw
 
-            async def withdraw(store: DynamoDBService) -> bool:
+            async def withdraw(store: DynamoDBService, why: str) -> bool:
                 nonlocal landed
                 await west.operations.execute_failover("shop", "web", t.failover_name, "west", "drill", transition=t)
                 landed = True
-                return await original(store)
+                return await original(store, why)
 
             return pending.Pending(found.kind, found.name, found.what, found.then, withdraw, found.missed, found.detail)
 
@@ -162,7 +162,7 @@ async def test_another_kind_of_request_is_cancelled_by_the_same_command(fleet: A
 
     class Scheduled:
         def pending(self, state: Any) -> pending.Pending | None:
-            async def withdraw(store: DynamoDBService) -> bool:
+            async def withdraw(store: DynamoDBService, why: str) -> bool:
                 withdrawn.append(state.config.name)
                 return True
 

@@ -353,7 +353,11 @@ async def test_preflight_never_says_would_start_above_a_failed_check(
         and "north must confirm it stopped serving, and has never heartbeated" in (reachable["message"])
     )
     assert verdict["ok"] is False and verdict["refusal"].startswith("owner-reachable: ")
-    # The force wait as the rule applies it
+    # The force wait as the rule applies it (both clusters report again: on a loaded machine the commands above may
+    # take longer than the heartbeat timeout, and the CLI dates them by the records' timestamps)
+    for service, state in ((east, "PRIMARY"), (west, "STANDBY")):
+        await service.state.update_cluster_status("shop", "web", "OK", state, {}, observed_epoch=1)
+        await service.liveness.beat(5.0)
     forced = cli(env, "preflight", "shop/web", "--to", "west", "--force", "-o", "json").json
     assert f"west waits {FORCE_WAIT_INTERVALS} heartbeat intervals for it" in forced["steps"][1], forced["steps"]
     assert forced["ok"] is True and forced["verdict"] == "would start" and forced["refusal"] is None

@@ -47,8 +47,11 @@ async def test_a_killed_owners_last_primary_report_is_not_split_brain() -> None:
                 assert (state.config.owner, state.config.epoch) == ("west", 2)
                 assert (east.state, east.observed_epoch) == (ClusterState.PRIMARY, 1)  # its last words stand
 
-                # The new owner's metric, once it has judged east silent after the takeover
+                # The new owner's metric, once it has judged east silent after the takeover (and said it is ready:
+                # until its pods are, it rightly reports itself unhealthy)
                 assert await _until(lambda: runner.metrics.problem_counts.get("STALE_HEARTBEAT", 0) >= 1, 5 * INTERVAL)
+                written = lambda: runner.reports.written_key is not None and runner.reports.written_key.health == "OK"  # noqa: E731
+                assert await _until(written, TAKEOVER_BUDGET), runner.reports.written_key
                 seen: list[float] = []
 
                 async def watch() -> None:

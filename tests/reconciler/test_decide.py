@@ -13,6 +13,7 @@ from failover_operator.model import (
     GroupConfig,
     Health,
     Role,
+    ScheduledSwitchover,
     Timeouts,
     Transition,
 )
@@ -843,3 +844,181 @@ def test_no_move_overlaps_a_third_cluster_that_still_serves(transition):
         sit("west", S, cfg(transition=transition), clusters=drained, stale=frozenset({"north"}), transition_age=11.0)
     )
     assert silent.action == Action.TRANSFER
+
+
+# --- a switchover scheduled for later (rules/schedule.py) ---------------------------------------------------
+
+SCHEDULED = ScheduledSwitchover(
+    name="scheduled-20260101-000000-ab12",
+    source_cluster="east",
+    target_cluster="west",
+    at=T0,
+    requested_by="fleet-cli",
+    requested_at=T0,
+    reason="maintenance window",
+)
+WHAT = (
+    "the switchover scheduled-20260101-000000-ab12 of shop/web to west (CONSISTENCY) scheduled for 2026-01-01T00:00:00Z"
+)
+DUE = 0.5  # seconds past its time, on the deciding cluster's own clock
+SICK_TARGET = {**EVERYONE, "west": st("west", health=Health.ERROR)}
+LEAVING_TARGET = {**EVERYONE, "west": st("west").model_copy(update={"leaving": True})}
+AT_8 = {"east": st("east", epoch=8), "west": st("west", epoch=8), "north": st("north", ClusterState.PRIMARY, epoch=8)}
+
+SCHEDULE_CASES = [
+    # (id, situation, action, role, words in the reason)
+    (
+        "not due yet: the target stands by",
+        sit("west", S, cfg(schedule=SCHEDULED)),
+        Action.NONE,
+        S,
+        "no action: I am west, STANDBY of shop/web",
+    ),
+    (
+        "due: its target asks for the move",
+        sit("west", S, cfg(schedule=SCHEDULED), schedule_late=DUE),
+        Action.START_SCHEDULED,
+        S,
+        f"starting {WHAT}: west asks east to hand shop/web at epoch 7 over",
+    ),
+    (
+        "due: an UPTIME one too",
+        sit("west", S, cfg(schedule=SCHEDULED.model_copy(update={"mode": FailoverMode.UPTIME})), schedule_late=DUE),
+        Action.START_SCHEDULED,
+        S,
+        "to west (UPTIME) scheduled for",
+    ),
+    (
+        "due: another standby leaves it to its target",
+        sit("north", S, cfg(schedule=SCHEDULED), schedule_late=DUE),
+        Action.NONE,
+        S,
+        "no action: I am north, STANDBY",
+    ),
+    (
+        "due: the owner leaves it to its target",
+        sit("east", P, cfg(schedule=SCHEDULED), schedule_late=DUE),
+        Action.NONE,
+        P,
+        "no action: I am east, PRIMARY",
+    ),
+    (
+        "due, the group suspended: dropped, saying why",
+        sit("west", S, cfg(schedule=SCHEDULED, suspended=True, suspension_reason="db migration"), schedule_late=DUE),
+        Action.DROP_SCHEDULED,
+        S,
+        f"dropping {WHAT}: shop/web is suspended (db migration): only a forced failover may move it",
+    ),
+    (
+        "due, the target unhealthy: dropped",
+        sit("west", S, cfg(schedule=SCHEDULED), clusters=SICK_TARGET, schedule_late=DUE),
+        Action.DROP_SCHEDULED,
+        S,
+        "west reports health ERROR for shop/web",
+    ),
+    (
+        "due, the target leaving the group: dropped",
+        sit("west", S, cfg(schedule=SCHEDULED), clusters=LEAVING_TARGET, schedule_late=DUE),
+        Action.DROP_SCHEDULED,
+        S,
+        "west is leaving shop/web",
+    ),
+    (
+        "due, the owner unable to act on its resources: dropped",
+        sit("west", S, cfg(schedule=SCHEDULED), clusters=BLIND_OWNER, schedule_late=DUE),
+        Action.DROP_SCHEDULED,
+        S,
+        "east cannot act on its resources for shop/web (health UNKNOWN",
+    ),
+    (
+        "due, another cluster owns the group now: dropped",
+        sit("west", S, cfg(owner="north", epoch=8, schedule=SCHEDULED), clusters=AT_8, schedule_late=DUE),
+        Action.DROP_SCHEDULED,
+        S,
+        "north owns shop/web now (epoch 8), not east as when it was scheduled",
+    ),
+    (
+        "due, the owner silent: dropped, the rules of failover decide",
+        sit("west", S, cfg(schedule=SCHEDULED), owner_silent_for=SILENT, schedule_late=DUE),
+        Action.DROP_SCHEDULED,
+        S,
+        "east's heartbeat has not changed for over 15s; who takes the group over is for the rules of failover",
+    ),
+    (
+        "missed by more than transitoryState (its operator was down): dropped, never made late",
+        sit("west", S, cfg(schedule=SCHEDULED), schedule_late=301.0),
+        Action.DROP_SCHEDULED,
+        S,
+        "it is 301s past its time, more than transitoryState (300s): a move is not made at another time than asked",
+    ),
+    (
+        "due while a move is in progress: the move goes on first",
+        sit("west", S, cfg(schedule=SCHEDULED, transition=TRANSITION), schedule_late=DUE),
+        Action.WAIT,
+        S,
+        "waiting: east drains shop/web at epoch 7 for failover fo-1",
+    ),
+    (
+        "due, the target fenced: it stands by first",
+        sit("west", F, cfg(schedule=SCHEDULED), schedule_late=DUE),
+        Action.DEMOTE,
+        S,
+        "standing by: east owns",
+    ),
+    (
+        "due, the target fenced by hand: dropped, saying why; its copy stays down",
+        sit("west", F, fenced("west", schedule=SCHEDULED), schedule_late=DUE),
+        Action.DROP_SCHEDULED,
+        F,
+        f"dropping {WHAT}: west is fenced by hand for shop/web (disk replaced",
+    ),
+    (
+        "not due, the target fenced by hand: it keeps its copy down and the schedule waits",
+        sit("west", F, fenced("west", schedule=SCHEDULED)),
+        Action.FENCED_BY_HAND,
+        F,
+        "fenced by hand: disk replaced",
+    ),
+    (
+        "due, the owner fenced by hand: a planned move away from it starts",
+        sit("west", S, fenced("east", schedule=SCHEDULED), schedule_late=DUE),
+        Action.START_SCHEDULED,
+        S,
+        f"starting {WHAT}",
+    ),
+    (
+        "the owner drops one to itself (it moved there meanwhile)",
+        sit("west", P, cfg(owner="west", epoch=8, schedule=SCHEDULED), clusters=AT_8),
+        Action.DROP_SCHEDULED,
+        P,
+        "dropping the switchover scheduled-20260101-000000-ab12 of shop/web to west scheduled for "
+        "2026-01-01T00:00:00Z: west owns shop/web already (epoch 8)",
+    ),
+    (
+        "the owner leaves one long past its time to its target (their wall clocks may disagree)",
+        sit("east", P, cfg(schedule=SCHEDULED), schedule_late=3600.0),
+        Action.NONE,
+        P,
+        "no action: I am east, PRIMARY",
+    ),
+    (
+        "in maintenance the owner holds, and drops nothing",
+        sit("west", P, cfg(owner="west", epoch=8, schedule=SCHEDULED, suspended=True), clusters=AT_8, maintenance=True),
+        Action.HOLD,
+        P,
+        "maintenance: west holds",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("situation", "action", "role", "words"), [c[1:] for c in SCHEDULE_CASES], ids=[c[0] for c in SCHEDULE_CASES]
+)
+def test_scheduled_switchover_rules(situation, action, role, words):
+    decision = decide(situation)
+    assert (decision.action, decision.role) == (action, role), decision.reason
+    assert words in decision.reason
+    assert "\n" not in decision.reason
+    acted_on = action in (Action.START_SCHEDULED, Action.DROP_SCHEDULED)
+    assert (decision.schedule is not None) == acted_on  # what the carry-out acts on (its name, conditioned on)
+    assert decision.schedule is None or decision.schedule.name == SCHEDULED.name

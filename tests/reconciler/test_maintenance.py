@@ -78,8 +78,13 @@ def test_it_stops_holding_before_it_stops_saying_so() -> None:
     m = Maintenance(runner)  # type: ignore[arg-type]
     assert m.held and m.declared  # what its predecessor held, as the Lease said
     m.update(config(suspended=False))
-    assert not m.held and not m.declared and board.listed == set() and m.left_at == 5.0
-    assert runner.moved == 1  # the fence loop looks at its deadline again
+    assert not m.held and board.listed == set() and m.left_at == 5.0  # it fences itself again at once
+    assert runner.moved == 1  # (the fence loop looks at its deadline again)
+    # Its status still says so while the Lease does: dying now, its watchdog would leave the copy serving, so no
+    # standby may take over yet.
+    assert m.declared
+    board.renewed(board.listed)  # the renewal without it landed
+    assert not m.declared
 
 
 def test_a_standby_or_a_leaving_cluster_holds_nothing() -> None:

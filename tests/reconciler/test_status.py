@@ -131,3 +131,51 @@ def test_a_standby_says_whether_it_could_take_over_now_and_why_not():
     assert reason(store_error="timed out") == (False, "DynamoDBUnreachable")
     assert reason(local_role=None) == (False, "NotReconciled")
     assert "healthy, up to date at epoch 3" in readiness(**base)[2]
+
+
+def test_a_scheduled_switchover_is_shown_until_it_is_gone_and_then_cleared():
+    from failover_operator.model import FailoverMode, ScheduledSwitchover
+
+    schedule = ScheduledSwitchover(
+        name="scheduled-20260101-020000-ab12",
+        source_cluster="east",
+        target_cluster="west",
+        mode=FailoverMode.UPTIME,
+        at=T0 + timedelta(hours=2, microseconds=5),
+        requested_by="fleet-cli",
+        requested_at=T0,
+        reason="window",
+    )
+    before = build()
+    config = GroupConfig(
+        namespace="shop", name="web", operator_id="o", owner="east", epoch=3, updated_at=T0, schedule=schedule
+    )
+    decision = Decision(Action.NONE, Role.PRIMARY, "no action")
+    common = dict(
+        me="east",
+        local_role=Role.PRIMARY,
+        observation=SimpleNamespace(health=Health.OK, message=""),
+        decision=decision,
+        heartbeat_age=lambda c: None,
+        heartbeat_interval=5,
+        generation=2,
+        store_error=None,
+        now=T0,
+    )
+    shown = group_status(config=config, state=None, previous=before, **common)
+    assert shown.to_merge_patch()["scheduledSwitchover"] == {
+        "name": "scheduled-20260101-020000-ab12",
+        "sourceCluster": "east",
+        "targetCluster": "west",
+        "mode": "UPTIME",
+        "at": "2026-01-01T02:00:00Z",
+        "requestedBy": "fleet-cli",
+        "reason": "window",
+    }
+    # DynamoDB unreachable (no config this tick): what was shown stays
+    kept = group_status(config=None, state=None, previous=shown, **common)
+    assert kept.scheduled_switchover == shown.scheduled_switchover
+    # Started, dropped or cancelled: the merge patch clears it
+    unscheduled = config.model_copy(update={"schedule": None})
+    gone = group_status(config=unscheduled, state=None, previous=shown, **common)
+    assert gone.scheduled_switchover is None and gone.to_merge_patch()["scheduledSwitchover"] is None

@@ -458,6 +458,14 @@ async def _story(
 
         await eventually(check, within=15, interval=0.1)
 
+    async def owner_says(member: Member, predicate: Callable[[Any], bool], what: str) -> None:
+        async def check() -> bool:
+            status = await observer.state.get_cluster_status(NS, "web", member.name)
+            assert status is not None and predicate(status), (what, status)
+            return True
+
+        await eventually(check, within=15, interval=0.1)
+
     async def everywhere(action: Callable[[Member], Awaitable[Any]]) -> None:
         for m in both:
             await action(m)
@@ -514,6 +522,9 @@ async def _story(
         await settled(both, "west", epoch)
         await everywhere(lambda m: m.cluster.patch(*FG, NS, "web", {"spec": {"suspended": False}}))
         await config_says(lambda c: not c.suspended, "resumed")
+        # Automatic failover is back once the owner says it no longer holds the group (its watchdog's Lease first):
+        # until then it does not fence itself, and nobody may take over from it.
+        await owner_says(west, lambda s: not s.maintenance, "no longer holds it in maintenance")
 
     step("5. the owner's operator is killed (SIGKILL); its watchdog fences; the other takes over")
     owner, other = west, east

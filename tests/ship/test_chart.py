@@ -290,7 +290,7 @@ def test_the_lease_is_created_by_the_chart_and_only_named_rules_reach_it(helm: P
     assert str(leader["spec"]["leaseDurationSeconds"]) == env_of(one(objs, "Deployment"))["LEADER_LEASE_SECONDS"]
     assert env_of(one(objs, "Deployment"))["LEADER_LEASE_NAME"] == f"{RELEASE}-leader"
     for name, lease_name, verbs in (
-        (f"{RELEASE}-lease", RELEASE, ["patch"]),
+        (f"{RELEASE}-lease", RELEASE, ["get", "patch"]),  # get: what its predecessor held in maintenance
         (f"{RELEASE}-watchdog-lease", RELEASE, ["get"]),
         (f"{RELEASE}-leader", f"{RELEASE}-leader", ["get", "patch"]),
     ):

@@ -118,7 +118,7 @@ FOUND_V3 = (
 
 def simulate(*args: str) -> tuple[int, int, int, str]:
     """`python -m harness.simulation ARGS` as `make chaos` runs it: (trials, faults, violations, stdout)."""
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "operator")])}
     command = [sys.executable, "-m", "harness.simulation", *args, "--jobs", "2"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900, check=False)
     lines = result.stdout.strip().splitlines()

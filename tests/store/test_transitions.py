@@ -229,3 +229,21 @@ async def test_an_older_status_write_never_lands_over_a_newer_one(make_service):
     # Another process (a restarted operator) writes with its own numbers, from 1 again.
     fresh = make_service("east").state
     assert (await fresh.update_cluster_status("shop", "web", "OK", "STANDBY", {}, ordered=True)).heartbeat_seq == 3
+
+
+async def test_a_withdrawn_request_leaves_a_history_record_that_moved_nothing(make_service):
+    s = await group(make_service, "east", "west")
+    t = transition(reason="drill")
+    await s["west"].operations.request_transition("shop", "web", t)
+    other = transition("fo-2")
+    assert not await s["west"].operations.withdraw_transition("shop", "web", other, "deleted")  # not that one
+    assert await s["west"].operations.withdraw_transition("shop", "web", t, "Failover shop/fo-1 deleted")
+    config = await s["east"].state.get_group_config("shop", "web")
+    assert config.transition is None and config.epoch == 1 and config.owner == "east"
+    (record,) = await s["east"].state.get_failover_history("shop", "web")
+    assert record.outcome == Outcome.WITHDRAWN and not record.moved and record.epoch == 1
+    assert (record.failover_name, record.source_cluster, record.target_cluster) == ("fo-1", "east", "west")
+    assert record.reason == "Failover shop/fo-1 deleted (asked: drill)" and record.started_at == NOW
+    # Once withdrawn, it cannot be withdrawn twice (nor transfer): nothing more is written.
+    assert not await s["west"].operations.withdraw_transition("shop", "web", t, "again")
+    assert len(await s["east"].state.get_failover_history("shop", "web")) == 1

@@ -10,6 +10,7 @@ from failover_operator.model import (
     Health,
     HistoryRecord,
     Outcome,
+    ScheduledSwitchover,
     Timeouts,
     Transition,
     evolved,
@@ -167,3 +168,24 @@ def test_evolved_is_model_copy_with_an_update() -> None:
     assert new.model_dump()["alive_at"] == at
     with pytest.raises(Exception, match="frozen"):
         new.liveness_seq = 8  # type: ignore[misc]
+
+
+def test_a_scheduled_switchover_round_trips_and_a_broken_one_is_corrupt():
+    schedule = ScheduledSwitchover(
+        name="scheduled-20260506-070809-ab12",
+        source_cluster="east",
+        target_cluster="west",
+        mode=FailoverMode.UPTIME,
+        at=T0,
+        requested_by="fleet-cli",
+        requested_at=T0,
+        reason="maintenance window",
+    )
+    config = GroupConfig(namespace="a", name="b", operator_id="o", owner="east", updated_at=T0, schedule=schedule)
+    item = config_to_item(config)
+    assert item["schedule"]["M"]["at"] == {"S": "2026-05-06T07:08:09.123456Z"}
+    assert config_from_item(item) == config and schedule.when == "2026-05-06T07:08:09Z"
+    assert config_from_item(config_to_item(config.model_copy(update={"schedule": None}))).schedule is None
+    del item["schedule"]["M"]["targetCluster"]
+    with pytest.raises(CorruptRecordError, match="targetCluster"):
+        config_from_item(item)

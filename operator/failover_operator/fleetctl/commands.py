@@ -25,7 +25,7 @@ from ..reconciler.preflight import Preflight, preflight
 from ..rules import refusal
 from ..settings import StoreSettings, check_name
 from ..store import DynamoDBService, GroupState, Severity, StoreError
-from . import pending
+from . import pending, schedule
 from .fencing import add_fence_commands
 from .session import (
     PROG,
@@ -86,7 +86,10 @@ def add_commands(commands: Any) -> None:
         "asks first",
         description="Move a group to another cluster: the request a Failover makes, written to DynamoDB and carried "
         "out by the operators. It says what it will do and asks for confirmation (--yes: without asking). "
-        "--cancel NAMESPACE/NAME withdraws a move that has not transferred the group yet (as `cancel` does).",
+        "--at TIME schedules it instead: kept in DynamoDB, the target's operator asks for it at that time (never "
+        "forced; dropped, saying why, if it would be refused then). "
+        "--cancel NAMESPACE/NAME withdraws a move that has not transferred the group yet, or a scheduled one (as "
+        "`cancel` does).",
     )
     p.add_argument("group", nargs="?", metavar="NAMESPACE/NAME")
     p.add_argument("--to", type=_cluster, metavar="CLUSTER", help="the cluster that becomes primary (required)")
@@ -95,19 +98,27 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--reason", required=True, type=reason_text, help="why (kept in the history)")
     p.add_argument("--wait", action="store_true", help="follow it phase by phase until it succeeded or failed")
     p.add_argument(
+        "--at",
+        type=schedule.parse_when,
+        metavar="TIME",
+        help="schedule it for TIME instead: ISO 8601 with a timezone (2026-12-07T02:00:00Z, 2026-12-07T03:00+01:00) "
+        f"or from now (+30m, +2h); at most {schedule.MAX_AHEAD.days} days ahead",
+    )
+    p.add_argument(
         "--cancel",
         metavar="NAMESPACE/NAME",
-        help="withdraw the group's pending move instead (no NAMESPACE/NAME before it, no --to)",
+        help="withdraw the group's pending or scheduled move instead (no NAMESPACE/NAME before it, no --to)",
     )
     add_yes_flag(p)
     _finish(p, switchover)
 
     p = commands.add_parser(
         "cancel",
-        help="withdraw a group's pending request (a move that has not transferred it yet); asks first",
+        help="withdraw a group's pending request (a move that has not transferred it yet, or a scheduled switchover "
+        "not started yet); asks first",
         description="Withdraw what is pending for a group and has not taken effect: a move (a Failover's or a "
-        "switchover's) that has not transferred the group yet. Its source serves on. Too late once the group "
-        "has moved.",
+        "switchover's) that has not transferred the group yet, or a switchover scheduled for later (--at) that has "
+        "not started. Its source serves on. Too late once the group has moved.",
     )
     p.add_argument("group", metavar="NAMESPACE/NAME")
     p.add_argument("--reason", required=True, type=reason_text, help="why (shown with the answer)")
@@ -416,7 +427,7 @@ async def _cancel(fleet: Fleet, args: argparse.Namespace, ref: str) -> int:
     done: list[pending.Pending] = []
     try:
         for request in found:
-            if not await request.withdraw(fleet.store):
+            if not await request.withdraw(fleet.store, f"cancelled with the fleet CLI: {args.reason}"):
                 (now,) = await read_states(fleet, (namespace, name))
                 raise Refused(request.missed(now))
             done.append(request)
@@ -489,6 +500,7 @@ async def switchover(fleet: Fleet, args: argparse.Namespace) -> int:
                 ("--mode", args.mode),
                 ("--force", args.force),
                 ("--wait", args.wait),
+                ("--at", args.at),
             )
             if value
         ]
@@ -499,6 +511,14 @@ async def switchover(fleet: Fleet, args: argparse.Namespace) -> int:
         return await _cancel(fleet, args, args.cancel)
     if not args.group or not args.to:
         raise UsageError("switchover needs NAMESPACE/NAME and --to CLUSTER (or --cancel NAMESPACE/NAME)")
+    if args.at is not None:
+        flags = [flag for flag, value in (("--force", args.force), ("--wait", args.wait)) if value]
+        if flags:
+            raise UsageError(
+                f"switchover --at takes no {', '.join(flags)}: a scheduled move is never forced, and it is asked for "
+                f"at its time (follow it with `{fleet.prog} status {args.group}`)"
+            )
+        return await schedule.switchover_at(fleet, args, _with_known, datetime.now(UTC))
     namespace, name = group_ref(args.group)
     mode = _mode(args)
     store = fleet.store

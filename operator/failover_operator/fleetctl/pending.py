@@ -1,8 +1,8 @@
 """Requests that wait in DynamoDB until the operators carry them out, and that a person may withdraw before they
-take effect (`cancel`, `switchover --cancel`). Today one kind: a move (a Failover's or a switchover's
-transition) that has not transferred the group yet. Each kind says how to find its request in a group's
-records, how to withdraw it, and when it is too late: another kind (a scheduled switchover) is cancelled by
-the same command once it is listed in KINDS."""
+take effect (`cancel`, `switchover --cancel`): a move (a Failover's or a switchover's transition) that has not
+transferred the group yet, and a switchover scheduled for later (`switchover --at`) that has not started. Each
+kind says how to find its request in a group's records, how to withdraw it, and when it is too late; another
+kind is cancelled by the same command once it is listed in KINDS."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ class Pending:
     name: str  # its own name (a move: the Failover's or the switchover's)
     what: str  # for people: "the move of shop/web from east to west (CONSISTENCY), asked by fleet-cli at ..."
     then: str  # what follows its withdrawal: "east serves on"
-    withdraw: Callable[[DynamoDBService], Awaitable[bool]]
-    """Withdraw it, only if it is still there as found: True if withdrawn, False if it was gone or replaced."""
+    withdraw: Callable[[DynamoDBService, str], Awaitable[bool]]
+    """Withdraw it (saying why), only if it is still there as found: True if withdrawn, False if it was gone or
+    replaced."""
     missed: Callable[[GroupState], str]
     """What became of it, when `withdraw` found it gone: the group as read afterwards in, a sentence out."""
     detail: dict[str, Any] = field(default_factory=dict)  # for -o json
@@ -53,7 +54,8 @@ def _move_words(t: Transition) -> str:
 class MoveRequest:
     """A move asked in the group's config (its transition) that has not transferred ownership yet: the source
     still owns the group at the epoch the request was made at. Withdrawn as deleting its Failover does
-    (`clear_transition`, conditioned on this very request): once withdrawn, no transfer of it can land."""
+    (`withdraw_transition`, conditioned on this very request; the history says so): once withdrawn, no transfer
+    of it can land."""
 
     def pending(self, state: GroupState) -> Pending | None:
         config, t = state.config, state.config.transition
@@ -78,8 +80,8 @@ class MoveRequest:
             f"{iso(t.requested_at)}"
         )
 
-        async def withdraw(store: DynamoDBService) -> bool:
-            return await store.operations.clear_transition(namespace, name, t.failover_name, t.epoch)
+        async def withdraw(store: DynamoDBService, why: str) -> bool:
+            return await store.operations.withdraw_transition(namespace, name, t, why)
 
         def missed(now: GroupState) -> str:
             c = now.config
@@ -127,7 +129,59 @@ class MoveRequest:
         return None
 
 
-KINDS: list[PendingKind] = [MoveRequest()]
+class ScheduledRequest:
+    """A switchover scheduled for later (`switchover --at`) that has not started: kept in the group's config until
+    its time. Withdrawn as it was found (`unschedule`, conditioned on its name): once withdrawn, it cannot start.
+    Once started it is a move like any other (MoveRequest), withdrawn by the same command until it transfers."""
+
+    def pending(self, state: GroupState) -> Pending | None:
+        config, sw = state.config, state.config.schedule
+        if sw is None:
+            return None
+        namespace, name = config.namespace, config.name
+        what = (
+            f"the switchover of {_group(config)} from {sw.source_cluster} to {sw.target_cluster} ({sw.mode.value}) "
+            f"scheduled for {sw.when}, {sw.name}, asked by {sw.requested_by} at {iso(sw.requested_at)}"
+        )
+
+        async def withdraw(store: DynamoDBService, why: str) -> bool:
+            del why  # it never became a request: the config says nothing more of it, nor does the history
+            return await store.schedules.unschedule(namespace, name, sw.name)
+
+        def missed(now: GroupState) -> str:
+            c, t = now.config, now.config.transition
+            if t is not None and t.failover_name == sw.name:
+                return (
+                    f"too late to cancel {what}: its time came and it started; the move {t.failover_name} is pending "
+                    f"now: run the same command again to withdraw it before it transfers {_group(c)}"
+                )
+            return (
+                f"nothing to cancel any more: {what} was started, dropped or replaced meanwhile; {c.owner} owns "
+                f"{_group(c)} (epoch {c.epoch})"
+            )
+
+        return Pending(
+            kind="scheduled-switchover",
+            name=sw.name,
+            what=what,
+            then=f"nothing moves at {sw.when}; {config.owner} serves on",
+            withdraw=withdraw,
+            missed=missed,
+            detail={
+                "from": sw.source_cluster,
+                "to": sw.target_cluster,
+                "mode": sw.mode.value,
+                "at": sw.when,
+                "requestedBy": sw.requested_by,
+                "requestedAt": iso(sw.requested_at),
+            },
+        )
+
+    def landed(self, state: GroupState) -> str | None:
+        return None  # a started schedule is a move request (MoveRequest says when that is too late)
+
+
+KINDS: list[PendingKind] = [MoveRequest(), ScheduledRequest()]
 """Every kind of request `cancel` can withdraw, in the order it looks for them."""
 
 

@@ -10,7 +10,7 @@ from ..api import DEFAULT_HEARTBEAT_INTERVAL
 from ..model import Timeouts
 from ..store import GroupState, Liveness
 from .session import render
-from .views import fences_of, iso
+from .views import fences_of, iso, scheduled_of
 
 NOT_IN_DYNAMODB = {
     "clusterPriority": "not in DynamoDB: each cluster's FailoverGroup spec.clusterPriority (unset: clusters by name)",
@@ -68,6 +68,7 @@ def config_of(state: GroupState, live: dict[str, Liveness]) -> dict[str, Any]:
             "requestedAt": iso(t.requested_at),
             "reason": t.reason,
         },
+        "scheduledSwitchover": scheduled_of(c),
         "lastFailover": iso(c.last_failover),
         "updatedAt": iso(c.updated_at),
     }
@@ -81,6 +82,12 @@ def _fenced(fences: dict[str, dict[str, Any]]) -> str:
     """Each cluster fenced by hand, with why, by whom and since when; `no` when none is."""
     said = [f"{c} ({f['reason']}; by {f['fencedBy']} at {f['fencedAt']})" for c, f in fences.items()]
     return "; ".join(said) or "no"
+
+
+def _scheduled(sw: dict[str, Any] | None) -> str | None:
+    if sw is None:
+        return None
+    return f"{sw['name']}: {sw['from']} -> {sw['to']} ({sw['mode']}) at {sw['at']}, asked by {sw['requestedBy']}"
 
 
 def config_table(cfg: dict[str, Any]) -> str:
@@ -127,6 +134,7 @@ def config_table(cfg: dict[str, Any]) -> str:
             else f"{moving['failoverName']}: {moving['source']} -> {moving['target']} ({moving['mode']}, "
             f"epoch {moving['epoch']})",
         ],
+        ["scheduled switchover", _scheduled(cfg["scheduledSwitchover"])],
         ["last failover", cfg["lastFailover"]],
         ["updated", cfg["updatedAt"]],
     ]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..model import ClusterState, ClusterStatus, HistoryRecord, Role
+from ..model import ClusterState, ClusterStatus, GroupConfig, HistoryRecord, Role
 from ..reconciler.preflight import heard
 from ..rules import readiness
 from ..store import DynamoDBService, GroupState, NotFoundError
-from .session import Fleet, Refused, age_text, render
+from .session import Fleet, Refused, age_text, render, span
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -100,6 +100,7 @@ def status_of(store: DynamoDBService, state: GroupState) -> dict[str, Any]:
         "lock": None
         if lock is None
         else {"holder": lock.holder, "reason": lock.reason, "acquiredAt": iso(lock.acquired_at)},
+        "scheduledSwitchover": scheduled_of(config),
         "clusters": [
             {
                 "name": name,
@@ -131,6 +132,39 @@ def _state_text(cluster: dict[str, Any]) -> str | None:
     return f"{state} (fenced by hand)" if cluster.get("fencedByHand") else state
 
 
+def scheduled_of(config: GroupConfig) -> dict[str, Any] | None:
+    """The group's switchover scheduled for later (`switchover --at`), as `status` and `show-config` show it."""
+    sw = config.schedule
+    if sw is None:
+        return None
+    return {
+        "name": sw.name,
+        "from": sw.source_cluster,
+        "to": sw.target_cluster,
+        "mode": sw.mode.value,
+        "at": sw.when,
+        "requestedBy": sw.requested_by,
+        "requestedAt": iso(sw.requested_at),
+        "reason": sw.reason,
+    }
+
+
+def scheduled_table(groups: list[dict[str, Any]], now: datetime) -> str | None:
+    """The scheduled switchovers among `groups`, one line each (None: there are none)."""
+    rows = []
+    for g in groups:
+        sw = g.get("scheduledSwitchover")
+        if sw is None:
+            continue
+        left = (datetime.fromisoformat(sw["at"]) - now).total_seconds()
+        when = f"in {span(timedelta(seconds=left))}" if left >= 0 else f"due {span(timedelta(seconds=-left))} ago"
+        move = f"{sw['from']}->{sw['to']}"
+        rows.append([f"{g['namespace']}/{g['name']}", move, sw["mode"], sw["at"], when, sw["name"]])
+    if not rows:
+        return None
+    return render(["SCHEDULED", "MOVE", "MODE", "AT", "WHEN", "NAME"], rows)
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -143,7 +177,7 @@ def ready_text(cluster: dict[str, Any], owner: str) -> str | None:
     return "yes" if ready["ready"] else f"no: {ready['reason']}"
 
 
-def status_table(groups: list[dict[str, Any]]) -> str:
+def status_table(groups: list[dict[str, Any]], now: datetime | None = None) -> str:
     rows: list[list[object]] = []
     for g in groups:
         moving = g["transition"]
@@ -177,7 +211,9 @@ def status_table(groups: list[dict[str, Any]]) -> str:
         "HEARTBEAT",
         "READY",
     ]
-    return render(header, rows)
+    table = render(header, rows)
+    scheduled = scheduled_table(groups, now or datetime.now(UTC))
+    return table if scheduled is None else f"{table}\n\n{scheduled}"
 
 
 def history_kind(record: HistoryRecord) -> str:

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..model import ClusterState, FailoverMode, GroupConfig, Health, Outcome, Role, Transition
+from ..model import ClusterState, FailoverMode, GroupConfig, Health, Outcome, Role, ScheduledSwitchover, Transition
 from ..rules import Action, Decision, Move, draining, recalled_role, reported_state
 from ..store import (
     ConflictError,
@@ -77,6 +77,8 @@ class Acting:
         runner = self.runner
         action = decision.action
         config = runner.records.config
+        if decision.schedule is not None and action in (Action.START_SCHEDULED, Action.DROP_SCHEDULED):
+            decision = await self._schedule(decision, decision.schedule, state)  # then our role, as for any decision
         if decision.move is not None and state is not None:
             taken = await self._move(decision, decision.move, state, reporter)
             if taken is None:
@@ -128,8 +130,13 @@ class Acting:
     async def _abandon(self, decision: Decision, t: Transition, config: GroupConfig, reporter: Reporter) -> Decision:
         runner = self.runner
         try:
-            withdrawn = await self.ctx.store.operations.clear_transition(
-                runner.namespace, runner.name, t.failover_name, t.epoch
+            limit = runner.measure.timing().transitory
+            withdrawn = await self.ctx.store.operations.withdraw_transition(
+                runner.namespace,
+                runner.name,
+                t,
+                f"{self.ctx.cluster} gave up waiting for {t.target_cluster} to take over after {limit:g}s and "
+                f"serves again",
             )
             runner.records.changed()  # our own write: the next tick reads what it left
         except StoreError as exc:
@@ -286,6 +293,7 @@ class Acting:
             )
         )
         runner.reports.moved(decision, record, config.owner)
+        runner.moves.ours(decision, record, config.owner, runner.measure.stopped_since(decision, state))
         return record.epoch
 
     async def _ask_to_drain(self, config: GroupConfig, decision: Decision) -> None:
@@ -308,6 +316,38 @@ class Acting:
         except (ConflictError, NotFoundError, StoreError) as exc:
             log.info("%s: could not ask %s to drain: %s", runner.group, config.owner, exc)
         runner.records.changed()  # our own write (or attempt): the next tick reads what it left
+
+    async def _schedule(self, decision: Decision, sw: ScheduledSwitchover, state: GroupState | None) -> Decision:
+        """START_SCHEDULED: the move request a Failover writes, in one conditional write that removes the schedule;
+        DROP_SCHEDULED: remove it. A write that did not happen is said instead (the next read shows why)."""
+        runner = self.runner
+        schedules = self.ctx.store.schedules
+        try:
+            if state is None:
+                raise ConflictError("the group's records were not read in this tick")
+            config = state.config
+            if decision.action == Action.START_SCHEDULED:
+                transition = Transition(
+                    failover_name=sw.name,
+                    source_cluster=config.owner,
+                    target_cluster=self.ctx.cluster,
+                    mode=sw.mode,
+                    requested_by=sw.requested_by,
+                    requested_at=self.ctx.clock.now(),
+                    epoch=config.epoch,
+                    reason=sw.reason,
+                )
+                runner.records.config = await schedules.start(runner.namespace, runner.name, transition)
+            elif not await schedules.unschedule(runner.namespace, runner.name, sw.name):
+                raise ConflictError(f"the switchover {sw.name} was no longer scheduled")
+        except (StoreError, TimeoutError) as exc:
+            said = str(exc) or "DynamoDB did not answer in time"
+            log.info("%s: %s did not happen: %s", runner.group, decision.action.value, said)
+            runner.hurry()
+            return Decision(Action.NONE, decision.role, f"no action: {decision.action.value} did not happen: {said}")
+        finally:
+            runner.records.changed()  # our own write (or attempt): the next tick reads what it left
+        return decision
 
     def _report_now(self) -> tuple[Health, dict[str, Any], str | None]:
         """What a proof of ownership says of our resources: the last observation."""

@@ -233,11 +233,12 @@ class FailoverExecutor:
         await run.reporter.patch_status(status.to_merge_patch())
         if not run.spec.dry_run:  # a dry run moved nothing: it is no failover
             self.ctx.metrics.failover_duration.observe(duration)
-            for d in downtimes:
-                self.ctx.metrics.downtime.observe(d)
+            # A move is counted, and its downtime observed, by the cluster that became the owner (moves.py),
+            # whoever asked for it; here only the requests that moved nothing.
             for g in groups:
-                labels = (g.namespace, g.name, run.spec.mode.value, "false", g.phase.value)
-                self.ctx.metrics.failovers.labels(*labels).inc()
+                if g.phase == Phase.FAILED and g.epoch is None:
+                    labels = (g.namespace, g.name, run.spec.mode.value, "false", g.phase.value)
+                    self.ctx.metrics.failovers.labels(*labels).inc()
         if ok:
             overlap = any(g.overlap_unknown for g in groups)
             run.reporter.event(f"Failover{done.value}", f"{message} ({duration:.1f}s)", warning=overlap)
@@ -291,7 +292,7 @@ class FailoverExecutor:
             # Deleted before it moved: withdraw the request, so the source serves on. Shielded: kopf may
             # cancel us after it has waited long enough, and the undo must still complete.
             if run.deleted():
-                await asyncio.shield(self._withdraw(ns, group, t))
+                await asyncio.shield(self._withdraw(ns, group, t, f"Failover {run.namespace}/{run.name} deleted"))
             raise
 
     async def _request(self, run: _Run, key: tuple[str, str], state: GroupState) -> Transition:
@@ -381,7 +382,7 @@ class FailoverExecutor:
                 current = config.transition
                 if current is None or current.failover_name != run.name:
                     raise _Failed(self._abandoned(ns, group, t, config.owner, config.epoch, limit, down_at))
-                if clock.monotonic() - began > limit and await self._withdrawn(ns, group, t):
+                if clock.monotonic() - began > limit and await self._withdrawn(ns, group, t, limit, down_at):
                     raise _Failed(self._timed_out(ns, group, t, limit, down_at))
                 phase = Phase.TRANSFERRING if (down_at is not None or t.mode == FailoverMode.UPTIME) else Phase.DEMOTING
                 waiting = (
@@ -471,10 +472,11 @@ class FailoverExecutor:
             message=message,
         )
 
-    async def _withdrawn(self, ns: str, group: str, t: Transition) -> bool:
+    async def _withdrawn(self, ns: str, group: str, t: Transition, limit: float, down_at: float | None) -> bool:
         """Withdraw a request that did not move in time (only if it is still there, untransferred)."""
+        why = f"timed out: {self._timed_out(ns, group, t, limit, down_at)}"
         try:
-            return await self.ctx.store.operations.clear_transition(ns, group, t.failover_name, t.epoch)
+            return await self.ctx.store.operations.withdraw_transition(ns, group, t, why)
         except StoreError as exc:
             log.warning("%s/%s: could not withdraw failover %s: %s", ns, group, t.failover_name, exc)
             return False
@@ -560,9 +562,9 @@ class FailoverExecutor:
         except NotFoundError:
             raise _Failed(_not_registered(ns, group)) from None
 
-    async def _withdraw(self, ns: str, group: str, t: Transition) -> None:
+    async def _withdraw(self, ns: str, group: str, t: Transition, why: str) -> None:
         try:
-            await self.ctx.store.operations.clear_transition(ns, group, t.failover_name, t.epoch)
+            await self.ctx.store.operations.withdraw_transition(ns, group, t, why)
         except StoreError as exc:
             log.warning(
                 "%s/%s: could not withdraw failover %s: %s (its source resumes after its transitory timeout)",

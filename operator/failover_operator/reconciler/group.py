@@ -32,6 +32,7 @@ from .acting import Acting
 from .context import OperatorContext, Reporter
 from .maintenance import Maintenance
 from .measure import STARTING_LIMIT, Measure
+from .moves import Moves
 from .plan import GroupPlan
 from .reading import GroupRecords
 from .reporting import Reports
@@ -66,6 +67,7 @@ class GroupRunner:
         self.measure = Measure(self)
         self.reports = Reports(self)
         self.maintenance = Maintenance(self)
+        self.moves = Moves(self)
         self.leaving = False  # its FailoverGroup is deleted here: this cluster leaves the group (reconciler/leave.py)
         self.claimed: dict[str, str] = {}
         """Resources this group lists that another group of this cluster manages ("Kind/name" -> group)."""
@@ -295,6 +297,7 @@ class GroupRunner:
                 decision = decide(self.measure.situation(plan, state))
             decision = await acting.carry_out(decision, state, reporter)
             await acting.observe()
+            self.moves.check(state)
             self.reports.decision(decision, reporter, store_error)
             if self.reports.changed():
                 await self.reports.write()  # a change is reported at once: a failover in progress waits for it

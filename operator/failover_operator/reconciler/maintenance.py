@@ -62,31 +62,30 @@ class Maintenance:
     def __init__(self, runner: GroupRunner) -> None:
         self.runner = runner
         self.board: MaintenanceBoard = runner.ctx.maintenance
-        self.declared = self.held = runner.group in self.board.recalled
+        self._wanted = self.held = runner.group in self.board.recalled
         self.left_at: float | None = None
         """When we last stopped holding (our unproved allowance counts from then, not from our start)."""
+
+    @property
+    def declared(self) -> bool:
+        """Our status says we hold the group: from when we want to hold it until the watchdog's Lease no longer
+        lists it (else, dying in between, our status would let a standby take over while our watchdog, reading the
+        Lease, leaves our copy serving)."""
+        return self._wanted or (self.board.watched and self.runner.group in self.board.announced)
 
     def update(self, config: GroupConfig) -> None:
         """After each read of the config: enter or leave maintenance, in the order that keeps it safe."""
         runner = self.runner
-        group = runner.group
         wanted = config.suspended and config.owner == runner.ctx.cluster and not runner.leaving
         wanted = wanted and runner.ctx.cluster not in config.fences  # fenced by hand: down, not held as it is
         if not wanted:
-            if self.held:
-                self.held = False  # first: our fence deadline is back
-                self.left_at = runner.ctx.clock.monotonic()
-                runner.fence_moved()
-                log.info("%s: maintenance ends: %s fences itself again when its heartbeats fail", group, config.owner)
-            self.declared = False  # then our status and the Lease stop saying so
-            if group in self.board.listed:
-                self.board.listed.discard(group)
-                self.board.poke()
+            self.leave(config.owner)
             return
-        self.declared = True
+        self._wanted = True
         written = runner.reports.written_key
         if written is None or not written.maintenance:
             return  # our status must say it first
+        group = runner.group
         if group not in self.board.listed:
             self.board.listed.add(group)
             self.board.poke()
@@ -100,11 +99,17 @@ class Maintenance:
                 config.owner,
             )
 
-    def leave(self) -> None:
-        """The group is being deleted here: stop holding it (it leaves by the rules of leaving)."""
+    def leave(self, owner: str | None = None) -> None:
+        """Stop holding the group (resumed, moved away, or being deleted here): at once — our fence deadline is
+        back — and then the Lease and, once it no longer lists the group, our status stop saying so."""
+        runner = self.runner
+        group = runner.group
         if self.held:
             self.held = False
-            self.left_at = self.runner.ctx.clock.monotonic()
-            self.runner.fence_moved()
-        self.declared = False
-        self.board.listed.discard(self.runner.group)
+            self.left_at = runner.ctx.clock.monotonic()
+            runner.fence_moved()
+            log.info("%s: maintenance ends: %s fences itself again when its heartbeats fail", group, owner or "it")
+        self._wanted = False
+        if group in self.board.listed:
+            self.board.listed.discard(group)
+            self.board.poke()

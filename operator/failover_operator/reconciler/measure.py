@@ -11,7 +11,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..model import ClusterStatus, GroupConfig, Health, Role
-from ..rules import Situation, Timing, claims_serving, effective_timing, fence_left, handing_off, uptime_party
+from ..rules import (
+    Action,
+    Decision,
+    Situation,
+    Timing,
+    claims_serving,
+    drained,
+    effective_timing,
+    fence_left,
+    handing_off,
+    uptime_party,
+)
 from ..store import GroupState
 from ..store.observe import ChangeObserver
 from ..store.state import stale_among
@@ -128,6 +139,8 @@ class Measure:
         if t is not None and handing_off(config) and t.source_cluster != me:
             source = t.source_cluster
             source_silent_for = self._silent_for(source, state.clusters.get(source), config.epoch)
+        if drained(owner_status, config.epoch):  # when we first saw it say it stopped (moves.py: the downtime)
+            self.seen.observe(("drained", config.owner, config.epoch), True)
         owner_error_for = None
         if owner_status is not None and owner_status.health == Health.ERROR:
             owner_error_for = self.seen.observe(("error", *key), True)
@@ -163,8 +176,18 @@ class Measure:
             transition_age=transition_age,
             takeover_ready_for=takeover_ready_for,
             unfenced=self._hand_fenced and me not in config.fences,
+            schedule_late=self.schedule_late(config),
             **common,  # type: ignore[arg-type]
         )
+
+    def schedule_late(self, config: GroupConfig) -> float | None:
+        """Seconds since the config's scheduled switchover was due, on this cluster's wall clock (None: none is
+        scheduled, or not yet due). From the config as known: noticing the time reads nothing."""
+        sw = config.schedule
+        if sw is None:
+            return None
+        late = (self.ctx.clock.now() - sw.at).total_seconds()
+        return late if late >= 0 else None
 
     def _note_ages(self, config: GroupConfig, ages: dict[str, float | None]) -> None:
         metrics = self.runner.metrics
@@ -179,6 +202,21 @@ class Measure:
             owner_age = self.age(config.owner)
         if owner_age is not None:
             metrics.owner_heartbeat_age.set(owner_age)
+
+    def stopped_since(self, decision: Decision, state: GroupState) -> float | None:
+        """When the owner we just moved the group from stopped serving, as we can tell, on our clock (moves.py):
+        for a takeover, when we last saw it claim afresh to serve; for a transfer, when we first saw its report that
+        it had stopped (no other machine's clock: at most a read later than it stopped); None when we cannot tell
+        (an UPTIME move: it served until we were ready)."""
+        config = state.config
+        now = self.ctx.clock.monotonic()
+        if decision.action == Action.TAKE_OVER:
+            seen = self._serving_seen.get((config.owner, config.epoch))
+            return seen[1] if seen is not None else None
+        if decision.action != Action.TRANSFER:
+            return None
+        age = self.seen.age(("drained", config.owner, config.epoch))
+        return None if age is None else now - age
 
     def age(self, cluster: str) -> float | None:
         """`cluster`'s heartbeat age as this tick measured it (measured now if it did not)."""

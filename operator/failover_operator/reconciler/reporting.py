@@ -48,6 +48,8 @@ _EVENTS = {
     Action.WAIT: ("WaitingToTakeOver", True),
     Action.NONE: ("Decision", False),
     Action.HOLD: ("Maintenance", False),
+    Action.START_SCHEDULED: ("SwitchoverStarted", False),
+    Action.DROP_SCHEDULED: ("SwitchoverDropped", True),
 }
 
 
@@ -213,15 +215,20 @@ class Reports:
         reporter = runner.reporter
         me, group = self.ctx.cluster, runner.group
         if decision.action == Action.TAKE_OVER:
-            labels = (runner.namespace, runner.name, record.mode.value, "true", "Succeeded")
-            self.ctx.metrics.failovers.labels(*labels).inc()
             text = f"{me} took over {group} from {previous_owner} at epoch {record.epoch}: {decision.reason}"
             reporter.event("AutomaticFailover", text, warning=True)
         elif decision.action == Action.HAND_BACK:
             text = f"{me} took {group} back at epoch {record.epoch}: {decision.reason}"
             reporter.event("HandedBack", text, warning=True)
         else:
-            reporter.event("Transferred", f"{group}: {record.source_cluster} -> {me} at epoch {record.epoch}")
+            # A move asked with the fleet CLI has no Failover object: this event (and MoveCompleted) is what
+            # `kubectl` shows of it, so it says who asked and why.
+            t = decision.transition
+            asked = f" for {t.failover_name}, asked by {t.requested_by}" if t is not None else ""
+            why = f": {record.reason}" if record.reason else ""
+            reporter.event(
+                "Transferred", f"{group}: {record.source_cluster} -> {me} at epoch {record.epoch}{asked}{why}"
+            )
 
     def decision(self, decision: Decision, reporter: Reporter, store_error: str | None) -> None:
         """Log a decision when it changes (or acts), post an event when it changes; the group's gauges."""
@@ -345,7 +352,7 @@ class Reports:
                 )
                 for name, c in sorted(state.clusters.items())
             )
-            history = state.history[0] if state.history else None
+            history = next((h for h in state.history if h.moved), None)
         return (
             runner.records.config,
             self.takeover,

@@ -11,6 +11,7 @@ from ..api import (
     FailoverGroupStatus,
     LastFailover,
     Role,
+    ScheduledSwitchoverReport,
     make_condition,
     merge_conditions,
 )
@@ -36,6 +37,13 @@ def claimed_text(claimed: Mapping[str, str]) -> str | None:
         return None
     listed = "; ".join(f"{key} is managed by FailoverGroup {group}" for key, group in sorted(claimed.items()))
     return f"{listed}: this group leaves it alone and never scales it (list each resource in one group only)"
+
+
+def _scheduled(config: GroupConfig | None, previous: FailoverGroupStatus | None) -> ScheduledSwitchoverReport | None:
+    """The group's scheduled switchover as the config last read says (as the previous status, never read)."""
+    if config is None:
+        return previous.scheduled_switchover if previous is not None else None
+    return ScheduledSwitchoverReport.from_schedule(config.schedule) if config.schedule is not None else None
 
 
 def group_status(
@@ -75,7 +83,7 @@ def group_status(
             )
     elif previous is not None:
         clusters = list(previous.clusters)
-    last = state.history[0] if state is not None and state.history else None
+    last = next((h for h in state.history if h.moved), None) if state is not None else None
     message = store_error and f"cannot reach DynamoDB: {store_error}"
     if message is None and spec_error is not None:
         message = f"invalid spec (running with the last valid one): {spec_error}"
@@ -169,6 +177,7 @@ def group_status(
         last_failover=LastFailover.from_history(last)
         if last is not None
         else (previous.last_failover if previous else None),
+        scheduled_switchover=_scheduled(config, previous),
         decision=decision.reason,
         message=message,
         conditions=conditions,

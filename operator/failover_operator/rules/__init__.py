@@ -36,6 +36,11 @@ while it may serve: it is asked to drain, as for a planned move (UNHEALTHY).
 target unhealthy or silent, or the owner cannot act on its resources (health UNKNOWN) — unless forced. Force
 waits `FORCE_WAIT_INTERVALS` heartbeat intervals for the owner to confirm it stopped, then moves anyway: what
 force gives up, and the move's outcome says so.
+
+**Scheduled switchovers** (`schedule`): its target asks for the move once the time has come on its own clock, or
+drops it, saying why, when the move would be refused then, the group changed hands, the owner is gone, or the
+time was missed by more than transitoryState. A wall-clock time decides when a move is asked for, never who
+may serve.
 """
 
 from .claims import claimant

@@ -9,13 +9,17 @@ conditional write re-checks, so that the rule and its guard are written side by 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from ..model import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health, Role, Transition
 from .fenced import fence_text, reason_of, unfence_command
 from .reports import able_to_act, claims_serving, drained, serving
 from .timing import Timing, takeover_grace, takeover_order
+
+if TYPE_CHECKING:
+    from ..model import ScheduledSwitchover
 
 
 class Action(StrEnum):
@@ -33,6 +37,8 @@ class Action(StrEnum):
     ASK_TO_DRAIN = "ask-to-drain"  # the owner reports ERROR: ask it to drain, as a planned failover would
     WAIT = "wait"  # would act, but yields (to a preferred standby, or to the owner draining)
     HOLD = "hold"  # maintenance: the owner leaves its resources exactly as they are
+    START_SCHEDULED = "start-scheduled"  # the target of a switchover whose time has come asks for the move
+    DROP_SCHEDULED = "drop-scheduled"  # a scheduled switchover that would be refused (or is obsolete) is removed
 
 
 class TakeoverCause(StrEnum):
@@ -98,6 +104,8 @@ class Decision:
     """For TAKE_OVER, TRANSFER, HAND_BACK: the write and what it re-checks."""
     transition: Transition | None = None
     """For DRAIN, ABANDON, TRANSFER, HAND_BACK, HAND_OFF: the transition acted on."""
+    schedule: ScheduledSwitchover | None = None
+    """For START_SCHEDULED, DROP_SCHEDULED: the scheduled switchover acted on."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,10 @@ class Situation:
     so, so nobody takes the group over from it, and it neither fences itself nor reshapes its resources."""
     unfenced: bool = False
     """Our copy is FENCED because a person fenced it by hand, and the fence has been lifted (`unfence`)."""
+    schedule_late: float | None = None
+    """Seconds since the time of the config's scheduled switchover, on this cluster's own wall clock (None: none
+    is scheduled, or its time has not come). A wall-clock time is for people: it decides when a move is asked
+    for, never whether anyone may serve."""
 
 
 def decide(s: Situation) -> Decision:
@@ -162,7 +174,7 @@ def decide(s: Situation) -> Decision:
         return Decision(Action.NONE, role, f"no action: cannot read {s.group} from DynamoDB; {s.me} {kept} ({why})")
     config = s.config
     if s.me in config.fences:
-        return _fenced_by_hand(s, config)
+        return _fenced_by_hand(s, config, s.clusters or {})
     if config.owner == s.me:
         return _as_owner(s, config, s.clusters or {})
     return _as_other(s, config, s.clusters or {})
@@ -193,14 +205,18 @@ def _unvouched(s: Situation) -> str:
     return f"cannot write its heartbeat for {s.group} (last written {written}, limit {s.timing.fence_after:g}s)"
 
 
-def _fenced_by_hand(s: Situation, config: GroupConfig) -> Decision:
+def _fenced_by_hand(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterStatus]) -> Decision:
     """A person fenced this cluster's copy of the group: it goes down and stays down, whatever it owns, and takes
     nothing over, until it is unfenced — as CloudNativePG fences an instance. An owner's group is then served by
     nobody; a planned move may still take it away (its copy is down: it reports drained for a CONSISTENCY move,
-    and an UPTIME move's hand-off it ends at once, having nothing to hand back)."""
+    and an UPTIME move's hand-off it ends at once, having nothing to hand back). A switchover scheduled to it
+    whose time comes is dropped, saying why (a move to a fenced cluster is refused)."""
     fenced = f"fenced by hand: {reason_of(config.fences[s.me])}"
     where = f"{s.group} at epoch {config.epoch}"
     t = config.transition
+    sw = config.schedule
+    if sw is not None and sw.target_cluster == s.me and s.schedule_late is not None and t is None:
+        return replace(_schedule_due(s, config, clusters, None), role=Role.FENCED)
     if t is not None and handing_off(config) and t.source_cluster == s.me:
         return Decision(
             Action.HAND_OFF,
@@ -286,6 +302,9 @@ def _as_owner(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
                 f"maintenance: {s.me} holds {where} as it is ({s.group} is suspended): it neither fences itself "
                 f"nor changes its resources, and nobody takes the group over",
             )
+        obsolete = _schedule_obsolete(s, config)
+        if obsolete is not None:
+            return obsolete
         return Decision(Action.NONE, Role.PRIMARY, f"no action: I am {s.me}, PRIMARY of {where}")
     if s.local_role == Role.PRIMARY:
         return Decision(
@@ -345,6 +364,11 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
     if s.local_role in (Role.PRIMARY, Role.FENCED, None):
         verb = "demoting" if s.local_role == Role.PRIMARY else "standing by"
         return Decision(Action.DEMOTE, Role.STANDBY, f"{verb}: {config.owner} owns {where}")
+
+    # A switchover scheduled to me whose time has come: I ask for the move (or drop it, saying why).
+    sw = config.schedule
+    if sw is not None and sw.target_cluster == s.me and s.schedule_late is not None and t is None:
+        return _schedule_due(s, config, clusters, cause)
 
     # A standby decides whether the owner is gone.
     standing = f"I am {s.me}, STANDBY of {s.group}; {config.owner} is PRIMARY at epoch {config.epoch}"
@@ -464,6 +488,20 @@ def _transfer(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
     if not t.force and source is not None and not able_to_act(source):
         return _standby(Action.WAIT, f"waiting: {_cannot_act(owner, s.group)}; it drains once it can")
     return _standby(Action.WAIT, f"waiting: {owner} drains {where} for failover {t.failover_name}")
+
+
+def _schedule_due(
+    s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterStatus], cause: str | None
+) -> Decision:
+    from .schedule import due  # (rules/schedule.py judges with requests.refusal, which imports this module)
+
+    return due(s, config, clusters, cause)
+
+
+def _schedule_obsolete(s: Situation, config: GroupConfig) -> Decision | None:
+    from .schedule import obsolete
+
+    return obsolete(s, config)
 
 
 def _cannot_act(cluster: str, group: str) -> str:

@@ -569,6 +569,67 @@ class OperationsManager:
         )
         return result is not None
 
+    async def withdraw_transition(self, namespace: str, name: str, t: Transition, why: str) -> bool:
+        """Withdraw the move request `t` (only that one, at its epoch) and say so in the group's history, in one
+        transaction: True if withdrawn, False if it was not there (already transferred, undone or replaced).
+        Once it returns True, no transfer of it can land. The record (outcome WITHDRAWN, at the current epoch)
+        moves nothing: readers of the owner's story skip it (HistoryRecord.moved)."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        now = ctx.clock.now()
+        attempt = uuid.uuid4().hex
+        record = HistoryRecord(
+            failover_name=t.failover_name,
+            source_cluster=t.source_cluster,
+            target_cluster=t.target_cluster,
+            reason=f"{why} (asked: {t.reason})" if t.reason else why,
+            forced=t.force,
+            automatic=t.automatic,
+            mode=t.mode,
+            started_at=t.requested_at,
+            finished_at=now,
+            outcome=Outcome.WITHDRAWN,
+            epoch=t.epoch,
+            record_id=keys.history_sk(now, attempt[:12]),
+        )
+        e = Expr()
+        tr = e.n("transition")
+        items = [
+            {
+                "Update": {
+                    "TableName": ctx.table,
+                    "Key": ctx.key(pk, keys.CONFIG_SK),
+                    "UpdateExpression": update_expression(
+                        [f"{e.n('version')} = {e.n('version')} + {e.v(n(1))}", f"{e.n('updatedAt')} = {e.v(ts(now))}"],
+                        [tr],
+                    ),
+                    "ConditionExpression": (
+                        f"{tr}.{e.n('failoverName')} = {e.v(s(t.failover_name))} AND {tr}.{e.n('epoch')} = "
+                        f"{e.v(n(t.epoch))}"
+                    ),
+                    **e.params(),
+                }
+            },
+            {
+                "Put": {
+                    "TableName": ctx.table,
+                    "Item": history_to_item(pk, record),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": keys.PK},
+                }
+            },
+        ]
+        try:
+            await ctx.transact(items, attempt)  # a retry of one that landed answers "done" (the same token)
+        except ClientError as exc:
+            if error_code(exc) != TRANSACTION_CANCELED:
+                raise unexpected("TransactWriteItems", exc) from exc
+            if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+                return False
+            raise unexpected("TransactWriteItems", exc) from exc
+        log.info("failover %s of %s/%s withdrawn: %s", t.failover_name, namespace, name, why)
+        return True
+
     async def execute_failback(
         self, namespace: str, name: str, reason: str, failover_name: str | None = None
     ) -> HistoryRecord:

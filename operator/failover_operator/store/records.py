@@ -22,6 +22,7 @@ from ..model import (
     GroupConfig,
     HistoryRecord,
     Record,
+    ScheduledSwitchover,
     Timeouts,
     Transition,
 )
@@ -209,6 +210,21 @@ def fences_to_attr(fences: Mapping[str, Fence]) -> dict[str, Any]:
     }
 
 
+def schedule_to_attr(sw: ScheduledSwitchover) -> dict[str, Any]:
+    return {
+        "M": {
+            "name": s(sw.name),
+            "sourceCluster": s(sw.source_cluster),
+            "targetCluster": s(sw.target_cluster),
+            "mode": s(sw.mode.value),
+            "at": ts(sw.at),
+            "requestedBy": s(sw.requested_by),
+            "requestedAt": ts(sw.requested_at),
+            "reason": s(sw.reason),
+        }
+    }
+
+
 def _fences_from(r: _Reader) -> dict[str, Fence]:
     attr = r.get(FENCES, "M", required=False)
     if attr is None:
@@ -222,6 +238,25 @@ def _fences_from(r: _Reader) -> dict[str, Fence]:
             r, Fence, reason=f.text("reason"), fenced_at=f.stamp("fencedAt"), fenced_by=f.text("fencedBy")
         )
     return fences
+
+
+def _schedule_from(r: _Reader) -> ScheduledSwitchover | None:
+    attr = r.get("schedule", "M", required=False)
+    if attr is None:
+        return None
+    t = _Reader(attr)
+    return _build(
+        r,
+        ScheduledSwitchover,
+        name=t.text("name"),
+        source_cluster=t.text("sourceCluster"),
+        target_cluster=t.text("targetCluster"),
+        mode=t.text("mode"),
+        at=t.stamp("at"),
+        requested_by=t.text("requestedBy"),
+        requested_at=t.stamp("requestedAt"),
+        reason=t.text("reason", required=False) or "",
+    )
 
 
 def config_attrs(config: GroupConfig) -> Item:
@@ -244,6 +279,7 @@ def config_attrs(config: GroupConfig) -> Item:
     _opt(item, "lastMove", s(config.last_move) if config.last_move else None)
     _opt(item, "transition", transition_to_attr(config.transition) if config.transition else None)
     _opt(item, "timeoutsBefore", timeouts_to_attr(config.timeouts_before) if config.timeouts_before else None)
+    _opt(item, "schedule", schedule_to_attr(config.schedule) if config.schedule else None)
     return item
 
 
@@ -300,6 +336,7 @@ def config_from_item(item: Mapping[str, Any]) -> GroupConfig:
         timeouts_before=_timeouts_from(r, "timeoutsBefore"),
         last_failover=r.stamp("lastFailover", required=False),
         last_move=r.text("lastMove", required=False),
+        schedule=_schedule_from(r),
         updated_at=r.stamp("updatedAt"),
         transition=transition,
     )

@@ -15,6 +15,7 @@ from .context import StoreContext
 from .fences import FenceManager
 from .observe import ChangeObserver
 from .operations import OperationsManager
+from .schedule import ScheduleManager
 from .state import StateManager
 
 
@@ -67,6 +68,7 @@ class DynamoDBService:
         self.liveness = self.state.liveness
         self.operations = OperationsManager(self._ctx, self.state)
         self.fences = FenceManager(self._ctx)
+        self.schedules = ScheduleManager(self._ctx)  # switchovers scheduled for later (store/schedule.py)
 
     @property
     def term(self) -> int:
