@@ -317,6 +317,8 @@ async def _apply(
         await world.delete_group(name)
     elif kind == "suspend":
         await _suspend(world, fault, conditions, active)
+    elif kind == "fence":
+        await _fence(world, fault, conditions)
     elif kind == "schedule":  # scripted only (never drawn): due `for_` seconds after it is asked
         scheduled = await world.schedule_switchover(name, until, fault.options.get("mode", "CONSISTENCY"))
         if "cancel_at" in fault.options:
@@ -338,6 +340,21 @@ async def _suspend(
     back = max([world.time(), *(f.at + f.for_ for f in active.get(owner, []))])
     for name in world.clusters:
         _note(conditions, name, "unable", fault.at, back + after)
+
+
+async def _fence(world: World, fault: Fault, conditions: dict[str, dict[str, Intervals]]) -> None:
+    """Fenced by hand for the fault's time (`fence`, then `unfence`; scripted trials only, never drawn): the cluster
+    takes nothing over meanwhile; a group whose owner is fenced is served by nobody, by a person's decision, until
+    it is unfenced and its owner has proved ownership again (or been taken over, a timeout later)."""
+    name = fault.cluster
+    timing = world.timing
+    back = fault.at + fault.for_ + timing.heartbeat + 4 * timing.interval
+    owner = world.ownership[-1][1] if world.ownership else None
+    for other in world.clusters if owner == name else [name]:
+        _note(conditions, other, "unable", fault.at, back)
+    await world.fence(name, fault.options.get("reason", "by hand"))
+    await asyncio.sleep(fault.for_)
+    await world.fence(name, None)
 
 
 def _note_conditions(conditions: dict[str, dict[str, Intervals]], fault: Fault, trial: Trial) -> None:

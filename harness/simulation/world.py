@@ -715,6 +715,17 @@ class World:
         await Publisher(admin)()
         return withdrawn
 
+    async def fence(self, cluster: str, reason: str | None) -> None:
+        """`failover-operator fence` of one cluster's copy (`reason` given) or `unfence` (None), from outside every
+        cluster (DynamoDB only), published as the CLI does."""
+        self.log(cluster, "fault", f"fenced by hand ({reason})" if reason else "unfenced")
+        admin = DynamoDBService(self.db.client(), TABLE, "fleet-cli", OPERATOR_ID, SimClock(self.time, 0.0, 1.0))
+        if reason:
+            await admin.fences.fence(NS, NAME, cluster, reason)
+        else:
+            await admin.fences.unfence(NS, NAME, cluster)
+        await Publisher(admin)()
+
     # --- what the checker reads -----------------------------------------------------------------------------
 
     def history(self) -> list[Any]:

@@ -1,6 +1,6 @@
 """`failover-operator`: run the operator or its watchdog, set up the DynamoDB table, or look at and steer the
-fleet through DynamoDB alone (status, history, show-config, switchover, cancel, suspend, resume, preflight,
-problems). `kubectl-failover` is the same fleet commands as a kubectl plugin (`kubectl failover status`)."""
+fleet through DynamoDB alone (status, history, show-config, switchover, cancel, fence, unfence, suspend, resume,
+preflight, problems). `kubectl-failover` is the same fleet commands as a kubectl plugin (`kubectl failover status`)."""
 
 from __future__ import annotations
 

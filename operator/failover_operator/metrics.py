@@ -200,6 +200,7 @@ class GroupMetrics:
         "epoch",
         "failovers",
         "fenced",
+        "fenced_by_hand",
         "health_now",
         "heartbeat_timeout",
         "is_primary",
@@ -218,6 +219,7 @@ class GroupMetrics:
         self.owner_heartbeat_age = Value()
         self.heartbeat_timeout = Value()
         self.fenced = Value()
+        self.fenced_by_hand = Value()
         self.epoch = Value()
         self.status_writes = Value()
         self.health_now: str | None = None
@@ -246,6 +248,11 @@ class GroupMetrics:
 _GAUGES = (
     ("failover_group_primary", "1 if this cluster is PRIMARY for the group, else 0", "is_primary"),
     ("failover_group_fenced", "1 if this cluster has fenced itself for the group", "fenced"),
+    (
+        "failover_group_fenced_by_hand",
+        "1 if a person fenced this cluster's copy of the group (failover-operator fence)",
+        "fenced_by_hand",
+    ),
     ("failover_group_epoch", "Epoch of the group's config as last read", "epoch"),
     (
         "failover_group_owner_heartbeat_age_seconds",

@@ -122,6 +122,16 @@ class Transition(Record):
     reason: str = ""
 
 
+class Fence(Record):
+    """A person stopped one cluster's copy of the group by hand (`failover-operator fence`), as CloudNativePG's
+    fencing does: that cluster keeps its copy down, whatever it owns, and takes nothing over; a group whose owner
+    is fenced is not taken over automatically (a person decided it stops). Only `unfence` lifts it."""
+
+    reason: str
+    fenced_at: datetime
+    fenced_by: str
+
+
 class ScheduledSwitchover(Record):
     """A switchover asked for a later time (`failover-operator switchover --at`), kept in the group's config until
     then, as Patroni keeps a scheduled switchover in its DCS: carried out by the operators, not by a process that
@@ -156,6 +166,8 @@ class GroupConfig(Record):
     version: int = Field(1, ge=1)
     suspended: bool = False
     suspension_reason: str | None = None
+    fences: dict[str, Fence] = {}
+    """The clusters fenced by hand, by name (Fence): their copies stay down until they are unfenced."""
     timeouts: Timeouts = Timeouts()
     timeouts_before: Timeouts | None = None
     """The timeouts before the last change of them: nobody's wait shortens before the old timeout has passed."""

@@ -27,6 +27,8 @@ async def test_every_fleet_command_stays_within_the_operators_policy(
         ["preflight", "shop/web", "--to", "west"],
         ["suspend", "--all", "--reason", "maintenance"],
         ["resume", "--all"],
+        ["fence", "shop/web", "--cluster", "west", "--reason", "disk replaced", "--yes"],
+        ["unfence", "shop/web", "--cluster", "west", "--yes"],
         ["switchover", "shop/web", "--to", "west", "--at", "+2h", "--reason", "window", "--yes"],
         ["cancel", "shop/web", "--reason", "not tonight", "--yes"],
         ["switchover", "shop/web", "--to", "west", "--reason", "drill", "--yes"],

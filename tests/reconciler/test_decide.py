@@ -9,6 +9,7 @@ from failover_operator.model import (
     ClusterState,
     ClusterStatus,
     FailoverMode,
+    Fence,
     GroupConfig,
     Health,
     Role,
@@ -103,6 +104,15 @@ SICK_OWNER = {**EVERYONE, "east": st("east", ClusterState.PRIMARY, health=Health
 BLIND_OWNER = {**EVERYONE, "east": st("east", ClusterState.PRIMARY, health=Health.UNKNOWN)}
 FROM_NORTH = TRANSITION.model_copy(update={"source_cluster": "north", "epoch": 8})
 FOLLOWING = {**EVERYONE, "east": st("east", ClusterState.PRIMARY).model_copy(update={"following": "fo-1"})}
+FENCE = Fence(reason="disk replaced", fenced_at=T0, fenced_by="alice via fleet-cli")
+FENCE_SAID = "disk replaced (by alice via fleet-cli at 2026-01-01T00:00:00Z)"
+HANDOFF = UPTIME.model_copy(update={"epoch": 8})
+
+
+def fenced(*names, **kw):
+    """The config with `names` fenced by hand (`failover-operator fence`)."""
+    return cfg(fences={n: FENCE for n in names}, **kw)
+
 
 CASES = [
     # (id, situation, action, role, words in the reason)
@@ -385,6 +395,126 @@ CASES = [
         S,
         "east still reports serving",
     ),
+    # Fenced by hand (`failover-operator fence`): down and kept down; nobody takes a fenced owner's group over.
+    (
+        "fenced by hand: the owner scales its copy down and keeps it down",
+        sit("east", P, fenced("east")),
+        Action.FENCED_BY_HAND,
+        F,
+        "fenced by hand: disk replaced; east owns shop/web at epoch 7 and keeps its copy down: nobody serves the group",
+    ),
+    (
+        "fenced by hand: an owner that could prove ownership does not promote",
+        sit("east", F, fenced("east")),
+        Action.FENCED_BY_HAND,
+        F,
+        "until `failover-operator unfence shop/web --cluster east`",
+    ),
+    (
+        "fenced by hand: a standby stays down",
+        sit("west", S, fenced("west")),
+        Action.FENCED_BY_HAND,
+        F,
+        "west keeps its copy of shop/web down and takes nothing over until it is unfenced (east owns it at epoch 7)",
+    ),
+    (
+        "fenced by hand: a fenced standby never takes over, however silent the owner",
+        sit("west", F, fenced("west"), owner_silent_for=SILENT, stale=frozenset({"east"})),
+        Action.FENCED_BY_HAND,
+        F,
+        "takes nothing over",
+    ),
+    (
+        "fenced by hand: nobody takes over a fenced owner, however long it has not served",
+        sit("north", S, fenced("east"), clusters=FENCED_OWNER, owner_silent_for=SILENT, stale=frozenset({"east"})),
+        Action.NONE,
+        S,
+        f"east owns it at epoch 7 and is fenced by hand ({FENCE_SAID}): nobody takes the group over until it is",
+    ),
+    (
+        "fenced by hand: nor asks a fenced owner that reports ERROR to drain",
+        sit("north", S, fenced("east"), clusters=SICK_OWNER, owner_error_for=61),
+        Action.NONE,
+        S,
+        "is fenced by hand",
+    ),
+    (
+        "fenced by hand: a fenced standby has no priority: the next standby takes a silent owner over at once",
+        sit("north", S, fenced("west"), owner_silent_for=SILENT, priority=("west",)),
+        Action.TAKE_OVER,
+        S,
+        "taking over: east's heartbeat has not changed",
+    ),
+    (
+        "fenced by hand: a fenced owner reports drained for a planned move away from it",
+        sit("east", F, fenced("east", transition=TRANSITION)),
+        Action.DRAIN,
+        F,
+        "keeps its copy of shop/web at epoch 7 down and reports it drained for failover fo-1: west may take the group",
+    ),
+    (
+        "fenced by hand: a fenced owner never withdraws a move to serve again",
+        sit("east", F, fenced("east", transition=TRANSITION), transition_age=301),
+        Action.DRAIN,
+        F,
+        "fenced by hand",
+    ),
+    (
+        "fenced by hand: a planned move away from a fenced owner transfers once it reports drained",
+        sit("west", S, fenced("east", transition=TRANSITION), clusters=DRAINED),
+        Action.TRANSFER,
+        S,
+        "east has stopped serving shop/web at epoch 7 for failover fo-1; west takes it",
+    ),
+    (
+        "fenced by hand: an UPTIME move away from a fenced owner transfers (it follows the move, serving nothing)",
+        sit(
+            "west",
+            S,
+            fenced("east", transition=UPTIME),
+            clusters={**EVERYONE, "east": st("east", ClusterState.FENCED).model_copy(update={"following": "fo-1"})},
+        ),
+        Action.TRANSFER,
+        S,
+        "UPTIME",
+    ),
+    (
+        "fenced by hand: the fenced old owner of an UPTIME hand-off ends it at once (nothing to take back)",
+        sit("east", F, fenced("east", owner="west", epoch=8, transition=HANDOFF)),
+        Action.HAND_OFF,
+        F,
+        "east ends the UPTIME hand-off of shop/web at epoch 8 to west at once",
+    ),
+    (
+        "fenced by hand: the owner withdraws a move to a fenced target and serves on",
+        sit("east", P, fenced("west", transition=UPTIME)),
+        Action.ABANDON,
+        P,
+        f"failover fo-1 cannot move shop/web at epoch 7 to west, which is fenced by hand ({FENCE_SAID}); east "
+        "withdraws it and stays PRIMARY",
+    ),
+    (
+        "fenced by hand: a draining owner withdraws a move to a fenced target and serves again",
+        sit("east", S, fenced("west", transition=TRANSITION)),
+        Action.ABANDON,
+        P,
+        "which is fenced by hand",
+    ),
+    (
+        "fenced by hand: a fenced target never transfers, forced or not",
+        sit("west", S, fenced("west", transition=FORCED), clusters=DRAINED, transition_age=11.0),
+        Action.FENCED_BY_HAND,
+        F,
+        "takes nothing over",
+    ),
+    (
+        "unfenced: the owner proves ownership and promotes",
+        sit("east", F, cfg(), unfenced=True),
+        Action.PROMOTE,
+        P,
+        "promoting: it was unfenced and east owns shop/web at epoch 7",
+    ),
+    ("unfenced: a standby stands by again", sit("west", F, cfg()), Action.DEMOTE, S, "standing by: east owns"),
     (
         "autoFailover off",
         sit("west", S, owner_silent_for=SILENT, auto_failover=False),
@@ -474,6 +604,16 @@ def test_a_takeover_is_conditioned_on_the_epoch_seen_and_on_what_the_owner_says(
     assert forced.move is not None and forced.move.unconfirmed and forced.move.checks == {}
     uptime = decide(sit("west", S, cfg(transition=UPTIME), clusters=FOLLOWING))
     assert uptime.move is not None and uptime.move.checks == {"east": StatusCheck(able=True, following="fo-1")}
+
+
+def test_a_move_away_from_an_owner_fenced_by_hand_requires_it_drained():
+    """It is down by a person's decision, but the transfer still re-checks that its copy is confirmed down (its
+    status FAILOVER at the epoch), as for any drained source: a fence lifted meanwhile, followed by a proof of
+    ownership, cancels the transfer; and only a forced move goes without that report."""
+    transfer = decide(sit("west", S, fenced("east", transition=TRANSITION), clusters=DRAINED))
+    assert transfer.move is not None and transfer.move.checks == {"east": StatusCheck(drained=True)}
+    waits = decide(sit("west", S, fenced("east", transition=TRANSITION), clusters=FENCED_OWNER))
+    assert (waits.action, waits.move) == (Action.WAIT, None), waits.reason
 
 
 def test_an_owner_listed_fenced_is_taken_over_as_stale_only_when_its_numbers_stood_still():
@@ -824,6 +964,27 @@ SCHEDULE_CASES = [
         Action.DEMOTE,
         S,
         "standing by: east owns",
+    ),
+    (
+        "due, the target fenced by hand: dropped, saying why; its copy stays down",
+        sit("west", F, fenced("west", schedule=SCHEDULED), schedule_late=DUE),
+        Action.DROP_SCHEDULED,
+        F,
+        f"dropping {WHAT}: west is fenced by hand for shop/web (disk replaced",
+    ),
+    (
+        "not due, the target fenced by hand: it keeps its copy down and the schedule waits",
+        sit("west", F, fenced("west", schedule=SCHEDULED)),
+        Action.FENCED_BY_HAND,
+        F,
+        "fenced by hand: disk replaced",
+    ),
+    (
+        "due, the owner fenced by hand: a planned move away from it starts",
+        sit("west", S, fenced("east", schedule=SCHEDULED), schedule_late=DUE),
+        Action.START_SCHEDULED,
+        S,
+        f"starting {WHAT}",
     ),
     (
         "the owner drops one to itself (it moved there meanwhile)",

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from failover_operator.model import ClusterState, ClusterStatus, GroupConfig, Health
+from failover_operator.model import ClusterState, ClusterStatus, Fence, GroupConfig, Health, Role
 from failover_operator.rules import (
     Leaving,
     Step,
@@ -16,6 +16,7 @@ from failover_operator.rules import (
     eligible,
     fence_left,
     leave,
+    readiness,
     refusal,
     watchdog_deadline,
 )
@@ -162,6 +163,44 @@ def test_a_move_is_refused_while_the_owner_cannot_act_unless_forced() -> None:
     assert refusal(cfg(), blind, "west", set(), check_health=False) is None  # force
     assert refusal(cfg(), blind, "west", {"east"}) is None  # a silent owner: what automatic failover is for
     assert refusal(cfg(), ALL, "west", set()) is None
+
+
+FENCE = Fence(reason="disk replaced", fenced_at=T0, fenced_by="alice via fleet-cli")
+
+
+def test_nothing_moves_to_a_cluster_fenced_by_hand_forced_or_not() -> None:
+    fenced_west = cfg().model_copy(update={"fences": {"west": FENCE}})
+    said = (
+        "west is fenced by hand for shop/web (disk replaced (by alice via fleet-cli at 2026-01-01T00:00:00Z)): "
+        "nothing moves to it, forced or not, until `failover-operator unfence shop/web --cluster west`"
+    )
+    assert refusal(fenced_west, ALL, "west", set()) == said
+    assert refusal(fenced_west, ALL, "west", set(), check_suspension=False, check_health=False) == said  # force
+    assert refusal(fenced_west, ALL, "north", set()) is None  # another cluster may still take it
+    # A move away from a fenced owner is allowed: its copy is down already.
+    fenced_east = cfg().model_copy(update={"fences": {"east": FENCE}})
+    assert refusal(fenced_east, ALL, "west", set()) is None
+
+
+def test_a_standby_fenced_by_hand_is_not_ready_to_take_over() -> None:
+    fenced_west = cfg().model_copy(update={"fences": {"west": FENCE}})
+    common = dict(health=Health.OK, auto_failover=True, heartbeating=True, store_error=None)
+    ready = readiness(me="west", config=cfg(), mine=ALL["west"], local_role=Role.STANDBY, **common)
+    assert ready[0] and ready[1] == "Ready"
+    fenced = readiness(me="west", config=fenced_west, mine=ALL["west"], local_role=Role.FENCED, **common)
+    assert fenced == (
+        False,
+        "FencedByHand",
+        "west is fenced by hand for shop/web (disk replaced (by alice via fleet-cli at 2026-01-01T00:00:00Z)): "
+        "it takes nothing over",
+    )
+
+
+def test_a_leaving_owner_hands_nothing_to_a_peer_fenced_by_hand() -> None:
+    fenced_west = cfg().model_copy(update={"fences": {"west": FENCE}})
+    assert leave(leaving("east", fenced_west)).targets == (("north", False),)
+    both = cfg().model_copy(update={"fences": {"west": FENCE, "north": FENCE}})
+    assert leave(leaving("east", both)).step == Step.LEAVE  # nobody to hand it to: it stays owned, serving nothing
 
 
 def test_a_second_timeout_edit_soon_after_a_first_keeps_the_longer_wait() -> None:

@@ -26,6 +26,7 @@ from ..rules import refusal
 from ..settings import StoreSettings, check_name
 from ..store import DynamoDBService, GroupState, Severity, StoreError
 from . import pending, schedule
+from .fencing import add_fence_commands
 from .session import (
     PROG,
     WRITER,
@@ -123,6 +124,8 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--reason", required=True, type=reason_text, help="why (shown with the answer)")
     add_yes_flag(p)
     _finish(p, cancel)
+
+    add_fence_commands(commands, _finish, _cluster)
 
     p = commands.add_parser("suspend", help="stop automatic and planned failover of a group (or --all)")
     p.add_argument("group", nargs="?", metavar="NAMESPACE/NAME")

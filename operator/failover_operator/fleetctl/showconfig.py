@@ -10,7 +10,7 @@ from ..api import DEFAULT_HEARTBEAT_INTERVAL
 from ..model import Timeouts
 from ..store import GroupState, Liveness
 from .session import render
-from .views import iso, scheduled_of
+from .views import fences_of, iso, scheduled_of
 
 NOT_IN_DYNAMODB = {
     "clusterPriority": "not in DynamoDB: each cluster's FailoverGroup spec.clusterPriority (unset: clusters by name)",
@@ -48,6 +48,7 @@ def config_of(state: GroupState, live: dict[str, Liveness]) -> dict[str, Any]:
         "autoFailover": None,
         "suspended": c.suspended,
         "suspensionReason": c.suspension_reason,
+        "fences": fences_of(state),
         "timeouts": _timeouts(c.timeouts),
         "timeoutsBefore": _timeouts(c.timeouts_before),
         "heartbeatIntervalSeconds": None,
@@ -77,6 +78,12 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:g}s"
 
 
+def _fenced(fences: dict[str, dict[str, Any]]) -> str:
+    """Each cluster fenced by hand, with why, by whom and since when; `no` when none is."""
+    said = [f"{c} ({f['reason']}; by {f['fencedBy']} at {f['fencedAt']})" for c, f in fences.items()]
+    return "; ".join(said) or "no"
+
+
 def _scheduled(sw: dict[str, Any] | None) -> str | None:
     if sw is None:
         return None
@@ -103,6 +110,7 @@ def config_table(cfg: dict[str, Any]) -> str:
         ["priority", NOT_IN_DYNAMODB["clusterPriority"]],
         ["autoFailover", NOT_IN_DYNAMODB["autoFailover"]],
         ["suspended", suspended],
+        ["fenced by hand", _fenced(cfg["fences"])],
         ["timeouts.heartbeat", _seconds(t["heartbeatSeconds"])],
         ["timeouts.unhealthyPrimary", _seconds(t["unhealthyPrimarySeconds"])],
         ["timeouts.transitoryState", _seconds(t["transitoryStateSeconds"])],

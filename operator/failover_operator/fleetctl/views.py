@@ -83,6 +83,7 @@ def status_of(store: DynamoDBService, state: GroupState) -> dict[str, Any]:
         "epoch": config.epoch,
         "suspended": config.suspended,
         "suspensionReason": config.suspension_reason,
+        "fences": fences_of(state),
         "previousOwner": config.previous_owner,
         "transition": None
         if t is None
@@ -108,12 +109,27 @@ def status_of(store: DynamoDBService, state: GroupState) -> dict[str, Any]:
                 "observedEpoch": c.observed_epoch,
                 "heartbeatAgeSeconds": _rounded(store.state.heartbeat_age(config.namespace, config.name, name)),
                 "stale": name in stale,
+                "fencedByHand": name in config.fences,
                 "message": c.message,
                 "readyToTakeOver": ready_to_take_over(name, c, state, stale),
             }
             for name, c in sorted(state.clusters.items())
         ],
     }
+
+
+def fences_of(state: GroupState) -> dict[str, dict[str, Any]]:
+    """The clusters fenced by hand (`fence`), each with its reason, when, and by whom."""
+    return {
+        cluster: {"reason": f.reason, "fencedAt": iso(f.fenced_at), "fencedBy": f.fenced_by}
+        for cluster, f in sorted(state.config.fences.items())
+    }
+
+
+def _state_text(cluster: dict[str, Any]) -> str | None:
+    """The STATE column: the status record's state, and whether a person fenced the cluster's copy."""
+    state: str | None = cluster["state"]
+    return f"{state} (fenced by hand)" if cluster.get("fencedByHand") else state
 
 
 def scheduled_of(config: GroupConfig) -> dict[str, Any] | None:
@@ -178,7 +194,7 @@ def status_table(groups: list[dict[str, Any]], now: datetime | None = None) -> s
             lead = first if i == 0 else [""] * len(first)
             age = c.get("heartbeatAgeSeconds")
             ready = ready_text(c, g["owner"])
-            rows.append([*lead, c["name"], c["state"], c["health"], c["observedEpoch"], age_text(age), ready])
+            rows.append([*lead, c["name"], _state_text(c), c["health"], c["observedEpoch"], age_text(age), ready])
     if not rows:
         return "No groups."
     header = [

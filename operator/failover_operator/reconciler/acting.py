@@ -123,7 +123,7 @@ class Acting:
         """The decision writes to DynamoDB (a move, a request, a proof of ownership)."""
         if decision.action == Action.HOLD:
             return False
-        if decision.action not in (Action.NONE, Action.WAIT, Action.DEMOTE, Action.FENCE):
+        if decision.action not in (Action.NONE, Action.WAIT, Action.DEMOTE, Action.FENCE, Action.FENCED_BY_HAND):
             return True
         return decision.role == Role.PRIMARY and not self.shaped()
 

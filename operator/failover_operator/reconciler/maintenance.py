@@ -77,6 +77,7 @@ class Maintenance:
         """After each read of the config: enter or leave maintenance, in the order that keeps it safe."""
         runner = self.runner
         wanted = config.suspended and config.owner == runner.ctx.cluster and not runner.leaving
+        wanted = wanted and runner.ctx.cluster not in config.fences  # fenced by hand: down, not held as it is
         if not wanted:
             self.leave(config.owner)
             return

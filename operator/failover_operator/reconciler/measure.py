@@ -48,6 +48,7 @@ class Measure:
         # (owner, epoch) -> (sequence numbers of its latest claim to serve, when we first saw that claim)
         self._serving_seen: dict[tuple[str, int], tuple[tuple[int, int | None] | None, float]] = {}
         self._timing_of: tuple[GroupConfig | None, GroupPlan | None, Timing] | None = None
+        self._hand_fenced = False  # our copy was fenced by hand, and has not served since (Situation.unfenced)
 
     def timing(self) -> Timing:
         """The group's durations as they apply now (effective_timing: a timeout edit shortens nobody's wait)."""
@@ -130,7 +131,7 @@ class Measure:
         silent_for = None
         self.silence_due = None
         if config.owner != me:
-            silent_for = self._silent_for(config.owner, owner_status, config.epoch)
+            silent_for = self._silent_for(config.owner, owner_status, config.epoch, held=config.owner in config.fences)
             if silent_for <= timing.heartbeat:
                 self.silence_due = now + timing.heartbeat - silent_for + SILENCE_MARGIN
         source_silent_for = None
@@ -159,6 +160,10 @@ class Measure:
         else:
             self.seen.forget(("takeover", *key))
         self._note_ages(config, ages)
+        if me in config.fences:
+            self._hand_fenced = True
+        elif acting.role != Role.FENCED:
+            self._hand_fenced = False
         return Situation(
             store_ok=True,
             config=config,
@@ -170,6 +175,7 @@ class Measure:
             owner_error_for=owner_error_for,
             transition_age=transition_age,
             takeover_ready_for=takeover_ready_for,
+            unfenced=self._hand_fenced and me not in config.fences,
             schedule_late=self.schedule_late(config),
             **common,  # type: ignore[arg-type]
         )
@@ -223,10 +229,15 @@ class Measure:
         live = self.ctx.fleet.of(cluster)
         return live is not None and self.runner.pk in live.fenced
 
-    def _silent_for(self, cluster: str, status: ClusterStatus | None, epoch: int) -> float:
+    def _silent_for(self, cluster: str, status: ClusterStatus | None, epoch: int, *, held: bool = False) -> float:
         """How long since we saw `cluster` claim, afresh, to serve at `epoch` (its status says PRIMARY at the
-        epoch, and its status or its liveness moved since), or since we first looked; nothing else counts."""
+        epoch, and its status or its liveness moved since), or since we first looked; nothing else counts.
+        `held`: it is fenced by hand (it does not serve, by a person's decision): its silence counts from when it
+        is unfenced, so that it has the whole timeout to prove ownership again before anyone may take over."""
         key = (cluster, epoch)
+        if held:
+            self._serving_seen[key] = (None, self.ctx.clock.monotonic())
+            return 0.0
         fresh = None
         if status is not None and claims_serving(status, epoch) and not self._fenced_by(cluster):
             fresh = (status.heartbeat_seq, status.liveness_seq)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ..model import ClusterStatus, FailoverMode, Health, Outcome
 from ..rules import FORCE_WAIT_INTERVALS, refusal
+from ..rules.fenced import fence_text
 from ..store import GroupState
 
 
@@ -99,6 +100,10 @@ def preflight(state: GroupState, target: str, mode: FailoverMode, stale: set[str
             if config.transition is None
             else f"failover {config.transition.failover_name} ({config.transition.source_cluster} -> "
             f"{config.transition.target_cluster}) is in progress",
+        ),
+        _fence_check(state, target, "target-not-fenced", "nothing moves to it, forced or not", allowed=False),
+        _fence_check(
+            state, owner, "owner-fence", "its copy is already down: a move away from it is allowed", allowed=True
         ),
         Check(
             "target-reports",
@@ -187,7 +192,35 @@ def preflight(state: GroupState, target: str, mode: FailoverMode, stale: set[str
             f"{target} scales up; once it reports ready, {owner} scales down",
             f"if {target} is not ready within {limit:g}s, ownership returns to {owner} (history: ROLLED_BACK)",
         ]
+    if owner in config.fences:
+        steps = _from_fenced(steps, owner, target, mode)
     downtimes = [
         h.downtime_seconds for h in state.history if h.downtime_seconds is not None and h.outcome == Outcome.SUCCEEDED
     ]
     return Preflight(group, target, mode, force, refused, checks, steps, downtimes[:5])
+
+
+def _fence_check(state: GroupState, cluster: str, name: str, meaning: str, *, allowed: bool) -> Check:
+    """Whether `cluster` is fenced by hand, and what that means to the move; the check fails only for a fence not
+    `allowed` (the target's; the owner's `owner-fence` passes either way, and says what it means)."""
+    fence = state.config.fences.get(cluster)
+    group = f"{state.config.namespace}/{state.config.name}"
+    if fence is None:
+        return Check(name, True, f"{cluster} is not fenced by hand")
+    said = f"{cluster} is fenced by hand for {group} ({fence_text(fence)}): {meaning}"
+    return Check(name, allowed, said)
+
+
+def _from_fenced(steps: list[str], owner: str, target: str, mode: FailoverMode) -> list[str]:
+    """The steps of a move away from an owner fenced by hand: it serves nothing, and stays down throughout."""
+    if mode == FailoverMode.CONSISTENCY:
+        return [
+            steps[0],
+            f"{owner} is fenced by hand: its copy is already down, and it reports so (drained)",
+            *steps[2:4],
+            steps[4].replace(f"{owner} serves again", f"{owner} stays fenced (its copy down until it is unfenced)"),
+        ]
+    return [
+        f"{steps[0].split(';')[0]}; {owner}, fenced by hand, serves nothing meanwhile",
+        f"{target} scales up and reports ready; {owner} ends the hand-off at once (it has nothing to take back)",
+    ]

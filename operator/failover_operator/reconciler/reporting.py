@@ -17,6 +17,7 @@ from .. import logs
 from ..api import FailoverGroupStatus
 from ..model import ClusterState, HistoryRecord, Role
 from ..rules import Action, Decision, readiness, uptime_source
+from ..rules.fenced import reason_of
 from ..store import DeposedError, GroupState, StoreError, SupersededError
 from ..store.problems import find_problems
 from ..store.records import components_json
@@ -36,6 +37,7 @@ _EVENTS = {
     Action.PROMOTE: ("Promoted", False),
     Action.DEMOTE: ("Demoted", False),
     Action.FENCE: ("Fenced", True),
+    Action.FENCED_BY_HAND: ("FencedByHand", True),
     Action.DRAIN: ("DemotingForFailover", False),
     Action.ABANDON: ("FailoverAbandoned", True),
     Action.TRANSFER: ("Transferring", False),
@@ -105,7 +107,16 @@ class Reports:
         following = t.failover_name if t is not None and uptime_source(config, self.ctx.cluster) else None
         epoch = config.epoch if config else None
         held = runner.maintenance.declared
-        return StatusKey(acting.reported, str(o.health), epoch, known[1], o.message or None, following, held)
+        return StatusKey(acting.reported, str(o.health), epoch, known[1], self._message(o), following, held)
+
+    def _message(self, o: Observation) -> str | None:
+        """What our status says besides its state: why a person fenced our copy, if one did; what the resources
+        say."""
+        config = self.runner.records.config
+        fence = config.fences.get(self.ctx.cluster) if config is not None else None
+        if fence is None:
+            return o.message or None
+        return f"fenced by hand: {reason_of(fence)}" + (f"; {o.message}" if o.message else "")
 
     def changed(self) -> bool:
         key = self.key()
@@ -153,7 +164,7 @@ class Reports:
                 acting.reported,
                 observation.components,
                 observed_epoch=config.epoch if config else None,
-                message=observation.message or None,
+                message=key.message,
                 retry=acting.reported != ClusterState.PRIMARY,  # retried at once: it unblocks a takeover of us
                 ordered=True,
                 following=key.following,
@@ -260,7 +271,9 @@ class Reports:
         mine.heartbeat_timeout.set(timing.heartbeat)
         mine.decided(decision.action.value)
         mine.is_primary.set(1 if acting.role == Role.PRIMARY else 0)
-        mine.fenced.set(1 if acting.role == Role.FENCED else 0)
+        by_hand = config is not None and self.ctx.cluster in config.fences
+        mine.fenced.set(1 if acting.role == Role.FENCED and not by_hand else 0)  # (the alert's: fenced itself)
+        mine.fenced_by_hand.set(1 if by_hand else 0)
         if config is not None:
             mine.epoch.set(config.epoch)
         if acting.observation is not None:

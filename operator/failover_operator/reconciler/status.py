@@ -17,6 +17,7 @@ from ..api import (
 )
 from ..model import Health
 from ..rules import Decision
+from ..rules.fenced import fence_text
 from ..store import GroupConfig, GroupState
 from ..workloads.converge import Observation
 
@@ -89,6 +90,9 @@ def group_status(
     conflict = claimed_text(claimed or {})
     if message is None and conflict is not None:
         message = conflict
+    fence = config.fences.get(me) if config is not None else None
+    if message is None and fence is not None:
+        message = f"fenced by hand: {fence_text(fence)}"
     if message is None and observation is not None and health != Health.OK:
         message = observation.message or None
     ready = local_role in (Role.PRIMARY, Role.STANDBY) and health == Health.OK and store_error is None
@@ -96,6 +100,8 @@ def group_status(
         ready_reason, ready_message = "NotReconciled", "the group's config has not been read yet"
     elif store_error is not None:
         ready_reason, ready_message = "DynamoDBUnreachable", store_error
+    elif fence is not None:
+        ready_reason, ready_message = "FencedByHand", decision.reason
     elif health != Health.OK:
         ready_reason, ready_message = "ResourcesNotHealthy", message or health.value
     else:
@@ -126,9 +132,13 @@ def group_status(
             ),
             make_condition(
                 ConditionType.FENCED,
-                local_role == Role.FENCED,
-                "Fenced" if local_role == Role.FENCED else "NotFenced",
-                decision.reason if local_role == Role.FENCED else "",
+                local_role == Role.FENCED or fence is not None,
+                "FencedByHand" if fence is not None else "Fenced" if local_role == Role.FENCED else "NotFenced",
+                f"fenced by hand: {fence_text(fence)}"
+                if fence is not None
+                else decision.reason
+                if local_role == Role.FENCED
+                else "",
                 now=now,
                 observed_generation=generation,
             ),

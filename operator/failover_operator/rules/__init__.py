@@ -29,6 +29,8 @@ while it may serve: it is asked to drain, as for a planned move (UNHEALTHY).
 - When the config names another owner (it was taken over, or a forced move did not wait for it).
 - When the FailoverGroup is deleted in its cluster and another cluster owns, or will own, the group.
 - When its operator stops renewing the watchdog's Lease: the watchdog fences it.
+- When a person fenced its copy by hand (`failover-operator fence`, `rules/fenced.py`): it stays down, whatever it
+  owns, until it is unfenced; nobody takes the group over meanwhile, and nothing moves to a fenced cluster.
 
 **Moves** (`decide._transfer`, `requests.refusal`): a planned move is refused when the group is suspended, the
 target unhealthy or silent, or the owner cannot act on its resources (health UNKNOWN) — unless forced. Force

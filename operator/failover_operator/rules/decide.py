@@ -9,11 +9,12 @@ conditional write re-checks, so that the rule and its guard are written side by 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from ..model import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health, Role, Transition
+from .fenced import fence_text, reason_of, unfence_command
 from .reports import able_to_act, claims_serving, drained, serving
 from .timing import Timing, takeover_grace, takeover_order
 
@@ -26,6 +27,7 @@ class Action(StrEnum):
     PROMOTE = "promote"  # prove ownership, then scale up
     DEMOTE = "demote"  # to standby
     FENCE = "fence"  # down, because ownership cannot be proved in time
+    FENCED_BY_HAND = "fenced-by-hand"  # down, and kept down: a person fenced this cluster's copy (rules/fenced.py)
     DRAIN = "drain"  # down for a transition, then report FAILOVER
     ABANDON = "abandon"  # remove a transition that did not transfer in time, then (proved) serve again
     TRANSFER = "transfer"  # the target of a transition moves ownership to itself, then promotes
@@ -145,6 +147,8 @@ class Situation:
     maintenance: bool = False
     """This cluster holds the group in maintenance (reconciler/maintenance.py): its status and its watchdog say
     so, so nobody takes the group over from it, and it neither fences itself nor reshapes its resources."""
+    unfenced: bool = False
+    """Our copy is FENCED because a person fenced it by hand, and the fence has been lifted (`unfence`)."""
     schedule_late: float | None = None
     """Seconds since the time of the config's scheduled switchover, on this cluster's own wall clock (None: none
     is scheduled, or its time has not come). A wall-clock time is for people: it decides when a move is asked
@@ -169,6 +173,8 @@ def decide(s: Situation) -> Decision:
         )
         return Decision(Action.NONE, role, f"no action: cannot read {s.group} from DynamoDB; {s.me} {kept} ({why})")
     config = s.config
+    if s.me in config.fences:
+        return _fenced_by_hand(s, config, s.clusters or {})
     if config.owner == s.me:
         return _as_owner(s, config, s.clusters or {})
     return _as_other(s, config, s.clusters or {})
@@ -199,6 +205,52 @@ def _unvouched(s: Situation) -> str:
     return f"cannot write its heartbeat for {s.group} (last written {written}, limit {s.timing.fence_after:g}s)"
 
 
+def _fenced_by_hand(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterStatus]) -> Decision:
+    """A person fenced this cluster's copy of the group: it goes down and stays down, whatever it owns, and takes
+    nothing over, until it is unfenced — as CloudNativePG fences an instance. An owner's group is then served by
+    nobody; a planned move may still take it away (its copy is down: it reports drained for a CONSISTENCY move,
+    and an UPTIME move's hand-off it ends at once, having nothing to hand back). A switchover scheduled to it
+    whose time comes is dropped, saying why (a move to a fenced cluster is refused)."""
+    fenced = f"fenced by hand: {reason_of(config.fences[s.me])}"
+    where = f"{s.group} at epoch {config.epoch}"
+    t = config.transition
+    sw = config.schedule
+    if sw is not None and sw.target_cluster == s.me and s.schedule_late is not None and t is None:
+        return replace(_schedule_due(s, config, clusters, None), role=Role.FENCED)
+    if t is not None and handing_off(config) and t.source_cluster == s.me:
+        return Decision(
+            Action.HAND_OFF,
+            Role.FENCED,
+            f"{fenced}; {s.me} ends the UPTIME hand-off of {where} to {config.owner} at once: its copy is down, so "
+            f"it will not take the group back",
+            transition=t,
+        )
+    if config.owner != s.me:
+        return Decision(
+            Action.FENCED_BY_HAND,
+            Role.FENCED,
+            f"{fenced}; {s.me} keeps its copy of {s.group} down and takes nothing over until it is unfenced "
+            f"({config.owner} owns it at epoch {config.epoch})",
+        )
+    if t is not None and draining(config):
+        return Decision(
+            Action.DRAIN,
+            Role.FENCED,
+            f"{fenced}; {s.me} keeps its copy of {where} down and reports it drained for failover "
+            f"{t.failover_name}: {t.target_cluster} may take the group",
+            transition=t,
+        )
+    moving = ""
+    if t is not None and t.source_cluster == s.me and t.epoch == config.epoch:
+        moving = f"; failover {t.failover_name} ({t.mode.value}) may move it to {t.target_cluster}"
+    return Decision(
+        Action.FENCED_BY_HAND,
+        Role.FENCED,
+        f"{fenced}; {s.me} owns {where} and keeps its copy down: nobody serves the group, and nobody takes it over, "
+        f"until {unfence_command(s.group, s.me)}{moving}",
+    )
+
+
 def _as_owner(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterStatus]) -> Decision:
     where = f"{s.group} at epoch {config.epoch}"
     t = config.transition
@@ -215,6 +267,16 @@ def _as_owner(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
                 f"waiting: {_cannot_act(t.source_cluster, s.group)} once {s.me} is ready; {s.me} serves {where} "
                 f"once it can (or {t.source_cluster} takes the group back after {s.timing.transitory:g}s)",
             )
+    target_fence = config.fences.get(t.target_cluster) if t is not None else None
+    if t is not None and target_fence is not None and t.source_cluster == s.me and t.epoch == config.epoch:
+        # Nothing moves to a fenced cluster (the transfer is conditioned on it): waiting would only keep us down.
+        return Decision(
+            Action.ABANDON,
+            Role.PRIMARY,
+            f"resuming: failover {t.failover_name} cannot move {where} to {t.target_cluster}, which is fenced by "
+            f"hand ({fence_text(target_fence)}); {s.me} withdraws it and stays PRIMARY",
+            transition=t,
+        )
     if t is not None and draining(config):
         limit = s.timing.transitory
         if s.transition_age is not None and s.transition_age > limit:
@@ -251,6 +313,8 @@ def _as_owner(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
             f"promoting: {s.me} found its resources serving when it started and proves it still owns {where}",
         )
     why = "DynamoDB is reachable again and " if s.local_role == Role.FENCED else ""
+    if s.local_role == Role.FENCED and s.unfenced:
+        why = "it was unfenced and "
     return Decision(Action.PROMOTE, Role.PRIMARY, f"promoting: {why}{s.me} owns {where}")
 
 
@@ -308,6 +372,13 @@ def _as_other(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
 
     # A standby decides whether the owner is gone.
     standing = f"I am {s.me}, STANDBY of {s.group}; {config.owner} is PRIMARY at epoch {config.epoch}"
+    owner_fence = config.fences.get(config.owner)
+    if owner_fence is not None:
+        return _standby(
+            Action.NONE,
+            f"no action: I am {s.me}, STANDBY of {s.group}; {config.owner} owns it at epoch {config.epoch} and is "
+            f"fenced by hand ({fence_text(owner_fence)}): nobody takes the group over until it is unfenced",
+        )
     if cause is None or kind is None:
         return _standby(Action.NONE, f"no action: {standing}")
     if config.suspended:
@@ -552,5 +623,5 @@ def _eligible(s: Situation, config: GroupConfig, clusters: Mapping[str, ClusterS
     return {s.me} | {
         name
         for name, status in clusters.items()
-        if name != config.owner and name not in s.stale and eligible(status, config.epoch)
+        if name != config.owner and name not in s.stale and eligible(status, config.epoch) and name not in config.fences
     }

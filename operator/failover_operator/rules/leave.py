@@ -9,7 +9,7 @@ was paused, restarted, or its API server unreachable, while ownership moved). So
 - The owner, with peers: scale our copy down, confirmed, then hand ownership to a live peer that is not leaving
   too (healthy first, in priority order; an unhealthy one is forced), whose own tick proves ownership and scales
   up: no overlap. (A leaving cluster says so in its status first: two leaving at once never hand the group
-  back and forth.) If
+  back and forth; a peer fenced by hand is handed nothing either.) If
   no peer can take it, the group stays owned by us, serving nothing, and the others take it over once they see
   our status gone (an owner that does not say it serves is taken over "as not serving").
 - The last cluster (no other cluster has a status): leave the resources as they are if we own the group (the
@@ -77,7 +77,7 @@ def leave(s: Leaving) -> Leave:
         if not peers:
             return Leave(Step.REMOVE, f"{s.me} is the last cluster of {s.group}: it removes every record of the group")
         return Leave(Step.LEAVE, f"{s.me} has stopped serving {s.group} and leaves it to {config.owner}")
-    alive = [c for c, status in peers.items() if c not in s.stale and not status.leaving]
+    alive = [c for c, status in peers.items() if c not in s.stale and not status.leaving and c not in config.fences]
     healthy = [c for c in alive if peers[c].health == Health.OK]
     targets = (
         *((c, False) for c in takeover_order(healthy, s.priority)),

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Set
 
 from ..model import ClusterStatus, GroupConfig, Health, Role
 from .decide import eligible
+from .fenced import fence_text, unfence_command
 from .reports import able_to_act
 
 
@@ -28,6 +29,12 @@ def refusal(
     group = f"{config.namespace}/{config.name}"
     if target == config.owner:
         return f"{target} already owns {group} (epoch {config.epoch})"
+    fence = config.fences.get(target)
+    if fence is not None:  # whatever force gives up, never this: a person decided that copy stays down
+        return (
+            f"{target} is fenced by hand for {group} ({fence_text(fence)}): nothing moves to it, forced or not, "
+            f"until {unfence_command(group, target)}"
+        )
     if check_suspension and config.suspended:
         why = f" ({config.suspension_reason})" if config.suspension_reason else ""
         return f"{group} is suspended{why}: only a forced failover may move it"
@@ -77,6 +84,9 @@ def readiness(
         return False, "DynamoDBUnreachable", store_error
     if config.owner == me:
         return False, "Owner", f"{me} owns {group} (epoch {config.epoch})"
+    if me in config.fences:
+        fenced = fence_text(config.fences[me])
+        return False, "FencedByHand", f"{me} is fenced by hand for {group} ({fenced}): it takes nothing over"
     if config.suspended:
         return False, "Suspended", f"{group} is suspended ({config.suspension_reason or 'no reason given'})"
     if not auto_failover:

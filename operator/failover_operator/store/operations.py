@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from ..model import ClusterState, FailoverMode, GroupConfig, Health, HistoryRecord, Outcome, Transition
 from ..rules import StatusCheck, refusal
-from . import keys
+from . import fences, keys
 from .calls import TRANSACTION_CANCELED, cancellation_codes, error_code, unexpected
 from .context import StoreContext, coerce
 from .errors import ConflictError, CorruptRecordError, LockHeldError, NotFoundError, PreconditionError
@@ -381,6 +381,11 @@ class OperationsManager:
         if check_suspension:
             suspended = cfg.n("suspended")
             condition += f" AND (attribute_not_exists({suspended}) OR {suspended} = {cfg.v(b(False))})"
+        # Fenced by hand (store/fences.py): nothing moves to a fenced cluster, forced or not, and nothing moves
+        # automatically (a takeover, a drain a standby asked for) away from a fenced owner.
+        condition += f" AND attribute_not_exists({fences.member(cfg, target)})"
+        if automatic:
+            condition += f" AND attribute_not_exists({fences.member(cfg, config.owner)})"
         lock = Expr()
         items = [
             {
@@ -466,6 +471,16 @@ class OperationsManager:
                     return ConflictError(
                         f"{group} changed during failover: owner {now.owner} at epoch {now.epoch} "
                         f"(read {config.owner} at epoch {config.epoch})"
+                    )
+                if record.target_cluster in now.fences:
+                    return ConflictError(
+                        f"{record.target_cluster} was fenced by hand during the failover of {group}; nothing was "
+                        f"written"
+                    )
+                if record.automatic and now.owner in now.fences:
+                    return ConflictError(
+                        f"{now.owner} was fenced by hand during the failover of {group}: nobody takes it over "
+                        f"automatically; nothing was written"
                     )
                 if now.suspended:
                     return ConflictError(f"{group} was suspended during failover; nothing was written")

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from ..model import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health
+from ..rules.fenced import fence_text, unfence_command
 from .records import LockInfo
 
 
@@ -15,6 +16,7 @@ class ProblemKind(StrEnum):
     STALE_HEARTBEAT = "STALE_HEARTBEAT"
     OWNER_UNHEALTHY = "OWNER_UNHEALTHY"
     OWNER_UNKNOWN = "OWNER_UNKNOWN"
+    FENCED_BY_HAND = "FENCED_BY_HAND"  # a person fenced a cluster's copy (`failover-operator fence`): a reminder
     SPLIT_BRAIN = "SPLIT_BRAIN"
     LOCK_STUCK = "LOCK_STUCK"
     CORRUPT_RECORD = "CORRUPT_RECORD"
@@ -89,6 +91,7 @@ def find_problems(
         for name, status in clusters.items()
         if name != config.owner
         and name not in stale
+        and name not in config.fences  # fenced by hand: it takes nothing over
         and status.state == ClusterState.STANDBY
         and status.health == Health.OK
         and status.observed_epoch == config.epoch
@@ -100,6 +103,21 @@ def find_problems(
                 cluster=None,
                 message=f"no cluster could take {group} over now: none but {config.owner} reports STANDBY, OK and "
                 f"up to date at epoch {config.epoch} with a live heartbeat",
+            )
+        )
+    for cluster, fence in sorted(config.fences.items()):
+        meaning = (
+            "nobody serves the group, and nobody takes it over"
+            if cluster == config.owner
+            else "its copy stays down and takes nothing over"
+        )
+        problems.append(
+            Problem(
+                kind=ProblemKind.FENCED_BY_HAND,
+                cluster=cluster,
+                message=f"{cluster} is fenced by hand for {group} ({fence_text(fence)}): {meaning} until "
+                f"{unfence_command(group, cluster)}",
+                severity=Severity.WARNING,
             )
         )
     t = config.transition

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ..model import (
     ClusterStatus,
     FailoverMode,
+    Fence,
     GroupConfig,
     HistoryRecord,
     Record,
@@ -195,6 +196,20 @@ def transition_to_attr(t: Transition) -> dict[str, Any]:
     }
 
 
+FENCES = "fences"
+"""The config's attribute holding the clusters fenced by hand: a map, cluster name -> {reason, fencedAt, fencedBy}
+(store/fences.py writes it; a takeover's, a transfer's and a proof's conditions name its members)."""
+
+
+def fences_to_attr(fences: Mapping[str, Fence]) -> dict[str, Any]:
+    return {
+        "M": {
+            cluster: {"M": {"reason": s(f.reason), "fencedAt": ts(f.fenced_at), "fencedBy": s(f.fenced_by)}}
+            for cluster, f in sorted(fences.items())
+        }
+    }
+
+
 def schedule_to_attr(sw: ScheduledSwitchover) -> dict[str, Any]:
     return {
         "M": {
@@ -208,6 +223,21 @@ def schedule_to_attr(sw: ScheduledSwitchover) -> dict[str, Any]:
             "reason": s(sw.reason),
         }
     }
+
+
+def _fences_from(r: _Reader) -> dict[str, Fence]:
+    attr = r.get(FENCES, "M", required=False)
+    if attr is None:
+        return {}
+    fences = {}
+    for cluster, value in attr.items():
+        if not isinstance(value, Mapping) or "M" not in value:
+            raise r.corrupt(f"attribute {FENCES!r}: the fence of {cluster!r} is not a map")
+        f = _Reader(value["M"])
+        fences[cluster] = _build(
+            r, Fence, reason=f.text("reason"), fenced_at=f.stamp("fencedAt"), fenced_by=f.text("fencedBy")
+        )
+    return fences
 
 
 def _schedule_from(r: _Reader) -> ScheduledSwitchover | None:
@@ -244,6 +274,7 @@ def config_attrs(config: GroupConfig) -> Item:
     }
     _opt(item, "previousOwner", s(config.previous_owner) if config.previous_owner else None)
     _opt(item, "suspensionReason", s(config.suspension_reason) if config.suspension_reason else None)
+    _opt(item, FENCES, fences_to_attr(config.fences) if config.fences else None)
     _opt(item, "lastFailover", ts(config.last_failover) if config.last_failover else None)
     _opt(item, "lastMove", s(config.last_move) if config.last_move else None)
     _opt(item, "transition", transition_to_attr(config.transition) if config.transition else None)
@@ -300,6 +331,7 @@ def config_from_item(item: Mapping[str, Any]) -> GroupConfig:
         version=r.number("version"),
         suspended=bool(r.flag("suspended", required=False)),
         suspension_reason=r.text("suspensionReason", required=False),
+        fences=_fences_from(r),
         timeouts=timeouts,
         timeouts_before=_timeouts_from(r, "timeoutsBefore"),
         last_failover=r.stamp("lastFailover", required=False),

@@ -12,6 +12,7 @@ from .batch import TransactionBatches
 from .calls import Caller, RetryPolicy
 from .changes import ChangeLog
 from .context import StoreContext
+from .fences import FenceManager
 from .observe import ChangeObserver
 from .operations import OperationsManager
 from .schedule import ScheduleManager
@@ -19,7 +20,8 @@ from .state import StateManager
 
 
 class DynamoDBService:
-    """`state` reads and writes records; `operations` changes ownership; `liveness` is the cluster's heartbeat.
+    """`state` reads and writes records; `operations` changes ownership; `liveness` is the cluster's heartbeat;
+    `fences` fences a cluster's copy of a group by hand.
     All share our observations, so a heartbeat read by one counts towards staleness judged by the others."""
 
     def __init__(
@@ -65,6 +67,7 @@ class DynamoDBService:
         self.state = StateManager(self._ctx)
         self.liveness = self.state.liveness
         self.operations = OperationsManager(self._ctx, self.state)
+        self.fences = FenceManager(self._ctx)
         self.schedules = ScheduleManager(self._ctx)  # switchovers scheduled for later (store/schedule.py)
 
     @property

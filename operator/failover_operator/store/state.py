@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from ..model import ClusterState, ClusterStatus, GroupConfig, Health, HistoryRecord, Timeouts, evolved
-from . import keys
+from . import fences, keys
 from .batch import ItemBatches
 from .calls import CONDITION_FAILED, TRANSACTION_CANCELED, error_code, unexpected
 from .context import StoreContext, coerce, sk_of
@@ -394,6 +394,7 @@ class StateManager:
         pk = ctx.pk(namespace, name)
         c = Expr()
         check = f"{c.n('owner')} = {c.v(s(ctx.cluster_name))} AND {c.n('epoch')} = {c.v(n(epoch))}"
+        check += f" AND attribute_not_exists({fences.member(c, ctx.cluster_name)})"  # not fenced by hand
         e = Expr()
         write = ctx.next_write()
         sets, removes, newer = self._status_update(
@@ -445,7 +446,8 @@ class StateManager:
                     f"cluster's operator leads now; not proving ownership of {namespace}/{name}"
                 ) from None
             raise ConflictError(
-                f"{ctx.cluster_name} no longer owns {namespace}/{name} at epoch {epoch}; nothing was written"
+                f"{ctx.cluster_name} no longer owns {namespace}/{name} at epoch {epoch}, or is fenced by hand there; "
+                f"nothing was written"
             ) from None
 
     def _status_update(
