@@ -21,7 +21,7 @@ REQUIRE_ENVTEST := $(if $(wildcard $(ENVTEST_SOURCE)/SHA256SUMS),1,0)
 export PYTHONPATH := $(CURDIR)
 IMAGE   ?= failover-operator:$(VERSION)
 
-.PHONY: help venv install test lint typecheck bench bench-rto bench-scale chaos demo run crds setup-table clean tools envtest ship deploy-manifests image lock
+.PHONY: help venv install test lint typecheck bench bench-rto bench-rollout bench-scale chaos demo run crds setup-table clean tools envtest ship deploy-manifests image lock
 
 help:
 	@echo "make demo   - two local API servers, one local DynamoDB, a real failover, shown with kubectl (no cloud, no cluster)"
@@ -29,6 +29,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks (JSON lines)"
 	@echo "make bench-rto - automatic-failover time from the fault to the standby serving (JSON lines)"
+	@echo "make bench-rollout - a SIGTERM and a rollout of the owner's operator leader, GROUPS groups (JSON lines)"
 	@echo "make bench-scale - steady-state DynamoDB requests, cost, CPU, memory per cluster at GROUPS groups, counted over WINDOW intervals (JSON lines)"
 	@echo "make chaos TRIALS=N SEED=S - N fault-simulation trials from seed S; ends 'trials=N faults=F violations=V'"
 	@echo "make crds   - regenerate crds/ from operator/failover_operator/api.py (and copy crds/ and the alert rules into the chart, the chart's dashboard into deploy/monitoring)"
@@ -103,6 +104,9 @@ bench: install
 
 bench-rto: install
 	$(BIN)/python -m bench.rto
+
+bench-rollout: install envtest
+	$(BIN)/python -m bench.rollout --groups $(GROUPS)
 
 GROUPS ?= 100
 WINDOW ?= 6

@@ -21,7 +21,7 @@ __all__ = ["OperatorProcess"]
 
 class OperatorProcess:
     """One operator process for ``cluster`` (``command`` run, or watchdog); its output goes to
-    ``<workdir>/<command>-<cluster>.log``."""
+    ``<workdir>/<command>-<cluster>.log`` (``-<replica>`` instead of the cluster: one of several replicas)."""
 
     def __init__(
         self,
@@ -34,13 +34,15 @@ class OperatorProcess:
         token: str | None = None,
         env: Mapping[str, str] | None = None,
         command: str = "run",
+        replica: str | None = None,
     ) -> None:
         self.cluster = cluster
         self.name = cluster.name
         self.command = command
         what = "operator" if command == "run" else command
-        self.log = workdir / f"{what}-{cluster.name}.log"
-        self.kubeconfig = cluster.write_kubeconfig(workdir / f"kubeconfig-{what}-{cluster.name}", token=token)
+        own = f"{what}-{replica or cluster.name}"  # one of several replicas per cluster: its pod name
+        self.log = workdir / f"{own}.log"
+        self.kubeconfig = cluster.write_kubeconfig(workdir / f"kubeconfig-{own}", token=token)
         self.health_port = free_port()
         self.env = {
             **os.environ,

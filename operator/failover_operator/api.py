@@ -485,6 +485,7 @@ class ConditionType(StrEnum):
     FENCED = "Fenced"
     SPEC_VALID = "SpecValid"
     READY_TO_TAKE_OVER = "ReadyToTakeOver"  # this cluster could take the group over now, were the owner gone
+    SUSPENSION_AS_SPECIFIED = "SuspensionAsSpecified"  # DynamoDB's suspension is what spec.suspended says
 
 
 class ConditionStatus(StrEnum):

@@ -17,7 +17,7 @@ def test_a_silence_is_shown_as_the_moment_it_began_and_does_not_move_while_it_la
     assert {silent_since(age, 5, began + timedelta(seconds=age)) for age in range(10, 3600, 5)} == {began}
 
 
-def build(previous=None, now=T0, health=Health.OK, role=Role.PRIMARY, suspended=False):
+def build(previous=None, now=T0, health=Health.OK, role=Role.PRIMARY, suspended=False, spec_suspended=None):
     config = GroupConfig(
         namespace="shop",
         name="web",
@@ -50,6 +50,7 @@ def build(previous=None, now=T0, health=Health.OK, role=Role.PRIMARY, suspended=
         store_error=None,
         previous=previous,
         now=now,
+        spec_suspended=spec_suspended,
     )
 
 
@@ -179,3 +180,17 @@ def test_a_scheduled_switchover_is_shown_until_it_is_gone_and_then_cleared():
     unscheduled = config.model_copy(update={"schedule": None})
     gone = group_status(config=unscheduled, state=None, previous=shown, **common)
     assert gone.scheduled_switchover is None and gone.to_merge_patch()["scheduledSwitchover"] is None
+
+
+def test_a_suspension_in_dynamodb_other_than_the_spec_says_is_shown_not_undone():
+    def said(status):
+        (c,) = [c for c in status.conditions if c.type == "SuspensionAsSpecified"]
+        return str(c.status), c.reason
+
+    assert said(build(spec_suspended=False)) == ("True", "AsSpecified")
+    assert said(build(suspended=True, spec_suspended=True)) == ("True", "AsSpecified")
+    resumed = build(suspended=False, spec_suspended=True)  # `failover-operator resume` over spec.suspended: true
+    assert said(resumed) == ("False", "ResumedOutsideSpec") and resumed.suspended is False
+    (c,) = [c for c in resumed.conditions if c.type == "SuspensionAsSpecified"]
+    assert "automatic failover applies; set spec.suspended: false to agree" in c.message
+    assert said(build(suspended=True, spec_suspended=False)) == ("False", "SuspendedOutsideSpec")

@@ -9,16 +9,11 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from ..store import Liveness, keys
+from ..store import Liveness, StoreError, keys
 from ..store.changes import writing_for
 
 if TYPE_CHECKING:
     from .context import OperatorContext
-
-
-def _retrieved(future: asyncio.Future[Mapping[str, Liveness]]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 class FleetView:
@@ -26,7 +21,7 @@ class FleetView:
         self.ctx = ctx
         self.live: Mapping[str, Liveness] | None = None
         self.read_at: float | None = None
-        self._reading: asyncio.Future[Mapping[str, Liveness]] | None = None
+        self._reading: asyncio.Future[Mapping[str, Liveness] | StoreError] | None = None
 
     def of(self, cluster: str) -> Liveness | None:
         """`cluster`'s liveness as last read (None: not read yet, or it has none)."""
@@ -39,13 +34,22 @@ class FleetView:
             return self.live
         if self._reading is None or self._reading.done():
             self._reading = asyncio.ensure_future(self._read())
-            self._reading.add_done_callback(_retrieved)  # its error is the askers' (if any are left)
-        return await asyncio.shield(self._reading)
+        read = await asyncio.shield(self._reading)
+        if isinstance(read, StoreError):
+            raise read  # each asker's own error (the read is shared, its failure too)
+        return read
 
-    async def _read(self) -> Mapping[str, Liveness]:
+    async def _read(self) -> Mapping[str, Liveness] | StoreError:
+        """One read for every asker. A failure is its result, not its exception: a task that ends in one, nobody
+        left to ask for it (an operator stopping), is what kopf reports as the operator's failure at exit."""
         store = self.ctx.store
         started = self.ctx.clock.monotonic()
-        live = await store.liveness.read()
+        try:
+            live = await store.liveness.read()
+        except StoreError as exc:
+            return exc
+        except TimeoutError:
+            return StoreError("DynamoDB did not answer in time")
         changed = store.liveness.changed(live)
         self.live, self.read_at = live, started
         self.touched(changed, wake=True)

@@ -318,6 +318,7 @@ class Reports:
             spec_error=plan.spec_error,
             claimed=runner.claimed,
             takeover=self.takeover,
+            spec_suspended=plan.suspended,
         )
         if status != self._status:
             try:

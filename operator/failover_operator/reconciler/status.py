@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from ..api import (
     ClusterReport,
+    Condition,
     ConditionType,
     FailoverGroupStatus,
     LastFailover,
@@ -29,6 +30,39 @@ def silent_since(age: float | None, interval: float, now: datetime) -> datetime 
     if age is None or age < 2 * interval:
         return None
     return (now - timedelta(seconds=age)).replace(microsecond=0)
+
+
+def suspension_as_specified(
+    spec_suspended: bool, config: GroupConfig, *, now: datetime, generation: int | None
+) -> Condition:
+    """Whether the group's suspension in DynamoDB (what every operator acts on) is what this FailoverGroup's
+    `spec.suspended` says: the fleet commands suspend and resume through DynamoDB alone, and a spec edit is
+    written there only when it is made. A disagreement is shown, never silently undone either way."""
+    if spec_suspended == config.suspended:
+        return make_condition(
+            ConditionType.SUSPENSION_AS_SPECIFIED,
+            True,
+            "AsSpecified",
+            "suspended, as spec.suspended says" if config.suspended else "not suspended, as spec.suspended says",
+            now=now,
+            observed_generation=generation,
+        )
+    if spec_suspended:
+        reason, message = (
+            "ResumedOutsideSpec",
+            "spec.suspended is true, but the group was resumed in DynamoDB (failover-operator resume): automatic "
+            "failover applies; set spec.suspended: false to agree, or suspend it again",
+        )
+    else:
+        why = f" ({config.suspension_reason})" if config.suspension_reason else ""
+        reason, message = (
+            "SuspendedOutsideSpec",
+            f"the group was suspended in DynamoDB{why} (failover-operator suspend) while spec.suspended is false: "
+            f"no automatic failover until it is resumed",
+        )
+    return make_condition(
+        ConditionType.SUSPENSION_AS_SPECIFIED, False, reason, message, now=now, observed_generation=generation
+    )
 
 
 def claimed_text(claimed: Mapping[str, str]) -> str | None:
@@ -63,6 +97,7 @@ def group_status(
     spec_error: str | None = None,
     claimed: Mapping[str, str] | None = None,
     takeover: tuple[bool, str, str] | None = None,
+    spec_suspended: bool | None = None,
 ) -> FailoverGroupStatus:
     health = observation.health if observation is not None else Health.UNKNOWN
     role = local_role
@@ -129,6 +164,11 @@ def group_status(
                 (config.suspension_reason or "") if config and suspended else "automatic failover is enabled",
                 now=now,
                 observed_generation=generation,
+            ),
+            *(
+                [suspension_as_specified(spec_suspended, config, now=now, generation=generation)]
+                if config is not None and spec_suspended is not None
+                else []
             ),
             make_condition(
                 ConditionType.FENCED,
