@@ -19,7 +19,8 @@ from pathlib import Path
 
 from failover_operator.store import ensure_table
 from harness import apiserver
-from harness.dynamo import dynamodb_client, moto_process
+from harness.dynamo import dynamodb_client
+from harness.memdynamo_server import memdynamo_process
 from harness.rollout import run_rollout
 
 
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     if assets is None:
         raise SystemExit(apiserver.missing_reason())
     with (
-        moto_process() as endpoint,
+        memdynamo_process() as endpoint,
         apiserver.running_control_plane(assets) as plane,
         tempfile.TemporaryDirectory() as work,
     ):

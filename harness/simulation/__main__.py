@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from concurrent.futures import ProcessPoolExecutor
 
 from .checker import story
@@ -16,11 +17,20 @@ def one(job: tuple[int, int]) -> tuple[int, int, int, dict[str, float], str]:
     """(seed, faults, violations, excused seconds by kind, the report of a failing trial) of (seed, draw)."""
     seed, version = job
     trial = draw(seed, version)
+    faults = "\n".join(f"    {fault}" for fault in trial.faults)
     try:
         outcome: Outcome = run(trial)
     except SpinError as exc:  # time stood still: as wrong as two serving, and found the same way
-        faults = "\n".join(f"    {fault}" for fault in trial.faults)
         return seed, len(trial.faults), 1, {}, f"seed {seed}: 1 violation(s)\n  busy loop: {exc}; faults:\n{faults}"
+    except Exception as exc:  # the harness itself broke: the trial proves nothing, and says which seed it was
+        where = "".join(traceback.format_exception(exc)[-6:])
+        return (
+            seed,
+            len(trial.faults),
+            1,
+            {},
+            f"seed {seed}: 1 violation(s)\n  trial crashed: {exc!r}\n{where}faults:\n{faults}",
+        )
     verdict = outcome.verdict
     report = ""
     if not verdict.ok:

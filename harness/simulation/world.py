@@ -31,6 +31,7 @@ from failover_operator.reconciler.plan import GroupPlan, plan_of
 from failover_operator.settings import Settings
 from failover_operator.store import DynamoDBService, StoreError, ensure_table, keys
 from failover_operator.store.calls import RetryPolicy
+from failover_operator.store.errors import NotFoundError
 from failover_operator.store.records import config_from_item, history_from_item
 from failover_operator.watchdog import LeaseKeeper, Watchdog
 from failover_operator.workloads.converge import Workloads
@@ -682,7 +683,11 @@ class World:
         """`failover-operator suspend` / `resume` of the group, from outside every cluster (DynamoDB only)."""
         self.log("*", "fault", "group suspended (maintenance)" if suspended else "group resumed")
         admin = self.admin()
-        await admin.operations.update_suspension(NS, NAME, suspended, "maintenance" if suspended else None)
+        try:
+            await admin.operations.update_suspension(NS, NAME, suspended, "maintenance" if suspended else None)
+        except NotFoundError:  # the group was deleted everywhere first: the CLI says so and nothing changes
+            self.log("*", "fault", "no such group: nothing to suspend or resume")
+            return
         await self.publish(admin)
 
     async def schedule_switchover(self, target: str, at: float, mode: str = "CONSISTENCY") -> str:
@@ -720,10 +725,14 @@ class World:
         cluster (DynamoDB only), published as the CLI does."""
         self.log(cluster, "fault", f"fenced by hand ({reason})" if reason else "unfenced")
         admin = DynamoDBService(self.db.client(), TABLE, "fleet-cli", OPERATOR_ID, SimClock(self.time, 0.0, 1.0))
-        if reason:
-            await admin.fences.fence(NS, NAME, cluster, reason)
-        else:
-            await admin.fences.unfence(NS, NAME, cluster)
+        try:
+            if reason:
+                await admin.fences.fence(NS, NAME, cluster, reason)
+            else:
+                await admin.fences.unfence(NS, NAME, cluster)
+        except NotFoundError:  # the group was deleted everywhere first: the CLI says so and nothing changes
+            self.log(cluster, "fault", "no such group: nothing to fence or unfence")
+            return
         await Publisher(admin)()
 
     # --- what the checker reads -----------------------------------------------------------------------------

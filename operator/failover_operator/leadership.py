@@ -36,6 +36,9 @@ from .workloads.kube import KubeError
 log = logging.getLogger("failover_operator.leadership")
 
 
+RELEASE_ATTEMPTS = 3  # a release refused as a conflict is tried again on the Lease as it is now
+
+
 @dataclass(frozen=True)
 class LeaderTiming:
     """How the replicas elect (settings.Settings: LEADER_*)."""
@@ -104,16 +107,35 @@ class Leadership:
         """Give the Lease up (we lead): the next replica takes over within its next look."""
         if not self.leading:
             return
-        patch = {
-            "metadata": {"resourceVersion": self._version},
-            "spec": {"holderIdentity": None, "leaseDurationSeconds": 1, "renewTime": _micro_time(self.clock.now())},
-        }
+        version = self._version
         try:
-            await self.kube.patch(LEASE, self.namespace, self.name, patch)
-            log.info("%s: released the leader Lease %s/%s", self.identity, self.namespace, self.name)
+            for _ in range(RELEASE_ATTEMPTS):
+                patch = {
+                    "metadata": {"resourceVersion": version},
+                    "spec": {
+                        "holderIdentity": None,
+                        "leaseDurationSeconds": 1,
+                        "renewTime": _micro_time(self.clock.now()),
+                    },
+                }
+                try:
+                    await self.kube.patch(LEASE, self.namespace, self.name, patch)
+                    log.info("%s: released the leader Lease %s/%s", self.identity, self.namespace, self.name)
+                    return
+                except KubeError as exc:
+                    if not exc.conflict:
+                        raise
+                # A renewal of ours landed after we last read the version (the renewer was stopped in flight):
+                # release the Lease as it is now — if it is still ours.
+                lease = await self.kube.get(LEASE, self.namespace, self.name) or {}
+                if ((lease.get("spec") or {}).get("holderIdentity")) != self.identity:
+                    return
+                version = (lease.get("metadata") or {}).get("resourceVersion")
+            log.warning("%s: could not release the leader Lease (it expires by itself): it changed", self.identity)
         except KubeError as exc:
             log.warning("%s: could not release the leader Lease (it expires by itself): %s", self.identity, exc)
-        self._renewed_at = None
+        finally:
+            self._renewed_at = None
 
     # --- inside -------------------------------------------------------------------------------------------
 

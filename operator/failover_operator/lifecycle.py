@@ -83,9 +83,11 @@ class GroupLifecycle:
         await self.runner.run(plan_source, reporter, stop)
 
     async def delete(self, plan: GroupPlan | None, reporter: Reporter) -> None:
-        """This cluster leaves the group (reconciler/leave.py); returns once it has. Its runner is forgotten."""
+        """This cluster leaves the group (reconciler/leave.py); returns once it has. Its runner is forgotten.
+        Raises StoppingError when this replica hands over first (the next leader leaves the group)."""
         self._bind()
-        await leave_group(self.runner, plan, reporter)
+        with self.ctx.acting_for_the_cluster():  # raises StoppingError while this replica hands over
+            await leave_group(self.runner, plan, reporter)
         self.ctx.runners.pop((self.namespace, self.name), None)
         if self.ctx.claims is not None:
             self.ctx.claims.forget(f"{self.namespace}/{self.name}")

@@ -39,6 +39,9 @@ from .workloads.watches import ObjectCache
 log = logging.getLogger("failover_operator")
 
 LEASE_STEP_SECONDS = 1.0  # how often the watchdog's Lease is renewed
+HANDOVER_SECONDS = 5.0
+"""SIGTERM to the leader: how long its group runners, failover executors and deletions may take to stop acting
+before it releases the leader Lease (they stop within milliseconds; past this, the Lease is left to expire)."""
 STOPPED = "stopped"  # _lead: by a signal or the stop flag (Stop says which)
 
 
@@ -182,7 +185,10 @@ class Stop:
                 loop.add_signal_handler(signum, self.received, signum)
 
     def received(self, signum: int) -> None:
+        first = self.signal is None
         self.signal = signal.Signals(signum).name
+        if first:
+            log.info("received %s: stopping (the workloads stay as they are)", self.signal)
         self.flag.set()
 
     def why(self) -> str:
@@ -307,25 +313,47 @@ async def _lead(
     keeping = asyncio.Event()
     lost = asyncio.Event()
     kopf_stop = asyncio.Event()
-    tasks = [asyncio.create_task(keeper.run(keeping))]
+    keeping_task = asyncio.create_task(keeper.run(keeping))
+    tasks = [keeping_task]
 
     async def when_started() -> None:
         await started.wait()
         health.started = True
         stop.listen()  # kopf's own handlers would stop it without telling us which signal it was
 
-    async def stopping() -> None:  # whichever comes first stops kopf
+    async def hand_over(leader: Leadership, keeping_leader: asyncio.Task[None]) -> None:
+        """SIGTERM to the leader: stop acting, stop renewing both Leases, then release the leader Lease — at
+        once, not after kopf's own stop (which may take seconds): the next replica leads within its next look,
+        while the fence deadlines of our last heartbeats still run (its heartbeats and a read vouch for what we
+        served: reconciler/vouching.py). Never released while anything of ours may still act."""
+        if not await ctx.stop_acting(HANDOVER_SECONDS):
+            log.warning(
+                "%s: not everything stopped acting within %gs; the leader Lease is left to expire",
+                settings.pod_name,
+                HANDOVER_SECONDS,
+            )
+            return
+        keeping.set()
+        for task in (keeping_task, keeping_leader):
+            task.cancel()
+        await asyncio.gather(keeping_task, keeping_leader, return_exceptions=True)
+        await leader.release()
+
+    async def stopping(keeping_leader: asyncio.Task[None] | None) -> None:  # whichever comes first stops kopf
         waits = [asyncio.ensure_future(flag.wait()) for flag in (stop.flag, lost, ctx.deposed)]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for w in waits:
                 w.cancel()
+        if stop.flag.is_set() and leadership is not None and keeping_leader is not None:
+            await hand_over(leadership, keeping_leader)
         kopf_stop.set()
 
-    tasks += [asyncio.create_task(when_started()), asyncio.create_task(stopping())]
-    if leadership is not None:
-        tasks.append(asyncio.create_task(leadership.keep(lost)))
+    keeping_leader = asyncio.create_task(leadership.keep(lost)) if leadership is not None else None
+    tasks += [asyncio.create_task(when_started()), asyncio.create_task(stopping(keeping_leader))]
+    if keeping_leader is not None:
+        tasks.append(keeping_leader)
     namespaces = settings.namespaces
     try:
         await kopf.operator(

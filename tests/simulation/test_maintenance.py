@@ -83,3 +83,15 @@ def test_after_maintenance_the_owner_fences_again_and_the_group_moves_when_it_mu
     outcome = play(Fault(4.0, "suspend", "east", 3.0), Fault(12.0, "dynamo_down", "east", 8.0))
     assert owners(outcome)[0] == "east" and len(owners(outcome)) > 1
     assert serving(outcome, "east")[:2] == [True, False]
+
+
+def test_a_suspension_of_a_group_deleted_everywhere_changes_nothing_and_breaks_nothing() -> None:
+    """Found by CI on a fresh range (796589426703..+200): the group deleted in every cluster, then `suspend`
+    and `resume` from the fleet CLI — which answer "no such group" — used to crash the trial. And the last
+    cluster to leave used to leave the group's records behind: a status write of its own, sent before it said it
+    was leaving, landed after it deleted its status, so it never found itself the last one."""
+    deleted = [Fault(4.0 + 0.3 * i, "group_deleted", name) for i, name in enumerate(CLUSTERS)]
+    outcome = play(*deleted, Fault(8.0, "suspend", "east", 3.0))
+    assert [e for e in outcome.world.story if "no such group" in e.text]
+    assert len([e for e in outcome.world.story if "GroupRemoved" in e.text]) == 1
+    assert not any(serving(outcome, name)[-1] for name in CLUSTERS)

@@ -11,6 +11,7 @@ from failover_operator.store import (
     DynamoDBService,
     Health,
     NotFoundError,
+    SupersededError,
     Timeouts,
 )
 
@@ -317,6 +318,19 @@ async def test_delete_records(make_service):
     assert await east.state.delete_group("shop", "web") == 3  # config, east's status, one history record
     assert await east.state.get_group_config("shop", "web") is None
     assert await east.state.get_failover_history("shop", "web") == []
+
+
+async def test_a_leaving_clusters_late_status_write_does_not_bring_back_its_deleted_status(make_service):
+    """A cluster leaving a group deletes its status; a write of it that arrives after must not re-create it
+    (else the last cluster never finds itself the last, and the group's records stay behind)."""
+    east = make_service("east")
+    await east.state.register_group("shop", "web")
+    await east.state.update_cluster_status("shop", "web", "OK", "PRIMARY", {})
+    await east.state.update_cluster_status("shop", "web", "OK", "STANDBY", {}, leaving=True)  # it exists: lands
+    await east.state.delete_cluster_status("shop", "web")
+    with pytest.raises(SupersededError):
+        await east.state.update_cluster_status("shop", "web", "OK", "STANDBY", {}, ordered=True, leaving=True)
+    assert await east.state.get_all_cluster_statuses("shop", "web") == {}
 
 
 async def test_record_downtime(make_service):

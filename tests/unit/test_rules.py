@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from failover_operator.model import ClusterState, ClusterStatus, Fence, GroupConfig, Health, Role
+from failover_operator.model import (
+    ClusterState,
+    ClusterStatus,
+    FailoverMode,
+    Fence,
+    GroupConfig,
+    Health,
+    Role,
+    Transition,
+)
 from failover_operator.rules import (
     Leaving,
     Step,
@@ -18,6 +27,7 @@ from failover_operator.rules import (
     leave,
     readiness,
     refusal,
+    vouch,
     watchdog_deadline,
 )
 
@@ -228,3 +238,34 @@ def test_a_cluster_that_is_leaving_is_moved_nothing_and_takes_nothing_over() -> 
     )
 
     assert eligible(ALL["west"], 7) and not eligible(leaving_west["west"], 7)
+
+
+def test_what_a_read_after_a_heartbeat_vouches_for() -> None:
+    """rules/vouch.py: only a read that shows the group ours, still, and our status PRIMARY at its epoch."""
+    primary = st("east", state=ClusterState.PRIMARY)
+    transition = Transition(
+        failover_name="fo-1",
+        source_cluster="east",
+        target_cluster="west",
+        mode=FailoverMode.CONSISTENCY,
+        requested_by="west",
+        requested_at=T0,
+        epoch=7,
+    )
+    moving = cfg().model_copy(update={"transition": transition})
+    fenced = cfg().model_copy(update={"fences": {"east": FENCE}})
+    rows = [
+        (cfg(), primary, True, "east owns shop/web at epoch 7 and its status says PRIMARY"),
+        (None, primary, False, "shop/web is not registered"),
+        (cfg(owner="west", epoch=8), primary, False, "west owns shop/web at epoch 8, not east"),
+        (fenced, primary, False, "fenced by hand"),
+        (moving, primary, False, "a move of shop/web is under way"),
+        (cfg(), None, False, "east has no status for shop/web"),
+        (cfg(), primary.model_copy(update={"leaving": True}), False, "says it leaves shop/web"),
+        (cfg(), st("east", state=ClusterState.FENCED), False, "says FENCED at epoch 7, not PRIMARY at 7"),
+        (cfg(epoch=8), primary, False, "says PRIMARY at epoch 7, not PRIMARY at 8"),
+    ]
+    for config, status, ok, words in rows:
+        verdict = vouch("east", "shop/web", config, status)
+        assert verdict.ok == ok and words in verdict.reason, (config, status, verdict)
+        assert "\n" not in verdict.reason

@@ -16,7 +16,7 @@ from ..api import (
     validation_message,
 )
 from ..lifecycle import GroupLifecycle
-from ..reconciler.context import OperatorContext
+from ..reconciler.context import OperatorContext, StoppingError
 from ..reconciler.plan import GroupPlan, plan_of
 from ..store import StoreError
 from ..workloads.kube import KubeClient
@@ -106,7 +106,7 @@ class GroupHandlers:
     async def daemon(self, body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
         namespace, name = _key(body)
         reporter = KopfReporter(body, self.kube, "FailoverGroup")
-        async with stop_event(stopped) as stop:
+        async with stop_event(stopped, self.ctx) as stop:
             await GroupLifecycle(self.ctx, namespace, name).run(
                 lambda: self.valid_plan(body, (namespace, name)), reporter, stop
             )
@@ -119,7 +119,10 @@ class GroupHandlers:
         except ValidationError:
             plan = self._valid.get((namespace, name))
         reporter = KopfReporter(body, self.kube, "FailoverGroup")
-        await GroupLifecycle(self.ctx, namespace, name).delete(plan, reporter)
+        try:
+            await GroupLifecycle(self.ctx, namespace, name).delete(plan, reporter)
+        except StoppingError as exc:
+            raise kopf.TemporaryError(str(exc), delay=1) from exc
         self._valid.pop((namespace, name), None)
         self._invalid.pop((namespace, name), None)
 

@@ -57,7 +57,7 @@ class FailoverHandlers:
             )
             await reporter.patch_status(failed.to_merge_patch())
             return
-        async with stop_event(stopped) as stop:
+        async with stop_event(stopped, self.ctx) as stop:
             await self.executor.run(
                 namespace, name, spec, status, reporter, stop, generation, _created(body), deleted=_deleted(stopped)
             )

@@ -10,6 +10,7 @@ from typing import Any
 
 import kopf
 
+from ..reconciler.context import OperatorContext
 from ..workloads.kube import KubeClient, KubeError
 
 log = logging.getLogger("failover_operator.handlers")
@@ -36,16 +37,28 @@ class KopfReporter:
 
 
 @contextlib.asynccontextmanager
-async def stop_event(stopped: kopf.DaemonStopped) -> AsyncIterator[asyncio.Event]:
-    """kopf's daemon stop flag as an asyncio.Event, which the reconciler (no kopf imports) can wait on."""
+async def stop_event(stopped: kopf.DaemonStopped, ctx: OperatorContext) -> AsyncIterator[asyncio.Event]:
+    """kopf's daemon stop flag as an asyncio.Event, which the reconciler (no kopf imports) can wait on; set too
+    when this replica hands over (ctx.stopping), which waits for the daemon to end before it releases the
+    leader Lease."""
     stop = asyncio.Event()
+    if ctx.stopping.is_set():
+        stop.set()
+        yield stop
+        return
 
     async def bridge() -> None:
-        await stopped.wait()
+        waits = [asyncio.ensure_future(stopped.wait()), asyncio.ensure_future(ctx.stopping.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
         stop.set()
 
     task = asyncio.create_task(bridge())
     try:
-        yield stop
+        with ctx.acting_for_the_cluster():
+            yield stop
     finally:
         task.cancel()

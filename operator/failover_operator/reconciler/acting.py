@@ -48,6 +48,8 @@ class Acting:
         self.role: Role | None = None
         self.proved = True
         """Our PRIMARY role was proved by this process (False: recalled from resources found serving)."""
+        self.vouched: float | None = None
+        """Not proved, but a read after our heartbeat sent then vouched for our copy (reconciler/vouching.py)."""
         self.started_at = self.ctx.clock.monotonic()
         self.recalled = False
         self.observation: Observation | None = None
@@ -69,6 +71,7 @@ class Acting:
             self.role = role
             self.runner.fence_moved()
         self.proved = proved
+        self.vouched = None
 
     # --- one decision -------------------------------------------------------------------------------
 
@@ -455,6 +458,8 @@ class Acting:
                     runner.measure.timing().unproved_allowance,
                 )
             self.become(recalled, proved=recalled != Role.PRIMARY)
+            if recalled == Role.PRIMARY:
+                runner.vouch_found_serving()
 
     def _able(self, observation: Observation) -> Observation:
         """The observation, UNKNOWN while the local API server takes no write (the Lease's renewal says so): a

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,6 +21,11 @@ log = logging.getLogger("failover_operator.runner")
 ACTING_CONCURRENCY = 32
 """Groups of one operator that act at once: below the store's concurrency (40 requests in flight), since each
 acting group sends one request at a time, and the others' reads and status writes need room too."""
+
+
+class StoppingError(Exception):
+    """This process stops acting (it hands over to another replica): what was asked is left to the next leader."""
+
 
 if TYPE_CHECKING:
     from .claims import Claims
@@ -73,6 +79,9 @@ class OperatorContext:
     deposed: asyncio.Event = field(default_factory=asyncio.Event)
     """Another replica of this cluster's operator leads now (a later leader term wrote our records): this process
     stops acting at once — it neither fences nor scales anything — and steps down (runner.serve)."""
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    """The process hands over (SIGTERM to a leader): every group runner, failover executor and deletion stops
+    acting, so that the leader Lease can be released at once (runner._lead)."""
     heartbeat: ClusterHeartbeat = field(init=False)  # beats while any runner is attached
     fleet: FleetView = field(init=False)
     claims: Claims | None = field(init=False)  # resources two groups list: which one manages each
@@ -88,6 +97,9 @@ class OperatorContext:
         self.fleet = FleetView(self)
         self.claims = Claims(self)
         self.maintenance = MaintenanceBoard()
+        self._acting_now = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         call = self.store.call  # read at scrape time: not set by every group's every tick
         self.metrics.store_requests.set_function(lambda: call.calls)
         self.metrics.store_retries.set_function(lambda: call.retries)
@@ -100,6 +112,30 @@ class OperatorContext:
         runners read them afresh."""
         self.fleet.touched(partitions, wake=False, own=True)
         self.heartbeat.soon()
+
+    @contextlib.contextmanager
+    def acting_for_the_cluster(self) -> Iterator[None]:
+        """Around whatever acts on the cluster's resources or records (a group's runner, a failover's executor,
+        a deletion): `stop_acting` waits for every one of them to end."""
+        if self.stopping.is_set():
+            raise StoppingError("this replica hands over: the replica that leads next does it")
+        self._acting_now += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._acting_now -= 1
+            if self._acting_now == 0:
+                self._idle.set()
+
+    async def stop_acting(self, within: float) -> bool:
+        """Tell everything that acts to stop (`stopping`); True once all of it has ended, within `within` s."""
+        self.stopping.set()
+        try:
+            await asyncio.wait_for(self._idle.wait(), within)
+        except TimeoutError:
+            return False
+        return True
 
     def depose(self, why: str) -> None:
         """A write of ours was refused for a later leader term (store.DeposedError)."""

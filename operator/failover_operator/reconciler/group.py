@@ -37,6 +37,7 @@ from .plan import GroupPlan
 from .reading import GroupRecords
 from .reporting import Reports
 from .status import claimed_text
+from .vouching import vouch_found_serving
 
 log = logging.getLogger("failover_operator.group")
 
@@ -76,6 +77,7 @@ class GroupRunner:
         self._hurried = False
         self._started_at: float | None = None
         self._fence_timing: Timing | None = None  # the timing the fence loop last saw
+        self._vouching: asyncio.Task[None] | None = None
 
     # --- what others ask of it ------------------------------------------------------------------------
 
@@ -115,6 +117,17 @@ class GroupRunner:
 
     def may_serve(self) -> bool:
         return self.acting.may_serve()
+
+    def vouch_found_serving(self) -> None:
+        """Resources found serving as this process started: vouch for them in the background (vouching.py)."""
+        if self._vouching is None or self._vouching.done():
+            self._vouching = asyncio.ensure_future(vouch_found_serving(self))
+
+    async def _stop_vouching(self) -> None:
+        task, self._vouching = self._vouching, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     def starting(self) -> bool:
         """Started, but our status for the group not yet written (for at most STARTING_LIMIT seconds): a cold
@@ -159,6 +172,7 @@ class GroupRunner:
                 for task in loops:
                     task.cancel()
                 await asyncio.gather(*loops, return_exceptions=True)
+                await self._stop_vouching()
 
     @contextlib.asynccontextmanager
     async def fencing(self, reporter: Reporter) -> AsyncIterator[None]:
@@ -171,6 +185,7 @@ class GroupRunner:
             loop.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await loop
+            await self._stop_vouching()
 
     async def _ticks(
         self, plan_source: Callable[[], Awaitable[GroupPlan | None]], reporter: Reporter, stop: asyncio.Event
@@ -243,7 +258,7 @@ class GroupRunner:
                 if left <= 0:
                     if self.measure.handing_off():  # (asked while it still serves)
                         why = f"could not read the UPTIME hand-off of {self.group} within {timing.fence_after:g}s"
-                    elif acting.proved:
+                    elif acting.proved or acting.vouched is not None:
                         why = f"has not written its heartbeat for {self.group} within {timing.fence_after:g}s"
                     else:
                         why = f"could not prove it owns {self.group} within {timing.unproved_allowance:g}s of starting"

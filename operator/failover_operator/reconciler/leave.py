@@ -18,7 +18,8 @@ from .. import logs
 from ..model import Role
 from ..rules import Leave, Leaving, Step, leave
 from ..store import ConflictError, GroupState, LockHeldError, NotFoundError, PreconditionError, StoreError
-from .context import Reporter
+from ..waits import wait_set
+from .context import Reporter, StoppingError
 from .plan import GroupPlan
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ async def leave_group(runner: GroupRunner, plan: GroupPlan | None, reporter: Rep
         said: str | None = None
         marked = False
         while True:
+            if ctx.stopping.is_set():
+                raise StoppingError(f"{ctx.cluster} hands over to another replica: it leaves {runner.group} next")
             try:
                 if not marked:  # first of all: nobody hands the group to a cluster that is leaving it
                     runner.maintenance.leave()  # (an owner that held it fences itself again, first)
@@ -60,7 +63,7 @@ async def leave_group(runner: GroupRunner, plan: GroupPlan | None, reporter: Rep
                     log.info("%s: %s", runner.group, step.reason)
                 said = step.reason
             interval = plan.heartbeat_interval if plan is not None else 5.0
-            await asyncio.sleep(delay)
+            await wait_set(ctx.stopping, delay)
             delay = min(2 * delay, interval)
 
 
@@ -114,6 +117,9 @@ async def _step(runner: GroupRunner, plan: GroupPlan | None, reporter: Reporter)
         )
     if step.step == Step.DONE:
         return None
+    writing = runner.reports.writing  # sent before we said we leave, it could land after the delete
+    if writing is not None and not writing.done():
+        await asyncio.wait([writing])
     await store.state.delete_cluster_status(runner.namespace, runner.name)
     remaining = await store.state.get_all_cluster_statuses(runner.namespace, runner.name)
     if step.step == Step.REMOVE and not remaining:

@@ -69,6 +69,7 @@ from .timing import (
     takeover_grace,
     takeover_order,
 )
+from .vouch import Vouch, vouch
 from .watchdog import watchdog_deadline
 
 __all__ = [
@@ -83,6 +84,7 @@ __all__ = [
     "Step",
     "TakeoverCause",
     "Timing",
+    "Vouch",
     "able_to_act",
     "claimant",
     "claims_serving",
@@ -103,5 +105,6 @@ __all__ = [
     "takeover_order",
     "uptime_party",
     "uptime_source",
+    "vouch",
     "watchdog_deadline",
 ]

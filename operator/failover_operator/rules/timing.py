@@ -77,10 +77,11 @@ def fence_left(
 ) -> float:
     """Seconds until this cluster must have stopped serving the group (0 or less: now).
 
-    Proved in this process: the fence limit from when its last written heartbeat was *sent* (it may have landed
-    any moment before its answer, and the standbys' wait starts when it landed). Found serving and not proved
-    yet (a restarted process, a new leader): the unproved allowance from when it started — its own heartbeats
-    do not extend it, since they vouch for resources it has not yet shown it still owns. `following`: it serves
+    Proved in this process (or vouched for by a read after one of its heartbeats: rules/vouch.py): the fence
+    limit from when its last written heartbeat was *sent* (it may have landed any moment before its answer, and
+    the standbys' wait starts when it landed). Found serving and neither proved nor vouched for yet (a
+    restarted process, a new leader): the unproved allowance from when it started — its own heartbeats do not
+    extend it, since they vouch for resources it has not yet shown it still owns. `following`: it serves
     only by an UPTIME hand-off to another owner, whose records it last read then: it may serve beside the new
     owner while it follows the hand-off, so no longer than the fence limit without a read. `held`: it holds the
     group in maintenance (it said so, and nobody takes the group over from it while it does): no deadline of
