@@ -41,7 +41,7 @@ TIMING = {
     "heartbeatInterval": f"{HEARTBEAT_INTERVAL:g}s",
     "timeouts": {"heartbeat": f"{HEARTBEAT_TIMEOUT:g}s", "unhealthyPrimary": "10s", "transitoryState": "20s"},
 }
-WATCHED_AFTER = 3 * HEARTBEAT_TIMEOUT  # each hand-over is watched this long: a standby would have taken over by then
+WATCHED_AFTER = 2 * HEARTBEAT_TIMEOUT  # each hand-over is watched this long: a standby would have taken over by then
 
 
 @dataclass

@@ -8,8 +8,10 @@
     server stays so: nothing can scale it down, and nobody hears from it;
   - inherent: its operator and its watchdog both gone;
   - intended: an UPTIME hand-off it is part of, from the request until the new owner is ready (or the hand-off
-    ends otherwise), and an API server outage of the old owner that began after the request, while it still had
-    the right to serve (it cannot stop);
+    ends otherwise), an API server outage of the old owner that began after the request, while it still had
+    the right to serve (it cannot stop), and a stretch in which the old owner could not read DynamoDB that began
+    before the new owner was ready (it cannot know it should stop: it stops at the fence limit past its last
+    read, within that stretch);
   - forced: a forced move took the group from it while it could not answer (down, cut off, blind to the
     request, its API server unreachable): for as long as that lasts.
   An excuse that merely touched an overlap excuses only its own stretch of it. A moment with two *unexcused*
@@ -34,6 +36,7 @@ INHERENT_BLIND = "inherent: API server and DynamoDB (or operator) lost at once"
 INHERENT_GONE = "inherent: operator and watchdog both gone"
 INTENDED_UPTIME = "intended: UPTIME hand-off"
 INTENDED_UPTIME_BLIND = "intended: UPTIME hand-off, its old owner's API server lost during it"
+INTENDED_UPTIME_UNREAD = "intended: UPTIME hand-off, its old owner unable to read DynamoDB during it"
 FORCED = "forced: the old owner could not answer"
 
 
@@ -163,6 +166,10 @@ def excuses(world: World, end: float, conditions: dict[str, dict[str, Intervals]
         # then on it cannot stop, for as long as that lasts.
         blind = [(a, b) for a, b in conditions.get(source, {}).get("api_down", []) if start <= a < stop + act]
         found[source].setdefault(INTENDED_UPTIME_BLIND, []).extend(extended(blind, act))
+        # It could not read the group while the new owner said it was ready: it serves on until the fence limit
+        # past its last read (rules.fence_left: `following`), which its blindness bounds, plus the time to act.
+        unread = [(a, b) for a, b in conditions.get(source, {}).get("cannot_answer", []) if start <= a < stop]
+        found[source].setdefault(INTENDED_UPTIME_UNREAD, []).extend(extended(unread, act))
     for name, spans in _forced_windows(world, conditions).items():
         found[name][FORCED] = extended(spans, act)
     return {name: {kind: union(spans) for kind, spans in kinds.items()} for name, kinds in found.items()}
@@ -260,7 +267,7 @@ def _forced_windows(world: World, conditions: dict[str, dict[str, Intervals]]) -
     condition (down, cut off, blind to the request, its API server unreachable) that held within two intervals
     before the move (force waits two intervals for the old owner), from the move on."""
     interval = world.timing.interval
-    history = {h.epoch: h for h in world.history()}
+    history = {h.epoch: h for h in world.history() if h.moved}  # a withdrawn request, at the same epoch, is not it
     found: dict[str, Intervals] = {}
     for when, _, epoch in world.ownership:
         record = history.get(epoch)

@@ -113,7 +113,18 @@ FOUND_V3 = (
     # one in DynamoDB.
     1796582333536,
 )
-"""Seeds drawn the third way (the default)."""
+"""Seeds drawn the third way."""
+FOUND_V4 = (
+    # Issue 19, drawn the fourth way (the default: the third, and groups suspended for maintenance meanwhile).
+    # Both were the checker's: 1796590811122 a forced move's history record was looked up by its epoch, where a
+    # withdrawn request's record (which moves nothing, at the same epoch) hid it, and the forced overlap went
+    # unexcused; 1796590812515 the source of an UPTIME hand-off could not read DynamoDB while the new owner
+    # became ready, and served on until the fence limit past its last read, as it must (now excused for as long
+    # as it could not read, plus the time to act).
+    1796590811122,
+    1796590812515,
+)
+"""Seeds drawn the fourth way (the default)."""
 
 
 def simulate(*args: str) -> tuple[int, int, int, str]:
@@ -134,7 +145,7 @@ def test_two_hundred_random_fault_trials_on_a_fresh_seed_range_find_nothing() ->
     seed = int(time.time() * 1000) % 10**12  # a range nobody has run; a failure names its seed
     trials, faults, violations, out = simulate("--trials", str(TRIALS), "--seed", str(seed))
     assert trials == TRIALS and faults >= TRIALS  # every trial draws at least one fault
-    assert violations == 0, f"fresh seeds from {seed}: add the failing ones to FOUND_V3 with their fix\n{out[-6000:]}"
+    assert violations == 0, f"fresh seeds from {seed}: add the failing ones to FOUND_V4 with their fix\n{out[-6000:]}"
 
 
 def test_the_trials_that_once_found_a_violation_find_none() -> None:
@@ -142,6 +153,6 @@ def test_the_trials_that_once_found_a_violation_find_none() -> None:
     assert trials == len(FOUND) and violations == 0, out[-6000:]
     trials, _, violations, out = simulate("--seeds", ",".join(map(str, FOUND_V2)), "--draw", "2")
     assert trials == len(FOUND_V2) and violations == 0, out[-6000:]
-    if FOUND_V3:
-        trials, _, violations, out = simulate("--seeds", ",".join(map(str, FOUND_V3)), "--draw", "3")
-        assert trials == len(FOUND_V3) and violations == 0, out[-6000:]
+    for found, version in ((FOUND_V3, 3), (FOUND_V4, 4)):
+        trials, _, violations, out = simulate("--seeds", ",".join(map(str, found)), "--draw", str(version))
+        assert trials == len(found) and violations == 0, out[-6000:]
