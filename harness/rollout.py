@@ -92,8 +92,15 @@ def lease(name: str) -> dict[str, Any]:
 
 
 async def run_rollout(
-    clusters: dict[str, RealCluster], endpoint: str, table: str, workdir: Path, *, groups: int = 100
+    clusters: dict[str, RealCluster],
+    endpoint: str,
+    table: str,
+    workdir: Path,
+    *,
+    groups: int = 100,
+    sigterm_first: bool = True,
 ) -> Rollout:
+    """The owner's operator restarted (`sigterm_first`) and then rolled out, while everything is watched."""
     east, west = clusters["east"], clusters["west"]
     names = [f"g{i:03d}" for i in range(groups)]
     for cluster in (east, west):
@@ -137,11 +144,11 @@ async def run_rollout(
             observer = DynamoDBService(client, table, "observer", OPERATOR_ID, SystemClock())
             await _settled(east, west, observer, names)
             async with _watched(east, west, result) as watching:
-                # 1. SIGTERM to the leader; the kubelet starts it again, a follower.
-                leader = await _leader(east)
-                result.handovers.append(await _hand_over(east, pods[leader], leader))
-                await pods[leader].start()
-                await asyncio.sleep(WATCHED_AFTER)
+                if sigterm_first:  # 1. SIGTERM to the leader; the kubelet starts it again, a follower.
+                    leader = await _leader(east)
+                    result.handovers.append(await _hand_over(east, pods[leader], leader))
+                    await pods[leader].start()
+                    await asyncio.sleep(WATCHED_AFTER)
                 # 2. A rollout: the new pod first, then the old leader stops.
                 await pods["east-2"].start()
                 await pods["east-2"].wait_healthy()

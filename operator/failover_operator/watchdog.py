@@ -123,14 +123,14 @@ class LeaseKeeper:
         left = [x for x in left if not math.isinf(x)]  # held in maintenance: the watchdog leaves them alone
         return max(0.0, min(left)) if left else None
 
-    async def recall(self) -> frozenset[str]:
+    async def recall(self) -> frozenset[str] | None:
         """The groups the Lease lists as held in maintenance, as this process starts to lead (its predecessor's
-        word, which its status records in DynamoDB still say): nothing if the Lease cannot be read."""
+        word, which its status records in DynamoDB still say); None if the Lease cannot be read."""
         try:
             lease = await self.kube.get(LEASE, self.namespace, self.name)
         except KubeError as exc:
             log.warning("cannot read the watchdog Lease %s/%s: %s", self.namespace, self.name, exc)
-            return frozenset()
+            return None
         annotations = ((lease or {}).get("metadata") or {}).get("annotations") or {}
         return held_groups(annotations)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-from failover_operator.model import ClusterState, GroupConfig, Timeouts
+from failover_operator.model import ClusterState, ClusterStatus, GroupConfig, Timeouts
 from failover_operator.reconciler.maintenance import Maintenance, MaintenanceBoard
 from failover_operator.reconciler.reporting import StatusKey
 from failover_operator.rules import Timing, fence_left
@@ -85,6 +85,23 @@ def test_it_stops_holding_before_it_stops_saying_so() -> None:
     assert m.declared
     board.renewed(board.listed)  # the renewal without it landed
     assert not m.declared
+
+
+def test_a_process_that_could_not_read_the_lease_says_what_its_predecessor_said_until_it_renews() -> None:
+    """The Lease unreadable at start (its API server unreachable): it may still list what our predecessor held,
+    so our status keeps saying maintenance wherever it said so, resumed or not, until a renewal of ours lands."""
+    board, _ = watched_board()
+    board.recall(None)
+    runner = Runner(board)
+    m = Maintenance(runner)  # type: ignore[arg-type]
+    ours = ClusterStatus(cluster_name="east", last_heartbeat=T0, maintenance=True)
+    m.update(config(suspended=False), ours)
+    assert m.declared and not m.held  # said, not held: its fence deadline runs
+    board.renewed(board.listed)
+    assert not m.declared
+    other = Maintenance(Runner(board))  # type: ignore[arg-type]
+    other.update(config(suspended=False), ClusterStatus(cluster_name="east", last_heartbeat=T0))
+    assert not other.declared  # nothing said before: nothing to keep saying
 
 
 def test_a_standby_or_a_leaving_cluster_holds_nothing() -> None:

@@ -121,8 +121,12 @@ FOUND_V4 = (
     # unexcused; 1796590812515 the source of an UPTIME hand-off could not read DynamoDB while the new owner
     # became ready, and served on until the fence limit past its last read, as it must (now excused for as long
     # as it could not read, plus the time to act).
+    # 1796592323452 a restart that could not read the watchdog's Lease (its API server unreachable) dropped
+    # `maintenance` from its status although the Lease still listed the group as held (the group was resumed
+    # meanwhile): once its operator froze, a standby took over while its watchdog left its copy serving.
     1796590811122,
     1796590812515,
+    1796592323452,
 )
 """Seeds drawn the fourth way (the default)."""
 

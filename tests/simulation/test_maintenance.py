@@ -95,3 +95,21 @@ def test_a_suspension_of_a_group_deleted_everywhere_changes_nothing_and_breaks_n
     assert [e for e in outcome.world.story if "no such group" in e.text]
     assert len([e for e in outcome.world.story if "GroupRemoved" in e.text]) == 1
     assert not any(serving(outcome, name)[-1] for name in CLUSTERS)
+
+
+def test_a_restart_that_cannot_read_the_lease_keeps_saying_maintenance_until_it_renews_it() -> None:
+    """Seed 1796592323452: east held the group and was restarted while its API server was unreachable; the group
+    was resumed meanwhile. The new process could not read the watchdog's Lease (which still listed the group as
+    held), yet its status stopped saying maintenance: once its operator froze, a standby took over while east's
+    watchdog, reading the old listing, left east's copy serving. Now its status keeps saying maintenance until a
+    renewal of its own lands, and nobody takes over meanwhile."""
+    outcome = play(
+        Fault(2.0, "suspend", "east", 6.0),
+        Fault(5.0, "sigterm", "east", 4.0),
+        Fault(6.0, "api_unreachable", "east", 10.0),
+        Fault(11.0, "pause", "east", 12.0),
+        duration=30.0,
+    )
+    assert owners(outcome)[:1] == ["east"]
+    takeovers = [t for t, owner, _ in outcome.world.ownership if owner != "east"]
+    assert not takeovers or takeovers[0] > 23.0  # not while east's copy served, its watchdog leaving it alone

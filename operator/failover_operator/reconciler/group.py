@@ -293,7 +293,7 @@ class GroupRunner:
             self.records.changed()  # read every tick until our role is known
         state, cached, store_error = await self._read(plan)
         if state is not None:
-            self.maintenance.update(state.config)
+            self.maintenance.update(state.config, state.clusters.get(self.ctx.cluster))
         if state is not None and self.measure.timing() != self._fence_timing:
             self._fence_timing = self.measure.timing()
             self.fence_moved()  # a timeout edit may bring the fence deadline nearer: the fence loop looks again
@@ -308,7 +308,7 @@ class GroupRunner:
             if writes and (cached or queued):  # about to act on a read from an earlier tick: read afresh first
                 state, _, store_error = await self._read(plan, fresh=True)
                 if state is not None:
-                    self.maintenance.update(state.config)
+                    self.maintenance.update(state.config, state.clusters.get(self.ctx.cluster))
                 decision = decide(self.measure.situation(plan, state))
             decision = await acting.carry_out(decision, state, reporter)
             await acting.observe()

@@ -15,6 +15,9 @@ could otherwise act on its silence, and stops holding before it stops saying so:
 
 A process that starts (a restart, a new leader) recalls what the Lease listed: its predecessor held those
 groups, and its status still says so (only this cluster writes it), so it holds them until it reads otherwise.
+One that cannot read the Lease (its API server unreachable) keeps its status saying maintenance wherever it
+said so before, until a renewal of its own lands: its watchdog may still read the old listing and leave those
+copies alone, so no standby may take them over meanwhile.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from ..model import GroupConfig
+from ..model import ClusterStatus, GroupConfig
 
 if TYPE_CHECKING:
     from .group import GroupRunner
@@ -46,14 +49,20 @@ class MaintenanceBoard:
         self.poke: Callable[[], None] = lambda: None
         """Renew the Lease soon (set by its keeper)."""
 
-    def recall(self, groups: Iterable[str]) -> None:
-        """What the Lease listed as this process starts to lead: its predecessor held those groups."""
-        self.recalled = frozenset(groups)
+        self.unknown = False
+        """The Lease could not be read as this process started: it may list any group our predecessor held."""
+
+    def recall(self, groups: Iterable[str] | None) -> None:
+        """What the Lease listed as this process starts to lead: its predecessor held those groups. None: the Lease
+        could not be read — until a renewal of ours lands, it may still list what our predecessor held."""
+        self.unknown = groups is None
+        self.recalled = frozenset(groups or ())
         self.listed = set(self.recalled)
         self.announced = self.recalled
 
     def renewed(self, listed: Iterable[str]) -> None:
         self.announced = frozenset(listed)
+        self.unknown = False
 
 
 class Maintenance:
@@ -63,6 +72,7 @@ class Maintenance:
         self.runner = runner
         self.board: MaintenanceBoard = runner.ctx.maintenance
         self._wanted = self.held = runner.group in self.board.recalled
+        self._said = False  # our status said maintenance when we first read it (our predecessor's word)
         self.left_at: float | None = None
         """When we last stopped holding (our unproved allowance counts from then, not from our start)."""
 
@@ -71,11 +81,18 @@ class Maintenance:
         """Our status says we hold the group: from when we want to hold it until the watchdog's Lease no longer
         lists it (else, dying in between, our status would let a standby take over while our watchdog, reading the
         Lease, leaves our copy serving)."""
-        return self._wanted or (self.board.watched and self.runner.group in self.board.announced)
+        board = self.board
+        listed = self.runner.group in board.announced or (board.unknown and self._said)
+        return self._wanted or (board.watched and listed)
 
-    def update(self, config: GroupConfig) -> None:
-        """After each read of the config: enter or leave maintenance, in the order that keeps it safe."""
+    def update(self, config: GroupConfig, mine: ClusterStatus | None = None) -> None:
+        """After each read of the config (and of our status, `mine`): enter or leave maintenance, in the order
+        that keeps it safe."""
         runner = self.runner
+        if self.board.unknown and mine is not None and mine.maintenance:
+            # Our predecessor said it held the group, and the Lease, which we could not read, may still list it:
+            # until a renewal of ours lands, our status keeps saying so (a resume we read changes nothing there).
+            self._said = True
         wanted = config.suspended and config.owner == runner.ctx.cluster and not runner.leaving
         wanted = wanted and runner.ctx.cluster not in config.fences  # fenced by hand: down, not held as it is
         if not wanted:
