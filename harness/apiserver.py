@@ -542,33 +542,29 @@ class RealCluster(Cluster):
         """Empty every non-system namespace of ``kinds`` (api_version, plural), finalizers stripped first, and
         delete what tests bound cluster-wide (labelled ``harness=rbac``). Namespaces stay (nothing finalizes
         them here), so tests reuse them."""
-        namespaces = [
-            item["metadata"]["name"]
-            for item in self.call("GET", "/api/v1/namespaces")["items"]
-            if item["metadata"]["name"] not in SYSTEM_NAMESPACES and not item["metadata"].get("deletionTimestamp")
-        ]
         for api_version, plural in kinds:
             spec = self.resource(api_version, plural)
-            for namespace in namespaces:
-                path = spec.path(namespace)
-                try:
-                    items = self.call("GET", path)["items"]
-                except KubeApiError as e:
-                    if e.status == 404:
-                        break  # the resource type is not served here
-                    raise
-                for item in items:
-                    name = item["metadata"]["name"]
-                    if item["metadata"].get("finalizers"):
-                        with contextlib.suppress(KubeApiError):
-                            self.call(
-                                "PATCH",
-                                spec.path(namespace, name),
-                                {"metadata": {"finalizers": None}},
-                                content_type="application/merge-patch+json",
-                            )
+            try:
+                items = self.call("GET", spec.path())["items"]  # every namespace's, in one list
+            except KubeApiError as e:
+                if e.status == 404:
+                    continue  # the resource type is not served here
+                raise
+            for item in items:
+                meta = item["metadata"]
+                namespace, name = meta.get("namespace"), meta["name"]
+                if namespace in SYSTEM_NAMESPACES:
+                    continue
+                if meta.get("finalizers"):
                     with contextlib.suppress(KubeApiError):
-                        self.call("DELETE", spec.path(namespace, name))
+                        self.call(
+                            "PATCH",
+                            spec.path(namespace, name),
+                            {"metadata": {"finalizers": None}},
+                            content_type="application/merge-patch+json",
+                        )
+                with contextlib.suppress(KubeApiError):
+                    self.call("DELETE", spec.path(namespace, name))
         for plural in ("clusterrolebindings", "clusterroles"):
             path = f"/apis/rbac.authorization.k8s.io/v1/{plural}"
             for item in self.call("GET", path, params="labelSelector=harness%3Drbac")["items"]:
