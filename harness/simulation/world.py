@@ -391,12 +391,16 @@ class SimOperator:
         self.cluster.group = None
 
     async def terminate(self) -> None:
-        """SIGTERM: kopf sets every daemon's stop flag and waits for them (here up to its cancellation timeout);
-        a leader then releases its Lease; the process exits."""
+        """SIGTERM (runner._lead): everything that acts stops, then the watchdog's Lease stops being renewed, then
+        a leader releases its Lease; the process exits."""
         if "elect" in self.stops:
             self.stops["elect"].set()
         await self._stop_daemons()
         if self.leadership is not None:
+            keeping = self.tasks.pop("lease", None)
+            if keeping is not None:
+                keeping.cancel()
+                await asyncio.gather(keeping, return_exceptions=True)
             await self.leadership.release()
         self.crash()
 
