@@ -126,7 +126,12 @@ FOUND_V4 = (
     # meanwhile): once its operator froze, a standby took over while its watchdog left its copy serving.
     1796590811122,
     1796590812515,
+    # 1796592913104, 1796592913097 (liveness) a read that failed (DynamoDB throttled) forgot that the group had
+    # changed: the standby went on deciding on its old copy — the leaving owner's status, saying maintenance —
+    # and never took over; a leaving cluster now also publishes that it left (its heartbeat may have stopped).
     1796592323452,
+    1796592913104,
+    1796592913097,
 )
 """Seeds drawn the fourth way (the default)."""
 

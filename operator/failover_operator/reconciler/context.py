@@ -154,9 +154,10 @@ class OperatorContext:
             runner.changed(wake=True)
 
     async def announce(self, namespace: str, name: str) -> None:
-        """A Failover executed here wrote the group's records: our runner ticks now, and the other operators hear
-        of it at once, as a publisher's change list (store/liveness.py): our heartbeat would tell them only with
-        its next beat — never, if this cluster runs no group at all (it then does not beat)."""
+        """Something outside the group's runner wrote its records (a Failover executed here, a cluster leaving the
+        group): our runner ticks now, and the other operators hear of it at once, as a publisher's change list
+        (store/liveness.py): our heartbeat would tell them only with its next beat — never, if this cluster runs
+        no group at all (it then does not beat)."""
         self.wake(namespace, name)
         pk = keys.group_pk(self.store.operator_id, namespace, name)
         try:

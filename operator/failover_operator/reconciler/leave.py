@@ -131,6 +131,9 @@ async def _step(runner: GroupRunner, plan: GroupPlan | None, reporter: Reporter)
     else:
         others = ", ".join(sorted(remaining)) or "no cluster"
         reporter.event("LeftGroup", f"{ctx.cluster} left {runner.group}; {others} remain")
+        # The others read our status gone at once: our heartbeat, which would tell them, may have stopped with
+        # the last group we ran (and they would go on deciding on the status they last read, our word included).
+        await ctx.announce(runner.namespace, runner.name)
     return None
 
 
