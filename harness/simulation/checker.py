@@ -216,7 +216,7 @@ def judge(world: World, end: float, conditions: dict[str, dict[str, Intervals]])
                     f"(owner {overlap.owner} at epoch {overlap.epoch})",
                 )
             )
-    _liveness(world, end, conditions, verdict)
+    _liveness(world, end, _led_again(world, conditions), verdict)
     _durability(world, verdict)
     return verdict
 
@@ -341,6 +341,21 @@ def _liveness(world: World, end: float, conditions: dict[str, dict[str, Interval
                     )
                     return
                 t = max(clash)
+
+
+def _led_again(world: World, conditions: dict[str, dict[str, Intervals]]) -> dict[str, dict[str, Intervals]]:
+    """The conditions with each cluster's operator up again from when another replica started to lead (the one
+    a restart or a pause took down was the leader; the other takes over): for liveness, a cluster with two
+    replicas is not down for as long as one of them is."""
+    out = {name: dict(kinds) for name, kinds in conditions.items()}
+    for name, kinds in out.items():
+        spans = []
+        for a, b in kinds.get("operator_down", []):
+            took = [t for t, cluster, _ in world.terms if cluster == name and a < t < b]
+            spans.append((a, min(took)) if took else (a, b))
+        if spans:
+            kinds["operator_down"] = spans
+    return out
 
 
 def _blind_owner(owner: dict[str, Intervals]) -> Intervals:

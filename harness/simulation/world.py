@@ -257,6 +257,7 @@ class SimOperator:
         self.ctx.leading = self.leadership.still_leading
         self.acting = True
         self.world.log(self.cluster.name, "fault", f"{self.pod} leads (term {self.leadership.term})")
+        self.world.terms.append((self.world.time(), self.cluster.name, self.pod))
         self._begin()
         lost = asyncio.Event()
         keeping = asyncio.ensure_future(self.leadership.keep(lost))
@@ -449,6 +450,7 @@ class World:
         self.startup = startup
         self.story: list[Event] = []
         self.ownership: list[tuple[float, str, int]] = []  # (time, owner, epoch)
+        self.terms: list[tuple[float, str, str]] = []  # (time, cluster, pod): a replica starts to lead
         self.transitions: list[tuple[float, dict[str, Any] | None]] = []  # (time, the config's transition)
         self.held_down: dict[str, bool] = {}  # a crash or SIGTERM fault is in effect: not started again yet
         self.reports: list[tuple[float, str, bool, int | None]] = []

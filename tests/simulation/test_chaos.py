@@ -129,9 +129,12 @@ FOUND_V4 = (
     # 1796592913104, 1796592913097 (liveness) a read that failed (DynamoDB throttled) forgot that the group had
     # changed: the standby went on deciding on its old copy — the leaving owner's status, saying maintenance —
     # and never took over; a leaving cluster now also publishes that it left (its heartbeat may have stopped).
+    # 1796592912676 (the checker's) the paused leader's cluster counted as down for liveness although its other
+    # replica led two seconds later — an owner alive, whose API server refused writes, is by design not moved.
     1796592323452,
     1796592913104,
     1796592913097,
+    1796592912676,
 )
 """Seeds drawn the fourth way (the default)."""
 
