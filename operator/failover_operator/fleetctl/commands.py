@@ -20,7 +20,6 @@ from ..api import FailoverSpec, Phase
 from ..clock import Clock, SystemClock
 from ..metrics import Metrics
 from ..model import FailoverMode
-from ..reconciler.failover import FailoverExecutor, FailoverRefused
 from ..reconciler.preflight import Preflight, preflight
 from ..rules import refusal
 from ..settings import StoreSettings, check_name
@@ -548,6 +547,10 @@ async def switchover(fleet: Fleet, args: argparse.Namespace) -> int:
         raise UsageError("; ".join(e["msg"] for e in exc.errors())) from None
     publish = Publisher(store)
     printer = _Printer(args, publish)
+    # Imported here: the executor brings the Kubernetes client, which no other command needs (a second off
+    # every command's start).
+    from ..reconciler.failover import FailoverExecutor, FailoverRefused
+
     executor = FailoverExecutor(_CliContext(store, SystemClock(), Metrics()))
     if not args.wait:
         try:
