@@ -324,6 +324,11 @@ def _liveness(world: World, end: float, conditions: dict[str, dict[str, Interval
             ]
             blocked += [iv for other in conditions.values() for iv in other.get("timeouts_edit", [])]
             blocked += _blind_owner(conditions.get(owner or "", {}))
+            # An owner that took over (or was handed the group) within the gap while cut off from its API server
+            # is by design not moved either, for as long as it stays so.
+            for when, who, _ in world.ownership:
+                if start < when < stop:
+                    blocked += [(max(a, when), b) for a, b in _blind_owner(conditions.get(who, {})) if b > when]
             # The owner's own writes landing late (slow or lost answers): its last claim to serve lands late, and a
             # takeover rightly waits a whole timeout from the last one seen.
             blocked += conditions.get(owner or "", {}).get("network_noise", [])

@@ -134,7 +134,11 @@ FOUND_V4 = (
     1796592323452,
     1796592913104,
     1796592913097,
+    # 1796596418810 (the checker's) a leaving owner handed the group to a cluster whose API server had just become
+    # unreachable (not yet known: it takes 5 s to tell); an owner cut off from its API server is by design not
+    # moved, and the checker now knows that of an owner that took the group within the gap too.
     1796592912676,
+    1796596418810,
 )
 """Seeds drawn the fourth way (the default)."""
 
