@@ -48,8 +48,8 @@ class Acting:
         self.role: Role | None = None
         self.proved = True
         """Our PRIMARY role was proved by this process (False: recalled from resources found serving)."""
-        self.vouched: float | None = None
-        """Not proved, but a read after our heartbeat sent then vouched for our copy (reconciler/vouching.py)."""
+        self.vouched = False
+        """Not proved, but a read after one of our heartbeats vouched for our copy (reconciler/vouching.py)."""
         self.started_at = self.ctx.clock.monotonic()
         self.recalled = False
         self.observation: Observation | None = None
@@ -62,6 +62,11 @@ class Acting:
         """When the last converge ran, to which role, and the objects it read or wrote (for the observation)."""
 
     @property
+    def on_heartbeats(self) -> bool:
+        """Our heartbeats move our fence deadline: our role was proved, or vouched for, by this process."""
+        return self.proved or self.vouched
+
+    @property
     def health(self) -> Health:
         return self.observation.health if self.observation is not None else Health.UNKNOWN
 
@@ -71,7 +76,7 @@ class Acting:
             self.role = role
             self.runner.fence_moved()
         self.proved = proved
-        self.vouched = None
+        self.vouched = False
 
     # --- one decision -------------------------------------------------------------------------------
 

@@ -258,7 +258,7 @@ class GroupRunner:
                 if left <= 0:
                     if self.measure.handing_off():  # (asked while it still serves)
                         why = f"could not read the UPTIME hand-off of {self.group} within {timing.fence_after:g}s"
-                    elif acting.proved or acting.vouched is not None:
+                    elif acting.on_heartbeats:
                         why = f"has not written its heartbeat for {self.group} within {timing.fence_after:g}s"
                     else:
                         why = f"could not prove it owns {self.group} within {timing.unproved_allowance:g}s of starting"

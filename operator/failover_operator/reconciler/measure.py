@@ -80,7 +80,7 @@ class Measure:
             self.ctx.clock.monotonic(),
             self.timing(),
             heartbeat_sent=self.ctx.heartbeat.sent_ok,
-            proved=acting.role != Role.PRIMARY or acting.proved or acting.vouched is not None,
+            proved=acting.role != Role.PRIMARY or acting.on_heartbeats,
             started=max(acting.started_at, maintenance.left_at or acting.started_at),
             following=self.runner.records.read_at if self.handing_off() else None,
             held=maintenance.held,

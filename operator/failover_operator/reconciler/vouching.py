@@ -28,7 +28,7 @@ RETRY_SECONDS = 0.1
 def wanted(runner: GroupRunner) -> bool:
     """Our copy serves on the unproved allowance: nothing has vouched for it yet."""
     acting = runner.acting
-    return acting.role == Role.PRIMARY and not acting.proved and acting.vouched is None
+    return acting.role == Role.PRIMARY and not acting.on_heartbeats
 
 
 async def vouch_found_serving(runner: GroupRunner) -> None:
@@ -36,8 +36,7 @@ async def vouch_found_serving(runner: GroupRunner) -> None:
     config and our status after a heartbeat of ours was answered. Never raises."""
     ctx = runner.ctx
     while wanted(runner) and runner.fence_left() > 0:
-        sent = ctx.heartbeat.sent_ok  # answered, so landed before the read below is served
-        if sent is None:
+        if ctx.heartbeat.sent_ok is None:  # no heartbeat of ours answered (landed) before the read below is served
             ctx.heartbeat.soon()
             await asyncio.sleep(RETRY_SECONDS)
             continue
@@ -51,7 +50,7 @@ async def vouch_found_serving(runner: GroupRunner) -> None:
         if not wanted(runner):
             return  # proved or fenced meanwhile: that stands
         if verdict.ok:
-            runner.acting.vouched = sent
+            runner.acting.vouched = True
             runner.fence_moved()
             log.debug("%s: %s", runner.group, verdict.reason)  # a thousand groups at every restart: not said
         else:
