@@ -29,7 +29,7 @@ from .reconciler.plan import plan_of
 from .settings import Settings, explain, load
 from .store import DynamoDBService
 from .store.connect import BULK_CONCURRENCY, open_client
-from .waits import wait_set
+from .waits import first_of, wait_set
 from .watchdog import LeaseKeeper, Watchdog
 from .workloads.converge import Workloads
 from .workloads.kinds import FAILOVER_GROUP, managed_kind
@@ -340,12 +340,7 @@ async def _lead(
         await leader.release()
 
     async def stopping(keeping_leader: asyncio.Task[None] | None) -> None:  # whichever comes first stops kopf
-        waits = [asyncio.ensure_future(flag.wait()) for flag in (stop.flag, lost, ctx.deposed)]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
+        await first_of(stop.flag.wait(), lost.wait(), ctx.deposed.wait())
         if stop.flag.is_set() and leadership is not None and keeping_leader is not None:
             await hand_over(leadership, keeping_leader)
         kopf_stop.set()

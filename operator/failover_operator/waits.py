@@ -8,6 +8,7 @@ nothing (a thousand groups' ticks end that way every interval)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 
 class Flag:
@@ -71,3 +72,14 @@ async def wait_set(event: asyncio.Event | Flag, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def first_of(*waits: Awaitable[object]) -> None:
+    """Until the first of `waits` (flags' waits, say) completes; the others are cancelled. For the few waits
+    made once in a process's or a daemon's life (a task each)."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

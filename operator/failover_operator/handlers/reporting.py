@@ -11,6 +11,7 @@ from typing import Any
 import kopf
 
 from ..reconciler.context import OperatorContext
+from ..waits import first_of
 from ..workloads.kube import KubeClient, KubeError
 
 log = logging.getLogger("failover_operator.handlers")
@@ -48,12 +49,7 @@ async def stop_event(stopped: kopf.DaemonStopped, ctx: OperatorContext) -> Async
         return
 
     async def bridge() -> None:
-        waits = [asyncio.ensure_future(stopped.wait()), asyncio.ensure_future(ctx.stopping.wait())]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
+        await first_of(stopped.wait(), ctx.stopping.wait())
         stop.set()
 
     task = asyncio.create_task(bridge())
