@@ -34,6 +34,7 @@ RETRYABLE_CODES = frozenset(
         "TransactionConflictException",
         "TransactionInProgressException",
         "LimitExceededException",
+        "ReplicatedWriteConflictException",  # MRSC: another Region wrote the item at the same moment
     }
 )
 CONDITION_FAILED = "ConditionalCheckFailedException"
