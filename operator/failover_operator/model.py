@@ -120,6 +120,12 @@ class Transition(Record):
     force: bool = False
     automatic: bool = False
     reason: str = ""
+    following: bool = False
+    """UPTIME: the source has seen this move and can act on its resources (it will see the target ready and
+    stop): the transfer is conditioned on it. Written by the source on the config, removed when it cannot act."""
+    ready: bool = False
+    """UPTIME hand-off: the new owner has reported ready: the source no longer takes the group back (the hand-back
+    is conditioned on its absence). Written by the new owner on the config."""
 
 
 class Fence(Record):
@@ -179,6 +185,20 @@ class GroupConfig(Record):
     """A switchover asked for a later time, not started yet (`switchover --at`)."""
     updated_at: datetime
     transition: Transition | None = None
+    proof_seq: int = Field(0, ge=0)
+    """Proofs of ownership so far (every epoch): the owner bumps it each time it starts serving, conditioned on
+    owning the group at the epoch; a takeover of an owner judged silent is conditioned on the number it saw."""
+    serving: bool = False
+    """The owner may serve: set by its proof of ownership, cleared by a move and by the owner once its resources
+    are down (`StateManager.stop_serving`). A takeover of an owner "not serving", and a transfer of a drained one,
+    is conditioned on it being clear."""
+    lock_token: str | None = None
+    """The token of the group's lock while one is held (the LOCK record has the lease): a move that does not
+    hold it is conditioned on its absence."""
+    last_record: str | None = None
+    """The last history record written with a change of the config (a move, a withdrawal), as JSON: written with
+    the change, so that the history record itself can be written after it (idempotently: no transaction), and
+    again by whoever finds it missing."""
 
 
 class ClusterStatus(Record):

@@ -83,11 +83,17 @@ async def test_a_beat_says_how_many_groups_are_still_starting(make_service):
     assert (await west.liveness.read())["east"].starting == 0
 
 
-async def test_a_proof_of_ownership_moves_the_liveness(make_service):
+async def test_a_proof_of_ownership_moves_the_groups_proof_number_not_the_liveness(make_service):
+    """No transaction: a proof is a write of the group's config (its proof number, `serving`) and then the status;
+    our liveness, which stands for every group of ours, is not moved by one group's proof."""
     east = await _group(make_service, "east", "west")
     await east.liveness.beat(5.0)
     await east.state.prove_ownership("shop", "web", 1, "OK", {})
-    assert (await east.liveness.read())["east"].seq == 2
+    assert (await east.liveness.read())["east"].seq == 1
+    config = await east.state.get_group_config("shop", "web")
+    assert (config.proof_seq, config.serving) == (1, True)
+    await east.state.prove_ownership("shop", "web", 1, "OK", {})
+    assert (await east.state.get_group_config("shop", "web")).proof_seq == 2
 
 
 async def test_peers_learn_which_groups_were_written(make_service, clock):

@@ -40,11 +40,11 @@ async def test_failed_conditions_are_never_retried(make_service, proxied, proxy)
     assert proxy.count("UpdateItem") - before == 1
 
 
-async def test_transaction_conflicts_are_retried(make_service, proxied, proxy, moto_endpoint):
+async def test_a_throttled_move_is_retried(make_service, proxied, proxy, moto_endpoint):
     east = make_service("east")
     await east.state.register_group("shop", "web")
     await make_service("west").state.update_cluster_status("shop", "web", "OK", "STANDBY", {})
     west = make_service("west", client=proxied)
-    proxy.throttle(times=1, operation="TransactWriteItems")
+    proxy.throttle(times=1, operation="UpdateItem")
     record = await west.operations.execute_failover("shop", "web", "fo", "west", "r")
-    assert record.epoch == 2 and proxy.count("TransactWriteItems") == 2
+    assert record.epoch == 2 and proxy.count("UpdateItem") == 2

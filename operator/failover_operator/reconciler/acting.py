@@ -212,9 +212,11 @@ class Acting:
             )
         finally:
             reports.proving = False
-        if not runner.records.kept_proof(epoch, health, components, message, maintenance):
+        proof = store.state.proofs.get(runner.pk, 0)
+        if not runner.records.kept_proof(epoch, health, components, message, maintenance, proof_seq=proof):
             runner.records.changed()  # our own writes, but not what our copy expected: the next tick reads them
-        self.ctx.heartbeat.written(sent)  # the proof moved our liveness too
+        # The proof moves the group's own proof number, not our liveness: it does not move the fence deadline of
+        # our other groups (each takeover of those is conditioned on their own numbers).
         reports.proved(ClusterState.PRIMARY, health, epoch, components, message, maintenance)
         if clock.monotonic() - sent > timing.fence_after:
             reports.written_key = None  # it says PRIMARY, but we do not act on it: say again what is true
@@ -280,7 +282,15 @@ class Acting:
             runner.hurry()
             return None
         moved = config.model_copy(
-            update={"owner": me, "previous_owner": config.owner, "epoch": record.epoch, "transition": None}
+            update={
+                "owner": me,
+                "previous_owner": config.owner,
+                "epoch": record.epoch,
+                "transition": None,
+                "serving": False,
+                "lock_token": None,
+                "last_record": record.model_dump_json(),
+            }
         )
         runner.records.config = moved
         # Our own write: the proof that follows it keeps both in our copy of the group when it lands (else the

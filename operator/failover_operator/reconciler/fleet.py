@@ -16,12 +16,20 @@ if TYPE_CHECKING:
     from .context import OperatorContext
 
 
+BLIND_GAP_INTERVALS = 3
+"""Fleet reads that failed for longer than this many heartbeat intervals blind us: silences restart after it."""
+
+
 class FleetView:
     def __init__(self, ctx: OperatorContext) -> None:
         self.ctx = ctx
         self.live: Mapping[str, Liveness] | None = None
         self.read_at: float | None = None
         self._reading: asyncio.Future[Mapping[str, Liveness] | StoreError] | None = None
+        self.sighted_at: float | None = None
+        """When our reads of the fleet last came back after a gap (our first read, or the first one after reads
+        failed for longer than BLIND_GAP_INTERVALS intervals): silence is only counted from then — time we could
+        not look is not time we saw a peer stand still (static stability after a DynamoDB outage)."""
 
     def of(self, cluster: str) -> Liveness | None:
         """`cluster`'s liveness as last read (None: not read yet, or it has none)."""
@@ -51,6 +59,9 @@ class FleetView:
         except TimeoutError:
             return StoreError("DynamoDB did not answer in time")
         changed = store.liveness.changed(live)
+        gap = BLIND_GAP_INTERVALS * self.ctx.heartbeat.interval()
+        if self.read_at is None or started - self.read_at > gap:
+            self.sighted_at = started
         self.live, self.read_at = live, started
         self.touched(changed, wake=True)
         return live

@@ -46,7 +46,7 @@ class Measure:
         self.ages: dict[str, float | None] = {}  # the peers' heartbeat ages, as the last tick measured them
         self.silence_due: float | None = None  # when the owner's silence, as last seen, reaches the timeout
         # (owner, epoch) -> (sequence numbers of its latest claim to serve, when we first saw that claim)
-        self._serving_seen: dict[tuple[str, int], tuple[tuple[int, int | None] | None, float]] = {}
+        self._serving_seen: dict[tuple[str, int], tuple[tuple[int, int | None, int] | None, float]] = {}
         self._timing_of: tuple[GroupConfig | None, GroupPlan | None, Timing] | None = None
         self._hand_fenced = False  # our copy was fenced by hand, and has not served since (Situation.unfenced)
 
@@ -239,10 +239,18 @@ class Measure:
             self._serving_seen[key] = (None, self.ctx.clock.monotonic())
             return 0.0
         fresh = None
+        config = self.runner.records.config
         if status is not None and claims_serving(status, epoch) and not self._fenced_by(cluster):
-            fresh = (status.heartbeat_seq, status.liveness_seq)
+            # A proof of ownership moves the config's proof number before the status says PRIMARY: a number
+            # seen moving is a sign of life, and a takeover judged on a silence is conditioned on the one seen.
+            fresh = (status.heartbeat_seq, status.liveness_seq, config.proof_seq if config is not None else 0)
         last = self._serving_seen.get(key)
         now = self.ctx.clock.monotonic()
+        sighted = self.ctx.fleet.sighted_at
+        if last is not None and sighted is not None and last[1] < sighted:
+            # We could not read for a while (a DynamoDB outage, ours or everyone's): what we did not see, we did not
+            # see standing still. Its silence counts from when we could look again (static stability).
+            last = self._serving_seen[key] = (last[0], sighted)
         live = self.ctx.fleet.of(cluster)
         namespace, name = self.runner.namespace, self.runner.name
         if status is None and live is not None and live.starting > 0:

@@ -126,7 +126,14 @@ class GroupRecords:
         self.cached = cached.model_copy(update={"clusters": {**cached.clusters, self.ctx.cluster: status}})
 
     def kept_proof(
-        self, epoch: int, health: Health, components: dict[str, Any], message: str | None, maintenance: bool = False
+        self,
+        epoch: int,
+        health: Health,
+        components: dict[str, Any],
+        message: str | None,
+        maintenance: bool = False,
+        *,
+        proof_seq: int = 0,
     ) -> bool:
         """A proof of ownership that landed, after the move that gave us the group (if any), into our copy of
         the group: both are our own writes, and a mass takeover should not re-read a thousand groups for them.
@@ -141,6 +148,9 @@ class GroupRecords:
             history = [record, *history]
         if config.owner != self.ctx.cluster or config.epoch != epoch or config.transition is not None:
             return False
+        if proof_seq <= config.proof_seq:
+            return False  # not the proof that follows what our copy says: read what is there
+        config = config.model_copy(update={"proof_seq": proof_seq, "serving": True, "lock_token": None})
         before = cached.clusters.get(self.ctx.cluster)
         status = ClusterStatus(
             cluster_name=self.ctx.cluster,

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import logs
 from ..api import FailoverGroupStatus
-from ..model import ClusterState, HistoryRecord, Role
-from ..rules import Action, Decision, readiness, uptime_source
+from ..model import ClusterState, HistoryRecord, Role, Transition
+from ..rules import Action, ConfigWord, Decision, config_word, readiness, uptime_source
 from ..rules.fenced import reason_of
 from ..store import DeposedError, GroupState, StoreError, SupersededError
 from ..store.problems import find_problems
@@ -118,7 +118,60 @@ class Reports:
             return o.message or None
         return f"fenced by hand: {reason_of(fence)}" + (f"; {o.message}" if o.message else "")
 
+    def config_word(self) -> ConfigWord | None:
+        """What we must still say on the group's config (rules.config_word), as our copy of it shows."""
+        runner = self.runner
+        acting = runner.acting
+        if acting.observation is None or not runner.records.was_read:
+            return None
+        blind = acting.role == Role.FENCED and runner.fence_left() <= 0
+        return config_word(runner.records.config, self.ctx.cluster, acting.reported, acting.health, blind=blind)
+
+    async def say_on_config(self, word: ConfigWord) -> bool:
+        """Write `word` on the config; False if it could not be written now (then our status waits too: it must
+        never say more than the config does)."""
+        runner = self.runner
+        config = runner.records.config
+        if config is None:
+            return False
+        state = self.ctx.store.state
+        try:
+            if word.stop:
+                proof = max(config.proof_seq, state.proofs.get(runner.pk, 0))
+                done = await state.stop_serving(runner.namespace, runner.name, config.epoch, proof)
+                update: dict[str, Any] = {"serving": False}
+            else:
+                t = config.transition
+                if t is None:
+                    return True
+                done = await state.mark_transition(
+                    runner.namespace,
+                    runner.name,
+                    t,
+                    following=word.following,
+                    ready=True if word.ready else None,
+                )
+                marked: Transition = t.model_copy(
+                    update={"following": t.following if word.following is None else word.following}
+                    | ({"ready": True} if word.ready else {})
+                )
+                update = {"transition": marked, "version": config.version + 1}
+        except (StoreError, TimeoutError) as exc:
+            log.info("%s: could not say on the config that %s: %s", runner.group, word.reason, exc)
+            return False
+        if not done:
+            # Not ours to say any more (moved, withdrawn), or a proof of ours landed since: read what is there.
+            runner.records.changed()
+            runner.hurry()
+            return False
+        runner.records.config = config.model_copy(update=update)
+        if runner.records.cached is not None and runner.records.cached.config is config:
+            runner.records.cached = runner.records.cached.model_copy(update={"config": runner.records.config})
+        return True
+
     def changed(self) -> bool:
+        if self.config_word() is not None:
+            return True
         key = self.key()
         if key is None or key == self.written_key:
             return False
@@ -155,6 +208,9 @@ class Reports:
         key = self.key()
         if observation is None or key is None:
             return
+        word = self.config_word()
+        if word is not None and not await self.say_on_config(word) and word.stop:
+            return  # the status (not PRIMARY) must not say more than the config (serving): both next time
         config = runner.records.config
         try:
             written = await self.ctx.store.state.update_cluster_status(

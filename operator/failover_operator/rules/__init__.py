@@ -59,7 +59,16 @@ from .decide import (
     uptime_source,
 )
 from .leave import Leave, Leaving, Step, leave
-from .reports import able_to_act, claims_serving, drained, recalled_role, reported_state, serving
+from .reports import (
+    ConfigWord,
+    able_to_act,
+    claims_serving,
+    config_word,
+    drained,
+    recalled_role,
+    reported_state,
+    serving,
+)
 from .requests import readiness, refusal
 from .timing import (
     FORCE_WAIT_INTERVALS,
@@ -75,6 +84,7 @@ from .watchdog import watchdog_deadline
 __all__ = [
     "FORCE_WAIT_INTERVALS",
     "Action",
+    "ConfigWord",
     "Decision",
     "Leave",
     "Leaving",
@@ -88,6 +98,7 @@ __all__ = [
     "able_to_act",
     "claimant",
     "claims_serving",
+    "config_word",
     "decide",
     "drained",
     "draining",

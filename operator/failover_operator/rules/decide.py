@@ -51,8 +51,11 @@ class TakeoverCause(StrEnum):
 
 @dataclass(frozen=True)
 class StatusCheck:
-    """What a move's one conditional write requires of one cluster's records, checked atomically with the write.
-    Each field that is set must still hold; a cluster that reported otherwise in between cancels the move."""
+    """What a move requires of one cluster. Each field that is set must still hold; a cluster that reported otherwise
+    in between cancels the move. No transaction: what makes it safe is on the config, in the move's one
+    conditional write (the owner's proof number, `serving`, the transition's `following` and `ready`, which the
+    clusters write there themselves); the numbers and health in a cluster's own records are read right before it
+    (`reads`)."""
 
     heartbeat_seq: int | None = None
     """Its status is still the one judged stale (0: it has none at all)."""
@@ -61,8 +64,8 @@ class StatusCheck:
     health: Health | None = None
     """It still reports this health."""
     not_serving: bool = False
-    """Its status does not say PRIMARY at the epoch — which only its proof of ownership writes, conditioned on
-    the config: the two cannot both succeed."""
+    """It does not serve: the config's `serving` is clear — only its proof of ownership sets it, conditioned on
+    owning the group at the epoch, and only a move or its own word (its resources are down) clears it."""
     drained: bool = False
     """It says FAILOVER at the epoch: it stopped serving for this move."""
     not_ready: bool = False
@@ -75,6 +78,18 @@ class StatusCheck:
     @property
     def empty(self) -> bool:
         return self == StatusCheck()
+
+    @property
+    def silent(self) -> bool:
+        """Judged stale: the move is conditioned on the owner's proof number being the one seen standing still."""
+        return self.heartbeat_seq is not None or self.liveness_seq is not None
+
+    @property
+    def reads(self) -> bool:
+        """Checked by a strongly consistent read of the cluster's own records right before the move's write: what
+        the config does not carry (its numbers, its health), and what its status says besides (not serving,
+        drained, not ready), which the config's `serving` and `ready` say too and the write is conditioned on."""
+        return self.silent or self.health is not None or self.able or self.not_serving or self.drained or self.not_ready
 
 
 @dataclass(frozen=True)

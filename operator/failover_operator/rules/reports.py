@@ -9,8 +9,9 @@ resources either.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from ..model import ClusterState, ClusterStatus, Health, Role
+from ..model import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health, Role
 
 
 def serving(status: ClusterStatus | None, epoch: int) -> bool:
@@ -78,4 +79,52 @@ def recalled_role(managed_roles: Iterable[str | None]) -> Role | None:
         return Role.PRIMARY
     if Role.FENCED.value in roles:
         return Role.FENCED
+    return None
+
+
+@dataclass(frozen=True)
+class ConfigWord:
+    """What the owner (or an UPTIME move's source) must say on the group's config, where the moves that depend
+    on it are conditioned (no transaction can check its status record with them). Each is written before the
+    status that says the same, so that a status never says more than the config."""
+
+    stop: bool = False
+    """Clear `serving`: our resources are down (we scale nothing up again without a new proof)."""
+    following: bool | None = None
+    """Set (True) or clear (False) the UPTIME move's `following`: we have seen it and can act on our resources."""
+    ready: bool = False
+    """Set the hand-off's `ready`: we, its new owner, serve healthily; the source no longer takes it back."""
+    reason: str = ""
+
+
+def config_word(
+    config: GroupConfig | None, me: str, reported: ClusterState, health: Health, *, blind: bool
+) -> ConfigWord | None:
+    """What we must say on the config that it does not say yet (our copy of it); None: nothing.
+
+    `blind`: we stopped only because our heartbeats did not land for the fence limit (DynamoDB unreachable, or
+    this process paused). We do not say we stopped then: we prove ownership again as soon as DynamoDB answers, and
+    a standby that could read meanwhile takes the group over only as silent (stale), after the whole timeout —
+    everyone blind at once (an outage of the table) moves nothing."""
+    if config is None:
+        return None
+    t = config.transition
+    if config.owner == me and config.serving and reported != ClusterState.PRIMARY and not blind:
+        return ConfigWord(stop=True, reason=f"{me} reports {reported.value}: its resources are down")
+    asked = t is not None and t.mode == FailoverMode.UPTIME and t.source_cluster == me == config.owner
+    if asked and t is not None and t.epoch == config.epoch and (health != Health.UNKNOWN) != t.following:
+        if health == Health.UNKNOWN:
+            why = f"{me} cannot act on its resources: it no longer follows UPTIME move {t.failover_name}"
+            return ConfigWord(following=False, reason=why)
+        return ConfigWord(following=True, reason=f"{me} follows UPTIME move {t.failover_name}")
+    if (
+        t is not None
+        and t.mode == FailoverMode.UPTIME
+        and t.target_cluster == me == config.owner
+        and t.epoch == config.epoch
+        and not t.ready
+        and reported == ClusterState.PRIMARY
+        and health == Health.OK
+    ):
+        return ConfigWord(ready=True, reason=f"{me} serves healthily: the hand-off of {t.failover_name} is done")
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
@@ -14,7 +14,6 @@ from botocore.exceptions import ClientError
 
 from ..clock import Clock
 from . import keys
-from .batch import TransactionBatches
 from .calls import CONDITION_FAILED, Caller, error_code, unexpected
 from .changes import ChangeLog, ChangeReader
 from .errors import CorruptRecordError
@@ -56,15 +55,7 @@ class StoreContext:
     """This process's leader term (leadership.py; 0: it runs alone): every write of the cluster's own records
     carries it and is refused once a later term has written them."""
     _writes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    transactions: TransactionBatches | None = None  # concurrent transactions merged (None: each sent alone)
     _pks: dict[tuple[str, str], str] = field(default_factory=dict)  # (namespace, name) -> partition key
-
-    async def transact(self, items: list[dict[str, Any]], token: str, mergeable: Sequence[int] = ()) -> None:
-        """One TransactWriteItems, possibly sent together with others (store/batch.py): answered as if alone."""
-        if self.transactions is None:
-            await self.call("transact_write_items", TransactItems=items, ClientRequestToken=token)
-        else:
-            await self.transactions.write(items, token, mergeable)
 
     def next_write(self) -> int:
         return next(self._writes)

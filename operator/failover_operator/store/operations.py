@@ -1,4 +1,5 @@
-"""OperationsManager: the group lock (a lease), failover as one transaction, suspension, problems."""
+"""OperationsManager: the group lock (a lease), failover as one conditional write of the config, suspension,
+problems."""
 
 from __future__ import annotations
 
@@ -9,12 +10,9 @@ from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from ..model import ClusterState, FailoverMode, GroupConfig, Health, HistoryRecord, Outcome, Transition
+from ..model import ClusterState, ClusterStatus, FailoverMode, GroupConfig, Health, HistoryRecord, Outcome, Transition
 from ..rules import StatusCheck, refusal
 from . import fences, keys
-from .calls import TRANSACTION_CANCELED, cancellation_codes, error_code, unexpected
 from .context import StoreContext, coerce
 from .errors import ConflictError, CorruptRecordError, LockHeldError, NotFoundError, PreconditionError
 from .expr import Expr, update_expression
@@ -24,7 +22,6 @@ from .records import (
     LockInfo,
     b,
     config_from_item,
-    history_to_item,
     lease_to_item,
     lock_from_item,
     n,
@@ -98,6 +95,7 @@ class OperationsManager:
                 condition = _unchanged_condition(e, blocking)
             blocking = await self._put_lock(pk, lease, condition, e)
             if blocking is None:
+                await self._mark_lock(pk, lease.token)
                 return lease
             if not blocking:  # it vanished between our write and our look: simply try to create it
                 blocking = None
@@ -142,6 +140,7 @@ class OperationsManager:
         """Delete the lock if this lease still holds it. Never raises for a lost lease (returns False)."""
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
+        await self._mark_lock(pk, lease.token, held=False)
         result, _ = await ctx.write_if(
             "delete_item",
             Key=ctx.key(pk, keys.LOCK_SK),
@@ -172,6 +171,29 @@ class OperationsManager:
     def lock_age(self, namespace: str, name: str) -> float | None:
         """Seconds we have seen the lock record unchanged (None if never seen)."""
         return self._ctx.locks.age(self._ctx.pk(namespace, name))
+
+    async def _mark_lock(self, pk: str, token: str, *, held: bool = True) -> None:
+        """The lock's token on the group's config, where a move that does not hold the lock is conditioned on its
+        absence (no transaction can check the LOCK record with the move). Set once the LOCK record is ours
+        (over whatever token an expired lease left); removed, before the LOCK record, only if it is ours. A group
+        with no config yet has nothing to move: nothing to mark."""
+        ctx = self._ctx
+        e = Expr()
+        token_attr = e.n("lockToken")
+        if held:
+            update = f"SET {token_attr} = {e.v(s(token))}"
+            condition = f"attribute_exists({e.n(keys.PK)})"
+        else:
+            update = f"REMOVE {token_attr}"
+            condition = f"{token_attr} = {e.v(s(token))}"
+        await ctx.write_if(
+            "update_item",
+            Key=ctx.key(pk, keys.CONFIG_SK),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ReturnValuesOnConditionCheckFailure="NONE",
+            **e.params(),
+        )
 
     async def _put_lock(self, pk: str, lease: Lease, condition: str, e: Expr) -> dict[str, Any] | None:
         """Conditional put of our lock record: None on success, else the record that blocked it ({} if the
@@ -239,7 +261,8 @@ class OperationsManager:
         state: GroupState | None = None,
         unconfirmed: bool = False,
     ) -> HistoryRecord:
-        """Move ownership to `target_cluster` in one transaction: config (epoch + 1), history, lock release.
+        """Move ownership to `target_cluster` in one conditional write of the config (epoch + 1, the history
+        record with it, the lock's token removed); then the history record itself, and the LOCK record released.
 
         `expected_epoch` makes it conditional on the epoch still being the one the caller decided on (what
         automatic failover uses, so racing standbys cannot steal from the winner). `force` skips only the
@@ -248,13 +271,13 @@ class OperationsManager:
         `owner_check` (or `owner_heartbeat_seq` / `owner_health`) makes it conditional on what the current
         owner's status record says: still the heartbeat the taker judged stale, not serving at this epoch,
         drained (FAILOVER at this epoch), or not ready — so an owner that reported otherwise in between cancels
-        it. `transition`: the move a failover asked for; the transaction is conditioned on it still being in
+        it. `transition`: the move a failover asked for; the write is conditioned on it still being in
         the config (a source that gave up removed it first), and an UPTIME one stays, at the new epoch, as the
         hand-off. `outcome`: ROLLED_BACK for an UPTIME hand-off that returns ownership to its source.
         `skip_checks`: what `force` skips, without being recorded as forced (a rollback is the operator's own).
         `other_checks`: the same kind of condition on other clusters' statuses (an UPTIME hand-off's source).
         `state`: a strongly consistent read of the group the caller made just now and decided on (else it is read
-        here). If it shows no lock and no `lease` is given, no lock is taken: the transaction is conditioned on
+        here). If it shows no lock and no `lease` is given, no lock is taken: the write is conditioned on
         there still being none (what taking and releasing it would have guarded, in one request instead of two).
         `unconfirmed`: forced, and the owner never confirmed it stopped serving (the history record says so).
         """
@@ -354,9 +377,10 @@ class OperationsManager:
             f"{cfg.n('version')} = {cfg.n('version')} + {cfg.v(n(1))}",
             f"{cfg.n('lastFailover')} = {cfg.v(ts(now))}",
             f"{cfg.n('lastMove')} = {cfg.v(s(record.record_id))}",
+            f"{cfg.n('lastRecord')} = {cfg.v(s(record.model_dump_json()))}",
             f"{cfg.n('updatedAt')} = {cfg.v(ts(now))}",
         ]
-        removes = [cfg.n("transition")]
+        removes = [cfg.n("transition"), cfg.n("serving"), cfg.n("lockToken")]  # the new owner serves once it proves
         if mode == FailoverMode.UPTIME and outcome == Outcome.SUCCEEDED:
             # The old owner keeps serving until the new one reports ready: record the hand-off it waits for.
             handoff = Transition(
@@ -370,10 +394,10 @@ class OperationsManager:
                 reason=reason,
             )
             sets.append(f"{cfg.n('transition')} = {cfg.v(transition_to_attr(handoff))}")
-            removes = []
+            removes.remove(cfg.n("transition"))
         condition = f"{cfg.n('owner')} = {cfg.v(s(config.owner))} AND {cfg.n('epoch')} = {cfg.v(n(config.epoch))}"
+        t = cfg.n("transition")
         if transition is not None:
-            t = cfg.n("transition")
             condition += (
                 f" AND {t}.{cfg.n('failoverName')} = {cfg.v(s(transition.failover_name))}"
                 f" AND {t}.{cfg.n('epoch')} = {cfg.v(n(transition.epoch))}"
@@ -386,62 +410,44 @@ class OperationsManager:
         condition += f" AND attribute_not_exists({fences.member(cfg, target)})"
         if automatic:
             condition += f" AND attribute_not_exists({fences.member(cfg, config.owner)})"
-        lock = Expr()
-        items = [
-            {
-                "Update": {
-                    "TableName": ctx.table,
-                    "Key": ctx.key(pk, keys.CONFIG_SK),
-                    "UpdateExpression": update_expression(sets, removes),
-                    "ConditionExpression": condition,
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    **cfg.params(),
-                }
-            },
-            {
-                "Put": {
-                    "TableName": ctx.table,
-                    "Item": history_to_item(pk, record),
-                    "ConditionExpression": "attribute_not_exists(#pk)",
-                    "ExpressionAttributeNames": {"#pk": keys.PK},
-                }
-            },
-            {
-                "Delete": {
-                    "TableName": ctx.table,
-                    "Key": ctx.key(pk, keys.LOCK_SK),
-                    "ConditionExpression": f"{lock.n('token')} = {lock.v(s(lease.token))}",
-                    **lock.params(),
-                }
-            }
-            if lease is not None
-            else {
-                "ConditionCheck": {
-                    "TableName": ctx.table,
-                    "Key": ctx.key(pk, keys.LOCK_SK),
-                    "ConditionExpression": f"attribute_not_exists({lock.n(keys.PK)})",
-                    **lock.params(),
-                }
-            },
-        ]
-        checked: list[str] = []  # whose status or liveness each ConditionCheck after the lock's is about
-        for cluster, cluster_check in checks.items():
-            check = _check_item(cluster_check, ctx.table, ctx.key(pk, keys.cluster_sk(cluster)), config.epoch)
-            if check is not None:
-                items.append(check)
-                checked.append(cluster)
-            if cluster_check.liveness_seq is not None:
-                items.append(self._state.liveness.unchanged(cluster, cluster_check.liveness_seq))
-                checked.append(cluster)
-        token = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{attempt}:{config.epoch}"))
-        try:
-            await ctx.transact(items, token)
-        except ClientError as exc:
-            if error_code(exc) != TRANSACTION_CANCELED:
-                raise unexpected("TransactWriteItems", exc) from exc
-            if not _already_applied(exc, record):
-                raise self._explain_cancellation(exc, config, record, checked, lockless=lease is None) from None
-            log.info("failover %s: a retried transaction had already been applied", failover_name)
+        # The group's lock: a move that holds it names it; one that does not requires that nobody holds it.
+        lock_token = cfg.n("lockToken")
+        condition += f" AND attribute_not_exists({lock_token})" if lease is None else ""
+        if lease is not None:
+            condition += f" AND ({lock_token} = {cfg.v(s(lease.token))} OR attribute_not_exists({lock_token}))"
+        # What the move requires of the owner, on the config itself (the old owner's proof and stop write it).
+        owner_check = checks.get(config.owner, OwnerCheck())
+        if owner_check.silent:
+            proof = cfg.n("proofSeq")
+            # Judged stale: it has not proved ownership again since the number we saw stand still.
+            if config.proof_seq:
+                condition += f" AND {proof} = {cfg.v(n(config.proof_seq))}"
+            else:
+                condition += f" AND attribute_not_exists({proof})"
+        if owner_check.not_serving or owner_check.drained:
+            serving = cfg.n("serving")
+            condition += f" AND (attribute_not_exists({serving}) OR {serving} = {cfg.v(b(False))})"
+        if owner_check.following is not None:
+            condition += f" AND {t}.{cfg.n('following')} = {cfg.v(b(True))}"
+        if owner_check.not_ready:
+            condition += f" AND attribute_not_exists({t}.{cfg.n('ready')})"
+        await self._verify_reports(config, checks)
+        pk_attr = ctx.key(pk, keys.CONFIG_SK)
+        result, old = await ctx.write_if(
+            "update_item",
+            Key=pk_attr,
+            UpdateExpression=update_expression(sets, removes),
+            ConditionExpression=condition,
+            ReturnValues="NONE",
+            **cfg.params(),
+        )
+        if result is None:
+            if not _already_applied(old, record):
+                raise self._explain_refusal(old, config, record, lockless=lease is None)
+            log.info("failover %s: a retried write had already been applied", failover_name)
+        await self._state.write_history(config.namespace, config.name, record)
+        if lease is not None:
+            await _quietly(self._delete_lock_item(pk, lease))
         ctx.locks.forget(pk)
         log.info(
             "failover %s of %s/%s: %s -> %s at epoch %d",
@@ -454,54 +460,82 @@ class OperationsManager:
         )
         return record
 
-    def _explain_cancellation(
-        self, exc: ClientError, config: GroupConfig, record: HistoryRecord, checked: list[str], *, lockless: bool
+    async def _verify_reports(self, config: GroupConfig, checks: Mapping[str, StatusCheck]) -> None:
+        """What a move requires of clusters' own records (their status, their liveness), read right before its
+        write, strongly consistent: what the config cannot carry. Raises ConflictError if a cluster reported
+        again. Safety does not rest on it: the write's own condition on the config does (the proof number, the
+        serving flag); a record that moves after this read was sent by a cluster whose fence deadline had
+        passed, or it would have moved before (see docs/design.md, "Without transactions")."""
+        ctx = self._ctx
+        pk = ctx.pk(config.namespace, config.name)
+        wanted = {c: check for c, check in checks.items() if check.reads}
+        if not wanted:
+            return
+        statuses = await self._state.read_statuses(config.namespace, config.name, wanted)
+        for cluster, check in wanted.items():
+            status, live = statuses.get(cluster, (None, None))
+            if not _holds(check, status, live, config.epoch):
+                raise ConflictError(
+                    f"{cluster} reported again while {config.namespace}/{config.name} was being taken over; "
+                    f"nothing was written"
+                )
+        del pk
+
+    def _explain_refusal(
+        self, old: Mapping[str, Any] | None, config: GroupConfig, record: HistoryRecord, *, lockless: bool
     ) -> Exception:
         group = f"{config.namespace}/{config.name}"
-        codes = cancellation_codes(exc)
-        reasons = exc.response.get("CancellationReasons") or []
-        if codes and codes[0] == "ConditionalCheckFailed":
-            old_item = reasons[0].get("Item") if reasons else None
-            if old_item:
-                try:
-                    now = config_from_item(old_item)
-                except CorruptRecordError as error:
-                    return ConflictError(f"{group} changed during failover and is now unreadable: {error}")
-                if now.owner != config.owner or now.epoch != config.epoch:
-                    return ConflictError(
-                        f"{group} changed during failover: owner {now.owner} at epoch {now.epoch} "
-                        f"(read {config.owner} at epoch {config.epoch})"
-                    )
-                if record.target_cluster in now.fences:
-                    return ConflictError(
-                        f"{record.target_cluster} was fenced by hand during the failover of {group}; nothing was "
-                        f"written"
-                    )
-                if record.automatic and now.owner in now.fences:
-                    return ConflictError(
-                        f"{now.owner} was fenced by hand during the failover of {group}: nobody takes it over "
-                        f"automatically; nothing was written"
-                    )
-                if now.suspended:
-                    return ConflictError(f"{group} was suspended during failover; nothing was written")
-                if now.transition is None or now.transition.failover_name != record.failover_name:
-                    return ConflictError(
-                        f"failover {record.failover_name} of {group} is no longer in progress (its source gave up, "
-                        f"or it was undone); nothing was written"
-                    )
-            return ConflictError(f"{group} changed during failover; nothing was written")
-        if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":  # the lock: checked free, or ours released
+        if not old:
+            return ConflictError(f"{group} no longer exists; nothing was written")
+        try:
+            now = config_from_item(old)
+        except CorruptRecordError as error:
+            return ConflictError(f"{group} changed during failover and is now unreadable: {error}")
+        if now.owner != config.owner or now.epoch != config.epoch:
+            return ConflictError(
+                f"{group} changed during failover: owner {now.owner} at epoch {now.epoch} "
+                f"(read {config.owner} at epoch {config.epoch})"
+            )
+        if record.target_cluster in now.fences:
+            return ConflictError(
+                f"{record.target_cluster} was fenced by hand during the failover of {group}; nothing was written"
+            )
+        if record.automatic and now.owner in now.fences:
+            return ConflictError(
+                f"{now.owner} was fenced by hand during the failover of {group}: nobody takes it over "
+                f"automatically; nothing was written"
+            )
+        if now.suspended:
+            return ConflictError(f"{group} was suspended during failover; nothing was written")
+        if now.lock_token is not None:
             if lockless:
-                return LockHeldError(
-                    "unknown", f"{group} was locked by someone else during failover; nothing was written"
-                )
+                return LockHeldError("unknown", f"{group} was locked by someone else during failover; nothing written")
             return ConflictError(f"lost the lock on {group} before the transfer; nothing was written")
-        for cluster, code in zip(checked, codes[3:], strict=False):
-            if code == "ConditionalCheckFailed":
-                return ConflictError(
-                    f"{cluster} reported again while {group} was being taken over; nothing was written"
-                )
-        return ConflictError(f"failover of {group} was cancelled ({', '.join(codes)}); nothing was written")
+        if now.proof_seq != config.proof_seq:
+            return ConflictError(f"{now.owner} proved ownership of {group} again; nothing was written")
+        if now.serving:
+            return ConflictError(f"{now.owner} may serve {group} (it has not said it stopped); nothing was written")
+        t = now.transition
+        if t is not None and t.failover_name == record.failover_name and t.epoch == config.epoch:
+            return ConflictError(
+                f"{now.owner} has not confirmed failover {record.failover_name} of {group} (it cannot act, or has "
+                f"not seen it yet); nothing was written"
+            )
+        return ConflictError(
+            f"failover {record.failover_name} of {group} is no longer in progress (its source gave up, or it was "
+            f"undone), or its owner changed what it says; nothing was written"
+        )
+
+    async def _delete_lock_item(self, pk: str, lease: Lease) -> None:
+        ctx = self._ctx
+        await ctx.write_if(
+            "delete_item",
+            Key=ctx.key(pk, keys.LOCK_SK),
+            ConditionExpression="#t = :t",
+            ExpressionAttributeNames={"#t": "token"},
+            ExpressionAttributeValues={":t": s(lease.token)},
+            ReturnValuesOnConditionCheckFailure="NONE",
+        )
 
     async def request_transition(self, namespace: str, name: str, transition: Transition) -> GroupConfig:
         """Ask for a move of ownership: write `transition` into the config, if its source still owns the group
@@ -570,10 +604,11 @@ class OperationsManager:
         return result is not None
 
     async def withdraw_transition(self, namespace: str, name: str, t: Transition, why: str) -> bool:
-        """Withdraw the move request `t` (only that one, at its epoch) and say so in the group's history, in one
-        transaction: True if withdrawn, False if it was not there (already transferred, undone or replaced).
-        Once it returns True, no transfer of it can land. The record (outcome WITHDRAWN, at the current epoch)
-        moves nothing: readers of the owner's story skip it (HistoryRecord.moved)."""
+        """Withdraw the move request `t` (only that one, at its epoch) and say so in the group's history: True if
+        withdrawn, False if it was not there (already transferred, undone or replaced). Once it returns True, no
+        transfer of it can land. The record (outcome WITHDRAWN, at the current epoch) goes with the config write,
+        then into the history (StateManager.write_history); it moves nothing: readers of the owner's story skip it
+        (HistoryRecord.moved)."""
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
         now = ctx.clock.now()
@@ -594,46 +629,33 @@ class OperationsManager:
         )
         e = Expr()
         tr = e.n("transition")
-        items = [
-            {
-                "Update": {
-                    "TableName": ctx.table,
-                    "Key": ctx.key(pk, keys.CONFIG_SK),
-                    "UpdateExpression": update_expression(
-                        [f"{e.n('version')} = {e.n('version')} + {e.v(n(1))}", f"{e.n('updatedAt')} = {e.v(ts(now))}"],
-                        [tr],
-                    ),
-                    "ConditionExpression": (
-                        f"{tr}.{e.n('failoverName')} = {e.v(s(t.failover_name))} AND {tr}.{e.n('epoch')} = "
-                        f"{e.v(n(t.epoch))}"
-                    ),
-                    **e.params(),
-                }
-            },
-            {
-                "Put": {
-                    "TableName": ctx.table,
-                    "Item": history_to_item(pk, record),
-                    "ConditionExpression": "attribute_not_exists(#pk)",
-                    "ExpressionAttributeNames": {"#pk": keys.PK},
-                }
-            },
-        ]
-        try:
-            await ctx.transact(items, attempt)  # a retry of one that landed answers "done" (the same token)
-        except ClientError as exc:
-            if error_code(exc) != TRANSACTION_CANCELED:
-                raise unexpected("TransactWriteItems", exc) from exc
-            if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
-                return False
-            raise unexpected("TransactWriteItems", exc) from exc
+        result, _ = await ctx.write_if(
+            "update_item",
+            Key=ctx.key(pk, keys.CONFIG_SK),
+            UpdateExpression=update_expression(
+                [
+                    f"{e.n('version')} = {e.n('version')} + {e.v(n(1))}",
+                    f"{e.n('updatedAt')} = {e.v(ts(now))}",
+                    f"{e.n('lastRecord')} = {e.v(s(record.model_dump_json()))}",
+                ],
+                [tr],
+            ),
+            ConditionExpression=(
+                f"{tr}.{e.n('failoverName')} = {e.v(s(t.failover_name))} AND {tr}.{e.n('epoch')} = {e.v(n(t.epoch))}"
+            ),
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            **e.params(),
+        )
+        if result is None:
+            return False  # a retry of ours that had landed reads the same as one withdrawn by someone else
+        await self._state.write_history(namespace, name, record)
         log.info("failover %s of %s/%s withdrawn: %s", t.failover_name, namespace, name, why)
         return True
 
     async def execute_failback(
         self, namespace: str, name: str, reason: str, failover_name: str | None = None
     ) -> HistoryRecord:
-        """Fail over to the previous owner, in one transaction.
+        """Fail over to the previous owner.
 
         Seed API, kept for its contract tests and for tooling that has stopped every operator of the fleet; the
         operators and the fleet CLI never call it: it does not wait for the owner to drain, so with operators
@@ -710,56 +732,35 @@ OwnerCheck = StatusCheck
 """What a transfer requires of a cluster's records (the rulebook's StatusCheck), by its seed API name."""
 
 
-def _check_item(check: StatusCheck, table: str, key: dict[str, Any], epoch: int) -> dict[str, Any] | None:
-    """The ConditionCheck of a transaction that requires `check` of a cluster's status record (None: nothing to
-    require of the status; a liveness number is checked on the liveness record, see LivenessManager.unchanged)."""
-    e = Expr()
-    parts = []
+def _holds(check: StatusCheck, status: ClusterStatus | None, liveness_seq: int | None, epoch: int) -> bool:
+    """Does what a move requires of a cluster's own records (`StatusCheck.reads`) still hold, as read just now?"""
 
-    def absent() -> str:
-        return f"attribute_not_exists({e.n(keys.PK)})"
+    def at(state: ClusterState) -> bool:
+        return status is not None and status.state == state and status.observed_epoch == epoch
 
-    def at(state: ClusterState) -> str:
-        return f"{e.n('state')} = {e.v(s(state.value))} AND {e.n('observedEpoch')} = {e.v(n(epoch))}"
-
-    if check.heartbeat_seq == 0:
-        parts.append(absent())
-    elif check.heartbeat_seq is not None:
-        parts.append(f"{e.n('heartbeatSeq')} = {e.v(n(check.heartbeat_seq))}")
-    if check.health is not None:
-        parts.append(f"{e.n('health')} = {e.v(s(check.health.value))}")
-    if check.not_serving:
-        parts.append(f"({absent()} OR NOT ({at(ClusterState.PRIMARY)}))")
-    if check.drained:
-        parts.append(at(ClusterState.FAILOVER))
-    if check.not_ready:
-        ok = f"{e.n('health')} = {e.v(s(Health.OK.value))}"
-        parts.append(f"({absent()} OR NOT ({at(ClusterState.PRIMARY)} AND {ok}))")
-    if check.able:
-        parts.append(f"{e.n('health')} <> {e.v(s(Health.UNKNOWN.value))}")
-    if check.following is not None:
-        parts.append(f"{e.n('following')} = {e.v(s(check.following))}")
-    if not parts:
-        return None
-    return {
-        "ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": " AND ".join(parts), **e.params()}
-    }
+    if check.heartbeat_seq is not None and (status.heartbeat_seq if status else 0) != check.heartbeat_seq:
+        return False
+    if check.liveness_seq is not None and (liveness_seq or 0) != check.liveness_seq:
+        return False
+    if check.health is not None and (status is None or status.health != check.health):
+        return False
+    if check.able and status is not None and status.health == Health.UNKNOWN:
+        return False
+    if check.not_serving and at(ClusterState.PRIMARY):
+        return False
+    if check.drained and not at(ClusterState.FAILOVER):
+        return False
+    return not (check.not_ready and at(ClusterState.PRIMARY) and status is not None and status.health == Health.OK)
 
 
-def _already_applied(exc: ClientError, record: HistoryRecord) -> bool:
-    """Did a retry of our own transaction fail only because its first attempt had succeeded?
-
-    The config's old image then carries exactly what we wrote: our target, our epoch, our history record (a
-    move of someone else's, even one stamped at the same instant, names its own).
-    Real DynamoDB answers such a retry from its ClientRequestToken cache; this covers the cases where
-    that cache cannot (token expired after 10 minutes, or a store without idempotency, like moto).
-    """
-    reasons = exc.response.get("CancellationReasons") or []
-    item = reasons[0].get("Item") if reasons else None
-    if not item:
+def _already_applied(old: Mapping[str, Any] | None, record: HistoryRecord) -> bool:
+    """Did a retry of our own move fail only because its first attempt had succeeded? The config then carries
+    exactly what we wrote: our target, our epoch, our history record (a move of someone else's, even one stamped
+    at the same instant, names its own)."""
+    if not old:
         return False
     try:
-        now = config_from_item(item)
+        now = config_from_item(old)
     except CorruptRecordError:
         return False
     return now.owner == record.target_cluster and now.epoch == record.epoch and now.last_move == record.record_id

@@ -192,6 +192,8 @@ def transition_to_attr(t: Transition) -> dict[str, Any]:
             "force": b(t.force),
             "automatic": b(t.automatic),
             "reason": s(t.reason),
+            **({"following": b(True)} if t.following else {}),
+            **({"ready": b(True)} if t.ready else {}),
         }
     }
 
@@ -280,6 +282,10 @@ def config_attrs(config: GroupConfig) -> Item:
     _opt(item, "transition", transition_to_attr(config.transition) if config.transition else None)
     _opt(item, "timeoutsBefore", timeouts_to_attr(config.timeouts_before) if config.timeouts_before else None)
     _opt(item, "schedule", schedule_to_attr(config.schedule) if config.schedule else None)
+    _opt(item, "proofSeq", n(config.proof_seq) if config.proof_seq else None)
+    _opt(item, "serving", b(True) if config.serving else None)
+    _opt(item, "lockToken", s(config.lock_token) if config.lock_token else None)
+    _opt(item, "lastRecord", s(config.last_record) if config.last_record else None)
     return item
 
 
@@ -318,6 +324,8 @@ def config_from_item(item: Mapping[str, Any]) -> GroupConfig:
             force=bool(t.flag("force", required=False)),
             automatic=bool(t.flag("automatic", required=False)),
             reason=t.text("reason", required=False) or "",
+            following=bool(t.flag("following", required=False)),
+            ready=bool(t.flag("ready", required=False)),
         )
     return _build(
         r,
@@ -339,6 +347,10 @@ def config_from_item(item: Mapping[str, Any]) -> GroupConfig:
         schedule=_schedule_from(r),
         updated_at=r.stamp("updatedAt"),
         transition=transition,
+        proof_seq=r.number("proofSeq", required=False) or 0,
+        serving=bool(r.flag("serving", required=False)),
+        lock_token=r.text("lockToken", required=False),
+        last_record=r.text("lastRecord", required=False),
     )
 
 

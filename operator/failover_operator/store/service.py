@@ -8,7 +8,6 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from . import keys
-from .batch import TransactionBatches
 from .calls import Caller, RetryPolicy
 from .changes import ChangeLog
 from .context import StoreContext
@@ -59,7 +58,6 @@ class DynamoDBService:
             heartbeats=ChangeObserver(clock),
             locks=ChangeObserver(clock),
         )
-        self._ctx.transactions = TransactionBatches(self.call)
         self.changes = ChangeLog(clock.monotonic)
         self._ctx.changes = self.changes
         for caller in (self._ctx.call, self._ctx.call_once):

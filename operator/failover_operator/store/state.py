@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from ..model import ClusterState, ClusterStatus, GroupConfig, Health, HistoryRecord, Timeouts, evolved
+from ..model import ClusterState, ClusterStatus, GroupConfig, Health, HistoryRecord, Timeouts, Transition, evolved
 from . import fences, keys
 from .batch import ItemBatches
-from .calls import CONDITION_FAILED, TRANSACTION_CANCELED, error_code, unexpected
+from .calls import CONDITION_FAILED, error_code, unexpected
 from .context import StoreContext, coerce, sk_of
-from .errors import ConflictError, CorruptRecordError, DeposedError, NotFoundError, SupersededError
+from .errors import ConflictError, CorruptRecordError, DeposedError, NotFoundError, StoreError, SupersededError
 from .expr import Expr, update_expression
 from .liveness import LivenessManager
 from .records import (
@@ -27,6 +27,7 @@ from .records import (
     config_from_item,
     config_to_item,
     history_from_item,
+    history_to_item,
     lock_from_item,
     n,
     raw,
@@ -35,6 +36,8 @@ from .records import (
     transition_to_attr,
     ts,
 )
+
+log = logging.getLogger("failover_operator.store")
 
 STATE_HISTORY_LIMIT = 10
 
@@ -57,6 +60,8 @@ class StateManager:
         self._ctx = ctx
         self.liveness = LivenessManager(ctx)
         self._items = ItemBatches(ctx.call, ctx.table)
+        self.proofs: dict[str, int] = {}
+        """By group partition: the proof number our last proof of ownership landed as."""
 
     # --- group config -------------------------------------------------------------------------------
 
@@ -238,6 +243,56 @@ class StateManager:
             lock, history = self._lock_and_history(pk, [*newest, *locks], corrupt)
         return GroupState(config=config, clusters=statuses, lock=lock, history=history, corrupt=corrupt)
 
+    async def read_statuses(
+        self, namespace: str, name: str, clusters: Iterable[str]
+    ) -> dict[str, tuple[ClusterStatus | None, int | None]]:
+        """These clusters' status for the group and liveness number, strongly consistent, in one BatchGetItem
+        with other groups' asked meanwhile: what a move checks of them right before its write."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        fleet = keys.fleet_pk(ctx.operator_id)
+        names = sorted(set(clusters))
+        wanted = [*((pk, keys.cluster_sk(c)) for c in names), *((fleet, keys.cluster_sk(c)) for c in names)]
+        items = await self._items.get(wanted)
+        found: dict[str, tuple[ClusterStatus | None, int | None]] = {c: (None, None) for c in names}
+        for item in items:
+            sk = sk_of(item)
+            if not sk.startswith(keys.CLUSTER_PREFIX):
+                continue
+            cluster = sk[len(keys.CLUSTER_PREFIX) :]
+            if cluster not in found:
+                continue
+            status, seq = found[cluster]
+            if raw(item, keys.PK, "S") == fleet:
+                seq = int(raw(item, "seq", "N") or 0)
+            else:
+                try:
+                    status = cluster_status_from_item(item)
+                except CorruptRecordError as error:
+                    ctx.report_corrupt(error)
+                    continue
+            found[cluster] = (status, seq)
+        return found
+
+    async def write_history(self, namespace: str, name: str, record: HistoryRecord) -> bool:
+        """Put a history record written about in the config (`lastRecord`) — idempotent: a record already there
+        (ours, retried; or written by someone who found it missing) is left as it is. False if it could not be
+        written now (DynamoDB failed): whoever reads the config next finds it missing and writes it."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        try:
+            await ctx.write_if(
+                "put_item",
+                Item=history_to_item(pk, record),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": keys.PK},
+                ReturnValuesOnConditionCheckFailure="NONE",
+            )
+        except StoreError as exc:
+            log.warning("%s/%s: history record %s not written yet: %s", namespace, name, record.record_id, exc)
+            return False
+        return True
+
     async def ownership(self, namespace: str, name: str) -> tuple[GroupConfig | None, ClusterStatus | None]:
         """The group's config and our status for it, strongly consistent, read in one BatchGetItem with other
         groups' asked meanwhile (what vouches for resources found serving at a start: rules/vouch.py)."""
@@ -398,70 +453,101 @@ class StateManager:
     ) -> None:
         """Report this cluster PRIMARY at `epoch` — if, and only if, it still owns the group at that epoch.
 
-        One transaction: the config still names us owner at `epoch`, our status says PRIMARY at `epoch`, and our
-        liveness moves (a takeover of us as stale, conditioned on the number it saw, cannot also succeed). It is
-        the proof a cluster needs before it scales anything up: every takeover of an owner that "does not serve"
-        is conditioned on this status *not* saying so, so the two can never both succeed. Raises ConflictError
-        if we no longer own the group at `epoch`."""
+        Two single-item writes, no transaction (an MRSC global table refuses them): first the config, conditioned
+        on naming us owner at `epoch` (and not fenced by hand), bumps its proof number and says we may serve;
+        then our status says PRIMARY at `epoch`. The first is the proof: every takeover of an owner judged gone
+        is conditioned on the config's proof number it saw (stale) or on `serving` being clear (not serving), so
+        the proof and such a takeover can never both succeed. The status write carries our leader term: a
+        deposed leader learns it here, before it acts on the proof. Raises ConflictError if we no longer own the
+        group at `epoch` (nothing written), DeposedError if another replica of our operator leads now."""
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
         c = Expr()
         check = f"{c.n('owner')} = {c.v(s(ctx.cluster_name))} AND {c.n('epoch')} = {c.v(n(epoch))}"
         check += f" AND attribute_not_exists({fences.member(c, ctx.cluster_name)})"  # not fenced by hand
-        e = Expr()
-        write = ctx.next_write()
-        sets, removes, newer = self._status_update(
-            e,
-            namespace,
-            name,
-            coerce(Health, health),
-            ClusterState.PRIMARY,
-            components,
-            epoch,
-            message,
-            write,
-            maintenance=maintenance,
+        proof = c.n("proofSeq")
+        sets = [f"{proof} = if_not_exists({proof}, {c.v(n(0))}) + {c.v(n(1))}", f"{c.n('serving')} = {c.v(b(True))}"]
+        result, _ = await ctx.write_if(
+            "update_item",
+            Key=ctx.key(pk, keys.CONFIG_SK),
+            UpdateExpression=update_expression(sets),
+            ConditionExpression=check,
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="NONE",
+            **c.params(),
         )
-        items = [
-            {
-                "ConditionCheck": {
-                    "TableName": ctx.table,
-                    "Key": ctx.key(pk, keys.CONFIG_SK),
-                    "ConditionExpression": check,
-                    **c.params(),
-                }
-            },
-            {
-                "Update": {
-                    "TableName": ctx.table,
-                    "Key": ctx.key(pk, keys.cluster_sk(ctx.cluster_name)),
-                    "UpdateExpression": update_expression(sets, removes),
-                    "ConditionExpression": newer,
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    **e.params(),
-                }
-            },
-            self.liveness.bumped(),
-        ]
-        try:
-            # The token makes a retry of a proof that landed answer "succeeded" (real DynamoDB, for 10 minutes)
-            # instead of failing on its own write: within the fence limit it checks, that answer is as good.
-            # Our liveness bump (the last item) is the same in every proof: proofs of several groups sent
-            # together bump it once.
-            await ctx.transact(items, str(uuid.uuid4()), mergeable=[2])
-        except ClientError as exc:
-            if error_code(exc) != TRANSACTION_CANCELED:
-                raise unexpected("TransactWriteItems", exc) from exc
-            reasons = exc.response.get("CancellationReasons") or []
-            if any(ctx.deposed(reason.get("Item") or {}) for reason in reasons):
-                raise DeposedError(
-                    f"{ctx.cluster_name}'s records were written by a later leader term: another replica of this "
-                    f"cluster's operator leads now; not proving ownership of {namespace}/{name}"
-                ) from None
+        if result is None:
             raise ConflictError(
                 f"{ctx.cluster_name} no longer owns {namespace}/{name} at epoch {epoch}, or is fenced by hand there; "
                 f"nothing was written"
-            ) from None
+            )
+        self.proofs[pk] = int(result["Attributes"]["proofSeq"]["N"])
+        await self.update_cluster_status(
+            namespace,
+            name,
+            health,
+            ClusterState.PRIMARY,
+            components,
+            epoch,
+            message=message,
+            ordered=True,
+            maintenance=maintenance,
+        )
+
+    async def stop_serving(self, namespace: str, name: str, epoch: int, proof_seq: int) -> bool:
+        """Say on the config that we, its owner at `epoch`, no longer serve: our resources are down, and we scale
+        nothing up again without a new proof. Conditioned on the proof number being `proof_seq`, the last one we
+        know of: a proof of ours that landed since (sent before this, answered after) makes this fail, so
+        `serving` is always what our last landed write said. True if written (or already clear), False if we do
+        not own the group at `epoch` or a newer proof landed (read again, then stop again if still so)."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        e = Expr()
+        proof = e.n("proofSeq")
+        known = f"attribute_not_exists({proof})" if proof_seq == 0 else f"{proof} = {e.v(n(proof_seq))}"
+        result, _ = await ctx.write_if(
+            "update_item",
+            Key=ctx.key(pk, keys.CONFIG_SK),
+            UpdateExpression=update_expression([], [e.n("serving")]),
+            ConditionExpression=(
+                f"{e.n('owner')} = {e.v(s(ctx.cluster_name))} AND {e.n('epoch')} = {e.v(n(epoch))} AND {known}"
+            ),
+            ReturnValuesOnConditionCheckFailure="NONE",
+            **e.params(),
+        )
+        return result is not None
+
+    async def mark_transition(
+        self, namespace: str, name: str, t: Transition, *, following: bool | None = None, ready: bool | None = None
+    ) -> bool:
+        """Set or clear `following` (the UPTIME source, owner at t.epoch, can act and follows the move) or `ready`
+        (the hand-off's new owner, owner at t.epoch, reported ready) on the config's transition `t`: what a
+        transfer and a hand-back are conditioned on. True if written, False if `t` is not there any more (or the
+        writer no longer owns the group at its epoch)."""
+        ctx = self._ctx
+        pk = ctx.pk(namespace, name)
+        e = Expr()
+        tr = e.n("transition")
+        sets = [f"{e.n('version')} = {e.n('version')} + {e.v(n(1))}"]
+        removes = []
+        for attribute, value in (("following", following), ("ready", ready)):
+            if value is True:
+                sets.append(f"{tr}.{e.n(attribute)} = {e.v(b(True))}")
+            elif value is False:
+                removes.append(f"{tr}.{e.n(attribute)}")
+        condition = (
+            f"{e.n('owner')} = {e.v(s(ctx.cluster_name))} AND {e.n('epoch')} = {e.v(n(t.epoch))}"
+            f" AND {tr}.{e.n('failoverName')} = {e.v(s(t.failover_name))} AND {tr}.{e.n('epoch')} = {e.v(n(t.epoch))}"
+        )
+        result, _ = await ctx.write_if(
+            "update_item",
+            Key=ctx.key(pk, keys.CONFIG_SK),
+            UpdateExpression=update_expression(sets, removes),
+            ConditionExpression=condition,
+            ReturnValuesOnConditionCheckFailure="NONE",
+            **e.params(),
+        )
+        return result is not None
 
     def _status_update(
         self,
