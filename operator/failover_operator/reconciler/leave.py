@@ -117,6 +117,13 @@ async def _step(runner: GroupRunner, plan: GroupPlan | None, reporter: Reporter)
         )
     if step.step == Step.DONE:
         return None
+    config = state.config if state is not None else None
+    if config is not None and config.owner == ctx.cluster and config.serving and down:
+        # We leave it owned by us, serving nothing: say so on the config, where a takeover of an owner "not
+        # serving" is conditioned (our status, which says it too, goes with us).
+        proof = max(config.proof_seq, store.state.proofs.get(runner.pk, 0))
+        if not await store.state.stop_serving(runner.namespace, runner.name, config.epoch, proof):
+            return step  # moved meanwhile, or a proof of ours landed since: the next step reads what is there
     writing = runner.reports.writing  # sent before we said we leave, it could land after the delete
     if writing is not None and not writing.done():
         await asyncio.wait([writing])

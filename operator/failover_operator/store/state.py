@@ -508,7 +508,7 @@ class StateManager:
         result, _ = await ctx.write_if(
             "update_item",
             Key=ctx.key(pk, keys.CONFIG_SK),
-            UpdateExpression=update_expression([], [e.n("serving")]),
+            UpdateExpression=f"REMOVE {e.n('serving')}",
             ConditionExpression=(
                 f"{e.n('owner')} = {e.v(s(ctx.cluster_name))} AND {e.n('epoch')} = {e.v(n(epoch))} AND {known}"
             ),
