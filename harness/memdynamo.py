@@ -182,8 +182,8 @@ class _Parser:
             return lambda item, v: _arith(left(item, v), right(item, v), sign)
         return left
 
-    def update(self) -> list[tuple[str, str, Operand | None]]:
-        actions: list[tuple[str, str, Operand | None]] = []
+    def update(self) -> list[tuple[str, tuple[str, ...], Operand | None]]:
+        actions: list[tuple[str, tuple[str, ...], Operand | None]] = []
         clause = None
         while self.peek() is not None:
             if self.peek().upper() in ("SET", "REMOVE"):  # type: ignore[union-attr]
@@ -191,11 +191,11 @@ class _Parser:
             elif self.peek() == ",":
                 self.take(",")
             if clause == "SET":
-                path = self.name(self.take())
+                path = self.path(self.take())
                 self.take("=")
                 actions.append(("SET", path, self.value()))
             elif clause == "REMOVE":
-                actions.append(("REMOVE", self.name(self.take()), None))
+                actions.append(("REMOVE", self.path(self.take()), None))
             else:
                 raise ValueError("an update expression starts with SET or REMOVE")
         return actions
@@ -211,7 +211,9 @@ def _compiled_condition(text: str, names: tuple[tuple[str, str], ...]) -> Check:
 
 
 @functools.lru_cache(maxsize=1024)
-def _compiled_update(text: str, names: tuple[tuple[str, str], ...]) -> list[tuple[str, str, Operand | None]]:
+def _compiled_update(
+    text: str, names: tuple[tuple[str, str], ...]
+) -> list[tuple[str, tuple[str, ...], Operand | None]]:
     return _Parser(text, dict(names)).update()
 
 
@@ -485,16 +487,28 @@ class MemoryClient:
         )
         before = deep_copy(new)
         for kind, path, value in actions:
-            if path in (table.hash_key, table.range_key):
-                raise _error("ValidationException", f"Cannot update attribute {path}: it is part of the key", "Update")
+            if path[0] in (table.hash_key, table.range_key):
+                raise _error(
+                    "ValidationException", f"Cannot update attribute {path[0]}: it is part of the key", "Update"
+                )
+            parent: dict[str, Any] | None = new
+            for part in path[:-1]:  # a member of a map: the map must be there (as in DynamoDB)
+                member = parent.get(part) if parent is not None else None
+                parent = member.get("M") if isinstance(member, dict) else None
             if kind == "SET":
                 assert value is not None
+                if parent is None:
+                    raise _error(
+                        "ValidationException",
+                        "The document path provided in the update expression is invalid for update",
+                        "UpdateItem",
+                    )
                 try:
-                    new[path] = deep_copy(value(before, values))
+                    parent[path[-1]] = deep_copy(value(before, values))
                 except ValueError as exc:
                     raise _error("ValidationException", str(exc), "UpdateItem") from None
-            else:
-                new.pop(path, None)
+            elif parent is not None:
+                parent.pop(path[-1], None)
         return new
 
     def _store(self, table: _Table, key: tuple[str, str], item: Item | None) -> None:

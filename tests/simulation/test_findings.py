@@ -174,10 +174,11 @@ def test_8_a_takeover_answered_after_someone_else_took_over_never_scales_up() ->
     at once.
 
     East (the owner) is cut off from DynamoDB and fences; west is cut off too until north's transaction has
-    landed, so north is the one taking over; north's answers come back at 10.5s."""
+    landed (at 4s), so north is the one taking over; north's answers come back at 10.5s. West counts north's
+    silence from when it can read again (5s: what it could not see, it did not see standing still)."""
     outcome = play(
         Fault(3.0, "dynamo_down", "east", 12.0),
-        Fault(3.0, "dynamo_down", "west", 5.5),
+        Fault(3.0, "dynamo_down", "west", 2.0),
         Fault(3.0, "lose_answers", "north", 7.5, {"p": 1.0}),
         clusters=("east", "north", "west"),
     )

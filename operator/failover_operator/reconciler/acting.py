@@ -50,6 +50,9 @@ class Acting:
         """Our PRIMARY role was proved by this process (False: recalled from resources found serving)."""
         self.vouched = False
         """Not proved, but a read after one of our heartbeats vouched for our copy (reconciler/vouching.py)."""
+        self.proof_sent: float | None = None
+        """When our last proof of ownership that landed was sent: like a heartbeat, it moves this group's fence
+        deadline (a takeover of us as silent is conditioned on the proof number it saw), not our other groups'."""
         self.started_at = self.ctx.clock.monotonic()
         self.recalled = False
         self.observation: Observation | None = None
@@ -213,6 +216,9 @@ class Acting:
         finally:
             reports.proving = False
         proof = store.state.proofs.get(runner.pk, 0)
+        if self.proof_sent is None or sent > self.proof_sent:
+            self.proof_sent = sent
+            runner.fence_moved()
         if not runner.records.kept_proof(epoch, health, components, message, maintenance, proof_seq=proof):
             runner.records.changed()  # our own writes, but not what our copy expected: the next tick reads them
         # The proof moves the group's own proof number, not our liveness: it does not move the fence deadline of

@@ -79,7 +79,7 @@ class Measure:
         return fence_left(
             self.ctx.clock.monotonic(),
             self.timing(),
-            heartbeat_sent=self.ctx.heartbeat.sent_ok,
+            heartbeat_sent=_latest(self.ctx.heartbeat.sent_ok, acting.proof_sent),
             proved=acting.role != Role.PRIMARY or acting.on_heartbeats,
             started=max(acting.started_at, maintenance.left_at or acting.started_at),
             following=self.runner.records.read_at if self.handing_off() else None,
@@ -269,3 +269,9 @@ class Measure:
             age = self.ctx.store.state.heartbeat_age(namespace, name, cluster) or 0.0
             self._serving_seen[key] = (fresh, max(last[1], now - age))
         return now - self._serving_seen[key][1]
+
+
+def _latest(*times: float | None) -> float | None:
+    """The latest of these times (None: none known)."""
+    known = [t for t in times if t is not None]
+    return max(known) if known else None

@@ -124,12 +124,10 @@ class Reports:
         acting = runner.acting
         if acting.observation is None or not runner.records.was_read:
             return None
-        blind = acting.role == Role.FENCED and runner.fence_left() <= 0
-        return config_word(runner.records.config, self.ctx.cluster, acting.reported, acting.health, blind=blind)
+        return config_word(runner.records.config, self.ctx.cluster, acting.reported, acting.health)
 
     async def say_on_config(self, word: ConfigWord) -> bool:
-        """Write `word` on the config; False if it could not be written now (then our status waits too: it must
-        never say more than the config does)."""
+        """Write `word` on the config; False if it could not be written now (the next status write tries again)."""
         runner = self.runner
         config = runner.records.config
         if config is None:
@@ -209,8 +207,22 @@ class Reports:
         if observation is None or key is None:
             return
         word = self.config_word()
-        if word is not None and not await self.say_on_config(word) and word.stop:
-            return  # the status (not PRIMARY) must not say more than the config (serving): both next time
+        saying: asyncio.Future[bool] | None = None
+        if word is not None and word.stop:
+            # Beside the status, which says it too (either alone only holds a move up until the other says it)
+            saying = asyncio.ensure_future(self.say_on_config(word))
+        elif word is not None:
+            await self.say_on_config(word)  # first on the config: a status saying "following" or "ready" starts
+            # what is conditioned on the config saying so
+        try:
+            await self._write_status(observation, key)
+        finally:
+            if saying is not None:
+                await saying
+
+    async def _write_status(self, observation: Observation, key: StatusKey) -> None:
+        runner = self.runner
+        acting = runner.acting
         config = runner.records.config
         try:
             written = await self.ctx.store.state.update_cluster_status(

@@ -97,19 +97,16 @@ class ConfigWord:
     reason: str = ""
 
 
-def config_word(
-    config: GroupConfig | None, me: str, reported: ClusterState, health: Health, *, blind: bool
-) -> ConfigWord | None:
+def config_word(config: GroupConfig | None, me: str, reported: ClusterState, health: Health) -> ConfigWord | None:
     """What we must say on the config that it does not say yet (our copy of it); None: nothing.
 
-    `blind`: we stopped only because our heartbeats did not land for the fence limit (DynamoDB unreachable, or
-    this process paused). We do not say we stopped then: we prove ownership again as soon as DynamoDB answers, and
-    a standby that could read meanwhile takes the group over only as silent (stale), after the whole timeout —
-    everyone blind at once (an outage of the table) moves nothing."""
+    An owner that stopped only because DynamoDB was out for everyone says so too, once it answers: the standbys,
+    blind as long as it was, count its silence afresh from then (reconciler/fleet.py: `sighted_at`), and it
+    proves ownership again well within that."""
     if config is None:
         return None
     t = config.transition
-    if config.owner == me and config.serving and reported != ClusterState.PRIMARY and not blind:
+    if config.owner == me and config.serving and reported != ClusterState.PRIMARY:
         return ConfigWord(stop=True, reason=f"{me} reports {reported.value}: its resources are down")
     asked = t is not None and t.mode == FailoverMode.UPTIME and t.source_cluster == me == config.owner
     if asked and t is not None and t.epoch == config.epoch and (health != Health.UNKNOWN) != t.following:
