@@ -39,7 +39,8 @@ TRANSACTION_ACTIONS = {
     "Delete": "DeleteItem",
     "ConditionCheck": "ConditionCheckItem",
 }
-# store/table.py is `failover-operator setup-table` (ensure_table): the admin's policy, not the operator's.
+# store/table.py is `failover-operator setup-table` (ensure_table, ensure_mrsc_table): the admin's policy, not the
+# operator's.
 SETUP_MODULES = {"store/table.py", "cli.py"}
 
 
