@@ -284,8 +284,12 @@ async def test_dynamodb_refusing_the_update_says_what_to_do() -> None:
             },
             "Regions are fixed when it is created",
         ),
+        (  # a global table whose description states no mode: the default one, eventual
+            {"Replicas": [{"RegionName": "us-east-2", "ReplicaStatus": "ACTIVE"}]},
+            "multi-Region eventual consistency",
+        ),
     ],
-    ids=["eventual", "other-regions"],
+    ids=["eventual", "other-regions", "mode-not-stated"],
 )
 async def test_a_global_table_that_is_not_the_one_asked_for_is_refused(existing: dict[str, Any], says: str) -> None:
     fake = FakeDynamoDB(table=active_table(**existing))

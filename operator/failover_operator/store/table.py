@@ -372,13 +372,15 @@ def _check_layout(
     table_name: str, description: dict[str, Any], layout: GlobalTableLayout, *, missing_is_wrong: bool
 ) -> None:
     """Refuse a global table that is not the one asked for: another consistency mode, a Region more, a replica that
-    failed, or (`missing_is_wrong`: nothing is in progress that could still add it) a Region less."""
+    failed, or (`missing_is_wrong`: nothing is in progress that could still add it) a Region less. A global table
+    that states no mode is in the default one, eventual (`missing_is_wrong`; while ours is created, not yet)."""
     replicas, witnesses = _regions_of(description, layout.home)
     mode = description.get("MultiRegionConsistency")
     regions = ", ".join([*replicas, *(f"{w} (witness)" for w in witnesses)]) or "none listed"
-    if (replicas or witnesses) and mode not in (None, "STRONG"):
+    if (replicas or witnesses) and (mode not in (None, "STRONG") or (mode is None and missing_is_wrong)):
         raise StoreError(
-            f"table {table_name} is a global table with multi-Region {str(mode).lower()} consistency (replicas in "
+            f"table {table_name} is a global table with multi-Region {str(mode or 'EVENTUAL').lower()} consistency "
+            f"(replicas in "
             f"{regions}), not strong: a table's consistency mode is fixed when it becomes global, and a table becomes "
             f"MRSC only while empty: {_MIGRATE}"
         )
