@@ -128,8 +128,13 @@ demo: install envtest $(KUBECTL)
 run: install
 	$(BIN)/failover-operator run
 
+# A table in three Regions (MRSC): make setup-table REPLICA_REGIONS=us-east-2,us-west-2 (home Region: AWS_REGION), or
+# REPLICA_REGIONS=us-east-2 WITNESS_REGION=us-west-2. See the README, "Surviving a Region".
+REPLICA_REGIONS ?=
+WITNESS_REGION  ?=
 setup-table: install
-	$(BIN)/failover-operator setup-table --table $${DYNAMODB_TABLE:-failover-operator}
+	$(BIN)/failover-operator setup-table --table $${DYNAMODB_TABLE:-failover-operator} \
+		$(if $(REPLICA_REGIONS),--replica-region $(REPLICA_REGIONS)) $(if $(WITNESS_REGION),--witness-region $(WITNESS_REGION))
 
 crds: install
 	$(BIN)/python -m failover_operator.crdgen --write crds

@@ -52,7 +52,23 @@ def main(argv: list[str] | None = None) -> int:
     setup.add_argument(
         "--region",
         default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-        help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)",
+        help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION); with --replica-region, the table's home Region, "
+        "where it is created",
+    )
+    setup.add_argument(
+        "--replica-region",
+        action="append",
+        default=[],
+        metavar="REGION",
+        help="make the table a global table with multi-Region strong consistency (MRSC): a replica in REGION besides "
+        "the home Region (repeatable or comma-separated); three Regions in all: two of these, or one and "
+        "--witness-region. Only a new or empty table can become MRSC (see README: Surviving a Region)",
+    )
+    setup.add_argument(
+        "--witness-region",
+        metavar="REGION",
+        help="the MRSC table's witness Region (with exactly one --replica-region): it takes part in every write but "
+        "serves no reads or writes",
     )
 
     from .fleetctl.commands import add_commands
@@ -112,16 +128,31 @@ def _environment_help() -> str:
 
 def _setup_table(args: Any) -> int:
     from .store import StoreError, ensure_table
+    from .store.table import GlobalTableLayout, ensure_mrsc_table, mrsc_layout, region_set_note
 
     if not args.region:
         print("failover-operator: --region (or AWS_REGION) is required", file=sys.stderr)
         return 2
+    layout: GlobalTableLayout | None = None
+    if args.replica_region or args.witness_region:
+        try:  # every check that needs no request, before any request
+            layout = mrsc_layout(args.region, args.replica_region, args.witness_region)
+        except ValueError as exc:
+            print(f"failover-operator: {exc}", file=sys.stderr)
+            return 2
+        if note := region_set_note(layout):
+            print(f"note: {note}", file=sys.stderr)
 
     async def go() -> dict[str, Any]:
         from .store.connect import open_client
 
+        def say(line: str) -> None:
+            print(line, flush=True)
+
         async with open_client(args.region, args.endpoint) as client:
-            return await ensure_table(client, args.table, progress=lambda line: print(line, flush=True))
+            if layout is not None:
+                return await ensure_mrsc_table(client, args.table, layout, progress=say)
+            return await ensure_table(client, args.table, progress=say)
 
     try:
         description = asyncio.run(go())
@@ -131,7 +162,10 @@ def _setup_table(args: Any) -> int:
     except Exception as exc:
         print(f"failover-operator: cannot set up table {args.table}: {exc}", file=sys.stderr)
         return 1
-    print(f"table {description['TableName']} is {description['TableStatus']} ({description.get('TableArn', '')})")
+    where = f" in {layout}, multi-Region strong consistency" if layout is not None else ""
+    print(
+        f"table {description['TableName']} is {description['TableStatus']}{where} ({description.get('TableArn', '')})"
+    )
     return 0
 
 

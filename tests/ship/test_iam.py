@@ -39,7 +39,8 @@ TRANSACTION_ACTIONS = {
     "Delete": "DeleteItem",
     "ConditionCheck": "ConditionCheckItem",
 }
-# store/table.py is `failover-operator setup-table` (ensure_table): the admin's policy, not the operator's.
+# store/table.py is `failover-operator setup-table` (ensure_table, ensure_mrsc_table): the admin's policy, not the
+# operator's.
 SETUP_MODULES = {"store/table.py", "cli.py"}
 
 
@@ -199,8 +200,37 @@ def test_every_operation_in_the_code_is_in_the_policy() -> None:
     assert as_iam(named) == actions(POLICY), sorted(named)
 
 
+# What creating a replica (UpdateTable's ReplicaUpdates Create) and a witness need beyond the requests setup-table makes
+# in the home Region, as the DynamoDB developer guide ("DynamoDB global tables security": UpdateTable in the source
+# Region; CreateTable, CreateTableReplica, Scan, Query, UpdateItem, PutItem, GetItem, DeleteItem, BatchWriteItem in the
+# destination Regions) and the AWS::DynamoDB::GlobalTable reference (CreateGlobalTableWitness,
+# iam:CreateServiceLinkedRole for the replication role) list them: IAM checks them, setup-table never names them.
+REPLICA_ACTIONS = {
+    "dynamodb:BatchWriteItem",
+    "dynamodb:CreateGlobalTableWitness",
+    "dynamodb:CreateTable",
+    "dynamodb:CreateTableReplica",
+    "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:UpdateItem",
+}
+ANY_REGION_TABLE_ARN = "arn:aws:dynamodb:*:ACCOUNT_ID:table/failover-operator"
+
+
 def test_the_setup_table_policy_covers_setup_table() -> None:
     named = as_iam(dynamodb_operations_named_in(["store/table.py"]))
-    assert named == actions(SETUP_POLICY) == {"dynamodb:CreateTable", "dynamodb:DescribeTable"}
-    (statement,) = SETUP_POLICY["Statement"]
-    assert statement["Resource"] == TABLE_ARN
+    assert named == {"dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable"}
+    home, replicas, role = SETUP_POLICY["Statement"]
+    # in the home Region, exactly the requests setup-table makes (all of them, single-Region or MRSC)
+    assert set(home["Action"]) == named and home["Resource"] == TABLE_ARN
+    # the replicas and the witness (only with --replica-region): the table in every Region, nothing else
+    assert set(replicas["Action"]) == REPLICA_ACTIONS and replicas["Resource"] == ANY_REGION_TABLE_ARN
+    assert role["Action"] == "iam:CreateServiceLinkedRole"
+    assert role["Condition"] == {"StringEquals": {"iam:AWSServiceName": "replication.dynamodb.amazonaws.com"}}
+    assert role["Resource"].endswith("/replication.dynamodb.amazonaws.com/AWSServiceRoleForDynamoDBReplication")
+    # and nothing of it in the operators' own policy: they never create or change a table
+    assert not (actions(POLICY) & {"dynamodb:CreateTable", "dynamodb:UpdateTable", "dynamodb:CreateTableReplica"})
