@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from .context import OperatorContext
 
 
-BLIND_GAP_INTERVALS = 3
-"""Fleet reads that failed for longer than this many heartbeat intervals blind us: silences restart after it."""
+BLIND_INTERVALS = 1
+"""Fleet reads that kept failing for this many heartbeat intervals blinded us: silences restart after it."""
 
 
 class FleetView:
@@ -26,6 +26,8 @@ class FleetView:
         self.live: Mapping[str, Liveness] | None = None
         self.read_at: float | None = None
         self._reading: asyncio.Future[Mapping[str, Liveness] | StoreError] | None = None
+        self._failing_since: float | None = None  # when our reads of the fleet started failing (None: they do not)
+        self._done_at: float | None = None  # when our last read of the fleet that succeeded was answered
         self.sighted_at: float | None = None
         """When our reads of the fleet last came back after a gap (our first read, or the first one after reads
         failed for longer than BLIND_GAP_INTERVALS intervals): silence is only counted from then — time we could
@@ -54,14 +56,21 @@ class FleetView:
         started = self.ctx.clock.monotonic()
         try:
             live = await store.liveness.read()
-        except StoreError as exc:
-            return exc
-        except TimeoutError:
-            return StoreError("DynamoDB did not answer in time")
+        except (StoreError, TimeoutError) as exc:
+            if self._failing_since is None:
+                self._failing_since = started
+            return exc if isinstance(exc, StoreError) else StoreError("DynamoDB did not answer in time")
         changed = store.liveness.changed(live)
-        gap = BLIND_GAP_INTERVALS * self.ctx.heartbeat.interval()
-        if self.read_at is None or started - self.read_at > gap:
-            self.sighted_at = started
+        done = self.ctx.clock.monotonic()
+        failing_since, self._failing_since = self._failing_since, None
+        spell = BLIND_INTERVALS * self.ctx.heartbeat.interval()
+        failed_long = failing_since is not None and done - failing_since >= spell
+        # A read answers every interval: none for two (reads failing, or one retried through an outage) is a blind
+        # spell too; silences count from its end.
+        unlooked = self._done_at is not None and done - self._done_at >= spell + self.ctx.heartbeat.interval()
+        self._done_at = done
+        if self.read_at is None or failed_long or unlooked:
+            self.sighted_at = done
         self.live, self.read_at = live, started
         self.touched(changed, wake=True)
         return live

@@ -145,10 +145,15 @@ class ClusterHeartbeat:
             self._in_flight -= 1
             if self._urgent:
                 self._retimed.set()  # news came while this beat was in flight: the loop sends another
-        if self._last_error is not None:
+        back = self._last_error is not None
+        if back:
             log.info("%s: heartbeats are written again", self.ctx.cluster)
         self._last_error = None
         self.written(sent)
+        if back:
+            # DynamoDB answers again: every group looks now (a fenced owner proves ownership again at once, not
+            # at its next tick — within an interval of the store's return, before anyone counts it silent).
+            self.ctx.fleet.touched(None, wake=True)
         metrics.heartbeats.inc()
         if self.ctx.health is not None:
             self.ctx.health.beat_written()

@@ -25,7 +25,6 @@ Q = TypeVar("Q")
 R = TypeVar("R")
 
 
-
 ItemKey = tuple[str, str]  # (PK, SK)
 TableKey = tuple[str, str, str]  # (table, PK, SK)
 
