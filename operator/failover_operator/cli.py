@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     setup.add_argument("--endpoint", default=os.environ.get("DYNAMODB_ENDPOINT"), help="custom endpoint URL")
     setup.add_argument(
         "--region",
-        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-        help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)",
+        action="append",
+        help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION); the table is created in this one Region",
     )
 
     from .fleetctl.commands import add_commands
@@ -88,7 +88,7 @@ def kubectl_main(argv: list[str] | None = None) -> int:
         prog=KUBECTL_PLUGIN,
         description="The failover-operator fleet commands as a kubectl plugin: read and steer the fleet through "
         "DynamoDB alone (no cluster access; kubectl's context is not used). Settings as for failover-operator: "
-        "OPERATOR_ID, DYNAMODB_TABLE, AWS_REGION, DYNAMODB_ENDPOINT, or the flags.",
+        "OPERATOR_ID, DYNAMODB_TABLE, AWS_REGION or DYNAMODB_REGIONS, DYNAMODB_ENDPOINT(S), or the flags.",
     )
     parser.add_argument("--version", action="version", version=f"failover-operator {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -113,14 +113,30 @@ def _environment_help() -> str:
 def _setup_table(args: Any) -> int:
     from .store import StoreError, ensure_table
 
-    if not args.region:
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
         print("failover-operator: --region (or AWS_REGION) is required", file=sys.stderr)
+        return 2
+    from .store.regions import parse_regions
+
+    try:
+        regions = parse_regions(region, [args.endpoint] if args.endpoint else [])
+    except ValueError as exc:
+        print(f"failover-operator: --region / --endpoint: {exc}", file=sys.stderr)
+        return 2
+    if len(regions) > 1:
+        print(
+            f"failover-operator: setup-table creates the table in one Region, not {len(regions)} "
+            f"({', '.join(r.name for r in regions)}): give one --region (a global table's replicas are added to it "
+            "afterwards; see the README)",
+            file=sys.stderr,
+        )
         return 2
 
     async def go() -> dict[str, Any]:
         from .store.connect import open_client
 
-        async with open_client(args.region, args.endpoint) as client:
+        async with open_client(regions[0].name, regions[0].endpoint) as client:
             return await ensure_table(client, args.table, progress=lambda line: print(line, flush=True))
 
     try:
