@@ -120,17 +120,18 @@ def _setup_table(args: Any) -> int:
     from .store.regions import parse_regions
 
     try:
-        regions = parse_regions(region, [args.endpoint] if args.endpoint else [])
+        names = [r.name for r in parse_regions(region)]
+        if len(names) > 1:
+            print(
+                f"failover-operator: setup-table creates the table in one Region, not {len(names)} "
+                f"({', '.join(names)}): give one --region (a global table's replicas are added to it afterwards; "
+                "see the README)",
+                file=sys.stderr,
+            )
+            return 2
+        regions = parse_regions(names, [args.endpoint] if args.endpoint else [])
     except ValueError as exc:
         print(f"failover-operator: --region / --endpoint: {exc}", file=sys.stderr)
-        return 2
-    if len(regions) > 1:
-        print(
-            f"failover-operator: setup-table creates the table in one Region, not {len(regions)} "
-            f"({', '.join(r.name for r in regions)}): give one --region (a global table's replicas are added to it "
-            "afterwards; see the README)",
-            file=sys.stderr,
-        )
         return 2
 
     async def go() -> dict[str, Any]:
