@@ -29,7 +29,7 @@ from .reconciler.plan import plan_of
 from .settings import Settings, StoreSettings, explain, load
 from .store import DynamoDBService
 from .store.connect import BULK_CONCURRENCY, open_regions
-from .store.regions import RegionalClient
+from .store.regions import RegionalClient, unavailable
 from .store.table import TableTopology, TopologyError, check_topology, topology_of
 from .waits import first_of, wait_set
 from .watchdog import LeaseKeeper, Watchdog
@@ -74,7 +74,7 @@ async def check_table(client: Any, settings: StoreSettings) -> TableTopology:
     transaction; only its replica Regions; several Regions only for an MRSC table). Logs the topology."""
     regions = settings.regions
     try:
-        description = (await client.describe_table(TableName=settings.dynamodb_table))["Table"]
+        description = await _describe(client, settings.dynamodb_table, len(regions))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             raise StartupError(
@@ -108,6 +108,19 @@ def _table_is(topology: TableTopology, settings: StoreSettings) -> None:
             "regions": names,
         },
     )
+
+
+async def _describe(client: Any, table: str, regions: int) -> dict[str, Any]:
+    """DescribeTable in the first Region that answers: a Region that cannot answer moves the regional client to
+    the next, which is asked in turn (each Region once)."""
+    for left in range(regions, 0, -1):
+        try:
+            description: dict[str, Any] = (await client.describe_table(TableName=table))["Table"]
+            return description
+        except Exception as exc:
+            if left == 1 or not unavailable(exc):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
 
 
 def _answering(client: Any, settings: StoreSettings) -> str:

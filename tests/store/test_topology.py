@@ -203,10 +203,17 @@ async def test_the_operator_starts_on_an_mrsc_table_once_it_needs_none(monkeypat
     # Region 1 cannot be reached: Region 2 answers (the start-up check takes the first Region that answers)
     east2 = {**MRSC_THREE, "Replicas": [{"RegionName": r} for r in ("us-east-1", "us-west-2")]}
     client = RegionalClient([("us-east-1", Describing(None)), ("us-east-2", Describing(east2))], FakeClock().monotonic)
-    with pytest.raises(StartupError, match="cannot reach DynamoDB"):
-        await check_table(client, settings("us-east-1,us-east-2"))
-    topology = await check_table(client, settings("us-east-1,us-east-2"))  # as the store's retry would
+    topology = await check_table(client, settings("us-east-1,us-east-2"))
     assert topology.mrsc and set(topology.replicas) == {"us-east-1", "us-east-2", "us-west-2"}
+    assert client.region == "us-east-2"
+
+
+async def test_the_operator_cannot_start_when_no_region_answers() -> None:
+    down = [("us-east-1", Describing(None)), ("us-east-2", Describing(None))]
+    client = RegionalClient(down, FakeClock().monotonic)
+    with pytest.raises(StartupError, match=r"cannot reach DynamoDB \(us-east-1, us-east-2\)"):
+        await check_table(client, settings("us-east-1,us-east-2"))
+    assert [c.asked for _, c in down] == [1, 1]  # each Region once
 
 
 async def test_the_operator_refuses_a_witness_region(monkeypatch: pytest.MonkeyPatch) -> None:
