@@ -235,3 +235,21 @@ async def test_one_region_on_a_single_region_table_starts_as_it_always_did() -> 
     one = StoreSettings(operator_id="shop-fleet", aws_region="eu-west-1")
     topology = await check_table(Describing(BASE), one)
     assert topology == TableTopology("failover-operator", mrsc=False, replicas=("eu-west-1",))
+
+
+def test_the_topology_is_logged_after_the_start_line(caplog: pytest.LogCaptureFixture) -> None:
+    from failover_operator.runner import _table_is
+
+    caplog.set_level("INFO", logger="failover_operator")
+    _table_is(topology_of(MRSC_WITNESS, "us-east-1"), settings("us-east-1,us-east-2"))
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "DynamoDB table failover-operator: global table with multi-Region strong consistency, MRSC (replicas "
+        "us-east-1, us-east-2; witness us-west-2); requests go to the first of us-east-1, us-east-2 that answers"
+    )
+    assert (record.mrsc, record.replicas, record.witnesses, record.regions) == (  # type: ignore[attr-defined]
+        True,
+        ["us-east-1", "us-east-2"],
+        ["us-west-2"],
+        ["us-east-1", "us-east-2"],
+    )
