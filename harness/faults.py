@@ -2,13 +2,21 @@
 
 Real failures travel the real path: botocore parses the error, our retry layer sees what it would see in
 production. Faults: throttling, 5xx, lost responses (the request reaches DynamoDB, the answer never comes
-back), an outage, and hooks that run just before a chosen request is forwarded (to interleave races) or
-just after it was applied (to hold its answer back).
+back), an outage (503s), an endpoint that refuses connections (`refuse`, until `accept`), and hooks that run just
+before a chosen request is forwarded (to interleave races) or just after it was applied (to hold its answer back).
+
+One Region of a global table with multi-Region strong consistency (MRSC): moto keeps one backend per Region, the one
+a request is signed for, so a proxy with `backend_region` set forwards every request to that one Region's backend (it
+rewrites the credential scope of the signature, which moto does not check): several proxies, each signed for by a
+client of its own Region, are one linearizable table behind one endpoint per Region. With `mrsc` set it answers as
+the endpoint of an MRSC table in `region` does: transactions refused (ValidationException), DescribeTable saying
+`MultiRegionConsistency: STRONG` with the other replicas and the witness it is told (`MrscTable`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,9 +53,17 @@ class FaultProxy:
     that what it keeps is not counted as the operator's memory."""
     keep_alive: bool = False
     """Reuse connections to the upstream (the in-memory DynamoDB allows it; moto closes them, see `start`)."""
+    backend_region: str | None = None
+    """Forward every request to this Region's backend, whichever Region it was signed for (see the docstring)."""
+    region: str | None = None
+    """The Region this endpoint stands for (what an MRSC table's DescribeTable leaves out of its Replicas)."""
+    mrsc: MrscTable | None = None
+    """Answer as an MRSC table's endpoint: no transactions, DescribeTable saying so."""
     _runner: web.AppRunner | None = None
+    _site: web.TCPSite | None = None
     _session: aiohttp.ClientSession | None = None
     endpoint: str = ""
+    port: int = 0
 
     async def start(self) -> FaultProxy:
         app = web.Application(client_max_size=16 * 1024 * 1024)
@@ -56,10 +72,10 @@ class FaultProxy:
         # a pooled client reuses it fails that request ("Connection was closed"), which is not what is measured.
         self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=3600)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.endpoint = f"http://127.0.0.1:{port}"
+        self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await self._site.start()
+        self.port = self._runner.addresses[0][1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
         # moto answers "Connection: close": a kept-alive connection it has already closed would fail at random
         connector = aiohttp.TCPConnector(force_close=not self.keep_alive, limit=16)
         self._session = aiohttp.ClientSession(connector=connector)
@@ -70,6 +86,27 @@ class FaultProxy:
             await self._session.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    # --- the endpoint itself -------------------------------------------------------------------------
+
+    async def refuse(self) -> None:
+        """Stop listening and drop every open connection: new connections are refused, requests on kept-alive
+        ones fail (as at an endpoint whose Region is cut off), until `accept`."""
+        assert self._runner is not None
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+        server = self._runner.server
+        if server is not None:
+            for connection in server.connections:
+                connection.force_close()
+
+    async def accept(self) -> None:
+        """Listen again, on the same port."""
+        assert self._runner is not None
+        if self._site is None:
+            self._site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+            await self._site.start()
 
     # --- arming faults ------------------------------------------------------------------------------
 
@@ -119,6 +156,8 @@ class FaultProxy:
             self.requests.append(RecordedRequest(operation, body))
         if self.down:
             return _error(503, "ServiceUnavailable", "injected outage")
+        if self.mrsc is not None and operation in ("TransactWriteItems", "TransactGetItems"):
+            return _error(400, "ValidationException", f"{operation} is not supported for MRSC global tables")
         fault = self._take(operation, body)
         if fault is not None:
             if fault.kind == "throttle":
@@ -129,10 +168,14 @@ class FaultProxy:
                 await fault.hook(body)
         assert self._session is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        if self.backend_region is not None and "Authorization" in headers:
+            headers["Authorization"] = _SCOPE.sub(rf"\g<1>{self.backend_region}/", headers["Authorization"])
         async with self._session.request(
             request.method, self.upstream + request.path_qs, data=raw, headers=headers
         ) as upstream:
             payload = await upstream.read()
+            if self.mrsc is not None and operation == "DescribeTable" and upstream.status == 200:
+                payload = self.mrsc.describe(payload, self.region)
             if fault is not None and fault.kind == "after" and fault.hook is not None:
                 await fault.hook(body)
             if fault is not None and fault.kind == "lose-response":
@@ -156,6 +199,27 @@ class FaultProxy:
         return None
 
 
+_SCOPE = re.compile(r"(Credential=[^/]+/\d{8}/)[^/]+/")  # SigV4: Credential=KEY/DATE/REGION/dynamodb/aws4_request
+
+
+@dataclass(frozen=True)
+class MrscTable:
+    """What the endpoints of an MRSC global table say of it in DescribeTable: its replica Regions (an endpoint
+    lists the others) and its witness, if any."""
+
+    replicas: tuple[str, ...]
+    witnesses: tuple[str, ...] = ()
+
+    def describe(self, payload: bytes, region: str | None) -> bytes:
+        answer = json.loads(payload)
+        table = answer.get("Table", {})
+        table["MultiRegionConsistency"] = "STRONG"
+        table["Replicas"] = [{"RegionName": r, "ReplicaStatus": "ACTIVE"} for r in self.replicas if r != region]
+        if self.witnesses:
+            table["GlobalTableWitnesses"] = [{"RegionName": w, "WitnessStatus": "ACTIVE"} for w in self.witnesses]
+        return json.dumps(answer).encode()
+
+
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.Response(
         status=status,
@@ -164,8 +228,18 @@ def _error(status: int, code: str, message: str) -> web.Response:
     )
 
 
-async def start_proxy(upstream: str, *, recording: bool = True, keep_alive: bool = False) -> FaultProxy:
-    return await FaultProxy(upstream, recording=recording, keep_alive=keep_alive).start()
+async def start_proxy(
+    upstream: str,
+    *,
+    recording: bool = True,
+    keep_alive: bool = False,
+    backend_region: str | None = None,
+    region: str | None = None,
+    mrsc: MrscTable | None = None,
+) -> FaultProxy:
+    return await FaultProxy(
+        upstream, recording=recording, keep_alive=keep_alive, backend_region=backend_region, region=region, mrsc=mrsc
+    ).start()
 
 
-__all__ = ["FaultProxy", "RecordedRequest", "start_proxy"]
+__all__ = ["FaultProxy", "MrscTable", "RecordedRequest", "start_proxy"]

@@ -104,7 +104,7 @@ def kubectl_main(argv: list[str] | None = None) -> int:
         prog=KUBECTL_PLUGIN,
         description="The failover-operator fleet commands as a kubectl plugin: read and steer the fleet through "
         "DynamoDB alone (no cluster access; kubectl's context is not used). Settings as for failover-operator: "
-        "OPERATOR_ID, DYNAMODB_TABLE, AWS_REGION, DYNAMODB_ENDPOINT, or the flags.",
+        "OPERATOR_ID, DYNAMODB_TABLE, AWS_REGION or DYNAMODB_REGIONS, DYNAMODB_ENDPOINT(S), or the flags.",
     )
     parser.add_argument("--version", action="version", version=f"failover-operator {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -130,18 +130,26 @@ def _setup_table(args: Any) -> int:
     from .store import StoreError, ensure_table
     from .store.table import GlobalTableLayout, ensure_mrsc_table, mrsc_layout, region_set_note
 
-    if not args.region:
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
         print("failover-operator: --region (or AWS_REGION) is required", file=sys.stderr)
         return 2
     layout: GlobalTableLayout | None = None
     if args.replica_region or args.witness_region:
         try:  # every check that needs no request, before any request
-            layout = mrsc_layout(args.region, args.replica_region, args.witness_region)
+            layout = mrsc_layout(region, args.replica_region, args.witness_region)
         except ValueError as exc:
             print(f"failover-operator: {exc}", file=sys.stderr)
             return 2
         if note := region_set_note(layout):
             print(f"note: {note}", file=sys.stderr)
+    if "," in region:
+        print(
+            f"failover-operator: setup-table creates the table in one home Region, not {region}: give one --region "
+            "and the others as --replica-region / --witness-region",
+            file=sys.stderr,
+        )
+        return 2
 
     async def go() -> dict[str, Any]:
         from .store.connect import open_client
@@ -149,7 +157,7 @@ def _setup_table(args: Any) -> int:
         def say(line: str) -> None:
             print(line, flush=True)
 
-        async with open_client(args.region, args.endpoint) as client:
+        async with open_client(region, args.endpoint) as client:
             if layout is not None:
                 return await ensure_mrsc_table(client, args.table, layout, progress=say)
             return await ensure_table(client, args.table, progress=say)

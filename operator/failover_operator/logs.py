@@ -23,9 +23,16 @@ FIELDS = (
     "version",
     "mode",
     "reason",
+    "regions",
+    "mrsc",
+    "replicas",
+    "witnesses",
+    "moved_from",
 )
 """What a JSON log line carries as fields (from `bind` or a call's `extra`), not only in its message: the first five
-on a group's or a Failover's lines, the others on a process's start and stop lines."""
+on a group's or a Failover's lines, the next six on a process's start and stop lines; `regions`, `mrsc`, `replicas`
+and `witnesses` on the line that says what kind of table it is, `moved_from` (and `region`) on a move of the
+DynamoDB client to another Region."""
 
 _context: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar("log_context", default={})  # noqa: B039
 

@@ -70,6 +70,31 @@ class Metrics:
             registry=r,
         )
 
+        self.region_moves = Counter(
+            "failover_dynamodb_region_moves",
+            "Moves of the DynamoDB client between the table's Regions (DYNAMODB_REGIONS): away from a Region that "
+            "could not answer, or back to the preferred one to try it again",
+            ("from", "to"),
+            registry=r,
+        )
+        self.region_in_use = Gauge(
+            "failover_dynamodb_region_in_use",
+            "1 for the Region the DynamoDB requests go to now, 0 for the table's other Regions (DYNAMODB_REGIONS)",
+            ("region",),
+            registry=r,
+        )
+
+    def regions(self, names: list[str], current: str) -> None:
+        """The table's Regions, in order of preference, and the one in use (the start of `region_in_use`)."""
+        for name in names:
+            self.region_in_use.labels(name).set(1 if name == current else 0)
+
+    def region_moved(self, before: str, after: str, why: str = "") -> None:
+        """The DynamoDB client moved (store.regions.RegionalClient.on_move)."""
+        self.region_moves.labels(before, after).inc()
+        self.region_in_use.labels(before).set(0)
+        self.region_in_use.labels(after).set(1)
+
     def request_done(self, operation: str, seconds: float, outcome: str) -> None:
         """A DynamoDB attempt ended (store.calls.Caller.observe)."""
         self.store_latency.labels(operation, outcome).observe(seconds)

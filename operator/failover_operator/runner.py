@@ -26,9 +26,11 @@ from .leadership import Leadership, LeaderTiming
 from .metrics import Metrics, WatchdogMetrics
 from .reconciler.context import OperatorContext
 from .reconciler.plan import plan_of
-from .settings import Settings, explain, load
+from .settings import Settings, StoreSettings, explain, load
 from .store import DynamoDBService
-from .store.connect import BULK_CONCURRENCY, open_client
+from .store.connect import BULK_CONCURRENCY, open_regions
+from .store.regions import RegionalClient, unavailable
+from .store.table import TableTopology, TopologyError, check_topology, topology_of
 from .waits import first_of, wait_set
 from .watchdog import LeaseKeeper, Watchdog
 from .workloads.converge import Workloads
@@ -66,18 +68,64 @@ def run() -> int:
     return 0
 
 
-async def check_table(client: Any, settings: Settings) -> None:
+async def check_table(client: Any, settings: StoreSettings) -> TableTopology:
+    """The start-up check: the table exists, and what kind it is (DescribeTable, once, in the first Region that
+    answers) can be used as configured (store.table.check_topology: an MRSC table only once the protocol needs no
+    transaction; only its replica Regions; several Regions only for an MRSC table). Logs the topology."""
+    regions = settings.regions
     try:
-        await client.describe_table(TableName=settings.dynamodb_table)
+        description = await _describe(client, settings.dynamodb_table, len(regions))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             raise StartupError(
-                f"DynamoDB table {settings.dynamodb_table} does not exist in {settings.aws_region}; create it with "
-                f"`failover-operator setup-table --table {settings.dynamodb_table}`"
+                f"DynamoDB table {settings.dynamodb_table} does not exist in {_answering(client, settings)}; create "
+                f"it with `failover-operator setup-table --table {settings.dynamodb_table}`"
             ) from None
         raise StartupError(f"cannot use DynamoDB table {settings.dynamodb_table}: {exc}") from None
-    except BotoCoreError as exc:
-        raise StartupError(f"cannot reach DynamoDB ({settings.aws_region}): {exc}") from None
+    except (BotoCoreError, OSError) as exc:
+        raise StartupError(f"cannot reach DynamoDB ({settings.region_names}): {exc}") from None
+    topology = topology_of(description, _answering(client, settings))
+    try:
+        check_topology(topology, [r.name for r in regions])
+    except TopologyError as exc:
+        raise StartupError(str(exc)) from None
+    return topology
+
+
+def _table_is(topology: TableTopology, settings: StoreSettings) -> None:
+    """The line after the start line: what kind of table it is, and the Regions we use, in order."""
+    names = [r.name for r in settings.regions]
+    log.info(
+        "DynamoDB table %s: %s; requests go to %s",
+        settings.dynamodb_table,
+        topology.describe(),
+        f"the first of {', '.join(names)} that answers" if len(names) > 1 else names[0],
+        extra={
+            "table": settings.dynamodb_table,
+            "mrsc": topology.mrsc,
+            "replicas": list(topology.replicas),
+            "witnesses": list(topology.witnesses),
+            "regions": names,
+        },
+    )
+
+
+async def _describe(client: Any, table: str, regions: int) -> dict[str, Any]:
+    """DescribeTable in the first Region that answers: a Region that cannot answer moves the regional client to
+    the next, which is asked in turn (each Region once)."""
+    for left in range(regions, 0, -1):
+        try:
+            description: dict[str, Any] = (await client.describe_table(TableName=table))["Table"]
+            return description
+        except Exception as exc:
+            if left == 1 or not unavailable(exc):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
+
+
+def _answering(client: Any, settings: StoreSettings) -> str:
+    """The Region whose answer we have: the regional client's current one, or the one Region."""
+    return client.region if isinstance(client, RegionalClient) else settings.regions[0].name
 
 
 async def serve(
@@ -97,11 +145,16 @@ async def serve(
         except Exception as exc:  # the kubernetes client raises several unrelated types here
             raise StartupError(f"no Kubernetes configuration (in-cluster or KUBECONFIG): {exc}") from None
     server = _serve_metrics(metrics.serve, settings.metrics_port)
-    async with open_client(
-        settings.aws_region or "", settings.dynamodb_endpoint, request_timeout=settings.dynamodb_timeout_seconds
+    clock = EventLoopClock()
+    regions = settings.regions
+    async with open_regions(
+        regions,
+        request_timeout=settings.dynamodb_timeout_seconds,
+        monotonic=clock.monotonic,
+        on_move=metrics.region_moved,
     ) as client:
-        await check_table(client, settings)
-        clock = EventLoopClock()
+        metrics.regions([r.name for r in regions], regions[0].name)
+        topology = await check_table(client, settings)
         store = DynamoDBService(
             client,
             settings.dynamodb_table,
@@ -140,6 +193,7 @@ async def serve(
                 f"leader election (replica {settings.pod_name}, Lease {leadership.namespace}/{leadership.name})",
             )
         _starts("failover-operator", settings, mode, ", ".join(namespaces) if namespaces else "all namespaces")
+        _table_is(topology, settings)
         stop = Stop(stop_flag)
         stop.listen()
         try:
@@ -201,18 +255,19 @@ def _starts(process: str, settings: Settings, mode: tuple[str, str], watching: s
         "cluster": settings.cluster_name,
         "operator_id": settings.operator_id,
         "table": settings.dynamodb_table,
-        "region": settings.aws_region,
+        "region": settings.region_names,
         "version": __version__,
         "mode": mode[0],
     }
     log.info(
-        "%s %s starts: cluster %s, operator ID %s, table %s, region %s, mode %s; watching %s",
+        "%s %s starts: cluster %s, operator ID %s, table %s, %s %s, mode %s; watching %s",
         process,
         __version__,
         settings.cluster_name,
         settings.operator_id,
         settings.dynamodb_table,
-        settings.aws_region,
+        "regions" if len(settings.regions) > 1 else "region",
+        settings.region_names,
         mode[1],
         watching,
         extra=fields,

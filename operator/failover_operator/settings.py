@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .api import CLUSTER_NAME_PATTERN
+
+if TYPE_CHECKING:
+    from .store.regions import Region
 
 
 def check_name(value: str) -> str:
@@ -44,6 +47,22 @@ class StoreSettings(BaseSettings):
     dynamodb_endpoint: str | None = Field(
         None, description="Custom DynamoDB endpoint URL (local DynamoDB, VPC endpoint). Unset: AWS's endpoint."
     )
+    # Several Regions: a global table with multi-Region strong consistency (MRSC), reached in whichever of its
+    # replica Regions answers. The one-Region form above (AWS_REGION, DYNAMODB_ENDPOINT) is the same as
+    # DYNAMODB_REGIONS naming one Region.
+    dynamodb_regions: str | None = Field(
+        None,
+        description="The table's replica Regions, comma-separated, in this operator's order of preference (its own "
+        "or the nearest first), e.g. `us-east-1,us-east-2,us-west-2`: for a global table with multi-Region strong "
+        "consistency (MRSC). Requests go to the first Region that answers and move to the next when it cannot "
+        "(back to the first after 30 s); a condition means the same in every replica Region. Set: AWS_REGION is not "
+        "the table's Region (EKS may set it to the cluster's own). Unset: the one Region AWS_REGION.",
+    )
+    dynamodb_endpoints: str | None = Field(
+        None,
+        description="Endpoint URLs of DYNAMODB_REGIONS, comma-separated, one per Region in the same order (local or "
+        "private endpoints). Unset: each Region's AWS endpoint.",
+    )
     dynamodb_timeout_seconds: float = Field(5.0, gt=0, description="Connect and read timeout of one DynamoDB request.")
 
     @field_validator("operator_id")
@@ -51,14 +70,72 @@ class StoreSettings(BaseSettings):
     def _operator_id(cls, value: str) -> str:
         return check_name(value)
 
+    @field_validator("dynamodb_regions", "dynamodb_endpoints", "dynamodb_endpoint", "aws_region")
+    @classmethod
+    def _unset_if_blank(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
     @model_validator(mode="after")
     def _region(self) -> StoreSettings:
+        if self.dynamodb_regions or self.dynamodb_endpoints:
+            self._check_regions()
+            return self
         if not self.aws_region:
             fallback = os.environ.get("AWS_DEFAULT_REGION")
             if not fallback:
-                raise ValueError("AWS_REGION (or AWS_DEFAULT_REGION) must be set to the table's region")
+                raise ValueError(
+                    "AWS_REGION (or AWS_DEFAULT_REGION) must be set to the table's region (or DYNAMODB_REGIONS to "
+                    "its replica Regions)"
+                )
             object.__setattr__(self, "aws_region", fallback)
         return self
+
+    def _check_regions(self) -> None:
+        """DYNAMODB_REGIONS / DYNAMODB_ENDPOINTS, and the one-Region form beside them only where it says the same."""
+        from .store.regions import parse_regions
+
+        single = self.dynamodb_endpoint
+        if not self.dynamodb_regions:
+            raise ValueError(
+                "DYNAMODB_ENDPOINTS is set without DYNAMODB_REGIONS: name the Regions (in the same order as the "
+                "endpoints), or give one Region's endpoint as DYNAMODB_ENDPOINT with AWS_REGION"
+            )
+        try:
+            parse_regions(self.dynamodb_regions)
+        except ValueError as exc:
+            raise ValueError(f"DYNAMODB_REGIONS: {exc}") from None
+        try:
+            regions = parse_regions(self.dynamodb_regions, self.dynamodb_endpoints or ())
+        except ValueError as exc:
+            raise ValueError(f"DYNAMODB_ENDPOINTS: {exc}") from None
+        if single and self.dynamodb_endpoints and [r.endpoint for r in regions] != [single]:
+            raise ValueError(
+                "both DYNAMODB_ENDPOINT and DYNAMODB_ENDPOINTS are set, and they differ: DYNAMODB_ENDPOINT is the "
+                "one-Region form (with AWS_REGION); with DYNAMODB_REGIONS give DYNAMODB_ENDPOINTS alone"
+            )
+        if single and len(regions) > 1:
+            raise ValueError(
+                f"DYNAMODB_ENDPOINT is one endpoint, for one Region, but DYNAMODB_REGIONS names {len(regions)} "
+                f"({', '.join(r.name for r in regions)}): give DYNAMODB_ENDPOINTS instead, one per Region in the "
+                "same order"
+            )
+
+    @property
+    def regions(self) -> list[Region]:
+        """The table's Regions as this process reaches them, in order of preference (one, in the one-Region form)."""
+        from .store.regions import Region, parse_regions
+
+        if not self.dynamodb_regions:
+            return [Region(self.aws_region or "", self.dynamodb_endpoint)]
+        regions = parse_regions(self.dynamodb_regions, self.dynamodb_endpoints or ())
+        if self.dynamodb_endpoint and not self.dynamodb_endpoints:  # one Region, its endpoint in the one-Region form
+            return [Region(regions[0].name, self.dynamodb_endpoint)]
+        return regions
+
+    @property
+    def region_names(self) -> str:
+        """The table's Regions for people: `eu-west-1`, or `us-east-1, us-east-2, us-west-2`."""
+        return ", ".join(region.name for region in self.regions)
 
 
 class Settings(StoreSettings):

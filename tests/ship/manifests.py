@@ -73,7 +73,21 @@ CUSTOM: dict[str, Any] = {
     "priorityClassName": "system-cluster-critical",
 }
 NAMESPACED: dict[str, Any] = {**MINIMAL, "watchNamespaces": ["shop", "payments"], "rbac": {"namespaced": True}}
-VALUE_SETS: dict[str, dict[str, Any]] = {"minimal": MINIMAL, "custom": CUSTOM, "namespaced": NAMESPACED}
+REGIONS: dict[str, Any] = {  # an MRSC global table, this cluster's nearest Region first, through VPC endpoints
+    **MINIMAL,
+    "regions": ["us-east-2", "us-east-1", "us-west-2"],
+    "endpoints": [
+        "https://vpce-0a1-ohio.dynamodb.us-east-2.vpce.amazonaws.com",
+        "https://vpce-0b2-virginia.dynamodb.us-east-1.vpce.amazonaws.com",
+        "https://vpce-0c3-oregon.dynamodb.us-west-2.vpce.amazonaws.com",
+    ],
+}
+VALUE_SETS: dict[str, dict[str, Any]] = {
+    "minimal": MINIMAL,
+    "custom": CUSTOM,
+    "namespaced": NAMESPACED,
+    "regions": REGIONS,
+}
 
 HEADER = f"""\
 # failover-operator: the Helm chart charts/failover-operator rendered with its default values (CRDs included),

@@ -20,7 +20,19 @@ import yaml
 from failover_operator import api
 from failover_operator.settings import Settings
 
-from .manifests import CHART, CUSTOM, MINIMAL, NAMESPACED, RELEASE, VALUE_SETS, HelmError, objects, run_helm, template
+from .manifests import (
+    CHART,
+    CUSTOM,
+    MINIMAL,
+    NAMESPACED,
+    REGIONS,
+    RELEASE,
+    VALUE_SETS,
+    HelmError,
+    objects,
+    run_helm,
+    template,
+)
 from .tools import ROOT
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) that kubernetes-validate knows, and the newest.
@@ -390,3 +402,61 @@ def test_notes_say_what_to_run_next(helm: Path) -> None:
     warned = run_helm(helm, "install", RELEASE, str(CHART), "--dry-run=client", "--set", "clusterName=east",
                       "--set", "operatorId=shop-fleet").stdout  # fmt: skip
     assert re.search(r"WARNING: region is empty", warned)
+
+
+# --- several Regions: regions and endpoints ------------------------------------------------------------------------
+
+
+def test_regions_and_endpoints_reach_both_processes_as_the_operator_reads_them(
+    helm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objs = render(helm, REGIONS)
+    for deployment in (one(objs, "Deployment"), one(objs, "Deployment", watchdog=True)):
+        env = env_of(deployment)
+        assert env["DYNAMODB_REGIONS"] == "us-east-2,us-east-1,us-west-2"
+        assert env["DYNAMODB_ENDPOINTS"] == ",".join(REGIONS["endpoints"])
+        assert "AWS_REGION" not in env and "DYNAMODB_ENDPOINT" not in env
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "DYNAMODB_ENDPOINT", "DYNAMODB_REGIONS", "DYNAMODB_ENDPOINTS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env_of(one(objs, "Deployment")).items():
+        if isinstance(value, str):
+            monkeypatch.setenv(name, value)
+    regions = Settings().regions
+    assert [(r.name, r.endpoint) for r in regions] == list(zip(REGIONS["regions"], REGIONS["endpoints"], strict=True))
+    # one Region through regions, and the one-Region values beside it where they say the same
+    env = env_of(one(render(helm, {**MINIMAL, "regions": ["eu-west-1"], "region": "eu-west-1"}), "Deployment"))
+    assert (env["DYNAMODB_REGIONS"], env["AWS_REGION"]) == ("eu-west-1", "eu-west-1")
+    assert "DYNAMODB_ENDPOINTS" not in env
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({**MINIMAL, "regions": ["us-east-1", "us-east-1"]}, "/regions"),
+        ({**MINIMAL, "regions": ["us east 1"]}, "/regions/0"),
+        ({**MINIMAL, "regions": ["us-east-1"], "endpoints": ["vpce.example"]}, "/endpoints/0"),
+        ({**MINIMAL, "endpoints": ["http://a"]}, "endpoints needs regions"),
+        ({**REGIONS, "endpoints": ["http://a"]}, "endpoints has 1 URL(s) for 3 Region(s) in regions"),
+        ({**MINIMAL, "regions": ["us-east-1", "us-west-2"], "endpoint": "http://a"}, "with several regions, give"),
+        ({**MINIMAL, "regions": ["us-east-1", "us-west-2"], "region": "eu-west-1"}, "region eu-west-1 is not one of"),
+    ],
+)
+def test_regions_that_disagree_fail_naming_the_values(helm: Path, values: dict[str, Any], named: str) -> None:
+    with pytest.raises(HelmError) as failed:
+        template(helm, values=values)
+    assert named in failed.value.stderr, failed.value.stderr
+
+
+def test_notes_with_regions(helm: Path) -> None:
+    result = run_helm(
+        helm, "install", RELEASE, str(CHART), "--dry-run=client", "--namespace", "failover-operator",
+        "--set", "clusterName=east", "--set", "operatorId=shop-fleet",
+        "--set", "regions={us-east-2,us-east-1,us-west-2}",
+    )  # fmt: skip
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert "regions us-east-2, us-east-1, us-west-2)" in notes and "WARNING" not in notes
+    assert "global table with multi-Region strong consistency" in notes and "setup-table" not in notes
+    assert (
+        "OPERATOR_ID=shop-fleet DYNAMODB_TABLE=failover-operator DYNAMODB_REGIONS=us-east-2,us-east-1,us-west-2\n"
+        in (notes)
+    )

@@ -55,6 +55,14 @@ the operator's alone (failover-operator.credentials): the watchdog never talks t
 - name: DYNAMODB_ENDPOINT
   value: {{ . | quote }}
 {{- end }}
+{{- with .Values.regions }}
+- name: DYNAMODB_REGIONS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.endpoints }}
+- name: DYNAMODB_ENDPOINTS
+  value: {{ join "," . | quote }}
+{{- end }}
 {{- with .Values.watchNamespaces }}
 - name: WATCH_NAMESPACE
   value: {{ join "," . | quote }}
@@ -121,4 +129,26 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
       key: {{ . }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/* regions and endpoints (DYNAMODB_REGIONS, DYNAMODB_ENDPOINTS) beside region and endpoint: refused where they
+disagree, as the operator would refuse them at start-up. */}}
+{{- define "failover-operator.checkRegions" -}}
+{{- $regions := .Values.regions | default list -}}
+{{- $endpoints := .Values.endpoints | default list -}}
+{{- if and $endpoints (not $regions) -}}
+{{- fail "endpoints needs regions: one endpoint per Region, in the same order (one Region's endpoint alone: endpoint)" -}}
+{{- end -}}
+{{- if and $endpoints (ne (len $endpoints) (len $regions)) -}}
+{{- fail (printf "endpoints has %d URL(s) for %d Region(s) in regions: give one per Region, in the same order" (len $endpoints) (len $regions)) -}}
+{{- end -}}
+{{- if and .Values.endpoint (gt (len $regions) 1) -}}
+{{- fail "endpoint is one Region's endpoint (DYNAMODB_ENDPOINT): with several regions, give endpoints, one per Region in the same order" -}}
+{{- end -}}
+{{- if and .Values.endpoint $endpoints (ne (list .Values.endpoint | toJson) ($endpoints | toJson)) -}}
+{{- fail "endpoint and endpoints differ: with regions, give endpoints alone" -}}
+{{- end -}}
+{{- if and .Values.region $regions (not (has .Values.region $regions)) -}}
+{{- fail (printf "region %s is not one of regions (%s): with regions, leave region empty" .Values.region (join ", " $regions)) -}}
+{{- end -}}
 {{- end -}}

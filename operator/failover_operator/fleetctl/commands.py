@@ -210,11 +210,14 @@ def _run(args: argparse.Namespace, handler: Handler, prog: str) -> int:
         return 1
     except StoreError as exc:
         if settings is not None and missing_table(exc):
-            table, region = settings.dynamodb_table, settings.aws_region
+            table, region = settings.dynamodb_table, settings.region_names
+            if len(settings.regions) == 1:
+                create = f"create it with `failover-operator setup-table --table {table} --region {region}`"
+            else:
+                create = "create it as a global table with multi-Region strong consistency (see the README)"
             print(
-                f"{prog}: DynamoDB table {table} does not exist in {region}; create it with "
-                f"`failover-operator setup-table --table {table} --region {region}`, or check --table / "
-                f"DYNAMODB_TABLE and --region / AWS_REGION",
+                f"{prog}: DynamoDB table {table} does not exist in {region}; {create}, or check --table / "
+                f"DYNAMODB_TABLE and --region / AWS_REGION / DYNAMODB_REGIONS",
                 file=sys.stderr,
             )
             return 2

@@ -45,8 +45,8 @@ class Fleet:
 
     @property
     def table(self) -> str:
-        """The table and its Region, as people name them."""
-        return f"table {self.settings.dynamodb_table} in {self.settings.aws_region}"
+        """The table and its Region(s), as people name them."""
+        return f"table {self.settings.dynamodb_table} in {self.settings.region_names}"
 
     async def groups(self) -> list[GroupConfig]:
         """Every group of the operator ID; none at all is only an answer if the fleet exists (`require`)."""
@@ -125,35 +125,65 @@ def confirm(args: argparse.Namespace, question: str, stdin: TextIO | None = None
 def add_store_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--operator-id", help="the operators' OPERATOR_ID (default: $OPERATOR_ID)")
     parser.add_argument("--table", help="the DynamoDB table (default: $DYNAMODB_TABLE, else failover-operator)")
-    parser.add_argument("--region", help="the table's AWS region (default: $AWS_REGION / $AWS_DEFAULT_REGION)")
-    parser.add_argument("--endpoint", help="a custom DynamoDB endpoint URL (default: $DYNAMODB_ENDPOINT)")
+    parser.add_argument(
+        "--region",
+        action="append",
+        metavar="REGION[,REGION...]",
+        help="the table's AWS Region (default: $DYNAMODB_REGIONS, else $AWS_REGION / $AWS_DEFAULT_REGION); repeated or "
+        "comma-separated: the replica Regions of a global table with multi-Region strong consistency, in order of "
+        "preference (requests go to the first that answers)",
+    )
+    parser.add_argument(
+        "--endpoint",
+        action="append",
+        metavar="URL[,URL...]",
+        help="a custom DynamoDB endpoint URL (default: $DYNAMODB_ENDPOINTS, else $DYNAMODB_ENDPOINT); with several "
+        "Regions, one per Region in the same order, repeated or comma-separated",
+    )
     parser.add_argument("-o", "--output", choices=("table", "json"), default="table", help="table (default) or json")
 
 
 def store_settings(args: argparse.Namespace) -> StoreSettings:
-    given = {
-        "operator_id": args.operator_id,
-        "dynamodb_table": args.table,
-        "aws_region": args.region,
-        "dynamodb_endpoint": args.endpoint,
+    """The settings from the environment, each flag given in place of its variables: `--region` (repeated or
+    comma-separated) for DYNAMODB_REGIONS (and AWS_REGION), `--endpoint` likewise for DYNAMODB_ENDPOINTS (and
+    DYNAMODB_ENDPOINT). One `--region` and one `--endpoint` are the one-Region form they always were."""
+    given: dict[str, Any] = {
+        k: v for k, v in {"operator_id": args.operator_id, "dynamodb_table": args.table}.items() if v is not None
     }
+    regions, endpoints = _listed(args.region), _listed(args.endpoint)
+    if regions:
+        given["dynamodb_regions"] = ",".join(regions)
+    if len(endpoints) == 1 and len(regions) <= 1:  # one endpoint (for one Region): in place of either variable
+        given["dynamodb_endpoint"], given["dynamodb_endpoints"] = endpoints[0], None
+    elif endpoints:
+        given["dynamodb_endpoint"], given["dynamodb_endpoints"] = None, ",".join(endpoints)
     try:
-        return StoreSettings(**{k: v for k, v in given.items() if v is not None})
+        return StoreSettings(**given)  # a None given unsets what the environment says
     except ValidationError as exc:
         raise UsageError(explain(exc)) from None
 
 
+def _listed(values: list[str] | str | None) -> list[str]:
+    """A repeated, comma-separated flag's values, in order ([] when it was not given)."""
+    if not values:
+        return []
+    items = [values] if isinstance(values, str) else values
+    return [part.strip() for item in items for part in item.split(",") if part.strip()]
+
+
 @contextlib.asynccontextmanager
 async def open_store(settings: StoreSettings) -> AsyncIterator[DynamoDBService]:
-    from ..store.connect import NoCredentialsError, open_client
+    """The fleet's store, through the first of the settings' Regions that answers. With several Regions, the table
+    is checked first (one DescribeTable): several Regions are for a global table with multi-Region strong
+    consistency only, and only its replica Regions (store.table.check_topology)."""
+    from ..store.connect import NoCredentialsError, open_regions
 
-    region = settings.aws_region or ""
+    regions = settings.regions
     async with contextlib.AsyncExitStack() as stack:
         try:
             client = await stack.enter_async_context(
-                open_client(
-                    region,
-                    settings.dynamodb_endpoint,
+                open_regions(
+                    regions,
                     request_timeout=settings.dynamodb_timeout_seconds,
                     max_pool=10,
                     require_credentials=True,
@@ -163,9 +193,25 @@ async def open_store(settings: StoreSettings) -> AsyncIterator[DynamoDBService]:
             raise UsageError(
                 "no AWS credentials found (the standard AWS chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
                 "AWS_PROFILE and ~/.aws, SSO, a web identity, a container or instance role); the fleet commands "
-                f"call DynamoDB ({region}) as you: log in or export credentials, then retry"
+                f"call DynamoDB ({settings.region_names}) as you: log in or export credentials, then retry"
             ) from None
-        yield DynamoDBService(client, settings.dynamodb_table, WRITER, settings.operator_id)
+        store = DynamoDBService(client, settings.dynamodb_table, WRITER, settings.operator_id)
+        if len(regions) > 1:
+            await check_regions(store, settings)
+        yield store
+
+
+async def check_regions(store: DynamoDBService, settings: StoreSettings) -> None:
+    """Refuse (UsageError) several Regions where the table is not an MRSC global table or a Region is not one of
+    its replica Regions: the operators' own start-up check (runner.check_table)."""
+    from ..store.table import TopologyError, check_topology, topology_of
+
+    description = (await store.call("describe_table", TableName=settings.dynamodb_table))["Table"]
+    region = getattr(store.client, "region", settings.regions[0].name)
+    try:
+        check_topology(topology_of(description, region), [r.name for r in settings.regions])
+    except TopologyError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @dataclass

@@ -28,11 +28,13 @@ from .liveness import LivenessManager
 from .operations import OperationsManager, OwnerCheck, failover_refusal
 from .problems import Problem, ProblemKind, Severity
 from .records import Lease, Liveness, LockInfo
+from .regions import Region, RegionalClient, parse_regions
 from .service import DynamoDBService
 from .state import GroupState, StateManager
-from .table import ensure_table
+from .table import PROTOCOL_NEEDS_TRANSACTIONS, TableTopology, TopologyError, check_topology, ensure_table, topology_of
 
 __all__ = [
+    "PROTOCOL_NEEDS_TRANSACTIONS",
     "ClusterState",
     "ClusterStatus",
     "ConflictError",
@@ -56,12 +58,19 @@ __all__ = [
     "PreconditionError",
     "Problem",
     "ProblemKind",
+    "Region",
+    "RegionalClient",
     "Severity",
     "StateManager",
     "StoreError",
     "SupersededError",
+    "TableTopology",
     "Timeouts",
+    "TopologyError",
     "Transition",
+    "check_topology",
     "ensure_table",
     "failover_refusal",
+    "parse_regions",
+    "topology_of",
 ]

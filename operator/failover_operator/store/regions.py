@@ -13,11 +13,13 @@ its clients back — nearest first is also cheapest and fastest.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as EndpointUnreachable
 
 log = logging.getLogger("failover_operator.store")
 
@@ -36,6 +38,26 @@ UNAVAILABLE_CODES = frozenset(
 )
 """Error codes that say the Region cannot answer now (with every 5xx and every connection failure)."""
 
+ANSWERS = frozenset(
+    {
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+        "ReplicatedWriteConflictException",  # another Region wrote the item at the same moment: retried here
+        "TransactionConflictException",
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "ValidationException",
+        "ResourceNotFoundException",
+    }
+)
+"""Error codes that answer about the request or the data, never about the Region, whatever their HTTP status:
+asking another Region would get the same answer (its replica is the same table)."""
+
+REGION_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
 
 @dataclass(frozen=True)
 class Region:
@@ -48,12 +70,21 @@ class Region:
 def parse_regions(regions: str | Sequence[str], endpoints: str | Sequence[str] = ()) -> list[Region]:
     """`DYNAMODB_REGIONS` and `DYNAMODB_ENDPOINTS` (comma-separated, or lists) as Regions, in order.
 
-    Raises ValueError saying what is wrong: an empty or repeated Region, or a number of endpoints that is not
-    the number of Regions."""
+    Raises ValueError saying what is wrong: no Region, one that is not a Region's name or is listed twice, an
+    endpoint that is not an http(s) URL, or a number of endpoints that is not the number of Regions."""
     names = _items(regions)
     urls = _items(endpoints)
     if not names:
         raise ValueError("no DynamoDB Region given")
+    wrong = [r for r in names if not REGION_NAME.fullmatch(r)]
+    if wrong:
+        raise ValueError(
+            f"{', '.join(repr(r) for r in wrong)} is not a Region name (lower-case letters, digits and '-', e.g. "
+            "us-east-1); separate Regions with commas"
+        )
+    bad = [u for u in urls if not u.startswith(("http://", "https://"))]
+    if bad:
+        raise ValueError(f"{', '.join(repr(u) for u in bad)} is not an endpoint URL (http:// or https://)")
     repeated = sorted({r for r in names if names.count(r) > 1})
     if repeated:
         raise ValueError(f"a DynamoDB Region is listed twice: {', '.join(repeated)}")
@@ -71,21 +102,32 @@ def _items(value: str | Sequence[str]) -> list[str]:
 
 
 def unavailable(exc: BaseException) -> bool:
-    """Does this failure say the Region cannot answer (rather than something about the request or the data)?"""
+    """Does this failure say the Region cannot answer (rather than something about the request or the data)?
+
+    Yes: no connection (refused, reset, unreachable, TLS), a connect or read timeout, a 5xx or an error code of
+    UNAVAILABLE_CODES. No: every answer about the request or the data (ANSWERS: a failed condition, throttling,
+    a replicated write conflict, a malformed request), and botocore's own refusals (no credentials, a parameter
+    it rejects), which another Region would meet just the same."""
     if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        if str(error.get("Code", "")) in UNAVAILABLE_CODES:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in UNAVAILABLE_CODES:
             return True
+        if code in ANSWERS:
+            return False
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return isinstance(status, int) and status >= 500
-    return isinstance(exc, (BotoCoreError, TimeoutError, ConnectionError, OSError))
+    return isinstance(exc, (EndpointUnreachable, HTTPClientError, TimeoutError, OSError))
 
 
 class RegionalClient:
     """The aioboto3 client methods the store calls (`get_item`, `update_item`, ...), sent to the current
     Region. `clients`: (Region name, entered client) in the operator's order of preference. `monotonic`: the
     clock that says when to try the preferred Region again. `on_move`: told (from, to, why) when the client
-    moves."""
+    moves.
+
+    A request is sent as it was asked, to one Region, once: this client never retries (the store's Caller
+    does, and its next attempt goes wherever the client is then). Requests that fail together move it once:
+    a failure moves it only from the Region its request was sent to, and only if nothing moved it since."""
 
     def __init__(
         self,
@@ -97,6 +139,9 @@ class RegionalClient:
     ) -> None:
         if not clients:
             raise ValueError("a regional client needs at least one Region")
+        names = [name for name, _ in clients]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a Region is listed twice: {', '.join(names)}")
         self.clients = list(clients)
         self.monotonic = monotonic
         self.back_after = back_after
@@ -119,28 +164,31 @@ class RegionalClient:
             raise AttributeError(operation)
 
         async def call(**params: Any) -> Any:
-            index = self._choose()
+            index, moves = self._choose()
             client = self.clients[index][1]
             try:
                 return await getattr(client, operation)(**params)
             except Exception as exc:
                 if unavailable(exc):
-                    self._away_from(index, f"{operation} failed: {_describe(exc)}")
+                    self._away_from(index, moves, f"{operation} failed: {_describe(exc)}")
                 raise
 
         return call
 
-    def _choose(self) -> int:
-        """The Region to ask: the current one, or the preferred one again once we have been away long enough."""
+    def _choose(self) -> tuple[int, int]:
+        """The Region to ask (the current one, or the preferred one again once we have been away long enough),
+        and the number of moves so far (a failure moves the client only if nothing moved it meanwhile)."""
         away = self._away_since
         if self.current != 0 and away is not None and self.monotonic() - away >= self.back_after:
             self._move(0, f"trying the preferred Region again after {self.back_after:g}s")
-        return self.current
+        return self.current, self.moves
 
-    def _away_from(self, index: int, why: str) -> None:
-        """The Region at `index` could not answer: move to the next (after the last, the first again)."""
-        if index != self.current or len(self.clients) == 1:
-            return  # another request moved us already, or there is nowhere to go
+    def _away_from(self, index: int, moves: int, why: str) -> None:
+        """The Region at `index` could not answer: move to the next (after the last, the first again) — unless
+        the client moved since that request was sent (another failure moved it already, or it went back to the
+        preferred Region: a late failure from before says nothing about where it is now)."""
+        if moves != self.moves or index != self.current or len(self.clients) == 1:
+            return
         self._move((index + 1) % len(self.clients), why)
 
     def _move(self, to: int, why: str) -> None:
@@ -148,7 +196,13 @@ class RegionalClient:
         self.current = to
         self.moves += 1
         self._away_since = None if to == 0 else self.monotonic()
-        log.warning("DynamoDB: moving from %s to %s (%s)", before, self.clients[to][0], why)
+        log.warning(
+            "DynamoDB: moving from %s to %s (%s)",
+            before,
+            self.clients[to][0],
+            why,
+            extra={"region": self.clients[to][0], "moved_from": before},
+        )
         if self.on_move is not None:
             self.on_move(before, self.clients[to][0], why)
 

@@ -1,5 +1,6 @@
-"""Creating (or checking) the single table the operators share: in one Region, or as a global table with multi-Region
-strong consistency in three (`failover-operator setup-table --replica-region ... [--witness-region ...]`)."""
+"""Creating (or checking) the single table the operators share — in one Region, or as a global table with
+multi-Region strong consistency in three (`failover-operator setup-table --replica-region ... [--witness-region ...]`)
+— and what kind of table it is (`TableTopology`)."""
 
 from __future__ import annotations
 
@@ -454,3 +455,105 @@ async def _wait_for(
         await asyncio.sleep(poll_interval)
         description = await _describe(client, table_name)
     return description
+
+
+# --- what kind of table it is: one Region, or a global table (MRSC or not) -----------------------------------
+
+PROTOCOL_NEEDS_TRANSACTIONS = False
+"""Does the protocol send transactions? No: every write is a single-item conditional write (a move, a proof, a
+stop: docs/design.md, "Without transactions"), since a global table with multi-Region strong consistency (MRSC)
+refuses them (ValidationException). Were it True, the operator would refuse to start on an MRSC table
+(`check_topology`) rather than fail at its first failover. tests/store/test_topology.py checks that it agrees
+with the store's code."""
+
+MRSC = "STRONG"  # TableDescription.MultiRegionConsistency of an MRSC global table (MREC: EVENTUAL, or absent)
+
+
+class TopologyError(StoreError):
+    """The table cannot be used as configured (its consistency, or the Regions we would reach it in)."""
+
+
+@dataclass(frozen=True)
+class TableTopology:
+    """What DescribeTable says of where the table lives: `replicas` (Regions that hold it and serve requests,
+    the one asked included), `witnesses` (an MRSC table's witness Region: it votes, holds no copy we can use),
+    `mrsc` (multi-Region strong consistency: a conditional write or a strongly consistent read means the same
+    in every replica Region)."""
+
+    table: str
+    mrsc: bool
+    replicas: tuple[str, ...]
+    witnesses: tuple[str, ...] = ()
+
+    @property
+    def global_table(self) -> bool:
+        return self.mrsc or len(self.replicas) > 1
+
+    def describe(self) -> str:
+        """For people: 'MRSC global table (replicas us-east-1, us-east-2; witness us-west-2)'."""
+        where = ", ".join(self.replicas) or "?"
+        if self.mrsc:
+            witness = f"; witness {', '.join(self.witnesses)}" if self.witnesses else ""
+            return f"global table with multi-Region strong consistency, MRSC (replicas {where}{witness})"
+        if self.global_table:
+            return f"global table with multi-Region eventual consistency, MREC (replicas {where})"
+        return f"single-Region table ({where})"
+
+
+def topology_of(description: dict[str, Any], asked: str | None = None) -> TableTopology:
+    """The topology from DescribeTable's `Table` (TableDescription): MultiRegionConsistency, Replicas[].RegionName,
+    GlobalTableWitnesses[].RegionName. `asked`: the Region that answered, a replica whether or not the answer lists
+    it among Replicas."""
+    replicas = [asked] if asked else []
+    for replica in description.get("Replicas") or []:
+        name = replica.get("RegionName")
+        if name and name not in replicas:
+            replicas.append(name)
+    witnesses = [w["RegionName"] for w in description.get("GlobalTableWitnesses") or [] if w.get("RegionName")]
+    return TableTopology(
+        table=str(description.get("TableName", "?")),
+        mrsc=description.get("MultiRegionConsistency") == MRSC,
+        replicas=tuple(replicas),
+        witnesses=tuple(witnesses),
+    )
+
+
+def check_topology(topology: TableTopology, regions: Sequence[str], *, needs_transactions: bool | None = None) -> None:
+    """Refuse (TopologyError, saying what to do) a table that cannot be used as configured: an MRSC table while the
+    protocol needs transactions (`needs_transactions`, default PROTOCOL_NEEDS_TRANSACTIONS); a Region of ours that
+    is not one of an MRSC table's replica Regions (a witness serves no request); several Regions of ours for a table
+    that is not MRSC (its replicas see each other's writes late: a condition checked in one Region would not see a
+    write just made in another, and two clusters could both win a move)."""
+    needs = PROTOCOL_NEEDS_TRANSACTIONS if needs_transactions is None else needs_transactions
+    name, listed = topology.table, ", ".join(regions)
+    if topology.mrsc and needs:
+        raise TopologyError(
+            f"DynamoDB table {name} is a {topology.describe()}. An MRSC table refuses transactions "
+            "(TransactWriteItems), and this version of failover-operator still moves groups with them: it would "
+            "fail at its first failover. Use a single-Region table (AWS_REGION, or one Region in DYNAMODB_REGIONS) "
+            "or a version of failover-operator that runs on MRSC tables"
+        )
+    if topology.mrsc:
+        for region in regions:
+            if region in topology.replicas:
+                continue
+            if region in topology.witnesses:
+                raise TopologyError(
+                    f"DYNAMODB_REGIONS names {region}, the witness of DynamoDB table {name} ({topology.describe()}): "
+                    "a witness holds no copy of the table and serves no request. List only its replica Regions "
+                    f"({', '.join(topology.replicas)}), nearest first"
+                )
+            raise TopologyError(
+                f"DYNAMODB_REGIONS names {region}, which is not a replica Region of DynamoDB table {name} "
+                f"({topology.describe()}). List only its replica Regions ({', '.join(topology.replicas)}), "
+                "nearest first"
+            )
+        return
+    if len(regions) > 1:
+        raise TopologyError(
+            f"DYNAMODB_REGIONS names {len(regions)} Regions ({listed}), but DynamoDB table {name} is a "
+            f"{topology.describe()}, not a global table with multi-Region strong consistency (MultiRegionConsistency "
+            "STRONG): a conditional write in one Region does not see a write just made in another, so two clusters "
+            "could both win a move. Give one Region (AWS_REGION, or one in DYNAMODB_REGIONS), the same in every "
+            "cluster, or use an MRSC table"
+        )
