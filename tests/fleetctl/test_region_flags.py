@@ -130,11 +130,12 @@ def test_several_regions_of_a_table_that_is_not_mrsc_are_refused_before_anything
     assert repeated.code == 2 and "a DynamoDB Region is listed twice: us-east-1" in repeated.err, repeated
 
 
-def test_setup_table_creates_in_one_region_only(env: dict[str, str], moto_endpoint: str) -> None:
-    answer = cli(env, "setup-table", "--table", "t", "--region", "us-east-1", "--region", "us-west-2")
-    assert answer.code == 2 and "setup-table creates the table in one Region, not 2 (us-east-1, us-west-2)" in (
+def test_setup_table_takes_one_home_region_and_the_others_as_replicas(env: dict[str, str], moto_endpoint: str) -> None:
+    answer = cli(env, "setup-table", "--table", "t", "--region", "us-east-1,us-west-2")
+    assert answer.code == 2 and "setup-table creates the table in one home Region, not us-east-1,us-west-2" in (
         answer.err
     ), answer
+    assert "--replica-region / --witness-region" in answer.err
 
 
 async def test_status_reads_through_the_first_region_that_answers(

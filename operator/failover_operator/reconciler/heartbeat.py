@@ -103,9 +103,13 @@ class ClusterHeartbeat:
                 if now >= due:
                     last = due if now - due < interval else now  # a fixed cadence; no catching up
                 sent = now
-                self._urgent = False
                 if not self._known() or self._in_flight >= MAX_IN_FLIGHT:
-                    continue  # nothing known to vouch for yet, or the table is that slow: no pile-up
+                    # Nothing known to vouch for yet, or the table is that slow: no pile-up. News waits for the next
+                    # try (a proof of ownership written before any group knew its role is announced once one does).
+                    if self._urgent:
+                        await wait_set(self._retimed, interval * URGENT_FRACTION)
+                    continue
+                self._urgent = False
                 task = asyncio.ensure_future(self.beat(interval))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
@@ -140,6 +144,9 @@ class ClusterHeartbeat:
             if text != self._last_error:
                 log.warning("%s: heartbeat not written: %s", self.ctx.cluster, text)
             self._last_error = text
+            # Again soon, not an interval later: the fence limit (T/2) may be shorter than two intervals, and the
+            # next try may go elsewhere (the client moved to another of the table's Regions: store/regions.py).
+            self.soon()
             return False
         finally:
             self._in_flight -= 1

@@ -475,9 +475,15 @@ class OperationsManager:
         for cluster, check in wanted.items():
             status, live = statuses.get(cluster, (None, None))
             if not _holds(check, status, live, config.epoch):
+                now = (
+                    f"status #{status.heartbeat_seq} {status.state.value} at epoch {status.observed_epoch}, "
+                    f"health {status.health.value}"
+                    if status is not None
+                    else "no status"
+                )
                 raise ConflictError(
-                    f"{cluster} reported again while {config.namespace}/{config.name} was being taken over; "
-                    f"nothing was written"
+                    f"{cluster} reported again while {config.namespace}/{config.name} was being taken over ({now}, "
+                    f"liveness #{live or 0}; required {check}); nothing was written"
                 )
         del pk
 

@@ -225,8 +225,15 @@ class StateManager:
         ctx = self._ctx
         pk = ctx.pk(namespace, name)
         clusters = {*liveness, *(recent.clusters if recent is not None else ()), ctx.cluster_name}
+        if recent is not None:
+            clusters.add(recent.config.owner)
         wanted = [(pk, keys.CONFIG_SK), *((pk, keys.cluster_sk(c)) for c in sorted(clusters)), (pk, keys.LOCK_SK)]
         items = await self._items.get(wanted)
+        owner = next((raw(item, "owner", "S") for item in items if sk_of(item) == keys.CONFIG_SK), None)
+        if owner and owner not in clusters:
+            # An owner named nowhere else (it died before its first heartbeat): what it said is what a takeover
+            # is judged on
+            items += await self._items.get([(pk, keys.cluster_sk(owner))])
         corrupt: list[str] = []
         config, statuses = self._config_and_statuses(namespace, name, items, liveness, corrupt)
         locks = [item for item in items if sk_of(item) == keys.LOCK_SK]
