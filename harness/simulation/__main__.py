@@ -9,7 +9,7 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor
 
 from .checker import story
-from .trial import DRAWS, Outcome, draw, main_line, run
+from .trial import DEFAULT_DRAW, DRAWS, REGION_DRAW, Outcome, draw, main_line, run
 from .virtual_loop import SpinError
 
 
@@ -41,6 +41,8 @@ def one(job: tuple[int, int]) -> tuple[int, int, int, dict[str, float], str]:
             f"  clusters {outcome.trial.clusters}, timing {outcome.trial.timing}, watchdog "
             f"{outcome.trial.watchdog}, replicas {outcome.trial.replicas}; faults:"
         )
+        if outcome.trial.regions is not None:
+            lines.insert(-1, f"  regions: {outcome.trial.regions}")
         lines += [f"    {fault}" for fault in outcome.trial.faults]
         lines.append("  story:")
         lines += [f"    {line}" for line in story(outcome.world, first.time).splitlines()]
@@ -55,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="processes (the verdicts do not depend on it)")
     parser.add_argument("--seeds", help="comma-separated seeds to replay (instead of --trials and --seed)")
     parser.add_argument(
-        "--draw", type=int, choices=DRAWS, default=DRAWS[-1], help="how trials are drawn from seeds (1: the first way)"
+        "--draw",
+        type=int,
+        choices=DRAWS,
+        default=DEFAULT_DRAW,
+        help=f"how trials are drawn from seeds (1: the first way; {REGION_DRAW}: with Regions; default {DEFAULT_DRAW})",
     )
     args = parser.parse_args(argv)
     started = time.monotonic()
