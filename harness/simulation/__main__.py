@@ -13,10 +13,13 @@ from .trial import DEFAULT_DRAW, DRAWS, REGION_DRAW, Outcome, draw, main_line, r
 from .virtual_loop import SpinError
 
 
-def one(job: tuple[int, int]) -> tuple[int, int, int, dict[str, float], str]:
-    """(seed, faults, violations, excused seconds by kind, the report of a failing trial) of (seed, draw)."""
-    seed, version = job
+def one(job: tuple[int, int, bool]) -> tuple[int, int, int, dict[str, float], str]:
+    """(seed, faults, violations, excused seconds by kind, the report of a failing trial) of (seed, draw, whether
+    an MRSC table refuses transactions)."""
+    seed, version, refuse = job
     trial = draw(seed, version)
+    if refuse and trial.regions is not None:
+        trial.regions.refuse_transactions = True
     faults = "\n".join(f"    {fault}" for fault in trial.faults)
     try:
         outcome: Outcome = run(trial)
@@ -63,13 +66,21 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_DRAW,
         help=f"how trials are drawn from seeds (1: the first way; {REGION_DRAW}: with Regions; default {DEFAULT_DRAW})",
     )
+    parser.add_argument(
+        "--refuse-transactions",
+        action="store_true",
+        help=f"with Regions (--draw {REGION_DRAW}): the MRSC table refuses transactions, as a real one does "
+        "(world.MRSC_REFUSES_TRANSACTIONS says what it does otherwise)",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else range(args.seed, args.seed + args.trials)
     faults = violations = 0
     excused: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for _, f, v, ex, report in pool.map(one, [(seed, args.draw) for seed in seeds], chunksize=4):
+        for _, f, v, ex, report in pool.map(
+            one, [(seed, args.draw, args.refuse_transactions) for seed in seeds], chunksize=4
+        ):
             faults += f
             violations += v
             for kind, seconds in ex.items():

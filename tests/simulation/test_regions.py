@@ -6,10 +6,12 @@ to the table through the store's RegionalClient (its own Region's endpoint first
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 
+from failover_operator.store import ensure_table
 from harness.simulation.checker import story
 from harness.simulation.trial import Fault, Outcome, Trial, run
-from harness.simulation.world import Timing, World, placed
+from harness.simulation.world import MRSC_REFUSES_TRANSACTIONS, TABLE, Timing, World, placed
 
 TIMING = Timing(interval=1.0, heartbeat=3.0, unhealthy=5.0, transitory=12.0)
 H, T = TIMING.interval, TIMING.heartbeat
@@ -49,6 +51,24 @@ def overlap(world: World) -> float:
 
 def events(outcome: Outcome, reason: str) -> list[tuple[float, str]]:
     return [(e.time, e.cluster) for e in outcome.world.story if e.text.startswith(f"{reason}:")]
+
+
+@pytest.mark.parametrize("refuse", [False, True])
+async def test_the_mrsc_tables_refusal_of_transactions_is_a_switch(refuse: bool) -> None:
+    """Off by default while the protocol sends transactions (MRSC_REFUSES_TRANSACTIONS); on, every Region's
+    endpoint refuses them, as a real MRSC table does."""
+    assert placed(CLUSTERS).refuse_transactions is MRSC_REFUSES_TRANSACTIONS is False
+    world = World(1, CLUSTERS, TIMING, regions=placed(CLUSTERS, refuse_transactions=refuse))
+    await ensure_table(world.db.client(), TABLE)
+    item = {"PK": {"S": "p"}, "SK": {"S": "s"}}
+    for path in world.clusters["east"].paths:
+        write = path.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": item}}])
+        if refuse:
+            with pytest.raises(ClientError, match="ValidationException"):
+                await write
+        else:
+            await write
+    assert bool(world.db.tables[TABLE].items) is not refuse
 
 
 @pytest.mark.parametrize(("lost", "watchdog"), [("partitioned", False), ("down", True)])
