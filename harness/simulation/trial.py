@@ -46,7 +46,9 @@ BLIND = ("api_unreachable", "api_refuses", "dynamo_reads_down", "dynamo_writes_d
 REGION_KINDS = ("region_lost", "endpoint_lost", "cut_from_own_endpoint", "table_unreachable")
 """Faults of a world with Regions: a whole Region (its clusters and its endpoint), one Region's endpoint (for
 everyone), one cluster's path to its own Region's endpoint, every endpoint (for everyone)."""
-ENDPOINT_KINDS = ("region_lost", "endpoint_lost", "table_unreachable")
+ENDPOINT_KINDS = ("region_lost", "endpoint_lost", "table_unreachable", "endpoint_slow")
+"""Faults of endpoints (`endpoint_slow`, scripted only and noted for no cluster: every answer of one Region's
+endpoint `latency` seconds slower)."""
 REGION_LOST = ("partitioned", "down", "blackout")
 """What a lost Region does to its clusters: cut off from every endpoint; and their operators dead too; and their
 API servers unreachable too (`dynamo_down`, `crash`, `api_unreachable` at once)."""
@@ -456,7 +458,8 @@ async def _lose_endpoints(
 ) -> None:
     """A Region's endpoint lost for everyone (`endpoint_lost`), and with it the Region's clusters (`region_lost`:
     cut off from every endpoint, and as `lost` says, their operators dead and their API servers unreachable too),
-    or every endpoint (`table_unreachable`: DynamoDB down for every cluster, noted so) for the fault's time."""
+    or every endpoint (`table_unreachable`: DynamoDB down for every cluster, noted so), or one endpoint slow
+    (`endpoint_slow`), for the fault's time."""
     network = world.network
     assert network is not None, f"{fault.kind} needs a world with Regions"
     regions = network.regions if fault.kind == "table_unreachable" else (fault.cluster,)
@@ -491,8 +494,10 @@ def _endpoint_in_effect(world: World, region: str, faults: list[Fault]) -> None:
     """Make Region `region`'s endpoint what the faults in effect on it say together."""
     assert world.network is not None
     endpoint = world.network.endpoints[region].faults
-    endpoint.lost = bool(faults)
-    endpoint.mode = "timeout" if any(f.options.get("mode") == "timeout" for f in faults) else "refuse"
+    lost = [f for f in faults if f.kind != "endpoint_slow"]
+    endpoint.lost = bool(lost)
+    endpoint.mode = "timeout" if any(f.options.get("mode") == "timeout" for f in lost) else "refuse"
+    endpoint.latency = max((f.options.get("latency", 0.5) for f in faults if f.kind == "endpoint_slow"), default=0.0)
 
 
 async def _suspend(
