@@ -15,6 +15,9 @@ Scenarios, each over several seeds (the fault at a random phase within two inter
   until another Region's cluster serves (bound: T + 2h), and the time two clusters served at once (0).
 - `other_region_lost`: us-east-2 or us-west-2 lost (a standby's Region): the time nobody served (0) and the
   owner changes (0).
+- `owner_endpoint_lost` (`refuse`: connections refused; `timeout`: they time out, after 1 s): only us-east-1's
+  endpoint lost, for everyone: the owner's client moves to us-east-2. Downtime (0), owner changes (0), and the
+  owner's fences (0).
 - `table_unreachable`: every endpoint unreachable for everyone for 2T: owner changes (0), and the time from the
   table's return until the owner serves again (bound: one interval h), over the samples where it does (`missed`:
   those where it never does, the group having moved), and until anyone serves.
@@ -44,7 +47,14 @@ from harness.simulation.world import Timing, World, placed
 
 TIMINGS: tuple[tuple[float, float], ...] = ((1.0, 3.0), (5.0, 15.0))  # (h, T): short, and the project's defaults
 CLUSTERS = ["east", "west", "north"]  # us-east-1 (the owner), us-east-2, us-west-2
-SCENARIOS = ("owner_region_lost/partitioned", "owner_region_lost/down", "other_region_lost", "table_unreachable")
+SCENARIOS = (
+    "owner_region_lost/partitioned",
+    "owner_region_lost/down",
+    "other_region_lost",
+    "owner_endpoint_lost/refuse",
+    "owner_endpoint_lost/timeout",
+    "table_unreachable",
+)
 STEADY_WINDOW = 20  # intervals counted in the steady state, after a warm-up of 10
 
 
@@ -57,6 +67,7 @@ class Sample:
     overlap: float = 0.0  # two clusters serving at once, anywhere in the trial
     downtime: float = 0.0  # nobody serving, after the fault
     owner_changes: int = 0
+    fences: int = 0  # the owner's (`Fenced` events)
     served_again: float | None = None  # after the table's return, the owner at the fault serves again
     anyone_serves: float | None = None  # after the table's return, some cluster serves
     requests: dict[str, float] = field(default_factory=dict)  # per cluster per interval (steady)
@@ -85,6 +96,9 @@ def measure(h: float, heartbeat: float, scenario: str, seed: int) -> Sample:
         lost = scenario.split("/")[1]
         duration = at + 2 * bound(h, heartbeat) + 2.0
         faults = [Fault(at, "region_lost", "us-east-1", duration, {"lost": lost, "mode": rng.choice(MODES)})]
+    elif scenario.startswith("owner_endpoint_lost"):
+        duration = at + 2 * bound(h, heartbeat) + 2.0
+        faults = [Fault(at, "endpoint_lost", "us-east-1", duration, {"mode": scenario.split("/")[1]})]
     elif scenario == "other_region_lost":
         duration = at + 2 * bound(h, heartbeat) + 2.0
         region = ("us-east-2", "us-west-2")[seed % 2]
@@ -112,6 +126,7 @@ def measure(h: float, heartbeat: float, scenario: str, seed: int) -> Sample:
     pieces = _serving(world, duration)
     sample.overlap = sum(b - a for a, b, who in pieces if len(who) > 1)
     sample.owner_changes = len(world.ownership) - 1
+    sample.fences = sum(1 for e in world.story if e.cluster == "east" and e.text.startswith("Fenced:"))
     if scenario == "steady":
         first, last = counts[at], counts[at + STEADY_WINDOW * h]
         sample.requests = {name: (last[name] - first[name]) / STEADY_WINDOW for name in CLUSTERS}
@@ -175,6 +190,14 @@ def figures(h: float, heartbeat: float, scenario: str, samples: list[Sample]) ->
                 for name, value in (("p50", percentile(times, 0.5)), ("max", max(times)))
             ),
             overlap,
+        ]
+    if scenario.startswith("owner_endpoint_lost"):
+        return [
+            _line("owner_endpoint_lost_downtime_max", max(s.downtime for s in samples), "s", expect=0, **common),
+            _line(
+                "owner_endpoint_lost_owner_changes", sum(s.owner_changes for s in samples), "count", expect=0, **common
+            ),
+            _line("owner_endpoint_lost_fences", sum(s.fences for s in samples), "count", expect=0, **common),
         ]
     if scenario == "other_region_lost":
         return [
