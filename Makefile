@@ -21,7 +21,7 @@ REQUIRE_ENVTEST := $(if $(wildcard $(ENVTEST_SOURCE)/SHA256SUMS),1,0)
 export PYTHONPATH := $(CURDIR)
 IMAGE   ?= failover-operator:$(VERSION)
 
-.PHONY: help venv install test lint typecheck bench bench-rto bench-rollout bench-scale chaos demo run crds setup-table clean tools envtest ship deploy-manifests image lock
+.PHONY: help venv install test lint typecheck bench bench-rto bench-rollout bench-scale bench-region chaos demo run crds setup-table clean tools envtest ship deploy-manifests image lock
 
 help:
 	@echo "make demo   - two local API servers, one local DynamoDB, a real failover, shown with kubectl (no cloud, no cluster)"
@@ -31,7 +31,8 @@ help:
 	@echo "make bench-rto - automatic-failover time from the fault to the standby serving (JSON lines)"
 	@echo "make bench-rollout - a SIGTERM and a rollout of the owner's operator leader, GROUPS groups (JSON lines)"
 	@echo "make bench-scale - steady-state DynamoDB requests, cost, CPU, memory per cluster at GROUPS groups, counted over WINDOW intervals (JSON lines)"
-	@echo "make chaos TRIALS=N SEED=S - N fault-simulation trials from seed S; ends 'trials=N faults=F violations=V'"
+	@echo "make chaos TRIALS=N SEED=S [DRAW=D] - N fault-simulation trials from seed S (DRAW=5: with Regions); ends 'trials=N faults=F violations=V'"
+	@echo "make bench-region - a Region lost, the table unreachable: downtime, time to serve elsewhere, overlap, requests (JSON lines)"
 	@echo "make crds   - regenerate crds/ from operator/failover_operator/api.py (and copy crds/ and the alert rules into the chart, the chart's dashboard into deploy/monitoring)"
 	@echo "make run    - the operator against the cluster in KUBECONFIG (settings from the environment)"
 	@echo "make tools  - fetch helm and kubectl into $(TOOLS)/ (pinned; used by the chart checks)"
@@ -105,6 +106,10 @@ bench: install
 bench-rto: install
 	$(BIN)/python -m bench.rto
 
+# A Region lost, an endpoint lost, the table unreachable, in the simulation with Regions (virtual time).
+bench-region: install
+	$(BIN)/python -m bench.region
+
 bench-rollout: install envtest
 	$(BIN)/python -m bench.rollout --groups $(GROUPS)
 
@@ -115,11 +120,14 @@ bench-scale: install
 
 # The deterministic fault simulation (harness/simulation): virtual time, so machine load cannot change a verdict;
 # a seed replays a trial exactly (PYTHONHASHSEED fixes set and dict orders). JOBS processes share the trials.
+# DRAW: how trials are drawn (harness/simulation/trial.py DRAWS; unset: the default draw; 5: with Regions).
 TRIALS ?= 200
 SEED   ?= 1
 JOBS   ?= 2
+DRAW   ?=
 chaos: install
-	PYTHONHASHSEED=0 $(BIN)/python -m harness.simulation --trials $(TRIALS) --seed $(SEED) --jobs $(JOBS)
+	PYTHONHASHSEED=0 $(BIN)/python -m harness.simulation --trials $(TRIALS) --seed $(SEED) --jobs $(JOBS) \
+		$(if $(DRAW),--draw $(DRAW))
 
 # kubectl first: the demo prints what the real kubectl shows (a fetched binary, or the machine's: see `tools`)
 demo: install envtest $(KUBECTL)

@@ -14,6 +14,12 @@ ClientRequestToken idempotency for 10 minutes (a retried transaction is answered
 applied again, even if the data changed since: what real DynamoDB does, and what moto does not). Every
 request is atomic: nothing awaits inside one.
 
+MRSC (`MemoryDynamoDB(clock, mrsc=MRSC(...))`): the table as a global table with multi-Region strong
+consistency: one linearizable store (this one) behind one endpoint per replica Region (`client(region)`); its
+DescribeTable says `MultiRegionConsistency: STRONG` and lists the replicas; with `refuse_transactions` (what a
+real MRSC table does), TransactWriteItems and TransactGetItems answer ValidationException. Latency, lost Regions
+and replicated write conflicts are the network's (`harness.simulation.network`), not the store's.
+
 Faults are not this module's business: `harness.simulation` wraps the client to inject them.
 """
 
@@ -348,24 +354,63 @@ class _Table:
         raise _error("ValidationException", f"The table does not have the specified index: {name}", "Query")
 
 
-class MemoryDynamoDB:
-    """The shared state: tables and the idempotency cache; `client()` hands out clients on it."""
+DEFAULT_REGION = "us-east-1"
+MRSC_REGIONS = ("us-east-1", "us-east-2", "us-west-2")
+MRSC_TRANSACTIONS_REFUSED = (
+    "Transactions are not supported for global tables configured with multi-Region strong consistency (MRSC)"
+)
+"""What an MRSC table answers a TransactWriteItems or TransactGetItems with (a ValidationException)."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+
+@dataclass(frozen=True)
+class MRSC:
+    """The table is an MRSC global table: three replica Regions, or two and a witness (which serves no
+    requests), in one Region set. `refuse_transactions`: TransactWriteItems / TransactGetItems answer
+    ValidationException, as on a real MRSC table; off, they work as on a single-Region table (for a protocol
+    that still sends them)."""
+
+    regions: tuple[str, ...] = MRSC_REGIONS
+    witness: str | None = None
+    refuse_transactions: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "regions", tuple(self.regions))
+        places = [*self.regions, *([self.witness] if self.witness else [])]
+        if len(places) != 3 or len(set(places)) != 3:
+            raise ValueError(
+                f"an MRSC global table has three Regions (three replicas, or two and a witness), not {places}"
+            )
+
+
+class MemoryDynamoDB:
+    """The shared state: tables and the idempotency cache; `client()` hands out clients on it (`client(region)`:
+    through that replica Region's endpoint, for an MRSC table)."""
+
+    def __init__(self, clock: Callable[[], float], *, mrsc: MRSC | None = None) -> None:
         self.clock = clock  # seconds, for the idempotency window (the simulation's virtual time)
+        self.mrsc = mrsc
         self.tables: dict[str, _Table] = {}
         self._tokens: dict[str, tuple[float, str]] = {}
         self.requests = 0
 
-    def client(self) -> MemoryClient:
-        return MemoryClient(self)
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The Regions with an endpoint: the replicas of an MRSC table, else the one Region."""
+        return self.mrsc.regions if self.mrsc is not None else (DEFAULT_REGION,)
+
+    def client(self, region: str | None = None) -> MemoryClient:
+        if region is not None and region not in self.regions:
+            raise ValueError(f"the table has no replica in {region} (replicas: {', '.join(self.regions)})")
+        return MemoryClient(self, region or self.regions[0])
 
 
 class MemoryClient:
-    """The subset of aioboto3's DynamoDB client the operator calls. Use as `async with` or plainly."""
+    """The subset of aioboto3's DynamoDB client the operator calls. Use as `async with` or plainly. `region`: the
+    Region whose endpoint it talks to."""
 
-    def __init__(self, db: MemoryDynamoDB) -> None:
+    def __init__(self, db: MemoryDynamoDB, region: str = DEFAULT_REGION) -> None:
         self.db = db
+        self.region = region
 
     async def __aenter__(self) -> MemoryClient:
         return self
@@ -394,12 +439,11 @@ class MemoryClient:
     async def describe_table(self, TableName: str) -> dict[str, Any]:
         return {"Table": self._describe(self._table(TableName, "DescribeTable"))}
 
-    @staticmethod
-    def _describe(table: _Table) -> dict[str, Any]:
+    def _describe(self, table: _Table) -> dict[str, Any]:
         definition = table.definition
-        return {
+        described: dict[str, Any] = {
             "TableName": table.name,
-            "TableArn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{table.name}",
+            "TableArn": f"arn:aws:dynamodb:{self.region}:123456789012:table/{table.name}",
             "TableStatus": "ACTIVE",
             "KeySchema": definition["KeySchema"],
             "AttributeDefinitions": definition.get("AttributeDefinitions", []),
@@ -408,6 +452,21 @@ class MemoryClient:
                 {**gsi, "IndexStatus": "ACTIVE"} for gsi in definition.get("GlobalSecondaryIndexes") or []
             ],
         }
+        mrsc = self.db.mrsc
+        if mrsc is not None:  # as a replica Region describes a global table: the other replicas, and the witness
+            described["GlobalTableVersion"] = "2019.11.21"
+            described["MultiRegionConsistency"] = "STRONG"
+            described["Replicas"] = [
+                {"RegionName": region, "ReplicaStatus": "ACTIVE"} for region in mrsc.regions if region != self.region
+            ]
+            if mrsc.witness is not None:
+                described["GlobalTableWitnesses"] = [{"RegionName": mrsc.witness, "WitnessStatus": "ACTIVE"}]
+        return described
+
+    def _refuse_transactions(self, operation: str) -> None:
+        if self.db.mrsc is not None and self.db.mrsc.refuse_transactions:
+            self.db.requests += 1
+            raise _error("ValidationException", MRSC_TRANSACTIONS_REFUSED, operation)
 
     # --- single items -----------------------------------------------------------------------------------
 
@@ -567,7 +626,25 @@ class MemoryClient:
 
     # --- transactions -----------------------------------------------------------------------------------
 
+    async def transact_get_items(self, **params: Any) -> dict[str, Any]:
+        """Every item asked, read at one instant (at most 100; no projection)."""
+        self._refuse_transactions("TransactGetItems")
+        self.db.requests += 1
+        actions = params["TransactItems"]
+        if len(actions) > 100:
+            raise _error("ValidationException", "Too many items in the TransactGetItems request", "TransactGetItems")
+        responses: list[dict[str, Any]] = []
+        for entry in actions:
+            body = entry["Get"]
+            table = self.db.tables.get(body["TableName"])
+            if table is None:
+                raise _error("ResourceNotFoundException", "Requested resource not found", "TransactGetItems")
+            item = table.items.get(table.key_of(body["Key"]))
+            responses.append({"Item": deep_copy(item)} if item is not None else {})
+        return {"Responses": responses}
+
     async def transact_write_items(self, **params: Any) -> dict[str, Any]:
+        self._refuse_transactions("TransactWriteItems")
         self.db.requests += 1
         actions = params["TransactItems"]
         token = params.get("ClientRequestToken")

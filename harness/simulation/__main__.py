@@ -9,14 +9,17 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor
 
 from .checker import story
-from .trial import DRAWS, Outcome, draw, main_line, run
+from .trial import DEFAULT_DRAW, DRAWS, REGION_DRAW, Outcome, draw, main_line, run
 from .virtual_loop import SpinError
 
 
-def one(job: tuple[int, int]) -> tuple[int, int, int, dict[str, float], str]:
-    """(seed, faults, violations, excused seconds by kind, the report of a failing trial) of (seed, draw)."""
-    seed, version = job
+def one(job: tuple[int, int, bool]) -> tuple[int, int, int, dict[str, float], str]:
+    """(seed, faults, violations, excused seconds by kind, the report of a failing trial) of (seed, draw, whether
+    an MRSC table refuses transactions)."""
+    seed, version, refuse = job
     trial = draw(seed, version)
+    if refuse and trial.regions is not None:
+        trial.regions.refuse_transactions = True
     faults = "\n".join(f"    {fault}" for fault in trial.faults)
     try:
         outcome: Outcome = run(trial)
@@ -41,6 +44,8 @@ def one(job: tuple[int, int]) -> tuple[int, int, int, dict[str, float], str]:
             f"  clusters {outcome.trial.clusters}, timing {outcome.trial.timing}, watchdog "
             f"{outcome.trial.watchdog}, replicas {outcome.trial.replicas}; faults:"
         )
+        if outcome.trial.regions is not None:
+            lines.insert(-1, f"  regions: {outcome.trial.regions}")
         lines += [f"    {fault}" for fault in outcome.trial.faults]
         lines.append("  story:")
         lines += [f"    {line}" for line in story(outcome.world, first.time).splitlines()]
@@ -55,7 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="processes (the verdicts do not depend on it)")
     parser.add_argument("--seeds", help="comma-separated seeds to replay (instead of --trials and --seed)")
     parser.add_argument(
-        "--draw", type=int, choices=DRAWS, default=DRAWS[-1], help="how trials are drawn from seeds (1: the first way)"
+        "--draw",
+        type=int,
+        choices=DRAWS,
+        default=DEFAULT_DRAW,
+        help=f"how trials are drawn from seeds (1: the first way; {REGION_DRAW}: with Regions; default {DEFAULT_DRAW})",
+    )
+    parser.add_argument(
+        "--refuse-transactions",
+        action="store_true",
+        help=f"with Regions (--draw {REGION_DRAW}): the MRSC table refuses transactions, as a real one does "
+        "(world.MRSC_REFUSES_TRANSACTIONS says what it does otherwise)",
     )
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -63,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     faults = violations = 0
     excused: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for _, f, v, ex, report in pool.map(one, [(seed, args.draw) for seed in seeds], chunksize=4):
+        for _, f, v, ex, report in pool.map(
+            one, [(seed, args.draw, args.refuse_transactions) for seed in seeds], chunksize=4
+        ):
             faults += f
             violations += v
             for kind, seconds in ex.items():

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .checker import Intervals, Verdict, judge
+from .network import REGIONS
 from .virtual_loop import VirtualLoop
-from .world import CLIENT_TIMEOUT, Timing, World
+from .world import CLIENT_TIMEOUT, Regions, Timing, World, placed
 
 FENCE_FRACTION = 0.5  # Settings.self_fence_fraction's default, which the simulated operators use
 KINDS_V1 = (
@@ -42,14 +43,31 @@ KINDS = (*KINDS_V1, "sigterm")
 RESTARTS = ("crash", "pause", "sigterm")
 NOISE = ("lose_answers", "slow_answers", "throttle", "server_errors")
 BLIND = ("api_unreachable", "api_refuses", "dynamo_reads_down", "dynamo_writes_down", "dynamo_down")
-DRAWS = (1, 2, 3, 4)
+REGION_KINDS = ("region_lost", "endpoint_lost", "cut_from_own_endpoint", "table_unreachable")
+"""Faults of a world with Regions: a whole Region (its clusters and its endpoint), one Region's endpoint (for
+everyone), one cluster's path to its own Region's endpoint, every endpoint (for everyone)."""
+ENDPOINT_KINDS = ("region_lost", "endpoint_lost", "table_unreachable", "endpoint_slow")
+"""Faults of endpoints (`endpoint_slow`, scripted only and noted for no cluster: every answer of one Region's
+endpoint `latency` seconds slower)."""
+REGION_LOST = ("partitioned", "down", "blackout")
+"""What a lost Region does to its clusters: cut off from every endpoint; and their operators dead too; and their
+API servers unreachable too (`dynamo_down`, `crash`, `api_unreachable` at once)."""
+KINDS_V5 = (*KINDS, *REGION_KINDS)
+DRAWS = (1, 2, 3, 4, 5)
 """How trials are drawn from a seed: 1 the first way (kept, so that the seeds it found replay exactly), 2 with
 harder trials: faults that meet on one cluster (a restart under noise, a deletion while paused or blind, a
 planned move while the owner is blind), faults on two clusters at once, every kind of restart; 3 the same
 trials as 2, half of them with two replicas of the operator per cluster electing a leader (a restart of the
 leader is then a hand-off to the other replica); 4 the same trials as 3, a third of them with the group suspended
 for a while (maintenance), mostly while something happens to its owner (drawn from a second generator, so that
-the rest of each trial is the one draw 3 makes of the seed)."""
+the rest of each trial is the one draw 3 makes of the seed); 5 (REGION_DRAW) trials of the fourth kind in a
+world with Regions: the table an MRSC global table with an endpoint per Region, each cluster in a Region, and
+half the faults the Regions' own (REGION_KINDS)."""
+DEFAULT_DRAW = 4
+"""The draw `make chaos` and `draw()` use unless told otherwise."""
+REGION_DRAW = 5
+"""The draw of worlds with Regions. Not the default while the operator's protocol still sends transactions (its
+MRSC table takes them meanwhile: world.MRSC_REFUSES_TRANSACTIONS); the default once it is transaction-free."""
 
 
 @dataclass
@@ -74,6 +92,7 @@ class Trial:
     duration: float
     watchdog: bool = False
     replicas: int = 1  # of the operator per cluster (2: they elect a leader)
+    regions: Regions | None = None  # where the clusters live, with an MRSC table (None: one Region, one table)
 
 
 @dataclass
@@ -83,10 +102,12 @@ class Outcome:
     world: World
 
 
-def draw(seed: int, version: int = DRAWS[-1]) -> Trial:
+def draw(seed: int, version: int = DEFAULT_DRAW) -> Trial:
     """A random trial: 2-5 clusters, their timing, and faults (planned failovers count as faults)."""
     if version == 1:
         return _draw_v1(seed)
+    if version == REGION_DRAW:
+        return _draw_regions(seed)
     rng = random.Random(seed)
     names = ["east", "west", "north", "south", "central"][: rng.randint(2, 5)]
     interval = rng.choice([0.2, 0.5, 1.0])
@@ -120,7 +141,13 @@ def draw(seed: int, version: int = DRAWS[-1]) -> Trial:
 MAINTENANCE_COMPANIONS = ("dynamo_down", "dynamo_writes_down", "crash", "sigterm", "pause", "api_unreachable")
 
 
-def _maintenance(rng: random.Random, names: list[str], timing: Timing) -> list[Fault]:
+def _maintenance(
+    rng: random.Random,
+    names: list[str],
+    timing: Timing,
+    companions: tuple[str, ...] = MAINTENANCE_COMPANIONS,
+    make: Callable[..., Fault] | None = None,
+) -> list[Fault]:
     """A third of the trials: the group suspended for a while; mostly, its bootstrap owner meets a fault of the kind
     maintenance is for (DynamoDB lost, its operator restarted or stopped) while it is, and the resume may come
     while the fault lasts."""
@@ -132,9 +159,9 @@ def _maintenance(rng: random.Random, names: list[str], timing: Timing) -> list[F
     suspended = Fault(at, "suspend", names[0], round(rng.uniform(1.0, 4.0) * heartbeat, 3))
     if rng.random() >= 0.8:
         return [suspended]
-    kind = rng.choice(MAINTENANCE_COMPANIONS)
+    kind = rng.choice(companions)
     when = round(at + rng.uniform(0.1, 0.9) * suspended.for_, 3)
-    return [suspended, _fault(rng, kind, names[0], when, names, timing)]
+    return [suspended, (make or _fault)(rng, kind, names[0], when, names, timing)]
 
 
 _COMPANIONS = {
@@ -174,6 +201,73 @@ def _options(rng: random.Random, kind: str, heartbeat: float) -> dict[str, Any]:
     elif kind == "timeouts_edit":
         options["heartbeat"] = round(heartbeat * rng.choice([0.5, 2.0]), 3)
     return options
+
+
+_COMPANIONS_V5 = {
+    **{kind: (*companions, "endpoint_lost", "cut_from_own_endpoint") for kind, companions in _COMPANIONS.items()},
+    "region_lost": (*RESTARTS, *NOISE, *BLIND, "group_deleted", "failover", "endpoint_lost"),
+    "endpoint_lost": (*RESTARTS, *NOISE, *BLIND, "group_deleted", "failover", "cut_from_own_endpoint", "region_lost"),
+    "cut_from_own_endpoint": (*RESTARTS, *NOISE, *BLIND, "failover", "endpoint_lost"),
+    "table_unreachable": (*RESTARTS, *NOISE, "group_deleted", "failover", "api_unreachable"),
+}
+MAINTENANCE_COMPANIONS_V5 = (*MAINTENANCE_COMPANIONS, "region_lost", "endpoint_lost", "table_unreachable")
+
+
+def _draw_regions(seed: int) -> Trial:
+    """Draw 5: the fourth draw's kind of trial in a world with Regions (each cluster in a Region, drawn; the
+    first three in Regions of their own), half of its faults the Regions' own."""
+    rng = random.Random(seed)
+    names = ["east", "west", "north", "south", "central"][: rng.randint(2, 5)]
+    interval = rng.choice([0.2, 0.5, 1.0])
+    heartbeat = round(interval * rng.choice([3, 4, 6]), 3)
+    timing = Timing(interval, heartbeat, heartbeat + 2 * interval, heartbeat * rng.choice([2, 3]))
+    regions = placed(names, tuple(rng.sample(REGIONS, len(REGIONS))), conflicts=rng.choice([0.25, 0.5, 1.0]))
+    start = 2.0 + 2 * interval
+    horizon = start + 6 * heartbeat
+
+    def make(rng: random.Random, kind: str, cluster: str, at: float, names: list[str], timing: Timing) -> Fault:
+        return _region_fault(rng, kind, cluster, at, names, timing, regions)
+
+    faults: list[Fault] = []
+    for _ in range(rng.randint(1, 3)):
+        cluster = names[0] if rng.random() < 0.5 else rng.choice(names)
+        at = round(rng.uniform(start, horizon), 3)
+        first = make(rng, rng.choice(REGION_KINDS if rng.random() < 0.5 else KINDS), cluster, at, names, timing)
+        faults.append(first)
+        if rng.random() < 0.6:  # something else goes wrong on the same cluster meanwhile
+            kind = rng.choice(_COMPANIONS_V5.get(first.kind, KINDS_V5))
+            when = round(first.at + rng.uniform(-0.3, 0.8) * max(first.for_, heartbeat), 3)
+            faults.append(make(rng, kind, cluster, max(start, when), names, timing))
+        if rng.random() < 0.25:  # and on another cluster at about the same time
+            other = rng.choice([n for n in names if n != cluster])
+            when = round(first.at + rng.uniform(-0.5, 0.5) * heartbeat, 3)
+            faults.append(make(rng, rng.choice(KINDS_V5), other, max(start, when), names, timing))
+    watchdog = rng.random() < 0.5
+    replicas = 2 if rng.random() < 0.5 else 1
+    suspended = _maintenance(random.Random(seed * 7919 + 5), names, timing, MAINTENANCE_COMPANIONS_V5, make)
+    faults = sorted([*faults, *suspended], key=lambda f: f.at)
+    return Trial(
+        seed, names, timing, faults, _duration(timing, faults), watchdog=watchdog, replicas=replicas, regions=regions
+    )
+
+
+def _region_fault(
+    rng: random.Random, kind: str, cluster: str, at: float, names: list[str], timing: Timing, regions: Regions
+) -> Fault:
+    """A fault of draw 5: one of the Regions' own (about `cluster`: its Region, mostly), or any other kind."""
+    if kind not in REGION_KINDS:
+        return _fault(rng, kind, cluster, at, names, timing)
+    heartbeat = timing.heartbeat
+    options: dict[str, Any] = {"mode": rng.choice(["refuse", "timeout"])}
+    if kind == "table_unreachable":  # every endpoint, for everyone
+        return Fault(at, kind, "*", round(rng.uniform(0.5, 3.0) * heartbeat, 3), options)
+    if kind == "cut_from_own_endpoint":
+        return Fault(at, kind, cluster, round(rng.uniform(0.3, 3.0) * heartbeat, 3), options)
+    region = regions.homes[cluster] if rng.random() < 0.7 else rng.choice(REGIONS)
+    if kind == "endpoint_lost":
+        return Fault(at, kind, region, round(rng.uniform(0.3, 3.0) * heartbeat, 3), options)
+    options["lost"] = rng.choice(REGION_LOST)
+    return Fault(at, kind, region, round(rng.uniform(0.5, 4.0) * heartbeat, 3), options)
 
 
 def _draw_v1(seed: int) -> Trial:
@@ -244,7 +338,7 @@ def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
 
 async def _run(trial: Trial, on_world: Callable[[World], None] | None) -> Outcome:
     random.seed(trial.seed)  # the store's retry jitter
-    world = World(trial.seed, trial.clusters, trial.timing, replicas=trial.replicas)
+    world = World(trial.seed, trial.clusters, trial.timing, replicas=trial.replicas, regions=trial.regions)
     if on_world is not None:
         on_world(world)
     owner = trial.clusters[0]
@@ -263,12 +357,28 @@ async def _run(trial: Trial, on_world: Callable[[World], None] | None) -> Outcom
     actions.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await actions
+    _note_trouble(conditions, world, trial)
     verdict = judge(world, trial.duration, conditions)
     return Outcome(trial, verdict, world)
 
 
 def _note(conditions: dict[str, dict[str, Intervals]], cluster: str, kind: str, start: float, end: float) -> None:
     conditions[cluster].setdefault(kind, []).append((start, end))
+
+
+def _note_trouble(conditions: dict[str, dict[str, Intervals]], world: World, trial: Trial) -> None:
+    """With Regions: each stretch in which a cluster's requests failed because of an endpoint (lost, or cut off
+    from it: refused, timed out, or its answer never came) is DynamoDB failing it, as noise is (`_note_conditions`):
+    noisy until a heartbeat timeout after, blind meanwhile, lost if it lasted past the fence limit."""
+    timing = trial.timing
+    for name, spans in world.trouble.items():
+        if name not in conditions:
+            continue  # the fleet CLI's
+        for start, end in spans:
+            _note(conditions, name, "network_noise", start, end + timing.heartbeat)
+            _note(conditions, name, "cannot_answer", start, end)
+            if end - start >= FENCE_FRACTION * timing.heartbeat:
+                _note(conditions, name, "dynamo_lost", start, end + timing.interval)
 
 
 async def _apply(
@@ -282,11 +392,22 @@ async def _apply(
     and operator are always what every fault in effect on it says together (`_in_effect`), so that a fault
     that ends does not mend what another, still in effect, broke."""
     await asyncio.sleep(fault.at)
+    await _enact(world, fault, conditions, trial, active)
+
+
+async def _enact(
+    world: World,
+    fault: Fault,
+    conditions: dict[str, dict[str, Intervals]],
+    trial: Trial,
+    active: dict[str, list[Fault]],
+) -> None:
+    """`_apply` from the fault's time on."""
     name = fault.cluster
     until = fault.at + fault.for_
     kind = fault.kind
     world.log(name, "fault", str(fault))
-    lasting = kind in (*RESTARTS, *NOISE, *BLIND, "dynamo_down")
+    lasting = kind in (*RESTARTS, *NOISE, *BLIND, "dynamo_down", "cut_from_own_endpoint")
     if lasting:
         _note_conditions(conditions, fault, trial)
         mine = active.setdefault(name, [])
@@ -319,11 +440,64 @@ async def _apply(
         await _suspend(world, fault, conditions, active)
     elif kind == "fence":
         await _fence(world, fault, conditions)
+    elif kind in ENDPOINT_KINDS:
+        await _lose_endpoints(world, fault, conditions, trial, active)
     elif kind == "schedule":  # scripted only (never drawn): due `for_` seconds after it is asked
         scheduled = await world.schedule_switchover(name, until, fault.options.get("mode", "CONSISTENCY"))
         if "cancel_at" in fault.options:
             await asyncio.sleep(max(0.0, fault.options["cancel_at"] - world.time()))
             await world.unschedule(scheduled)
+
+
+async def _lose_endpoints(
+    world: World,
+    fault: Fault,
+    conditions: dict[str, dict[str, Intervals]],
+    trial: Trial,
+    active: dict[str, list[Fault]],
+) -> None:
+    """A Region's endpoint lost for everyone (`endpoint_lost`), and with it the Region's clusters (`region_lost`:
+    cut off from every endpoint, and as `lost` says, their operators dead and their API servers unreachable too),
+    or every endpoint (`table_unreachable`: DynamoDB down for every cluster, noted so), or one endpoint slow
+    (`endpoint_slow`), for the fault's time."""
+    network = world.network
+    assert network is not None, f"{fault.kind} needs a world with Regions"
+    regions = network.regions if fault.kind == "table_unreachable" else (fault.cluster,)
+    until = fault.at + fault.for_
+    if fault.kind == "table_unreachable":
+        for name in world.clusters:
+            _note(conditions, name, "dynamo_down", fault.at, until)
+            _note(conditions, name, "network_noise", fault.at, until)
+            _note(conditions, name, "cannot_answer", fault.at, until)
+    meanwhile: list[Fault] = []
+    if fault.kind == "region_lost":
+        lost = fault.options.get("lost", "partitioned")
+        kinds = [
+            "dynamo_down",
+            *(["crash"] if lost != "partitioned" else []),
+            *(["api_unreachable"] * (lost == "blackout")),
+        ]
+        for name, cluster in world.clusters.items():
+            if cluster.home == fault.cluster:
+                meanwhile += [Fault(fault.at, kind, name, fault.for_, {"region_lost": fault.cluster}) for kind in kinds]
+    for region in regions:
+        active.setdefault(f"@{region}", []).append(fault)
+        _endpoint_in_effect(world, region, active[f"@{region}"])
+    await asyncio.gather(asyncio.sleep(fault.for_), *(_enact(world, f, conditions, trial, active) for f in meanwhile))
+    for region in regions:
+        active[f"@{region}"].remove(fault)
+        _endpoint_in_effect(world, region, active[f"@{region}"])
+    world.log(fault.cluster, "fault", f"{fault.kind} over")
+
+
+def _endpoint_in_effect(world: World, region: str, faults: list[Fault]) -> None:
+    """Make Region `region`'s endpoint what the faults in effect on it say together."""
+    assert world.network is not None
+    endpoint = world.network.endpoints[region].faults
+    lost = [f for f in faults if f.kind != "endpoint_slow"]
+    endpoint.lost = bool(lost)
+    endpoint.mode = "timeout" if any(f.options.get("mode") == "timeout" for f in lost) else "refuse"
+    endpoint.latency = max((f.options.get("latency", 0.5) for f in faults if f.kind == "endpoint_slow"), default=0.0)
 
 
 async def _suspend(
@@ -399,6 +573,10 @@ async def _in_effect(world: World, name: str, faults: list[Fault], started: Faul
             network, attribute, max((f.options.get(option, default) for f in faults if f.kind == kind), default=0.0)
         )
     cluster.kube.faults.unreachable = "api_unreachable" in kinds
+    if cluster.paths:  # with Regions: its path to its own Region's endpoint (the first) cut
+        cut = [f for f in faults if f.kind == "cut_from_own_endpoint"]
+        cluster.paths[0].cut = bool(cut)
+        cluster.paths[0].cut_mode = "timeout" if any(f.options.get("mode") == "timeout" for f in cut) else "refuse"
     cluster.kube.faults.refuse_writes = "api_refuses" in kinds
     # The operator: killed by a crash or a SIGTERM and started again once none is in effect; a pause freezes the
     # process it finds (a process started anew is not paused).

@@ -7,6 +7,10 @@ store over `DynamoDBService`, the real `Workloads` over the cluster's API. A cra
 operator (its pods keep running); a SIGTERM stops its daemons as kopf does, then the process is gone; a pause
 freezes it at its next I/O; a restart builds it anew from what the cluster's objects carry, as a restarted
 process would.
+
+With `regions` (the region draw): the table is an MRSC global table with an endpoint per Region
+(network.RegionalNetwork), each cluster lives in a Region, and each operator process (and the fleet CLI) talks
+to the table through the store's own `RegionalClient`: its Region's endpoint first, then the nearest others.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from failover_operator.api import FailoverSpec, FailoverStatus, format_duration
 from failover_operator.fleetctl.session import Publisher
@@ -33,14 +37,16 @@ from failover_operator.store import DynamoDBService, StoreError, ensure_table, k
 from failover_operator.store.calls import RetryPolicy
 from failover_operator.store.errors import NotFoundError
 from failover_operator.store.records import config_from_item, history_from_item
+from failover_operator.store.regions import RegionalClient
 from failover_operator.watchdog import LeaseKeeper, Watchdog
 from failover_operator.workloads.converge import Workloads
 from failover_operator.workloads.watches import ObjectCache
 
-from ..memdynamo import MemoryDynamoDB
+from ..memdynamo import MRSC, MemoryDynamoDB
 from .kube import ApiFaults, SimKube
-from .network import FaultyClient, NetworkFaults
+from .network import REGIONS, EndpointPath, FaultyClient, NetworkFaults, RegionalNetwork
 
+T = TypeVar("T")
 NS, NAME = "shop", "web"
 LEASE_NS, LEASE_NAME = "failover-operator", "failover-operator"
 LEADER_LEASE = "failover-operator-leader"
@@ -49,6 +55,33 @@ TABLE = "simulation"
 OPERATOR_ID = "sim"
 BASE_WALL = datetime(2026, 6, 1, tzinfo=UTC)
 CLIENT_TIMEOUT = 2.0  # botocore's read timeout as the simulated clusters have it: how long a lost answer takes
+MRSC_REFUSES_TRANSACTIONS = False
+"""Whether the MRSC table of a trial with Regions refuses TransactWriteItems, as a real one does. Off while the
+operator's protocol still sends transactions (everything else of an MRSC table is simulated); on once the
+protocol is transaction-free."""
+CLI_REGION = "us-east-1"
+"""The Region whose endpoint the fleet CLI asks first (then the nearest others)."""
+
+
+@dataclass
+class Regions:
+    """Where each cluster lives, for a world whose table is an MRSC global table (one endpoint per Region in
+    REGIONS); `conflicts`: the probability that a write of an item meeting another Region's write of it within
+    network.CONFLICT_WINDOW fails (ReplicatedWriteConflictException)."""
+
+    homes: dict[str, str]
+    conflicts: float = 0.5
+    refuse_transactions: bool = MRSC_REFUSES_TRANSACTIONS
+
+    def __str__(self) -> str:
+        where = ", ".join(f"{name} in {region}" for name, region in self.homes.items())
+        transactions = "refused" if self.refuse_transactions else "allowed"
+        return f"{where}; conflicts {self.conflicts:g}; transactions {transactions}"
+
+
+def placed(names: list[str], order: tuple[str, ...] = REGIONS, **options: Any) -> Regions:
+    """Cluster i in Region order[i % 3]: the first three clusters each in a Region of their own."""
+    return Regions({name: order[i % len(order)] for i, name in enumerate(names)}, **options)
 
 
 class SimClock:
@@ -140,7 +173,7 @@ class GatedKube:
 
 
 class GatedClient:
-    def __init__(self, client: FaultyClient, gate: Gate) -> None:
+    def __init__(self, client: Any, gate: Gate) -> None:
         self.client = client
         self.gate = gate
 
@@ -181,14 +214,21 @@ class SimOperator:
         self.cluster = cluster
         self.pod = pod
         self.gate = Gate()
-        client = GatedClient(cluster.client, self.gate)
+        self.regional: RegionalClient | None = None  # with Regions: this process's own client over them
+        if cluster.paths:
+            self.regional = RegionalClient(
+                [(path.region, path) for path in cluster.paths],
+                cluster.clock.monotonic,
+                on_move=lambda a, b, why: world.log(cluster.name, "note", f"DynamoDB: {a} -> {b} ({why})"),
+            )
+        client = GatedClient(self.regional or cluster.client, self.gate)
         self.watched = ObjectCache(GatedKube(cluster.kube, self.gate), [NS])  # type: ignore[arg-type]
         self.ctx = OperatorContext(
             settings=Settings(
                 cluster_name=cluster.name,
                 operator_id=OPERATOR_ID,
                 dynamodb_table=TABLE,
-                aws_region="us-east-1",
+                aws_region=cluster.home or "us-east-1",
                 metrics_port=0,
                 health_port=8080,
             ),
@@ -421,6 +461,8 @@ class SimCluster:
     processes: dict[str, SimOperator] = field(default_factory=dict)  # by pod (or the cluster's name)
     watchdog: asyncio.Task[Any] | None = None
     started: dict[tuple[str, str, str], float] = field(default_factory=dict)  # controller's scale-up clocks
+    home: str | None = None  # with Regions: the cluster's Region
+    paths: list[EndpointPath] = field(default_factory=list)  # with Regions: to every endpoint, its own first
 
     @property
     def operator(self) -> SimOperator | None:
@@ -443,7 +485,16 @@ class SimCluster:
 class World:
     """Everything of one trial. `log` keeps the story; `ownership` every change of the group's owner."""
 
-    def __init__(self, seed: int, names: list[str], timing: Timing, *, startup: float = 0.5, replicas: int = 1) -> None:
+    def __init__(
+        self,
+        seed: int,
+        names: list[str],
+        timing: Timing,
+        *,
+        startup: float = 0.5,
+        replicas: int = 1,
+        regions: Regions | None = None,
+    ) -> None:
         self.rng = random.Random(seed)
         self.loop = asyncio.get_running_loop()
         self.timing = timing
@@ -455,7 +506,9 @@ class World:
         self.held_down: dict[str, bool] = {}  # a crash or SIGTERM fault is in effect: not started again yet
         self.reports: list[tuple[float, str, bool, int | None]] = []
         """(time, cluster, its status says it serves healthily, at which epoch) at every write of a status."""
-        self.db = MemoryDynamoDB(self.time)
+        self.regions = regions
+        mrsc = MRSC(REGIONS, refuse_transactions=regions.refuse_transactions) if regions is not None else None
+        self.db = MemoryDynamoDB(self.time, mrsc=mrsc)
         self.clusters: dict[str, SimCluster] = {}
         for name in names:
             clock = SimClock(self.time, offset=self.rng.uniform(-3600, 3600), rate=self.rng.uniform(0.9, 1.1))
@@ -465,6 +518,17 @@ class World:
             pods = tuple(f"{name}-{i}" for i in range(replicas)) if replicas > 1 else ()
             self.clusters[name] = SimCluster(name, clock, kube, network, client, pods=pods)
         self._watch_config()
+        self.network: RegionalNetwork | None = None
+        self.trouble: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+        """With Regions: when each cluster's requests failed because of an endpoint (lost, cut off from it)."""
+        if regions is not None:
+            clients = {region: self.db.client(region) for region in REGIONS}
+            self.network = RegionalNetwork(clients, self.rng, conflicts=regions.conflicts, timeout=CLIENT_TIMEOUT)
+            self.network.on_trouble = self._troubled
+            for name, cluster in self.clusters.items():
+                cluster.home = regions.homes[name]
+                cluster.paths = self.network.paths(name, cluster.home, cluster.network)
+            self.cli_paths = self.network.paths("fleet-cli", CLI_REGION, NetworkFaults())
 
     def time(self) -> float:
         return self.loop.time()
@@ -472,12 +536,19 @@ class World:
     def log(self, cluster: str, kind: str, text: str) -> None:
         self.story.append(Event(self.time(), cluster, kind, text))
 
+    def _troubled(self, cluster: str, start: float, end: float) -> None:
+        spans = self.trouble.setdefault(cluster, [])
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+
     def _watch_config(self) -> None:
         """Note every change of the config's owner/epoch and transition, as it happens (memdynamo's hook)."""
         original = self.db.client
 
-        def client() -> Any:
-            inner = original()
+        def client(*args: Any, **kwargs: Any) -> Any:
+            inner = original(*args, **kwargs)
             store = inner._store
 
             def observed(table: Any, key: tuple[str, str], item: Any) -> None:
@@ -677,8 +748,28 @@ class World:
             await cluster.operator.delete_group()
 
     def admin(self) -> DynamoDBService:
-        """The fleet CLI's view of the table: DynamoDB only, from outside every cluster, never faulted."""
-        return DynamoDBService(self.db.client(), TABLE, "fleet-cli", OPERATOR_ID, SimClock(self.time, 0.0, 1.0))
+        """The fleet CLI's view of the table: DynamoDB only, from outside every cluster, never faulted itself (with
+        Regions: through CLI_REGION's endpoint first, then the nearest others, whose faults it meets)."""
+        clock = SimClock(self.time, 0.0, 1.0)
+        client: Any = self.db.client()
+        if self.network is not None:
+            client = RegionalClient([(path.region, path) for path in self.cli_paths], clock.monotonic)
+        return DynamoDBService(client, TABLE, "fleet-cli", OPERATOR_ID, clock)
+
+    async def _cli(self, what: str, command: Callable[[DynamoDBService], Awaitable[T]]) -> T:
+        """A fleet CLI command, run again a second later while DynamoDB cannot be reached (as a person would; it
+        can only happen with Regions: otherwise the CLI's table is never faulted)."""
+        while True:
+            admin = self.admin()
+            try:
+                result = await command(admin)
+                await Publisher(admin)()
+                return result
+            except StoreError as exc:
+                if type(exc) is not StoreError or self.network is None:
+                    raise  # an answer (not found, refused), or a table that cannot fail
+                self.log("*", "fault", f"fleet CLI: {what} failed ({exc}); run again in 1s")
+                await asyncio.sleep(1.0)
 
     @staticmethod
     async def publish(admin: DynamoDBService) -> None:
@@ -688,58 +779,64 @@ class World:
     async def suspend(self, suspended: bool) -> None:
         """`failover-operator suspend` / `resume` of the group, from outside every cluster (DynamoDB only)."""
         self.log("*", "fault", "group suspended (maintenance)" if suspended else "group resumed")
-        admin = self.admin()
-        try:
+
+        async def command(admin: DynamoDBService) -> None:
             await admin.operations.update_suspension(NS, NAME, suspended, "maintenance" if suspended else None)
+
+        try:
+            await self._cli("suspend" if suspended else "resume", command)
         except NotFoundError:  # the group was deleted everywhere first: the CLI says so and nothing changes
             self.log("*", "fault", "no such group: nothing to suspend or resume")
-            return
-        await self.publish(admin)
 
     async def schedule_switchover(self, target: str, at: float, mode: str = "CONSISTENCY") -> str:
         """`failover-operator switchover --to TARGET --at TIME` from outside every cluster (DynamoDB only): TIME is
         when the target's own clock reads world time `at` (the clock its operator goes by). Its name."""
-        admin = DynamoDBService(self.db.client(), TABLE, "fleet-cli", OPERATOR_ID, SimClock(self.time, 0.0, 1.0))
-        config = await admin.state.get_group_config(NS, NAME)
-        assert config is not None
-        clock = self.clusters[target].clock
-        schedule = ScheduledSwitchover(
-            name=f"scheduled-{int(at * 1000)}",
-            source_cluster=config.owner,
-            target_cluster=target,
-            mode=FailoverMode(mode),
-            at=BASE_WALL + timedelta(seconds=clock.offset + clock.rate * at),
-            requested_by="fleet-cli",
-            requested_at=admin.clock.now(),
-            reason="scheduled in the simulation",
-        )
-        self.log("*", "fault", f"switchover {schedule.name} to {target} ({mode}) scheduled for {at:g}s")
-        await admin.schedules.schedule(NS, NAME, schedule)
-        await Publisher(admin)()  # as the CLI does: the operators hear of it with the fleet's liveness
-        return schedule.name
+
+        async def command(admin: DynamoDBService) -> str:
+            config = await admin.state.get_group_config(NS, NAME)
+            assert config is not None
+            clock = self.clusters[target].clock
+            schedule = ScheduledSwitchover(
+                name=f"scheduled-{int(at * 1000)}",
+                source_cluster=config.owner,
+                target_cluster=target,
+                mode=FailoverMode(mode),
+                at=BASE_WALL + timedelta(seconds=clock.offset + clock.rate * at),
+                requested_by="fleet-cli",
+                requested_at=admin.clock.now(),
+                reason="scheduled in the simulation",
+            )
+            self.log("*", "fault", f"switchover {schedule.name} to {target} ({mode}) scheduled for {at:g}s")
+            await admin.schedules.schedule(NS, NAME, schedule)
+            return schedule.name  # the CLI publishes it: the operators hear of it with the fleet's liveness
+
+        return await self._cli("switchover", command)
 
     async def unschedule(self, name: str) -> bool:
         """`failover-operator cancel` of a scheduled switchover: True if it was still scheduled."""
-        admin = DynamoDBService(self.db.client(), TABLE, "fleet-cli", OPERATOR_ID, SimClock(self.time, 0.0, 1.0))
-        withdrawn = await admin.schedules.unschedule(NS, NAME, name)
-        self.log("*", "fault", f"switchover {name} {'cancelled' if withdrawn else 'no longer scheduled'}")
-        await Publisher(admin)()
-        return withdrawn
+
+        async def command(admin: DynamoDBService) -> bool:
+            withdrawn = await admin.schedules.unschedule(NS, NAME, name)
+            self.log("*", "fault", f"switchover {name} {'cancelled' if withdrawn else 'no longer scheduled'}")
+            return withdrawn
+
+        return await self._cli("cancel", command)
 
     async def fence(self, cluster: str, reason: str | None) -> None:
         """`failover-operator fence` of one cluster's copy (`reason` given) or `unfence` (None), from outside every
         cluster (DynamoDB only), published as the CLI does."""
         self.log(cluster, "fault", f"fenced by hand ({reason})" if reason else "unfenced")
-        admin = DynamoDBService(self.db.client(), TABLE, "fleet-cli", OPERATOR_ID, SimClock(self.time, 0.0, 1.0))
-        try:
+
+        async def command(admin: DynamoDBService) -> None:
             if reason:
                 await admin.fences.fence(NS, NAME, cluster, reason)
             else:
                 await admin.fences.unfence(NS, NAME, cluster)
+
+        try:
+            await self._cli("fence" if reason else "unfence", command)
         except NotFoundError:  # the group was deleted everywhere first: the CLI says so and nothing changes
             self.log(cluster, "fault", "no such group: nothing to fence or unfence")
-            return
-        await Publisher(admin)()
 
     # --- what the checker reads -----------------------------------------------------------------------------
 
