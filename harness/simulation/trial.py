@@ -63,11 +63,11 @@ for a while (maintenance), mostly while something happens to its owner (drawn fr
 the rest of each trial is the one draw 3 makes of the seed); 5 (REGION_DRAW) trials of the fourth kind in a
 world with Regions: the table an MRSC global table with an endpoint per Region, each cluster in a Region, and
 half the faults the Regions' own (REGION_KINDS)."""
-DEFAULT_DRAW = 4
-"""The draw `make chaos` and `draw()` use unless told otherwise."""
+DEFAULT_DRAW = 5
+"""The draw `make chaos` and `draw()` use unless told otherwise: worlds with Regions, whose MRSC table refuses
+transactions (world.MRSC_REFUSES_TRANSACTIONS)."""
 REGION_DRAW = 5
-"""The draw of worlds with Regions. Not the default while the operator's protocol still sends transactions (its
-MRSC table takes them meanwhile: world.MRSC_REFUSES_TRANSACTIONS); the default once it is transaction-free."""
+"""The draw of worlds with Regions."""
 
 
 @dataclass

@@ -55,10 +55,9 @@ TABLE = "simulation"
 OPERATOR_ID = "sim"
 BASE_WALL = datetime(2026, 6, 1, tzinfo=UTC)
 CLIENT_TIMEOUT = 2.0  # botocore's read timeout as the simulated clusters have it: how long a lost answer takes
-MRSC_REFUSES_TRANSACTIONS = False
-"""Whether the MRSC table of a trial with Regions refuses TransactWriteItems, as a real one does. Off while the
-operator's protocol still sends transactions (everything else of an MRSC table is simulated); on once the
-protocol is transaction-free."""
+MRSC_REFUSES_TRANSACTIONS = True
+"""Whether the MRSC table of a trial with Regions refuses TransactWriteItems, as a real one does: it does (the
+operator's protocol needs no transaction); off only to compare with a table that would take them."""
 CLI_REGION = "us-east-1"
 """The Region whose endpoint the fleet CLI asks first (then the nearest others)."""
 
@@ -219,6 +218,7 @@ class SimOperator:
             self.regional = RegionalClient(
                 [(path.region, path) for path in cluster.paths],
                 cluster.clock.monotonic,
+                slow_after=world.timing.interval / 4,  # the operator's 1 s, scaled to the trials' short intervals
                 on_move=lambda a, b, why: world.log(cluster.name, "note", f"DynamoDB: {a} -> {b} ({why})"),
             )
         client = GatedClient(self.regional or cluster.client, self.gate)

@@ -14,6 +14,7 @@ from ..health import Probes
 from ..metrics import Metrics
 from ..settings import Settings
 from ..store import DynamoDBService, StoreError, keys
+from ..store.regions import RegionalClient
 from ..workloads.converge import Workloads
 
 log = logging.getLogger("failover_operator.runner")
@@ -106,6 +107,20 @@ class OperatorContext:
         changes = getattr(self.store, "changes", None)
         if changes is not None:
             changes.on_change = self._wrote
+        regional = getattr(self.store, "client", None)
+        for _ in range(3):  # through whatever wraps it (a test's gate)
+            if isinstance(regional, RegionalClient):
+                break
+            regional = getattr(regional, "client", None)
+        if isinstance(regional, RegionalClient):
+            told = regional.on_move
+
+            def moved(before: str, after: str, why: str) -> None:
+                if told is not None:
+                    told(before, after, why)
+                self.heartbeat.soon()  # the beat that could not land where we were lands where we are, now
+
+            regional.on_move = moved
 
     def _wrote(self, partitions: list[str]) -> None:
         """We wrote these group partitions: our peers hear of it with our next beat, due at once; our own

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("failover_operator.heartbeat")
 
 MAX_IN_FLIGHT = 3
+BEAT_PATIENCE = 0.5  # a beat not answered within this fraction of an interval is given up (and sent again)
 URGENT_FRACTION = 0.1  # news is beaten at most this often (a fraction of the interval)
 DEFAULT_INTERVAL = 5.0
 
@@ -131,10 +132,12 @@ class ClusterHeartbeat:
         metrics = self.ctx.metrics
         sent = self.ctx.clock.monotonic()
         self._in_flight += 1
+        interval = self.interval() if interval is None else interval
         try:
-            await self.ctx.store.liveness.beat(
-                self.interval() if interval is None else interval, self._fenced(), self._starting()
-            )
+            # Given up after half an interval (it may still land: a beat landing late says nothing false), so that
+            # the next goes at once — to another of the table's Regions if this one stopped answering.
+            async with asyncio.timeout(interval * BEAT_PATIENCE):
+                await self.ctx.store.liveness.beat(interval, self._fenced(), self._starting())
         except DeposedError as exc:
             self.ctx.depose(str(exc))
             return False

@@ -12,6 +12,7 @@ its clients back — nearest first is also cheapest and fastest.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,6 +23,11 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 
 log = logging.getLogger("failover_operator.store")
+
+SLOW_AFTER = 1.0
+"""Seconds without an answer after which the client sends its next requests to the next Region (the request
+itself still waits for its answer): a Region lost as a black hole moves the client within a second, not after the
+request timeout. DynamoDB answers in milliseconds, an MRSC write in tens to a hundred or two."""
 
 BACK_AFTER = 30.0
 """Seconds spent away from the preferred Region before it is tried again."""
@@ -135,6 +141,7 @@ class RegionalClient:
         monotonic: Callable[[], float],
         *,
         back_after: float = BACK_AFTER,
+        slow_after: float | None = SLOW_AFTER,
         on_move: Callable[[str, str, str], None] | None = None,
     ) -> None:
         if not clients:
@@ -145,6 +152,7 @@ class RegionalClient:
         self.clients = list(clients)
         self.monotonic = monotonic
         self.back_after = back_after
+        self.slow_after = slow_after
         self.on_move = on_move
         self.current = 0
         self.moves = 0
@@ -166,12 +174,23 @@ class RegionalClient:
         async def call(**params: Any) -> Any:
             index, moves = self._choose()
             client = self.clients[index][1]
+            request = asyncio.ensure_future(getattr(client, operation)(**params))
             try:
-                return await getattr(client, operation)(**params)
+                if self.slow_after is not None and len(self.clients) > 1:
+                    # A Region that does not answer (a black hole, not a refusal) would hold every request for the
+                    # whole request timeout: past `slow_after` the next requests go elsewhere, while this one
+                    # still waits for its own answer.
+                    done, _ = await asyncio.wait({request}, timeout=self.slow_after)
+                    if not done:
+                        self._away_from(index, moves, f"{operation} unanswered for {self.slow_after:g}s")
+                return await request
             except Exception as exc:
                 if unavailable(exc):
                     self._away_from(index, moves, f"{operation} failed: {_describe(exc)}")
                 raise
+            finally:
+                if not request.done():
+                    request.cancel()  # we were cancelled ourselves (a caller's timeout): so is the request
 
         return call
 
