@@ -182,7 +182,7 @@ def preflight(state: GroupState, target: str, mode: FailoverMode, stale: set[str
                 if force
                 else ""
             ),
-            f"{target} takes ownership (epoch {e + 1}) in one transaction that requires that report",
+            f"{target} takes ownership (epoch {e + 1}) in one conditional write that requires it to have stopped",
             f"{target} proves ownership, scales up, and reports ready: the failover has succeeded",
             f"if {target} has not taken over within {limit:g}s, the request is withdrawn and {owner} serves again",
         ]
