@@ -252,18 +252,22 @@ def test_what_a_read_after_a_heartbeat_vouches_for() -> None:
         requested_at=T0,
         epoch=7,
     )
-    moving = cfg().model_copy(update={"transition": transition})
-    fenced = cfg().model_copy(update={"fences": {"east": FENCE}})
+    def serving(config: GroupConfig) -> GroupConfig:
+        return config.model_copy(update={"serving": True, "proof_seq": 3})
+
+    moving = serving(cfg()).model_copy(update={"transition": transition})
+    fenced = serving(cfg()).model_copy(update={"fences": {"east": FENCE}})
     rows = [
-        (cfg(), primary, True, "east owns shop/web at epoch 7 and its status says PRIMARY"),
+        (serving(cfg()), primary, True, "east owns shop/web at epoch 7 and its status says PRIMARY"),
         (None, primary, False, "shop/web is not registered"),
-        (cfg(owner="west", epoch=8), primary, False, "west owns shop/web at epoch 8, not east"),
+        (serving(cfg(owner="west", epoch=8)), primary, False, "west owns shop/web at epoch 8, not east"),
         (fenced, primary, False, "fenced by hand"),
         (moving, primary, False, "a move of shop/web is under way"),
-        (cfg(), None, False, "east has no status for shop/web"),
-        (cfg(), primary.model_copy(update={"leaving": True}), False, "says it leaves shop/web"),
-        (cfg(), st("east", state=ClusterState.FENCED), False, "says FENCED at epoch 7, not PRIMARY at 7"),
-        (cfg(epoch=8), primary, False, "says PRIMARY at epoch 7, not PRIMARY at 8"),
+        (cfg(), primary, False, "the config of shop/web does not say east serves it"),
+        (serving(cfg()), None, False, "east has no status for shop/web"),
+        (serving(cfg()), primary.model_copy(update={"leaving": True}), False, "says it leaves shop/web"),
+        (serving(cfg()), st("east", state=ClusterState.FENCED), False, "says FENCED at epoch 7, not PRIMARY at 7"),
+        (serving(cfg(epoch=8)), primary, False, "says PRIMARY at epoch 7, not PRIMARY at 8"),
     ]
     for config, status, ok, words in rows:
         verdict = vouch("east", "shop/web", config, status)
