@@ -385,3 +385,20 @@ async def test_a_takeover_of_an_owner_that_never_reported(make_service):
         "shop", "web", "auto", "west", "ghost never came", expected_epoch=1, owner_heartbeat_seq=0
     )
     assert record.source_cluster == "ghost" and record.epoch == 2
+
+
+async def test_a_history_record_its_mover_could_not_write_is_written_by_the_next_reader(make_service, proxied, proxy):
+    """No transaction holds a move and its history record together: the config carries the record, and whoever
+    reads the group next writes it if it is missing — nothing is lost."""
+    s = await setup_group(make_service, "east", "west", "north")
+    west = make_service("west", client=proxied)
+    proxy.throttle(times=6, operation="PutItem")  # every attempt of the history's write fails
+    record = await west.operations.execute_failover("shop", "web", "fo", "west", "drill")
+    config = await s["east"].state.get_group_config("shop", "web")
+    assert (config.owner, config.last_move) == ("west", record.record_id)
+    raw_history = await s["east"].state._history("shop", "web", 10)
+    assert raw_history == []  # not written by its mover
+    assert await s["east"].state.get_failover_history("shop", "web") == [record]
+    assert await s["north"].state._history("shop", "web", 10) == [record]  # written now, for everyone
+    state = await s["north"].state.get_group_state("shop", "web")
+    assert [h.record_id for h in state.history] == [record.record_id]

@@ -252,6 +252,7 @@ def test_what_a_read_after_a_heartbeat_vouches_for() -> None:
         requested_at=T0,
         epoch=7,
     )
+
     def serving(config: GroupConfig) -> GroupConfig:
         return config.model_copy(update={"serving": True, "proof_seq": 3})
 

@@ -207,6 +207,7 @@ class StateManager:
                 config=config, clusters=clusters, lock=recent.lock, history=recent.history, corrupt=corrupt
             )
         lock, history = self._lock_and_history(pk, newest, corrupt)
+        history = await self._complete_history(config, history)
         return GroupState(config=config, clusters=clusters, lock=lock, history=history, corrupt=corrupt)
 
     async def reread(
@@ -248,6 +249,7 @@ class StateManager:
         else:
             newest = await self._newest(pk)
             lock, history = self._lock_and_history(pk, [*newest, *locks], corrupt)
+            history = await self._complete_history(config, history)
         return GroupState(config=config, clusters=statuses, lock=lock, history=history, corrupt=corrupt)
 
     async def read_statuses(
@@ -280,6 +282,18 @@ class StateManager:
                     continue
             found[cluster] = (status, seq)
         return found
+
+    async def _complete_history(self, config: GroupConfig, history: list[HistoryRecord]) -> list[HistoryRecord]:
+        """The newest history, with the record the config carries (`lastRecord`) if it is not there yet: its writer
+        may have stopped between the config's write and the history's (no transaction holds them together). It is
+        written now, idempotently, so the history loses nothing."""
+        record = _last_record(config)
+        if record is None or any(h.record_id == record.record_id for h in history):
+            return history
+        if history and history[0].record_id > record.record_id:
+            return history  # older than the newest one read: it was written long ago (and may have been pruned)
+        await self.write_history(config.namespace, config.name, record)
+        return [record, *history][:STATE_HISTORY_LIMIT]
 
     async def write_history(self, namespace: str, name: str, record: HistoryRecord) -> bool:
         """Put a history record written about in the config (`lastRecord`) — idempotent: a record already there
@@ -731,7 +745,14 @@ class StateManager:
     # --- history -------------------------------------------------------------------------------------
 
     async def get_failover_history(self, namespace: str, name: str, limit: int = 50) -> list[HistoryRecord]:
-        """Newest first, at most `limit` records."""
+        """Newest first, at most `limit` records (the one the config carries included: `_complete_history`)."""
+        records = await self._history(namespace, name, limit)
+        config = await self.get_group_config(namespace, name)
+        if config is None:
+            return records
+        return (await self._complete_history(config, records))[:limit]
+
+    async def _history(self, namespace: str, name: str, limit: int) -> list[HistoryRecord]:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         ctx = self._ctx
@@ -856,3 +877,14 @@ def _timeouts(value: Timeouts | Mapping[str, Any] | None) -> Timeouts:
     if isinstance(value, Timeouts):
         return value
     return Timeouts.model_validate(dict(value))
+
+
+def _last_record(config: GroupConfig) -> HistoryRecord | None:
+    """The history record the config carries (`lastRecord`), or None (none, or unreadable)."""
+    if not config.last_record:
+        return None
+    try:
+        return HistoryRecord.model_validate_json(config.last_record)
+    except ValueError:
+        log.warning("%s/%s: the config's last history record is unreadable", config.namespace, config.name)
+        return None
