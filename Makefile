@@ -120,9 +120,10 @@ bench-scale: install
 
 # The deterministic fault simulation (harness/simulation): virtual time, so machine load cannot change a verdict;
 # a seed replays a trial exactly (PYTHONHASHSEED fixes set and dict orders). JOBS processes share the trials.
-# DRAW: how trials are drawn (harness/simulation/trial.py DRAWS; unset: the default draw; 5: with Regions).
+# DRAW: how trials are drawn (harness/simulation/trial.py DRAWS; unset: the default, 5, with Regions). SEED: the
+# first seed, from the clock unless given (a range that passed proves only itself: every run a fresh one).
 TRIALS ?= 200
-SEED   ?= 1
+SEED   ?= $(shell date +%s%3N)
 JOBS   ?= 2
 DRAW   ?=
 chaos: install

@@ -27,10 +27,9 @@ class FleetView:
         self.read_at: float | None = None
         self._reading: asyncio.Future[Mapping[str, Liveness] | StoreError] | None = None
         self._failing_since: float | None = None  # when our reads of the fleet started failing (None: they do not)
-        self._done_at: float | None = None  # when our last read of the fleet that succeeded was answered
         self.sighted_at: float | None = None
-        """When our reads of the fleet last came back after a gap (our first read, or the first one after reads
-        failed for longer than BLIND_GAP_INTERVALS intervals): silence is only counted from then — time we could
+        """When our reads of the fleet last came back after a blind spell (our first read; reads that kept failing,
+        or one retried through, for BLIND_INTERVALS intervals): silence is only counted from then — time we could
         not look is not time we saw a peer stand still (static stability after a DynamoDB outage)."""
 
     def of(self, cluster: str) -> Liveness | None:
@@ -64,12 +63,10 @@ class FleetView:
         done = self.ctx.clock.monotonic()
         failing_since, self._failing_since = self._failing_since, None
         spell = BLIND_INTERVALS * self.ctx.heartbeat.interval()
-        failed_long = failing_since is not None and done - failing_since >= spell
-        # A read answers every interval: none for two (reads failing, or one retried through an outage) is a blind
-        # spell too; silences count from its end.
-        unlooked = self._done_at is not None and done - self._done_at >= spell + self.ctx.heartbeat.interval()
-        self._done_at = done
-        if self.read_at is None or failed_long or unlooked:
+        # Reads that kept failing for an interval, or this one retried through as long: a blind spell (reads are
+        # made when a group asks, so a mere gap between two says nothing); silences count from its end.
+        failed_long = done - (started if failing_since is None else failing_since) >= spell
+        if self.read_at is None or failed_long:
             self.sighted_at = done
         self.live, self.read_at = live, started
         self.touched(changed, wake=True)

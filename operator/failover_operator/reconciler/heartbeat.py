@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("failover_operator.heartbeat")
 
 MAX_IN_FLIGHT = 3
-BEAT_PATIENCE = 0.5  # a beat not answered within this fraction of an interval is given up (and sent again)
+BEAT_PATIENCE = 0.5  # a beat not answered within this fraction of an interval: the next one is sent at once
 URGENT_FRACTION = 0.1  # news is beaten at most this often (a fraction of the interval)
 DEFAULT_INTERVAL = 5.0
 
@@ -134,10 +134,16 @@ class ClusterHeartbeat:
         self._in_flight += 1
         interval = self.interval() if interval is None else interval
         try:
-            # Given up after half an interval (it may still land: a beat landing late says nothing false), so that
-            # the next goes at once — to another of the table's Regions if this one stopped answering.
-            async with asyncio.timeout(interval * BEAT_PATIENCE):
-                await self.ctx.store.liveness.beat(interval, self._fenced(), self._starting())
+            writing = asyncio.ensure_future(self.ctx.store.liveness.beat(interval, self._fenced(), self._starting()))
+            try:
+                done, _ = await asyncio.wait({writing}, timeout=interval * BEAT_PATIENCE)
+                if not done:
+                    # Unanswered for half an interval: the next beat goes now (to another of the table's Regions if
+                    # this one stopped answering), while this one may still land.
+                    self.soon()
+                await writing
+            finally:
+                writing.cancel()
         except DeposedError as exc:
             self.ctx.depose(str(exc))
             return False
