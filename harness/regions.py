@@ -50,10 +50,12 @@ TRANSACTIONS = ("TransactWriteItems", "TransactGetItems")
 @dataclass
 class RegionalTable:
     """The endpoints of one MRSC table (`endpoints`: Region -> its endpoint) and each cluster's links to them
-    (`links`: cluster -> Region -> the link)."""
+    (`links`: cluster -> Region -> the link); the Regions `lost` and the clusters `cut` off from every Region."""
 
     endpoints: dict[str, FaultProxy]
     links: dict[str, dict[str, FaultProxy]] = field(default_factory=dict)
+    lost: set[str] = field(default_factory=set)  # Regions lost
+    cut: set[str] = field(default_factory=set)  # clusters cut off from every Region
 
     def order(self, cluster: str) -> list[str]:
         """The Regions as the cluster prefers them: its own first, then the nearest."""
@@ -70,22 +72,38 @@ class RegionalTable:
         }
 
     async def lose(self, *regions: str) -> None:
-        """The Regions' endpoints refuse connections, for everyone."""
-        for region in regions:
-            await self.endpoints[region].refuse()
+        """The Regions are lost, for everyone: their endpoints, and every cluster's way to them, refuse connections."""
+        self.lost.update(regions)
+        await self._apply()
 
     async def restore(self, *regions: str) -> None:
-        for region in regions:
-            await self.endpoints[region].accept()
+        self.lost.difference_update(regions)
+        await self._apply()
 
     async def cut_off(self, cluster: str) -> None:
         """The cluster reaches no Region any more (each of its links refuses connections)."""
-        for link in self.links[cluster].values():
-            await link.refuse()
+        self.cut.add(cluster)
+        await self._apply()
 
     async def reconnect(self, cluster: str) -> None:
-        for link in self.links[cluster].values():
-            await link.accept()
+        self.cut.discard(cluster)
+        await self._apply()
+
+    async def _apply(self) -> None:
+        """Each endpoint and link refuses or accepts, as `lost` and `cut` say: the links refuse before their
+        endpoints do and accept after (a client sees a refused connection, never a link's failure to reach on)."""
+        links = [
+            (link, region in self.lost or cluster in self.cut)
+            for cluster, by_region in self.links.items()
+            for region, link in by_region.items()
+        ]
+        endpoints = [(endpoint, region in self.lost) for region, endpoint in self.endpoints.items()]
+        for proxy, down in links + endpoints:
+            if down:
+                await proxy.refuse()
+        for proxy, down in endpoints + links:
+            if not down:
+                await proxy.accept()
 
     def sent(self, *operations: str) -> dict[str, int]:
         """How many requests of these operations reached each Region's endpoint (every one, when none is named)."""
@@ -93,6 +111,16 @@ class RegionalTable:
             region: sum(1 for r in proxy.requests if not operations or r.operation in operations)
             for region, proxy in self.endpoints.items()
         }
+
+    def fleet_reads(self, cluster: str) -> list[float]:
+        """When the cluster read every cluster's liveness (a Query of the fleet's partition), in order
+        (time.monotonic, the loop's clock)."""
+        return sorted(
+            r.at
+            for link in self.links[cluster].values()
+            for r in link.requests
+            if r.operation == "Query" and "FLEET#" in str(r.body.get("ExpressionAttributeValues", ""))
+        )
 
     def transactions(self) -> int:
         """Transactions that reached any endpoint (each one refused: an MRSC table has none)."""
@@ -114,7 +142,7 @@ async def regional_table(upstream: str, clusters: Iterable[str]) -> AsyncIterato
         for cluster in clusters:
             table.links[cluster] = {}
             for region in REGIONS:
-                link = await start_proxy(endpoints[region].endpoint, recording=False)
+                link = await start_proxy(endpoints[region].endpoint)
                 table.links[cluster][region] = link
                 started.append(link)
         yield table
@@ -133,8 +161,10 @@ async def operators(
     operator_id: str,
     order: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
+    kill: bool = False,
 ) -> AsyncIterator[dict[str, OperatorProcess]]:
-    """A `failover-operator run` per cluster, started and healthy (in parallel), stopped (SIGTERM) at the end.
+    """A `failover-operator run` per cluster, started and healthy (in parallel), stopped at the end: SIGTERM, as
+    Kubernetes stops a pod (about 5 s), or SIGKILL with `kill` (a test that is done with them).
     `order`: every operator's order of Regions (default: each its own Region first)."""
     processes = {
         name: OperatorProcess(
@@ -153,7 +183,7 @@ async def operators(
         await asyncio.gather(*(p.wait_healthy(within=60) for p in processes.values()))
         yield processes
     finally:
-        await asyncio.gather(*(p.stop() for p in processes.values()))
+        await asyncio.gather(*(p.kill() if kill else p.stop() for p in processes.values()))
 
 
 def log_lines(process: OperatorProcess) -> list[dict[str, Any]]:
