@@ -138,13 +138,24 @@ async def _fg_table(cluster: Cluster, namespace: str) -> str:
 
 async def snapshot(clusters: Mapping[str, Cluster], namespace: str) -> dict[str, tuple[str, str, str, int]]:
     """Each cluster's (owner, role, ready/replicas, epoch), as its FailoverGroup and Deployment say."""
+    return {name: (o, r, rep, e) for name, (o, r, rep, e, _) in (await _statuses(clusters, namespace)).items()}
+
+
+async def _statuses(clusters: Mapping[str, Cluster], namespace: str) -> dict[str, tuple[str, str, str, int, str]]:
+    """snapshot, and each cluster's health."""
     out = {}
     for name, cluster in clusters.items():
         s = (await cluster.get(API_VERSION, "failovergroups", namespace, "web")).get("status") or {}
         dep = await cluster.get("apps/v1", "deployments", namespace, "web")
         ready = (dep.get("status") or {}).get("readyReplicas") or 0
         replicas = f"{ready}/{dep['spec'].get('replicas', 1)}"
-        out[name] = (s.get("owner") or "", s.get("role") or "", replicas, int(s.get("epoch") or 0))
+        out[name] = (
+            s.get("owner") or "",
+            s.get("role") or "",
+            replicas,
+            int(s.get("epoch") or 0),
+            s.get("health") or "",
+        )
     return out
 
 
@@ -169,16 +180,18 @@ async def timeline(
 ) -> dict[str, tuple[str, str, str, int]]:
     """Print a line whenever a cluster's role or replicas change (read every 0.1 s) until `until(snapshot,
     seconds since started)`; return the last snapshot."""
-    last: dict[str, tuple[str, str, str, int]] | None = None
     shown: tuple[Any, ...] | None = None
+    shown_at = 0.0
     while True:
         now = time.monotonic() - started
         last = await snapshot(clusters, namespace)
         key = (tuple(sorted(last.items())), tuple(sorted(regions.lost)), tuple(sorted(regions.cut)))
         if key != shown:
             say(_timeline_line(now, last, regions))
-            shown = key
+            shown, shown_at = key, now
         if until(last, now):
+            if now - shown_at > 1.0:
+                say(f"  {now:5.1f}s  {DIM}(no change since {shown_at:.1f}s){RESET}")
             return last
         if now > limit:
             raise TimeoutError(f"the timeline did not reach its end within {limit:.0f}s")
@@ -186,18 +199,19 @@ async def timeline(
 
 
 async def settled(clusters: Mapping[str, Cluster], namespace: str, owner: str, epoch: int, within: float) -> None:
+    """Every cluster says `owner` at `epoch`, its own role, health OK; the owner runs 3/3, the others 0/0."""
     deadline = time.monotonic() + within
     while True:
-        snap = await snapshot(clusters, namespace)
+        found = await _statuses(clusters, namespace)
         if all(
-            (o, e) == (owner, epoch)
+            (o, e, health) == (owner, epoch, "OK")
             and role == ("PRIMARY" if name == owner else "STANDBY")
             and replicas == ("3/3" if name == owner else "0/0")
-            for name, (o, role, replicas, e) in snap.items()
+            for name, (o, role, replicas, e, health) in found.items()
         ):
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the clusters did not settle on {owner} at epoch {epoch}: {snap}")
+            raise TimeoutError(f"the clusters did not settle on {owner} at epoch {epoch}: {found}")
         await asyncio.sleep(0.1)
 
 
@@ -391,6 +405,8 @@ async def table_out_of_reach_then_region_lost(
 
         last = await timeline(clusters, ns, regions, t0, moved, limit=60)
     new_owner = next(n for n in ("west", "north") if last[n][1] == "PRIMARY")
+    survivors = {n: c for n, c in clusters.items() if n != "east"}
+    await settled(survivors, ns, new_owner, 2, within=30)  # its pods ready, its health reported OK
     up = seen.first_up(("west", "north"), t0)
     step("What the operators logged meanwhile")
     show_logs(act)
