@@ -48,6 +48,9 @@ OPERATOR_ID = "demo"
 CLUSTERS = ("east", "west", "north")
 H, T = 1.0, 4.0  # heartbeatInterval, timeouts.heartbeat
 REQUEST_TIMEOUT = 2.0
+AT_REST = 3 * H
+"""Seconds the fleet is left alone after it settled, before a fault: a fault within about two intervals of news
+about the group meets two operator bugs (see tests/e2e/test_regions.py, AT_REST)."""
 SPEC = {
     "initialPrimary": "east",
     "heartbeatInterval": f"{H:g}s",
@@ -330,6 +333,7 @@ async def first_region_lost(
     step(f"1. The table's first Region lost. Operators for namespace {ns}, each asking us-east-1 first")
     async with contextlib.AsyncExitStack() as act_stack:
         act = await start_act(act_stack, clusters, regions, workdir, ns, list(REGIONS))
+        await asyncio.sleep(AT_REST)  # the fleet at rest
         step(f"us-east-1's endpoint refuses every connection; every cluster runs on. Watching for 2T = {2 * T:g}s")
         act.mark()
         async with watching(clusters, ns) as seen:
@@ -359,6 +363,7 @@ async def table_out_of_reach_then_region_lost(
     step(f"2. The whole table out of reach. Operators for namespace {ns}, each asking its own Region first")
     act = await start_act(stack, clusters, regions, workdir, ns, None)
     outage = 2 * T
+    await asyncio.sleep(AT_REST)  # the fleet at rest
     step(f"Every endpoint refuses connections for 2T = {outage:g}s, then answers again")
     act.mark()
     async with watching(clusters, ns) as seen:
