@@ -183,12 +183,12 @@ async def timeline(
 ) -> dict[str, tuple[str, str, str, int]]:
     """Print a line whenever a cluster's role or replicas change (read every 0.1 s) until `until(snapshot,
     seconds since started)`; return the last snapshot."""
-    shown: tuple[Any, ...] | None = None
+    shown: str | None = None
     shown_at = 0.0
     while True:
         now = time.monotonic() - started
         last = await snapshot(clusters, namespace)
-        key = (tuple(sorted(last.items())), tuple(sorted(regions.lost)), tuple(sorted(regions.cut)))
+        key = _timeline_line(0.0, last, regions)  # what the line shows, whenever it is
         if key != shown:
             say(_timeline_line(now, last, regions))
             shown, shown_at = key, now
