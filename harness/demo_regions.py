@@ -50,7 +50,7 @@ H, T = 1.0, 4.0  # heartbeatInterval, timeouts.heartbeat
 REQUEST_TIMEOUT = 2.0
 AT_REST = 3 * H
 """Seconds the fleet is left alone after it settled, before a fault: a fault within about two intervals of news
-about the group meets two operator bugs (see tests/e2e/test_regions.py, AT_REST)."""
+about the group meets two operator bugs (tests/e2e/test_regions.py, AT_REST, says which)."""
 SPEC = {
     "initialPrimary": "east",
     "heartbeatInterval": f"{H:g}s",
