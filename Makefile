@@ -21,10 +21,11 @@ REQUIRE_ENVTEST := $(if $(wildcard $(ENVTEST_SOURCE)/SHA256SUMS),1,0)
 export PYTHONPATH := $(CURDIR)
 IMAGE   ?= failover-operator:$(VERSION)
 
-.PHONY: help venv install test lint typecheck bench bench-rto bench-rollout bench-scale bench-region chaos demo run crds setup-table clean tools envtest ship deploy-manifests image lock
+.PHONY: help venv install test lint typecheck bench bench-rto bench-rollout bench-scale bench-region chaos demo demo-regions run crds setup-table clean tools envtest ship deploy-manifests image lock
 
 help:
 	@echo "make demo   - two local API servers, one local DynamoDB, a real failover, shown with kubectl (no cloud, no cluster)"
+	@echo "make demo-regions - one table in three Regions (MRSC), three API servers: a Region, the first Region, the whole table lost, shown with kubectl"
 	@echo "make test   - lint (ruff, mypy) and the whole test suite"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks (JSON lines)"
@@ -133,6 +134,10 @@ chaos: install
 # kubectl first: the demo prints what the real kubectl shows (a fetched binary, or the machine's: see `tools`)
 demo: install envtest $(KUBECTL)
 	KUBECTL=$(KUBECTL) $(BIN)/python -m harness.demo
+
+# The same, with one table in three Regions (harness/demo_regions.py): three API servers, three Region endpoints
+demo-regions: install envtest $(KUBECTL)
+	KUBECTL=$(KUBECTL) $(BIN)/python -m harness.demo_regions
 
 run: install
 	$(BIN)/failover-operator run

@@ -123,14 +123,22 @@ async def wait(check: Any, within: float, what: str) -> Any:
 @contextlib.asynccontextmanager
 async def two_clusters() -> AsyncIterator[dict[str, Cluster]]:
     """east and west: real API servers if the binaries are there, else emulated ones."""
+    async with local_clusters("east", "west") as clusters:
+        yield clusters
+
+
+@contextlib.asynccontextmanager
+async def local_clusters(*names: str, namespaces: tuple[str, ...] = ("shop",)) -> AsyncIterator[dict[str, Cluster]]:
+    """Clusters `names`, each with `namespaces`: real API servers if the binaries are there, else emulated ones."""
     assets = apiserver.assets_dir()
     if assets is not None:
         # Started from this (the main) thread, which outlives them: see ControlPlane.ensure. Nothing else runs yet.
         plane = apiserver.ControlPlane.start(assets)
         try:
-            clusters = plane.ensure("east", "west")
+            clusters = plane.ensure(*names)
             for cluster in clusters.values():
-                await cluster.ensure_namespace("shop")
+                for namespace in namespaces:
+                    await cluster.ensure_namespace(namespace)
             say(f"  real kube-apiservers (envtest binaries in {assets}), one etcd")
             if not kubectl_binary().exists():
                 say(f"  {DIM}no kubectl at {kubectl_binary()} (`make tools`): its columns are printed by hand{RESET}")
@@ -140,12 +148,12 @@ async def two_clusters() -> AsyncIterator[dict[str, Cluster]]:
         finally:
             plane.stop()
     else:
-        async with (
-            running_cluster("east", forget_requests=True) as east,
-            running_cluster("west", forget_requests=True) as west,
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            emulated: dict[str, Cluster] = {}
+            for name in names:
+                emulated[name] = await stack.enter_async_context(running_cluster(name, forget_requests=True))
             say(f"  {DIM}emulated API servers (no kube-apiserver binaries: see README, 'Tests'){RESET}")
-            yield {"east": east, "west": west}
+            yield emulated
 
 
 def group() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,8 @@ class _Fault:
 class RecordedRequest:
     operation: str
     body: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived (time.monotonic, the clock of asyncio's loop on Linux)."""
 
 
 @dataclass

@@ -15,15 +15,16 @@ from harness.apiserver import RealCluster
 from .tools import ROOT, require_tool
 
 
-def test_make_demo_fetches_kubectl_first_and_hands_it_to_the_demo() -> None:
+@pytest.mark.parametrize(("target", "module"), [("demo", "harness.demo"), ("demo-regions", "harness.demo_regions")])
+def test_make_demo_fetches_kubectl_first_and_hands_it_to_the_demo(target: str, module: str) -> None:
     make = shutil.which("make")
     if make is None:
         pytest.skip("make is not installed")
     # -n prints the recipes without running any; -B as on a fresh machine, where nothing is there yet
-    done = subprocess.run([make, "-n", "-B", "demo"], cwd=ROOT, capture_output=True, text=True, check=True)
+    done = subprocess.run([make, "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True)
     lines = done.stdout.splitlines()
     fetch = next(i for i, line in enumerate(lines) if "-m tests.ship.tools .tools" in line)
-    run = next(i for i, line in enumerate(lines) if "-m harness.demo" in line)
+    run = next(i for i, line in enumerate(lines) if line.endswith(f"-m {module}"))
     assert fetch < run, done.stdout
     assert lines[run].startswith(f"KUBECTL={ROOT}/.tools/kubectl "), lines[run]
 
