@@ -144,6 +144,12 @@ class Measure:
         owner_error_for = None
         if owner_status is not None and owner_status.health == Health.ERROR:
             owner_error_for = self.seen.observe(("error", *key), True)
+            sighted = self.ctx.fleet.sighted_at
+            if sighted is not None and now - owner_error_for < sighted:
+                # Seen ERROR before a blind spell of ours: what it said meanwhile we did not see (its pods coming up
+                # again after a DynamoDB outage say ERROR for a moment); the unhealthyPrimary wait starts afresh.
+                self.seen.forget(("error", *key))
+                owner_error_for = self.seen.observe(("error", *key), True)
         else:
             self.seen.forget(("error", *key))
         transition_age = None

@@ -29,6 +29,9 @@ SLOW_AFTER = 1.0
 itself still waits for its answer): a Region lost as a black hole moves the client within a second, not after the
 request timeout. DynamoDB answers in milliseconds, an MRSC write in tens to a hundred or two."""
 
+LOG_EVERY = 10.0
+"""Seconds between two WARNINGs of the client's moves (the others are DEBUG)."""
+
 BACK_AFTER = 30.0
 """Seconds spent away from the preferred Region before it is tried again."""
 
@@ -157,6 +160,7 @@ class RegionalClient:
         self.current = 0
         self.moves = 0
         self._away_since: float | None = None
+        self._logged_at: float | None = None  # when a move was last logged as a WARNING
 
     @property
     def region(self) -> str:
@@ -214,8 +218,14 @@ class RegionalClient:
         before = self.clients[self.current][0]
         self.current = to
         self.moves += 1
-        self._away_since = None if to == 0 else self.monotonic()
-        log.warning(
+        now = self.monotonic()
+        self._away_since = None if to == 0 else now
+        # While no Region answers, the client goes round them many times a second: one WARNING per LOG_EVERY
+        # seconds says so (the metric counts every move).
+        quiet = self._logged_at is not None and now - self._logged_at < LOG_EVERY
+        if not quiet:
+            self._logged_at = now
+        (log.debug if quiet else log.warning)(
             "DynamoDB: moving from %s to %s (%s)",
             before,
             self.clients[to][0],
