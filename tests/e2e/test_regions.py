@@ -131,23 +131,14 @@ async def wait_for(seconds: float) -> None:
     await eventually(lambda: now() >= end, within=seconds + 5, interval=0.05)
 
 
-AT_REST = 3 * H
-"""How long the fleet is left alone after the group settled before the Region or the table is lost. Set to 0 (a
-loss within about two intervals of news about the group: here, the status writes of its settling), the runs meet
-two operator bugs, found by this test:
-
-1. A wake-up tick (news about the group) moves the runner's fixed cadence on by an interval (reconciler/group.py
-   `_ticks`: `next_tick = max(next_tick + interval, now)` on every tick but the extra one), so the standby's next
-   fleet read comes two intervals after its last; FleetView._read (reconciler/fleet.py) takes a gap of two
-   intervals or more (`unlooked`) for a blind spell and sets `sighted_at`: every silence is counted again from
-   there. The gap is 2.00 intervals give or take a few ms, so about half the time. The owner's Region lost then:
-   served elsewhere 6.4-8.3 s after the loss in 11 runs of 17 (T + 2h = 6 s), 4.5-5.4 s in the others; at rest,
-   3.6-4.9 s in every run.
-2. A standby's unhealthyPrimary clock (reconciler/measure.py: `owner_error_for`, a ChangeObserver) runs on through
-   a spell in which it could not read (it is not restarted at `sighted_at` as the silence is): having seen the
-   owner's transient ERROR (0 of 3 ready while its pods start) just before the table went out of reach for 2T, it
-   read ERROR again right after the return (the owner's pods restarting after its fence) and asked the owner to
-   drain, "east has reported ERROR for 9s (limit 8s)": the group moved to north after the outage (1 run of 10)."""
+AT_REST = 0.0
+"""How long the fleet is left alone after the group settled before the Region or the table is lost: not at all.
+A loss within about two intervals of news about the group found two operator bugs, both fixed: a gap of two
+intervals between a standby's fleet reads (a wake-up tick moves its cadence on) was taken for a blind spell and
+restarted the owner's silence (a takeover up to two intervals past T + 2h); and the unhealthyPrimary wait kept
+running while the standby could not read, so the owner's pods saying ERROR for a moment as they came back after a
+table outage got it asked to drain (the group moved). A blind spell is now reads that kept failing, or one retried
+through, for an interval (reconciler/fleet.py), and the unhealthyPrimary wait restarts after one too."""
 
 
 async def at_rest() -> None:
