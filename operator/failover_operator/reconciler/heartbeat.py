@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("failover_operator.heartbeat")
 
 MAX_IN_FLIGHT = 3
+MIN_WAIT = 0.001  # seconds: the shortest wait of the beat loop
 BEAT_PATIENCE = 0.5  # a beat not answered within this fraction of an interval: the next one is sent at once
 URGENT_FRACTION = 0.1  # news is beaten at most this often (a fraction of the interval)
 DEFAULT_INTERVAL = 5.0
@@ -99,7 +100,9 @@ class ClusterHeartbeat:
                 urgent = self._urgent and self._in_flight < MAX_IN_FLIGHT and now >= soonest
                 if now < due and not urgent:
                     wake_at = min(due, soonest) if self._urgent and now < soonest else due
-                    await wait_set(self._retimed, max(0.0, wake_at - now))  # or woken: a shorter interval, news
+                    # or woken: a shorter interval, news. At least a millisecond: a clock that runs slower than the
+                    # loop's would otherwise wait ever shorter remainders, never reaching `wake_at`.
+                    await wait_set(self._retimed, max(MIN_WAIT, wake_at - now))
                     continue
                 if now >= due:
                     last = due if now - due < interval else now  # a fixed cadence; no catching up
