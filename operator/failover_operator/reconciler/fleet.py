@@ -53,6 +53,7 @@ class FleetView:
         left to ask for it (an operator stopping), is what kopf reports as the operator's failure at exit."""
         store = self.ctx.store
         started = self.ctx.clock.monotonic()
+        retried = store.call.retries
         try:
             live = await store.liveness.read()
         except (StoreError, TimeoutError) as exc:
@@ -64,8 +65,11 @@ class FleetView:
         failing_since, self._failing_since = self._failing_since, None
         spell = BLIND_INTERVALS * self.ctx.heartbeat.interval()
         # Reads that kept failing for an interval, or this one retried through as long: a blind spell (reads are
-        # made when a group asks, so a mere gap between two says nothing); silences count from its end.
-        failed_long = done - (started if failing_since is None else failing_since) >= spell
+        # made when a group asks, so a mere gap between two says nothing, nor does a read that was only slow);
+        # silences count from its end.
+        if failing_since is None and store.call.retries > retried:
+            failing_since = started  # this read (or one beside it) failed and was retried: it looked through trouble
+        failed_long = failing_since is not None and done - failing_since >= spell
         if self.read_at is None or failed_long:
             self.sighted_at = done
         self.live, self.read_at = live, started
