@@ -58,6 +58,10 @@ CLIENT_TIMEOUT = 2.0  # botocore's read timeout as the simulated clusters have i
 MRSC_REFUSES_TRANSACTIONS = True
 """Whether the MRSC table of a trial with Regions refuses TransactWriteItems, as a real one does: it does (the
 operator's protocol needs no transaction); off only to compare with a table that would take them."""
+SLOW_FLOOR = 0.25
+"""The shortest wait before a simulated cluster's client leaves a Region that does not answer (the operator's is 1 s
+against a 5 s interval: a quarter interval, but never below what an MRSC write across Regions takes, or a healthy
+table would send the client round its Regions; seed 1796606540373)."""
 CLI_REGION = "us-east-1"
 """The Region whose endpoint the fleet CLI asks first (then the nearest others)."""
 
@@ -218,7 +222,7 @@ class SimOperator:
             self.regional = RegionalClient(
                 [(path.region, path) for path in cluster.paths],
                 cluster.clock.monotonic,
-                slow_after=world.timing.interval / 4,  # the operator's 1 s, scaled to the trials' short intervals
+                slow_after=max(world.timing.interval / 4, SLOW_FLOOR),
                 on_move=lambda a, b, why: world.log(cluster.name, "note", f"DynamoDB: {a} -> {b} ({why})"),
             )
         client = GatedClient(self.regional or cluster.client, self.gate)

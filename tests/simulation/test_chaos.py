@@ -140,7 +140,15 @@ FOUND_V4 = (
     1796592912676,
     1796596418810,
 )
-"""Seeds drawn the fourth way (the default)."""
+"""Seeds drawn the fourth way."""
+
+FOUND_V5 = (
+    # 1796606540373 (liveness) with the simulated clients leaving a Region after a quarter of a 0.2 s interval
+    # unanswered (50 ms), a healthy MRSC table's writes (a cross-Region round trip) sent them round their Regions
+    # all the time; the owner proved late, nobody served for 4 s: the floor is 0.25 s (world.SLOW_FLOOR).
+    1796606540373,
+)
+"""Seeds drawn the fifth way (the default: with Regions)."""
 
 
 def simulate(*args: str) -> tuple[int, int, int, str]:
@@ -161,7 +169,7 @@ def test_two_hundred_random_fault_trials_on_a_fresh_seed_range_find_nothing() ->
     seed = int(time.time() * 1000) % 10**12  # a range nobody has run; a failure names its seed
     trials, faults, violations, out = simulate("--trials", str(TRIALS), "--seed", str(seed))
     assert trials == TRIALS and faults >= TRIALS  # every trial draws at least one fault
-    assert violations == 0, f"fresh seeds from {seed}: add the failing ones to FOUND_V4 with their fix\n{out[-6000:]}"
+    assert violations == 0, f"fresh seeds from {seed}: add the failing ones to FOUND_V5 with their fix\n{out[-6000:]}"
 
 
 def test_the_trials_that_once_found_a_violation_find_none() -> None:
@@ -169,6 +177,6 @@ def test_the_trials_that_once_found_a_violation_find_none() -> None:
     assert trials == len(FOUND) and violations == 0, out[-6000:]
     trials, _, violations, out = simulate("--seeds", ",".join(map(str, FOUND_V2)), "--draw", "2")
     assert trials == len(FOUND_V2) and violations == 0, out[-6000:]
-    for found, version in ((FOUND_V3, 3), (FOUND_V4, 4)):
+    for found, version in ((FOUND_V3, 3), (FOUND_V4, 4), (FOUND_V5, 5)):
         trials, _, violations, out = simulate("--seeds", ",".join(map(str, found)), "--draw", str(version))
         assert trials == len(found) and violations == 0, out[-6000:]
