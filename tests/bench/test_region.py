@@ -31,7 +31,7 @@ def test_every_scenario_gives_its_figures() -> None:
 
 def test_a_beat_loop_whose_clock_runs_slower_than_the_loop_waits_and_does_not_spin() -> None:
     """Found by `make bench-region`: the owner's Region lost (partitioned), three beats stuck in flight and news
-    pending, the beat loop waited for `soonest` on the cluster's clock (here 0.9–1.1 times the loop's), woke just
+    pending, the beat loop waited for `soonest` on the cluster's clock (here 0.9 to 1.1 times the loop's), woke just
     short of it, and waited ever shorter remainders until virtual time stood still (SpinError). It waits at least a
     millisecond now."""
     sample = measure(1.0, 3.0, "owner_region_lost/partitioned", 1)
