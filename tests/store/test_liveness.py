@@ -136,8 +136,7 @@ def test_written_partitions_are_the_group_partitions_of_writes_only() -> None:
     assert written_partitions("put_item", {"Item": key}) == [pk]
     assert written_partitions("query", {"Key": key}) == []
     assert written_partitions("update_item", {"Key": fleet}) == []
-    items = [{"ConditionCheck": {"Key": key}}, {"Update": {"Key": fleet}}, {"Put": {"Item": key}}]
-    assert written_partitions("transact_write_items", {"TransactItems": items}) == [pk]
+    assert written_partitions("delete_item", {"Key": key}) == [pk]
 
 
 def test_a_reader_that_fell_behind_or_a_restarted_writer_means_read_everything() -> None:

@@ -53,7 +53,7 @@ class FleetView:
         left to ask for it (an operator stopping), is what kopf reports as the operator's failure at exit."""
         store = self.ctx.store
         started = self.ctx.clock.monotonic()
-        retried = store.call.retries
+        retried = _retries(store)
         try:
             live = await store.liveness.read()
         except (StoreError, TimeoutError) as exc:
@@ -67,7 +67,7 @@ class FleetView:
         # Reads that kept failing for an interval, or this one retried through as long: a blind spell (reads are
         # made when a group asks, so a mere gap between two says nothing, nor does a read that was only slow);
         # silences count from its end.
-        if failing_since is None and store.call.retries > retried:
+        if failing_since is None and _retries(store) > retried:
             failing_since = started  # this read (or one beside it) failed and was retried: it looked through trouble
         failed_long = failing_since is not None and done - failing_since >= spell
         if self.read_at is None or failed_long:
@@ -102,3 +102,9 @@ def _group_of(pk: str) -> tuple[str, str]:
     except ValueError:
         return "", ""
     return namespace, name
+
+
+def _retries(store: object) -> int:
+    """How many requests the store has retried so far (0 for a store that does not count them)."""
+    call = getattr(store, "call", None)
+    return int(getattr(call, "retries", 0))

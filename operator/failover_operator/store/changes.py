@@ -18,30 +18,23 @@ from typing import Any
 
 from . import keys
 
-WRITES = frozenset({"put_item", "update_item", "delete_item", "transact_write_items"})
+WRITES = frozenset({"put_item", "update_item", "delete_item"})
 KEEP_SECONDS = 30.0  # how long a change stays published (a reader reads every interval; 30 s is many)
 KEEP_AT_MOST = 64  # and how many: past that, readers that fell behind re-read everything
 
 writing_for: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("writing_for", default=frozenset())
-"""The group partitions whose own runners are writing (each runner sets its own in its tasks; a transaction
-sent for several groups, all of theirs): a write of theirs does not send them to read the group again — they
-keep their copy of it themselves (GroupRunner), or mark themselves to read afresh."""
+"""The group partitions whose own runners are writing (each runner sets its own in its tasks): a write of theirs
+does not send them to read the group again — they keep their copy of it themselves (GroupRunner), or mark
+themselves to read afresh."""
 
 
 def written_partitions(operation: str, params: Mapping[str, Any]) -> list[str]:
     """The group partitions a write request touches (none for reads and for other partitions)."""
     if operation not in WRITES:
         return []
-    actions: list[Mapping[str, Any]] = [params]
-    if operation == "transact_write_items":
-        actions = [a for item in params.get("TransactItems", []) for a in item.values() if isinstance(a, dict)]
-    found = []
-    for action in actions:
-        record = action.get("Key") or action.get("Item") or {}
-        pk = (record.get(keys.PK) or {}).get("S")
-        if isinstance(pk, str) and pk.startswith(keys.GROUP_PREFIX) and pk not in found:
-            found.append(pk)
-    return found
+    record = params.get("Key") or params.get("Item") or {}
+    pk = (record.get(keys.PK) or {}).get("S")
+    return [pk] if isinstance(pk, str) and pk.startswith(keys.GROUP_PREFIX) else []
 
 
 @dataclass

@@ -8,7 +8,6 @@ it, so the steady state costs one small write per cluster per interval however m
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -77,23 +76,6 @@ class LivenessManager:
                 f"cluster's operator leads now"
             ) from None
         return liveness_from_item(result["Attributes"])
-
-    def bumped(self) -> dict[str, Any]:
-        """A transaction's Update that moves our sequence number (a proof of ownership is also a beat), fenced by
-        our leader term."""
-        ctx = self._ctx
-        e = Expr()
-        in_term, term = ctx.in_term(e)
-        return {
-            "Update": {
-                "TableName": ctx.table,
-                "Key": self.key(ctx.cluster_name),
-                "UpdateExpression": "SET " + ", ".join([*self.bump(e), term]),
-                "ConditionExpression": in_term,
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                **e.params(),
-            }
-        }
 
     def changed(self, found: Mapping[str, Liveness]) -> set[str] | None:
         """The group partitions our peers wrote since our last look at their liveness, and those they have
@@ -210,16 +192,3 @@ class LivenessManager:
             f"{seq} = if_not_exists({seq}, {e.v(n(0))}) + {e.v(n(1))}",
             f"{e.n('at')} = {e.v(ts(self._ctx.clock.now()))}",
         ]
-
-    def unchanged(self, cluster: str, seq: int) -> dict[str, Any]:
-        """A transaction's ConditionCheck: `cluster` has not beaten since we saw `seq` (0: it never has)."""
-        e = Expr()
-        condition = f"attribute_not_exists({e.n(keys.PK)})" if seq == 0 else f"{e.n('seq')} = {e.v(n(seq))}"
-        return {
-            "ConditionCheck": {
-                "TableName": self._ctx.table,
-                "Key": self.key(cluster),
-                "ConditionExpression": condition,
-                **e.params(),
-            }
-        }
