@@ -169,6 +169,8 @@ class Acting:
         runner = self.runner
         store = self.ctx.store
         clock = self.ctx.clock
+        if runner.leaving:
+            return Decision(Action.NONE, Role.STANDBY, f"no action: {self.ctx.cluster} leaves {runner.group}")
         timing = runner.measure.timing()
         plan = runner.plan
         if plan is not None and (self.observation is None or self.observed_as != Role.PRIMARY):
@@ -232,6 +234,11 @@ class Acting:
                 f"no action: the proof of ownership of {runner.group} took "
                 f"longer than {timing.fence_after:g}s; not promoting on it",
             )
+        if runner.leaving:
+            # The group was deleted here while the proof was in flight: the leaving path stops our copy and may
+            # hand the group over at any moment (seed 1796608898599: it did, then this scaled up): nothing scales up.
+            runner.records.changed()
+            return Decision(Action.NONE, Role.STANDBY, f"no action: {self.ctx.cluster} leaves {runner.group}")
         self.reported = ClusterState.PRIMARY
         if decision.action != Action.PROMOTE and self.role != Role.PRIMARY:
             reporter.event("Promoted", f"promoting: {self.ctx.cluster} owns {runner.group} at epoch {epoch}")

@@ -77,6 +77,27 @@ class LivenessManager:
             ) from None
         return liveness_from_item(result["Attributes"])
 
+    async def still_leading(self) -> None:
+        """Raise DeposedError if a later leader term of our operator wrote our liveness (the one record of ours
+        never deleted): a proof of ownership checks it before it is acted on, since the config it bumps carries no
+        term, and our status record may be gone (a deletion left the group)."""
+        ctx = self._ctx
+        e = Expr()
+        in_term, term = ctx.in_term(e)
+        result, _ = await ctx.write_if(
+            "update_item",
+            Key=self.key(ctx.cluster_name),
+            UpdateExpression=f"SET {term}",
+            ConditionExpression=in_term,
+            ReturnValuesOnConditionCheckFailure="NONE",
+            **e.params(),
+        )
+        if result is None:
+            raise DeposedError(
+                f"{ctx.cluster_name}'s heartbeat was written by a later leader term: another replica of this "
+                f"cluster's operator leads now"
+            )
+
     def changed(self, found: Mapping[str, Liveness]) -> set[str] | None:
         """The group partitions our peers wrote since our last look at their liveness, and those they have
         fenced; None: re-read all."""

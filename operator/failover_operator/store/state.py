@@ -503,6 +503,8 @@ class StateManager:
                 f"nothing was written"
             )
         self.proofs[pk] = int(result["Attributes"]["proofSeq"]["N"])
+        if ctx.term:
+            await self.liveness.still_leading()  # a deposed leader must not act on it (its status may be gone)
         await self.update_cluster_status(
             namespace,
             name,
