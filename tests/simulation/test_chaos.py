@@ -145,10 +145,6 @@ FOUND_V4 = (
 """Seeds drawn the fourth way."""
 
 FOUND_V5 = (
-    # 1796606540373 (liveness) with the simulated clients leaving a Region after a quarter of a 0.2 s interval
-    # unanswered (50 ms), a healthy MRSC table's writes (a cross-Region round trip) sent them round their Regions
-    # all the time; the owner proved late, nobody served for 4 s: the floor is 0.25 s (world.SLOW_FLOOR).
-    1796606540373,
     # 1796608898599 (safety, 0.22 s) the owner's leader paused, a second replica led and proved; the group deleted
     # there; the second left the group (its status record deleted) after handing it to west; the paused one,
     # resumed, had a proof answered: its status write found no record of a later term (deleted) and it scaled up.
@@ -163,6 +159,12 @@ OPEN_V5 = (
     # Found on the last fresh range of issue 20's campaign (seed 1796608897965, 2,000 trials), not fixed yet:
     # 1796608898505 (liveness: nobody served for 5.1 s, bound 2.7 s).
     1796608898505,
+    # 1796606540373 (liveness) with the simulated clients leaving a Region after a quarter of a 0.2 s interval
+    # unanswered (50 ms), a healthy MRSC table's writes (a cross-Region round trip) sent them round their Regions
+    # all the time; the owner proved late, nobody served for 4 s. Passed with the floor of 0.25 s
+    # (world.SLOW_FLOOR); fails again (6.3 s) since a proof also checks the leader term on the liveness (one more
+    # cross-Region write before it is acted on).
+    1796606540373,
 )
 """Seeds that found a violation not fixed yet: replayed as a strict expected failure, so that a fix shows (then
 they move to FOUND_V5 with it)."""
