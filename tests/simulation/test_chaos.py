@@ -165,6 +165,8 @@ OPEN_V5 = (
     # (world.SLOW_FLOOR); fails again (6.3 s) since a proof also checks the leader term on the liveness (one more
     # cross-Region write before it is acted on).
     1796606540373,
+    # 1796609592607 (liveness: nobody served for 6.8 s, bound 3.5 s), on the final code's fresh range 1796609591799.
+    1796609592607,
 )
 """Seeds that found a violation not fixed yet: replayed as a strict expected failure, so that a fix shows (then
 they move to FOUND_V5 with it)."""
