@@ -587,27 +587,7 @@ class OperationsManager:
         """Remove the transition `failover_name` at `epoch` from the config — only that one: True if removed,
         False if it was not there (already done, undone, or replaced). Once it returns True, no transfer
         conditioned on it can land any more."""
-        ctx = self._ctx
-        pk = ctx.pk(namespace, name)
-        e = Expr()
-        t = e.n("transition")
-        result, _ = await ctx.write_if(
-            "update_item",
-            Key=ctx.key(pk, keys.CONFIG_SK),
-            UpdateExpression=update_expression(
-                [
-                    f"{e.n('version')} = {e.n('version')} + {e.v(n(1))}",
-                    f"{e.n('updatedAt')} = {e.v(ts(ctx.clock.now()))}",
-                ],
-                [t],
-            ),
-            ConditionExpression=(
-                f"{t}.{e.n('failoverName')} = {e.v(s(failover_name))} AND {t}.{e.n('epoch')} = {e.v(n(epoch))}"
-            ),
-            ReturnValuesOnConditionCheckFailure="NONE",
-            **e.params(),
-        )
-        return result is not None
+        return await self._remove_transition(namespace, name, failover_name, epoch)
 
     async def withdraw_transition(self, namespace: str, name: str, t: Transition, why: str) -> bool:
         """Withdraw the move request `t` (only that one, at its epoch) and say so in the group's history: True if
@@ -616,7 +596,6 @@ class OperationsManager:
         then into the history (StateManager.write_history); it moves nothing: readers of the owner's story skip it
         (HistoryRecord.moved)."""
         ctx = self._ctx
-        pk = ctx.pk(namespace, name)
         now = ctx.clock.now()
         attempt = uuid.uuid4().hex
         record = HistoryRecord(
@@ -633,30 +612,47 @@ class OperationsManager:
             epoch=t.epoch,
             record_id=keys.history_sk(now, attempt[:12]),
         )
-        e = Expr()
-        tr = e.n("transition")
-        result, _ = await ctx.write_if(
-            "update_item",
-            Key=ctx.key(pk, keys.CONFIG_SK),
-            UpdateExpression=update_expression(
-                [
-                    f"{e.n('version')} = {e.n('version')} + {e.v(n(1))}",
-                    f"{e.n('updatedAt')} = {e.v(ts(now))}",
-                    f"{e.n('lastRecord')} = {e.v(s(record.model_dump_json()))}",
-                ],
-                [tr],
-            ),
-            ConditionExpression=(
-                f"{tr}.{e.n('failoverName')} = {e.v(s(t.failover_name))} AND {tr}.{e.n('epoch')} = {e.v(n(t.epoch))}"
-            ),
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            **e.params(),
+        removed = await self._remove_transition(
+            namespace, name, t.failover_name, t.epoch, record=record.model_dump_json(), now=now
         )
-        if result is None:
+        if not removed:
             return False  # a retry of ours that had landed reads the same as one withdrawn by someone else
         await self._state.write_history(namespace, name, record)
         log.info("failover %s of %s/%s withdrawn: %s", t.failover_name, namespace, name, why)
         return True
+
+    async def _remove_transition(
+        self,
+        namespace: str,
+        name: str,
+        failover_name: str,
+        epoch: int,
+        *,
+        record: str | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Remove the transition `failover_name` at `epoch` from the config (and, `record`, carry a history record
+        with it: `lastRecord`): True if removed, False if it was not there."""
+        ctx = self._ctx
+        e = Expr()
+        tr = e.n("transition")
+        sets = [
+            f"{e.n('version')} = {e.n('version')} + {e.v(n(1))}",
+            f"{e.n('updatedAt')} = {e.v(ts(now or ctx.clock.now()))}",
+        ]
+        if record is not None:
+            sets.append(f"{e.n('lastRecord')} = {e.v(s(record))}")
+        result, _ = await ctx.write_if(
+            "update_item",
+            Key=ctx.key(ctx.pk(namespace, name), keys.CONFIG_SK),
+            UpdateExpression=update_expression(sets, [tr]),
+            ConditionExpression=(
+                f"{tr}.{e.n('failoverName')} = {e.v(s(failover_name))} AND {tr}.{e.n('epoch')} = {e.v(n(epoch))}"
+            ),
+            ReturnValuesOnConditionCheckFailure="NONE",
+            **e.params(),
+        )
+        return result is not None
 
     async def execute_failback(
         self, namespace: str, name: str, reason: str, failover_name: str | None = None
